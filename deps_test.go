@@ -1,0 +1,6 @@
+package chatshipper
+
+import (
+	_ "github.com/jarcoal/httpmock"
+	_ "github.com/stretchr/testify/require"
+)
