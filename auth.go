@@ -1,0 +1,319 @@
+package chatshipper
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// TokenSource supplies the bearer token for each request. Implementations must
+// be safe for concurrent use.
+type TokenSource interface {
+	// Token returns a token valid for the next request.
+	Token(ctx context.Context) (string, error)
+}
+
+// refresher is implemented by token sources that can replace a token the
+// server refused (401/403 "jwt expired"). stale is the token that was refused;
+// a source that already replaced it returns the new one without a new refresh.
+type refresher interface {
+	refreshAfterReject(ctx context.Context, stale string) (string, error)
+}
+
+// StaticTokenSource returns a TokenSource that always returns token: a bot
+// user's permanent API key.
+func StaticTokenSource(token string) TokenSource { return staticToken(token) }
+
+type staticToken string
+
+func (s staticToken) Token(context.Context) (string, error) { return string(s), nil }
+
+// Token is the answer of POST /v2/auth/token: an access token, the refresh
+// token that replaces it, and who it belongs to. Its String, GoString and
+// LogValue methods redact both tokens, so printing or logging it is safe.
+type Token struct {
+	TokenType    string    `json:"tokenType,omitempty"`
+	AccessToken  string    `json:"token"`
+	RefreshToken string    `json:"refreshToken,omitempty"`
+	User         string    `json:"user,omitempty"`
+	Organization string    `json:"organization,omitempty"`
+	ExpiresAt    Timestamp `json:"expiresAt,omitzero"`
+	Scope        string    `json:"scope,omitempty"`
+	// ClientID is the e-mail address the refresh flow identifies the user by.
+	// Login fills it in; it is not part of the server's answer.
+	ClientID string `json:"-"`
+}
+
+// String describes the token without revealing it.
+func (t Token) String() string {
+	return fmt.Sprintf("Token{User:%s Organization:%s Scope:%q ExpiresAt:%s AccessToken:[redacted] RefreshToken:[redacted]}",
+		t.User, t.Organization, t.Scope, t.ExpiresAt.Time.Format(time.RFC3339))
+}
+
+// GoString is String, so %#v does not reveal the token either.
+func (t Token) GoString() string { return t.String() }
+
+// LogValue keeps tokens out of slog output.
+func (t Token) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("user", t.User), slog.String("organization", t.Organization),
+		slog.String("scope", t.Scope), slog.Time("expiresAt", t.ExpiresAt.Time))
+}
+
+// Expiry returns when the access token expires: the JWT's exp claim (read
+// without verifying the signature), else ExpiresAt. Zero means unknown/never.
+func (t Token) Expiry() time.Time {
+	if c, ok := jwtClaims(t.AccessToken); ok && c.Exp > 0 {
+		return time.Unix(c.Exp, 0)
+	}
+	return t.ExpiresAt.Time
+}
+
+type claims struct {
+	ID        string `json:"_id"`
+	Scope     string `json:"scope"`
+	Exp       int64  `json:"exp"`
+	GrantType string `json:"grant_type"`
+}
+
+// jwtClaims decodes the payload of a JWT without verifying it: the client only
+// needs to know when to refresh and whose token it is.
+func jwtClaims(token string) (claims, bool) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return claims{}, false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return claims{}, false
+	}
+	var c claims
+	if err := decodeJSON(raw, &c); err != nil {
+		return claims{}, false
+	}
+	return c, true
+}
+
+// UserIDFromToken returns the user id (the `_id` claim) of a ChatShipper JWT,
+// read without verifying it, or "" when the token is not a readable JWT.
+func UserIDFromToken(token string) string {
+	c, _ := jwtClaims(token)
+	return c.ID
+}
+
+type loginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	OTP      string `json:"otp,omitempty"`
+}
+
+type refreshRequest struct {
+	ClientID     string `json:"clientId"`
+	RefreshToken string `json:"refreshToken"`
+}
+
+// Login exchanges an e-mail address and password (plus a one-time code when the
+// account has two-factor authentication, else "") for a time-based token.
+// POST /v2/auth/token. baseURL is the API base ("" for the default); opts
+// configure the HTTP client, logger and retries as for NewClient. Log in once
+// and reuse the token (or a RefreshingTokenSource): do not log in per call.
+func Login(ctx context.Context, baseURL, email, password, otp string, opts ...Option) (*Token, error) {
+	if email == "" {
+		return nil, argError("email", "must not be empty")
+	}
+	if password == "" {
+		return nil, argError("password", "must not be empty")
+	}
+	c, err := newAnonymousClient(baseURL, opts)
+	if err != nil {
+		return nil, err
+	}
+	req, err := c.NewRequest(ctx, http.MethodPost, "auth/token", &loginRequest{Email: email, Password: password, OTP: otp})
+	if err != nil {
+		return nil, err
+	}
+	var tok Token
+	if _, err := c.Do(req, &tok); err != nil {
+		return nil, err
+	}
+	if tok.AccessToken == "" {
+		return nil, errors.New("chatshipper: login answer holds no token")
+	}
+	tok.ClientID = email
+	return &tok, nil
+}
+
+// newAnonymousClient builds a client that sends no Authorization header, for
+// the auth endpoints themselves.
+func newAnonymousClient(baseURL string, opts []Option) (*Client, error) {
+	all := make([]Option, 0, len(opts)+2)
+	if baseURL != "" {
+		all = append(all, WithBaseURL(baseURL))
+	}
+	all = append(all, opts...)
+	all = append(all, withAnonymous())
+	return NewClient("", all...)
+}
+
+// RefreshConfig configures a RefreshingTokenSource.
+type RefreshConfig struct {
+	// BaseURL is the API base ("" for the default).
+	BaseURL string
+	// Token is the current token, usually from Login. Its RefreshToken is required.
+	Token Token
+	// ClientID is the user's e-mail address; defaults to Token.ClientID.
+	ClientID string
+	// Leeway is how long before expiry the token is refreshed (default 1 minute).
+	Leeway time.Duration
+	// OnRefresh, if set, is called (synchronously, once per refresh) with the new
+	// token so it can be persisted.
+	OnRefresh func(Token)
+	// Options configure the HTTP client used for refreshing (WithHTTPClient, ...).
+	Options []Option
+}
+
+// RefreshingTokenSource is a TokenSource for time-based tokens. It refreshes the
+// token shortly before its expiry, and once more when the server refuses it as
+// expired or invalid. Concurrent callers share one refresh.
+type RefreshingTokenSource struct {
+	client    *Client
+	clientID  string
+	leeway    time.Duration
+	onRefresh func(Token)
+
+	mu       sync.Mutex
+	tok      Token
+	inflight chan struct{} // closed when the running refresh ends
+	lastErr  error
+}
+
+// NewRefreshingTokenSource returns a source that keeps cfg.Token fresh.
+func NewRefreshingTokenSource(cfg RefreshConfig) (*RefreshingTokenSource, error) {
+	if cfg.Token.AccessToken == "" {
+		return nil, argError("Token.AccessToken", "must not be empty")
+	}
+	if cfg.Token.RefreshToken == "" {
+		return nil, argError("Token.RefreshToken", "must not be empty")
+	}
+	id := cfg.ClientID
+	if id == "" {
+		id = cfg.Token.ClientID
+	}
+	if id == "" {
+		return nil, argError("ClientID", "must not be empty (the user's e-mail address)")
+	}
+	c, err := newAnonymousClient(cfg.BaseURL, cfg.Options)
+	if err != nil {
+		return nil, err
+	}
+	leeway := cfg.Leeway
+	if leeway <= 0 {
+		leeway = time.Minute
+	}
+	tok := cfg.Token
+	tok.ClientID = id
+	return &RefreshingTokenSource{client: c, clientID: id, leeway: leeway, onRefresh: cfg.OnRefresh, tok: tok}, nil
+}
+
+// Token returns the current access token, refreshing it first when it expires
+// within the leeway.
+func (s *RefreshingTokenSource) Token(ctx context.Context) (string, error) {
+	s.mu.Lock()
+	cur := s.tok.AccessToken
+	exp := s.tok.Expiry()
+	s.mu.Unlock()
+	if exp.IsZero() || time.Until(exp) > s.leeway {
+		return cur, nil
+	}
+	return s.refresh(ctx, cur)
+}
+
+// Current returns a copy of the token held now (for persisting it).
+func (s *RefreshingTokenSource) Current() Token {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tok
+}
+
+func (s *RefreshingTokenSource) refreshAfterReject(ctx context.Context, stale string) (string, error) {
+	return s.refresh(ctx, stale)
+}
+
+// refresh replaces stale with a new token. If stale was already replaced, the
+// current token is returned; if a refresh is running, the caller waits for it.
+func (s *RefreshingTokenSource) refresh(ctx context.Context, stale string) (string, error) {
+	for {
+		s.mu.Lock()
+		if s.tok.AccessToken != stale {
+			t := s.tok.AccessToken
+			s.mu.Unlock()
+			return t, nil
+		}
+		if ch := s.inflight; ch != nil {
+			s.mu.Unlock()
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return "", ctx.Err()
+			}
+			s.mu.Lock()
+			err := s.lastErr
+			changed := s.tok.AccessToken != stale
+			s.mu.Unlock()
+			if !changed && err != nil {
+				return "", err
+			}
+			continue
+		}
+		ch := make(chan struct{})
+		s.inflight = ch
+		refreshTok := s.tok.RefreshToken
+		s.mu.Unlock()
+
+		// The refresh runs on a context that the first caller's cancellation
+		// does not end: other callers are waiting for it.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		tok, err := s.doRefresh(rctx, refreshTok)
+		cancel()
+
+		s.mu.Lock()
+		s.inflight = nil
+		s.lastErr = err
+		if err == nil {
+			s.tok = tok
+		}
+		s.mu.Unlock()
+		close(ch)
+		if err != nil {
+			return "", err
+		}
+		if s.onRefresh != nil {
+			s.onRefresh(tok)
+		}
+		return tok.AccessToken, nil
+	}
+}
+
+func (s *RefreshingTokenSource) doRefresh(ctx context.Context, refreshToken string) (Token, error) {
+	req, err := s.client.NewRequest(ctx, http.MethodPost, "auth/token", &refreshRequest{ClientID: s.clientID, RefreshToken: refreshToken})
+	if err != nil {
+		return Token{}, err
+	}
+	var tok Token
+	if _, err := s.client.Do(req, &tok); err != nil {
+		return Token{}, fmt.Errorf("chatshipper: refreshing token: %w", err)
+	}
+	if tok.AccessToken == "" {
+		return Token{}, errors.New("chatshipper: refresh answer holds no token")
+	}
+	if tok.RefreshToken == "" {
+		tok.RefreshToken = refreshToken
+	}
+	tok.ClientID = s.clientID
+	return tok, nil
+}

@@ -1,0 +1,274 @@
+package chatshipper
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/jarcoal/httpmock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// makeJWT builds an unsigned JWT-shaped token with the given claims.
+func makeJWT(claims map[string]any) string {
+	h := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
+	b, _ := json.Marshal(claims)
+	return h + "." + base64.RawURLEncoding.EncodeToString(b) + ".c2lnbmF0dXJl"
+}
+
+const (
+	canaryPassword = "pw-CANARY-91b2"
+	canaryRefresh  = "refresh-CANARY-44d1"
+)
+
+func TestLogin(t *testing.T) {
+	mt := httpmock.NewMockTransport()
+	var body map[string]any
+	var auth string
+	access := makeJWT(map[string]any{"_id": "aaa000000000000000000111", "scope": "admin", "exp": 2000000000})
+	mt.RegisterResponder("POST", testBase+"auth/token", func(r *http.Request) (*http.Response, error) {
+		auth = r.Header.Get("Authorization")
+		b, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(b, &body)
+		return httpmock.NewStringResponse(201, fmt.Sprintf(`{"tokenType":"Bearer","token":%q,"refreshToken":%q,"user":"aaa000000000000000000111","organization":"aaa111111111111111111111","expiresAt":"2033-05-18T03:33:20.000Z","scope":"admin"}`, access, canaryRefresh)), nil
+	})
+	tok, err := Login(context.Background(), testBase, "jane@example.com", canaryPassword, "123456", WithHTTPClient(&http.Client{Transport: mt}))
+	require.NoError(t, err)
+	assert.Empty(t, auth, "login sends no Authorization header")
+	assert.Equal(t, map[string]any{"email": "jane@example.com", "password": canaryPassword, "otp": "123456"}, body)
+	assert.Equal(t, access, tok.AccessToken)
+	assert.Equal(t, canaryRefresh, tok.RefreshToken)
+	assert.Equal(t, "aaa000000000000000000111", tok.User)
+	assert.Equal(t, "aaa111111111111111111111", tok.Organization)
+	assert.Equal(t, "admin", tok.Scope)
+	assert.Equal(t, "Bearer", tok.TokenType)
+	assert.Equal(t, "jane@example.com", tok.ClientID)
+	assert.Equal(t, time.Unix(2000000000, 0), tok.Expiry())
+	assert.Equal(t, "aaa000000000000000000111", UserIDFromToken(tok.AccessToken))
+	// Printing the token never shows its secrets.
+	for _, s := range []string{tok.String(), fmt.Sprintf("%v", tok), fmt.Sprintf("%+v", *tok), fmt.Sprintf("%#v", *tok)} {
+		assert.NotContains(t, s, access)
+		assert.NotContains(t, s, canaryRefresh)
+	}
+
+	// Without otp the field is left out.
+	body = nil
+	_, err = Login(context.Background(), testBase, "jane@example.com", canaryPassword, "", WithHTTPClient(&http.Client{Transport: mt}))
+	require.NoError(t, err)
+	assert.NotContains(t, body, "otp")
+}
+
+func TestLoginErrors(t *testing.T) {
+	mt := httpmock.NewMockTransport()
+	mt.RegisterResponder("POST", testBase+"auth/token", httpmock.NewStringResponder(401, `{"error":{"message":"Invalid credentials"}}`))
+	_, err := Login(context.Background(), testBase, "jane@example.com", canaryPassword, "", WithHTTPClient(&http.Client{Transport: mt}))
+	require.ErrorIs(t, err, ErrUnauthorized)
+	assert.NotContains(t, err.Error(), canaryPassword)
+
+	_, err = Login(context.Background(), testBase, "", "x", "")
+	assert.ErrorIs(t, err, ErrInvalidArgument)
+	_, err = Login(context.Background(), testBase, "a@b.c", "", "")
+	assert.ErrorIs(t, err, ErrInvalidArgument)
+	_, err = Login(context.Background(), "http://example.com/v2/", "a@b.c", canaryPassword, "")
+	assert.ErrorIs(t, err, ErrInvalidArgument)
+}
+
+// refreshServer answers refresh calls with a fresh token valid for ttl and
+// counts them; API calls succeed only with the newest token.
+type refreshServer struct {
+	mu        sync.Mutex
+	current   string
+	refreshes atomic.Int32
+	n         int
+	ttl       time.Duration
+	gate      chan struct{} // if set, refresh answers wait for it
+}
+
+func (s *refreshServer) register(mt *httpmock.MockTransport) {
+	mt.RegisterResponder("POST", testBase+"auth/token", func(r *http.Request) (*http.Response, error) {
+		var body map[string]string
+		b, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(b, &body)
+		if body["refreshToken"] != canaryRefresh || body["clientId"] != "bot+1@chatshipper.com" {
+			return httpmock.NewStringResponse(401, `{"error":{"message":"invalid refresh token"}}`), nil
+		}
+		if s.gate != nil {
+			<-s.gate
+		}
+		s.refreshes.Add(1)
+		s.mu.Lock()
+		s.n++
+		s.current = makeJWT(map[string]any{"_id": "u1", "n": s.n, "exp": time.Now().Add(s.ttl).Unix()})
+		tok := s.current
+		s.mu.Unlock()
+		return httpmock.NewStringResponse(201, fmt.Sprintf(`{"token":%q,"refreshToken":%q}`, tok, canaryRefresh)), nil
+	})
+	mt.RegisterResponder("GET", testBase+"users", func(r *http.Request) (*http.Response, error) {
+		s.mu.Lock()
+		ok := r.Header.Get("Authorization") == "Bearer "+s.current
+		s.mu.Unlock()
+		if !ok {
+			return httpmock.NewStringResponse(401, `{"error":{"message":"jwt expired"}}`), nil
+		}
+		return httpmock.NewStringResponse(200, `[]`), nil
+	})
+}
+
+func newRefreshingClient(t *testing.T, mt *httpmock.MockTransport, initial string, onRefresh func(Token)) (*Client, *RefreshingTokenSource) {
+	t.Helper()
+	src, err := NewRefreshingTokenSource(RefreshConfig{
+		BaseURL:   testBase,
+		Token:     Token{AccessToken: initial, RefreshToken: canaryRefresh},
+		ClientID:  "bot+1@chatshipper.com",
+		OnRefresh: onRefresh,
+		Options:   []Option{WithHTTPClient(&http.Client{Transport: mt})},
+	})
+	require.NoError(t, err)
+	c, err := NewClient("", WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: mt}), WithTokenSource(src))
+	require.NoError(t, err)
+	return c, src
+}
+
+func TestRefreshBeforeExpiry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mt := httpmock.NewMockTransport()
+		srv := &refreshServer{ttl: time.Hour}
+		srv.register(mt)
+		initial := makeJWT(map[string]any{"_id": "u1", "exp": time.Now().Add(30 * time.Second).Unix()})
+		srv.current = initial
+		var refreshed []Token
+		c, src := newRefreshingClient(t, mt, initial, func(tok Token) { refreshed = append(refreshed, tok) })
+
+		// 30 s before expiry is inside the 1 minute leeway: refresh first.
+		req, _ := c.NewRequest(context.Background(), "GET", "users", nil)
+		_, err := c.Do(req, nil)
+		require.NoError(t, err)
+		assert.Equal(t, int32(1), srv.refreshes.Load())
+		require.Len(t, refreshed, 1)
+		assert.Equal(t, srv.current, refreshed[0].AccessToken)
+		assert.Equal(t, srv.current, src.Current().AccessToken)
+
+		// A fresh token is used as is.
+		req, _ = c.NewRequest(context.Background(), "GET", "users", nil)
+		_, err = c.Do(req, nil)
+		require.NoError(t, err)
+		assert.Equal(t, int32(1), srv.refreshes.Load())
+
+		// Time passes: the next call refreshes again ahead of expiry.
+		time.Sleep(59*time.Minute + 30*time.Second)
+		req, _ = c.NewRequest(context.Background(), "GET", "users", nil)
+		_, err = c.Do(req, nil)
+		require.NoError(t, err)
+		assert.Equal(t, int32(2), srv.refreshes.Load())
+	})
+}
+
+func TestRefreshAfter401(t *testing.T) {
+	mt := httpmock.NewMockTransport()
+	srv := &refreshServer{ttl: time.Hour}
+	srv.register(mt)
+	// The token has no exp (or the server revoked it early): the 401 triggers the refresh.
+	stale := makeJWT(map[string]any{"_id": "u1"})
+	srv.current = "something-else"
+	c, _ := newRefreshingClient(t, mt, stale, nil)
+	req, _ := c.NewRequest(context.Background(), "GET", "users", nil)
+	_, err := c.Do(req, nil)
+	require.NoError(t, err)
+	assert.Equal(t, int32(1), srv.refreshes.Load())
+	assert.Equal(t, 2, mt.GetCallCountInfo()["GET "+testBase+"users"])
+}
+
+func TestRefreshOnlyOnceWhenStillRefused(t *testing.T) {
+	mt := httpmock.NewMockTransport()
+	var refreshes atomic.Int32
+	mt.RegisterResponder("POST", testBase+"auth/token", func(r *http.Request) (*http.Response, error) {
+		refreshes.Add(1)
+		return httpmock.NewStringResponse(201, `{"token":"new-but-also-refused"}`), nil
+	})
+	mt.RegisterResponder("GET", testBase+"users", httpmock.NewStringResponder(401, `{"error":{"message":"jwt expired"}}`))
+	c, _ := newRefreshingClient(t, mt, "old", nil)
+	req, _ := c.NewRequest(context.Background(), "GET", "users", nil)
+	_, err := c.Do(req, nil)
+	require.ErrorIs(t, err, ErrUnauthorized)
+	assert.Equal(t, int32(1), refreshes.Load())
+	assert.Equal(t, 2, mt.GetCallCountInfo()["GET "+testBase+"users"])
+}
+
+func TestNoRefreshOnOther403(t *testing.T) {
+	mt := httpmock.NewMockTransport()
+	var refreshes atomic.Int32
+	mt.RegisterResponder("POST", testBase+"auth/token", func(r *http.Request) (*http.Response, error) {
+		refreshes.Add(1)
+		return httpmock.NewStringResponse(201, `{"token":"x"}`), nil
+	})
+	mt.RegisterResponder("GET", testBase+"services", httpmock.NewStringResponder(403, `{"error":{"message":"Permission denied"}}`))
+	c, _ := newRefreshingClient(t, mt, "old", nil)
+	req, _ := c.NewRequest(context.Background(), "GET", "services", nil)
+	_, err := c.Do(req, nil)
+	require.ErrorIs(t, err, ErrForbidden)
+	assert.Equal(t, int32(0), refreshes.Load())
+}
+
+func TestConcurrentCallsShareOneRefresh(t *testing.T) {
+	mt := httpmock.NewMockTransport()
+	srv := &refreshServer{ttl: time.Hour, gate: make(chan struct{})}
+	srv.register(mt)
+	stale := makeJWT(map[string]any{"_id": "u1"})
+	srv.current = "not-yet"
+	var hook atomic.Int32
+	c, _ := newRefreshingClient(t, mt, stale, func(Token) { hook.Add(1) })
+
+	const n = 50
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := c.NewRequest(context.Background(), "GET", "users", nil)
+			_, err := c.Do(req, nil)
+			errs <- err
+		}()
+	}
+	// Let every goroutine meet the 401 and queue behind the one refresh.
+	require.Eventually(t, func() bool { return mt.GetCallCountInfo()["GET "+testBase+"users"] >= n }, 5*time.Second, time.Millisecond)
+	close(srv.gate)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	assert.Equal(t, int32(1), srv.refreshes.Load())
+	assert.Equal(t, int32(1), hook.Load())
+}
+
+func TestRefreshingSourceValidation(t *testing.T) {
+	_, err := NewRefreshingTokenSource(RefreshConfig{Token: Token{AccessToken: "a"}, ClientID: "x"})
+	assert.ErrorIs(t, err, ErrInvalidArgument)
+	_, err = NewRefreshingTokenSource(RefreshConfig{Token: Token{AccessToken: "a", RefreshToken: "r"}})
+	assert.ErrorIs(t, err, ErrInvalidArgument)
+	_, err = NewRefreshingTokenSource(RefreshConfig{Token: Token{RefreshToken: "r"}, ClientID: "x"})
+	assert.ErrorIs(t, err, ErrInvalidArgument)
+}
+
+func TestRefreshFailureDoesNotLeakSecrets(t *testing.T) {
+	mt := httpmock.NewMockTransport()
+	mt.RegisterResponder("POST", testBase+"auth/token", httpmock.NewStringResponder(401, `{"error":{"message":"invalid refresh token"}}`))
+	mt.RegisterResponder("GET", testBase+"users", httpmock.NewStringResponder(401, `{"error":{"message":"jwt expired"}}`))
+	c, _ := newRefreshingClient(t, mt, testToken, nil)
+	req, _ := c.NewRequest(context.Background(), "GET", "users", nil)
+	_, err := c.Do(req, nil)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrUnauthorized)
+	assert.NotContains(t, err.Error(), testToken)
+	assert.NotContains(t, err.Error(), canaryRefresh)
+}

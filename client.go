@@ -1,0 +1,612 @@
+package chatshipper
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// Version is the version of this SDK, sent in the User-Agent header.
+const Version = "0.1.0"
+
+const (
+	// DefaultBaseURL is the API base used when WithBaseURL is not given.
+	DefaultBaseURL          = "https://api.chatshipper.com/v2/"
+	defaultUserAgent        = "chatshipper-go/" + Version
+	defaultMaxRetries       = 3
+	defaultRetryWaitMin     = 500 * time.Millisecond
+	defaultRetryWaitMax     = 30 * time.Second
+	defaultMaxResponseBytes = 32 << 20
+	defaultTimeout          = 60 * time.Second
+)
+
+// Client talks to the ChatShipper REST API. It is safe for concurrent use;
+// create one per token and share it.
+type Client struct {
+	baseURL     *url.URL
+	userAgent   string
+	tokens      TokenSource // nil for the anonymous client used by Login
+	retry       *retryablehttp.Client
+	logger      *slog.Logger
+	maxBody     int64
+	retryUnsafe bool
+
+	common service
+
+	// Conversations is the conversations API (/v2/conversations).
+	Conversations *ConversationsService
+	// Messages is the messages API (/v2/messages).
+	Messages *MessagesService
+}
+
+// service is the shared base of every service: a back pointer to the client.
+type service struct{ client *Client }
+
+type config struct {
+	baseURL     string
+	httpClient  *http.Client
+	userAgent   string
+	maxRetries  int
+	waitMin     time.Duration
+	waitMax     time.Duration
+	logger      *slog.Logger
+	tokens      TokenSource
+	retryUnsafe bool
+	maxBody     int64
+	anonymous   bool
+}
+
+// Option configures a Client. Options validate their arguments: NewClient
+// returns the first option error.
+type Option func(*config) error
+
+// WithBaseURL sets the API base URL (default DefaultBaseURL), e.g.
+// "https://api.web1on1.chat/v2/". It must be https, except for loopback hosts
+// (tests, chatshippertest): a bearer token never crosses a network in clear text.
+// It must not carry credentials, a query or a fragment. A trailing slash is added.
+func WithBaseURL(raw string) Option {
+	return func(c *config) error {
+		if _, err := parseBaseURL(raw); err != nil {
+			return err
+		}
+		c.baseURL = raw
+		return nil
+	}
+}
+
+// WithHTTPClient makes the client send its requests with a copy of hc: hc's
+// Transport, Timeout, Jar and CheckRedirect are used, and hc itself is never
+// modified. The default is a pooled transport with a 60 s timeout per attempt.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *config) error {
+		if hc == nil {
+			return argError("WithHTTPClient", "nil *http.Client")
+		}
+		c.httpClient = hc
+		return nil
+	}
+}
+
+// WithUserAgent appends s to the User-Agent "chatshipper-go/<version>".
+func WithUserAgent(s string) Option {
+	return func(c *config) error {
+		if strings.ContainsAny(s, "\r\n") {
+			return argError("WithUserAgent", "must not contain line breaks")
+		}
+		c.userAgent = strings.TrimSpace(s)
+		return nil
+	}
+}
+
+// WithMaxRetries sets how many times a failed request may be retried under the
+// retry policy (default 3; 0 turns retries off).
+func WithMaxRetries(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return argError("WithMaxRetries", "must not be negative, got %d", n)
+		}
+		c.maxRetries = n
+		return nil
+	}
+}
+
+// WithRetryWait sets the shortest and longest wait between retries (default
+// 500 ms and 30 s). The longest wait also caps a server's Retry-After.
+func WithRetryWait(minWait, maxWait time.Duration) Option {
+	return func(c *config) error {
+		if minWait <= 0 || maxWait < minWait {
+			return argError("WithRetryWait", "need 0 < min <= max, got min %s max %s", minWait, maxWait)
+		}
+		c.waitMin, c.waitMax = minWait, maxWait
+		return nil
+	}
+}
+
+// WithLogger makes the client log each attempt (method, URL, status, attempt,
+// duration) and each retry decision at debug level. Headers and bodies, and so
+// tokens and passwords, are never logged. Without it nothing is logged.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		c.logger = l
+		return nil
+	}
+}
+
+// WithTokenSource makes the client take its bearer token from ts (for example
+// a RefreshingTokenSource) instead of the static token given to NewClient.
+func WithTokenSource(ts TokenSource) Option {
+	return func(c *config) error {
+		if ts == nil {
+			return argError("WithTokenSource", "nil TokenSource")
+		}
+		c.tokens = ts
+		return nil
+	}
+}
+
+// WithRetryNonIdempotent opts in to retrying POST, PATCH and PUT requests after
+// a transport error or a 502/503/504, where the server may already have acted.
+// Only use it when a duplicate (for example a message sent twice) is acceptable.
+func WithRetryNonIdempotent(enabled bool) Option {
+	return func(c *config) error {
+		c.retryUnsafe = enabled
+		return nil
+	}
+}
+
+// WithMaxResponseBytes caps the size of a response body the client reads
+// (default 32 MiB). A larger body fails with ErrResponseTooLarge.
+func WithMaxResponseBytes(n int64) Option {
+	return func(c *config) error {
+		if n <= 0 {
+			return argError("WithMaxResponseBytes", "must be positive, got %d", n)
+		}
+		c.maxBody = n
+		return nil
+	}
+}
+
+func withAnonymous() Option {
+	return func(c *config) error {
+		c.anonymous = true
+		return nil
+	}
+}
+
+// NewClient returns a client that authenticates with token (a bot user's API
+// key or a time-based token). With WithTokenSource the token may be "".
+func NewClient(token string, opts ...Option) (*Client, error) {
+	cfg := config{
+		baseURL:    DefaultBaseURL,
+		maxRetries: defaultMaxRetries,
+		waitMin:    defaultRetryWaitMin,
+		waitMax:    defaultRetryWaitMax,
+		maxBody:    defaultMaxResponseBytes,
+	}
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	base, err := parseBaseURL(cfg.baseURL)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.tokens == nil && !cfg.anonymous {
+		if token == "" {
+			return nil, argError("token", "empty token and no WithTokenSource")
+		}
+		cfg.tokens = StaticTokenSource(token)
+	}
+	if cfg.anonymous {
+		cfg.tokens = nil
+	}
+
+	c := &Client{
+		baseURL:     base,
+		userAgent:   defaultUserAgent,
+		tokens:      cfg.tokens,
+		logger:      cfg.logger,
+		maxBody:     cfg.maxBody,
+		retryUnsafe: cfg.retryUnsafe,
+	}
+	if cfg.userAgent != "" {
+		c.userAgent += " " + cfg.userAgent
+	}
+
+	// The transport stack, outermost first: retry -> auth -> (limiter) -> the
+	// user's transport. Every attempt passes the layers under the retry layer.
+	var hc http.Client
+	var inner http.RoundTripper
+	if cfg.httpClient != nil {
+		hc = *cfg.httpClient // a copy: the caller's client is never modified
+		inner = hc.Transport
+	} else {
+		hc.Timeout = defaultTimeout
+	}
+	if inner == nil {
+		inner = defaultTransport()
+	}
+	hc.Transport = &authTransport{client: c, next: inner}
+
+	rc := retryablehttp.NewClient()
+	rc.HTTPClient = &hc
+	rc.Logger = nil // the library's own logging stays off; we log through slog
+	rc.RetryMax = cfg.maxRetries
+	rc.RetryWaitMin = cfg.waitMin
+	rc.RetryWaitMax = cfg.waitMax
+	rc.CheckRetry = c.checkRetry
+	rc.Backoff = backoff
+	rc.ErrorHandler = errorHandler
+	c.retry = rc
+
+	c.common.client = c
+	c.Conversations = (*ConversationsService)(&c.common)
+	c.Messages = (*MessagesService)(&c.common)
+	return c, nil
+}
+
+// defaultTransport is a pooled transport like http.DefaultTransport, but its
+// own value, so settings of the process-wide default do not leak in.
+func defaultTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 32
+	return t
+}
+
+// BaseURL returns a copy of the API base URL the client uses.
+func (c *Client) BaseURL() *url.URL {
+	u := *c.baseURL
+	return &u
+}
+
+func parseBaseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, argError("baseURL", "not a URL")
+	}
+	if u.User != nil {
+		return nil, argError("baseURL", "must not contain credentials")
+	}
+	if u.Host == "" {
+		return nil, argError("baseURL", "must be absolute with a host, got %q", redactURL(u))
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, argError("baseURL", "must not have a query or fragment")
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !isLoopback(u.Hostname()) {
+			return nil, argError("baseURL", "http:// is only allowed for loopback hosts; use https:// for %s", u.Host)
+		}
+	default:
+		return nil, argError("baseURL", "scheme must be https, got %q", u.Scheme)
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+	}
+	u.RawPath = ""
+	return u, nil
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// NewRequest builds an API request. path is relative to the base URL, e.g.
+// "conversations/5bb0277fd99faf11a3f4a37e/messages", optionally followed by
+// "?" and an encoded query. Each path segment is escaped; "." and ".."
+// segments are refused, so a request never leaves the base path. A non-nil
+// body is encoded as JSON.
+func (c *Client) NewRequest(ctx context.Context, method, path string, body any) (*http.Request, error) {
+	if ctx == nil {
+		return nil, argError("ctx", "nil context")
+	}
+	u, err := c.resolve(path)
+	if err != nil {
+		return nil, err
+	}
+	var buf []byte
+	if body != nil {
+		if buf, err = encodeJSON(body); err != nil {
+			return nil, fmt.Errorf("chatshipper: encoding request body: %w", err)
+		}
+	}
+	var rdr io.Reader
+	if buf != nil {
+		rdr = bytes.NewReader(buf)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rdr)
+	if err != nil {
+		return nil, argError("method", "%v", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
+	if buf != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, nil
+}
+
+// resolve joins a relative API path to the base URL, escaping each segment.
+func (c *Client) resolve(path string) (*url.URL, error) {
+	rawQuery := ""
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		path, rawQuery = path[:i], path[i+1:]
+	}
+	path = strings.TrimPrefix(path, "/")
+	if path == "" {
+		return nil, argError("path", "must not be empty")
+	}
+	segs := strings.Split(path, "/")
+	var b strings.Builder
+	b.WriteString(c.baseURL.EscapedPath())
+	for i, s := range segs {
+		if s == "" && i == len(segs)-1 {
+			break // a trailing slash
+		}
+		if s == "" || s == "." || s == ".." {
+			return nil, argError("path", "segment %q would leave the API base path", s)
+		}
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		b.WriteString(url.PathEscape(s))
+	}
+	u := *c.baseURL
+	u.RawPath = b.String()
+	p, err := url.PathUnescape(u.RawPath)
+	if err != nil {
+		return nil, argError("path", "%v", err)
+	}
+	u.Path = p
+	u.RawQuery = rawQuery
+	return &u, nil
+}
+
+// Response wraps the HTTP response of an API call with the list metadata the
+// API sends in headers (X-Total*, X-Range, Link).
+type Response struct {
+	*http.Response
+	Pagination
+}
+
+func newResponse(r *http.Response) *Response {
+	resp := &Response{Response: r}
+	if r != nil {
+		resp.Pagination = parsePagination(r.Header)
+	}
+	return resp
+}
+
+// Do sends an API request and decodes a 2xx JSON answer into v (unless v is
+// nil; if v is an io.Writer the raw body is copied into it). A non-2xx answer
+// is returned as *ErrorResponse, *RateLimitError or *LoopLimitError. A
+// cancelled or expired context returns an error for which errors.Is(err,
+// ctx.Err()) holds, also while waiting between retries.
+func (c *Client) Do(req *http.Request, v any) (*Response, error) {
+	if req == nil {
+		return nil, argError("req", "nil request")
+	}
+	ctx := req.Context()
+	st := &callState{idempotent: isIdempotent(req.Method), retryUnsafe: c.retryUnsafe}
+	rreq, err := retryablehttp.FromRequest(req.WithContext(context.WithValue(ctx, callStateKey{}, st)))
+	if err != nil {
+		return nil, fmt.Errorf("chatshipper: reading request body: %w", err)
+	}
+
+	resp, err := c.send(rreq, st)
+	if err != nil {
+		return nil, err
+	}
+	// Once after a 401/403 that says the token expired or is invalid, a
+	// refreshing token source gets a new token and the request goes again.
+	if rf, ok := c.tokens.(refresher); ok && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		_ = resp.Body.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		if isTokenExpiredMessage(parseErrorMessage(body)) {
+			if _, rerr := rf.refreshAfterReject(ctx, st.token); rerr != nil {
+				return newResponse(resp), rerr
+			}
+			resp, err = c.send(rreq, st)
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	defer func() { _ = resp.Body.Close() }()
+
+	response := newResponse(resp)
+	if err := c.checkResponse(resp, st); err != nil {
+		return response, err
+	}
+	if v == nil || resp.StatusCode == http.StatusNoContent {
+		return response, nil
+	}
+	if w, ok := v.(io.Writer); ok {
+		n, err := io.Copy(w, io.LimitReader(resp.Body, c.maxBody+1))
+		if err != nil {
+			return response, c.wrapTransportErr(req, st, err)
+		}
+		if n > c.maxBody {
+			return response, c.tooLarge(req)
+		}
+		return response, nil
+	}
+	buf := getBuffer()
+	defer putBuffer(buf)
+	n, err := buf.ReadFrom(io.LimitReader(resp.Body, c.maxBody+1))
+	if err != nil {
+		return response, c.wrapTransportErr(req, st, err)
+	}
+	if n > c.maxBody {
+		return response, c.tooLarge(req)
+	}
+	if n == 0 {
+		return response, nil
+	}
+	if err := decodeJSON(buf.Bytes(), v); err != nil {
+		return response, fmt.Errorf("chatshipper: %s %s: decoding response: %w", req.Method, redactURL(req.URL), err)
+	}
+	return response, nil
+}
+
+func (c *Client) tooLarge(req *http.Request) error {
+	return fmt.Errorf("%w: %s %s: more than %d bytes", ErrResponseTooLarge, req.Method, redactURL(req.URL), c.maxBody)
+}
+
+// send runs one request through the retry layer and maps transport and
+// context errors.
+func (c *Client) send(rreq *retryablehttp.Request, st *callState) (*http.Response, error) {
+	resp, err := c.retry.Do(rreq)
+	if err != nil {
+		return nil, c.wrapTransportErr(rreq.Request, st, err)
+	}
+	return resp, nil
+}
+
+func (c *Client) wrapTransportErr(req *http.Request, st *callState, err error) error {
+	if ctxErr := req.Context().Err(); ctxErr != nil {
+		return fmt.Errorf("chatshipper: %s %s: %w", req.Method, redactURL(req.URL), ctxErr)
+	}
+	var argErr *ArgumentError
+	if errors.As(err, &argErr) {
+		return err
+	}
+	return &TransportError{Method: req.Method, URL: redactURL(req.URL), Attempts: st.attempts, Err: err}
+}
+
+// TransportError is returned when no HTTP answer was received (connection
+// refused, reset, timeout). For a POST, PATCH or PUT the server may have acted
+// before the connection failed: the request was not retried, so nothing is
+// sent twice, and the caller decides.
+type TransportError struct {
+	Method   string
+	URL      string
+	Attempts int
+	Err      error
+}
+
+// Error describes the request and the cause.
+func (e *TransportError) Error() string {
+	return fmt.Sprintf("chatshipper: %s %s failed after %d attempt(s): %v", e.Method, e.URL, e.Attempts, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *TransportError) Unwrap() error { return e.Err }
+
+// MayHaveReachedServer reports whether the server could have acted on the
+// request: false only when the connection was never made.
+func (e *TransportError) MayHaveReachedServer() bool { return !isDialError(e.Err) }
+
+// checkResponse maps a non-2xx answer to a typed error.
+func (c *Client) checkResponse(resp *http.Response, st *callState) error {
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		return nil
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	er := &ErrorResponse{
+		StatusCode: resp.StatusCode,
+		Message:    parseErrorMessage(body),
+		Body:       body,
+		Response:   resp,
+	}
+	if resp.Request != nil {
+		er.Method = resp.Request.Method
+		er.URL = redactURL(resp.Request.URL)
+	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		retryAfter, _ := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		if isLoopLimitMessage(er.Message) {
+			return loopLimitFromServer(resp.Request, er, retryAfter)
+		}
+		return &RateLimitError{RetryAfter: retryAfter, Attempts: st.attempts, Err: er}
+	}
+	return er
+}
+
+// authTransport sets the Authorization header on a clone of each attempt, and
+// only for the API's own host: a redirect to another host never carries it.
+type authTransport struct {
+	client *Client
+	next   http.RoundTripper
+}
+
+func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	c := t.client
+	if err := req.Context().Err(); err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	st := stateFrom(req.Context())
+	if st != nil {
+		st.attempts++
+	}
+	start := time.Now()
+	if c.tokens != nil && sameOrigin(req.URL, c.baseURL) {
+		tok, err := c.tokens.Token(req.Context())
+		if err != nil {
+			closeBody(req)
+			err = fmt.Errorf("chatshipper: token source: %w", err)
+			c.logAttempt(req, st, start, nil, err)
+			return nil, err
+		}
+		if st != nil {
+			st.token = tok
+		}
+		req = req.Clone(req.Context())
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := t.next.RoundTrip(req)
+	c.logAttempt(req, st, start, resp, err)
+	return resp, err
+}
+
+// logAttempt logs one attempt at debug level: never headers or bodies.
+func (c *Client) logAttempt(req *http.Request, st *callState, start time.Time, resp *http.Response, err error) {
+	if c.logger == nil {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("method", req.Method), slog.String("url", redactURL(req.URL)),
+		slog.Duration("duration", time.Since(start)),
+	}
+	if st != nil {
+		attrs = append(attrs, slog.Int("attempt", st.attempts))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	} else {
+		attrs = append(attrs, slog.Int("status", resp.StatusCode))
+	}
+	c.logger.LogAttrs(req.Context(), slog.LevelDebug, "chatshipper: request", attrs...)
+}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		_ = req.Body.Close()
+	}
+}
+
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Host, b.Host)
+}

@@ -1,0 +1,39 @@
+package chatshipper
+
+import (
+	"bytes"
+	"encoding/json"
+	"sync"
+)
+
+// All JSON of requests, responses and webhook bodies goes through encodeJSON and
+// decodeJSON, so the codec can be measured and replaced in this one file.
+
+// encodeJSON returns the JSON encoding of v without a trailing newline.
+func encodeJSON(v any) ([]byte, error) {
+	return json.Marshal(v)
+}
+
+// decodeJSON decodes data into v. Unknown fields are ignored (the API adds
+// fields in backward-compatible releases).
+func decodeJSON(data []byte, v any) error {
+	return json.Unmarshal(data, v)
+}
+
+// bufPool recycles the buffers that response bodies are read into, so a call
+// does not allocate a fresh growing buffer for every page it decodes.
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func getBuffer() *bytes.Buffer {
+	b := bufPool.Get().(*bytes.Buffer)
+	b.Reset()
+	return b
+}
+
+func putBuffer(b *bytes.Buffer) {
+	// Very large buffers are dropped so one huge page does not pin memory.
+	if b.Cap() > 4<<20 {
+		return
+	}
+	bufPool.Put(b)
+}

@@ -1,0 +1,356 @@
+package chatshipper
+
+import (
+	"bytes"
+	"context"
+	"iter"
+	"net/http"
+)
+
+// ConversationStatus is maintained by ChatShipper; see the lifecycle in doc.go.
+type ConversationStatus string
+
+// Conversation statuses.
+const (
+	// StatusQueued: channels are notified (last message from the contact) or a participant's inbox flag is set.
+	StatusQueued ConversationStatus = "queued"
+	// StatusActive: at least one participant is active and has accepted the conversation.
+	StatusActive ConversationStatus = "active"
+	// StatusClosed: no active participant has it accepted and no contact message is unread.
+	StatusClosed ConversationStatus = "closed"
+	// StatusArchived: the conversation was merged into another one (/import).
+	StatusArchived ConversationStatus = "archived"
+)
+
+// ConversationType says who started a conversation: a contact (consumer
+// conversation) or an agent, bot or the system (team conversations).
+type ConversationType string
+
+// Conversation types.
+const (
+	ConversationContact ConversationType = "contact"
+	ConversationBot     ConversationType = "bot"
+	ConversationAgent   ConversationType = "agent"
+	ConversationSystem  ConversationType = "system"
+)
+
+// Participant is a user taking part in a conversation.
+type Participant struct {
+	User        Ref[User] `json:"user,omitzero"`
+	Name        string    `json:"name,omitempty"`
+	Avatar      string    `json:"avatar,omitempty"`
+	Role        Role      `json:"role,omitempty"`
+	UnreadCount int       `json:"unreadCount"`
+	// Inbox is set when the conversation is assigned to the user (or a reply
+	// arrives while the user is not active); accepting clears it.
+	Inbox bool `json:"inbox"`
+	// Accepted is set by /accept: the user handles and closes the conversation.
+	Accepted bool `json:"accepted"`
+	// Active is set by /join and /accept, cleared by /leave.
+	Active       bool      `json:"active"`
+	Follow       bool      `json:"follow,omitempty"`
+	Organization string    `json:"organization,omitempty"`
+	CreatedAt    Timestamp `json:"createdAt,omitzero"`
+	UpdatedAt    Timestamp `json:"updatedAt,omitzero"`
+}
+
+// Conversation is a conversation between a consumer and agents, or between
+// agents (team conversation).
+type Conversation struct {
+	ID              string             `json:"id,omitempty"`
+	Organization    Ref[Organization]  `json:"organization,omitzero"`
+	OrgPath         string             `json:"orgPath,omitempty"`
+	Name            string             `json:"name,omitempty"`
+	Type            ConversationType   `json:"type,omitempty"`
+	Slug            string             `json:"slug,omitempty"`
+	URL             string             `json:"url,omitempty"`
+	Status          ConversationStatus `json:"status,omitempty"`
+	Participants    []Participant      `json:"participants,omitzero"`
+	Messages        []Ref[Message]     `json:"messages,omitzero"`
+	Channels        []string           `json:"channels,omitzero"`
+	ChannelsOffline []string           `json:"channelsOffline,omitzero"`
+	// Forms are the forms active in the conversation. Their schema is not
+	// documented; each keeps every field it has.
+	Forms []Meta `json:"forms,omitzero"`
+	// Results are the processed form results. Their schema is not documented.
+	Results       []Meta       `json:"results,omitzero"`
+	Contact       Ref[Contact] `json:"contact,omitzero"`
+	Category      string       `json:"category,omitempty"`
+	CategoryIndex *int         `json:"categoryIndex,omitempty"`
+	Touchpoint    string       `json:"touchpoint,omitempty"`
+	Touchpoints   []string     `json:"touchpoints,omitzero"`
+	Language      string       `json:"language,omitempty"`
+	Meta          Meta         `json:"meta,omitempty"`
+	CreatedBy     Ref[User]    `json:"createdBy,omitzero"`
+	CreatedAt     Timestamp    `json:"createdAt,omitzero"`
+	UpdatedAt     Timestamp    `json:"updatedAt,omitzero"`
+}
+
+func (c *Conversation) refID() string { return c.ID }
+
+// Participant returns the participant for userID, or nil.
+func (c *Conversation) Participant(userID string) *Participant {
+	for i := range c.Participants {
+		if c.Participants[i].User.ID == userID {
+			return &c.Participants[i]
+		}
+	}
+	return nil
+}
+
+// MessageInput is a message to send: an ordinary message (Chat, Card, ...) or
+// a command (Notify, Accept, SetMeta, ...). Constructors validate their
+// arguments and keep the first error in the value; Create, Send and Command
+// refuse a batch holding an invalid message before any I/O. The exported fields
+// may also be set directly.
+type MessageInput struct {
+	Type          MessageType `json:"type,omitempty"`
+	Text          string      `json:"text"`
+	Role          Role        `json:"role,omitempty"`
+	User          string      `json:"user,omitempty"`
+	ContentType   string      `json:"contentType,omitempty"`
+	IsBackchannel bool        `json:"isBackchannel,omitempty"`
+	Touchpoint    string      `json:"touchpoint,omitempty"`
+	Delay         int         `json:"delay,omitempty"` // milliseconds before the message is processed
+	Meta          Meta        `json:"meta,omitempty"`
+	Actions       []Action    `json:"actions,omitempty"`
+	Items         []Item      `json:"items,omitempty"`
+	Results       []Result    `json:"results,omitempty"`
+
+	err error
+}
+
+// Err returns the error a constructor found in its arguments, or nil.
+func (m MessageInput) Err() error { return m.err }
+
+// validate is the check every message passes before it is sent.
+func (m MessageInput) validate(name string) error {
+	if m.err != nil {
+		return m.err
+	}
+	if m.Text == "" {
+		return argError(name, "text is required")
+	}
+	if m.User != "" {
+		if err := checkID(name+".user", m.User); err != nil {
+			return err
+		}
+	}
+	if m.Delay < 0 {
+		return argError(name, "delay must not be negative")
+	}
+	return nil
+}
+
+func validateMessages(msgs []MessageInput) error {
+	for i := range msgs {
+		if err := msgs[i].validate("messages[" + itoa(i) + "]"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func itoa(i int) string {
+	var b [20]byte
+	n := len(b)
+	if i == 0 {
+		return "0"
+	}
+	for i > 0 {
+		n--
+		b[n] = byte('0' + i%10)
+		i /= 10
+	}
+	return string(b[n:])
+}
+
+// ConversationCreate is the body of POST /v2/conversations.
+type ConversationCreate struct {
+	Name         string           `json:"name,omitempty"`
+	Type         ConversationType `json:"type,omitempty"`
+	Organization string           `json:"organization,omitempty"`
+	// Contact creates a consumer conversation for this contact (business
+	// initiated); give at least an e-mail address or a telephone number.
+	Contact    *ContactCreate `json:"contact,omitempty"`
+	Touchpoint string         `json:"touchpoint,omitempty"`
+	Meta       Meta           `json:"meta,omitempty"`
+	// Messages are posted in order after the conversation is created; include
+	// a Notify or Assign command so someone acts on it.
+	Messages []MessageInput `json:"messages,omitempty"`
+}
+
+// ConversationUpdate is the body of a conversation PATCH. Only the fields set
+// are sent. Meta (and any other nested object or array) replaces the stored
+// value whole: send the complete meta, not just the changed keys (or use a
+// SetMeta command, which merges).
+type ConversationUpdate struct {
+	Name          *string  `json:"name,omitempty"`
+	Category      *string  `json:"category,omitempty"`
+	CategoryIndex *int     `json:"categoryIndex,omitempty"`
+	Touchpoint    *string  `json:"touchpoint,omitempty"`
+	Language      *string  `json:"language,omitempty"`
+	Channels      []string `json:"channels,omitzero"`
+	Meta          Meta     `json:"meta,omitzero"`
+}
+
+// ConversationsService is the conversations API.
+type ConversationsService service
+
+const conversationsPath = "conversations"
+
+// List returns one page of conversations. A filter on a meta field needs one of
+// id, type, participants.user, status, createdAt, categoryIndex, category,
+// organization or updatedAt; a query without one is refused before any I/O.
+//
+// GET /v2/conversations
+func (s *ConversationsService) List(ctx context.Context, q *Query) ([]*Conversation, *Response, error) {
+	if err := q.validateConversations(); err != nil {
+		return nil, nil, err
+	}
+	convs, resp, err := listPage[Conversation](ctx, s.client, conversationsPath, q)
+	s.client.observeConversations(convs)
+	return convs, resp, err
+}
+
+// ListIter returns every conversation matching q, fetching pages lazily (200
+// per request unless q sets a limit).
+//
+// GET /v2/conversations (repeatedly)
+func (s *ConversationsService) ListIter(ctx context.Context, q *Query) iter.Seq2[*Conversation, error] {
+	if err := q.validateConversations(); err != nil {
+		return errSeq[*Conversation](err)
+	}
+	return listIter(ctx, s.client, conversationsPath, q, s.client.observeConversations)
+}
+
+// Get returns one conversation; q may select and populate fields (e.g.
+// NewQuery().Populate("messages")).
+//
+// GET /v2/conversations/{id}
+func (s *ConversationsService) Get(ctx context.Context, id string, q *Query) (*Conversation, *Response, error) {
+	c, resp, err := getOne[Conversation](ctx, s.client, conversationsPath, "conversationID", id, q)
+	if c != nil {
+		s.client.observeConversations([]*Conversation{c})
+	}
+	return c, resp, err
+}
+
+// Create creates a conversation and posts its initial messages in order
+// (ordinary messages and commands mixed). Every message is validated, and
+// checked against the loop guard, before any I/O. For a contact conversation
+// whose contact already exists, the server may append to that contact's
+// conversation and answer 200 instead of 201 (resp.StatusCode tells).
+//
+// POST /v2/conversations
+func (s *ConversationsService) Create(ctx context.Context, c *ConversationCreate) (*Conversation, *Response, error) {
+	if c == nil {
+		return nil, nil, argError("conversation", "must not be nil")
+	}
+	if err := validateMessages(c.Messages); err != nil {
+		return nil, nil, err
+	}
+	if c.Organization != "" {
+		if err := checkID("organization", c.Organization); err != nil {
+			return nil, nil, err
+		}
+	}
+	conv, resp, err := createOne[Conversation](ctx, s.client, conversationsPath, c)
+	if conv != nil && len(c.Messages) > 0 {
+		// The conversation ID is known only now, so the loop guard records the
+		// initial messages afterwards (a new conversation cannot be in a loop yet).
+		s.client.recordSent(conv.ID, c.Messages)
+	}
+	return conv, resp, err
+}
+
+// Update changes a conversation (PATCH: top-level fields merged, nested
+// objects such as meta replaced whole).
+//
+// PATCH /v2/conversations/{id}
+func (s *ConversationsService) Update(ctx context.Context, id string, u *ConversationUpdate) (*Conversation, *Response, error) {
+	if u == nil {
+		return nil, nil, argError("update", "must not be nil")
+	}
+	return updateOne[Conversation](ctx, s.client, conversationsPath, "conversationID", id, u)
+}
+
+// Delete deletes a conversation.
+//
+// DELETE /v2/conversations/{id}
+func (s *ConversationsService) Delete(ctx context.Context, id string) (*Response, error) {
+	return deleteOne(ctx, s.client, conversationsPath, "conversationID", id)
+}
+
+// Send posts one message, or an ordered batch, into a conversation and
+// returns the created messages. Ordinary messages and commands may be mixed.
+// Every message is validated and checked against the loop guard before any
+// I/O: if one is refused, nothing is sent. A batch is sent as a JSON array in
+// one request; a single message as an object.
+//
+// POST /v2/conversations/{id}/messages
+func (s *ConversationsService) Send(ctx context.Context, conversationID string, msgs ...MessageInput) ([]*Message, *Response, error) {
+	path, err := itemPath(conversationsPath, "conversationID", conversationID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(msgs) == 0 {
+		return nil, nil, argError("msgs", "at least one message is required")
+	}
+	if err := validateMessages(msgs); err != nil {
+		return nil, nil, err
+	}
+	if err := s.client.reserveSend(conversationID, msgs); err != nil {
+		return nil, nil, err
+	}
+	var body any = msgs
+	if len(msgs) == 1 {
+		body = &msgs[0]
+	}
+	req, err := s.client.NewRequest(ctx, http.MethodPost, path+"/messages", body)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out messageList
+	resp, err := s.client.Do(req, &out)
+	if err != nil {
+		return nil, resp, err
+	}
+	return out, resp, nil
+}
+
+// Command posts one command (or any single message) into a conversation and
+// returns the created message.
+//
+// POST /v2/conversations/{id}/messages
+func (s *ConversationsService) Command(ctx context.Context, conversationID string, cmd MessageInput) (*Message, *Response, error) {
+	msgs, resp, err := s.Send(ctx, conversationID, cmd)
+	if err != nil {
+		return nil, resp, err
+	}
+	if len(msgs) == 0 {
+		return nil, resp, nil
+	}
+	return msgs[0], resp, nil
+}
+
+// messageList decodes the answer of a message POST: one object or an array.
+type messageList []*Message
+
+func (l *messageList) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '{' {
+		m := new(Message)
+		if err := decodeJSON(b, m); err != nil {
+			return err
+		}
+		*l = messageList{m}
+		return nil
+	}
+	var ms []*Message
+	if err := decodeJSON(b, &ms); err != nil {
+		return err
+	}
+	*l = ms
+	return nil
+}

@@ -1,0 +1,209 @@
+package chatshipper
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Sentinel errors matched with errors.Is against the errors returned by the
+// client. An *ErrorResponse matches the sentinel of its status code.
+var (
+	// ErrBadRequest matches a 400 Bad Request answer (invalid or missing parameters).
+	ErrBadRequest = errors.New("chatshipper: bad request")
+	// ErrUnauthorized matches a 401 answer (no valid authentication).
+	ErrUnauthorized = errors.New("chatshipper: unauthorized")
+	// ErrForbidden matches a 403 answer (the token lacks the permission, or has expired).
+	ErrForbidden = errors.New("chatshipper: forbidden")
+	// ErrNotFound matches a 404 answer (the resource does not exist).
+	ErrNotFound = errors.New("chatshipper: not found")
+	// ErrUnprocessable matches a 422 answer (well-formed but semantically invalid).
+	ErrUnprocessable = errors.New("chatshipper: unprocessable entity")
+	// ErrRateLimited matches a 429 answer that is not a bot loop limit (see ErrLoopLimit).
+	ErrRateLimited = errors.New("chatshipper: rate limited")
+	// ErrServer matches any 5xx answer.
+	ErrServer = errors.New("chatshipper: server error")
+	// ErrInvalidArgument matches every error the client returns, before any I/O,
+	// for an argument it refuses (a malformed ID, an empty required field, ...).
+	ErrInvalidArgument = errors.New("chatshipper: invalid argument")
+	// ErrResponseTooLarge is returned when a response body exceeds the client's
+	// limit (WithMaxResponseBytes).
+	ErrResponseTooLarge = errors.New("chatshipper: response body too large")
+)
+
+// maxErrorBody caps how much of an error response body is kept.
+const maxErrorBody = 1 << 20
+
+// ErrorResponse is the error for an API answer with a non-2xx status.
+type ErrorResponse struct {
+	// StatusCode is the HTTP status of the answer.
+	StatusCode int
+	// Message is the server's explanation, from {"message": ...} or
+	// {"error": {"message": ...}} (empty when the body had neither).
+	Message string
+	// Body is the raw response body, capped at 1 MiB.
+	Body []byte
+	// Method and URL identify the request. The URL never carries credentials.
+	Method string
+	URL    string
+	// Response is the HTTP response (its body already consumed).
+	Response *http.Response `json:"-"`
+}
+
+// Error describes the failed request and the server's message.
+func (e *ErrorResponse) Error() string {
+	msg := e.Message
+	if msg == "" {
+		msg = http.StatusText(e.StatusCode)
+	}
+	return fmt.Sprintf("chatshipper: %s %s: %d %s", e.Method, e.URL, e.StatusCode, msg)
+}
+
+// Is reports whether the error's status matches one of the sentinel errors.
+func (e *ErrorResponse) Is(target error) bool {
+	switch target {
+	case ErrBadRequest:
+		return e.StatusCode == http.StatusBadRequest
+	case ErrUnauthorized:
+		return e.StatusCode == http.StatusUnauthorized
+	case ErrForbidden:
+		return e.StatusCode == http.StatusForbidden
+	case ErrNotFound:
+		return e.StatusCode == http.StatusNotFound
+	case ErrUnprocessable:
+		return e.StatusCode == http.StatusUnprocessableEntity
+	case ErrRateLimited:
+		return e.StatusCode == http.StatusTooManyRequests
+	case ErrServer:
+		return e.StatusCode >= 500 && e.StatusCode <= 599
+	}
+	return false
+}
+
+// RateLimitError is returned for a 429 answer once the retries allowed are used
+// up. It unwraps to the *ErrorResponse, so errors.Is(err, ErrRateLimited) holds.
+type RateLimitError struct {
+	// RetryAfter is how long the server asked to wait (zero when it did not say).
+	RetryAfter time.Duration
+	// Attempts is how many times the request was sent.
+	Attempts int
+	// Err is the server's answer.
+	Err *ErrorResponse
+}
+
+// Error says how often the request was tried and how long to wait.
+func (e *RateLimitError) Error() string {
+	s := fmt.Sprintf("chatshipper: rate limited after %d attempt(s)", e.Attempts)
+	if e.RetryAfter > 0 {
+		s += fmt.Sprintf("; retry after %s", e.RetryAfter)
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the underlying *ErrorResponse.
+func (e *RateLimitError) Unwrap() error {
+	if e.Err == nil {
+		return nil
+	}
+	return e.Err
+}
+
+// ArgumentError is returned before any I/O for an argument the client refuses.
+// errors.Is(err, ErrInvalidArgument) holds.
+type ArgumentError struct {
+	// Name is the argument (or field) that was refused, e.g. "conversationID".
+	Name string
+	// Reason says what is wrong with it.
+	Reason string
+}
+
+// Error names the argument and the reason.
+func (e *ArgumentError) Error() string {
+	return fmt.Sprintf("chatshipper: invalid argument %s: %s", e.Name, e.Reason)
+}
+
+// Is matches ErrInvalidArgument.
+func (e *ArgumentError) Is(target error) bool { return target == ErrInvalidArgument }
+
+func argError(name, format string, args ...any) error {
+	return &ArgumentError{Name: name, Reason: fmt.Sprintf(format, args...)}
+}
+
+// errorBody covers both error body shapes the API uses.
+type errorBody struct {
+	Message string     `json:"message"`
+	Error   errorField `json:"error"`
+}
+
+// errorField accepts {"error": {"message": "..."}} and {"error": "..."}.
+type errorField struct {
+	Message string
+}
+
+func (f *errorField) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := decodeJSON(b, &s); err != nil {
+			return err
+		}
+		f.Message = s
+		return nil
+	}
+	var obj struct {
+		Message string `json:"message"`
+	}
+	if err := decodeJSON(b, &obj); err != nil {
+		return nil // an unexpected shape is not an error: keep the raw body instead
+	}
+	f.Message = obj.Message
+	return nil
+}
+
+// parseErrorMessage extracts the message of an error body, or "".
+func parseErrorMessage(body []byte) string {
+	var eb errorBody
+	if err := decodeJSON(body, &eb); err != nil {
+		return ""
+	}
+	if eb.Message != "" {
+		return eb.Message
+	}
+	return eb.Error.Message
+}
+
+// loopLimitPattern recognises the server's answer to a bot loop (api basics:
+// identical or consecutive message limits). The exact wording of the live API
+// is not documented; these words are what its docs use for the two limits.
+var loopLimitPattern = regexp.MustCompile(`(?i)identical messages|consecutive messages|loop limit`)
+
+func isLoopLimitMessage(msg string) bool { return loopLimitPattern.MatchString(msg) }
+
+// redactURL returns u as a string without user info, so credentials embedded
+// in a URL never reach an error or a log line.
+func redactURL(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	if u.User == nil {
+		return u.String()
+	}
+	c := *u
+	c.User = nil
+	return c.String()
+}
+
+// isTokenExpiredMessage reports whether a 401/403 message says the token
+// expired or is invalid, which is when a refreshing token source refreshes.
+func isTokenExpiredMessage(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "jwt expired") || strings.Contains(m, "invalid signature") ||
+		strings.Contains(m, "invalid token") || strings.Contains(m, "token expired") ||
+		strings.Contains(m, "jwt malformed")
+}

@@ -1,0 +1,186 @@
+package chatshipper
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The retry policy (ARCHITECTURE.md, retry table):
+//
+//	what happened                              GET/DELETE        POST/PATCH/PUT
+//	dial error (request never left)            retry             retry
+//	other transport error (server may have)    retry             error (opt-in retry)
+//	429 rate limit                             after Retry-After after Retry-After
+//	429 bot loop limit                         error             error
+//	502 / 503 / 504                            retry             error (opt-in retry)
+//	500 and anything else                      error             error
+//	context cancelled / past deadline          ctx.Err() at once ctx.Err() at once
+
+// callState travels in the request context through one Do call: the retry
+// policy reads it, the transports under the retry layer update it.
+type callState struct {
+	idempotent  bool // GET, HEAD, OPTIONS, DELETE
+	retryUnsafe bool // the caller opted in to retrying POST/PATCH/PUT
+	attempts    int  // attempts sent so far (counted by the auth transport)
+	token       string
+	loopLimit   bool // the last answer was a 429 bot loop limit
+}
+
+type callStateKey struct{}
+
+func stateFrom(ctx context.Context) *callState {
+	st, _ := ctx.Value(callStateKey{}).(*callState)
+	return st
+}
+
+func isIdempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+// checkRetry implements retryablehttp.CheckRetry with the retry table above.
+func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	st := stateFrom(ctx)
+	if st == nil {
+		st = &callState{}
+	}
+	if err != nil {
+		if !retryableTransportError(err) {
+			return false, nil
+		}
+		if isDialError(err) {
+			return true, nil
+		}
+		return st.idempotent || st.retryUnsafe, nil
+	}
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests:
+		if peekLoopLimit(resp) {
+			st.loopLimit = true
+			return false, nil
+		}
+		return true, nil
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return st.idempotent || st.retryUnsafe, nil
+	}
+	return false, nil
+}
+
+// peekLoopLimit reads (a capped part of) a 429 body to tell a bot loop limit
+// from the plain request limit, and puts the bytes back for CheckResponse.
+func peekLoopLimit(resp *http.Response) bool {
+	if resp.Body == nil {
+		return false
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	_ = resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	return isLoopLimitMessage(parseErrorMessage(b))
+}
+
+// retryableTransportError is false for errors a retry cannot fix.
+func retryableTransportError(err error) bool {
+	var certErr *tls.CertificateVerificationError
+	if errors.As(err, &certErr) {
+		return false
+	}
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		if strings.Contains(uerr.Error(), "stopped after") { // too many redirects
+			return false
+		}
+		if strings.Contains(uerr.Error(), "unsupported protocol scheme") {
+			return false
+		}
+	}
+	return true
+}
+
+// isDialError reports whether the request never left this machine: the
+// connection could not be made, so even a POST is safe to send again.
+func isDialError(err error) bool {
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "dial" {
+		return true
+	}
+	var dnsErr *net.DNSError
+	return errors.As(err, &dnsErr)
+}
+
+// backoff implements retryablehttp.Backoff: Retry-After when the server sent
+// one (capped by max), otherwise exponential growth from min with full jitter.
+func backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
+	if resp != nil {
+		switch resp.StatusCode {
+		case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+				return min(d, maxWait)
+			}
+		}
+	}
+	ceil := maxWait
+	if attempt < 30 {
+		ceil = min(maxWait, minWait<<attempt)
+	}
+	if ceil <= minWait {
+		return minWait
+	}
+	// Full jitter over [min, ceil]: concurrent clients that failed together
+	// do not come back together.
+	return minWait + rand.N(ceil-minWait+1)
+}
+
+// parseRetryAfter reads a Retry-After value given as delay seconds or as an
+// HTTP date. A date in the past means no wait.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		if secs > int64(24*time.Hour/time.Second) {
+			secs = int64(24 * time.Hour / time.Second)
+		}
+		return time.Duration(secs) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		d := t.Sub(now)
+		if d < 0 {
+			d = 0
+		}
+		return d, true
+	}
+	return 0, false
+}
+
+// errorHandler implements retryablehttp.ErrorHandler: when retries are used up
+// it hands back the last response (so the caller gets the server's message and
+// a typed error) instead of discarding it.
+func errorHandler(resp *http.Response, err error, _ int) (*http.Response, error) {
+	if resp != nil && err == nil {
+		return resp, nil
+	}
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close()
+	}
+	return nil, err
+}

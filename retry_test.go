@@ -1,0 +1,259 @@
+package chatshipper
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/jarcoal/httpmock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// step is one scripted answer of a sequence responder.
+type step struct {
+	status     int
+	body       string
+	retryAfter string
+	err        error
+}
+
+// sequence answers with the steps in order (repeating the last) and counts hits.
+func sequence(hits *atomic.Int32, steps ...step) httpmock.Responder {
+	return func(r *http.Request) (*http.Response, error) {
+		i := int(hits.Add(1)) - 1
+		if i >= len(steps) {
+			i = len(steps) - 1
+		}
+		s := steps[i]
+		if s.err != nil {
+			return nil, s.err
+		}
+		resp := httpmock.NewStringResponse(s.status, s.body)
+		if s.retryAfter != "" {
+			resp.Header.Set("Retry-After", s.retryAfter)
+		}
+		return resp, nil
+	}
+}
+
+var (
+	dialErr  = &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	resetErr = &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
+)
+
+func TestRetryTable(t *testing.T) {
+	const url = testBase + "conversations/5bb0277fd99faf11a3f4a37e"
+	tests := []struct {
+		name      string
+		method    string
+		opts      []Option
+		steps     []step
+		wantHits  int32
+		wantErr   error // errors.Is target; nil for success
+		wantWait  time.Duration
+		exactWait bool
+	}{
+		{name: "GET retried on 503 then 200", method: "GET",
+			steps: []step{{status: 503}, {status: 200, body: `{}`}}, wantHits: 2},
+		{name: "GET retried on 502 and 504", method: "GET",
+			steps: []step{{status: 502}, {status: 504}, {status: 200, body: `{}`}}, wantHits: 3},
+		{name: "DELETE retried on 503", method: "DELETE",
+			steps: []step{{status: 503}, {status: 204}}, wantHits: 2},
+		{name: "POST not retried on 502", method: "POST",
+			steps: []step{{status: 502}, {status: 201, body: `{}`}}, wantHits: 1, wantErr: ErrServer},
+		{name: "PATCH not retried on 503", method: "PATCH",
+			steps: []step{{status: 503}, {status: 200, body: `{}`}}, wantHits: 1, wantErr: ErrServer},
+		{name: "POST retried on 502 when opted in", method: "POST", opts: []Option{WithRetryNonIdempotent(true)},
+			steps: []step{{status: 502}, {status: 201, body: `{}`}}, wantHits: 2},
+		{name: "POST retried on 429", method: "POST",
+			steps: []step{{status: 429, retryAfter: "2"}, {status: 201, body: `{}`}}, wantHits: 2,
+			wantWait: 2 * time.Second, exactWait: true},
+		{name: "POST retried on a dial error", method: "POST",
+			steps: []step{{err: dialErr}, {status: 201, body: `{}`}}, wantHits: 2},
+		{name: "POST not retried on a reset connection", method: "POST",
+			steps: []step{{err: resetErr}, {status: 201, body: `{}`}}, wantHits: 1, wantErr: syscall.ECONNRESET},
+		{name: "GET retried on a reset connection", method: "GET",
+			steps: []step{{err: resetErr}, {status: 200, body: `{}`}}, wantHits: 2},
+		{name: "500 not retried (GET)", method: "GET",
+			steps: []step{{status: 500}, {status: 200, body: `{}`}}, wantHits: 1, wantErr: ErrServer},
+		{name: "500 not retried (POST opted in)", method: "POST", opts: []Option{WithRetryNonIdempotent(true)},
+			steps: []step{{status: 500}, {status: 201, body: `{}`}}, wantHits: 1, wantErr: ErrServer},
+		{name: "404 not retried", method: "GET",
+			steps: []step{{status: 404, body: `{"error":{"message":"Conversation not found"}}`}}, wantHits: 1, wantErr: ErrNotFound},
+		{name: "Retry-After seconds honoured", method: "GET",
+			steps: []step{{status: 503, retryAfter: "30"}, {status: 200, body: `{}`}}, wantHits: 2,
+			wantWait: 30 * time.Second, exactWait: true},
+		{name: "Retry-After capped by max wait", method: "GET",
+			steps: []step{{status: 429, retryAfter: "120"}, {status: 200, body: `{}`}}, wantHits: 2,
+			wantWait: 30 * time.Second, exactWait: true},
+		{name: "429 loop limit never retried", method: "POST",
+			steps:    []step{{status: 429, body: `{"error":{"message":"Loop limit: more than 8 identical messages in 3 minutes"}}`}},
+			wantHits: 1, wantErr: ErrLoopLimit},
+		{name: "429 exhausted", method: "GET", opts: []Option{WithMaxRetries(2)},
+			steps: []step{{status: 429, retryAfter: "1"}}, wantHits: 3, wantErr: ErrRateLimited,
+			wantWait: 2 * time.Second, exactWait: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				c, mt := newTestClient(t, tt.opts...)
+				var hits atomic.Int32
+				mt.RegisterResponder(tt.method, url, sequence(&hits, tt.steps...))
+				var body any
+				if tt.method == "POST" || tt.method == "PATCH" {
+					body = map[string]string{"text": "hi"}
+				}
+				req, err := c.NewRequest(context.Background(), tt.method, "conversations/5bb0277fd99faf11a3f4a37e", body)
+				require.NoError(t, err)
+				start := time.Now()
+				_, err = c.Do(req, nil)
+				waited := time.Since(start)
+				assert.Equal(t, tt.wantHits, hits.Load(), "server hits")
+				if tt.wantErr == nil {
+					require.NoError(t, err)
+				} else {
+					require.Error(t, err)
+					assert.ErrorIs(t, err, tt.wantErr)
+					assert.NotContains(t, err.Error(), testToken)
+				}
+				if tt.exactWait {
+					assert.Equal(t, tt.wantWait, waited)
+				}
+			})
+		})
+	}
+}
+
+func TestRetryAfterHTTPDate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, mt := newTestClient(t)
+		var hits atomic.Int32
+		date := time.Now().Add(12 * time.Second).UTC().Format(http.TimeFormat)
+		mt.RegisterResponder("GET", testBase+"users", sequence(&hits, step{status: 503, retryAfter: date}, step{status: 200, body: `[]`}))
+		req, _ := c.NewRequest(context.Background(), "GET", "users", nil)
+		start := time.Now()
+		_, err := c.Do(req, nil)
+		require.NoError(t, err)
+		assert.Equal(t, int32(2), hits.Load())
+		assert.Equal(t, 12*time.Second, time.Since(start))
+	})
+}
+
+func TestRateLimitErrorFields(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, mt := newTestClient(t, WithMaxRetries(1))
+		var hits atomic.Int32
+		mt.RegisterResponder("GET", testBase+"users", sequence(&hits, step{status: 429, retryAfter: "5", body: `{"message":"Too many requests"}`}))
+		req, _ := c.NewRequest(context.Background(), "GET", "users", nil)
+		_, err := c.Do(req, nil)
+		var rl *RateLimitError
+		require.ErrorAs(t, err, &rl)
+		assert.Equal(t, 2, rl.Attempts)
+		assert.Equal(t, 5*time.Second, rl.RetryAfter)
+		assert.Equal(t, "Too many requests", rl.Err.Message)
+		var er *ErrorResponse
+		require.ErrorAs(t, err, &er)
+		assert.Equal(t, 429, er.StatusCode)
+		assert.ErrorIs(t, err, ErrRateLimited)
+	})
+}
+
+func TestBackoffExponentialWithJitter(t *testing.T) {
+	for attempt := 0; attempt < 8; attempt++ {
+		ceil := min(30*time.Second, time.Second<<attempt)
+		for range 50 {
+			d := backoff(time.Second, 30*time.Second, attempt, nil)
+			assert.GreaterOrEqual(t, d, time.Second)
+			assert.LessOrEqual(t, d, ceil)
+		}
+	}
+	// A 500 answer's Retry-After is not a reason to wait for it: the row says error.
+	resp := &http.Response{StatusCode: 500, Header: http.Header{"Retry-After": {"99"}}}
+	assert.LessOrEqual(t, backoff(time.Second, 2*time.Second, 0, resp), 2*time.Second)
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"30", 30 * time.Second, true},
+		{"0", 0, true},
+		{" 7 ", 7 * time.Second, true},
+		{"-1", 0, false},
+		{"", 0, false},
+		{"soon", 0, false},
+		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
+		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
+		{"99999999999", 24 * time.Hour, true},
+	}
+	for _, tt := range tests {
+		got, ok := parseRetryAfter(tt.in, now)
+		assert.Equal(t, tt.ok, ok, tt.in)
+		assert.Equal(t, tt.want, got, tt.in)
+	}
+}
+
+func TestCancelMidBackoffReturnsAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, mt := newTestClient(t)
+		var hits atomic.Int32
+		mt.RegisterResponder("GET", testBase+"users", sequence(&hits, step{status: 503, retryAfter: "30"}))
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		start := time.Now()
+		go func() {
+			req, _ := c.NewRequest(ctx, "GET", "users", nil)
+			_, err := c.Do(req, nil)
+			done <- err
+		}()
+		time.Sleep(5 * time.Second) // inside the 30 s backoff
+		cancel()
+		err := <-done
+		assert.ErrorIs(t, err, context.Canceled)
+		assert.Equal(t, 5*time.Second, time.Since(start))
+		assert.Equal(t, int32(1), hits.Load())
+	})
+}
+
+func TestDeadlineMidBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, mt := newTestClient(t)
+		var hits atomic.Int32
+		mt.RegisterResponder("GET", testBase+"users", sequence(&hits, step{status: 503, retryAfter: "30"}))
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		req, _ := c.NewRequest(ctx, "GET", "users", nil)
+		start := time.Now()
+		_, err := c.Do(req, nil)
+		assert.True(t, errors.Is(err, context.DeadlineExceeded))
+		assert.Equal(t, 3*time.Second, time.Since(start))
+	})
+}
+
+func TestTransportErrorReportsMaybeSent(t *testing.T) {
+	c, mt := newTestClient(t, WithMaxRetries(0))
+	mt.RegisterResponder("POST", testBase+"conversations", httpmock.NewErrorResponder(resetErr))
+	req, _ := c.NewRequest(context.Background(), "POST", "conversations", map[string]string{"name": "x"})
+	_, err := c.Do(req, nil)
+	var te *TransportError
+	require.ErrorAs(t, err, &te)
+	assert.True(t, te.MayHaveReachedServer())
+	assert.Equal(t, 1, te.Attempts)
+	assert.Equal(t, "POST", te.Method)
+
+	mt.RegisterResponder("POST", testBase+"users", httpmock.NewErrorResponder(dialErr))
+	req, _ = c.NewRequest(context.Background(), "POST", "users", map[string]string{"name": "x"})
+	_, err = c.Do(req, nil)
+	require.ErrorAs(t, err, &te)
+	assert.False(t, te.MayHaveReachedServer())
+}

@@ -1,0 +1,214 @@
+package chatshipper
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Timestamp is a point in time as the API writes it: ISO 8601, with or without
+// an offset (none means UTC, as the API documents) and with or without
+// fractional seconds. It marshals as RFC 3339 in UTC with milliseconds
+// ("2018-09-30T01:31:43.457Z"); optional fields use the omitzero tag so a zero
+// Timestamp is left out. A JSON number is read as Unix milliseconds.
+type Timestamp struct {
+	time.Time
+}
+
+// NewTimestamp returns t as a Timestamp.
+func NewTimestamp(t time.Time) Timestamp { return Timestamp{t} }
+
+const timestampLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// String formats the timestamp as the API does.
+func (t Timestamp) String() string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(timestampLayout)
+}
+
+// MarshalJSON writes RFC 3339 in UTC with milliseconds, or null when zero.
+func (t Timestamp) MarshalJSON() ([]byte, error) {
+	if t.IsZero() {
+		return []byte("null"), nil
+	}
+	b := make([]byte, 0, len(timestampLayout)+2)
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, timestampLayout)
+	return append(b, '"'), nil
+}
+
+// UnmarshalJSON reads a string in any of the accepted ISO 8601 forms, a number
+// of Unix milliseconds, or null.
+func (t *Timestamp) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || bytes.Equal(b, []byte("null")) {
+		*t = Timestamp{}
+		return nil
+	}
+	if b[0] != '"' {
+		ms, err := strconv.ParseInt(string(b), 10, 64)
+		if err != nil {
+			return fmt.Errorf("chatshipper: timestamp %s: not a string or Unix milliseconds", truncate(string(b), 40))
+		}
+		t.Time = time.UnixMilli(ms).UTC()
+		return nil
+	}
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return fmt.Errorf("chatshipper: timestamp %s: %w", truncate(string(b), 40), err)
+	}
+	if s == "" {
+		*t = Timestamp{}
+		return nil
+	}
+	v, err := ParseTimestamp(s)
+	if err != nil {
+		return err
+	}
+	*t = v
+	return nil
+}
+
+var (
+	layoutsWithZone = []string{
+		"2006-01-02T15:04:05.999999999Z07:00",
+		"2006-01-02T15:04:05.999999999Z0700",
+		"2006-01-02T15:04Z07:00",
+	}
+	layoutsNoZone = []string{
+		"2006-01-02T15:04:05.999999999",
+		"2006-01-02T15:04",
+		"2006-01-02",
+	}
+)
+
+// ParseTimestamp parses an ISO 8601 date-time. Without an offset the time is
+// UTC.
+func ParseTimestamp(s string) (Timestamp, error) {
+	for _, l := range layoutsWithZone {
+		if v, err := time.Parse(l, s); err == nil {
+			return Timestamp{v}, nil
+		}
+	}
+	for _, l := range layoutsNoZone {
+		if v, err := time.ParseInLocation(l, s, time.UTC); err == nil {
+			return Timestamp{v}, nil
+		}
+	}
+	return Timestamp{}, fmt.Errorf("chatshipper: timestamp %q is not ISO 8601", truncate(s, 40))
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// Ref is a reference to another resource: an ID string until the request asks
+// to populate it, then the resource itself. ID is set in both cases; Value is
+// non-nil only when populated. A Ref marshals back to the form it came in.
+type Ref[T any] struct {
+	// ID is the referenced resource's ID.
+	ID string
+	// Value is the populated resource, or nil.
+	Value *T
+}
+
+// NewRef returns an unpopulated reference to id.
+func NewRef[T any](id string) Ref[T] { return Ref[T]{ID: id} }
+
+// IsZero reports whether the reference is empty (for the omitzero tag).
+func (r Ref[T]) IsZero() bool { return r.ID == "" && r.Value == nil }
+
+// Populated reports whether the referenced resource was populated.
+func (r Ref[T]) Populated() bool { return r.Value != nil }
+
+// String returns the ID.
+func (r Ref[T]) String() string { return r.ID }
+
+// MarshalJSON writes the object when populated, else the ID string, else null.
+func (r Ref[T]) MarshalJSON() ([]byte, error) {
+	if r.Value != nil {
+		return encodeJSON(r.Value)
+	}
+	if r.ID == "" {
+		return []byte("null"), nil
+	}
+	return strconv.AppendQuote(nil, r.ID), nil
+}
+
+// UnmarshalJSON accepts an ID string, a populated object, or null.
+func (r *Ref[T]) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	*r = Ref[T]{}
+	if len(b) == 0 || bytes.Equal(b, []byte("null")) {
+		return nil
+	}
+	switch b[0] {
+	case '"':
+		return decodeJSON(b, &r.ID)
+	case '{':
+		v := new(T)
+		if err := decodeJSON(b, v); err != nil {
+			return err
+		}
+		r.Value = v
+		if g, ok := any(v).(interface{ refID() string }); ok {
+			r.ID = g.refID()
+			return nil
+		}
+		var idOnly struct {
+			ID string `json:"id"`
+		}
+		_ = decodeJSON(b, &idOnly)
+		r.ID = idOnly.ID
+		return nil
+	}
+	return fmt.Errorf("chatshipper: reference must be an ID string or an object, got %s", truncate(string(b), 40))
+}
+
+// Meta holds arbitrary JSON metadata (conversation.meta, message.meta, ...).
+// Numbers decode as float64, objects as map[string]any, arrays as []any.
+type Meta map[string]any
+
+// IsValidID reports whether s looks like a ChatShipper resource ID: 24
+// hexadecimal characters (a MongoDB ObjectId).
+func IsValidID(s string) bool {
+	if len(s) != 24 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// checkID refuses an ID that is not 24 hex characters, naming the argument.
+// The ID itself is quoted only up to a few characters, since a wrong value can
+// be anything the caller had at hand.
+func checkID(name, id string) error {
+	if id == "" {
+		return argError(name, "must not be empty")
+	}
+	if !IsValidID(id) {
+		return argError(name, "%q is not a resource ID (24 hex characters)", truncate(id, 32))
+	}
+	return nil
+}
+
+// checkIDs refuses the first invalid ID of a list, naming its index.
+func checkIDs(name string, ids []string) error {
+	for i, id := range ids {
+		if err := checkID(fmt.Sprintf("%s[%d]", name, i), id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
