@@ -24,11 +24,11 @@ type LoopLimitKind string
 // The two bot loop limits of the API (spec ch1, Rate Limiting). Unknown kinds
 // from future servers survive as plain strings.
 const (
-	// LoopLimitIdentical: at most 8 identical messages (same type, text and
-	// meta) in one conversation within 3 minutes.
+	// LoopLimitIdentical is the limit of 8 identical messages (same type,
+	// text and meta) in one conversation within 3 minutes.
 	LoopLimitIdentical LoopLimitKind = "identical"
-	// LoopLimitConsecutive: at most 20 consecutive bot messages in one
-	// conversation per hour, until an agent or the contact replies.
+	// LoopLimitConsecutive is the limit of 20 consecutive bot messages in
+	// one conversation per hour, lifted when an agent or the contact replies.
 	LoopLimitConsecutive LoopLimitKind = "consecutive"
 )
 

@@ -59,10 +59,10 @@ const exactGrants = 1024
 // served as early as if it had never called. Once granted, a slot is used: Wait
 // returns nil even if the context ends at that same moment.
 //
-// Grant times are exact for n up to 1024. For larger n, grants less than
-// window/1024 apart are recorded at the later one's time; this errs on the safe
-// side (never more than n per window) and can delay a grant by at most
-// window/1024.
+// Grant times are exact for n up to 1024. For larger n, grants made within
+// window/1024 of each other share one record and all count as made at the last
+// of them; this errs on the safe side (never more than n per window) and can
+// delay a grant by at most window/1024.
 //
 // Create it with NewWindowLimiter or NewRateLimiter. The zero value never makes
 // anyone wait except during a Pause.
