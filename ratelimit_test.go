@@ -1,0 +1,579 @@
+package chatshipper
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var (
+	_ Limiter = (*WindowLimiter)(nil)
+	_ Pauser  = (*WindowLimiter)(nil)
+)
+
+// grantLog collects the times at which Wait returned nil.
+type grantLog struct {
+	mu    sync.Mutex
+	times []time.Time
+}
+
+func (g *grantLog) add(t time.Time) {
+	g.mu.Lock()
+	g.times = append(g.times, t)
+	g.mu.Unlock()
+}
+
+func (g *grantLog) sorted() []time.Time {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := slices.Clone(g.times)
+	slices.SortFunc(out, func(a, b time.Time) int { return a.Compare(b) })
+	return out
+}
+
+// requireAtMostNPerWindow checks that no half-open window [s, s+w) holds more
+// than n of the sorted times: the (i+n)th time is at least w after the ith.
+func requireAtMostNPerWindow(t *testing.T, times []time.Time, n int, w time.Duration) {
+	t.Helper()
+	for i := 0; i+n < len(times); i++ {
+		if gap := times[i+n].Sub(times[i]); gap < w {
+			require.Failf(t, "window overfilled", "grants %d and %d are %v apart, want >= %v", i, i+n, gap, w)
+		}
+	}
+}
+
+// hammer runs workers goroutines that each call Wait perWorker times, sleeping
+// a pseudo-random think time below maxThink (if > 0) before each call.
+func hammer(t *testing.T, l *WindowLimiter, workers, perWorker int, maxThink time.Duration) *grantLog {
+	t.Helper()
+	var log grantLog
+	var wg sync.WaitGroup
+	for g := range workers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(1, uint64(g)))
+			for range perWorker {
+				if maxThink > 0 {
+					time.Sleep(time.Duration(rng.Int64N(int64(maxThink))))
+				}
+				if !assert.NoError(t, l.Wait(context.Background())) {
+					return
+				}
+				log.add(time.Now())
+			}
+		})
+	}
+	wg.Wait()
+	return &log
+}
+
+func TestWindowLimiterNeverMoreThanNInAnyWindow(t *testing.T) {
+	tests := []struct {
+		name      string
+		n         int
+		window    time.Duration
+		workers   int
+		perWorker int
+		maxThink  time.Duration
+	}{
+		{"server default, hungry", DefaultRequestsPerSecond, time.Second + DefaultRateLimitMargin, 64, 20, 0},
+		{"server default, jittered arrivals", 20, 1025 * time.Millisecond, 64, 20, 700 * time.Millisecond},
+		{"one per window", 1, 100 * time.Millisecond, 64, 3, 0},
+		{"odd sizes, jittered", 7, 333 * time.Millisecond, 64, 10, 50 * time.Millisecond},
+		{"above exact threshold (merged records)", 2000, time.Second, 64, 100, 20 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				l := NewWindowLimiter(tt.n, tt.window)
+				times := hammer(t, l, tt.workers, tt.perWorker, tt.maxThink).sorted()
+				require.Len(t, times, tt.workers*tt.perWorker)
+				requireAtMostNPerWindow(t, times, tt.n, tt.window)
+
+				l.mu.Lock()
+				defer l.mu.Unlock()
+				assert.Nil(t, l.first, "queue drained")
+				assert.False(t, l.armed, "timer stopped once nobody waits")
+			})
+		})
+	}
+}
+
+func TestWindowLimiterSteadyStateThroughput(t *testing.T) {
+	tests := []struct {
+		name    string
+		n       int
+		window  time.Duration
+		workers int
+		windows int
+	}{
+		{"server default", 20, 1025 * time.Millisecond, 64, 32},
+		{"one per window", 1, time.Second, 8, 16},
+		{"merged records", 2000, time.Second, 64, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				start := time.Now()
+				l := NewWindowLimiter(tt.n, tt.window)
+				total := tt.n * tt.windows
+				require.Zero(t, total%tt.workers, "test table: total must split evenly")
+				times := hammer(t, l, tt.workers, total/tt.workers, 0).sorted()
+				require.Len(t, times, total)
+				// Hungry callers get exactly n slots at the start of each
+				// window and none in between.
+				for i, at := range times {
+					want := start.Add(time.Duration(i/tt.n) * tt.window)
+					if !at.Equal(want) {
+						require.Failf(t, "grant time", "grant %d at %v, want %v", i, at.Sub(start), want.Sub(start))
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestWindowLimiterSteadyStatePacedCaller(t *testing.T) {
+	// One caller asking every 10 ms (faster than 20 per 1.025 s) gets exactly
+	// 20 slots per window over a long run.
+	synctest.Test(t, func(t *testing.T) {
+		const n, w = 20, 1025 * time.Millisecond
+		start := time.Now()
+		l := NewWindowLimiter(n, w)
+		var times []time.Time
+		for time.Since(start) < 10*w {
+			require.NoError(t, l.Wait(context.Background()))
+			times = append(times, time.Now())
+			time.Sleep(10 * time.Millisecond)
+		}
+		inFirstTen := 0
+		for _, at := range times {
+			if at.Before(start.Add(10 * w)) {
+				inFirstTen++
+			}
+		}
+		assert.Equal(t, 10*n, inFirstTen)
+		requireAtMostNPerWindow(t, times, n, w)
+	})
+}
+
+func TestWindowLimiterFIFO(t *testing.T) {
+	tests := []struct {
+		name    string
+		n       int
+		window  time.Duration
+		waiters int
+	}{
+		{"one slot", 1, time.Second, 10},
+		{"three slots", 3, time.Second, 10},
+		{"merged records", 1500, time.Second, 4000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				start := time.Now()
+				l := NewWindowLimiter(tt.n, tt.window)
+				for range tt.n {
+					require.NoError(t, l.Wait(context.Background()))
+				}
+				got := make([]time.Duration, tt.waiters)
+				var wg sync.WaitGroup
+				for i := range tt.waiters {
+					wg.Go(func() {
+						assert.NoError(t, l.Wait(context.Background()))
+						got[i] = time.Since(start)
+					})
+					synctest.Wait() // i is queued before i+1 arrives
+				}
+				wg.Wait()
+				for i, at := range got {
+					want := time.Duration(i/tt.n+1) * tt.window
+					if at != want {
+						require.Failf(t, "grant order", "waiter %d granted at %v, want %v", i, at, want)
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestWindowLimiterNewcomerDoesNotOvertakeQueue(t *testing.T) {
+	// When B arrives at the very instant A's slot frees, B's call and the
+	// limiter's timer run in either order; repeat so both orders occur. A must
+	// go first either way, and B waits for the next window.
+	for _, arriveAt := range []time.Duration{500 * time.Millisecond, time.Second} {
+		t.Run(arriveAt.String(), func(t *testing.T) {
+			for range 20 {
+				synctest.Test(t, func(t *testing.T) {
+					start := time.Now()
+					l := NewWindowLimiter(1, time.Second)
+					require.NoError(t, l.Wait(context.Background()))
+					var a, b time.Duration
+					var wg sync.WaitGroup
+					wg.Go(func() {
+						assert.NoError(t, l.Wait(context.Background()))
+						a = time.Since(start)
+					})
+					synctest.Wait()
+					wg.Go(func() {
+						time.Sleep(arriveAt)
+						assert.NoError(t, l.Wait(context.Background()))
+						b = time.Since(start)
+					})
+					wg.Wait()
+					assert.Equal(t, time.Second, a)
+					assert.Equal(t, 2*time.Second, b)
+				})
+			}
+		})
+	}
+}
+
+func TestWindowLimiterCancel(t *testing.T) {
+	type waiterSpec struct {
+		timeout time.Duration // 0: never
+		wantAt  time.Duration // when Wait returns
+		wantErr error
+	}
+	tests := []struct {
+		name    string
+		waiters []waiterSpec
+	}{
+		{"deadline of the only waiter", []waiterSpec{
+			{timeout: 300 * time.Millisecond, wantAt: 300 * time.Millisecond, wantErr: context.DeadlineExceeded},
+		}},
+		{"first waiter gives its slot to the next", []waiterSpec{
+			{timeout: 300 * time.Millisecond, wantAt: 300 * time.Millisecond, wantErr: context.DeadlineExceeded},
+			{wantAt: time.Second},
+			{wantAt: 2 * time.Second},
+		}},
+		{"middle waiter gives its slot to the next", []waiterSpec{
+			{wantAt: time.Second},
+			{timeout: 1500 * time.Millisecond, wantAt: 1500 * time.Millisecond, wantErr: context.DeadlineExceeded},
+			{wantAt: 2 * time.Second},
+		}},
+		{"last waiter leaves", []waiterSpec{
+			{wantAt: time.Second},
+			{timeout: 200 * time.Millisecond, wantAt: 200 * time.Millisecond, wantErr: context.DeadlineExceeded},
+		}},
+		{"all leave", []waiterSpec{
+			{timeout: 200 * time.Millisecond, wantAt: 200 * time.Millisecond, wantErr: context.DeadlineExceeded},
+			{timeout: 100 * time.Millisecond, wantAt: 100 * time.Millisecond, wantErr: context.DeadlineExceeded},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				start := time.Now()
+				l := NewWindowLimiter(1, time.Second)
+				require.NoError(t, l.Wait(context.Background()))
+				var wg sync.WaitGroup
+				for i, ws := range tt.waiters {
+					wg.Go(func() {
+						ctx := context.Background()
+						if ws.timeout > 0 {
+							var cancel context.CancelFunc
+							ctx, cancel = context.WithTimeout(ctx, ws.timeout)
+							defer cancel()
+						}
+						err := l.Wait(ctx)
+						assert.Equal(t, ws.wantAt, time.Since(start), "waiter %d returned", i)
+						if ws.wantErr == nil {
+							assert.NoError(t, err, "waiter %d", i)
+						} else {
+							assert.ErrorIs(t, err, ws.wantErr, "waiter %d", i)
+							assert.ErrorIs(t, err, ctx.Err(), "waiter %d returns ctx.Err()", i)
+						}
+					})
+					synctest.Wait()
+				}
+				wg.Wait()
+				// Nothing was lost: the window frees 1 s after the last grant.
+				l.mu.Lock()
+				assert.Nil(t, l.first)
+				assert.False(t, l.armed)
+				l.mu.Unlock()
+			})
+		})
+	}
+}
+
+func TestWindowLimiterCancelExplicit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		l := NewWindowLimiter(1, time.Second)
+		require.NoError(t, l.Wait(context.Background()))
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- l.Wait(ctx) }()
+		time.Sleep(400 * time.Millisecond)
+		cancel()
+		err := <-done
+		require.ErrorIs(t, err, context.Canceled)
+		assert.Equal(t, 400*time.Millisecond, time.Since(start))
+		// The cancelled waiter took nothing: the next slot is still at 1 s.
+		require.NoError(t, l.Wait(context.Background()))
+		assert.Equal(t, time.Second, time.Since(start))
+	})
+}
+
+func TestWindowLimiterContextAlreadyDone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		l := NewWindowLimiter(1, time.Second)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		require.ErrorIs(t, l.Wait(ctx), context.Canceled)
+		// No slot was taken by the refused call.
+		require.NoError(t, l.Wait(context.Background()))
+		assert.Equal(t, time.Duration(0), time.Since(start))
+	})
+}
+
+func TestWindowLimiterPauseStopsEveryone(t *testing.T) {
+	// 64 goroutines keep asking; a 429 at 2.5 s pauses all of them for 30 s.
+	synctest.Test(t, func(t *testing.T) {
+		const n, w = 20, time.Second
+		start := time.Now()
+		l := NewWindowLimiter(n, w)
+		var log *grantLog
+		done := make(chan struct{})
+		go func() {
+			log = hammer(t, l, 64, 5, 0)
+			close(done)
+		}()
+		time.Sleep(2500 * time.Millisecond)
+		l.Pause(30 * time.Second)
+		<-done
+
+		times := log.sorted()
+		require.Len(t, times, 320)
+		for i, at := range times {
+			var want time.Duration
+			if k := i / n; k < 3 {
+				want = time.Duration(k) * w // 0 s, 1 s, 2 s before the pause
+			} else {
+				want = 32500*time.Millisecond + time.Duration(k-3)*w
+			}
+			if got := at.Sub(start); got != want {
+				require.Failf(t, "grant time", "grant %d at %v, want %v", i, got, want)
+			}
+		}
+	})
+}
+
+func TestWindowLimiterPause(t *testing.T) {
+	tests := []struct {
+		name   string
+		n      int
+		taken  int                    // slots taken at start
+		pauses func(l *WindowLimiter) // run at start
+		later  func(l *WindowLimiter) // run at 500 ms, while the waiter sleeps
+		wantAt time.Duration          // when the next Wait returns
+	}{
+		{name: "idle limiter waits out the pause", n: 5,
+			pauses: func(l *WindowLimiter) { l.Pause(5 * time.Second) }, wantAt: 5 * time.Second},
+		{name: "shorter pause does not shorten", n: 5,
+			pauses: func(l *WindowLimiter) { l.Pause(30 * time.Second); l.Pause(time.Second) }, wantAt: 30 * time.Second},
+		{name: "zero and negative pauses do nothing", n: 5,
+			pauses: func(l *WindowLimiter) { l.Pause(0); l.Pause(-time.Hour) }, wantAt: 0},
+		{name: "pause shorter than the window changes nothing", n: 1, taken: 1,
+			pauses: func(l *WindowLimiter) { l.Pause(200 * time.Millisecond) }, wantAt: time.Second},
+		{name: "pause delays a waiter already sleeping", n: 1, taken: 1,
+			later: func(l *WindowLimiter) { l.Pause(3 * time.Second) }, wantAt: 3500 * time.Millisecond},
+		{name: "later pause extends an earlier one", n: 1,
+			pauses: func(l *WindowLimiter) { l.Pause(time.Second) },
+			later:  func(l *WindowLimiter) { l.Pause(2 * time.Second) }, wantAt: 2500 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				start := time.Now()
+				l := NewWindowLimiter(tt.n, time.Second)
+				for range tt.taken {
+					require.NoError(t, l.Wait(context.Background()))
+				}
+				if tt.pauses != nil {
+					tt.pauses(l)
+				}
+				done := make(chan error, 1)
+				go func() { done <- l.Wait(context.Background()) }()
+				if tt.later != nil {
+					time.Sleep(500 * time.Millisecond)
+					tt.later(l)
+				}
+				require.NoError(t, <-done)
+				assert.Equal(t, tt.wantAt, time.Since(start))
+			})
+		})
+	}
+}
+
+func TestWindowLimiterHugePause(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		l := NewWindowLimiter(1, time.Second)
+		l.Pause(math.MaxInt64) // must not overflow into the past
+		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+		defer cancel()
+		require.ErrorIs(t, l.Wait(ctx), context.DeadlineExceeded)
+		assert.Equal(t, time.Hour, time.Since(start))
+	})
+}
+
+func TestNewWindowLimiterClamps(t *testing.T) {
+	tests := []struct {
+		name     string
+		l        func() *WindowLimiter
+		waits    int
+		wantLast time.Duration // when the last of waits is granted
+	}{
+		{"n zero counts as one", func() *WindowLimiter { return NewWindowLimiter(0, time.Second) }, 3, 2 * time.Second},
+		{"n negative counts as one", func() *WindowLimiter { return NewWindowLimiter(-7, time.Second) }, 3, 2 * time.Second},
+		{"zero window never blocks", func() *WindowLimiter { return NewWindowLimiter(1, 0) }, 1000, 0},
+		{"negative window never blocks", func() *WindowLimiter { return NewWindowLimiter(1, -time.Second) }, 1000, 0},
+		{"zero value never blocks", func() *WindowLimiter { return new(WindowLimiter) }, 1000, 0},
+		{"rate limiter adds the margin", func() *WindowLimiter {
+			return NewRateLimiter(DefaultRequestsPerSecond, DefaultRateLimitMargin)
+		}, 41, 2050 * time.Millisecond},
+		{"rate limiter ignores a negative margin", func() *WindowLimiter { return NewRateLimiter(2, -time.Second) }, 5, 2 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				start := time.Now()
+				l := tt.l()
+				for range tt.waits {
+					require.NoError(t, l.Wait(context.Background()))
+				}
+				assert.Equal(t, tt.wantLast, time.Since(start))
+			})
+		})
+	}
+}
+
+func TestWindowLimiterZeroValuePause(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		var l WindowLimiter
+		l.Pause(3 * time.Second)
+		require.NoError(t, l.Wait(context.Background()))
+		assert.Equal(t, 3*time.Second, time.Since(start))
+	})
+}
+
+func TestWindowLimiterStress(t *testing.T) {
+	// Callers with random think times and random deadlines, and random pauses:
+	// the window holds, every call returns, and nothing is left queued.
+	for _, tc := range []struct {
+		n     int
+		think time.Duration
+	}{{3, 30 * time.Millisecond}, {20, 30 * time.Millisecond}, {1100, 3 * time.Millisecond}} {
+		n := tc.n
+		t.Run(fmt.Sprintf("n=%d", n), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				const w = 250 * time.Millisecond
+				l := NewWindowLimiter(n, w)
+				var log grantLog
+				var cancelled atomic.Int64
+				var wg sync.WaitGroup
+				const workers, calls = 64, 40
+				for g := range workers {
+					wg.Go(func() {
+						rng := rand.New(rand.NewPCG(7, uint64(g)))
+						for range calls {
+							time.Sleep(time.Duration(rng.Int64N(int64(tc.think))))
+							ctx, cancel := context.WithTimeout(context.Background(), time.Duration(rng.Int64N(int64(2*w))))
+							err := l.Wait(ctx)
+							cancel()
+							if err != nil {
+								assert.ErrorIs(t, err, context.DeadlineExceeded)
+								cancelled.Add(1)
+								continue
+							}
+							log.add(time.Now())
+						}
+					})
+				}
+				wg.Go(func() {
+					rng := rand.New(rand.NewPCG(9, 9))
+					for range 5 {
+						time.Sleep(time.Duration(rng.Int64N(int64(time.Second))))
+						l.Pause(time.Duration(rng.Int64N(int64(w))))
+					}
+				})
+				wg.Wait()
+				times := log.sorted()
+				assert.Equal(t, workers*calls, len(times)+int(cancelled.Load()))
+				assert.NotZero(t, len(times))
+				assert.NotZero(t, cancelled.Load())
+				requireAtMostNPerWindow(t, times, n, w)
+				l.mu.Lock()
+				defer l.mu.Unlock()
+				assert.Nil(t, l.first)
+				assert.False(t, l.armed)
+			})
+		})
+	}
+}
+
+func TestWindowLimiterRecordsAreBounded(t *testing.T) {
+	tests := []struct {
+		name       string
+		n          int
+		maxRecords int
+	}{
+		{"exact: one record per grant, at most n", 20, 20},
+		{"merged: about one record per window/1024", 1 << 20, exactGrants + 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				l := NewWindowLimiter(tt.n, time.Second)
+				most := 0
+				for range 5000 {
+					require.NoError(t, l.Wait(context.Background()))
+					l.mu.Lock()
+					most = max(most, l.grants.len())
+					l.mu.Unlock()
+					time.Sleep(300 * time.Microsecond)
+				}
+				assert.LessOrEqual(t, most, tt.maxRecords)
+			})
+		})
+	}
+}
+
+func BenchmarkWindowLimiterWaitFarFromLimit(b *testing.B) {
+	l := NewWindowLimiter(math.MaxInt, time.Second)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := l.Wait(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkWindowLimiterWaitFarFromLimitParallel(b *testing.B) {
+	l := NewWindowLimiter(math.MaxInt, time.Second)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := l.Wait(ctx); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
