@@ -40,6 +40,10 @@ type Client struct {
 	logger      *slog.Logger
 	maxBody     int64
 	retryUnsafe bool
+	limiter     Limiter    // nil when rate limiting is off
+	guard       *LoopGuard // nil when the loop guard is off
+	guardCfg    LoopGuardConfig
+	self        selfState
 
 	common service
 
@@ -64,6 +68,11 @@ type config struct {
 	retryUnsafe bool
 	maxBody     int64
 	anonymous   bool
+	rateLimit   int
+	rateMargin  time.Duration
+	limiter     Limiter
+	noLoopGuard bool
+	guardCfg    LoopGuardConfig
 }
 
 // Option configures a Client. Options validate their arguments: NewClient
@@ -192,6 +201,8 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 		waitMin:    defaultRetryWaitMin,
 		waitMax:    defaultRetryWaitMax,
 		maxBody:    defaultMaxResponseBytes,
+		rateLimit:  DefaultRequestsPerSecond,
+		rateMargin: DefaultRateLimitMargin,
 	}
 	for _, opt := range opts {
 		if opt == nil {
@@ -226,6 +237,21 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	if cfg.userAgent != "" {
 		c.userAgent += " " + cfg.userAgent
 	}
+	switch {
+	case cfg.limiter != nil:
+		c.limiter = cfg.limiter
+	case cfg.rateLimit > 0:
+		c.limiter = NewRateLimiter(cfg.rateLimit, cfg.rateMargin)
+	}
+	if !cfg.noLoopGuard && !cfg.anonymous {
+		c.guardCfg = cfg.guardCfg
+		c.guard = NewLoopGuard(cfg.guardCfg)
+		if st, ok := cfg.tokens.(staticToken); ok {
+			if id := UserIDFromToken(string(st)); id != "" {
+				c.setSelf(id)
+			}
+		}
+	}
 
 	// The transport stack, outermost first: retry -> auth -> (limiter) -> the
 	// user's transport. Every attempt passes the layers under the retry layer.
@@ -239,6 +265,9 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	}
 	if inner == nil {
 		inner = defaultTransport()
+	}
+	if c.limiter != nil {
+		inner = &limiterTransport{limiter: c.limiter, next: inner}
 	}
 	hc.Transport = &authTransport{client: c, next: inner}
 

@@ -250,6 +250,9 @@ func (s *ConversationsService) Create(ctx context.Context, c *ConversationCreate
 	if err := validateMessages(c.Messages); err != nil {
 		return nil, nil, err
 	}
+	if err := s.client.checkNewBatch(c.Messages); err != nil {
+		return nil, nil, err
+	}
 	if c.Organization != "" {
 		if err := checkID("organization", c.Organization); err != nil {
 			return nil, nil, err

@@ -75,6 +75,7 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 			st.loopLimit = true
 			return false, nil
 		}
+		c.pauseLimiter(resp)
 		return true, nil
 	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return st.idempotent || st.retryUnsafe, nil

@@ -5,12 +5,10 @@ package chatshipper
 
 import (
 	"context"
-	"errors"
 	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
 )
 
 type Query struct{ v url.Values }
@@ -62,15 +60,3 @@ func paginate[T any](ctx context.Context, q *Query, fetch func(ctx context.Conte
 		}
 	}
 }
-
-var ErrLoopLimit = errors.New("chatshipper: bot loop limit reached")
-
-type LoopLimitError struct {
-	ConversationID string
-	RetryAt        time.Time
-	FromServer     bool
-	Message        string
-}
-
-func (e *LoopLimitError) Error() string        { return "chatshipper: loop limit: " + e.Message }
-func (e *LoopLimitError) Is(target error) bool { return target == ErrLoopLimit }
