@@ -341,7 +341,7 @@ func TestQueryRefusals(t *testing.T) {
 		{"eq tilde", n().Where("a", Eq("~x")), "a", `value "~x" starts with "~", which the server reads as Regex; use Regex`},
 		{"eq bracket", n().Where("a", Eq("[x]")), "a", `value "[x]" starts with "[", which the server reads as In; use In`},
 		{"eq negative via stringer", n().Where("a", Eq(queryStringer{"!"})), "a", `value "!" starts with "!", which the server reads as NotExists/Ne/Nin; use those`},
-		{"eq long value cut", n().Where("a", Eq(">" + strings.Repeat("x", 60))), "a", `value ">xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"... starts with ">", which the server reads as Gt/Gte; use those`},
+		{"eq long value cut", n().Where("a", Eq(">"+strings.Repeat("x", 60))), "a", `value ">xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"... starts with ">", which the server reads as Gt/Gte; use those`},
 
 		// value types
 		{"nil value", n().Where("a", Eq(nil)), "a", "nil value"},
