@@ -92,6 +92,12 @@ var queryOpNames = [...]string{
 // NotExists, Eq, Ne, Gt, Gte, Lt, Lte, Between, In, Nin or Regex. A Filter
 // built from bad input carries its error, which Query.Where reports with the
 // field name. The zero Filter is invalid.
+//
+// Operands may be strings, any integer or float kind, bools, time.Time
+// (sent in UTC as RFC 3339 with milliseconds, "2024-05-17T12:03:09.123Z") or
+// fmt.Stringer values; named types with one of those underlying kinds (enum
+// types) are accepted too. Anything else, and NaN or infinite floats, is a
+// stored error.
 type Filter struct {
 	op     queryFilterOp
 	values []string // operands already formatted; for Between the two encoded bounds
@@ -848,7 +854,9 @@ func (q *Query) hasAnyKey(keys []string) bool {
 
 // validateMessages checks a query for GET /messages, which the server
 // refuses unless it filters on one of id, organization, conversation, type,
-// role or createdAt.
+// role or createdAt. Whether an OR group naming one of them satisfies the
+// server is not documented, so only direct filters count (the tolerant
+// choice: refuse before I/O rather than risk a 4xx).
 func (q *Query) validateMessages() error {
 	if err := q.Err(); err != nil {
 		return err
