@@ -1,0 +1,286 @@
+package chatshipper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Pagination is the list metadata of a response, read from headers. Every
+// field is -1 when its header is absent or malformed, so 0 always means a
+// real zero.
+type Pagination struct {
+	Total      int // X-Total: number of matching documents
+	TotalPages int // X-Total-Pages
+	Page       int // X-Page: 1-based page number
+	PerPage    int // X-Per-Page: the limit the server applied
+
+	// RangeStart and RangeEnd come from X-Range ("6-9"), as the server sends
+	// them; both are -1 unless the header holds two numbers, start <= end.
+	RangeStart, RangeEnd int
+
+	// The offset= of each Link relation. A link without an offset parameter
+	// means offset 0; an absent link, or one with a malformed offset, is -1.
+	FirstOffset, PrevOffset, NextOffset, LastOffset int
+}
+
+// defaultPageLimit is the server's page size when no limit is sent (spec ch3).
+const defaultPageLimit = 200
+
+// errPageNoProgress is wrapped when a next link would repeat or rewind pages.
+var errPageNoProgress = errors.New("chatshipper: pagination: next link does not advance")
+
+// parsePagination reads the X-* pagination headers and the Link header.
+func parsePagination(h http.Header) Pagination {
+	p := Pagination{
+		Total:      parsePageCount(h.Get("X-Total")),
+		TotalPages: parsePageCount(h.Get("X-Total-Pages")),
+		Page:       parsePageCount(h.Get("X-Page")),
+		PerPage:    parsePageCount(h.Get("X-Per-Page")),
+	}
+	p.RangeStart, p.RangeEnd = parsePageRange(h.Get("X-Range"))
+	links := parseLinkHeader(h.Values("Link"))
+	p.FirstOffset = linkOffset(links, "first")
+	p.PrevOffset = linkOffset(links, "prev")
+	p.NextOffset = linkOffset(links, "next")
+	p.LastOffset = linkOffset(links, "last")
+	return p
+}
+
+// parsePageCount reads a non-negative decimal header value, or -1.
+func parsePageCount(s string) int {
+	s = strings.TrimSpace(s)
+	if s == "" || s[0] == '+' || s[0] == '-' {
+		return -1
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// parsePageRange reads X-Range "start-end"; both are -1 unless the value is
+// two non-negative numbers with start <= end.
+func parsePageRange(s string) (start, end int) {
+	a, b, ok := strings.Cut(strings.TrimSpace(s), "-")
+	if !ok {
+		return -1, -1
+	}
+	start, end = parsePageCount(a), parsePageCount(b)
+	if start < 0 || end < 0 || start > end {
+		return -1, -1
+	}
+	return start, end
+}
+
+// linkOffset is the offset= of the link with relation rel: -1 when there is
+// no such link or its offset is malformed, 0 when it has none.
+func linkOffset(links map[string]url.Values, rel string) int {
+	q, ok := links[rel]
+	if !ok {
+		return -1
+	}
+	vs, ok := q["offset"]
+	if !ok || len(vs) == 0 {
+		return 0
+	}
+	return parsePageCount(vs[0])
+}
+
+// parseLinkHeader reads RFC 8288 Link header values into the query
+// parameters of each relation (lower-cased). Only the query part of a link
+// target is kept: the host and path are not trusted (the API's own example
+// has a broken host), and the caller re-sends its request to its own base
+// URL. It accepts several header values, links spread over several lines,
+// several relations in one rel ("next last"), quoted or bare rel values and
+// stray whitespace; for a relation given twice the first link wins. Garbage
+// is skipped, never fatal.
+func parseLinkHeader(values []string) map[string]url.Values {
+	links := make(map[string]url.Values)
+	for _, s := range values {
+		parseLinkValue(s, links)
+	}
+	return links
+}
+
+func parseLinkValue(s string, links map[string]url.Values) {
+	i := 0
+	for {
+		// Find the next "<target>"; anything before it is noise.
+		lt := strings.IndexByte(s[i:], '<')
+		if lt < 0 {
+			return
+		}
+		i += lt + 1
+		gt := strings.IndexByte(s[i:], '>')
+		if gt < 0 {
+			return
+		}
+		target := s[i : i+gt]
+		i += gt + 1
+
+		var rels []string
+		// Parameters run until the comma that ends this link-value.
+		for i < len(s) {
+			i = skipLinkSpace(s, i)
+			if i >= len(s) {
+				break
+			}
+			if s[i] == ',' {
+				i++
+				break
+			}
+			if s[i] != ';' {
+				if s[i] == '<' {
+					break // a new link without a separating comma
+				}
+				i++
+				continue
+			}
+			i = skipLinkSpace(s, i+1)
+			nameStart := i
+			for i < len(s) && !strings.ContainsRune("=;, \t\r\n", rune(s[i])) {
+				i++
+			}
+			name := s[nameStart:i]
+			i = skipLinkSpace(s, i)
+			if i >= len(s) || s[i] != '=' {
+				continue
+			}
+			var value string
+			value, i = readLinkParamValue(s, skipLinkSpace(s, i+1))
+			if strings.EqualFold(name, "rel") && rels == nil {
+				rels = strings.Fields(value)
+			}
+		}
+		for _, rel := range rels {
+			rel = strings.ToLower(rel)
+			if _, seen := links[rel]; !seen {
+				links[rel] = linkTargetQuery(target)
+			}
+		}
+	}
+}
+
+func skipLinkSpace(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// readLinkParamValue reads a quoted string (with backslash escapes) or a
+// token starting at i, returning it and the index after it.
+func readLinkParamValue(s string, i int) (string, int) {
+	if i < len(s) && s[i] == '"' {
+		var b strings.Builder
+		i++
+		for i < len(s) {
+			c := s[i]
+			switch {
+			case c == '\\' && i+1 < len(s):
+				b.WriteByte(s[i+1])
+				i += 2
+			case c == '"':
+				return b.String(), i + 1
+			default:
+				b.WriteByte(c)
+				i++
+			}
+		}
+		return b.String(), i
+	}
+	start := i
+	for i < len(s) && !strings.ContainsRune(";, \t\r\n", rune(s[i])) {
+		i++
+	}
+	return s[start:i], i
+}
+
+// linkTargetQuery returns the query parameters of a link target without
+// parsing the rest of it, so a malformed host or path does not matter.
+func linkTargetQuery(target string) url.Values {
+	_, rawQuery, _ := strings.Cut(target, "?")
+	rawQuery, _, _ = strings.Cut(rawQuery, "#")
+	// ParseQuery keeps what it could read when part of the query is bad.
+	q, _ := url.ParseQuery(strings.TrimSpace(rawQuery))
+	return q
+}
+
+// paginate returns every item of a listing lazily, fetching a page only when
+// the caller has consumed the previous one. fetch receives a copy of q with
+// offset and limit set (limit always explicit: q's own or 200); q itself is
+// never changed. The next page starts at the next link's offset when there
+// is one, else after the items received. Paging stops at an empty page, at
+// X-Total, at a page without a next link that has first/prev links (the
+// spec's last page), or at a page without a next link that is shorter than
+// the limit (or X-Per-Page when the server caps it lower); a next link that
+// does not move forward ends it with an error. An error (from fetch, ctx or the
+// query) is yielded once, with the zero T, and ends the sequence.
+func paginate[T any](ctx context.Context, q *Query, fetch func(ctx context.Context, q *Query) ([]T, Pagination, error)) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
+		if err := q.Err(); err != nil {
+			yield(zero, err)
+			return
+		}
+		offset, _ := q.OffsetValue()
+		limit, ok := q.LimitValue()
+		if !ok {
+			limit = defaultPageLimit
+		}
+		for {
+			if err := ctx.Err(); err != nil {
+				yield(zero, err)
+				return
+			}
+			items, page, err := fetch(ctx, q.Offset(offset).Limit(limit))
+			if err != nil {
+				yield(zero, err)
+				return
+			}
+			for _, item := range items {
+				if !yield(item, nil) {
+					return
+				}
+			}
+			if len(items) == 0 {
+				return
+			}
+			next := offset + len(items)
+			if page.NextOffset >= 0 {
+				if page.NextOffset <= offset {
+					yield(zero, fmt.Errorf("%w: next offset %d after offset %d", errPageNoProgress, page.NextOffset, offset))
+					return
+				}
+				next = page.NextOffset
+			}
+			if page.Total >= 0 && next >= page.Total {
+				return
+			}
+			if page.NextOffset < 0 {
+				// The spec omits "next" only on the last page; first/prev
+				// show that the server does send links for this listing.
+				if page.FirstOffset >= 0 || page.PrevOffset >= 0 {
+					return
+				}
+				// A server that caps the page size says so in X-Per-Page;
+				// a page is short only against what the server allows.
+				pageSize := limit
+				if page.PerPage > 0 && page.PerPage < pageSize {
+					pageSize = page.PerPage
+				}
+				if len(items) < pageSize {
+					return
+				}
+			}
+			offset = next
+		}
+	}
+}

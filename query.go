@@ -1,0 +1,890 @@
+package chatshipper
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"reflect"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/go-querystring/query"
+)
+
+// ErrInvalidQuery is matched (through errors.Is) by every error that reports a
+// query the SDK refuses to send, so callers can tell bad input from API errors.
+var ErrInvalidQuery = errors.New("chatshipper: invalid query")
+
+// QueryError reports why a query was refused before any request was made.
+// Field names the query parameter at fault ("limit", "populate", a filter
+// field); it is empty when no single parameter is at fault (an unreadable
+// query string, a missing mandatory filter).
+type QueryError struct {
+	Field  string
+	Reason string
+}
+
+// Error returns the reason with the field quoted; it never contains a token.
+func (e *QueryError) Error() string {
+	if e.Field == "" {
+		return "chatshipper: invalid query: " + e.Reason
+	}
+	return fmt.Sprintf("chatshipper: invalid query: field %q: %s", e.Field, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrInvalidQuery) true for every *QueryError.
+func (e *QueryError) Is(target error) bool { return target == ErrInvalidQuery }
+
+// queryFilterOp is the operator a Filter stands for. The zero value is not an
+// operator, so a zero Filter is refused instead of silently meaning "exists".
+type queryFilterOp uint8
+
+const (
+	opInvalid queryFilterOp = iota
+	opExists
+	opNotExists
+	opEq
+	opNe
+	opGt
+	opGte
+	opLt
+	opLte
+	opBetween
+	opIn
+	opNin
+	opRegex
+)
+
+// queryOpPrefix is the wire prefix of the single-operand operators.
+var queryOpPrefix = [...]string{
+	opEq:    "",
+	opNe:    "!=",
+	opGt:    ">",
+	opGte:   ">=",
+	opLt:    "<",
+	opLte:   "<=",
+	opRegex: "~",
+}
+
+// queryOpNames are the constructor names used in error messages.
+var queryOpNames = [...]string{
+	opInvalid:   "zero Filter",
+	opExists:    "Exists",
+	opNotExists: "NotExists",
+	opEq:        "Eq",
+	opNe:        "Ne",
+	opGt:        "Gt",
+	opGte:       "Gte",
+	opLt:        "Lt",
+	opLte:       "Lte",
+	opBetween:   "Between",
+	opIn:        "In",
+	opNin:       "Nin",
+	opRegex:     "Regex",
+}
+
+// Filter is one search condition on a document field, built by Exists,
+// NotExists, Eq, Ne, Gt, Gte, Lt, Lte, Between, In, Nin or Regex. A Filter
+// built from bad input carries its error, which Query.Where reports with the
+// field name. The zero Filter is invalid.
+//
+// Operands may be strings, any integer or float kind, bools, time.Time
+// (sent in UTC as RFC 3339 with milliseconds, "2024-05-17T12:03:09.123Z") or
+// fmt.Stringer values; named types with one of those underlying kinds (enum
+// types) are accepted too. Anything else, and NaN or infinite floats, is a
+// stored error.
+type Filter struct {
+	op     queryFilterOp
+	values []string // operands already formatted; for Between the two encoded bounds
+	err    error    // reason the filter was refused, without a field name
+}
+
+// Exists matches documents where the field has any value ("field=").
+func Exists() Filter { return Filter{op: opExists} }
+
+// NotExists matches documents without the field ("field=!"); with an array
+// index ("participants.1") it matches arrays shorter than index+1.
+func NotExists() Filter { return Filter{op: opNotExists} }
+
+// Eq matches documents whose field equals v ("field=v"). A value the server
+// would read as an operator (empty, or starting with "!", ">", "<", "~" or
+// "[") is refused: use the operator that means it instead.
+func Eq(v any) Filter {
+	s, err := formatQueryValue(v)
+	if err != nil {
+		return filterError(opEq, err)
+	}
+	if reason := queryPlainValueProblem(s); reason != "" {
+		return filterError(opEq, errors.New(reason))
+	}
+	return Filter{op: opEq, values: []string{s}}
+}
+
+// Ne matches documents whose field differs from v ("field=!=v").
+func Ne(v any) Filter { return singleFilter(opNe, v) }
+
+// Gt matches documents whose field is greater than v ("field=>v").
+func Gt(v any) Filter { return singleFilter(opGt, v) }
+
+// Gte matches documents whose field is greater than or equal to v ("field=>=v").
+func Gte(v any) Filter { return singleFilter(opGte, v) }
+
+// Lt matches documents whose field is less than v ("field=<v").
+func Lt(v any) Filter { return singleFilter(opLt, v) }
+
+// Lte matches documents whose field is less than or equal to v ("field=<=v").
+func Lte(v any) Filter { return singleFilter(opLte, v) }
+
+// Between matches documents whose field lies between two bounds
+// ("field=>a,<=b"). lower must be Gt or Gte and upper Lt or Lte; the bounds
+// may not contain a comma because the server splits them on it.
+func Between(lower, upper Filter) Filter {
+	if lower.err != nil {
+		return filterError(opBetween, fmt.Errorf("lower bound: %w", lower.err))
+	}
+	if upper.err != nil {
+		return filterError(opBetween, fmt.Errorf("upper bound: %w", upper.err))
+	}
+	if lower.op != opGt && lower.op != opGte {
+		return filterError(opBetween, fmt.Errorf("lower bound must be Gt or Gte, not %s", queryOpNames[lower.op]))
+	}
+	if upper.op != opLt && upper.op != opLte {
+		return filterError(opBetween, fmt.Errorf("upper bound must be Lt or Lte, not %s", queryOpNames[upper.op]))
+	}
+	return Filter{op: opBetween, values: []string{lower.String(), upper.String()}}
+}
+
+// In matches documents whose field equals one of vs ("field=[a,b]"). At
+// least one value is required, and no value may be empty or contain a comma.
+func In(vs ...any) Filter { return listFilter(opIn, vs) }
+
+// Nin matches documents whose field equals none of vs ("field=![a,b]"), with
+// the same rules as In.
+func Nin(vs ...any) Filter { return listFilter(opNin, vs) }
+
+// Regex matches documents whose field matches the regular expression pattern
+// ("field=~pattern"); the server evaluates the pattern, so its dialect is the
+// server's (JavaScript). An empty pattern is refused.
+func Regex(pattern string) Filter {
+	if pattern == "" {
+		return filterError(opRegex, errors.New("Regex needs a non-empty pattern"))
+	}
+	return Filter{op: opRegex, values: []string{pattern}}
+}
+
+// String returns the filter as it is sent after "field=", e.g. ">=18" or
+// "[female,male]". It is empty for Exists and for an invalid Filter.
+func (f Filter) String() string {
+	if f.err != nil {
+		return ""
+	}
+	switch f.op {
+	case opExists, opInvalid:
+		return ""
+	case opNotExists:
+		return "!"
+	case opBetween:
+		return f.values[0] + "," + f.values[1]
+	case opIn:
+		return "[" + strings.Join(f.values, ",") + "]"
+	case opNin:
+		return "![" + strings.Join(f.values, ",") + "]"
+	default:
+		return queryOpPrefix[f.op] + f.values[0]
+	}
+}
+
+func filterError(op queryFilterOp, err error) Filter { return Filter{op: op, err: err} }
+
+// singleFilter builds the one-operand operators Ne, Gt, Gte, Lt, Lte.
+func singleFilter(op queryFilterOp, v any) Filter {
+	s, err := formatQueryValue(v)
+	if err != nil {
+		return filterError(op, err)
+	}
+	name := queryOpNames[op]
+	switch {
+	case s == "":
+		return filterError(op, fmt.Errorf("%s needs a non-empty value", name))
+	case op != opNe && strings.Contains(s, ","):
+		// The server splits a comparison on the comma to find Between bounds.
+		return filterError(op, fmt.Errorf("%s value %s contains a comma", name, quoteQueryValue(s)))
+	case (op == opGt || op == opLt) && s[0] == '=':
+		// ">" + "=5" would be read as ">=5".
+		return filterError(op, fmt.Errorf("%s value %s starts with \"=\"; use %se", name, quoteQueryValue(s), name))
+	}
+	return Filter{op: op, values: []string{s}}
+}
+
+func listFilter(op queryFilterOp, vs []any) Filter {
+	name := queryOpNames[op]
+	if len(vs) == 0 {
+		return filterError(op, fmt.Errorf("%s needs at least one value", name))
+	}
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		s, err := formatQueryValue(v)
+		if err != nil {
+			return filterError(op, fmt.Errorf("%s value %d: %w", name, i, err))
+		}
+		if s == "" {
+			return filterError(op, fmt.Errorf("%s value %d is empty", name, i))
+		}
+		if strings.Contains(s, ",") {
+			return filterError(op, fmt.Errorf("%s value %s contains a comma", name, quoteQueryValue(s)))
+		}
+		out[i] = s
+	}
+	return Filter{op: op, values: out}
+}
+
+// queryPlainValueProblem explains why s cannot be sent as a plain (equality
+// or OR-search) value, or returns "" when it can.
+func queryPlainValueProblem(s string) string {
+	if s == "" {
+		return "empty value means \"field exists\"; use Exists"
+	}
+	switch s[0] {
+	case '!':
+		return fmt.Sprintf("value %s starts with \"!\", which the server reads as NotExists/Ne/Nin; use those", quoteQueryValue(s))
+	case '>':
+		return fmt.Sprintf("value %s starts with \">\", which the server reads as Gt/Gte; use those", quoteQueryValue(s))
+	case '<':
+		return fmt.Sprintf("value %s starts with \"<\", which the server reads as Lt/Lte; use those", quoteQueryValue(s))
+	case '~':
+		return fmt.Sprintf("value %s starts with \"~\", which the server reads as Regex; use Regex", quoteQueryValue(s))
+	case '[':
+		return fmt.Sprintf("value %s starts with \"[\", which the server reads as In; use In", quoteQueryValue(s))
+	}
+	return ""
+}
+
+// quoteQueryValue quotes a value for an error message, cut short so that a
+// huge value cannot blow up logs.
+func quoteQueryValue(s string) string {
+	const maxLen = 40
+	if len(s) <= maxLen {
+		return strconv.Quote(s)
+	}
+	cut := maxLen
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + "..."
+}
+
+// queryTimeLayout is RFC 3339 with milliseconds; values are converted to UTC
+// first so the suffix is always "Z".
+const queryTimeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// formatQueryValue turns a filter operand into its wire text. Named types
+// whose underlying kind is string, bool, an integer or a float are accepted
+// like their base type (so enum types work), unless they implement
+// fmt.Stringer, which wins as it does in package fmt.
+func formatQueryValue(v any) (s string, err error) {
+	switch x := v.(type) {
+	case nil:
+		return "", errors.New("nil value")
+	case time.Time:
+		return x.UTC().Format(queryTimeLayout), nil
+	case string:
+		return x, nil
+	case bool:
+		return strconv.FormatBool(x), nil
+	case int:
+		return strconv.Itoa(x), nil
+	case int8:
+		return strconv.FormatInt(int64(x), 10), nil
+	case int16:
+		return strconv.FormatInt(int64(x), 10), nil
+	case int32:
+		return strconv.FormatInt(int64(x), 10), nil
+	case int64:
+		return strconv.FormatInt(x, 10), nil
+	case uint:
+		return strconv.FormatUint(uint64(x), 10), nil
+	case uint8:
+		return strconv.FormatUint(uint64(x), 10), nil
+	case uint16:
+		return strconv.FormatUint(uint64(x), 10), nil
+	case uint32:
+		return strconv.FormatUint(uint64(x), 10), nil
+	case uint64:
+		return strconv.FormatUint(x, 10), nil
+	case uintptr:
+		return strconv.FormatUint(uint64(x), 10), nil
+	case float32:
+		return formatQueryFloat(float64(x), 32)
+	case float64:
+		return formatQueryFloat(x, 64)
+	case fmt.Stringer:
+		return callQueryStringer(x)
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.String:
+		return rv.String(), nil
+	case reflect.Bool:
+		return strconv.FormatBool(rv.Bool()), nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return strconv.FormatInt(rv.Int(), 10), nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return strconv.FormatUint(rv.Uint(), 10), nil
+	case reflect.Float32:
+		return formatQueryFloat(rv.Float(), 32)
+	case reflect.Float64:
+		return formatQueryFloat(rv.Float(), 64)
+	}
+	return "", fmt.Errorf("unsupported value type %T (use a string, number, bool, time.Time or fmt.Stringer)", v)
+}
+
+func formatQueryFloat(f float64, bits int) (string, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return "", fmt.Errorf("non-finite number %v", f)
+	}
+	// 'f' keeps the server's number parser away from exponents and "+".
+	return strconv.FormatFloat(f, 'f', -1, bits), nil
+}
+
+// callQueryStringer calls String, refusing nil pointers and turning a panic
+// in user code into an error, because building a query must never panic.
+func callQueryStringer(x fmt.Stringer) (s string, err error) {
+	if rv := reflect.ValueOf(x); rv.Kind() == reflect.Pointer && rv.IsNil() {
+		return "", fmt.Errorf("nil %T value", x)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			s, err = "", fmt.Errorf("%T.String panicked", x)
+		}
+	}()
+	return x.String(), nil
+}
+
+// queryReserved are the parameter names the server does not treat as filters.
+var queryReserved = [...]string{"select", "populate", "sort", "offset", "limit"}
+
+func isQueryReserved(name string) bool { return slices.Contains(queryReserved[:], name) }
+
+// queryPathProblem explains why path cannot be used as a field path (dot
+// notation, array indexes allowed), or returns "". extra lists characters
+// that have a meaning in the parameter the path goes into.
+func queryPathProblem(path, extra string) string {
+	if path == "" {
+		return "empty field name"
+	}
+	if strings.HasPrefix(path, ".") || strings.HasSuffix(path, ".") || strings.Contains(path, "..") {
+		return "empty segment in dotted field path"
+	}
+	if i := strings.IndexAny(path, ","+extra); i >= 0 {
+		return fmt.Sprintf("field name contains %q", path[i])
+	}
+	return ""
+}
+
+// queryFilter is one filter parameter: a field (or an OR group of fields)
+// and its condition. key is the literal query-string key.
+type queryFilter struct {
+	key    string
+	fields []string // one field for Where, several for WhereAny
+	or     bool     // built by WhereAny
+	filter Filter
+}
+
+// queryPopulate is one populate entry: a path and optional field list.
+type queryPopulate struct {
+	path   string
+	fields []string
+}
+
+func (p queryPopulate) String() string {
+	if len(p.fields) == 0 {
+		return p.path
+	}
+	return p.path + ":" + strings.Join(p.fields, "|")
+}
+
+// queryReservedParams is the reserved part of a query, encoded by
+// go-querystring. Offset and limit are pointers so that an explicit 0 offset
+// is still sent.
+type queryReservedParams struct {
+	Select   []string `url:"select,comma,omitempty"`
+	Populate []string `url:"populate,comma,omitempty"`
+	Sort     []string `url:"sort,comma,omitempty"`
+	Offset   *int     `url:"offset,omitempty"`
+	Limit    *int     `url:"limit,omitempty"`
+}
+
+// Query is a list query in the language of spec chapter 3: filters, select,
+// populate, sort, offset and limit. It is immutable: every method returns a
+// new *Query and leaves its receiver unchanged, so a base query can be shared
+// and extended from several goroutines. A nil *Query is a valid empty query.
+//
+// Building never fails on the spot: the first bad input is kept in the
+// returned query and reported by Err, Values and Encode, so chains stay
+// fluent. Methods called after an error return the query unchanged.
+type Query struct {
+	filters  []queryFilter
+	selects  []string
+	populate []queryPopulate
+	sorts    []string
+	offset   *int
+	limit    *int
+	err      error
+}
+
+// NewQuery returns an empty query (the same as a nil *Query).
+func NewQuery() *Query { return &Query{} }
+
+// clone returns a copy whose slices are clipped, so an append on the copy
+// always allocates and never writes into an array the receiver shares.
+func (q *Query) clone() *Query {
+	if q == nil {
+		return &Query{}
+	}
+	c := *q
+	c.filters = slices.Clip(c.filters)
+	c.selects = slices.Clip(c.selects)
+	c.populate = slices.Clip(c.populate)
+	c.sorts = slices.Clip(c.sorts)
+	return &c
+}
+
+func (q *Query) withError(field, reason string) *Query {
+	c := q.clone()
+	c.err = &QueryError{Field: field, Reason: reason}
+	return c
+}
+
+func (q *Query) hasKey(key string) bool {
+	if q == nil {
+		return false
+	}
+	for _, f := range q.filters {
+		if f.key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// Where adds a filter on field, which may be a dotted path ("meta.intent",
+// "categories.name") or an array index ("participants.1"). A field can be
+// filtered once per query, because the server does not support repeated
+// parameters; a field named like a reserved parameter (select, populate,
+// sort, offset, limit) or containing a comma (use WhereAny) is refused.
+func (q *Query) Where(field string, f Filter) *Query {
+	if q.Err() != nil {
+		return q
+	}
+	if reason := queryPathProblem(field, ""); reason != "" {
+		return q.withError(field, reason)
+	}
+	if isQueryReserved(field) {
+		return q.withError(field, "is a reserved parameter, not a filterable field")
+	}
+	if q.hasKey(field) {
+		return q.withError(field, "filtered twice; the server does not support repeated fields")
+	}
+	if f.err != nil {
+		return q.withError(field, f.err.Error())
+	}
+	if f.op == opInvalid {
+		return q.withError(field, "zero Filter; build it with Eq, In, Exists, ...")
+	}
+	c := q.clone()
+	c.filters = append(c.filters, queryFilter{key: field, fields: []string{field}, filter: f})
+	return c
+}
+
+// WhereAny adds an OR search over fields ("name,displayName=acme"): the
+// server matches value case-insensitively as a substring, or exactly for
+// resource-ID fields. OR searches take no operators, so a value that looks
+// like one is refused as in Eq. With a single field this is the same
+// parameter as Where(field, Eq(value)), and it conflicts with it.
+func (q *Query) WhereAny(fields []string, value string) *Query {
+	if q.Err() != nil {
+		return q
+	}
+	key := strings.Join(fields, ",")
+	if len(fields) == 0 {
+		return q.withError(key, "WhereAny needs at least one field")
+	}
+	for i, field := range fields {
+		if reason := queryPathProblem(field, ""); reason != "" {
+			return q.withError(key, fmt.Sprintf("field %d: %s", i, reason))
+		}
+		if isQueryReserved(field) {
+			return q.withError(key, fmt.Sprintf("field %q is a reserved parameter, not a filterable field", field))
+		}
+		if slices.Contains(fields[:i], field) {
+			return q.withError(key, fmt.Sprintf("field %q listed twice", field))
+		}
+	}
+	if q.hasKey(key) {
+		return q.withError(key, "filtered twice; the server does not support repeated fields")
+	}
+	if reason := queryPlainValueProblem(value); reason != "" {
+		return q.withError(key, "OR search takes no operators: "+reason)
+	}
+	c := q.clone()
+	c.filters = append(c.filters, queryFilter{
+		key: key, fields: slices.Clone(fields), or: len(fields) > 1,
+		filter: Filter{op: opEq, values: []string{value}},
+	})
+	return c
+}
+
+// Select limits the returned fields of the listed documents to fields (the
+// server always adds "id"). Calls accumulate.
+func (q *Query) Select(fields ...string) *Query {
+	if q.Err() != nil {
+		return q
+	}
+	for _, f := range fields {
+		if reason := queryPathProblem(f, ""); reason != "" {
+			return q.withError("select", fmt.Sprintf("%s (in %q)", reason, f))
+		}
+	}
+	c := q.clone()
+	c.selects = append(c.selects, fields...)
+	return c
+}
+
+// Populate expands the referenced resource(s) at path ("contact",
+// "messages", "participants.user"), keeping only fields of them when fields
+// are given ("messages:type|text"). Each path may be populated once.
+func (q *Query) Populate(path string, fields ...string) *Query {
+	if q.Err() != nil {
+		return q
+	}
+	if reason := queryPathProblem(path, ":|"); reason != "" {
+		return q.withError("populate", fmt.Sprintf("%s (in %q)", reason, path))
+	}
+	if q != nil {
+		for _, p := range q.populate {
+			if p.path == path {
+				return q.withError("populate", fmt.Sprintf("path %q populated twice", path))
+			}
+		}
+	}
+	for _, f := range fields {
+		if reason := queryPathProblem(f, ":|"); reason != "" {
+			return q.withError("populate", fmt.Sprintf("%s (in %q of path %q)", reason, f, path))
+		}
+	}
+	c := q.clone()
+	c.populate = append(c.populate, queryPopulate{path: path, fields: slices.Clone(fields)})
+	return c
+}
+
+// Sort orders the results by fields, in order of priority; a leading "-"
+// sorts that field descending ("-createdAt"). Calls accumulate; sorting by
+// the same field twice is refused.
+func (q *Query) Sort(fields ...string) *Query {
+	if q.Err() != nil {
+		return q
+	}
+	c := q.clone()
+	for _, f := range fields {
+		name := strings.TrimPrefix(f, "-")
+		if reason := queryPathProblem(name, ""); reason != "" {
+			return q.withError("sort", fmt.Sprintf("%s (in %q)", reason, f))
+		}
+		for _, s := range c.sorts {
+			if strings.TrimPrefix(s, "-") == name {
+				return q.withError("sort", fmt.Sprintf("field %q sorted twice", name))
+			}
+		}
+		c.sorts = append(c.sorts, f)
+	}
+	return c
+}
+
+// Offset skips the first n matching documents; n must not be negative. A
+// later call replaces an earlier one.
+func (q *Query) Offset(n int) *Query {
+	if q.Err() != nil {
+		return q
+	}
+	if n < 0 {
+		return q.withError("offset", fmt.Sprintf("offset %d is negative", n))
+	}
+	c := q.clone()
+	c.offset = &n
+	return c
+}
+
+// Limit returns at most n documents per page (the server's default is 200);
+// n must be at least 1. A later call replaces an earlier one.
+func (q *Query) Limit(n int) *Query {
+	if q.Err() != nil {
+		return q
+	}
+	if n < 1 {
+		return q.withError("limit", fmt.Sprintf("limit %d is below 1", n))
+	}
+	c := q.clone()
+	c.limit = &n
+	return c
+}
+
+// Err returns the first error met while building the query, or nil.
+func (q *Query) Err() error {
+	if q == nil {
+		return nil
+	}
+	return q.err
+}
+
+// Has reports whether the query filters on field, directly or as part of an
+// OR group.
+func (q *Query) Has(field string) bool {
+	if q == nil {
+		return false
+	}
+	for _, f := range q.filters {
+		if slices.Contains(f.fields, field) {
+			return true
+		}
+	}
+	return false
+}
+
+// LimitValue returns the limit and whether one was set.
+func (q *Query) LimitValue() (int, bool) {
+	if q == nil || q.limit == nil {
+		return 0, false
+	}
+	return *q.limit, true
+}
+
+// OffsetValue returns the offset and whether one was set.
+func (q *Query) OffsetValue() (int, bool) {
+	if q == nil || q.offset == nil {
+		return 0, false
+	}
+	return *q.offset, true
+}
+
+// Values returns the query as URL parameters, or the first building error.
+// The result is a fresh map the caller may change.
+func (q *Query) Values() (url.Values, error) {
+	if q == nil {
+		return url.Values{}, nil
+	}
+	if q.err != nil {
+		return nil, q.err
+	}
+	params := queryReservedParams{
+		Select: q.selects,
+		Sort:   q.sorts,
+		Offset: q.offset,
+		Limit:  q.limit,
+	}
+	if len(q.populate) > 0 {
+		params.Populate = make([]string, len(q.populate))
+		for i, p := range q.populate {
+			params.Populate[i] = p.String()
+		}
+	}
+	v, err := query.Values(params)
+	if err != nil {
+		// Unreachable with the fixed struct above; reported rather than hidden.
+		return nil, fmt.Errorf("chatshipper: encoding query: %w", err)
+	}
+	for _, f := range q.filters {
+		v.Set(f.key, f.filter.String())
+	}
+	return v, nil
+}
+
+// Encode returns the query string without a leading "?", percent-encoded
+// and with keys sorted (url.Values.Encode), or the first building error.
+func (q *Query) Encode() (string, error) {
+	v, err := q.Values()
+	if err != nil {
+		return "", err
+	}
+	return v.Encode(), nil
+}
+
+// ParseQuery reads a query string, with or without a leading "?", into a
+// Query; it is the inverse of Encode. Unencoded forms as written in the API
+// documentation ("age=>18,<=30", "populate=messages:type|text") are read
+// too. Anything the builder would refuse is refused here with the same error.
+func ParseQuery(raw string) (*Query, error) {
+	raw = strings.TrimPrefix(raw, "?")
+	vals, err := url.ParseQuery(raw)
+	if err != nil {
+		return nil, &QueryError{Reason: "cannot read query string: " + err.Error()}
+	}
+	keys := make([]string, 0, len(vals))
+	for k := range vals {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	q := NewQuery()
+	for _, key := range keys {
+		vs := vals[key]
+		if len(vs) != 1 {
+			return nil, &QueryError{Field: key, Reason: "parameter repeated; the server does not support repeated fields"}
+		}
+		v := vs[0]
+		switch key {
+		case "select":
+			q = q.Select(splitQueryList(v)...)
+		case "sort":
+			q = q.Sort(splitQueryList(v)...)
+		case "populate":
+			for _, entry := range splitQueryList(v) {
+				path, fields, found := strings.Cut(entry, ":")
+				if found {
+					q = q.Populate(path, strings.Split(fields, "|")...)
+				} else {
+					q = q.Populate(path)
+				}
+			}
+		case "offset", "limit":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return nil, &QueryError{Field: key, Reason: fmt.Sprintf("%s %s is not an integer", key, quoteQueryValue(v))}
+			}
+			if key == "offset" {
+				q = q.Offset(n)
+			} else {
+				q = q.Limit(n)
+			}
+		default:
+			if strings.Contains(key, ",") {
+				q = q.WhereAny(strings.Split(key, ","), v)
+			} else {
+				q = q.Where(key, parseQueryFilter(v))
+			}
+		}
+		if q.err != nil {
+			return nil, q.err
+		}
+	}
+	return q, nil
+}
+
+// splitQueryList splits a comma list; an empty string is one empty element
+// so that the builder reports it.
+func splitQueryList(s string) []string { return strings.Split(s, ",") }
+
+// parseQueryFilter reads a filter value in the order that keeps it the
+// inverse of Filter.String: longer operator prefixes first.
+func parseQueryFilter(v string) Filter {
+	switch {
+	case v == "":
+		return Exists()
+	case v == "!":
+		return NotExists()
+	case strings.HasPrefix(v, "!="):
+		return Ne(v[2:])
+	case strings.HasPrefix(v, "!["):
+		if !strings.HasSuffix(v, "]") || len(v) < 3 {
+			return filterError(opNin, fmt.Errorf("unterminated list %s", quoteQueryValue(v)))
+		}
+		return listFilter(opNin, splitQueryAny(v[2:len(v)-1]))
+	case v[0] == '!':
+		return filterError(opNe, fmt.Errorf("value %s starts with \"!\" but is not \"!\", \"!=...\" or \"![...]\"", quoteQueryValue(v)))
+	case v[0] == '[':
+		if !strings.HasSuffix(v, "]") || len(v) < 2 {
+			return filterError(opIn, fmt.Errorf("unterminated list %s", quoteQueryValue(v)))
+		}
+		return listFilter(opIn, splitQueryAny(v[1:len(v)-1]))
+	case v[0] == '~':
+		return Regex(v[1:])
+	case v[0] == '>':
+		lower, upper, found := strings.Cut(v, ",")
+		if found && strings.HasPrefix(upper, "<") {
+			return Between(parseQueryComparison(lower), parseQueryComparison(upper))
+		}
+		return parseQueryComparison(v)
+	case v[0] == '<':
+		return parseQueryComparison(v)
+	}
+	return Eq(v)
+}
+
+func parseQueryComparison(v string) Filter {
+	switch {
+	case strings.HasPrefix(v, ">="):
+		return Gte(v[2:])
+	case strings.HasPrefix(v, ">"):
+		return Gt(v[1:])
+	case strings.HasPrefix(v, "<="):
+		return Lte(v[2:])
+	default:
+		return Lt(strings.TrimPrefix(v, "<"))
+	}
+}
+
+func splitQueryAny(s string) []any {
+	parts := strings.Split(s, ",")
+	out := make([]any, len(parts))
+	for i, p := range parts {
+		out[i] = p
+	}
+	return out
+}
+
+// queryMessagesRequired are the filters of which the server needs at least
+// one to list messages (spec ch3, "Mandatory Query Parameters").
+var queryMessagesRequired = []string{"id", "organization", "conversation", "type", "role", "createdAt"}
+
+// queryConversationsMetaRequired are the filters of which the server needs
+// at least one when conversations are searched by a meta.* field.
+var queryConversationsMetaRequired = []string{
+	"id", "type", "participants.user", "status", "createdAt",
+	"categoryIndex", "category", "organization", "updatedAt",
+}
+
+// hasAnyKey reports whether one of keys is filtered directly. OR groups do
+// not count: the server checks the literal parameter names.
+func (q *Query) hasAnyKey(keys []string) bool {
+	return slices.ContainsFunc(keys, q.hasKey)
+}
+
+// validateMessages checks a query for GET /messages, which the server
+// refuses unless it filters on one of id, organization, conversation, type,
+// role or createdAt. Whether an OR group naming one of them satisfies the
+// server is not documented, so only direct filters count (the tolerant
+// choice: refuse before I/O rather than risk a 4xx).
+func (q *Query) validateMessages() error {
+	if err := q.Err(); err != nil {
+		return err
+	}
+	if !q.hasAnyKey(queryMessagesRequired) {
+		return &QueryError{Field: "", Reason: "listing messages needs a filter on one of " + strings.Join(queryMessagesRequired, ", ")}
+	}
+	return nil
+}
+
+// validateConversations checks a query for GET /conversations: a filter on
+// a meta.* field needs a filter on one of the indexed fields as well.
+func (q *Query) validateConversations() error {
+	if err := q.Err(); err != nil {
+		return err
+	}
+	if q == nil {
+		return nil
+	}
+	for _, f := range q.filters {
+		for _, field := range f.fields {
+			if field == "meta" || strings.HasPrefix(field, "meta.") {
+				if !q.hasAnyKey(queryConversationsMetaRequired) {
+					return &QueryError{Field: f.key, Reason: "a meta filter needs a filter on one of " + strings.Join(queryConversationsMetaRequired, ", ")}
+				}
+				return nil
+			}
+		}
+	}
+	return nil
+}
