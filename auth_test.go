@@ -133,7 +133,7 @@ func newRefreshingClient(t *testing.T, mt *httpmock.MockTransport, initial strin
 		Options:   []Option{WithHTTPClient(&http.Client{Transport: mt})},
 	})
 	require.NoError(t, err)
-	c, err := NewClient("", WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: mt}), WithTokenSource(src))
+	c, err := NewClient("", WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: mt}), WithTokenSource(src), WithRateLimit(0))
 	require.NoError(t, err)
 	return c, src
 }

@@ -1,0 +1,255 @@
+package chatshipper
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/jarcoal/httpmock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestLoopGuardThroughSend(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, mt := newTestClient(t, WithRateLimit(0))
+		path := testBase + "conversations/" + convID + "/messages"
+		mt.RegisterResponder("POST", path, httpmock.NewStringResponder(201, `{"id":"5d60a7b7949e381ffa0ef481","text":"x"}`))
+		ctx := context.Background()
+		same := MessageInput{Text: "I've said this before..."}
+		for i := range 8 {
+			_, _, err := c.Conversations.Send(ctx, convID, same)
+			require.NoError(t, err, "message %d", i+1)
+		}
+		_, _, err := c.Conversations.Send(ctx, convID, same)
+		require.ErrorIs(t, err, ErrLoopLimit)
+		var le *LoopLimitError
+		require.ErrorAs(t, err, &le)
+		assert.Equal(t, LoopLimitIdentical, le.Kind)
+		assert.Equal(t, convID, le.ConversationID)
+		assert.False(t, le.FromServer)
+		assert.Equal(t, time.Now().Add(3*time.Minute), le.RetryAt)
+		assert.Equal(t, 8, mt.GetCallCountInfo()["POST "+path], "the 9th never reached the server")
+
+		// Another conversation is independent; a different text is not identical.
+		other := "590bd49f458b716046347f48"
+		mt.RegisterResponder("POST", testBase+"conversations/"+other+"/messages", httpmock.NewStringResponder(201, `{"id":"5d60a7b7949e381ffa0ef481"}`))
+		_, _, err = c.Conversations.Send(ctx, other, same)
+		require.NoError(t, err)
+
+		// After the window the message may go again.
+		time.Sleep(3 * time.Minute)
+		_, _, err = c.Conversations.Send(ctx, convID, same)
+		require.NoError(t, err)
+	})
+}
+
+func TestLoopGuardConsecutiveAndReset(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, mt := newTestClient(t, WithRateLimit(0))
+		path := testBase + "conversations/" + convID + "/messages"
+		mt.RegisterResponder("POST", path, httpmock.NewStringResponder(201, `{"id":"5d60a7b7949e381ffa0ef481"}`))
+		ctx := context.Background()
+		for i := range 20 {
+			_, _, err := c.Conversations.Command(ctx, convID, MessageInput{Type: MessageTypeCommand, Text: fmt.Sprintf("/set someVar %d", i)})
+			require.NoError(t, err, i)
+		}
+		_, _, err := c.Conversations.Command(ctx, convID, MessageInput{Type: MessageTypeCommand, Text: "/set someVar 21"})
+		var le *LoopLimitError
+		require.ErrorAs(t, err, &le)
+		assert.Equal(t, LoopLimitConsecutive, le.Kind)
+		assert.Equal(t, 20, mt.GetCallCountInfo()["POST "+path])
+
+		// A contact reply the SDK reads (listing messages) resets the count.
+		time.Sleep(time.Second)
+		mt.RegisterResponder("GET", testBase+"messages", httpmock.NewStringResponder(200,
+			`[{"id":"5d60a7b7949e381ffa0ef490","conversation":"`+convID+`","role":"contact","text":"hello?","createdAt":"`+NewTimestamp(time.Now()).String()+`"}]`))
+		_, _, err = c.Messages.List(ctx, NewQuery().Where("conversation", Eq(convID)))
+		require.NoError(t, err)
+		_, _, err = c.Conversations.Command(ctx, convID, MessageInput{Type: MessageTypeCommand, Text: "/set someVar 22"})
+		require.NoError(t, err)
+
+		// An explicit call resets too.
+		for i := range 19 {
+			_, _, err = c.Conversations.Send(ctx, convID, MessageInput{Text: fmt.Sprintf("m%d", i)})
+			require.NoError(t, err)
+		}
+		_, _, err = c.Conversations.Send(ctx, convID, MessageInput{Text: "one too many"})
+		require.ErrorIs(t, err, ErrLoopLimit)
+		c.ObserveReply(convID)
+		_, _, err = c.Conversations.Send(ctx, convID, MessageInput{Text: "one too many"})
+		require.NoError(t, err)
+	})
+}
+
+func TestLoopGuardCreateBatchAndOff(t *testing.T) {
+	c, mt := newTestClient(t, WithRateLimit(0))
+	mt.RegisterResponder("POST", testBase+"conversations", httpmock.NewStringResponder(201, `{"id":"`+convID+`"}`))
+	many := make([]MessageInput, 21)
+	for i := range many {
+		many[i] = MessageInput{Text: fmt.Sprintf("line %d", i)}
+	}
+	_, _, err := c.Conversations.Create(context.Background(), &ConversationCreate{Messages: many})
+	require.ErrorIs(t, err, ErrLoopLimit)
+	assert.Equal(t, 0, mt.GetTotalCallCount())
+
+	// Consumer messages relayed with the contact role are not bot messages.
+	for i := range many {
+		many[i].Role = RoleContact
+	}
+	_, _, err = c.Conversations.Create(context.Background(), &ConversationCreate{Messages: many})
+	require.NoError(t, err)
+
+	// The created conversation's initial messages count.
+	mt.RegisterResponder("POST", testBase+"conversations/"+convID+"/messages", httpmock.NewStringResponder(201, `{"id":"5d60a7b7949e381ffa0ef481"}`))
+	seven := make([]MessageInput, 7)
+	for i := range seven {
+		seven[i] = MessageInput{Text: "same"}
+	}
+	_, _, err = c.Conversations.Create(context.Background(), &ConversationCreate{Messages: seven})
+	require.NoError(t, err)
+	_, _, err = c.Conversations.Send(context.Background(), convID, MessageInput{Text: "same"}, MessageInput{Text: "same"})
+	require.ErrorIs(t, err, ErrLoopLimit)
+
+	off, mt2 := newTestClient(t, WithLoopGuard(false), WithRateLimit(0))
+	assert.Nil(t, off.LoopGuard())
+	mt2.RegisterResponder("POST", testBase+"conversations", httpmock.NewStringResponder(201, `{"id":"`+convID+`"}`))
+	for i := range many {
+		many[i].Role = ""
+	}
+	_, _, err = off.Conversations.Create(context.Background(), &ConversationCreate{Messages: many})
+	require.NoError(t, err)
+}
+
+func TestServerLoopLimitMapped(t *testing.T) {
+	c, mt := newTestClient(t, WithRateLimit(0))
+	path := testBase + "conversations/" + convID + "/messages"
+	resp := httpmock.NewStringResponse(429, `{"error":{"message":"Loop limit: more than 20 consecutive messages in an hour"}}`)
+	resp.Header.Set("Retry-After", "600")
+	mt.RegisterResponder("POST", path, httpmock.ResponderFromResponse(resp))
+	_, _, err := c.Conversations.Send(context.Background(), convID, MessageInput{Text: "x"})
+	var le *LoopLimitError
+	require.ErrorAs(t, err, &le)
+	assert.True(t, le.FromServer)
+	assert.Equal(t, LoopLimitConsecutive, le.Kind)
+	assert.Equal(t, convID, le.ConversationID)
+	assert.Equal(t, "Loop limit: more than 20 consecutive messages in an hour", le.Message)
+	assert.Equal(t, 1, mt.GetCallCountInfo()["POST "+path], "never retried")
+}
+
+// hitLog records the times requests reached the transport.
+type hitLog struct {
+	mu    sync.Mutex
+	times []time.Time
+}
+
+func (g *hitLog) responder(status func(n int) (int, string)) httpmock.Responder {
+	return func(r *http.Request) (*http.Response, error) {
+		g.mu.Lock()
+		g.times = append(g.times, time.Now())
+		n := len(g.times)
+		g.mu.Unlock()
+		code, ra := status(n)
+		resp := httpmock.NewStringResponse(code, `[]`)
+		if ra != "" {
+			resp.Header.Set("Retry-After", ra)
+		}
+		return resp, nil
+	}
+}
+
+// maxInWindow returns the largest number of times inside any window of length w.
+func maxHitsInWindow(times []time.Time, w time.Duration) int {
+	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
+	best, j := 0, 0
+	for i := range times {
+		for times[i].Sub(times[j]) >= w {
+			j++
+		}
+		best = max(best, i-j+1)
+	}
+	return best
+}
+
+func TestClientRateLimitAcrossGoroutines(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, mt := newTestClient(t) // default: 20 per second
+		var log hitLog
+		mt.RegisterResponder("GET", testBase+"users", log.responder(func(int) (int, string) { return 200, "" }))
+		var wg sync.WaitGroup
+		for range 64 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 5 {
+					req, _ := c.NewRequest(context.Background(), "GET", "users", nil)
+					_, err := c.Do(req, nil)
+					assert.NoError(t, err)
+				}
+			}()
+		}
+		wg.Wait()
+		assert.Len(t, log.times, 320)
+		assert.LessOrEqual(t, maxHitsInWindow(log.times, time.Second), 20, "no sliding second holds more than 20 requests")
+	})
+}
+
+func TestClient429PausesAllGoroutines(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, mt := newTestClient(t, WithRateLimit(1000))
+		var log hitLog
+		var first atomic.Bool
+		mt.RegisterResponder("GET", testBase+"users", log.responder(func(n int) (int, string) {
+			if first.CompareAndSwap(false, true) {
+				return 429, "10"
+			}
+			return 200, ""
+		}))
+		start := time.Now()
+		req, _ := c.NewRequest(context.Background(), "GET", "users", nil)
+		go func() { _, _ = c.Do(req, nil) }()
+		time.Sleep(time.Second) // the 429 has been answered; everyone is paused
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req, _ := c.NewRequest(context.Background(), "GET", "users", nil)
+				_, err := c.Do(req, nil)
+				assert.NoError(t, err)
+			}()
+		}
+		wg.Wait()
+		synctest.Wait()
+		require.Len(t, log.times, 10)
+		for _, at := range log.times[1:] {
+			assert.GreaterOrEqual(t, at.Sub(start), 10*time.Second, "no request before the Retry-After elapsed")
+		}
+	})
+}
+
+func TestCustomLimiter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int32
+		c, mt := newTestClient(t, WithLimiter(limiterFunc(func(ctx context.Context) error { calls.Add(1); return nil })))
+		mt.RegisterResponder("GET", testBase+"users", httpmock.NewStringResponder(503, ``))
+		req, _ := c.NewRequest(context.Background(), "GET", "users", nil)
+		_, err := c.Do(req, nil)
+		require.Error(t, err)
+		assert.Equal(t, int32(4), calls.Load(), "every attempt, retries included, takes a slot")
+	})
+	_, err := NewClient(testToken, WithLimiter(nil))
+	assert.ErrorIs(t, err, ErrInvalidArgument)
+	_, err = NewClient(testToken, WithRateLimit(-1))
+	assert.ErrorIs(t, err, ErrInvalidArgument)
+}
+
+type limiterFunc func(ctx context.Context) error
+
+func (f limiterFunc) Wait(ctx context.Context) error { return f(ctx) }

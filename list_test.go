@@ -1,0 +1,188 @@
+package chatshipper
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/jarcoal/httpmock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// pagedConversations serves n conversations with the API's list headers and
+// records every query it received.
+func pagedConversations(n int, withTotal bool, queries *[]url.Values) httpmock.Responder {
+	return func(r *http.Request) (*http.Response, error) {
+		q := r.URL.Query()
+		*queries = append(*queries, q)
+		offset, _ := strconv.Atoi(q.Get("offset"))
+		limit, err := strconv.Atoi(q.Get("limit"))
+		if err != nil {
+			limit = 200
+		}
+		end := min(offset+limit, n)
+		var b strings.Builder
+		b.WriteByte('[')
+		for i := offset; i < end; i++ {
+			if i > offset {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"id":"%024x","name":"c%d"}`, i+1, i)
+		}
+		b.WriteByte(']')
+		resp := httpmock.NewStringResponse(200, b.String())
+		if withTotal {
+			resp.Header.Set("X-Total", strconv.Itoa(n))
+			resp.Header.Set("X-Per-Page", strconv.Itoa(limit))
+		}
+		return resp, nil
+	}
+}
+
+func TestConversationsListIterRequestCounts(t *testing.T) {
+	for _, n := range []int{0, 1, 199, 200, 201, 1000} {
+		for _, withTotal := range []bool{true, false} {
+			t.Run(fmt.Sprintf("n=%d/total=%v", n, withTotal), func(t *testing.T) {
+				c, mt := newTestClient(t)
+				var queries []url.Values
+				mt.RegisterResponder("GET", testBase+"conversations", pagedConversations(n, withTotal, &queries))
+				q := NewQuery().Where("status", In("queued", "active"))
+				var names []string
+				for conv, err := range c.Conversations.ListIter(context.Background(), q) {
+					require.NoError(t, err)
+					names = append(names, conv.Name)
+				}
+				require.Len(t, names, n)
+				for i, name := range names {
+					require.Equal(t, fmt.Sprintf("c%d", i), name, "in order, no duplicates")
+				}
+				want := (n + 199) / 200
+				if !withTotal && n%200 == 0 {
+					want++ // without X-Total, a full last page needs one more (empty) request
+				}
+				if want == 0 {
+					want = 1
+				}
+				assert.Len(t, queries, want)
+				for i, qv := range queries {
+					assert.Equal(t, "[queued,active]", qv.Get("status"))
+					assert.Equal(t, "200", qv.Get("limit"))
+					off := qv.Get("offset")
+					if off == "" {
+						off = "0" // offset 0 may be left out
+					}
+					assert.Equal(t, strconv.Itoa(i*200), off)
+				}
+			})
+		}
+	}
+}
+
+func TestListIterBreakAndError(t *testing.T) {
+	c, mt := newTestClient(t)
+	var queries []url.Values
+	mt.RegisterResponder("GET", testBase+"conversations", pagedConversations(1000, true, &queries))
+	count := 0
+	for _, err := range c.Conversations.ListIter(context.Background(), NewQuery().Limit(50)) {
+		require.NoError(t, err)
+		count++
+		if count == 5 {
+			break
+		}
+	}
+	assert.Equal(t, 5, count)
+	assert.Len(t, queries, 1, "breaking out stops fetching")
+
+	// An error on page 3 is yielded once, after the first two pages.
+	calls := 0
+	mt.RegisterResponder("GET", testBase+"conversations", func(r *http.Request) (*http.Response, error) {
+		calls++
+		if calls == 3 {
+			return httpmock.NewStringResponse(404, `{"error":{"message":"gone"}}`), nil
+		}
+		return pagedConversations(1000, true, &queries)(r)
+	})
+	items, errs := 0, 0
+	for _, err := range c.Conversations.ListIter(context.Background(), NewQuery().Limit(10)) {
+		if err != nil {
+			errs++
+			assert.ErrorIs(t, err, ErrNotFound)
+			continue
+		}
+		items++
+	}
+	assert.Equal(t, 20, items)
+	assert.Equal(t, 1, errs)
+	assert.Equal(t, 3, calls)
+}
+
+func TestListSendsQueryAndReadsHeaders(t *testing.T) {
+	c, mt := newTestClient(t)
+	var got recorded
+	mt.RegisterResponder("GET", testBase+"users", func(r *http.Request) (*http.Response, error) {
+		resp, err := record(&got, 200, string(readFixture(t, "spec/users_select.json")))(r)
+		for k, v := range map[string]string{"X-Total": "9", "X-Total-Pages": "2", "X-Page": "2", "X-Per-Page": "5", "X-Range": "6-9",
+			"Link": `<https://api.chatshipper.com.v2/users?offset=0&limit=5>; rel="first", <https://api.chatshipper.com/v2/users?offset=0&limit=5>; rel="prev"`} {
+			resp.Header.Set(k, v)
+		}
+		return resp, err
+	})
+	req, err := c.NewRequest(context.Background(), "GET", "users?offset=5&limit=5&select=name,email", nil)
+	require.NoError(t, err)
+	var users []*User
+	resp, err := c.Do(req, &users)
+	require.NoError(t, err)
+	assert.Equal(t, url.Values{"offset": {"5"}, "limit": {"5"}, "select": {"name,email"}}, got.query)
+	assert.Equal(t, Pagination{Total: 9, TotalPages: 2, Page: 2, PerPage: 5, RangeStart: 6, RangeEnd: 9,
+		FirstOffset: 0, PrevOffset: 0, NextOffset: -1, LastOffset: -1}, resp.Pagination)
+	assert.Len(t, users, 2)
+}
+
+func TestConversationsListAndGetWithQuery(t *testing.T) {
+	c, mt := newTestClient(t)
+	var got recorded
+	mt.RegisterResponder("GET", testBase+"conversations", record(&got, 200, `[]`))
+	q := NewQuery().Where("meta.intent", Eq("greeting")).Where("type", Eq("contact")).Sort("-createdAt").Offset(10).Limit(10)
+	_, _, err := c.Conversations.List(context.Background(), q)
+	require.NoError(t, err)
+	assert.Equal(t, url.Values{"meta.intent": {"greeting"}, "type": {"contact"}, "sort": {"-createdAt"}, "offset": {"10"}, "limit": {"10"}}, got.query)
+
+	mt.RegisterResponder("GET", testBase+"conversations/5a4fd7419feede6a19b18712", record(&got, 200, string(readFixture(t, "spec/conversation_select_populate.json"))))
+	q = NewQuery().Select("status").Populate("messages", "type", "text").Populate("organization", "name").Populate("participants.user", "givenName", "familyName")
+	conv, _, err := c.Conversations.Get(context.Background(), "5a4fd7419feede6a19b18712", q)
+	require.NoError(t, err)
+	assert.Equal(t, url.Values{"select": {"status"}, "populate": {"messages:type|text,organization:name,participants.user:givenName|familyName"}}, got.query)
+	assert.Equal(t, "Acme, Inc", conv.Organization.Value.Name)
+}
+
+func TestMandatoryFiltersRefusedBeforeIO(t *testing.T) {
+	c, mt := newTestClient(t)
+	ctx := context.Background()
+	_, _, err := c.Messages.List(ctx, NewQuery().Where("text", Regex("hello")))
+	assert.ErrorIs(t, err, ErrInvalidQuery)
+	_, _, err = c.Messages.List(ctx, nil)
+	assert.ErrorIs(t, err, ErrInvalidQuery)
+	for _, err := range c.Messages.ListIter(ctx, NewQuery().Limit(5)) {
+		assert.ErrorIs(t, err, ErrInvalidQuery)
+	}
+	_, _, err = c.Conversations.List(ctx, NewQuery().Where("meta.intent", Eq("greeting")))
+	assert.ErrorIs(t, err, ErrInvalidQuery)
+	for _, err := range c.Conversations.ListIter(ctx, NewQuery().Where("meta.intent", Eq("greeting"))) {
+		assert.ErrorIs(t, err, ErrInvalidQuery)
+	}
+	_, _, err = c.Conversations.List(ctx, NewQuery().Where("status", Eq("!closed")))
+	assert.ErrorIs(t, err, ErrInvalidQuery)
+	assert.Equal(t, 0, mt.GetTotalCallCount())
+
+	// With a mandatory field the same listings go out.
+	var got recorded
+	mt.RegisterResponder("GET", testBase+"messages", record(&got, 200, `[]`))
+	_, _, err = c.Messages.List(ctx, NewQuery().Where("conversation", Eq(convID)).Where("text", Regex("hello")))
+	require.NoError(t, err)
+	assert.Equal(t, url.Values{"conversation": {convID}, "text": {"~hello"}}, got.query)
+}
