@@ -1,0 +1,238 @@
+package chatshipper
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// Benchmarks compare the SDK with a baseline doing the same work in the same
+// run: raw net/http + encoding/json against the same loopback server.
+// BENCHMARKS.md records the figures and the command.
+
+// benchConversation builds a realistic conversation (about 1 KB of JSON).
+func benchConversation(i int) Conversation {
+	idx := i % 3
+	now := NewTimestamp(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute))
+	return Conversation{
+		ID:           fmt.Sprintf("5bb0277fd99faf11a3f4%04x", i),
+		Organization: NewRef[Organization]("aaa111111111111111111111"),
+		OrgPath:      "aaa000000000000000000000#aaa111111111111111111111",
+		Name:         "Gnoboris Finestrip " + strconv.Itoa(i),
+		Type:         ConversationContact,
+		Slug:         "SJPFDsaYX" + strconv.Itoa(i),
+		URL:          "https://s-view.chatshipper.com/c/SJPFDsaYX" + strconv.Itoa(i),
+		Status:       StatusActive,
+		Participants: []Participant{
+			{User: NewRef[User]("aaa000000000000000000111"), Name: "awesome bot", Role: RoleBot, Active: true,
+				Avatar: "https://storage.googleapis.com/cs2-uploads/avatars/ca6e1762-988e-4cbc-becb-ad952b6df9a4.png", CreatedAt: now, UpdatedAt: now},
+			{User: NewRef[User]("bbb000000000000000444444"), Name: "Jenny Jones", Role: RoleAgent, Active: true, Accepted: true, CreatedAt: now, UpdatedAt: now},
+		},
+		Messages: []Ref[Message]{NewRef[Message]("5bb0277fd99faf11a3f4a37f"), NewRef[Message]("5bb0277fd99faf11a3f4a380"),
+			NewRef[Message]("5bb0277fd99faf11a3f4a381")},
+		Channels: []string{}, ChannelsOffline: []string{}, Forms: []Meta{}, Results: []Meta{},
+		Contact:       NewRef[Contact]("591506e18a280627f8dcfede"),
+		Category:      "General",
+		CategoryIndex: &idx,
+		Touchpoint:    "web",
+		Touchpoints:   []string{"web", "email"},
+		Language:      "en",
+		Meta:          Meta{"intent": "greeting", "engagement": "high", "scores": []any{8.0, 7.0, 6.5}},
+		CreatedBy:     NewRef[User]("aaa000000000000000000111"),
+		CreatedAt:     now,
+		UpdatedAt:     now,
+	}
+}
+
+func benchPage(n int) []byte {
+	page := make([]Conversation, n)
+	for i := range page {
+		page[i] = benchConversation(i)
+	}
+	b, err := json.Marshal(page)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// benchServer serves one conversation and a 200-conversation page.
+func benchServer(b *testing.B) (*httptest.Server, []byte, []byte) {
+	b.Helper()
+	one, err := json.Marshal(benchConversation(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	page := benchPage(200)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v2/conversations/{id}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(one)
+	})
+	mux.HandleFunc("GET /v2/conversations", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Total", "200")
+		w.Header().Set("X-Total-Pages", "1")
+		w.Header().Set("X-Page", "1")
+		w.Header().Set("X-Per-Page", "200")
+		w.Header().Set("X-Range", "1-200")
+		_, _ = w.Write(page)
+	})
+	srv := httptest.NewServer(mux)
+	b.Cleanup(srv.Close)
+	return srv, one, page
+}
+
+func benchClient(b *testing.B, srv *httptest.Server, opts ...Option) *Client {
+	b.Helper()
+	c, err := NewClient(testToken, append([]Option{WithBaseURL(srv.URL + "/v2/"), WithRateLimit(0)}, opts...)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+// rawGet is what a careful user would write without the SDK.
+func rawGet(ctx context.Context, hc *http.Client, url string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Accept", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+func BenchmarkConversationsGet(b *testing.B) {
+	srv, one, _ := benchServer(b)
+	ctx := context.Background()
+	const id = "5bb0277fd99faf11a3f40001"
+	b.Run("sdk", func(b *testing.B) {
+		c := benchClient(b, srv)
+		b.SetBytes(int64(len(one)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := c.Conversations.Get(ctx, id, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("raw", func(b *testing.B) {
+		hc := &http.Client{Transport: defaultTransport()}
+		b.SetBytes(int64(len(one)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var conv Conversation
+			if err := rawGet(ctx, hc, srv.URL+"/v2/conversations/"+id, &conv); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkConversationsList200(b *testing.B) {
+	srv, _, page := benchServer(b)
+	ctx := context.Background()
+	b.Run("sdk", func(b *testing.B) {
+		c := benchClient(b, srv)
+		q := NewQuery().Limit(200)
+		b.SetBytes(int64(len(page)))
+		b.ReportAllocs()
+		for b.Loop() {
+			convs, _, err := c.Conversations.List(ctx, q)
+			if err != nil || len(convs) != 200 {
+				b.Fatal(err, len(convs))
+			}
+		}
+	})
+	b.Run("raw", func(b *testing.B) {
+		hc := &http.Client{Transport: defaultTransport()}
+		b.SetBytes(int64(len(page)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var convs []*Conversation
+			if err := rawGet(ctx, hc, srv.URL+"/v2/conversations?limit=200", &convs); err != nil || len(convs) != 200 {
+				b.Fatal(err, len(convs))
+			}
+		}
+	})
+}
+
+// BenchmarkDecodeConversationPage is the codec's share of a list call.
+func BenchmarkDecodeConversationPage(b *testing.B) {
+	page := benchPage(200)
+	b.SetBytes(int64(len(page)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var convs []*Conversation
+		if err := decodeJSON(page, &convs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkClientGetLimiter shows the request limiter's cost far from the
+// limit: the same GET with the limiter off and on (n huge).
+func BenchmarkClientGetLimiter(b *testing.B) {
+	srv, _, _ := benchServer(b)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		opt  Option
+	}{{"off", WithRateLimit(0)}, {"on", WithRateLimit(1 << 30)}} {
+		b.Run(tc.name, func(b *testing.B) {
+			c := benchClient(b, srv, tc.opt)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := c.Conversations.Get(ctx, "5bb0277fd99faf11a3f40001", nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkListIter10000 walks 10,000 conversations (50 pages of 200).
+func BenchmarkListIter10000(b *testing.B) {
+	page := benchPage(200)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v2/conversations", func(w http.ResponseWriter, r *http.Request) {
+		off, _ := strconv.Atoi(r.URL.Query().Get("offset"))
+		w.Header().Set("X-Total", "10000")
+		if off >= 10000 {
+			_, _ = w.Write([]byte("[]"))
+			return
+		}
+		_, _ = w.Write(page)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	c := benchClient(b, srv)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		n := 0
+		for _, err := range c.Conversations.ListIter(ctx, nil) {
+			if err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+		if n != 10000 {
+			b.Fatal(n)
+		}
+	}
+}
