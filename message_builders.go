@@ -36,8 +36,7 @@ func Image(mediaURL, contentType string) MessageInput {
 	if err := checkHTTPURL("mediaURL", mediaURL); err != nil {
 		return m.withErr(err)
 	}
-	mt, _, err := mime.ParseMediaType(contentType)
-	if err != nil || !strings.HasPrefix(mt, "image/") {
+	if mt, _, err := mime.ParseMediaType(contentType); err != nil || !strings.HasPrefix(mt, "image/") || mt == "image/" {
 		return m.withErr(argError("contentType", "%q is not an image content type", truncate(contentType, 64)))
 	}
 	m.ContentType = contentType
@@ -234,7 +233,7 @@ func Report(text string, results ...Result) MessageInput {
 // text/html is accepted, and an image type makes the text a media URL).
 // (The method cannot be called ContentType: that is the field it sets.)
 func (m MessageInput) WithContentType(contentType string) MessageInput {
-	if _, _, err := mime.ParseMediaType(contentType); err != nil {
+	if !isMediaType(contentType) {
 		return m.withErr(argError("contentType", "%q is not a MIME type", truncate(contentType, 64)))
 	}
 	m.ContentType = contentType
@@ -386,6 +385,17 @@ func checkAction(name string, a Action) error {
 		}
 	}
 	return nil
+}
+
+// isMediaType reports a well-formed "type/subtype" (parameters allowed);
+// mime.ParseMediaType alone also takes a bare "text".
+func isMediaType(s string) bool {
+	mt, _, err := mime.ParseMediaType(s)
+	if err != nil {
+		return false
+	}
+	typ, sub, ok := strings.Cut(mt, "/")
+	return ok && typ != "" && sub != ""
 }
 
 // checkHTTPURL refuses anything but an absolute http or https URL with a host.
