@@ -22,10 +22,10 @@ type Touchpoint string
 
 // The touchpoints /set @touchpoint accepts (spec ch5).
 const (
-	TouchpointWeb      Touchpoint = "web"
-	TouchpointEmail    Touchpoint = "email"
-	TouchpointSMS      Touchpoint = "sms"
-	TouchpointFacebook Touchpoint = "facebook"
+	TouchpointWeb      Touchpoint = "web"      // the web chat widget
+	TouchpointEmail    Touchpoint = "email"    // e-mail
+	TouchpointSMS      Touchpoint = "sms"      // text messages
+	TouchpointFacebook Touchpoint = "facebook" // Facebook Messenger
 )
 
 func (tp Touchpoint) known() bool {

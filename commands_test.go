@@ -560,3 +560,18 @@ func ExampleMention() {
 	// chatshipper: invalid argument mention: needs a target: call ToUser or ToOrganization
 	// <nil> {"type":"mention","text":"@Anna please check","meta":{"targetUser":"59179631c63934459825deea"}}
 }
+
+// BenchmarkBuildAndEncode measures building a typical batch (a chat line with
+// modifiers and a command) and encoding it as a request body.
+func BenchmarkBuildAndEncode(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		msgs := []MessageInput{
+			Chat("Hello").WithRole(RoleAgent).WithMeta("k", "v").WithActions(PostbackAction("Yes", "YES")),
+			NotifyChannels(specUserA, specUserB),
+		}
+		if _, err := encodeJSON(msgs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
