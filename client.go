@@ -602,8 +602,17 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if st != nil {
 			st.token = tok
 		}
-		req = req.Clone(req.Context())
-		req.Header.Set("Authorization", "Bearer "+tok)
+		// A shallow copy with its own header map: the caller's request (and
+		// retryablehttp's, reused across attempts) is never modified.
+		r2 := new(http.Request)
+		*r2 = *req
+		h := make(http.Header, len(req.Header)+1)
+		for k, v := range req.Header {
+			h[k] = v
+		}
+		h["Authorization"] = []string{"Bearer " + tok}
+		r2.Header = h
+		req = r2
 	}
 	resp, err := t.next.RoundTrip(req)
 	c.logAttempt(req, st, start, resp, err)

@@ -56,6 +56,10 @@ func (t *Timestamp) UnmarshalJSON(b []byte) error {
 		t.Time = time.UnixMilli(ms).UTC()
 		return nil
 	}
+	if v, ok := parseISOFast(b[1 : len(b)-1]); ok && b[len(b)-1] == '"' {
+		t.Time = v
+		return nil
+	}
 	s, err := strconv.Unquote(string(b))
 	if err != nil {
 		return fmt.Errorf("chatshipper: timestamp %s: %w", truncate(string(b), 40), err)
@@ -70,6 +74,63 @@ func (t *Timestamp) UnmarshalJSON(b []byte) error {
 	}
 	*t = v
 	return nil
+}
+
+// parseISOFast parses the API's usual form, "2018-09-30T01:31:43.457Z" (with
+// 0 to 9 fraction digits, and Z or no zone), without allocating. Anything else
+// falls back to ParseTimestamp.
+func parseISOFast(b []byte) (time.Time, bool) {
+	if len(b) < 19 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+		return time.Time{}, false
+	}
+	num := func(i, n int) (int, bool) {
+		v := 0
+		for _, c := range b[i : i+n] {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v, true
+	}
+	year, ok1 := num(0, 4)
+	month, ok2 := num(5, 2)
+	day, ok3 := num(8, 2)
+	hour, ok4 := num(11, 2)
+	minute, ok5 := num(14, 2)
+	sec, ok6 := num(17, 2)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 || day > 31 ||
+		hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	rest := b[19:]
+	nsec := 0
+	if len(rest) > 0 && rest[0] == '.' {
+		digits := 0
+		for _, c := range rest[1:] {
+			if c < '0' || c > '9' {
+				break
+			}
+			digits++
+		}
+		if digits == 0 || digits > 9 {
+			return time.Time{}, false
+		}
+		frac, _ := num(20, digits)
+		for i := digits; i < 9; i++ {
+			frac *= 10
+		}
+		nsec = frac
+		rest = rest[1+digits:]
+	}
+	if len(rest) == 1 && rest[0] == 'Z' || len(rest) == 0 {
+		t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
+		if t.Day() != day { // 31 February and the like
+			return time.Time{}, false
+		}
+		return t, true
+	}
+	return time.Time{}, false
 }
 
 var (

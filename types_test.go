@@ -2,6 +2,7 @@ package chatshipper
 
 import (
 	"encoding/json"
+	"strconv"
 	"testing"
 	"time"
 
@@ -39,7 +40,7 @@ func TestTimestampParse(t *testing.T) {
 			assert.True(t, tt.want.Equal(ts.Time), "got %v want %v", ts.Time, tt.want)
 		})
 	}
-	for _, bad := range []string{`"yesterday"`, `"2018-13-01T00:00:00Z"`, `"2018-09-30T25:00:00Z"`, `true`, `"2018-09-30T01:31:43+2"`, `{}`} {
+	for _, bad := range []string{`"yesterday"`, `"2018-13-01T00:00:00Z"`, `"2018-09-30T25:00:00Z"`, `true`, `"2018-09-30T01:31:43+2"`, `{}`, `"2018-02-31T00:00:00.000Z"`, `"2018-09-30T24:00:00Z"`, `"2018-09-30T01:31:43.Z"`} {
 		var ts Timestamp
 		assert.Error(t, json.Unmarshal([]byte(bad), &ts), bad)
 	}
@@ -147,4 +148,28 @@ func TestMetaKeepsArbitraryJSON(t *testing.T) {
 	out, err := json.Marshal(m)
 	require.NoError(t, err)
 	assert.JSONEq(t, in, string(out))
+}
+
+// FuzzTimestamp: parsing never panics, and the allocation-free fast path
+// agrees with the general ISO 8601 parser on everything it accepts.
+func FuzzTimestamp(f *testing.F) {
+	for _, s := range []string{"2018-09-30T01:31:43.457Z", "2018-09-30T01:31:43Z", "2018-09-30T01:31:43.457",
+		"2018-09-30T03:31:43+02:00", "2018-02-31T00:00:00Z", "2018-09-30", "9999-12-31T23:59:59.999999999Z", "0000-01-01T00:00:00Z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var ts Timestamp
+		_ = ts.UnmarshalJSON([]byte(strconv.Quote(s)))
+		fast, ok := parseISOFast([]byte(s))
+		if !ok {
+			return
+		}
+		slow, err := ParseTimestamp(s)
+		if err != nil {
+			t.Fatalf("fast path accepted %q, general parser refused: %v", s, err)
+		}
+		if !fast.Equal(slow.Time) {
+			t.Fatalf("%q: fast %v, general %v", s, fast, slow.Time)
+		}
+	})
 }
