@@ -92,4 +92,113 @@
 // Ref.ID is always set, Ref.Value only when populated. Unknown JSON fields are
 // ignored and unknown enum values are kept, because the API adds fields and
 // values in backward-compatible releases.
+//
+// # Queries
+//
+// List calls take a *Query built with the API's query language (chapter 3 of
+// the API docs). Builders return a new query, so a base query can be shared
+// and refined:
+//
+//	q := chatshipper.NewQuery().
+//		Where("status", chatshipper.In("queued", "active")).
+//		Where("meta.intent", chatshipper.Eq("greeting")).
+//		Where("createdAt", chatshipper.Between(chatshipper.Gte(from), chatshipper.Lt(to))).
+//		Populate("messages", "type", "text").
+//		Select("status", "meta").
+//		Sort("-createdAt").
+//		Limit(50)
+//
+// Filters: Exists (field=), NotExists (field=!), Eq, Ne (!=), Gt, Gte, Lt, Lte,
+// Between (two bounds), In ([a,b]), Nin (![a,b]) and Regex (~). Fields may be
+// dot paths ("meta.intent", "categories.name") or array indexes
+// ("participants.1" with Exists or NotExists). WhereAny sends an OR query over
+// several fields ("name,displayName=acme"). Populate takes an optional field
+// list ("messages:type|text").
+//
+// A query the server would read differently from what the code says is
+// refused before any I/O with an error matching ErrInvalidQuery (*QueryError
+// names the field): the same field twice, an Eq value that looks like an
+// operator (use the operator instead), a comma inside a list value, an empty
+// field name, a limit below 1, a negative offset, a populate path given twice.
+// The API's mandatory filters are checked too: listing messages needs one of
+// id, organization, conversation, type, role or createdAt; a conversation
+// query on a meta field needs one of id, type, participants.user, status,
+// createdAt, categoryIndex, category, organization or updatedAt. ParseQuery
+// reads a query string back into a *Query.
+//
+// # Pagination
+//
+// List returns one page; its *Response carries the list headers: Total
+// (X-Total), TotalPages, Page, PerPage, RangeStart/RangeEnd (X-Range) and the
+// offsets of the Link relations (FirstOffset, PrevOffset, NextOffset,
+// LastOffset; -1 when absent). Only the query part of a Link is trusted.
+//
+// ListIter returns an iter.Seq2 over every item, fetching pages lazily (200
+// per request, the server's default, unless the query sets a limit). It
+// follows rel="next" when present, else offset+len(page), and stops at
+// X-Total or a short page without an extra empty request. An error is yielded
+// once and ends the iteration; breaking out of the loop stops fetching:
+//
+//	for conv, err := range c.Conversations.ListIter(ctx, q) {
+//		if err != nil { return err }
+//		...
+//	}
+//
+// # Commands and messages
+//
+// Messages and commands share one input type, MessageInput, so a conversation
+// can be created or sent an ordered, mixed batch:
+//
+//	conv, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{
+//		Name:     "Announcement",
+//		Messages: []chatshipper.MessageInput{chatshipper.Chat("Hello"), chatshipper.NotifyChannels(channelID)},
+//	})
+//	_, _, err = c.Conversations.Send(ctx, conv.ID, chatshipper.Chat("hi"), chatshipper.SetMeta("engagement", "high"))
+//	_, _, err = c.Conversations.Command(ctx, conv.ID, chatshipper.Accept().As(agentID))
+//
+// Every command of the API has a constructor: Notify, NotifyOrganizations,
+// NotifyChannels, Assign, Join, Accept, Leave, Close, Forward (a /leave and
+// /join pair), Block, SetName, SetCategory, SetCategoryIndex, SetTouchpoint,
+// SetLanguage, SetMeta, SetMetaValues, Like, CommentOn, SendForms, SendForm,
+// Import and BotCommand (">name args", ignored by ChatShipper). Message
+// constructors: Chat (with modifiers such as Backchannel, OnBehalfOf,
+// WithTouchpoint, WithDelay, Quote, WithActions), Image, Card with items and
+// PostbackAction, ReplyAction or LinkAction buttons, Mention (ToUser or
+// ToOrganization), Tag, ActivateForm, DeactivateForm, Field and Report.
+// Constructors validate their arguments and keep the first error in the
+// value; Create, Send and Command refuse a batch holding an invalid message
+// before any I/O, so nothing of it is sent.
+//
+// The conversation lifecycle: a conversation is queued when channels are
+// notified (a contact's first message, /notify) or a participant's inbox flag
+// is set (/assign); active when an agent accepted it (/accept); closed when the
+// last accepting agent leaves (/leave) and the contact's last message was
+// answered (otherwise it is queued again); archived when merged into another
+// conversation (/import). A contact message on a closed conversation queues it
+// again.
+//
+// # Rate limits and the loop guard
+//
+// The API allows 20 requests per second per token and per IP address. The
+// client keeps under that: at most 20 requests in any sliding window of one
+// second plus a 25 ms margin, shared by every goroutine using the Client,
+// first come first served, and every attempt (retries included) takes a slot.
+// WithRateLimit(n) changes the limit, WithRateLimit(0) turns it off, and
+// WithLimiter plugs in any Limiter (for example one shared between
+// processes). A 429 with Retry-After pauses the whole limiter, so concurrent
+// goroutines do not keep hitting the server.
+//
+// Bots are also limited per conversation: at most 8 identical messages (same
+// type, text and meta) in 3 minutes, and at most 20 consecutive messages in an
+// hour until an agent or the contact replies; the server then blocks the bot
+// for up to an hour. The loop guard (on by default, WithLoopGuard(false) turns
+// it off) mirrors both limits before a message is sent: Create with messages,
+// Send and Command refuse a batch that would break one with *LoopLimitError
+// (errors.Is(err, ErrLoopLimit)), naming the limit and when it frees, and
+// send nothing. The guard learns of replies from messages the SDK reads
+// (listing or getting messages, populated conversations), from webhook events,
+// and from Client.ObserveReply. Messages sent with the contact role (relayed
+// consumer messages) are not counted. A server 429 that names a loop limit is
+// returned as the same error type and never retried. Memory is bounded: the
+// least recently used conversations are forgotten.
 package chatshipper
