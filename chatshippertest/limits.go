@@ -140,12 +140,12 @@ func (s *Server) checkLoop(t *tx, cl *caller, conv, typ, text, role string, meta
 	st.consecutive = prune(st.consecutive, now, cfg.consecutiveWindow)
 	if same := st.identical[fp]; cfg.identical > 0 && len(same) >= cfg.identical {
 		return &apiError{status: http.StatusTooManyRequests,
-			msg: fmt.Sprintf("Loop limit: more than %d identical messages in %s", cfg.identical, spell(cfg.identicalWindow)),
+			msg:        fmt.Sprintf("Loop limit: more than %d identical messages in %s", cfg.identical, spell(cfg.identicalWindow)),
 			retryAfter: ceilSeconds(same[len(same)-cfg.identical].Add(cfg.identicalWindow).Sub(now))}
 	}
 	if run := st.consecutive; cfg.consecutive > 0 && len(run) >= cfg.consecutive {
 		return &apiError{status: http.StatusTooManyRequests,
-			msg: fmt.Sprintf("Loop limit: more than %d consecutive messages in %s", cfg.consecutive, spell(cfg.consecutiveWindow)),
+			msg:        fmt.Sprintf("Loop limit: more than %d consecutive messages in %s", cfg.consecutive, spell(cfg.consecutiveWindow)),
 			retryAfter: ceilSeconds(run[len(run)-cfg.consecutive].Add(cfg.consecutiveWindow).Sub(now))}
 	}
 	if cfg.identical > 0 {
