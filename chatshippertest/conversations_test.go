@@ -178,7 +178,7 @@ func TestCreateContactConversation(t *testing.T) {
 	assert.Equal(t, []any{sd.ChannelIDs[0], sd.ChannelIDs[1]}, got["channels"])
 	contact := getDoc(t, srv, "contacts", contactID)
 	assert.Equal(t, m{"id": contactID, "organization": sd.OrganizationID, "orgPath": sd.OrganizationID,
-		"profile": m{"name": "John Doe", "email": "john@example.com", "telephone": "+441134960999"},
+		"profile":   m{"name": "John Doe", "email": "john@example.com", "telephone": "+441134960999"},
 		"presences": []any{}, "conversation": id, "createdAt": contact["createdAt"], "updatedAt": contact["updatedAt"]}, contact)
 	msg := getDoc(t, srv, "messages", got["messages"].([]any)[0].(string))
 	assert.Equal(t, "contact", msg["role"])

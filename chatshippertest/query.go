@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // The query language of spec chapter 3, parsed from the raw query string so
@@ -99,6 +100,9 @@ func parseListQuery(rawQuery string) (*listQuery, error) {
 		}
 		if key == "" {
 			return nil, fmt.Errorf("query parameter without a name")
+		}
+		if !utf8.ValidString(key) || !utf8.ValidString(val) {
+			return nil, fmt.Errorf("query parameter %q is not valid UTF-8", strings.ToValidUTF8(key, "\uFFFD"))
 		}
 		if seen[key] {
 			return nil, fmt.Errorf("query parameter %q given more than once", key)

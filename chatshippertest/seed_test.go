@@ -25,13 +25,13 @@ func TestSeedData(t *testing.T) {
 		"email": "info@acme.test", "status": "active", "level": float64(1),
 		"path": sd.OrganizationID, "orgPath": sd.OrganizationID,
 		"categories": []any{m{"name": "General", "forms": []any{sd.FormID}}, m{"name": "Used Car", "forms": []any{}}},
-		"createdAt": now, "updatedAt": now,
+		"createdAt":  now, "updatedAt": now,
 	}, org)
 	assert.Equal(t, "General", sd.CategoryName)
 	assert.Equal(t, []string{"General", "Used Car"}, sd.CategoryNames)
 
 	assert.Equal(t, m{"id": sd.FormID, "organization": sd.OrganizationID, "name": "Contact details",
-		"fields": []any{m{"name": "Name", "key": "name"}, m{"name": "Email", "key": "email"}},
+		"fields":    []any{m{"name": "Name", "key": "name"}, m{"name": "Email", "key": "email"}},
 		"createdAt": now, "updatedAt": now}, getDoc(t, srv, "forms", sd.FormID))
 
 	users := []struct {
