@@ -1,0 +1,280 @@
+package chatshippertest
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// refreshTTL is the lifetime of refresh tokens (the real value is unknown).
+const refreshTTL = 30 * 24 * time.Hour
+
+// credential is a login of a user; passwords never leave this map.
+type credential struct {
+	userID   string
+	password string
+}
+
+// scopeLevels orders the cascading scopes of api-notes §2.6.
+var scopeLevels = map[string]int{"guest": 1, "viewer": 1, "agent": 2, "bot": 3, "admin": 4}
+
+// scopeLevel is the highest level named in a space-delimited scope string.
+func scopeLevel(scope string) int {
+	lvl := 0
+	for _, w := range strings.Fields(scope) {
+		lvl = max(lvl, scopeLevels[w])
+	}
+	return lvl
+}
+
+// scopeForRole maps a user role to its token scope; "viewer" is the guest role.
+func scopeForRole(role string) string {
+	switch role {
+	case "admin", "bot", "agent":
+		return role
+	default:
+		return "guest"
+	}
+}
+
+var jwtHeader = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
+
+// IssueToken returns a signed JWT for userID with the given space-delimited
+// scope ("guest", "agent", "bot", "admin"). ttl 0 makes a permanent token
+// without an exp claim, like a bot's API key. The user need not exist yet,
+// but requests with the token fail with 401 "invalid token" until it does.
+func (s *Server) IssueToken(userID string, scope string, ttl time.Duration) string {
+	return s.sign(userID, scope, ttl, "")
+}
+
+func (s *Server) sign(userID, scope string, ttl time.Duration, grant string) string {
+	now := s.now()
+	claims := map[string]any{"_id": userID, "scope": scope, "iat": now.Unix()}
+	if ttl > 0 {
+		claims["exp"] = now.Add(ttl).Unix()
+	}
+	if grant != "" {
+		claims["grant_type"] = grant
+	}
+	payload, _ := json.Marshal(claims)
+	unsigned := jwtHeader + "." + base64.RawURLEncoding.EncodeToString(payload)
+	return unsigned + "." + s.mac(unsigned)
+}
+
+func (s *Server) mac(unsigned string) string {
+	h := hmac.New(sha256.New, s.key)
+	h.Write([]byte(unsigned))
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
+}
+
+// tokenClaims are the claims the server reads back.
+type tokenClaims struct {
+	ID        string  `json:"_id"`
+	Scope     string  `json:"scope"`
+	Exp       float64 `json:"exp"`
+	GrantType string  `json:"grant_type"`
+}
+
+// verify checks a token's shape, signature and expiry, with the API's 401
+// messages (which the SDK matches to decide on a refresh).
+func (s *Server) verify(token string) (tokenClaims, *apiError) {
+	var c tokenClaims
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return c, errf(http.StatusUnauthorized, "No authorization token was found")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil || json.Unmarshal(payload, &c) != nil {
+		return c, errf(http.StatusUnauthorized, "No authorization token was found")
+	}
+	if !hmac.Equal([]byte(parts[2]), []byte(s.mac(parts[0]+"."+parts[1]))) {
+		return c, errf(http.StatusUnauthorized, "invalid signature")
+	}
+	if c.Exp != 0 && !s.now().Before(time.Unix(int64(c.Exp), 0)) {
+		return c, errf(http.StatusUnauthorized, "jwt expired")
+	}
+	if c.ID == "" {
+		return c, errf(http.StatusUnauthorized, "invalid token")
+	}
+	return c, nil
+}
+
+// caller is the authenticated user of a request.
+type caller struct {
+	userID  string
+	scope   string
+	level   int
+	role    string // the user's role in its selected organization
+	org     string // the selected organization
+	orgPath string
+}
+
+// msgRole is the default message role for the caller's messages.
+func (c *caller) msgRole() string {
+	if c.role == "bot" {
+		return "bot"
+	}
+	return "agent"
+}
+
+// authenticate resolves the bearer token of r to a caller.
+func (s *Server) authenticate(r *http.Request) (*caller, error) {
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return nil, errf(http.StatusUnauthorized, "No authorization token was found")
+	}
+	c, aerr := s.verify(strings.TrimSpace(token))
+	if aerr != nil {
+		return nil, aerr
+	}
+	if c.GrantType == "refresh_token" {
+		return nil, errf(http.StatusUnauthorized, "invalid token")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.store.get("users", c.ID)
+	if !ok {
+		// Deleting a user revokes its tokens (api-notes §2.2).
+		return nil, errf(http.StatusUnauthorized, "invalid token")
+	}
+	cl := &caller{userID: c.ID, scope: c.Scope, level: scopeLevel(c.Scope)}
+	cl.org, cl.role = userOrg(u, "")
+	if o, ok := s.store.get("organizations", cl.org); ok {
+		cl.orgPath = orgPathOf(o)
+	}
+	return cl, nil
+}
+
+// userOrg returns the user's membership in org (or, with org "", the selected
+// membership) as organization id and role.
+func userOrg(u doc, org string) (string, string) {
+	var first map[string]any
+	for _, e := range arr(u, "organizations") {
+		m, ok := e.(map[string]any)
+		if !ok {
+			continue
+		}
+		if first == nil {
+			first = m
+		}
+		if org != "" && str(m, "organization") == org || org == "" && m["selected"] == true {
+			return str(m, "organization"), str(m, "role")
+		}
+	}
+	if first != nil {
+		return str(first, "organization"), str(first, "role")
+	}
+	return "", str(u, "role")
+}
+
+// orgPathOf is an organization's path ("ancestor#...#self").
+func orgPathOf(o doc) string {
+	if p := str(o, "path"); p != "" {
+		return p
+	}
+	return str(o, "id")
+}
+
+// Operations checked against the permission table.
+const (
+	opList   = "list"
+	opFetch  = "fetch"
+	opCreate = "create"
+	opUpdate = "update"
+	opDelete = "delete"
+)
+
+// permissions is the visible part of the permission matrix of api-notes §2.6:
+// the lowest scope allowed per operation and collection. Anything the table
+// does not show (update, delete, other collections) needs scope bot.
+var permissions = map[string]map[string]int{
+	opList: {"organizations": 3, "orggroups": 3, "users": 3, "conversations": 2, "messages": 3,
+		"contacts": 2, "kbitems": 2, "forms": 3, "services": 4},
+	opFetch: {"organizations": 3, "orggroups": 3, "users": 3, "conversations": 1, "messages": 3,
+		"contacts": 3, "kbitems": 2, "forms": 4, "services": 4},
+	opCreate: {"organizations": 4, "orggroups": 4, "users": 4, "conversations": 2, "messages": 1,
+		"contacts": 3, "kbitems": 2, "forms": 3},
+}
+
+// permit answers 403 when the caller's scope is below what op on c needs.
+// Users may always fetch their own user document.
+func permit(cl *caller, op, c, id string) error {
+	if op == opFetch && c == "users" && id == cl.userID && cl.level > 0 {
+		return nil
+	}
+	need, ok := permissions[op][c]
+	if !ok {
+		need = scopeLevels["bot"]
+	}
+	if cl.level < need {
+		return errf(http.StatusForbidden, "Permission denied")
+	}
+	return nil
+}
+
+// handleToken serves POST /v2/auth/token: login with email+password(+otp), or
+// refresh with clientId+refreshToken.
+func (s *Server) handleToken(w http.ResponseWriter, body []byte) error {
+	in, err := decodeObject(body)
+	if err != nil {
+		return err
+	}
+	var userID string
+	if rt, ok := in["refreshToken"].(string); ok {
+		client, _ := in["clientId"].(string)
+		c, aerr := s.verify(rt)
+		if aerr != nil {
+			return aerr
+		}
+		if c.GrantType != "refresh_token" {
+			return errf(http.StatusUnauthorized, "invalid token")
+		}
+		s.mu.Lock()
+		cred, known := s.creds[strings.ToLower(client)]
+		s.mu.Unlock()
+		if !(known && cred.userID == c.ID || client == c.ID) {
+			return errf(http.StatusUnauthorized, "invalid token")
+		}
+		userID = c.ID
+	} else {
+		email, _ := in["email"].(string)
+		pw, _ := in["password"].(string)
+		if email == "" || pw == "" {
+			return errf(http.StatusBadRequest, "email and password are required")
+		}
+		s.mu.Lock()
+		cred, known := s.creds[strings.ToLower(email)]
+		s.mu.Unlock()
+		if !known || !hmac.Equal([]byte(cred.password), []byte(pw)) {
+			return errf(http.StatusUnauthorized, "Invalid email or password")
+		}
+		userID = cred.userID
+	}
+	s.mu.Lock()
+	u, ok := s.store.get("users", userID)
+	var org, role string
+	if ok {
+		org, role = userOrg(u, "")
+	}
+	s.mu.Unlock()
+	if !ok {
+		return errf(http.StatusUnauthorized, "invalid token")
+	}
+	scope := scopeForRole(role)
+	now := s.now()
+	writeJSON(w, http.StatusCreated, map[string]any{
+		"tokenType":    "Bearer",
+		"token":        s.sign(userID, scope, s.cfg.tokenTTL, ""),
+		"refreshToken": s.sign(userID, scope, refreshTTL, "refresh_token"),
+		"user":         userID,
+		"organization": org,
+		"expiresAt":    formatTime(now.Add(s.cfg.tokenTTL)),
+		"scope":        scope,
+	})
+	return nil
+}

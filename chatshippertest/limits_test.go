@@ -1,0 +1,199 @@
+package chatshippertest
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestRateLimitSlidingSecond(t *testing.T) {
+	srv, clk := newTest(t, WithRateLimit(3))
+	get := func() result { return call(t, srv, "GET", "users/"+srv.Seed.BotUserID, srv.Token, nil) }
+	for i := range 3 {
+		require.Equal(t, 200, get().Status, "request %d", i)
+		clk.advance(200 * time.Millisecond)
+	}
+	// Requests at 0, 200 and 400 ms; now 600 ms.
+	r := get()
+	assert.Equal(t, http.StatusTooManyRequests, r.Status)
+	assert.Equal(t, "Too many requests", r.errMsg(t))
+	assert.Equal(t, "1", r.Header.Get("Retry-After"))
+
+	clk.advance(399 * time.Millisecond)
+	assert.Equal(t, 429, get().Status, "the first request is 999 ms old")
+	clk.advance(time.Millisecond)
+	assert.Equal(t, 200, get().Status, "it left the window; refused requests did not count")
+	assert.Equal(t, 429, get().Status)
+	clk.advance(200 * time.Millisecond)
+	assert.Equal(t, 200, get().Status)
+
+	t.Run("login is limited per IP", func(t *testing.T) {
+		clk.advance(time.Hour)
+		body := m{"email": "x@acme.test", "password": "x"}
+		for range 3 {
+			mustCall(t, srv, 401, "POST", "auth/token", "", body)
+		}
+		mustCall(t, srv, 429, "POST", "auth/token", "", body)
+	})
+}
+
+func TestRateLimitPerTokenAndPerIP(t *testing.T) {
+	srv, _ := newTest(t, WithRateLimit(2))
+	other := srv.IssueToken(srv.Seed.AdminUserID, "admin", 0)
+	send := func(ip, token string) int {
+		req := httptest.NewRequest("GET", "/v2/users/"+srv.Seed.BotUserID, nil)
+		req.RemoteAddr = ip + ":5555"
+		req.Header.Set("Authorization", "Bearer "+token)
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	assert.Equal(t, 200, send("192.0.2.1", srv.Token))
+	assert.Equal(t, 200, send("192.0.2.2", srv.Token))
+	assert.Equal(t, 429, send("192.0.2.3", srv.Token), "the token is spent, whatever the IP")
+	assert.Equal(t, 200, send("192.0.2.1", other))
+	assert.Equal(t, 429, send("192.0.2.1", srv.IssueToken(srv.Seed.GuestUserID, "guest", 0)), "the IP is spent, whatever the token")
+	assert.Equal(t, 200, send("192.0.2.4", other))
+}
+
+func TestRateLimitDefaultAndOff(t *testing.T) {
+	clk := newClock()
+	srv := NewServer(t, WithClock(clk.now))
+	for i := range 20 {
+		require.Equal(t, 200, call(t, srv, "GET", "conversations", srv.Token, nil).Status, "request %d", i)
+	}
+	assert.Equal(t, 429, call(t, srv, "GET", "conversations", srv.Token, nil).Status, "default: 20 per second")
+
+	off, _ := newTest(t, WithRateLimit(0))
+	for range 50 {
+		require.Equal(t, 200, call(t, off, "GET", "conversations", off.Token, nil).Status)
+	}
+}
+
+func TestLoopLimitIdentical(t *testing.T) {
+	srv, clk := newTest(t)
+	id := newConv(t, srv, srv.Token, m{})["id"].(string)
+	same := m{"text": "I've said this before...", "meta": m{"k": "v"}}
+	for range 8 {
+		post(t, srv, srv.Token, id, same)
+		clk.advance(10 * time.Second)
+	}
+	// Eight identical messages at 0..70 s; now 80 s.
+	count := len(srv.List("messages"))
+	r := mustCall(t, srv, 429, "POST", "conversations/"+id+"/messages", srv.Token, same)
+	assert.Equal(t, "Loop limit: more than 8 identical messages in 3 minutes", r.errMsg(t))
+	assert.Equal(t, "100", r.Header.Get("Retry-After"), "the first of them leaves the window at 180 s")
+	assert.Len(t, srv.List("messages"), count, "nothing stored")
+
+	post(t, srv, srv.Token, id, m{"text": "I've said this before...", "meta": m{"k": "other"}})
+	post(t, srv, srv.Token, id, m{"text": "I've said this before...", "meta": m{"k": "v"}, "type": "card"})
+	post(t, srv, srv.AgentToken, id, same)
+	mustCall(t, srv, 429, "POST", "conversations/"+id+"/messages", srv.Token, same)
+	other := newConv(t, srv, srv.Token, m{})["id"].(string)
+	post(t, srv, srv.Token, other, same)
+
+	clk.advance(100 * time.Second)
+	post(t, srv, srv.Token, id, same)
+	mustCall(t, srv, 429, "POST", "conversations/"+id+"/messages", srv.Token, same)
+}
+
+func TestLoopLimitConsecutive(t *testing.T) {
+	srv, clk := newTest(t)
+	sd := srv.Seed
+	id := newConv(t, srv, srv.Token, m{})["id"].(string)
+	set := func(i int) m { return cmd(fmt.Sprintf("/set someVar %d", i)) }
+	for i := range 20 {
+		post(t, srv, srv.Token, id, set(i))
+	}
+	clk.advance(10 * time.Minute)
+	r := mustCall(t, srv, 429, "POST", "conversations/"+id+"/messages", srv.Token, set(20))
+	assert.Equal(t, "Loop limit: more than 20 consecutive messages in an hour", r.errMsg(t))
+	assert.Equal(t, "3000", r.Header.Get("Retry-After"))
+	assert.Equal(t, "19", getDoc(t, srv, "conversations", id)["meta"].(map[string]any)["someVar"], "nothing of it applied")
+
+	resets := []struct {
+		name  string
+		token string
+		msg   m
+	}{
+		{"an agent replies", srv.AgentToken, m{"text": "I'm here"}},
+		{"the bot relays a contact message", srv.Token, m{"text": "hello", "role": "contact"}},
+	}
+	for _, rs := range resets {
+		t.Run(rs.name, func(t *testing.T) {
+			post(t, srv, rs.token, id, rs.msg)
+			for i := range 20 {
+				post(t, srv, srv.Token, id, set(100+i))
+			}
+			mustCall(t, srv, 429, "POST", "conversations/"+id+"/messages", srv.Token, set(200))
+		})
+	}
+	t.Run("per bot and per conversation", func(t *testing.T) {
+		bot2 := srv.Put("users", m{"name": "Bot Two", "organizations": []any{m{"organization": sd.OrganizationID, "role": "bot", "selected": true}}})
+		post(t, srv, srv.IssueToken(bot2, "bot", 0), id, set(1))
+		post(t, srv, srv.Token, newConv(t, srv, srv.Token, m{})["id"].(string), set(1))
+	})
+	t.Run("the window frees", func(t *testing.T) {
+		clk.advance(time.Hour)
+		post(t, srv, srv.Token, id, set(300))
+	})
+	t.Run("agents have no loop limit", func(t *testing.T) {
+		for range 30 {
+			post(t, srv, srv.AgentToken, id, m{"text": "same"})
+		}
+	})
+}
+
+func TestLoopLimitBatches(t *testing.T) {
+	srv, _ := newTest(t)
+	batch := make([]any, 21)
+	for i := range batch {
+		batch[i] = m{"text": fmt.Sprintf("line %d", i)}
+	}
+	convs := len(srv.List("conversations"))
+	r := mustCall(t, srv, 429, "POST", "conversations", srv.Token, m{"messages": batch})
+	assert.Equal(t, "Loop limit: more than 20 consecutive messages in an hour", r.errMsg(t))
+	assert.Len(t, srv.List("conversations"), convs, "no conversation created")
+	assert.Empty(t, srv.List("messages"))
+
+	id := newConv(t, srv, srv.Token, m{"messages": batch[:15]})["id"].(string)
+	r = mustCall(t, srv, 429, "POST", "conversations/"+id+"/messages", srv.Token, batch[:6])
+	assert.Len(t, srv.List("messages"), 15, "the rejected batch left nothing")
+	mustCall(t, srv, 201, "POST", "conversations/"+id+"/messages", srv.Token, batch[:5])
+	mustCall(t, srv, 429, "POST", "conversations/"+id+"/messages", srv.Token, batch[0])
+}
+
+func TestLoopLimitOptions(t *testing.T) {
+	srv, _ := newTest(t, WithLoopLimits(2, time.Minute, 3, 90*time.Second))
+	id := newConv(t, srv, srv.Token, m{})["id"].(string)
+	post(t, srv, srv.Token, id, m{"text": "a"})
+	post(t, srv, srv.Token, id, m{"text": "a"})
+	r := mustCall(t, srv, 429, "POST", "conversations/"+id+"/messages", srv.Token, m{"text": "a"})
+	assert.Equal(t, "Loop limit: more than 2 identical messages in a minute", r.errMsg(t))
+	assert.Equal(t, "60", r.Header.Get("Retry-After"))
+	post(t, srv, srv.Token, id, m{"text": "b"})
+	r = mustCall(t, srv, 429, "POST", "conversations/"+id+"/messages", srv.Token, m{"text": "c"})
+	assert.Equal(t, "Loop limit: more than 3 consecutive messages in 90 seconds", r.errMsg(t))
+	assert.Equal(t, "90", r.Header.Get("Retry-After"))
+
+	off, _ := newTest(t, WithLoopLimits(0, 0, 0, 0))
+	id = newConv(t, off, off.Token, m{})["id"].(string)
+	for range 30 {
+		post(t, off, off.Token, id, m{"text": "same"})
+	}
+	assert.Panics(t, func() { NewServer(nil, WithLoopLimits(1, 0, 0, 0)) })
+}
+
+func TestSpell(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		time.Hour: "an hour", 2 * time.Hour: "2 hours", 3 * time.Minute: "3 minutes", time.Minute: "a minute",
+		time.Second: "a second", 90 * time.Second: "90 seconds", 1500 * time.Millisecond: "1.5s",
+	} {
+		assert.Equal(t, want, spell(d))
+	}
+}
