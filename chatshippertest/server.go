@@ -193,13 +193,13 @@ func NewServer(tb testing.TB, opts ...Option) *Server {
 }
 
 // NewInProcessServer returns a fake server that listens on no socket: its URL
-// is "http://chatshipper.test/v2/" and Client returns an *http.Client whose
+// is "http://127.0.0.1:9/v2/" (a loopback address that is never dialled) and Client returns an *http.Client whose
 // transport calls the server directly. Use it inside testing/synctest bubbles,
 // where a real socket would keep fake time from advancing: Delay faults,
 // webhook retries and WaitDeliveries then take no wall time.
 func NewInProcessServer(tb testing.TB, opts ...Option) *Server {
 	s := build(tb, opts)
-	s.URL = "http://chatshipper.test/v2/"
+	s.URL = "http://127.0.0.1:9/v2/" // loopback, so clients accept plain http; never dialled
 	s.client = &http.Client{Transport: HandlerTransport(s)}
 	return s
 }
