@@ -28,22 +28,42 @@ type Document struct {
 
 // MarshalJSON writes the fields in key order, each value exactly as stored.
 func (d Document) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
+	size := 2
+	for k, v := range d.fields {
+		size += len(k) + len(v) + 4
+	}
+	b := make([]byte, 0, size)
+	b = append(b, '{')
 	for i, k := range slices.Sorted(maps.Keys(d.fields)) {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		key, err := encodeJSON(k)
-		if err != nil {
-			return nil, err
+		if plainJSONKey(k) {
+			b = append(b, '"')
+			b = append(b, k...)
+			b = append(b, '"')
+		} else {
+			key, err := encodeJSON(k)
+			if err != nil {
+				return nil, err
+			}
+			b = append(b, key...)
 		}
-		b.Write(key)
-		b.WriteByte(':')
-		b.Write(d.fields[k])
+		b = append(b, ':')
+		b = append(b, d.fields[k]...)
 	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
+	return append(b, '}'), nil
+}
+
+// plainJSONKey reports whether k can be written between quotes as it is.
+func plainJSONKey(k string) bool {
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // UnmarshalJSON keeps every field of a JSON object as its raw bytes; null is

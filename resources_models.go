@@ -465,12 +465,20 @@ func (p WebhookParams) LogValue() slog.Value {
 // webhook. URL is required (http or https, absolute); Secret and Events are
 // optional. The secret never appears in String, GoString, LogValue or errors.
 type WebhookServiceCreate struct {
-	Name         string
+	// Name labels the service in the admin UI.
+	Name string
+	// Organization owns the webhook ("" for the token's organization); it
+	// receives the events of this organization and its sub-organizations.
 	Organization string
-	URL          string
-	Secret       string
-	Events       []string
-	Meta         Meta
+	// URL receives the events; basic auth credentials in it are allowed.
+	URL string
+	// Secret keys the X-Hub-Signature HMAC; "" lets the platform generate one.
+	Secret string
+	// Events restricts the events delivered ("message.create.contact.*");
+	// empty means all.
+	Events []string
+	// Meta is the service's free-form metadata.
+	Meta Meta
 }
 
 func (w *WebhookServiceCreate) validate() error {

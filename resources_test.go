@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -997,6 +998,22 @@ func TestDocumentAccessorsAndEdits(t *testing.T) {
 	assert.Nil(t, nilDoc.Fields())
 	assert.Equal(t, 0, nilDoc.Clone().Len())
 
+	// Keys that need escaping survive MarshalJSON.
+	odd := &Document{}
+	for _, k := range []string{`we"ird`, `back\slash`, "<tag>&", "tab\t", "café"} {
+		require.NoError(t, odd.Set(k, k))
+	}
+	enc, err := odd.MarshalJSON()
+	require.NoError(t, err)
+	var back Document
+	require.NoError(t, json.Unmarshal(enc, &back))
+	assert.Equal(t, odd.Fields(), back.Fields())
+	for _, k := range odd.Fields() {
+		var v string
+		require.NoError(t, back.Get(k, &v))
+		assert.Equal(t, k, v)
+	}
+
 	// Decoding: null empties, non-objects are refused.
 	require.NoError(t, json.Unmarshal([]byte(`null`), c))
 	assert.Equal(t, 0, c.Len())
@@ -1120,4 +1137,49 @@ func TestServicePaths(t *testing.T) {
 		"OrgGroups": c.OrgGroups.Path(), "Channels": c.Channels.Path(), "Services": c.Services.Path(),
 		"Forms": c.Forms.Path(), "Workflows": c.Workflows.Path(), "Bots": c.Bots.Path(), "BotInstances": c.BotInstances.Path(),
 	})
+}
+
+func BenchmarkDocumentDecode(b *testing.B) {
+	raw, err := os.ReadFile("testdata/resources/kbase.json")
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		var d Document
+		if err := decodeJSON(raw, &d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDocumentMarshal(b *testing.B) {
+	raw, err := os.ReadFile("testdata/resources/kbase.json")
+	require.NoError(b, err)
+	var d Document
+	require.NoError(b, decodeJSON(raw, &d))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := d.MarshalJSON(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkContactsList decodes a page of 200 contacts through the client
+// (httpmock transport, no rate limit): the cost of one typed List call.
+func BenchmarkContactsList(b *testing.B) {
+	one, err := os.ReadFile("testdata/resources/contact.json")
+	require.NoError(b, err)
+	page := "[" + strings.TrimSpace(strings.Repeat(string(one)+",", 199)) + string(one) + "]"
+	mt := httpmock.NewMockTransport()
+	mt.RegisterResponder("GET", testBase+"contacts", httpmock.NewStringResponder(200, page))
+	c, err := NewClient(testToken, WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: mt}), WithRateLimit(0))
+	require.NoError(b, err)
+	b.SetBytes(int64(len(page)))
+	b.ReportAllocs()
+	for b.Loop() {
+		items, _, err := c.Contacts.List(context.Background(), nil)
+		if err != nil || len(items) != 200 {
+			b.Fatal(err, len(items))
+		}
+	}
 }
