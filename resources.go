@@ -15,7 +15,7 @@ import (
 // embeds it (the service's doc comment names the collection), and
 // Client.Collection serves any collection with it over Document. All six
 // methods validate their arguments before any I/O: a malformed ID or a nil
-// body is an *ArgumentError (errors.Is ErrInvalidArgument), a bad query an
+// body is an *ArgumentError (errors.Is ErrInvalidArgument), a bad query a
 // *QueryError (errors.Is ErrInvalidQuery), and no request is made.
 //
 // The zero Resource is not usable: take the services of a Client from

@@ -157,6 +157,10 @@ func (u UserUpdate) String() string {
 // GoString is String, so %#v does not reveal the password either.
 func (u UserUpdate) GoString() string { return u.String() }
 
+// LogValue keeps the password out of slog output (a JSON handler would
+// otherwise marshal it).
+func (u UserUpdate) LogValue() slog.Value { return slog.StringValue(u.String()) }
+
 // OrganizationCreate is the body that creates an organization; with Parent it
 // creates a sub-organization. Name is required.
 type OrganizationCreate struct {
@@ -376,6 +380,12 @@ func (s ServiceCreate) String() string {
 // GoString is String, so %#v does not reveal credentials either.
 func (s ServiceCreate) GoString() string { return s.String() }
 
+// LogValue keeps params out of slog output.
+func (s ServiceCreate) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("name", s.Name), slog.String("type", string(s.Type)),
+		slog.String("organization", s.Organization))
+}
+
 // String describes the update with credentials in params redacted.
 func (u ServiceUpdate) String() string {
 	name, status := "<unset>", "<unset>"
@@ -390,6 +400,9 @@ func (u ServiceUpdate) String() string {
 
 // GoString is String, so %#v does not reveal credentials either.
 func (u ServiceUpdate) GoString() string { return u.String() }
+
+// LogValue keeps params out of slog output.
+func (u ServiceUpdate) LogValue() slog.Value { return slog.StringValue(u.String()) }
 
 // String describes the service with credentials in params redacted.
 func (s Service) String() string {

@@ -582,6 +582,7 @@ func TestUserCreateAndUpdateRedactPassword(t *testing.T) {
 	upd := UserUpdate{Password: ptr(canaryPassword), Email: ptr("new@example.com"), Meta: Meta{"a": 1}}
 	var logs bytes.Buffer
 	slog.New(slog.NewTextHandler(&logs, nil)).Info("user", "create", u, "update", upd)
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("user", "create", u, "update", upd)
 	for _, s := range []string{u.String(), fmt.Sprintf("%v", u), fmt.Sprintf("%+v", u), fmt.Sprintf("%#v", u), fmt.Sprint(&u),
 		upd.String(), fmt.Sprintf("%+v", upd), fmt.Sprintf("%#v", upd), logs.String()} {
 		assert.NotContains(t, s, canaryPassword)
@@ -684,7 +685,8 @@ func TestWebhookSecretsNeverPrinted(t *testing.T) {
 	smartsupp := decodeFixture[Service](t, "spec/service_record.json")
 
 	var logs bytes.Buffer
-	slog.New(slog.NewJSONHandler(&logs, nil)).Info("webhook", "create", w, "params", p, "service", svc)
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("webhook", "create", w, "params", p, "service", svc, "sc", sc, "su", su)
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("webhook", "create", w, "params", p, "service", svc, "sc", sc, "su", su)
 	var outputs []string
 	for _, v := range []any{w, &w, p, &p, svc, &svc, sc, &sc, su, &su, smartsupp} {
 		outputs = append(outputs, fmt.Sprint(v), fmt.Sprintf("%v", v), fmt.Sprintf("%+v", v), fmt.Sprintf("%#v", v), fmt.Sprintf("%s", v))
