@@ -51,6 +51,26 @@ type Client struct {
 	Conversations *ConversationsService
 	// Messages is the messages API (/v2/messages).
 	Messages *MessagesService
+	// Contacts is the contacts API (/v2/contacts).
+	Contacts *ContactsService
+	// Users is the users API (/v2/users).
+	Users *UsersService
+	// Organizations is the organizations API (/v2/organizations).
+	Organizations *OrganizationsService
+	// OrgGroups is the organization groups API (/v2/orggroups).
+	OrgGroups *OrgGroupsService
+	// Channels is the channels (team inboxes) API (/v2/channels).
+	Channels *ChannelsService
+	// Services is the services API, webhooks included (/v2/services).
+	Services *ServicesService
+	// Forms is the forms API (/v2/forms).
+	Forms *FormsService
+	// Workflows is the workflows API (/v2/workflows).
+	Workflows *WorkflowsService
+	// Bots is the bot definitions API (/v2/bots).
+	Bots *BotsService
+	// BotInstances is the bot instances API (/v2/botinstances).
+	BotInstances *BotInstancesService
 }
 
 // service is the shared base of every service: a back pointer to the client.
@@ -285,6 +305,7 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	c.common.client = c
 	c.Conversations = (*ConversationsService)(&c.common)
 	c.Messages = (*MessagesService)(&c.common)
+	c.initResources()
 	return c, nil
 }
 

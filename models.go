@@ -1,6 +1,9 @@
 package chatshipper
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"strings"
+)
 
 // Models of the resources other than conversations and messages. Fields are
 // those the API documentation and its examples show; unknown fields are
@@ -85,18 +88,18 @@ type Category struct {
 // Organization is a tenant in the organization hierarchy (MCC, customer,
 // sub-organization).
 type Organization struct {
-	ID          string            `json:"id,omitempty"`
-	Name        string            `json:"name,omitempty"`
-	DisplayName string            `json:"displayName,omitempty"`
-	Email       string            `json:"email,omitempty"`
-	URL         string            `json:"url,omitempty"`
-	Country     string            `json:"country,omitempty"`
-	Logo        string            `json:"logo,omitempty"`
-	Industry    string            `json:"industry,omitempty"`
-	Status      string            `json:"status,omitempty"`
-	Stopwords   []string          `json:"stopwords,omitzero"`
-	Categories  []Category        `json:"categories,omitzero"`
-	Parent      Ref[Organization] `json:"parent,omitzero"`
+	ID          string             `json:"id,omitempty"`
+	Name        string             `json:"name,omitempty"`
+	DisplayName string             `json:"displayName,omitempty"`
+	Email       string             `json:"email,omitempty"`
+	URL         string             `json:"url,omitempty"`
+	Country     string             `json:"country,omitempty"`
+	Logo        string             `json:"logo,omitempty"`
+	Industry    string             `json:"industry,omitempty"`
+	Status      OrganizationStatus `json:"status,omitempty"`
+	Stopwords   []string           `json:"stopwords,omitzero"`
+	Categories  []Category         `json:"categories,omitzero"`
+	Parent      Ref[Organization]  `json:"parent,omitzero"`
 	// Path is the ancestor organization IDs joined with "#", ending with this one.
 	Path    string   `json:"path,omitempty"`
 	OrgPath string   `json:"orgPath,omitempty"`
@@ -139,22 +142,132 @@ type Service struct {
 	ID           string            `json:"id,omitempty"`
 	Organization Ref[Organization] `json:"organization,omitzero"`
 	Name         string            `json:"name,omitempty"`
-	Type         string            `json:"type,omitempty"`
-	// Params are type-specific (webhook: url, secret, events).
-	Params    Meta      `json:"params,omitempty"`
-	Status    string    `json:"status,omitempty"`
-	Meta      Meta      `json:"meta,omitempty"`
-	CreatedAt Timestamp `json:"createdAt,omitzero"`
-	UpdatedAt Timestamp `json:"updatedAt,omitzero"`
+	Type         ServiceType       `json:"type,omitempty"`
+	// Params are type-specific (webhook: url, secret, events; smartsupp:
+	// jid, password, host, port). They may hold credentials: String, GoString
+	// and LogValue print them redacted. WebhookParams reads a webhook's.
+	Params    Meta          `json:"params,omitempty"`
+	Status    ServiceStatus `json:"status,omitempty"`
+	Meta      Meta          `json:"meta,omitempty"`
+	CreatedAt Timestamp     `json:"createdAt,omitzero"`
+	UpdatedAt Timestamp     `json:"updatedAt,omitzero"`
 }
 
 func (s *Service) refID() string { return s.ID }
 
 // ServiceUpdate is the body of a service PATCH. Params replaces the stored
 // params whole: fields left out fall back to their defaults.
+//
+// Setting Status to ServiceActive makes the platform verify a webhook's URL
+// again (ServicesService.Verify does just that); a failed verification is a
+// 403. Changing params.url also re-verifies.
 type ServiceUpdate struct {
-	Name   *string `json:"name,omitempty"`
-	Status *string `json:"status,omitempty"`
-	Params Meta    `json:"params,omitzero"`
-	Meta   Meta    `json:"meta,omitzero"`
+	Name   *string        `json:"name,omitempty"`
+	Status *ServiceStatus `json:"status,omitempty"`
+	Params Meta           `json:"params,omitzero"`
+	Meta   Meta           `json:"meta,omitzero"`
 }
+
+// Organization levels in the hierarchy (Organization.Level). Only an MCC
+// admin creates organizations and sub-organizations.
+const (
+	OrgLevelMCC      = 1 // a messaging contact center
+	OrgLevelCustomer = 2 // a customer organization of an MCC
+	OrgLevelSub      = 3 // a sub-organization (a leaf)
+)
+
+// PathIDs returns the IDs of the organization's ancestors and itself, root
+// first, read from Path (or OrgPath when Path is empty); nil when neither is
+// set.
+func (o *Organization) PathIDs() []string {
+	p := o.Path
+	if p == "" {
+		p = o.OrgPath
+	}
+	if p == "" {
+		return nil
+	}
+	return strings.Split(p, "#")
+}
+
+// OrgGroup is an organization group: a tag-like grouping of organizations (an
+// organization may be in many groups), used for example to restrict
+// workflows. Only its common fields are documented; read the others with
+// Client.Collection("orggroups").
+type OrgGroup struct {
+	ID           string            `json:"id,omitempty"`
+	Name         string            `json:"name,omitempty"`
+	Organization Ref[Organization] `json:"organization,omitzero"`
+	OrgPath      string            `json:"orgPath,omitempty"`
+	Meta         Meta              `json:"meta,omitempty"`
+	CreatedAt    Timestamp         `json:"createdAt,omitzero"`
+	UpdatedAt    Timestamp         `json:"updatedAt,omitzero"`
+}
+
+func (g *OrgGroup) refID() string { return g.ID }
+
+// Channel is a team inbox: it receives notifications of queued conversations
+// (/notify targets channels) and agents subscribe to it. The API documents
+// only its ID; the other fields are the ones every resource has [inferred].
+// Read any other field with Client.Collection("channels").
+type Channel struct {
+	ID           string            `json:"id,omitempty"`
+	Name         string            `json:"name,omitempty"`
+	Organization Ref[Organization] `json:"organization,omitzero"`
+	OrgPath      string            `json:"orgPath,omitempty"`
+	Meta         Meta              `json:"meta,omitempty"`
+	CreatedAt    Timestamp         `json:"createdAt,omitzero"`
+	UpdatedAt    Timestamp         `json:"updatedAt,omitzero"`
+}
+
+func (c *Channel) refID() string { return c.ID }
+
+// Workflow is a routing rule set: when a conversation becomes queued, the
+// workflows of its organization (and of its ancestors, unless restricted)
+// decide which channels to notify. Its rule schema is not documented; the
+// fields here are the ones every resource has [inferred]. Read the rules with
+// Client.Collection("workflows").
+type Workflow struct {
+	ID           string            `json:"id,omitempty"`
+	Name         string            `json:"name,omitempty"`
+	Organization Ref[Organization] `json:"organization,omitzero"`
+	OrgPath      string            `json:"orgPath,omitempty"`
+	Meta         Meta              `json:"meta,omitempty"`
+	CreatedAt    Timestamp         `json:"createdAt,omitzero"`
+	UpdatedAt    Timestamp         `json:"updatedAt,omitzero"`
+}
+
+func (w *Workflow) refID() string { return w.ID }
+
+// Bot is a bot definition: the global template of one piece of bot software.
+// Its ID is the bot user's ID. Organizations enable it through bot instances.
+type Bot struct {
+	ID           string            `json:"id,omitempty"`
+	Name         string            `json:"name,omitempty"`
+	Organization Ref[Organization] `json:"organization,omitzero"`
+	Enabled      bool              `json:"enabled,omitempty"`
+	Status       BotStatus         `json:"status,omitempty"`
+	Meta         Meta              `json:"meta,omitempty"`
+	CreatedAt    Timestamp         `json:"createdAt,omitzero"`
+	UpdatedAt    Timestamp         `json:"updatedAt,omitzero"`
+}
+
+func (b *Bot) refID() string { return b.ID }
+
+// BotInstance is one organization's copy of a bot, holding that
+// organization's configuration of it (in Meta, usually string values).
+type BotInstance struct {
+	ID           string            `json:"id,omitempty"`
+	Bot          Ref[Bot]          `json:"bot,omitzero"`
+	Organization Ref[Organization] `json:"organization,omitzero"`
+	// OrgPath is the owning organization's path; the SDKs list instances
+	// sorted by it to apply configuration from the root down.
+	OrgPath   string    `json:"orgPath,omitempty"`
+	Enabled   bool      `json:"enabled,omitempty"`
+	Status    BotStatus `json:"status,omitempty"`
+	Meta      Meta      `json:"meta,omitempty"`
+	CreatedAt Timestamp `json:"createdAt,omitzero"`
+	UpdatedAt Timestamp `json:"updatedAt,omitzero"`
+}
+
+func (b *BotInstance) refID() string { return b.ID }

@@ -1,0 +1,346 @@
+package chatshipper
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+)
+
+// Service bodies, the webhook view of a service, and the redaction that keeps
+// credentials held in service params (webhook secrets, passwords, URLs with
+// basic auth) out of every String, GoString, LogValue and error.
+
+// ServiceCreate is the body that creates a service of any type. Type is
+// required; for a webhook, CreateWebhook with a WebhookServiceCreate is the
+// typed way. Params may hold credentials and is printed redacted.
+type ServiceCreate struct {
+	Organization string      `json:"organization,omitempty"`
+	Name         string      `json:"name,omitempty"`
+	Type         ServiceType `json:"type"`
+	Params       Meta        `json:"params,omitempty"`
+	Meta         Meta        `json:"meta,omitempty"`
+}
+
+func (s *ServiceCreate) validate() error {
+	if s.Type == "" {
+		return argError("service.type", "is required")
+	}
+	if err := checkOptionalID("service.organization", s.Organization); err != nil {
+		return err
+	}
+	if s.Type == ServiceWebhook {
+		u, _ := s.Params["url"].(string)
+		if err := checkWebhookURL("service.params.url", u); err != nil {
+			return err
+		}
+		if ev, ok := s.Params["events"]; ok {
+			events, err := eventList(ev)
+			if err != nil {
+				return err
+			}
+			return checkWebhookEvents("service.params.events", events)
+		}
+	}
+	return nil
+}
+
+// String describes the service to create with credentials in params redacted.
+func (s ServiceCreate) String() string {
+	return fmt.Sprintf("ServiceCreate{Organization:%q Name:%q Type:%q Params:%v}",
+		s.Organization, s.Name, s.Type, redactParams(s.Params))
+}
+
+// GoString is String, so %#v does not reveal credentials either.
+func (s ServiceCreate) GoString() string { return s.String() }
+
+// LogValue keeps params out of slog output.
+func (s ServiceCreate) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("name", s.Name), slog.String("type", string(s.Type)),
+		slog.String("organization", s.Organization))
+}
+
+// String describes the update with credentials in params redacted.
+func (u ServiceUpdate) String() string {
+	name, status := "<unset>", "<unset>"
+	if u.Name != nil {
+		name = fmt.Sprintf("%q", *u.Name)
+	}
+	if u.Status != nil {
+		status = fmt.Sprintf("%q", *u.Status)
+	}
+	return fmt.Sprintf("ServiceUpdate{Name:%s Status:%s Params:%v}", name, status, redactParams(u.Params))
+}
+
+// GoString is String, so %#v does not reveal credentials either.
+func (u ServiceUpdate) GoString() string { return u.String() }
+
+// LogValue keeps params out of slog output.
+func (u ServiceUpdate) LogValue() slog.Value { return slog.StringValue(u.String()) }
+
+// String describes the service with credentials in params redacted.
+func (s Service) String() string {
+	return fmt.Sprintf("Service{ID:%s Organization:%s Name:%q Type:%q Status:%q Params:%v}",
+		s.ID, s.Organization.ID, s.Name, s.Type, s.Status, redactParams(s.Params))
+}
+
+// GoString is String, so %#v does not reveal credentials either.
+func (s Service) GoString() string { return s.String() }
+
+// LogValue keeps params out of slog output.
+func (s Service) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("id", s.ID), slog.String("name", s.Name),
+		slog.String("type", string(s.Type)), slog.String("status", string(s.Status)))
+}
+
+// WebhookParams is the typed view of a webhook service's params. Secret is the
+// HMAC key of the X-Hub-Signature header; the platform generates one when none
+// is given. String, GoString and LogValue redact the secret and any password
+// in the URL (the documentation suggests basic auth credentials there).
+type WebhookParams struct {
+	// URL receives the events (and the verification challenge).
+	URL string
+	// Secret keys the HMAC-SHA1 signature of every delivery.
+	Secret string
+	// Events restricts the events delivered; empty means all events of the
+	// organization and its sub-organizations. "*" stands for one whole
+	// dot-separated word ("message.create.contact.*").
+	Events []string
+}
+
+// WebhookParams reads the params of a webhook service. ok is false when the
+// service is not of type webhook. Unknown params are ignored.
+func (s *Service) WebhookParams() (p WebhookParams, ok bool) {
+	if s.Type != ServiceWebhook {
+		return WebhookParams{}, false
+	}
+	p.URL, _ = s.Params["url"].(string)
+	p.Secret, _ = s.Params["secret"].(string)
+	if ev, ok := s.Params["events"]; ok {
+		p.Events, _ = eventList(ev)
+	}
+	return p, true
+}
+
+// Params returns p as service params, for a ServiceUpdate (which replaces the
+// params whole: a secret left out would be lost or regenerated).
+func (p WebhookParams) Params() Meta {
+	m := Meta{"url": p.URL}
+	if p.Secret != "" {
+		m["secret"] = p.Secret
+	}
+	if p.Events != nil {
+		m["events"] = append([]string(nil), p.Events...)
+	}
+	return m
+}
+
+// String shows the URL (without a password) and events; never the secret.
+func (p WebhookParams) String() string {
+	return fmt.Sprintf("WebhookParams{URL:%s Secret:%s Events:%q}", redactURLString(p.URL), redactedIfSet(p.Secret), p.Events)
+}
+
+// GoString is String, so %#v does not reveal the secret either.
+func (p WebhookParams) GoString() string { return p.String() }
+
+// LogValue keeps the secret out of slog output.
+func (p WebhookParams) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("url", redactURLString(p.URL)), slog.Any("events", p.Events))
+}
+
+// WebhookServiceCreate is the body of CreateWebhook: a service of type
+// webhook. URL is required (http or https, absolute); Secret and Events are
+// optional. The secret never appears in String, GoString, LogValue or errors.
+type WebhookServiceCreate struct {
+	// Name labels the service in the admin UI.
+	Name string
+	// Organization owns the webhook ("" for the token's organization); it
+	// receives the events of this organization and its sub-organizations.
+	Organization string
+	// URL receives the events; basic auth credentials in it are allowed.
+	URL string
+	// Secret keys the X-Hub-Signature HMAC; "" lets the platform generate one.
+	Secret string
+	// Events restricts the events delivered ("message.create.contact.*");
+	// empty means all.
+	Events []string
+	// Meta is the service's free-form metadata.
+	Meta Meta
+}
+
+func (w *WebhookServiceCreate) validate() error {
+	if err := checkOptionalID("webhook.organization", w.Organization); err != nil {
+		return err
+	}
+	if err := checkWebhookURL("webhook.url", w.URL); err != nil {
+		return err
+	}
+	return checkWebhookEvents("webhook.events", w.Events)
+}
+
+func (w *WebhookServiceCreate) serviceCreate() *ServiceCreate {
+	return &ServiceCreate{
+		Organization: w.Organization,
+		Name:         w.Name,
+		Type:         ServiceWebhook,
+		Params:       WebhookParams{URL: w.URL, Secret: w.Secret, Events: w.Events}.Params(),
+		Meta:         w.Meta,
+	}
+}
+
+// String shows the webhook to create; never the secret.
+func (w WebhookServiceCreate) String() string {
+	return fmt.Sprintf("WebhookServiceCreate{Name:%q Organization:%q URL:%s Secret:%s Events:%q}",
+		w.Name, w.Organization, redactURLString(w.URL), redactedIfSet(w.Secret), w.Events)
+}
+
+// GoString is String, so %#v does not reveal the secret either.
+func (w WebhookServiceCreate) GoString() string { return w.String() }
+
+// LogValue keeps the secret out of slog output.
+func (w WebhookServiceCreate) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("name", w.Name), slog.String("url", redactURLString(w.URL)),
+		slog.Any("events", w.Events))
+}
+
+// checkWebhookURL refuses a URL the platform could not call. The URL is never
+// quoted: it may carry basic auth credentials.
+func checkWebhookURL(name, raw string) error {
+	if raw == "" {
+		return argError(name, "is required")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return argError(name, "is not a URL")
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return argError(name, "must be an http(s) URL")
+	}
+	if u.Host == "" {
+		return argError(name, "must be absolute with a host")
+	}
+	if u.Fragment != "" {
+		return argError(name, "must not have a fragment")
+	}
+	return nil
+}
+
+// checkWebhookEvents refuses a subscription pattern the platform's matcher
+// cannot mean: empty words, white space, or "*" inside a word (it stands for
+// exactly one whole dot-separated word).
+func checkWebhookEvents(name string, events []string) error {
+	for i, ev := range events {
+		n := fmt.Sprintf("%s[%d]", name, i)
+		if ev == "" {
+			return argError(n, "must not be empty")
+		}
+		if strings.ContainsFunc(ev, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+			return argError(n, "%s contains white space or control characters", quoteQueryValue(ev))
+		}
+		for w := range strings.SplitSeq(ev, ".") {
+			if w == "" {
+				return argError(n, "%s has an empty word", quoteQueryValue(ev))
+			}
+			if w != "*" && strings.Contains(w, "*") {
+				return argError(n, "%s: \"*\" must be a whole word", quoteQueryValue(ev))
+			}
+		}
+	}
+	return nil
+}
+
+// eventList reads params.events as decoded JSON ([]any) or as set in Go
+// ([]string).
+func eventList(v any) ([]string, error) {
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case []string:
+		return x, nil
+	case []any:
+		out := make([]string, len(x))
+		for i, e := range x {
+			s, ok := e.(string)
+			if !ok {
+				return nil, argError(fmt.Sprintf("params.events[%d]", i), "must be a string")
+			}
+			out[i] = s
+		}
+		return out, nil
+	}
+	return nil, argError("params.events", "must be a list of strings")
+}
+
+func redactedIfSet(s string) string {
+	if s == "" {
+		return `""`
+	}
+	return "[redacted]"
+}
+
+// redactURLString removes the password of a URL's user info; a string that
+// does not parse is replaced whole, since it may be anything.
+func redactURLString(raw string) string {
+	if raw == "" {
+		return `""`
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "[unparsable URL]"
+	}
+	if u.User == nil {
+		return u.String()
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "redacted")
+	}
+	return u.String()
+}
+
+// secretParamKey reports whether a params key names a credential.
+func secretParamKey(k string) bool {
+	k = strings.ToLower(k)
+	for _, w := range []string{"secret", "password", "passwd", "token", "key", "auth", "credential"} {
+		if strings.Contains(k, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactParams returns a copy of params for printing: credential values are
+// replaced, URLs lose their password, nested objects and arrays are walked.
+func redactParams(m Meta) Meta {
+	if m == nil {
+		return nil
+	}
+	out := make(Meta, len(m))
+	for k, v := range m {
+		if secretParamKey(k) {
+			out[k] = "[redacted]"
+			continue
+		}
+		out[k] = redactValue(v)
+	}
+	return out
+}
+
+func redactValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		return map[string]any(redactParams(Meta(x)))
+	case Meta:
+		return redactParams(x)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = redactValue(e)
+		}
+		return out
+	case string:
+		if strings.Contains(x, "://") && strings.Contains(x, "@") {
+			return redactURLString(x)
+		}
+	}
+	return v
+}
