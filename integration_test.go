@@ -378,7 +378,7 @@ func TestIntegrationPatchSemantics(t *testing.T) {
 	_, err = admin.Do(req, &svc)
 	require.NoError(t, err)
 	assert.Equal(t, "Acme Web Widget", svc.Name)
-	assert.Equal(t, "smartsupp", svc.Type)
+	assert.Equal(t, chatshipper.ServiceSmartsupp, svc.Type)
 	assert.Equal(t, chatshipper.Meta{"jid": "uid8965@s1.smartsupp.com", "password": "t0pN0tCH", "host": "s1.smartsupp.com", "port": 5222.0}, svc.Params)
 }
 
