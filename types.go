@@ -199,7 +199,9 @@ func (r Ref[T]) MarshalJSON() ([]byte, error) {
 	if r.ID == "" {
 		return []byte("null"), nil
 	}
-	return strconv.AppendQuote(nil, r.ID), nil
+	// JSON quoting, not Go's: strconv.Quote writes escapes such as \x7f that
+	// are not JSON (found by FuzzRefDecode).
+	return encodeJSON(r.ID)
 }
 
 // UnmarshalJSON accepts an ID string, a populated object, or null.

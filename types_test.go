@@ -115,6 +115,13 @@ func TestRef(t *testing.T) {
 		assert.Error(t, json.Unmarshal([]byte(bad), &h), bad)
 	}
 	assert.Equal(t, "abc", NewRef[User]("abc").String())
+
+	// An ID with a control character marshals as valid JSON (a fuzzer find).
+	b, err := json.Marshal(NewRef[User]("a\x7fb\u2028"))
+	require.NoError(t, err)
+	var back Ref[User]
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.Equal(t, "a\x7fb\u2028", back.ID)
 	assert.True(t, Ref[User]{}.IsZero())
 }
 
