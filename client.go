@@ -21,13 +21,13 @@ const Version = "0.1.0"
 
 const (
 	// DefaultBaseURL is the API base used when WithBaseURL is not given.
-	DefaultBaseURL          = "https://api.chatshipper.com/v2/"
-	defaultUserAgent        = "chatshipper-go/" + Version
-	defaultMaxRetries       = 3
-	defaultRetryWaitMin     = 500 * time.Millisecond
-	defaultRetryWaitMax     = 30 * time.Second
-	defaultMaxResponseBytes = 32 << 20
-	defaultTimeout          = 60 * time.Second
+	DefaultBaseURL           = "https://api.chatshipper.com/v2/"
+	defaultUserAgent         = "chatshipper-go/" + Version
+	defaultMaxRetries        = 3
+	defaultRetryWaitShortest = 500 * time.Millisecond
+	defaultRetryWaitLongest  = 30 * time.Second
+	defaultMaxResponseBytes  = 32 << 20
+	defaultTimeout           = 60 * time.Second
 )
 
 // Client talks to the ChatShipper REST API. It is safe for concurrent use;
@@ -218,8 +218,8 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	cfg := config{
 		baseURL:    DefaultBaseURL,
 		maxRetries: defaultMaxRetries,
-		waitMin:    defaultRetryWaitMin,
-		waitMax:    defaultRetryWaitMax,
+		waitMin:    defaultRetryWaitShortest,
+		waitMax:    defaultRetryWaitLongest,
 		maxBody:    defaultMaxResponseBytes,
 		rateLimit:  DefaultRequestsPerSecond,
 		rateMargin: DefaultRateLimitMargin,

@@ -66,7 +66,7 @@ func TestLoopGuardIdentical(t *testing.T) {
 		require.NoError(t, g.Reserve("c1", []string{key("chat", "same again", `{"a":2}`)}))
 		require.NoError(t, g.Reserve("c1", []string{key("card", "same again", `{"a":1}`)}))
 
-		time.Sleep(start.Add(3*time.Minute - time.Nanosecond).Sub(time.Now()))
+		time.Sleep(time.Until(start.Add(3*time.Minute - time.Nanosecond)))
 		requireLoopErr(t, want, g.Reserve("c1", []string{k}))
 
 		time.Sleep(time.Nanosecond) // the first message leaves the window exactly at RetryAt
@@ -93,7 +93,7 @@ func TestLoopGuardConsecutive(t *testing.T) {
 		assert.Equal(t, "chatshipper: loop limit: conversation c1: more than 20 consecutive messages in 1h0m0s; frees at "+
 			start.Add(time.Hour).UTC().Format(time.RFC3339Nano), err.Error())
 
-		time.Sleep(start.Add(time.Hour).Sub(time.Now()))
+		time.Sleep(time.Until(start.Add(time.Hour)))
 		require.NoError(t, g.Reserve("c1", []string{key("chat", "twenty-first", "")}))
 		want.RetryAt = start.Add(time.Minute + time.Hour).Round(0)
 		requireLoopErr(t, want, g.Reserve("c1", []string{key("chat", "twenty-second", "")}))

@@ -144,7 +144,7 @@ func backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) t
 	}
 	// Full jitter over [min, ceil]: concurrent clients that failed together
 	// do not come back together.
-	return minWait + rand.N(ceil-minWait+1)
+	return minWait + rand.N(ceil-minWait+1) //nolint:gosec // jitter needs no cryptographic randomness
 }
 
 // parseRetryAfter reads a Retry-After value given as delay seconds or as an
