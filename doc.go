@@ -201,4 +201,34 @@
 // consumer messages) are not counted. A server 429 that names a loop limit is
 // returned as the same error type and never retried. Memory is bounded: the
 // least recently used conversations are forgotten.
+//
+// # Resources
+//
+// Besides Conversations and Messages, the Client has a typed service per
+// resource: Contacts (with FindByTelephone), Users (with Me, the token's own
+// user), Organizations, OrgGroups, Channels, Services (with CreateWebhook and
+// Verify), Forms, Workflows, Bots and BotInstances. Each has List, ListIter,
+// Get, Create, Update (PATCH: only the fields set are sent; nested objects
+// such as meta or params replace the stored value whole) and Delete, written
+// once in the generic Resource type. Collections without a typed service
+// (kbases, kbitems, articles, files, locations, watemplates, metrics, points,
+// partners, tests, testresults, links, and any future one) are reached with
+// Client.Collection(name), whose Document keeps every field as the server
+// sent it.
+//
+// # Testing with chatshippertest
+//
+// The package chatshippertest is a stateful fake ChatShipper server: it keeps
+// conversations, messages and every other collection, runs the conversation
+// lifecycle and every command, answers the query language with the list
+// headers, enforces the request and loop limits, delivers signed webhooks, and
+// injects faults. Start it in one line and point a client at it:
+//
+//	srv := chatshippertest.NewServer(t)
+//	c, err := chatshipper.NewClient(srv.Token, chatshipper.WithBaseURL(srv.URL))
+//
+// srv.Seed names the seeded organization, users (bot, admin, agents, guest),
+// channels and form; srv.Requests() records what reached the server;
+// srv.InjectFault makes requests fail. NewInProcessServer serves without a
+// socket, for tests inside testing/synctest bubbles where waits take no time.
 package chatshipper
