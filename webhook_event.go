@@ -84,8 +84,10 @@ func verifySignature(mac hash.Hash, body []byte, header string) error {
 	if len(digest) != 2*sha1.Size {
 		return fmt.Errorf("%w: digest of %d hex digits, want %d", ErrSignatureMalformed, len(digest), 2*sha1.Size)
 	}
+	var hexDigest [2 * sha1.Size]byte // a copy on the stack: no allocation per delivery
+	copy(hexDigest[:], digest)
 	var got [sha1.Size]byte
-	if _, err := hex.Decode(got[:], []byte(digest)); err != nil {
+	if _, err := hex.Decode(got[:], hexDigest[:]); err != nil {
 		return fmt.Errorf("%w: digest is not hexadecimal", ErrSignatureMalformed)
 	}
 	mac.Write(body)
@@ -178,7 +180,10 @@ type EventData struct {
 	// "user". Values that are not strings are left out.
 	Links map[string]string
 	// Resources holds every other data key undecoded, e.g. "service",
-	// "organization", "botinstance". Decode one with Event.Resource.
+	// "organization", "botinstance". Decode one with Event.Resource. It is
+	// nil for message events, whose data the API defines as conversation,
+	// message and links: they are decoded in a single pass for speed, and
+	// Event.Resource still finds any further key in Raw.
 	Resources map[string]json.RawMessage
 }
 
@@ -253,15 +258,22 @@ func (d *EventData) fill(raw map[string]json.RawMessage) error {
 			d.Resources[k] = v
 		}
 	}
-	if m := d.Message; m != nil && m.Conversation.ID == "" {
-		// A reply needs the conversation; the payload names it next to the message.
-		if d.Conversation != nil && d.Conversation.ID != "" {
-			m.Conversation = NewRef[Conversation](d.Conversation.ID)
-		} else if id := lastPathSegment(d.Links[dataConversation]); IsValidID(id) {
-			m.Conversation = NewRef[Conversation](id)
-		}
-	}
+	d.linkMessage()
 	return nil
+}
+
+// linkMessage gives the message its conversation reference when the payload
+// left it out: a reply needs it, and the payload names it next to the message.
+func (d *EventData) linkMessage() {
+	m := d.Message
+	if m == nil || m.Conversation.ID != "" {
+		return
+	}
+	if d.Conversation != nil && d.Conversation.ID != "" {
+		m.Conversation = NewRef[Conversation](d.Conversation.ID)
+	} else if id := lastPathSegment(d.Links[dataConversation]); IsValidID(id) {
+		m.Conversation = NewRef[Conversation](id)
+	}
 }
 
 // decodeLinks reads data.links. The link set is documented only by example, so
@@ -289,15 +301,33 @@ func decodeLinks(v json.RawMessage) (map[string]string, error) {
 
 func isJSONNull(b []byte) bool { return bytes.Equal(bytes.TrimSpace(b), []byte("null")) }
 
-// eventWire is the top level of a payload; data is split into its keys in the
-// same pass, so each resource is decoded once.
-type eventWire struct {
-	ID           string                     `json:"id"`
-	Event        string                     `json:"event"`
-	Timestamp    Timestamp                  `json:"timestamp"`
-	Organization Ref[Organization]          `json:"organization"`
-	Activity     *Activity                  `json:"activity"`
-	Data         map[string]json.RawMessage `json:"data"`
+// eventHead is the top level of a payload, without data.
+type eventHead struct {
+	ID           string            `json:"id"`
+	Event        string            `json:"event"`
+	Timestamp    Timestamp         `json:"timestamp"`
+	Organization Ref[Organization] `json:"organization"`
+	Activity     *Activity         `json:"activity"`
+}
+
+// eventTyped decodes a payload in one pass, data's known keys typed. It is the
+// fast path: encoding/json validates and walks the body once, where splitting
+// data into raw values first (eventSplit) walks the big conversation and
+// message objects three more times.
+type eventTyped struct {
+	eventHead
+	Data struct {
+		Conversation *Conversation     `json:"conversation"`
+		Message      *Message          `json:"message"`
+		Links        map[string]string `json:"links"`
+	} `json:"data"`
+}
+
+// eventSplit decodes a payload with data split into its keys, so that every
+// key is seen; the resources are decoded afterwards (EventData.fill).
+type eventSplit struct {
+	eventHead
+	Data map[string]json.RawMessage `json:"data"`
 }
 
 // ParseEvent decodes a webhook body into an Event. The body must be a JSON
@@ -311,26 +341,44 @@ func ParseEvent(body []byte) (*Event, error) {
 }
 
 // parseEvent decodes body, which the returned Event keeps as Raw.
+//
+// Message events, the hot path of a bot, take one typed pass: their data is
+// documented as conversation, message and links, so Resources stays nil and
+// Event.Resource looks for anything else in Raw. Every other event (small,
+// and mostly about the resources in Resources) takes the split pass, which
+// sees every data key; so does a message event the typed pass refuses, for
+// instance for a link that is not a string.
 func parseEvent(body []byte) (*Event, error) {
-	var w eventWire
+	var t eventTyped
+	if err := decodeJSON(body, &t); err == nil && strings.HasPrefix(t.Event, "message.") {
+		e := newEvent(&t.eventHead, body)
+		e.Data.Conversation, e.Data.Message, e.Data.Links = t.Data.Conversation, t.Data.Message, t.Data.Links
+		e.Data.linkMessage()
+		return e, nil
+	}
+	var w eventSplit
 	if err := decodeJSON(body, &w); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidEvent, err)
 	}
 	if w.Event == "" {
 		return nil, fmt.Errorf("%w: no \"event\" name", ErrInvalidEvent)
 	}
-	e := &Event{
-		ID:           w.ID,
-		Name:         w.Event,
-		Timestamp:    w.Timestamp,
-		Organization: w.Organization.ID,
-		Activity:     w.Activity,
-		Raw:          body,
-	}
+	e := newEvent(&w.eventHead, body)
 	if err := e.Data.fill(w.Data); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidEvent, err)
 	}
 	return e, nil
+}
+
+func newEvent(h *eventHead, body []byte) *Event {
+	return &Event{
+		ID:           h.ID,
+		Name:         h.Event,
+		Timestamp:    h.Timestamp,
+		Organization: h.Organization.ID,
+		Activity:     h.Activity,
+		Raw:          body,
+	}
 }
 
 // IsMessage reports whether the event is a message event (its name starts
@@ -419,6 +467,9 @@ func (e *Event) Resource(name string, v any) error {
 		}
 	}
 	if src == nil {
+		if raw := e.rawResource(name); raw != nil {
+			return decodeJSON(raw, v)
+		}
 		return fmt.Errorf("%w: data.%s", ErrNoResource, truncate(name, 64))
 	}
 	b, err := encodeJSON(src)
@@ -426,4 +477,26 @@ func (e *Event) Resource(name string, v any) error {
 		return err
 	}
 	return decodeJSON(b, v)
+}
+
+// rawResource finds data.<name> in Raw, for the keys a message event's fast
+// decoding pass did not keep. It returns nil when there is none.
+func (e *Event) rawResource(name string) json.RawMessage {
+	if e.Data.Resources != nil || len(e.Raw) == 0 {
+		return nil // the split pass saw every key already
+	}
+	switch name {
+	case dataConversation, dataMessage, dataLinks:
+		return nil
+	}
+	var w struct {
+		Data map[string]json.RawMessage `json:"data"`
+	}
+	if decodeJSON(e.Raw, &w) != nil {
+		return nil
+	}
+	if raw := w.Data[name]; raw != nil && !isJSONNull(raw) {
+		return raw
+	}
+	return nil
 }
