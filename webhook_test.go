@@ -1224,6 +1224,39 @@ func TestParseEventTolerance(t *testing.T) {
 	})
 }
 
+func TestParseEventMessageFastPath(t *testing.T) {
+	contact := `{"id":"` + whContact + `","profile":{"name":"Jenny Jones"}}`
+	t.Run("extra data keys of a message event are found in Raw", func(t *testing.T) {
+		e, err := ParseEvent([]byte(`{"event":"message.create.contact.chat","data":{"conversation":{"id":"` + whConv + `"},` +
+			`"message":{"text":"hi"},"contact":` + contact + `}}`))
+		require.NoError(t, err)
+		assert.Nil(t, e.Data.Resources)
+		var c Contact
+		require.NoError(t, e.Resource("contact", &c))
+		assert.Equal(t, Contact{ID: whContact, Profile: ContactProfile{Name: "Jenny Jones"}}, c)
+		assert.ErrorIs(t, e.Resource("user", &c), ErrNoResource)
+	})
+	t.Run("a message event the typed pass refuses takes the complete pass", func(t *testing.T) {
+		e, err := ParseEvent([]byte(`{"event":"message.update","data":{"message":{"text":"hi"},` +
+			`"links":{"conversation":"https://api.web1on1.chat/v2/conversations/` + whConv + `","count":2},"contact":` + contact + `}}`))
+		require.NoError(t, err)
+		assert.Equal(t, map[string]string{"conversation": "https://api.web1on1.chat/v2/conversations/" + whConv}, e.Data.Links)
+		assert.Equal(t, whConv, e.Data.Message.Conversation.ID)
+		require.Contains(t, e.Data.Resources, "contact")
+		assert.JSONEq(t, contact, string(e.Data.Resources["contact"]))
+	})
+	t.Run("both passes give the same event", func(t *testing.T) {
+		body := whFixture(t, "message.create.contact.chat.json")
+		fast, err := ParseEvent(body)
+		require.NoError(t, err)
+		var split eventSplit
+		require.NoError(t, decodeJSON(body, &split))
+		var d EventData
+		require.NoError(t, d.fill(split.Data))
+		assert.Equal(t, d, fast.Data)
+	})
+}
+
 func TestEventJSONRoundTrip(t *testing.T) {
 	for _, name := range []string{"message.create.contact.chat.json", "conversation.update.json", "service.create.json"} {
 		t.Run(name, func(t *testing.T) {
