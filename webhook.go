@@ -1,7 +1,6 @@
 package chatshipper
 
 import (
-	"container/list"
 	"context"
 	"crypto/hmac"
 	"crypto/sha1"
@@ -220,8 +219,8 @@ func (e *WebhookPanicError) Error() string {
 // reach the URL can inject events: use it only behind another check (HTTP basic
 // auth in the webhook URL, a private network) or in tests.
 //
-// A WebhookHandler is safe for concurrent use; Handle may be called while it
-// serves.
+// Create one with NewWebhookHandler (the zero value is not ready for use). It
+// is safe for concurrent use; Handle may be called while it serves.
 type WebhookHandler struct {
 	// newMAC returns an HMAC keyed with the secret, or nil without one. The
 	// secret lives only in this closure, never in a field that %+v could print.
@@ -566,14 +565,21 @@ func (h *WebhookHandler) dispatch(ctx context.Context, e *Event) error {
 	if len(routes) == 0 {
 		return nil
 	}
-	if h.dropped(ctx, e) {
-		return nil
-	}
 	words := strings.Split(e.Name, ".")
 	var errs []error
+	checked := false // the bot filters run once, and only when a pattern matches
 	for i := range routes {
 		rt := &routes[i]
-		if !rt.words.match(words) || !rt.accepts(e) {
+		if !rt.words.match(words) {
+			continue
+		}
+		if !checked {
+			if h.dropped(ctx, e) {
+				return nil
+			}
+			checked = true
+		}
+		if !rt.accepts(e) {
 			continue
 		}
 		if err := rt.call(ctx, e); err != nil {
@@ -601,56 +607,6 @@ func (rt *route) call(ctx context.Context, e *Event) (err error) {
 		}
 	}()
 	return rt.fn(ctx, e)
-}
-
-// dropped applies the bot filters to new messages: the own user's messages
-// (unless WithWebhookIncludeSelf) and, with WithWebhookSkipBots, every bot's.
-// message.update, .delete and .error pass, so a bot still hears that its own
-// message failed.
-func (h *WebhookHandler) dropped(ctx context.Context, e *Event) bool {
-	m := e.Data.Message
-	if m == nil || !e.isMessageCreate() {
-		return false
-	}
-	if h.skipBots && m.Role == RoleBot {
-		return true
-	}
-	if h.includeSelf || m.User.ID == "" {
-		return false
-	}
-	self := h.self(ctx)
-	return self != "" && m.User.ID == self
-}
-
-// self returns the own user ID: the configured one, or the client's, looked up
-// once it is needed and cached. While the lookup answers "" it is retried at
-// most once a minute, and no message is dropped as the own.
-func (h *WebhookHandler) self(ctx context.Context) string {
-	if h.selfUser != "" {
-		return h.selfUser
-	}
-	if h.selfLookup == nil {
-		return ""
-	}
-	if id := h.selfID.Load(); id != nil {
-		return *id
-	}
-	h.selfMu.Lock()
-	defer h.selfMu.Unlock()
-	if id := h.selfID.Load(); id != nil {
-		return *id
-	}
-	now := time.Now()
-	if !h.selfTried.IsZero() && now.Sub(h.selfTried) < selfRetryInterval {
-		return ""
-	}
-	h.selfTried = now
-	id := h.selfLookup(ctx)
-	if id == "" {
-		return ""
-	}
-	h.selfID.Store(&id)
-	return id
 }
 
 // report hands a failure to the error handler and the log. A panicking error
@@ -726,94 +682,4 @@ func (h *WebhookHandler) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// Duplicate suppression. An event ID is "running" from its acceptance until
-// its handlers return, then "done" if they succeeded; a failed event is
-// forgotten, so the platform's retry runs it again. At most max IDs are kept,
-// each for ttl; the oldest go first.
-
-type dedupeState int
-
-const (
-	dedupeNew dedupeState = iota
-	dedupeRunning
-	dedupeDone
-)
-
-type dedupeEntry struct {
-	id    string
-	at    time.Time
-	state dedupeState
-}
-
-type dedupeCache struct {
-	mu    sync.Mutex
-	max   int
-	ttl   time.Duration
-	ids   map[string]*list.Element
-	order *list.List // of *dedupeEntry, oldest first
-}
-
-func newDedupeCache(max int, ttl time.Duration) *dedupeCache {
-	return &dedupeCache{max: max, ttl: ttl, ids: make(map[string]*list.Element), order: list.New()}
-}
-
-// begin records id as running and returns dedupeNew, or returns the state of
-// an earlier delivery of the same id. Events without an ID (and a nil cache)
-// are always new.
-func (d *dedupeCache) begin(id string) dedupeState {
-	if d == nil || id == "" {
-		return dedupeNew
-	}
-	now := time.Now()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.expire(now)
-	if el, ok := d.ids[id]; ok {
-		return el.Value.(*dedupeEntry).state
-	}
-	for d.order.Len() >= d.max {
-		d.remove(d.order.Front())
-	}
-	d.ids[id] = d.order.PushBack(&dedupeEntry{id: id, at: now, state: dedupeRunning})
-	return dedupeNew
-}
-
-// finish records the outcome of a run begun with begin.
-func (d *dedupeCache) finish(id string, ok bool) {
-	if d == nil || id == "" {
-		return
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	el, found := d.ids[id]
-	if !found {
-		return // evicted meanwhile
-	}
-	if ok {
-		el.Value.(*dedupeEntry).state = dedupeDone
-		return
-	}
-	d.remove(el)
-}
-
-func (d *dedupeCache) expire(now time.Time) {
-	for el := d.order.Front(); el != nil; el = d.order.Front() {
-		if now.Sub(el.Value.(*dedupeEntry).at) < d.ttl {
-			return
-		}
-		d.remove(el)
-	}
-}
-
-func (d *dedupeCache) remove(el *list.Element) {
-	delete(d.ids, el.Value.(*dedupeEntry).id)
-	d.order.Remove(el)
-}
-
-func (d *dedupeCache) len() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return len(d.ids)
 }

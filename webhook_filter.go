@@ -1,14 +1,20 @@
 package chatshipper
 
 import (
+	"container/list"
+	"context"
 	"reflect"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 	"unicode"
 )
 
-// Event name patterns and the filters a handler can be registered with.
+// What reaches the handlers: event name patterns, the filters a handler can
+// be registered with, the bot filters (own and bot messages) and duplicate
+// suppression.
 
 // eventPattern is a parsed pattern: its dot-separated words, where "*" stands
 // for exactly one word and "**" for any number of words, none included.
@@ -219,4 +225,144 @@ func textFilter(match func(string) bool) EventFilter {
 		}
 		return false
 	}}
+}
+
+// dropped applies the bot filters to new messages: the own user's messages
+// (unless WithWebhookIncludeSelf) and, with WithWebhookSkipBots, every bot's.
+// message.update, .delete and .error pass, so a bot still hears that its own
+// message failed.
+func (h *WebhookHandler) dropped(ctx context.Context, e *Event) bool {
+	m := e.Data.Message
+	if m == nil || !e.isMessageCreate() {
+		return false
+	}
+	if h.skipBots && m.Role == RoleBot {
+		return true
+	}
+	if h.includeSelf || m.User.ID == "" {
+		return false
+	}
+	self := h.self(ctx)
+	return self != "" && m.User.ID == self
+}
+
+// self returns the own user ID: the configured one, or the client's, looked up
+// once it is needed and cached. While the lookup answers "" it is retried at
+// most once a minute, and no message is dropped as the own.
+func (h *WebhookHandler) self(ctx context.Context) string {
+	if h.selfUser != "" {
+		return h.selfUser
+	}
+	if h.selfLookup == nil {
+		return ""
+	}
+	if id := h.selfID.Load(); id != nil {
+		return *id
+	}
+	h.selfMu.Lock()
+	defer h.selfMu.Unlock()
+	if id := h.selfID.Load(); id != nil {
+		return *id
+	}
+	now := time.Now()
+	if !h.selfTried.IsZero() && now.Sub(h.selfTried) < selfRetryInterval {
+		return ""
+	}
+	h.selfTried = now
+	id := h.selfLookup(ctx)
+	if id == "" {
+		return ""
+	}
+	h.selfID.Store(&id)
+	return id
+}
+
+// Duplicate suppression. An event ID is "running" from its acceptance until
+// its handlers return, then "done" if they succeeded; a failed event is
+// forgotten, so the platform's retry runs it again. At most max IDs are kept,
+// each for ttl; the oldest go first.
+
+type dedupeState int
+
+const (
+	dedupeNew dedupeState = iota
+	dedupeRunning
+	dedupeDone
+)
+
+type dedupeEntry struct {
+	id    string
+	at    time.Time
+	state dedupeState
+}
+
+type dedupeCache struct {
+	mu    sync.Mutex
+	max   int
+	ttl   time.Duration
+	ids   map[string]*list.Element
+	order *list.List // of *dedupeEntry, oldest first
+}
+
+func newDedupeCache(max int, ttl time.Duration) *dedupeCache {
+	return &dedupeCache{max: max, ttl: ttl, ids: make(map[string]*list.Element), order: list.New()}
+}
+
+// begin records id as running and returns dedupeNew, or returns the state of
+// an earlier delivery of the same id. Events without an ID (and a nil cache)
+// are always new.
+func (d *dedupeCache) begin(id string) dedupeState {
+	if d == nil || id == "" {
+		return dedupeNew
+	}
+	now := time.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.expire(now)
+	if el, ok := d.ids[id]; ok {
+		return el.Value.(*dedupeEntry).state
+	}
+	for d.order.Len() >= d.max {
+		d.remove(d.order.Front())
+	}
+	d.ids[id] = d.order.PushBack(&dedupeEntry{id: id, at: now, state: dedupeRunning})
+	return dedupeNew
+}
+
+// finish records the outcome of a run begun with begin.
+func (d *dedupeCache) finish(id string, ok bool) {
+	if d == nil || id == "" {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	el, found := d.ids[id]
+	if !found {
+		return // evicted meanwhile
+	}
+	if ok {
+		el.Value.(*dedupeEntry).state = dedupeDone
+		return
+	}
+	d.remove(el)
+}
+
+func (d *dedupeCache) expire(now time.Time) {
+	for el := d.order.Front(); el != nil; el = d.order.Front() {
+		if now.Sub(el.Value.(*dedupeEntry).at) < d.ttl {
+			return
+		}
+		d.remove(el)
+	}
+}
+
+func (d *dedupeCache) remove(el *list.Element) {
+	delete(d.ids, el.Value.(*dedupeEntry).id)
+	d.order.Remove(el)
+}
+
+func (d *dedupeCache) len() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.ids)
 }
