@@ -107,8 +107,10 @@ func verifySignature(mac hash.Hash, body []byte, header string) error {
 // Encoding an Event with encoding/json gives the wire form back (Raw is left
 // out); ParseEvent is the way in.
 type Event struct {
-	// ID identifies this delivery's event; the platform keeps it when it
-	// retries, which is how duplicates are recognised.
+	// ID is the UUID of the webhook call. A retry of the same call is taken
+	// to carry the same ID, which is how WebhookHandler recognises duplicates
+	// (the docs do not say so outright; if the platform changed it per
+	// attempt, duplicates would simply run again).
 	ID string `json:"id,omitempty"`
 	// Name is the event name (JSON "event").
 	Name string `json:"event"`
@@ -130,19 +132,24 @@ type Event struct {
 type Activity struct {
 	// Context is the JSON-LD context ("@context"),
 	// normally "https://www.w3.org/ns/activitystreams".
-	Context   string         `json:"@context,omitempty"`
-	Type      string         `json:"type,omitempty"`
-	Actor     ActivityObject `json:"actor,omitzero"`
-	Object    ActivityObject `json:"object,omitzero"`
-	Published Timestamp      `json:"published,omitzero"`
+	Context string `json:"@context,omitempty"`
+	// Type is the ActivityStreams verb: "Create", "Update", "Delete", ...
+	Type string `json:"type,omitempty"`
+	// Actor is who did it (a user or contact).
+	Actor ActivityObject `json:"actor,omitzero"`
+	// Object is what it was done to (a message, conversation, service, ...).
+	Object ActivityObject `json:"object,omitzero"`
+	// Published is when it happened.
+	Published Timestamp `json:"published,omitzero"`
 	// Summary is a human-readable sentence ("User Jenny Jones created a chat message").
 	Summary string `json:"summary,omitempty"`
 }
 
-// ActivityObject is the actor or object of an Activity. ID is an API URL such
-// as "https://api.web1on1.chat/v2/users/<id>".
+// ActivityObject is the actor or object of an Activity.
 type ActivityObject struct {
-	ID   string `json:"id,omitempty"`
+	// ID is an API URL such as "https://api.web1on1.chat/v2/users/<id>".
+	ID string `json:"id,omitempty"`
+	// Type is the ActivityStreams type: "Person", "Object", ...
 	Type string `json:"type,omitempty"`
 }
 
