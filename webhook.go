@@ -189,10 +189,11 @@ func WithWebhookLogger(l *slog.Logger) WebhookOption {
 	}
 }
 
-// WebhookPanicError is the error a handler's recovered panic becomes. It
-// reaches the error handler and the log, never the HTTP response.
+// WebhookPanicError is the error a recovered panic of a handler or a filter
+// becomes. It reaches the error handler and the log, never the HTTP response.
 type WebhookPanicError struct {
-	// Pattern is the pattern the panicking handler was registered with.
+	// Pattern is the pattern the panicking handler or filter was registered
+	// with ("" for a panic outside any route, e.g. in the own-user lookup).
 	Pattern string
 	// Value is what the handler panicked with.
 	Value any
@@ -442,7 +443,7 @@ func (h *WebhookHandler) serveDelivery(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	err = h.process(r.Context(), e)
+	err = h.process(r.Context(), e) // never panics: dispatch recovers
 	h.endSync()
 	if err != nil {
 		http.Error(w, "handler failed", http.StatusInternalServerError)
@@ -559,8 +560,15 @@ func (h *WebhookHandler) process(ctx context.Context, e *Event) error {
 	return err
 }
 
-// dispatch runs every handler whose pattern and filters match e.
-func (h *WebhookHandler) dispatch(ctx context.Context, e *Event) error {
+// dispatch runs every handler whose pattern and filters match e. A panic in
+// code it calls (a filter, the own-user lookup) becomes an error like a
+// handler's, so the event's bookkeeping always completes.
+func (h *WebhookHandler) dispatch(ctx context.Context, e *Event) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &WebhookPanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
 	routes := *h.routes.Load()
 	if len(routes) == 0 {
 		return nil
@@ -579,33 +587,27 @@ func (h *WebhookHandler) dispatch(ctx context.Context, e *Event) error {
 			}
 			checked = true
 		}
-		if !rt.accepts(e) {
-			continue
-		}
-		if err := rt.call(ctx, e); err != nil {
+		if err := rt.run(ctx, e); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func (rt *route) accepts(e *Event) bool {
-	for _, f := range rt.filters {
-		if !f(e) {
-			return false
-		}
-	}
-	return true
-}
-
-// call runs the handler, turning a panic into a *WebhookPanicError so one
-// faulty handler cannot take the server (or a worker) down.
-func (rt *route) call(ctx context.Context, e *Event) (err error) {
+// run applies the route's filters and, if they all accept, its handler. A
+// panic in either becomes a *WebhookPanicError, so one faulty handler cannot
+// take the server (or a worker) down.
+func (rt *route) run(ctx context.Context, e *Event) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = &WebhookPanicError{Pattern: rt.pattern, Value: v, Stack: debug.Stack()}
 		}
 	}()
+	for _, f := range rt.filters {
+		if !f(e) {
+			return nil
+		}
+	}
 	return rt.fn(ctx, e)
 }
 

@@ -387,6 +387,30 @@ func TestWebhookHandlerOutcomes(t *testing.T) {
 		assert.Equal(t, "message.**", pe.Pattern)
 		assert.NotEmpty(t, pe.Stack)
 	})
+	t.Run("a panicking filter or own-user lookup is a failure, not a crash", func(t *testing.T) {
+		var gotErr error
+		h := newWH(t, WithWebhookErrorHandler(func(_ *Event, err error) { gotErr = err }))
+		var ran bool
+		require.NoError(t, h.Handle("message.**", func(context.Context, *Event) error { ran = true; return nil },
+			FilterFunc(func(*Event) bool { panic("filter bug") })))
+		assert.Equal(t, 500, whSigned(h, body).Code)
+		assert.False(t, ran)
+		var pe *WebhookPanicError
+		require.ErrorAs(t, gotErr, &pe)
+		assert.Equal(t, "filter bug", pe.Value)
+		assert.Equal(t, "message.**", pe.Pattern)
+		assert.Equal(t, 500, whSigned(h, body).Code, "not remembered as done: the retry runs again")
+
+		c, _ := newTestClient(t)
+		h2 := newWH(t, WithWebhookClient(c), WithWebhookErrorHandler(func(_ *Event, err error) { gotErr = err }))
+		h2.selfLookup = func(context.Context) string { panic("lookup bug") }
+		counter(t, h2)
+		assert.Equal(t, 500, whSigned(h2, body).Code)
+		require.ErrorAs(t, gotErr, &pe)
+		assert.Equal(t, "lookup bug", pe.Value)
+		assert.Equal(t, "", pe.Pattern)
+		require.NoError(t, h2.Shutdown(context.Background()), "the failed run was accounted for")
+	})
 	t.Run("handler receives the request context and the decoded event", func(t *testing.T) {
 		h := newWH(t)
 		type key struct{}
