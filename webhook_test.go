@@ -308,6 +308,46 @@ func TestWebhookBodyCap(t *testing.T) {
 	})
 }
 
+// failingReader fails mid-body, like a client that drops the connection.
+type failingReader struct{ sent bool }
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if !f.sent {
+		f.sent = true
+		return copy(p, `{"event":`), nil
+	}
+	return 0, io.ErrUnexpectedEOF
+}
+
+func TestWebhookUnreadableBody(t *testing.T) {
+	h := newWH(t)
+	n := counter(t, h)
+	r := httptest.NewRequest(http.MethodPost, "/hook", &failingReader{})
+	r.Header.Set(SignatureHeader, SignWebhookBody([]byte(`{"event":`), whSecret))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	assert.Equal(t, 400, w.Code)
+	assert.Zero(t, n.Load())
+}
+
+func TestWebhookPanickingErrorHandlerIsContained(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newWH(t, WithWebhookAsync(1, 2), WithWebhookErrorHandler(func(*Event, error) { panic("error handler bug") }))
+		var ok atomic.Int32
+		require.NoError(t, h.Handle("**", func(_ context.Context, e *Event) error {
+			if e.ID == "bad" {
+				return errors.New("boom")
+			}
+			ok.Add(1)
+			return nil
+		}))
+		require.Equal(t, 200, whSigned(h, whEvent(t, "bad", "service.create", nil)).Code)
+		require.Equal(t, 200, whSigned(h, whEvent(t, "good", "service.create", nil)).Code)
+		require.NoError(t, h.Shutdown(context.Background()))
+		assert.EqualValues(t, 1, ok.Load(), "the worker survived and went on")
+	})
+}
+
 func TestWebhookMalformedEvent(t *testing.T) {
 	cases := []struct{ name, body string }{
 		{"not JSON", `event=message.create`},
