@@ -1,0 +1,509 @@
+package chatshipper
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"strings"
+)
+
+// Webhook payloads (api-notes §9.5): signature checking, the typed Event and
+// its decoding. The HTTP side is in webhook.go, routing and filters in
+// webhook_filter.go.
+
+// SignatureHeader is the header carrying a delivery's signature:
+// "sha1=" followed by the hex HMAC-SHA1 of the raw body, keyed with the
+// webhook's secret.
+const SignatureHeader = "X-Hub-Signature"
+
+// Signature errors. Each one matches ErrInvalidSignature through errors.Is, so
+// a caller that only needs "reject" checks that one.
+var (
+	// ErrInvalidSignature matches every reason a delivery's signature is refused.
+	ErrInvalidSignature = errors.New("chatshipper: invalid webhook signature")
+	// ErrSignatureMissing is returned when the X-Hub-Signature header is absent or empty.
+	ErrSignatureMissing = fmt.Errorf("%w: X-Hub-Signature header missing", ErrInvalidSignature)
+	// ErrSignatureMalformed is returned for a header that is not "sha1=" and 40
+	// hex digits (another algorithm, odd-length or non-hex digits, nothing after "=").
+	ErrSignatureMalformed = fmt.Errorf("%w: X-Hub-Signature header malformed", ErrInvalidSignature)
+	// ErrSignatureMismatch is returned when the header is well formed but does
+	// not match the body: the body was altered or signed with another secret.
+	ErrSignatureMismatch = fmt.Errorf("%w: signature does not match the body", ErrInvalidSignature)
+)
+
+// ErrInvalidEvent matches every error ParseEvent returns for a body that is not
+// a webhook event: malformed JSON, a field of the wrong type, no "event" name.
+var ErrInvalidEvent = errors.New("chatshipper: invalid webhook event")
+
+// ErrNoResource is returned by Event.Resource when the event's data has no
+// resource of that name.
+var ErrNoResource = errors.New("chatshipper: webhook event has no such resource")
+
+// SignWebhookBody returns the X-Hub-Signature header value ChatShipper sends
+// with body: "sha1=" and the hex HMAC-SHA1 of body keyed with secret. It is
+// meant for tests and fake servers that deliver webhooks.
+func SignWebhookBody(body []byte, secret string) string {
+	m := hmac.New(sha1.New, []byte(secret))
+	m.Write(body)
+	return "sha1=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// VerifySignature checks header (the X-Hub-Signature value) against body and
+// secret in constant time. It returns nil when they match, an error matching
+// ErrSignatureMissing, ErrSignatureMalformed or ErrSignatureMismatch (and so
+// ErrInvalidSignature) when they do not, and an *ArgumentError when secret is
+// empty, since an empty key proves nothing. Check the raw body as received,
+// before any JSON parsing. The algorithm name is read case-insensitively and
+// the digest in either hex case. Errors never contain the secret.
+func VerifySignature(body []byte, header, secret string) error {
+	if secret == "" {
+		return argError("secret", "must not be empty")
+	}
+	return verifySignature(hmac.New(sha1.New, []byte(secret)), body, header)
+}
+
+// verifySignature checks header with mac, a fresh or reset HMAC-SHA1 keyed
+// with the secret (the handler reuses them).
+func verifySignature(mac hash.Hash, body []byte, header string) error {
+	header = strings.TrimSpace(header)
+	if header == "" {
+		return ErrSignatureMissing
+	}
+	alg, digest, ok := strings.Cut(header, "=")
+	if !ok {
+		return fmt.Errorf("%w: want sha1=<hex digest>", ErrSignatureMalformed)
+	}
+	if !strings.EqualFold(alg, "sha1") {
+		return fmt.Errorf("%w: algorithm %q, want sha1", ErrSignatureMalformed, truncate(alg, 16))
+	}
+	if len(digest) != 2*sha1.Size {
+		return fmt.Errorf("%w: digest of %d hex digits, want %d", ErrSignatureMalformed, len(digest), 2*sha1.Size)
+	}
+	var hexDigest [2 * sha1.Size]byte // a copy on the stack: no allocation per delivery
+	copy(hexDigest[:], digest)
+	var got [sha1.Size]byte
+	if _, err := hex.Decode(got[:], hexDigest[:]); err != nil {
+		return fmt.Errorf("%w: digest is not hexadecimal", ErrSignatureMalformed)
+	}
+	mac.Write(body)
+	var want [sha1.Size]byte
+	if !hmac.Equal(got[:], mac.Sum(want[:0])) {
+		return ErrSignatureMismatch
+	}
+	return nil
+}
+
+// Event is one webhook delivery. Name is the event name, e.g.
+// "message.create.contact.chat" (message events:
+// message.create.<conversation type>.<message type>, message.update,
+// message.delete, message.error) or "<resource>.<action>" (service.create,
+// conversation.update, ...). Data holds the resources the event is about.
+//
+// Encoding an Event with encoding/json gives the wire form back (Raw is left
+// out); ParseEvent is the way in.
+type Event struct {
+	// ID is the UUID of the webhook call. A retry of the same call is taken
+	// to carry the same ID, which is how WebhookHandler recognises duplicates
+	// (the docs do not say so outright; if the platform changed it per
+	// attempt, duplicates would simply run again).
+	ID string `json:"id,omitempty"`
+	// Name is the event name (JSON "event").
+	Name string `json:"event"`
+	// Timestamp is when the event happened.
+	Timestamp Timestamp `json:"timestamp,omitzero"`
+	// Organization is the ID of the organization that owns the event.
+	Organization string `json:"organization,omitempty"`
+	// Activity describes the event as an ActivityStreams activity (who did
+	// what to which object), or is nil when the payload has none.
+	Activity *Activity `json:"activity,omitempty"`
+	// Data holds the resources involved.
+	Data EventData `json:"data"`
+	// Raw is the whole body as received, for anything the typed fields miss.
+	Raw json.RawMessage `json:"-"`
+}
+
+// Activity is the ActivityStreams description of an event, e.g. actor a
+// user, type "Create", object a message.
+type Activity struct {
+	// Context is the JSON-LD context ("@context"),
+	// normally "https://www.w3.org/ns/activitystreams".
+	Context string `json:"@context,omitempty"`
+	// Type is the ActivityStreams verb: "Create", "Update", "Delete", ...
+	Type string `json:"type,omitempty"`
+	// Actor is who did it (a user or contact).
+	Actor ActivityObject `json:"actor,omitzero"`
+	// Object is what it was done to (a message, conversation, service, ...).
+	Object ActivityObject `json:"object,omitzero"`
+	// Published is when it happened.
+	Published Timestamp `json:"published,omitzero"`
+	// Summary is a human-readable sentence ("User Jenny Jones created a chat message").
+	Summary string `json:"summary,omitempty"`
+}
+
+// ActivityObject is the actor or object of an Activity.
+type ActivityObject struct {
+	// ID is an API URL such as "https://api.web1on1.chat/v2/users/<id>".
+	ID string `json:"id,omitempty"`
+	// Type is the ActivityStreams type: "Person", "Object", ...
+	Type string `json:"type,omitempty"`
+}
+
+// ResourceID returns the last path segment of the object's URL (the resource
+// ID for API URLs), or "" when the ID has no path.
+func (o ActivityObject) ResourceID() string {
+	return lastPathSegment(o.ID)
+}
+
+func lastPathSegment(u string) string {
+	if i := strings.IndexAny(u, "?#"); i >= 0 {
+		u = u[:i]
+	}
+	u = strings.TrimRight(u, "/")
+	i := strings.LastIndexByte(u, '/')
+	if i < 0 {
+		return ""
+	}
+	return u[i+1:]
+}
+
+// EventData is the "data" object of an event. Message events carry
+// data.conversation and data.message, resource events data.<resource> (kept
+// in Resources), and most events data.links.
+type EventData struct {
+	// Conversation is data.conversation, or nil.
+	Conversation *Conversation
+	// Message is data.message, or nil. When the payload's message has no
+	// conversation reference, Message.Conversation is set from
+	// data.conversation.id (or the conversation link), so it is always
+	// usable for a reply.
+	Message *Message
+	// Links are the API URLs of the resources involved (data.links), keyed
+	// by resource: "organization", "conversation", "message", "contact",
+	// "user". Values that are not strings are left out.
+	Links map[string]string
+	// Resources holds every other data key undecoded, e.g. "service",
+	// "organization", "botinstance". Decode one with Event.Resource. It is
+	// nil for message events, whose data the API defines as conversation,
+	// message and links: they are decoded in a single pass for speed, and
+	// Event.Resource still finds any further key in Raw.
+	Resources map[string]json.RawMessage
+}
+
+// The keys EventData decodes itself; every other one goes to Resources.
+const (
+	dataConversation = "conversation"
+	dataMessage      = "message"
+	dataLinks        = "links"
+)
+
+// MarshalJSON writes the wire form: the typed resources and Resources side by
+// side in one object.
+func (d EventData) MarshalJSON() ([]byte, error) {
+	m := make(map[string]any, len(d.Resources)+3)
+	for k, v := range d.Resources {
+		m[k] = v
+	}
+	if d.Conversation != nil {
+		m[dataConversation] = d.Conversation
+	}
+	if d.Message != nil {
+		m[dataMessage] = d.Message
+	}
+	if d.Links != nil {
+		m[dataLinks] = d.Links
+	}
+	return encodeJSON(m)
+}
+
+// UnmarshalJSON reads the wire form (an object, or null).
+func (d *EventData) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := decodeJSON(b, &raw); err != nil {
+		return err
+	}
+	return d.fill(raw)
+}
+
+// fill decodes the known keys of data and keeps the rest raw.
+func (d *EventData) fill(raw map[string]json.RawMessage) error {
+	*d = EventData{}
+	for k, v := range raw {
+		switch k {
+		case dataConversation:
+			if isJSONNull(v) {
+				continue
+			}
+			c := new(Conversation)
+			if err := decodeJSON(v, c); err != nil {
+				return fmt.Errorf("data.conversation: %w", err)
+			}
+			d.Conversation = c
+		case dataMessage:
+			if isJSONNull(v) {
+				continue
+			}
+			m := new(Message)
+			if err := decodeJSON(v, m); err != nil {
+				return fmt.Errorf("data.message: %w", err)
+			}
+			d.Message = m
+		case dataLinks:
+			links, err := decodeLinks(v)
+			if err != nil {
+				return fmt.Errorf("data.links: %w", err)
+			}
+			d.Links = links
+		default:
+			if d.Resources == nil {
+				d.Resources = make(map[string]json.RawMessage, len(raw))
+			}
+			d.Resources[k] = v
+		}
+	}
+	d.linkMessage()
+	return nil
+}
+
+// linkMessage gives the message its conversation reference when the payload
+// left it out: a reply needs it, and the payload names it next to the message.
+func (d *EventData) linkMessage() {
+	m := d.Message
+	if m == nil || m.Conversation.ID != "" {
+		return
+	}
+	if d.Conversation != nil && d.Conversation.ID != "" {
+		m.Conversation = NewRef[Conversation](d.Conversation.ID)
+	} else if id := lastPathSegment(d.Links[dataConversation]); IsValidID(id) {
+		m.Conversation = NewRef[Conversation](id)
+	}
+}
+
+// decodeLinks reads data.links. The link set is documented only by example, so
+// a value that is not a string is skipped rather than failing the event.
+func decodeLinks(v json.RawMessage) (map[string]string, error) {
+	if isJSONNull(v) {
+		return nil, nil
+	}
+	var links map[string]string
+	if err := decodeJSON(v, &links); err == nil {
+		return links, nil
+	}
+	var loose map[string]any
+	if err := decodeJSON(v, &loose); err != nil {
+		return nil, err
+	}
+	links = make(map[string]string, len(loose))
+	for k, x := range loose {
+		if s, ok := x.(string); ok {
+			links[k] = s
+		}
+	}
+	return links, nil
+}
+
+func isJSONNull(b []byte) bool { return bytes.Equal(bytes.TrimSpace(b), []byte("null")) }
+
+// eventHead is the top level of a payload, without data.
+type eventHead struct {
+	ID           string            `json:"id"`
+	Event        string            `json:"event"`
+	Timestamp    Timestamp         `json:"timestamp"`
+	Organization Ref[Organization] `json:"organization"`
+	Activity     *Activity         `json:"activity"`
+}
+
+// eventTyped decodes a payload in one pass, data's known keys typed. It is the
+// fast path: encoding/json validates and walks the body once, where splitting
+// data into raw values first (eventSplit) walks the big conversation and
+// message objects three more times.
+type eventTyped struct {
+	eventHead
+	Data struct {
+		Conversation *Conversation     `json:"conversation"`
+		Message      *Message          `json:"message"`
+		Links        map[string]string `json:"links"`
+	} `json:"data"`
+}
+
+// eventSplit decodes a payload with data split into its keys, so that every
+// key is seen; the resources are decoded afterwards (EventData.fill).
+type eventSplit struct {
+	eventHead
+	Data map[string]json.RawMessage `json:"data"`
+}
+
+// ParseEvent decodes a webhook body into an Event. The body must be a JSON
+// object with a non-empty "event"; otherwise the error matches
+// ErrInvalidEvent. A data.conversation or data.message whose fields have the
+// wrong JSON types is an error too, rather than an event with holes. Event.Raw
+// is a copy of body. ParseEvent does not check the signature: call
+// VerifySignature on the same bytes first.
+func ParseEvent(body []byte) (*Event, error) {
+	return parseEvent(bytes.Clone(body))
+}
+
+// parseEvent decodes body, which the returned Event keeps as Raw.
+//
+// Message events, the hot path of a bot, take one typed pass: their data is
+// documented as conversation, message and links, so Resources stays nil and
+// Event.Resource looks for anything else in Raw. Every other event (small,
+// and mostly about the resources in Resources) takes the split pass, which
+// sees every data key; so does a message event the typed pass refuses, for
+// instance for a link that is not a string.
+func parseEvent(body []byte) (*Event, error) {
+	var t eventTyped
+	if err := decodeJSON(body, &t); err == nil && strings.HasPrefix(t.Event, "message.") {
+		e := newEvent(&t.eventHead, body)
+		e.Data.Conversation, e.Data.Message, e.Data.Links = t.Data.Conversation, t.Data.Message, t.Data.Links
+		e.Data.linkMessage()
+		return e, nil
+	}
+	var w eventSplit
+	if err := decodeJSON(body, &w); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidEvent, err)
+	}
+	if w.Event == "" {
+		return nil, fmt.Errorf("%w: no \"event\" name", ErrInvalidEvent)
+	}
+	e := newEvent(&w.eventHead, body)
+	if err := e.Data.fill(w.Data); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidEvent, err)
+	}
+	return e, nil
+}
+
+func newEvent(h *eventHead, body []byte) *Event {
+	return &Event{
+		ID:           h.ID,
+		Name:         h.Event,
+		Timestamp:    h.Timestamp,
+		Organization: h.Organization.ID,
+		Activity:     h.Activity,
+		Raw:          body,
+	}
+}
+
+// IsMessage reports whether the event is a message event (its name starts
+// with "message.").
+func (e *Event) IsMessage() bool { return strings.HasPrefix(e.Name, "message.") }
+
+// isMessageCreate reports whether the event announces a new message.
+func (e *Event) isMessageCreate() bool { return strings.HasPrefix(e.Name, "message.create.") }
+
+// ConversationID returns the ID of the conversation the event is about:
+// data.conversation.id, else the message's conversation, else "".
+func (e *Event) ConversationID() string {
+	if c := e.Data.Conversation; c != nil && c.ID != "" {
+		return c.ID
+	}
+	if m := e.Data.Message; m != nil {
+		return m.Conversation.ID
+	}
+	return ""
+}
+
+// ConversationType returns the type of the event's conversation: from
+// data.conversation, else from a message.create.<type>.<...> event name, else "".
+func (e *Event) ConversationType() ConversationType {
+	if c := e.Data.Conversation; c != nil && c.Type != "" {
+		return c.Type
+	}
+	if w := messageCreateWord(e.Name, 2); w != "" {
+		return ConversationType(w)
+	}
+	return ""
+}
+
+// MessageType returns the type of the event's message: from data.message,
+// else from a message.create.<...>.<type> event name, else MessageTypeChat
+// (the API's default type) when the event has a message, else "".
+func (e *Event) MessageType() MessageType {
+	if m := e.Data.Message; m != nil && m.Type != "" {
+		return m.Type
+	}
+	if w := messageCreateWord(e.Name, 3); w != "" {
+		return MessageType(w)
+	}
+	if e.Data.Message != nil {
+		return MessageTypeChat
+	}
+	return ""
+}
+
+// messageCreateWord returns word i of a four-word message.create name.
+func messageCreateWord(name string, i int) string {
+	if !strings.HasPrefix(name, "message.create.") {
+		return ""
+	}
+	words := strings.Split(name, ".")
+	if len(words) != 4 {
+		return ""
+	}
+	return words[i]
+}
+
+// Resource decodes data.<name> into v (a pointer), e.g.
+//
+//	var svc chatshipper.Service
+//	err := e.Resource("service", &svc)
+//
+// "conversation", "message" and "links" are served from the typed fields. It
+// returns an error matching ErrNoResource when the event has no such key.
+func (e *Event) Resource(name string, v any) error {
+	if raw, ok := e.Data.Resources[name]; ok {
+		return decodeJSON(raw, v)
+	}
+	var src any
+	switch name {
+	case dataConversation:
+		if e.Data.Conversation != nil {
+			src = e.Data.Conversation
+		}
+	case dataMessage:
+		if e.Data.Message != nil {
+			src = e.Data.Message
+		}
+	case dataLinks:
+		if e.Data.Links != nil {
+			src = e.Data.Links
+		}
+	}
+	if src == nil {
+		if raw := e.rawResource(name); raw != nil {
+			return decodeJSON(raw, v)
+		}
+		return fmt.Errorf("%w: data.%s", ErrNoResource, truncate(name, 64))
+	}
+	b, err := encodeJSON(src)
+	if err != nil {
+		return err
+	}
+	return decodeJSON(b, v)
+}
+
+// rawResource finds data.<name> in Raw, for the keys a message event's fast
+// decoding pass did not keep. It returns nil when there is none.
+func (e *Event) rawResource(name string) json.RawMessage {
+	if e.Data.Resources != nil || len(e.Raw) == 0 {
+		return nil // the split pass saw every key already
+	}
+	switch name {
+	case dataConversation, dataMessage, dataLinks:
+		return nil
+	}
+	var w struct {
+		Data map[string]json.RawMessage `json:"data"`
+	}
+	if decodeJSON(e.Raw, &w) != nil {
+		return nil
+	}
+	if raw := w.Data[name]; raw != nil && !isJSONNull(raw) {
+		return raw
+	}
+	return nil
+}
