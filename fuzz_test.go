@@ -73,3 +73,24 @@ func FuzzErrorBody(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPlainJSONString: the decoder-free path agrees with encoding/json on
+// every string it accepts.
+func FuzzPlainJSONString(f *testing.F) {
+	for _, s := range []string{`"5bb0277fd99faf11a3f4a37e"`, `"a\"b"`, `"\u00e9"`, `"é"`, "\"\x01\"", `""`, `"`, `"a"b"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, ok := plainJSONString(b)
+		if !ok {
+			return
+		}
+		var want string
+		if err := json.Unmarshal(b, &want); err != nil {
+			t.Fatalf("plain path accepted %q, encoding/json refused: %v", b, err)
+		}
+		if got != want {
+			t.Fatalf("%q: plain %q, encoding/json %q", b, got, want)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // Timestamp is a point in time as the API writes it: ISO 8601, with or without
@@ -213,6 +214,10 @@ func (r *Ref[T]) UnmarshalJSON(b []byte) error {
 	}
 	switch b[0] {
 	case '"':
+		if id, ok := plainJSONString(b); ok {
+			r.ID = id
+			return nil
+		}
 		return decodeJSON(b, &r.ID)
 	case '{':
 		v := new(T)
@@ -232,6 +237,26 @@ func (r *Ref[T]) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	return fmt.Errorf("chatshipper: reference must be an ID string or an object, got %s", truncate(string(b), 40))
+}
+
+// plainJSONString returns the content of a JSON string literal that needs no
+// unescaping (no backslash, no control character, valid UTF-8), without
+// going through the JSON decoder: IDs are the most common values in the API's
+// documents, and a decoder call per ID costs a validation pass each.
+func plainJSONString(b []byte) (string, bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", false
+	}
+	in := b[1 : len(b)-1]
+	for _, c := range in {
+		if c == '\\' || c == '"' || c < 0x20 {
+			return "", false
+		}
+	}
+	if !utf8.Valid(in) {
+		return "", false
+	}
+	return string(in), true
 }
 
 // Meta holds arbitrary JSON metadata (conversation.meta, message.meta, ...).
