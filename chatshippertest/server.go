@@ -254,7 +254,9 @@ func (s *Server) randIntN(n int) int {
 	return s.rng.IntN(n)
 }
 
-// RecordedRequest is one request that reached the server.
+// RecordedRequest is one request that reached the server. Headers and body
+// are kept verbatim (tokens and login passwords included): recordings are
+// test state, never logged by the server.
 type RecordedRequest struct {
 	Method string
 	Path   string
