@@ -480,7 +480,18 @@ func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		sreq.Host = req.URL.Host
 	}
 	mw := &memWriter{header: http.Header{}}
-	t.h.ServeHTTP(mw, sreq)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t.h.ServeHTTP(mw, sreq)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		// Like a real client: give up at once; the handler sees its
+		// request context end and its answer is dropped.
+		return nil, ctx.Err()
+	}
 	if mw.dropped {
 		return nil, errDropped
 	}
