@@ -126,6 +126,24 @@ func TestFaultDelay(t *testing.T) {
 	})
 }
 
+func TestCloseEndsDelays(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := NewInProcessServer(t)
+		srv.InjectFault(Fault{Delay: time.Hour})
+		start := time.Now()
+		errc := make(chan error, 1)
+		go func() {
+			req, _ := http.NewRequest("GET", srv.URL+"users", nil)
+			_, err := srv.Client().Do(req)
+			errc <- err
+		}()
+		synctest.Wait() // the request is waiting out its delay
+		srv.Close()
+		assert.ErrorIs(t, <-errc, errDropped)
+		assert.Zero(t, time.Since(start), "no fake time passed")
+	})
+}
+
 func TestFaultProbability(t *testing.T) {
 	run := func(seed int64) []int {
 		srv, _ := newTest(t, WithSeed(seed))

@@ -157,8 +157,9 @@ type Server struct {
 
 	cfg    config
 	hs     *httptest.Server
-	client *http.Client
-	once   sync.Once
+	client  *http.Client
+	once    sync.Once
+	closing chan struct{} // closed by Close: ends Delay faults
 
 	mu        sync.Mutex // guards store, creds, loops, idCounter
 	store     *store
@@ -216,7 +217,7 @@ func build(tb testing.TB, opts []Option) *Server {
 		}
 		panic(cfg.err)
 	}
-	s := &Server{cfg: cfg, store: newStore(), creds: map[string]credential{}}
+	s := &Server{cfg: cfg, store: newStore(), creds: map[string]credential{}, closing: make(chan struct{})}
 	s.rng = rand.New(rand.NewPCG(uint64(cfg.seed), 0x6368617473686970))
 	s.idPrefix = 0x5b000000 | s.rng.Uint32()&0x00ffffff
 	s.idCounter = s.rng.Uint64() & 0xffffffffff
@@ -235,7 +236,11 @@ func build(tb testing.TB, opts []Option) *Server {
 func (s *Server) Close() {
 	s.once.Do(func() {
 		s.hooks.close()
+		close(s.closing)
 		if s.hs != nil {
+			// httptest waits for active requests; end them rather than
+			// waiting out a long Delay fault.
+			s.hs.CloseClientConnections()
 			s.hs.Close()
 		}
 	})
