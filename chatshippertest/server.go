@@ -155,8 +155,8 @@ type Server struct {
 	// Seed holds the IDs and credentials of the seeded data.
 	Seed Seed
 
-	cfg    config
-	hs     *httptest.Server
+	cfg     config
+	hs      *httptest.Server
 	client  *http.Client
 	once    sync.Once
 	closing chan struct{} // closed by Close: ends Delay faults
