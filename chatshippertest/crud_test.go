@@ -176,6 +176,7 @@ func TestCreateDefaults(t *testing.T) {
 			m{"profile": m{"name": "John Doe", "telephone": "+441134960999"}}).obj(t)
 		assert.Equal(t, sd.OrganizationID, out["orgPath"])
 		assert.Equal(t, m{"name": "John Doe", "telephone": "+441134960999"}, out["profile"])
+		assert.Equal(t, []any{}, out["presences"])
 	})
 	t.Run("put normalizes and keeps documents verbatim", func(t *testing.T) {
 		id := srv.Put("kbitems", m{"n": 5, "list": []string{"a"}})

@@ -119,6 +119,10 @@ func (s *Server) applyFault(w, raw http.ResponseWriter, r *http.Request, body []
 		case <-r.Context().Done():
 			timer.Stop()
 			return
+		case <-s.closing:
+			timer.Stop()
+			dropConn(raw)
+			return
 		}
 	}
 	if f.Drop == DropBefore {

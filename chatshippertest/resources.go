@@ -295,6 +295,9 @@ func (s *Server) prepare(t *tx, c string, cl *caller, d, prev doc) error {
 				return errf(http.StatusUnprocessableEntity, "profile must be an object")
 			}
 		}
+		if _, ok := d["presences"]; !ok && prev == nil {
+			d["presences"] = []any{}
+		}
 	case "forms":
 		if f, ok := d["fields"]; ok {
 			if _, isArr := f.([]any); !isArr {

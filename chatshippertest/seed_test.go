@@ -3,6 +3,7 @@ package chatshippertest
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -89,4 +90,23 @@ func TestNewServerNilTB(t *testing.T) {
 	assert.Error(t, err, "closed")
 
 	assert.PanicsWithError(t, "chatshippertest: WithRateLimit: negative limit -1", func() { NewServer(nil, WithRateLimit(-1)) })
+}
+
+func TestOptionsValidation(t *testing.T) {
+	tests := []struct {
+		opt  Option
+		want string
+	}{
+		{WithClock(nil), "chatshippertest: WithClock: nil clock"},
+		{WithRateLimit(-1), "chatshippertest: WithRateLimit: negative limit -1"},
+		{WithLoopLimits(-1, time.Minute, 1, time.Minute), "chatshippertest: WithLoopLimits: counts must be >= 0 and windows > 0"},
+		{WithTokenTTL(0), "chatshippertest: WithTokenTTL: ttl must be positive"},
+		{WithWebhookRetry(0, 3), "chatshippertest: WithWebhookRetry: initial must be positive and attempts >= 1"},
+		{WithWebhookRetry(time.Second, 0), "chatshippertest: WithWebhookRetry: initial must be positive and attempts >= 1"},
+		{WithWebhookClient(nil), "chatshippertest: WithWebhookClient: nil client"},
+	}
+	for _, tt := range tests {
+		assert.PanicsWithError(t, tt.want, func() { NewServer(nil, tt.opt) })
+		assert.PanicsWithError(t, tt.want, func() { NewInProcessServer(nil, tt.opt) })
+	}
 }

@@ -155,10 +155,11 @@ type Server struct {
 	// Seed holds the IDs and credentials of the seeded data.
 	Seed Seed
 
-	cfg    config
-	hs     *httptest.Server
-	client *http.Client
-	once   sync.Once
+	cfg     config
+	hs      *httptest.Server
+	client  *http.Client
+	once    sync.Once
+	closing chan struct{} // closed by Close: ends Delay faults
 
 	mu        sync.Mutex // guards store, creds, loops, idCounter
 	store     *store
@@ -216,7 +217,7 @@ func build(tb testing.TB, opts []Option) *Server {
 		}
 		panic(cfg.err)
 	}
-	s := &Server{cfg: cfg, store: newStore(), creds: map[string]credential{}}
+	s := &Server{cfg: cfg, store: newStore(), creds: map[string]credential{}, closing: make(chan struct{})}
 	s.rng = rand.New(rand.NewPCG(uint64(cfg.seed), 0x6368617473686970))
 	s.idPrefix = 0x5b000000 | s.rng.Uint32()&0x00ffffff
 	s.idCounter = s.rng.Uint64() & 0xffffffffff
@@ -235,7 +236,11 @@ func build(tb testing.TB, opts []Option) *Server {
 func (s *Server) Close() {
 	s.once.Do(func() {
 		s.hooks.close()
+		close(s.closing)
 		if s.hs != nil {
+			// httptest waits for active requests; end them rather than
+			// waiting out a long Delay fault.
+			s.hs.CloseClientConnections()
 			s.hs.Close()
 		}
 	})
@@ -254,7 +259,9 @@ func (s *Server) randIntN(n int) int {
 	return s.rng.IntN(n)
 }
 
-// RecordedRequest is one request that reached the server.
+// RecordedRequest is one request that reached the server. Headers and body
+// are kept verbatim (tokens and login passwords included): recordings are
+// test state, never logged by the server.
 type RecordedRequest struct {
 	Method string
 	Path   string
@@ -478,7 +485,18 @@ func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		sreq.Host = req.URL.Host
 	}
 	mw := &memWriter{header: http.Header{}}
-	t.h.ServeHTTP(mw, sreq)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t.h.ServeHTTP(mw, sreq)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		// Like a real client: give up at once; the handler sees its
+		// request context end and its answer is dropped.
+		return nil, ctx.Err()
+	}
 	if mw.dropped {
 		return nil, errDropped
 	}

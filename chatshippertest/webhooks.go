@@ -1,19 +1,370 @@
 package chatshippertest
 
-// Phase-1 placeholder: webhook delivery is added later.
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
 
-type webhookEvent struct{}
+// Webhooks (api-notes §9): services of type "webhook" are verified with a
+// challenge GET and then receive signed event POSTs, in order per webhook,
+// retried with exponential backoff.
 
-type webhookDispatcher struct{ s *Server }
+// hookTimeout bounds one verification or delivery attempt, as the real
+// platform does.
+const hookTimeout = 20 * time.Second
 
-func newWebhookDispatcher(s *Server) *webhookDispatcher { return &webhookDispatcher{s: s} }
+// WebhookDelivery is the outcome of one event sent (or being sent) to a webhook.
+type WebhookDelivery struct {
+	// Service is the webhook service id, URL where the event was posted.
+	Service, URL string
+	// Event is the event name, e.g. "message.create.bot.chat"; ID its uuid.
+	Event, ID string
+	// Attempts counts the POSTs made; Status is the last status answered (0
+	// when the last attempt got no response).
+	Attempts, Status int
+	// Delivered reports a 2xx answer.
+	Delivered bool
+}
 
-func (d *webhookDispatcher) enqueue([]webhookEvent) {}
+// delivery is one event queued for one webhook.
+type delivery struct {
+	hook, url, secret string
+	event, id         string
+	body              []byte
+}
 
-func (d *webhookDispatcher) close() {}
+// webhookDispatcher owns the delivery queues and background goroutines.
+// Goroutines exit when idle, so servers inside synctest bubbles end cleanly.
+type webhookDispatcher struct {
+	s      *Server
+	ctx    context.Context
+	cancel context.CancelFunc
 
-func (s *Server) buildEvents(*tx) []webhookEvent { return nil }
+	mu      sync.Mutex
+	queues  map[string][]delivery
+	running map[string]bool
+	pending int
+	idle    chan struct{} // closed when pending drops to 0
+	closed  bool
+	log     []WebhookDelivery
+}
 
-func (s *Server) preverify(string, string, doc) (bool, error) { return false, nil }
+func newWebhookDispatcher(s *Server) *webhookDispatcher {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &webhookDispatcher{s: s, ctx: ctx, cancel: cancel,
+		queues: map[string][]delivery{}, running: map[string]bool{}}
+}
 
-func (s *Server) prepareWebhook(*tx, doc, doc) error { return nil }
+func (d *webhookDispatcher) client() *http.Client {
+	if c := d.s.cfg.hookClient; c != nil {
+		return c
+	}
+	return http.DefaultClient
+}
+
+// addLocked counts n more pending jobs; callers hold d.mu.
+func (d *webhookDispatcher) addLocked(n int) {
+	if d.pending == 0 && n > 0 {
+		d.idle = make(chan struct{})
+	}
+	d.pending += n
+}
+
+func (d *webhookDispatcher) done() {
+	d.mu.Lock()
+	d.pending--
+	if d.pending == 0 {
+		close(d.idle)
+	}
+	d.mu.Unlock()
+}
+
+// enqueue queues deliveries, starting a worker per webhook that has none.
+func (d *webhookDispatcher) enqueue(ds []delivery) {
+	if len(ds) == 0 {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return
+	}
+	for _, dl := range ds {
+		d.queues[dl.hook] = append(d.queues[dl.hook], dl)
+		d.addLocked(1)
+		if !d.running[dl.hook] {
+			d.running[dl.hook] = true
+			go d.worker(dl.hook)
+		}
+	}
+}
+
+// worker delivers a webhook's queue in order and exits when it is empty.
+func (d *webhookDispatcher) worker(hook string) {
+	for {
+		d.mu.Lock()
+		q := d.queues[hook]
+		if len(q) == 0 {
+			delete(d.queues, hook)
+			delete(d.running, hook)
+			d.mu.Unlock()
+			return
+		}
+		next := q[0]
+		d.queues[hook] = q[1:]
+		d.mu.Unlock()
+		d.deliver(next)
+		d.done()
+	}
+}
+
+// deliver posts one event, retrying failures (non-2xx, no response, timeout)
+// with a doubling delay, up to the configured number of attempts.
+func (d *webhookDispatcher) deliver(dl delivery) {
+	cfg := d.s.cfg
+	rec := WebhookDelivery{Service: dl.hook, URL: dl.url, Event: dl.event, ID: dl.id}
+	delay := cfg.hookInitial
+	for attempt := 1; attempt <= cfg.hookAttempts && d.ctx.Err() == nil; attempt++ {
+		rec.Attempts = attempt
+		rec.Status = d.post(dl)
+		if rec.Status >= 200 && rec.Status < 300 {
+			rec.Delivered = true
+			break
+		}
+		if attempt == cfg.hookAttempts {
+			break
+		}
+		timer := time.NewTimer(delay)
+		select {
+		case <-timer.C:
+		case <-d.ctx.Done():
+			timer.Stop()
+		}
+		delay *= 2
+	}
+	d.mu.Lock()
+	d.log = append(d.log, rec)
+	d.mu.Unlock()
+}
+
+// post makes one delivery attempt and returns the status (0: no response).
+func (d *webhookDispatcher) post(dl delivery) int {
+	ctx, cancel := context.WithTimeout(d.ctx, hookTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, dl.url, strings.NewReader(string(dl.body)))
+	if err != nil {
+		return 0
+	}
+	mac := hmac.New(sha1.New, []byte(dl.secret))
+	mac.Write(dl.body)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Hub-Signature", "sha1="+hex.EncodeToString(mac.Sum(nil)))
+	req.Header.Set("User-Agent", "chatshippertest-webhooks")
+	resp, err := d.client().Do(req)
+	if err != nil {
+		return 0
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// challenge runs the subscription check: GET <url>?type=subscribe&challenge=X
+// must answer 200 with X as the body.
+func (d *webhookDispatcher) challenge(rawURL string) bool {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return false
+	}
+	token := d.s.randomHex(16)
+	q := u.Query()
+	q.Set("type", "subscribe")
+	q.Set("challenge", token)
+	u.RawQuery = q.Encode()
+	ctx, cancel := context.WithTimeout(d.ctx, hookTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return false
+	}
+	resp, err := d.client().Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return err == nil && resp.StatusCode == http.StatusOK && strings.TrimSpace(string(body)) == token
+}
+
+// verifyAsync verifies a new or moved webhook in the background; success
+// activates it unless it changed meanwhile.
+func (d *webhookDispatcher) verifyAsync(id, rawURL string) {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return
+	}
+	d.addLocked(1)
+	d.mu.Unlock()
+	go func() {
+		defer d.done()
+		if !d.challenge(rawURL) {
+			return
+		}
+		s := d.s
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if svc, ok := s.store.get("services", id); ok && str(obj(svc, "params"), "url") == rawURL && str(svc, "status") == "unverified" {
+			svc["status"] = "active"
+		}
+	}()
+}
+
+// close stops deliveries and verifications; queued events are dropped.
+func (d *webhookDispatcher) close() {
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
+	d.cancel()
+}
+
+// WaitDeliveries blocks until no webhook delivery or verification is pending
+// (retries included), or ctx ends.
+func (s *Server) WaitDeliveries(ctx context.Context) error {
+	d := s.hooks
+	d.mu.Lock()
+	if d.pending == 0 {
+		d.mu.Unlock()
+		return nil
+	}
+	idle := d.idle
+	d.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// WebhookDeliveries returns the finished deliveries (successful or given
+// up), in the order they finished.
+func (s *Server) WebhookDeliveries() []WebhookDelivery {
+	s.hooks.mu.Lock()
+	defer s.hooks.mu.Unlock()
+	return append([]WebhookDelivery(nil), s.hooks.log...)
+}
+
+// randomHex returns n seeded random bytes as hex (secrets, challenges).
+func (s *Server) randomHex(n int) string {
+	b := make([]byte, n)
+	s.rngMu.Lock()
+	for i := range b {
+		b[i] = byte(s.rng.Uint32())
+	}
+	s.rngMu.Unlock()
+	return hex.EncodeToString(b)
+}
+
+// uuid returns a seeded random version-4 UUID.
+func (s *Server) uuid() string {
+	h := s.randomHex(16)
+	b, _ := hex.DecodeString(h)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// preverify runs the challenge for a PATCH that asks a webhook to become
+// active, before anything is changed: failure answers 403 and stores nothing.
+func (s *Server) preverify(c, id string, in doc) (bool, error) {
+	if c != "services" || in["status"] != "active" {
+		return false, nil
+	}
+	s.mu.Lock()
+	d, ok := s.store.get(c, id)
+	typ, target := str(d, "type"), str(obj(d, "params"), "url")
+	s.mu.Unlock()
+	if v, given := in["type"].(string); given {
+		typ = v
+	}
+	if p, given := in["params"]; given {
+		pm, _ := p.(map[string]any)
+		target = str(pm, "url")
+	}
+	if !ok || typ != "webhook" {
+		return false, nil
+	}
+	if target == "" || !s.hooks.challenge(target) {
+		return false, errf(http.StatusForbidden, "Webhook verification failed")
+	}
+	return true, nil
+}
+
+// prepareWebhook validates a webhook service and runs its lifecycle: new or
+// moved URLs are unverified until the challenge passes (in the background);
+// a missing secret is generated.
+func (s *Server) prepareWebhook(t *tx, d, prev doc) error {
+	p := obj(d, "params")
+	target := str(p, "url")
+	if u, err := url.Parse(target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return unprocessable("a webhook needs params.url, an absolute http(s) URL")
+	}
+	if ev, ok := p["events"]; ok {
+		pats, ok := strs(ev)
+		if !ok {
+			return unprocessable("params.events must be an array of event patterns")
+		}
+		for _, pat := range pats {
+			if checkPath(pat) != nil {
+				return unprocessable("invalid event pattern %q", pat)
+			}
+		}
+	}
+	if sec, _ := p["secret"].(string); sec == "" {
+		p["secret"] = s.randomHex(20)
+	}
+	moved := prev == nil || str(prev, "type") != "webhook" || str(obj(prev, "params"), "url") != target
+	switch {
+	case t.verified:
+		d["status"] = "active"
+	case moved:
+		d["status"] = "unverified"
+		id := str(d, "id")
+		t.after = append(t.after, func() { s.hooks.verifyAsync(id, target) })
+	}
+	return nil
+}
+
+// matchEvent reports whether an event name matches a subscription pattern:
+// "*" stands for exactly one dot-separated word, "**" for any number.
+func matchEvent(pattern, name string) bool {
+	return matchWords(strings.Split(pattern, "."), strings.Split(name, "."))
+}
+
+func matchWords(p, n []string) bool {
+	if len(p) == 0 {
+		return len(n) == 0
+	}
+	if p[0] == "**" {
+		for i := 0; i <= len(n); i++ {
+			if matchWords(p[1:], n[i:]) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(n) == 0 || p[0] != "*" && p[0] != n[0] {
+		return false
+	}
+	return matchWords(p[1:], n[1:])
+}
