@@ -248,13 +248,13 @@ func TestRequestsRecorded(t *testing.T) {
 func TestInProcessServer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := NewInProcessServer(t)
-		assert.Equal(t, "http://chatshipper.test/v2/", srv.URL)
+		assert.Equal(t, "http://127.0.0.1:9/v2/", srv.URL)
 		c := newConv(t, srv, srv.Token, m{"messages": []any{m{"text": "hi"}}})
 		r := mustCall(t, srv, 200, "GET", "conversations?limit=1&offset=0", srv.Token, nil)
 		assert.Equal(t, []any{c["id"]}, ids(r.list(t)))
 		assert.Equal(t, "", r.Header.Get("Link"))
 		r = mustCall(t, srv, 200, "GET", "conversations?limit=1&offset=1", srv.Token, nil)
-		assert.Equal(t, `<http://chatshipper.test/v2/conversations?offset=0&limit=1>; rel="first", <http://chatshipper.test/v2/conversations?offset=0&limit=1>; rel="prev"`, r.Header.Get("Link"))
+		assert.Equal(t, `<http://127.0.0.1:9/v2/conversations?offset=0&limit=1>; rel="first", <http://127.0.0.1:9/v2/conversations?offset=0&limit=1>; rel="prev"`, r.Header.Get("Link"))
 
 		// The rate limit runs on real (here: fake) time.
 		for range 20 {
