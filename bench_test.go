@@ -2,10 +2,14 @@ package chatshipper
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha1" //nolint:gosec // the platform signs with HMAC-SHA1
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"testing"
 	"time"
@@ -205,7 +209,8 @@ func BenchmarkClientGetLimiter(b *testing.B) {
 	}
 }
 
-// BenchmarkListIter10000 walks 10,000 conversations (50 pages of 200).
+// BenchmarkListIter10000 walks 10,000 conversations (50 pages of 200): the
+// SDK's iterator against the same paging loop written by hand.
 func BenchmarkListIter10000(b *testing.B) {
 	page := benchPage(200)
 	mux := http.NewServeMux()
@@ -220,19 +225,128 @@ func BenchmarkListIter10000(b *testing.B) {
 	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	c := benchClient(b, srv)
 	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		n := 0
-		for _, err := range c.Conversations.ListIter(ctx, nil) {
-			if err != nil {
+	b.Run("sdk", func(b *testing.B) {
+		c := benchClient(b, srv)
+		b.ReportAllocs()
+		for b.Loop() {
+			n := 0
+			for _, err := range c.Conversations.ListIter(ctx, nil) {
+				if err != nil {
+					b.Fatal(err)
+				}
+				n++
+			}
+			if n != 10000 {
+				b.Fatal(n)
+			}
+		}
+	})
+	b.Run("raw", func(b *testing.B) {
+		hc := &http.Client{Transport: defaultTransport()}
+		b.ReportAllocs()
+		for b.Loop() {
+			n := 0
+			for offset := 0; offset < 10000; offset += 200 {
+				var convs []*Conversation
+				if err := rawGet(ctx, hc, srv.URL+"/v2/conversations?limit=200&offset="+strconv.Itoa(offset), &convs); err != nil {
+					b.Fatal(err)
+				}
+				n += len(convs)
+			}
+			if n != 10000 {
+				b.Fatal(n)
+			}
+		}
+	})
+}
+
+// BenchmarkQueryBuildEncode builds and encodes a query with ten filters,
+// populate and sort, against the same url.Values written by hand (which checks
+// nothing).
+func BenchmarkQueryBuildEncode(b *testing.B) {
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	b.Run("sdk", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			q := NewQuery().
+				Where("status", In("queued", "active")).Where("type", Eq("contact")).
+				Where("meta.intent", Eq("greeting")).Where("createdAt", Gte(from)).
+				Where("categoryIndex", Lt(5)).Where("language", Ne("de")).
+				Where("participants.1", Exists()).Where("name", Regex("acme")).
+				Where("touchpoint", Nin("sms", "email")).Where("contact", Exists()).
+				Populate("messages", "type", "text").Populate("participants.user").
+				Sort("-createdAt", "name").Limit(50)
+			if _, err := q.Encode(); err != nil {
 				b.Fatal(err)
 			}
-			n++
 		}
-		if n != 10000 {
-			b.Fatal(n)
+	})
+	b.Run("raw", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			v := url.Values{}
+			v.Set("status", "[queued,active]")
+			v.Set("type", "contact")
+			v.Set("meta.intent", "greeting")
+			v.Set("createdAt", ">="+from.Format("2006-01-02T15:04:05.000Z07:00"))
+			v.Set("categoryIndex", "<5")
+			v.Set("language", "!=de")
+			v.Set("participants.1", "")
+			v.Set("name", "~acme")
+			v.Set("touchpoint", "![sms,email]")
+			v.Set("contact", "")
+			v.Set("populate", "messages:type|text,participants.user")
+			v.Set("sort", "-createdAt,name")
+			v.Set("limit", "50")
+			_ = v.Encode()
 		}
-	}
+	})
+}
+
+// BenchmarkWebhookVerifyDecode verifies and decodes a typical 2 KB delivery
+// with VerifySignature + ParseEvent, against hmac.Equal + json.Unmarshal into
+// the same models written by hand.
+func BenchmarkWebhookVerifyDecode(b *testing.B) {
+	bodies, sigs := benchDeliveries(b, 1)
+	body, sig := bodies[0], sigs[0]
+	b.Run("sdk", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := VerifySignature(body, sig, whSecret); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := ParseEvent(body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("raw", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		for b.Loop() {
+			mac := hmac.New(sha1.New, []byte(whSecret))
+			mac.Write(body)
+			want := "sha1=" + hex.EncodeToString(mac.Sum(nil))
+			if !hmac.Equal([]byte(want), []byte(sig)) {
+				b.Fatal("signature")
+			}
+			var e struct {
+				ID           string    `json:"id"`
+				Event        string    `json:"event"`
+				Timestamp    Timestamp `json:"timestamp"`
+				Organization string    `json:"organization"`
+				Activity     *Activity `json:"activity"`
+				Data         struct {
+					Conversation *Conversation     `json:"conversation"`
+					Message      *Message          `json:"message"`
+					Links        map[string]string `json:"links"`
+				} `json:"data"`
+			}
+			if err := json.Unmarshal(body, &e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
