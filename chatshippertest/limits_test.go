@@ -163,6 +163,7 @@ func TestLoopLimitBatches(t *testing.T) {
 
 	id := newConv(t, srv, srv.Token, m{"messages": batch[:15]})["id"].(string)
 	r = mustCall(t, srv, 429, "POST", "conversations/"+id+"/messages", srv.Token, batch[:6])
+	assert.Equal(t, "Loop limit: more than 20 consecutive messages in an hour", r.errMsg(t))
 	assert.Len(t, srv.List("messages"), 15, "the rejected batch left nothing")
 	mustCall(t, srv, 201, "POST", "conversations/"+id+"/messages", srv.Token, batch[:5])
 	mustCall(t, srv, 429, "POST", "conversations/"+id+"/messages", srv.Token, batch[0])

@@ -76,9 +76,6 @@ type listQuery struct {
 	params    []queryParam
 }
 
-// reserved are the parameters that are not search filters.
-var reserved = map[string]bool{"select": true, "populate": true, "sort": true, "offset": true, "limit": true}
-
 // parseListQuery parses a raw query string of a list or detail request. It
 // refuses repeated parameters, malformed escapes, bad regular expressions,
 // malformed ranges and bad offset/limit values.

@@ -200,7 +200,8 @@ func isID(v string) bool {
 	}
 	for i := 0; i < len(v); i++ {
 		c := v[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+		isHex := '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+		if !isHex {
 			return false
 		}
 	}

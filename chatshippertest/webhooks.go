@@ -174,7 +174,7 @@ func (d *webhookDispatcher) post(dl delivery) int {
 		return 0
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	return resp.StatusCode
 }
 
@@ -200,7 +200,7 @@ func (d *webhookDispatcher) challenge(rawURL string) bool {
 	if err != nil {
 		return false
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	return err == nil && resp.StatusCode == http.StatusOK && strings.TrimSpace(string(body)) == token
 }

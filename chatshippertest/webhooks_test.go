@@ -87,12 +87,6 @@ func (rc *receiver) names(t *testing.T) []any {
 	return out
 }
 
-func (rc *receiver) reset() {
-	rc.mu.Lock()
-	rc.events, rc.challenges = nil, nil
-	rc.mu.Unlock()
-}
-
 func wait(t *testing.T, srv *Server) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
