@@ -237,7 +237,7 @@ func (s *Server) handleToken(w http.ResponseWriter, body []byte) error {
 		s.mu.Lock()
 		cred, known := s.creds[strings.ToLower(client)]
 		s.mu.Unlock()
-		if !(known && cred.userID == c.ID || client == c.ID) {
+		if (!known || cred.userID != c.ID) && client != c.ID {
 			return errf(http.StatusUnauthorized, "invalid token")
 		}
 		userID = c.ID

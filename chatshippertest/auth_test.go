@@ -59,7 +59,7 @@ func TestAuthRejectsBadTokens(t *testing.T) {
 			}
 			resp, err := srv.Client().Do(req)
 			require.NoError(t, err)
-			defer resp.Body.Close()
+			defer func() { _ = resp.Body.Close() }()
 			var body map[string]any
 			require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
 			assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)

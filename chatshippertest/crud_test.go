@@ -158,6 +158,8 @@ func TestCreateDefaults(t *testing.T) {
 		mustCall(t, srv, 401, "POST", "auth/token", "", m{"email": "nia@acme.test", "password": "s3cret-pw"})
 		mustCall(t, srv, 201, "POST", "auth/token", "", m{"email": "nia@acme.test", "password": "n3w-pw"})
 
+		odd := mustCall(t, srv, 200, "PATCH", "users/"+id, srv.AdminToken, m{"givenName": m{}, "name": m{}}).obj(t)
+		assert.Equal(t, m{}, odd["name"], "objects where strings belong do not crash the server")
 		mustCall(t, srv, 200, "PATCH", "users/"+id, srv.AdminToken, m{"email": "nina@acme.test"})
 		mustCall(t, srv, 201, "POST", "auth/token", "", m{"email": "nina@acme.test", "password": "n3w-pw"})
 		mustCall(t, srv, 401, "POST", "auth/token", "", m{"email": "nia@acme.test", "password": "n3w-pw"})
@@ -189,4 +191,23 @@ func TestCreateDefaults(t *testing.T) {
 		assert.Panics(t, func() { srv.Put("widgets", m{}) })
 		assert.Panics(t, func() { srv.Put("users", m{"id": "short"}) })
 	})
+}
+
+// TestUpdatePanicReleasesState checks the transaction mechanism itself: a
+// panic half-way through a change undoes it and frees the store.
+func TestUpdatePanicReleasesState(t *testing.T) {
+	srv, _ := newTest(t)
+	form := srv.Seed.FormID
+	before := getDoc(t, srv, "forms", form)
+	assert.PanicsWithValue(t, "boom", func() {
+		_ = srv.update(func(t *tx) error {
+			d, _ := t.edit("forms", form)
+			d["name"] = "changed"
+			t.insert("kbitems", doc{"id": "5bb0277fd99faf11a3f4a3ff"})
+			panic("boom")
+		})
+	})
+	assert.Equal(t, before, getDoc(t, srv, "forms", form))
+	assert.Empty(t, srv.List("kbitems"))
+	mustCall(t, srv, 200, "GET", "forms/"+form, srv.AdminToken, nil)
 }

@@ -45,10 +45,15 @@
 //   - Fault injection (InjectFault): error statuses, Retry-After, delays,
 //     dropped connections before or after acting.
 //   - Webhooks: services of type "webhook" are verified with the challenge
-//     GET and receive signed event POSTs; WaitDeliveries waits for them.
+//     GET and receive signed event POSTs (message.create.<conversation
+//     type>.<message type>, conversation.update after commands,
+//     <resource>.create/update/delete), filtered by params.events ("*" one
+//     word, "**" any number), in order per webhook, retried with doubling
+//     delays. WaitDeliveries waits for them; WebhookDeliveries reports them.
 //
 // Requests returns every request received, in order. Get, List and Put read
-// and write the state directly.
+// and write the state directly (Put stores documents verbatim, so fixtures
+// round-trip exactly).
 //
 // # Tests that wait
 //
@@ -61,5 +66,9 @@
 //
 // Lists are not restricted to the caller's organizations. Routing runs no
 // workflows: /notify targets every channel of the organization(s).
-// Unknown populate paths are refused with 400 rather than ignored.
+// Unknown populate paths are refused with 400 rather than ignored. Deleting a
+// conversation or contact does not cascade. Webhook secrets are left out of
+// service event payloads. The spec's PATCH example shows the old
+// params.password after a PATCH that replaces params; the fake follows the
+// spec's text (nested objects are replaced whole), so the new one is kept.
 package chatshippertest

@@ -24,7 +24,7 @@ func send(srv *chatshippertest.Server, method, path, body string, out any) int {
 	if err != nil {
 		return 0
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if out != nil {
 		_ = json.NewDecoder(resp.Body).Decode(out)
 	}
@@ -100,7 +100,7 @@ func ExampleServer_WaitDeliveries() {
 	req, _ := http.NewRequest("POST", srv.URL+"services", strings.NewReader(params))
 	req.Header.Set("Authorization", "Bearer "+srv.AdminToken)
 	resp, _ := srv.Client().Do(req)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	_ = srv.WaitDeliveries(context.Background()) // the verification
 
 	send(srv, "POST", "conversations", `{"messages":[{"text":"Hi"},{"type":"command","text":">onboard"}]}`, nil)

@@ -180,7 +180,7 @@ func TestFaultProbability(t *testing.T) {
 					if err != nil {
 						continue
 					}
-					resp.Body.Close()
+					_ = resp.Body.Close()
 					mu.Lock()
 					if resp.StatusCode == 503 {
 						n503++

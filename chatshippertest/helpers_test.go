@@ -88,7 +88,7 @@ func call(t *testing.T, srv *Server, method, path, token string, body any) resul
 	}
 	resp, err := srv.Client().Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return result{Status: resp.StatusCode, Header: resp.Header, Raw: raw}

@@ -162,7 +162,8 @@ func TestLoopLimitBatches(t *testing.T) {
 	assert.Empty(t, srv.List("messages"))
 
 	id := newConv(t, srv, srv.Token, m{"messages": batch[:15]})["id"].(string)
-	mustCall(t, srv, 429, "POST", "conversations/"+id+"/messages", srv.Token, batch[:6])
+	r = mustCall(t, srv, 429, "POST", "conversations/"+id+"/messages", srv.Token, batch[:6])
+	assert.Equal(t, "Loop limit: more than 20 consecutive messages in an hour", r.errMsg(t))
 	assert.Len(t, srv.List("messages"), 15, "the rejected batch left nothing")
 	mustCall(t, srv, 201, "POST", "conversations/"+id+"/messages", srv.Token, batch[:5])
 	mustCall(t, srv, 429, "POST", "conversations/"+id+"/messages", srv.Token, batch[0])

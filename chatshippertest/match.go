@@ -187,8 +187,8 @@ func typeRank(v any) int {
 	return 4
 }
 
-func sortValue(d doc, path string) any {
-	vals := lookup(d, strings.Split(path, "."), true)
+func sortValue(d doc, segs []string) any {
+	vals := lookup(d, segs, true)
 	if len(vals) == 0 {
 		return nil
 	}
@@ -218,10 +218,30 @@ func compareSortValues(a, b any) int {
 }
 
 // sortDocs orders docs by the sort keys, then by id (the default order).
+// Each document's sort values are resolved once, not per comparison.
 func sortDocs(docs []doc, keys []sortKey) {
-	slices.SortStableFunc(docs, func(a, b doc) int {
-		for _, k := range keys {
-			c := compareSortValues(sortValue(a, k.path), sortValue(b, k.path))
+	if len(keys) == 0 {
+		slices.SortStableFunc(docs, func(a, b doc) int { return strings.Compare(str(a, "id"), str(b, "id")) })
+		return
+	}
+	type keyed struct {
+		d    doc
+		vals []any
+	}
+	segs := make([][]string, len(keys))
+	for i, k := range keys {
+		segs[i] = strings.Split(k.path, ".")
+	}
+	ks := make([]keyed, len(docs))
+	for i, d := range docs {
+		ks[i] = keyed{d: d, vals: make([]any, len(keys))}
+		for j := range keys {
+			ks[i].vals[j] = sortValue(d, segs[j])
+		}
+	}
+	slices.SortStableFunc(ks, func(a, b keyed) int {
+		for i, k := range keys {
+			c := compareSortValues(a.vals[i], b.vals[i])
 			if k.desc {
 				c = -c
 			}
@@ -229,8 +249,11 @@ func sortDocs(docs []doc, keys []sortKey) {
 				return c
 			}
 		}
-		return strings.Compare(str(a, "id"), str(b, "id"))
+		return strings.Compare(str(a.d, "id"), str(b.d, "id"))
 	})
+	for i := range ks {
+		docs[i] = ks[i].d
+	}
 }
 
 // project returns a copy of d reduced to the selected paths (id always kept),

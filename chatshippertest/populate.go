@@ -159,8 +159,17 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, c string, extra ..
 		return err
 	}
 	filters := append(append([]filter(nil), q.filters...), extra...)
+	out, total := s.query(c, q, filters)
+	setPageHeaders(w, r, q, total, len(out))
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// query returns the rendered page of c matching filters, and the total count.
+func (s *Server) query(c string, q *listQuery, filters []filter) ([]doc, int) {
 	ids := idFields(c)
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	var hits []doc
 	for _, d := range s.store.all(c) {
 		if matches(d, filters, ids) {
@@ -174,10 +183,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, c string, extra ..
 	for i, d := range page {
 		out[i] = s.render(c, d, q)
 	}
-	s.mu.Unlock()
-	setPageHeaders(w, r, q, total, len(out))
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return out, total
 }
 
 // setPageHeaders writes X-Total, X-Total-Pages, X-Page, X-Per-Page, X-Range and

@@ -114,13 +114,15 @@ func (s *Server) fetch(w http.ResponseWriter, r *http.Request, c, id string) err
 	if err := checkPopulate(c, q); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	d, ok := s.store.get(c, id)
-	var out doc
-	if ok {
-		out = s.render(c, d, q)
-	}
-	s.mu.Unlock()
+	out, ok := func() (doc, bool) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		d, ok := s.store.get(c, id)
+		if !ok {
+			return nil, false
+		}
+		return s.render(c, d, q), true
+	}()
 	if !ok {
 		return errf(http.StatusNotFound, "%s", notFoundMessage(c))
 	}
@@ -364,8 +366,10 @@ func (s *Server) prepareUser(t *tx, cl *caller, d, prev doc) error {
 			d["avatar"] = avatarURL(id)
 		}
 	}
+	// name is derived from the name parts unless the client sets it.
 	_, nameGiven := d["name"]
-	if prev == nil && !nameGiven || prev != nil && (d["givenName"] != prev["givenName"] || d["familyName"] != prev["familyName"]) && d["name"] == prev["name"] {
+	partsChanged := prev != nil && (str(d, "givenName") != str(prev, "givenName") || str(d, "familyName") != str(prev, "familyName"))
+	if prev == nil && !nameGiven || partsChanged && str(d, "name") == str(prev, "name") {
 		delete(d, "name")
 		withDerivedName("users", d, nil)
 	}

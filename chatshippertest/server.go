@@ -353,6 +353,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, readErr := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	rec := s.record(r, body)
 	sw := &statusWriter{ResponseWriter: w, s: s, rec: rec}
+	defer func() {
+		// A bug must not take the test binary down (in-process clients run
+		// handlers on their own goroutine): answer 500 instead.
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			if !sw.wrote {
+				writeError(sw, errf(http.StatusInternalServerError, "internal error: %v", v))
+			}
+		}
+	}()
 	if readErr != nil {
 		writeError(sw, errf(http.StatusBadRequest, "could not read request body"))
 		return

@@ -163,12 +163,20 @@ func (t *tx) rollback() {
 func (s *Server) update(fn func(t *tx) error) error {
 	s.mu.Lock()
 	t := &tx{s: s, now: s.now(), touched: map[string]bool{}}
+	committed := false
+	defer func() {
+		// On an error, and on a panic (which ServeHTTP turns into a 500),
+		// nothing of the request stays and the lock is released.
+		if !committed {
+			t.rollback()
+			s.mu.Unlock()
+		}
+	}()
 	if err := fn(t); err != nil {
-		t.rollback()
-		s.mu.Unlock()
 		return err
 	}
 	evs := s.buildEvents(t)
+	committed = true
 	s.mu.Unlock()
 	s.hooks.enqueue(evs)
 	for _, f := range t.after {
@@ -192,7 +200,8 @@ func isID(v string) bool {
 	}
 	for i := 0; i < len(v); i++ {
 		c := v[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+		isHex := '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+		if !isHex {
 			return false
 		}
 	}

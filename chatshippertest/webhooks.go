@@ -179,7 +179,7 @@ func (d *webhookDispatcher) post(dl delivery) int {
 }
 
 // challenge runs the subscription check: GET <url>?type=subscribe&challenge=X
-// must answer 200 with X as the body.
+// must answer 200 with X as the body (surrounding whitespace is tolerated).
 func (d *webhookDispatcher) challenge(rawURL string) bool {
 	u, err := url.Parse(rawURL)
 	if err != nil {

@@ -87,6 +87,13 @@ func (rc *receiver) names(t *testing.T) []any {
 	return out
 }
 
+// listen serves rc on a real socket and returns its URL.
+func listen(t *testing.T, rc *receiver) string {
+	hs := httptest.NewServer(rc)
+	t.Cleanup(hs.Close)
+	return hs.URL
+}
+
 func wait(t *testing.T, srv *Server) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -106,12 +113,11 @@ func addHook(t *testing.T, srv *Server, params m) map[string]any {
 
 func TestWebhookVerifyAndDeliver(t *testing.T) {
 	rc := &receiver{}
-	hs := httptest.NewServer(rc)
-	t.Cleanup(hs.Close)
+	hsURL := listen(t, rc)
 	srv, clk := newTest(t)
 	sd := srv.Seed
 
-	svc := addHook(t, srv, m{"url": hs.URL + "/hook?x=1"})
+	svc := addHook(t, srv, m{"url": hsURL + "/hook?x=1"})
 	assert.Equal(t, "active", svc["status"])
 	secret, _ := svc["params"].(map[string]any)["secret"].(string)
 	assert.Regexp(t, `^[0-9a-f]{40}$`, secret, "a secret is generated")
@@ -155,16 +161,15 @@ func TestWebhookVerifyAndDeliver(t *testing.T) {
 
 	ds := srv.WebhookDeliveries()
 	require.Len(t, ds, 2)
-	assert.Equal(t, WebhookDelivery{Service: svc["id"].(string), URL: hs.URL + "/hook?x=1", Event: "message.create.bot.chat",
+	assert.Equal(t, WebhookDelivery{Service: svc["id"].(string), URL: hsURL + "/hook?x=1", Event: "message.create.bot.chat",
 		ID: ev["id"].(string), Attempts: 1, Status: 200, Delivered: true}, ds[1])
 }
 
 func TestWebhookVerificationLifecycle(t *testing.T) {
 	rc := &receiver{badEcho: true}
-	hs := httptest.NewServer(rc)
-	t.Cleanup(hs.Close)
+	hsURL := listen(t, rc)
 	srv, _ := newTest(t)
-	svc := addHook(t, srv, m{"url": hs.URL, "secret": "s3cr3t", "events": []any{"**"}})
+	svc := addHook(t, srv, m{"url": hsURL, "secret": "s3cr3t", "events": []any{"**"}})
 	id := svc["id"].(string)
 	assert.Equal(t, "unverified", svc["status"], "a wrong echo leaves it unverified")
 	assert.Equal(t, "s3cr3t", svc["params"].(map[string]any)["secret"], "a given secret is kept")
@@ -188,9 +193,8 @@ func TestWebhookVerificationLifecycle(t *testing.T) {
 
 	t.Run("a new URL is verified again", func(t *testing.T) {
 		rc2 := &receiver{}
-		hs2 := httptest.NewServer(rc2)
-		t.Cleanup(hs2.Close)
-		out := mustCall(t, srv, http.StatusOK, "PATCH", "services/"+id, srv.AdminToken, m{"params": m{"url": hs2.URL}}).obj(t)
+		hs2URL := listen(t, rc2)
+		out := mustCall(t, srv, http.StatusOK, "PATCH", "services/"+id, srv.AdminToken, m{"params": m{"url": hs2URL}}).obj(t)
 		assert.Equal(t, "unverified", out["status"])
 		assert.Regexp(t, `^[0-9a-f]{40}$`, out["params"].(map[string]any)["secret"], "params were replaced: new secret")
 		wait(t, srv)
@@ -204,8 +208,8 @@ func TestWebhookVerificationLifecycle(t *testing.T) {
 		{nil, "a webhook needs params.url, an absolute http(s) URL"},
 		{m{"url": "ftp://x"}, "a webhook needs params.url, an absolute http(s) URL"},
 		{m{"url": "/relative"}, "a webhook needs params.url, an absolute http(s) URL"},
-		{m{"url": hs.URL, "events": "message.*"}, "params.events must be an array of event patterns"},
-		{m{"url": hs.URL, "events": []any{"message..x"}}, `invalid event pattern "message..x"`},
+		{m{"url": hsURL, "events": "message.*"}, "params.events must be an array of event patterns"},
+		{m{"url": hsURL, "events": []any{"message..x"}}, `invalid event pattern "message..x"`},
 	}
 	for _, e := range errs {
 		body := m{"type": "webhook"}
@@ -243,10 +247,9 @@ func TestWebhookEventFilterPatterns(t *testing.T) {
 	}
 
 	rc := &receiver{}
-	hs := httptest.NewServer(rc)
-	t.Cleanup(hs.Close)
+	hsURL := listen(t, rc)
 	srv, _ := newTest(t)
-	addHook(t, srv, m{"url": hs.URL, "events": []any{"message.create.*.command", "conversation.update", "form.**"}})
+	addHook(t, srv, m{"url": hsURL, "events": []any{"message.create.*.command", "conversation.update", "form.**"}})
 	id := newConv(t, srv, srv.Token, m{"messages": []any{m{"text": "Hello"}}})["id"].(string)
 	post(t, srv, srv.AgentToken, id, cmd("/accept"))
 	form := mustCall(t, srv, 201, "POST", "forms", srv.Token, m{"name": "F"}).obj(t)["id"].(string)
@@ -261,11 +264,10 @@ func TestWebhookEventFilterPatterns(t *testing.T) {
 
 func TestWebhookResourceEvents(t *testing.T) {
 	rc := &receiver{}
-	hs := httptest.NewServer(rc)
-	t.Cleanup(hs.Close)
+	hsURL := listen(t, rc)
 	srv, _ := newTest(t)
 	sd := srv.Seed
-	addHook(t, srv, m{"url": hs.URL})
+	addHook(t, srv, m{"url": hsURL})
 	id := newConv(t, srv, srv.Token, m{})["id"].(string)
 	msg := post(t, srv, srv.Token, id, m{"text": "x"})["id"].(string)
 	post(t, srv, srv.AgentToken, id, cmd("/action like", "meta", m{"message": msg}))
@@ -286,14 +288,12 @@ func TestWebhookResourceEvents(t *testing.T) {
 
 func TestWebhookOrganizationScope(t *testing.T) {
 	rcParent, rcChild := &receiver{}, &receiver{}
-	hp, hc := httptest.NewServer(rcParent), httptest.NewServer(rcChild)
-	t.Cleanup(hp.Close)
-	t.Cleanup(hc.Close)
+	hpURL, hcURL := listen(t, rcParent), listen(t, rcChild)
 	srv, _ := newTest(t)
 	sub := mustCall(t, srv, 201, "POST", "organizations", srv.AdminToken, m{"name": "Dealer", "parent": srv.Seed.OrganizationID}).obj(t)["id"].(string)
-	addHook(t, srv, m{"url": hp.URL, "events": []any{"conversation.create"}})
+	addHook(t, srv, m{"url": hpURL, "events": []any{"conversation.create"}})
 	out := mustCall(t, srv, 201, "POST", "services", srv.AdminToken, m{"type": "webhook", "organization": sub,
-		"params": m{"url": hc.URL, "events": []any{"conversation.create"}}}).obj(t)
+		"params": m{"url": hcURL, "events": []any{"conversation.create"}}}).obj(t)
 	wait(t, srv)
 	assert.Equal(t, "active", getDoc(t, srv, "services", out["id"].(string))["status"])
 
