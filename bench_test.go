@@ -135,7 +135,7 @@ func BenchmarkConversationsGet(b *testing.B) {
 		}
 	})
 	b.Run("raw", func(b *testing.B) {
-		hc := &http.Client{Transport: defaultTransport()}
+		hc := rawClient()
 		b.SetBytes(int64(len(one)))
 		b.ReportAllocs()
 		for b.Loop() {
@@ -163,7 +163,7 @@ func BenchmarkConversationsList200(b *testing.B) {
 		}
 	})
 	b.Run("raw", func(b *testing.B) {
-		hc := &http.Client{Transport: defaultTransport()}
+		hc := rawClient()
 		b.SetBytes(int64(len(page)))
 		b.ReportAllocs()
 		for b.Loop() {
@@ -173,6 +173,74 @@ func BenchmarkConversationsList200(b *testing.B) {
 			}
 		}
 	})
+}
+
+// pairBench runs sdk and raw alternately, one call each per round (each goes
+// first in turn), timing each call, and reports both times per call and the
+// SDK's time as a percentage of raw. Interleaving makes the comparison robust
+// to what else the machine is doing, which separate benchmarks are not.
+func pairBench(b *testing.B, sdk, raw func() error) {
+	b.Helper()
+	var tSDK, tRaw time.Duration
+	n := 0
+	timed := func(f func() error, acc *time.Duration) {
+		start := time.Now()
+		if err := f(); err != nil {
+			b.Fatal(err)
+		}
+		*acc += time.Since(start)
+	}
+	for b.Loop() {
+		if n%2 == 0 {
+			timed(sdk, &tSDK)
+			timed(raw, &tRaw)
+		} else {
+			timed(raw, &tRaw)
+			timed(sdk, &tSDK)
+		}
+		n++
+	}
+	b.ReportMetric(float64(tSDK.Nanoseconds())/float64(n), "sdk-ns/call")
+	b.ReportMetric(float64(tRaw.Nanoseconds())/float64(n), "raw-ns/call")
+	b.ReportMetric(100*float64(tSDK)/float64(tRaw), "sdk-%-of-raw")
+}
+
+// BenchmarkPairedGet interleaves Conversations.Get with the raw request.
+func BenchmarkPairedGet(b *testing.B) {
+	srv, _, _ := benchServer(b)
+	ctx := context.Background()
+	const id = "5bb0277fd99faf11a3f40001"
+	c := benchClient(b, srv)
+	hc := rawClient()
+	pairBench(b, func() error {
+		_, _, err := c.Conversations.Get(ctx, id, nil)
+		return err
+	}, func() error {
+		var conv Conversation
+		return rawGet(ctx, hc, srv.URL+"/v2/conversations/"+id, &conv)
+	})
+}
+
+// BenchmarkPairedList200 interleaves a 200-item Conversations.List with the raw request.
+func BenchmarkPairedList200(b *testing.B) {
+	srv, _, _ := benchServer(b)
+	ctx := context.Background()
+	c := benchClient(b, srv)
+	hc := rawClient()
+	q := NewQuery().Limit(200)
+	pairBench(b, func() error {
+		_, _, err := c.Conversations.List(ctx, q)
+		return err
+	}, func() error {
+		var convs []*Conversation
+		return rawGet(ctx, hc, srv.URL+"/v2/conversations?limit=200", &convs)
+	})
+}
+
+// rawClient is the baseline's HTTP client: the same pooled transport and
+// per-request timeout as the SDK's default, so both do the same work.
+func rawClient() *http.Client {
+	return &http.Client{Transport: defaultTransport(), Timeout: defaultTimeout}
 }
 
 // BenchmarkDecodeConversationPage is the codec's share of a list call.
@@ -243,7 +311,7 @@ func BenchmarkListIter10000(b *testing.B) {
 		}
 	})
 	b.Run("raw", func(b *testing.B) {
-		hc := &http.Client{Transport: defaultTransport()}
+		hc := rawClient()
 		b.ReportAllocs()
 		for b.Loop() {
 			n := 0

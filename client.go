@@ -3,6 +3,7 @@ package chatshipper
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -365,7 +366,7 @@ func isLoopback(host string) bool {
 // "conversations/5bb0277fd99faf11a3f4a37e/messages", optionally followed by
 // "?" and an encoded query. Each path segment is escaped; "." and ".."
 // segments are refused, so a request never leaves the base path. A non-nil
-// body is encoded as JSON.
+// body is encoded as JSON; a json.RawMessage body is sent as it is.
 func (c *Client) NewRequest(ctx context.Context, method, path string, body any) (*http.Request, error) {
 	if ctx == nil {
 		return nil, argError("ctx", "nil context")
@@ -375,7 +376,15 @@ func (c *Client) NewRequest(ctx context.Context, method, path string, body any) 
 		return nil, err
 	}
 	var buf []byte
-	if body != nil {
+	switch b := body.(type) {
+	case nil:
+	case json.RawMessage:
+		// Sent byte for byte (encoding it would compact and re-escape it).
+		if !json.Valid(b) {
+			return nil, argError("body", "json.RawMessage is not valid JSON")
+		}
+		buf = b
+	default:
 		if buf, err = encodeJSON(body); err != nil {
 			return nil, fmt.Errorf("chatshipper: encoding request body: %w", err)
 		}

@@ -253,3 +253,22 @@ func TestContextCancelledBeforeSend(t *testing.T) {
 	assert.True(t, errors.Is(err, context.Canceled))
 	assert.Equal(t, 0, mt.GetTotalCallCount())
 }
+
+func TestRawMessageBodySentAsIs(t *testing.T) {
+	c, mt := newTestClient(t)
+	var got []byte
+	mt.RegisterResponder(http.MethodPost, testBase+"kbases", func(r *http.Request) (*http.Response, error) {
+		got, _ = io.ReadAll(r.Body)
+		return httpmock.NewStringResponse(201, `{}`), nil
+	})
+	raw := json.RawMessage(`{ "content": "<p>a & b</p>",  "n": 1.10 }`)
+	req, err := c.NewRequest(context.Background(), http.MethodPost, "kbases", raw)
+	require.NoError(t, err)
+	_, err = c.Do(req, nil)
+	require.NoError(t, err)
+	assert.Equal(t, string(raw), string(got), "byte for byte: not compacted, not re-escaped")
+
+	_, err = c.NewRequest(context.Background(), http.MethodPost, "kbases", json.RawMessage(`{"broken":`))
+	assert.ErrorIs(t, err, ErrInvalidArgument)
+	assert.Equal(t, 1, mt.GetTotalCallCount())
+}

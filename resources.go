@@ -1,10 +1,9 @@
 package chatshipper
 
 import (
-	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
-	"io"
 	"iter"
 	"net/http"
 	"strings"
@@ -134,33 +133,19 @@ func checkBody[B any](body *B) error {
 	return nil
 }
 
-// sendBody sends body as JSON and decodes the answer into a T. A *Document
-// is sent with the exact bytes of its fields: encoding/json would compact
-// them and escape HTML characters (article content is HTML), and a
-// document's fields are meant to go back as they came.
+// sendBody sends a create or update body and decodes the answer into a T. A
+// *Document goes out byte for byte: encoding/json would compact its fields and
+// escape HTML characters (article content is HTML), and a document's fields
+// are meant to go back as they came.
 func sendBody[T any](ctx context.Context, c *Client, method, path string, body any) (*T, *Response, error) {
-	doc, ok := body.(*Document)
-	if !ok {
-		return doJSON[T](ctx, c, method, path, body)
+	if doc, ok := body.(*Document); ok {
+		raw, err := doc.MarshalJSON()
+		if err != nil {
+			return nil, nil, err
+		}
+		body = json.RawMessage(raw)
 	}
-	raw, err := doc.MarshalJSON()
-	if err != nil {
-		return nil, nil, err
-	}
-	req, err := c.NewRequest(ctx, method, path, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	req.Body = io.NopCloser(bytes.NewReader(raw))
-	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil }
-	req.ContentLength = int64(len(raw))
-	req.Header.Set("Content-Type", "application/json")
-	v := new(T)
-	resp, err := c.Do(req, v)
-	if err != nil {
-		return nil, resp, err
-	}
-	return v, resp, nil
+	return doJSON[T](ctx, c, method, path, body)
 }
 
 // ContactsService is the contacts API, /v2/contacts: consumers, each with a
