@@ -115,8 +115,10 @@ func WithBaseURL(raw string) Option {
 }
 
 // WithHTTPClient makes the client send its requests with a copy of hc: hc's
-// Transport, Timeout, Jar and CheckRedirect are used, and hc itself is never
-// modified. The default is a pooled transport with a 60 s timeout per attempt.
+// Transport, Jar and CheckRedirect are used, hc's Timeout becomes the timeout
+// of each attempt (not counting the wait for a rate-limit slot), and hc itself
+// is never modified. The default is a pooled transport with a 60 s timeout per
+// attempt.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *config) error {
 		if hc == nil {
@@ -278,14 +280,21 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	// user's transport. Every attempt passes the layers under the retry layer.
 	var hc http.Client
 	var inner http.RoundTripper
+	attemptTimeout := time.Duration(defaultTimeout)
 	if cfg.httpClient != nil {
 		hc = *cfg.httpClient // a copy: the caller's client is never modified
 		inner = hc.Transport
-	} else {
-		hc.Timeout = defaultTimeout
+		attemptTimeout = hc.Timeout
 	}
 	if inner == nil {
 		inner = defaultTransport()
+	}
+	// The per-attempt timeout is applied under the limiter, not by http.Client:
+	// waiting for a request slot must not use up an attempt's time, or a
+	// request that never left would fail as if the server had been slow.
+	hc.Timeout = 0
+	if attemptTimeout > 0 {
+		inner = &timeoutTransport{timeout: attemptTimeout, next: inner}
 	}
 	if c.limiter != nil {
 		inner = &limiterTransport{limiter: c.limiter, next: inner}

@@ -2,6 +2,8 @@ package chatshipper
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -84,6 +86,63 @@ func (t *limiterTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	return t.next.RoundTrip(req)
 }
+
+// timeoutTransport bounds one attempt, from sending the request to closing
+// the response body, like http.Client.Timeout but under the limiter.
+type timeoutTransport struct {
+	timeout time.Duration
+	next    http.RoundTripper
+}
+
+func (t *timeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(req.Context(), t.timeout)
+	resp, err := t.next.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		timedOut := ctx.Err() != nil && req.Context().Err() == nil
+		cancel()
+		if timedOut {
+			return nil, &AttemptTimeoutError{Limit: t.timeout, Err: err}
+		}
+		return nil, err
+	}
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// cancelOnClose ends an attempt's timeout when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+// AttemptTimeoutError is the cause of a *TransportError when one attempt took
+// longer than the per-attempt timeout (WithHTTPClient's Timeout, 60 s by
+// default). It is a timeout (Timeout reports true) and unwraps to the
+// transport's error, so errors.Is(err, context.DeadlineExceeded) holds, as
+// for http.Client's own timeouts.
+type AttemptTimeoutError struct {
+	// Limit is the per-attempt timeout that was exceeded.
+	Limit time.Duration
+	// Err is the transport's error.
+	Err error
+}
+
+// Error says how long the attempt was allowed.
+func (e *AttemptTimeoutError) Error() string {
+	return fmt.Sprintf("attempt timed out after %s: %v", e.Limit, e.Err)
+}
+
+// Unwrap returns the transport's error.
+func (e *AttemptTimeoutError) Unwrap() error { return e.Err }
+
+// Timeout reports true: this is a timeout.
+func (e *AttemptTimeoutError) Timeout() bool { return true }
 
 // pauseLimiter backs every goroutine off after a server 429 with Retry-After,
 // for as long as the retry itself waits (Retry-After capped by the max wait).

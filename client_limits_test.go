@@ -253,3 +253,72 @@ func TestCustomLimiter(t *testing.T) {
 type limiterFunc func(ctx context.Context) error
 
 func (f limiterFunc) Wait(ctx context.Context) error { return f(ctx) }
+
+// Waiting for a request slot does not count against the per-attempt timeout:
+// 1,600 goroutines queue for 80 s at 20 requests per second, yet every request
+// succeeds, though each attempt may take at most 60 s.
+func TestLimiterWaitOutsideAttemptTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mt := httpmock.NewMockTransport()
+		c, err := NewClient(testToken, WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: mt, Timeout: 60 * time.Second}))
+		require.NoError(t, err)
+		mt.RegisterResponder("POST", testBase+"conversations", httpmock.NewStringResponder(201, `{}`))
+		var wg sync.WaitGroup
+		var failed atomic.Int32
+		start := time.Now()
+		for range 1600 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req, _ := c.NewRequest(context.Background(), "POST", "conversations", map[string]string{"name": "x"})
+				if _, err := c.Do(req, nil); err != nil {
+					failed.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		assert.Equal(t, int32(0), failed.Load())
+		assert.Equal(t, 1600, mt.GetTotalCallCount())
+		assert.Greater(t, time.Since(start), 60*time.Second, "the queue really was longer than the timeout")
+	})
+}
+
+func TestAttemptTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mt := httpmock.NewMockTransport()
+		c, err := NewClient(testToken, WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: mt, Timeout: 5 * time.Second}),
+			WithRetryWait(time.Second, time.Second))
+		require.NoError(t, err)
+		var calls atomic.Int32
+		slowThenFast := func(r *http.Request) (*http.Response, error) {
+			if calls.Add(1) == 1 {
+				select { // slower than the attempt timeout
+				case <-time.After(time.Minute):
+				case <-r.Context().Done():
+					return nil, r.Context().Err()
+				}
+			}
+			return httpmock.NewStringResponse(200, `{}`), nil
+		}
+		mt.RegisterResponder("GET", testBase+"users", slowThenFast)
+		start := time.Now()
+		req, _ := c.NewRequest(context.Background(), "GET", "users", nil)
+		_, err = c.Do(req, nil)
+		require.NoError(t, err, "a GET that timed out is retried")
+		assert.Equal(t, 6*time.Second, time.Since(start), "5 s attempt timeout + 1 s backoff")
+
+		calls.Store(0)
+		mt.RegisterResponder("POST", testBase+"conversations", slowThenFast)
+		req, _ = c.NewRequest(context.Background(), "POST", "conversations", map[string]string{"name": "x"})
+		_, err = c.Do(req, nil)
+		var te *TransportError
+		require.ErrorAs(t, err, &te)
+		var ate *AttemptTimeoutError
+		require.ErrorAs(t, err, &ate)
+		assert.Equal(t, 5*time.Second, ate.Limit)
+		assert.True(t, ate.Timeout())
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.True(t, te.MayHaveReachedServer())
+		assert.Equal(t, int32(1), calls.Load(), "a POST that timed out is not sent again")
+	})
+}

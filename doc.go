@@ -60,7 +60,10 @@
 //	context cancelled or past its deadline        returned at once     returned at once
 //
 // A request that may have created something (a message!) is never sent twice
-// unless the caller opts in with WithRetryNonIdempotent. Retry-After is read as
+// unless the caller opts in with WithRetryNonIdempotent. Each attempt has its
+// own timeout (60 s, or the Timeout of the client given to WithHTTPClient),
+// which does not count the wait for a rate-limit slot; an attempt that runs
+// out of time fails with an *AttemptTimeoutError inside a *TransportError. Retry-After is read as
 // seconds or as an HTTP date and capped by the longest wait (WithRetryWait);
 // otherwise the wait grows exponentially with full jitter. WithMaxRetries sets
 // the number of retries (default 3). Cancelling the context ends a call at
