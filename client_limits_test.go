@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -164,19 +163,6 @@ func (g *hitLog) responder(status func(n int) (int, string)) httpmock.Responder 
 	}
 }
 
-// maxInWindow returns the largest number of times inside any window of length w.
-func maxHitsInWindow(times []time.Time, w time.Duration) int {
-	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
-	best, j := 0, 0
-	for i := range times {
-		for times[i].Sub(times[j]) >= w {
-			j++
-		}
-		best = max(best, i-j+1)
-	}
-	return best
-}
-
 func TestClientRateLimitAcrossGoroutines(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, mt := newTestClient(t) // default: 20 per second
@@ -196,7 +182,7 @@ func TestClientRateLimitAcrossGoroutines(t *testing.T) {
 		}
 		wg.Wait()
 		assert.Len(t, log.times, 320)
-		assert.LessOrEqual(t, maxHitsInWindow(log.times, time.Second), 20, "no sliding second holds more than 20 requests")
+		requireAtMostNPerWindow(t, log.times, 20, time.Second) // no sliding second holds more than 20 requests
 	})
 }
 

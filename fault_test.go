@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
-	"sort"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -116,7 +115,7 @@ func TestFaultInjectionNothingLostNothingDuplicated(t *testing.T) {
 		for _, r := range srv.Requests() {
 			times = append(times, r.Time)
 		}
-		assert.LessOrEqual(t, maxInAnyWindow(times, time.Second), 20)
+		chatshipper.RequireAtMostNPerWindow(t, times, 20, time.Second)
 	})
 	// Everything the bubble started has ended; nothing leaked outside it either.
 	// (A plain loop: assert.Eventually would add goroutines of its own.)
@@ -145,16 +144,4 @@ func errorKind(err error) string {
 func isTimeout(err error) bool {
 	var t interface{ Timeout() bool }
 	return errors.As(err, &t) && t.Timeout()
-}
-
-func maxInAnyWindow(times []time.Time, w time.Duration) int {
-	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
-	best, j := 0, 0
-	for i := range times {
-		for times[i].Sub(times[j]) >= w {
-			j++
-		}
-		best = max(best, i-j+1)
-	}
-	return best
 }

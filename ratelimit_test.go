@@ -42,9 +42,11 @@ func (g *grantLog) sorted() []time.Time {
 }
 
 // requireAtMostNPerWindow checks that no half-open window [s, s+w) holds more
-// than n of the sorted times: the (i+n)th time is at least w after the ith.
+// than n of the times: once sorted, the (i+n)th is at least w after the ith.
 func requireAtMostNPerWindow(t *testing.T, times []time.Time, n int, w time.Duration) {
 	t.Helper()
+	times = slices.Clone(times)
+	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
 	for i := 0; i+n < len(times); i++ {
 		if gap := times[i+n].Sub(times[i]); gap < w {
 			require.Failf(t, "window overfilled", "grants %d and %d are %v apart, want >= %v", i, i+n, gap, w)

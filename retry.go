@@ -33,7 +33,6 @@ type callState struct {
 	retryUnsafe bool // the caller opted in to retrying POST/PATCH/PUT
 	attempts    int  // attempts sent so far (counted by the auth transport)
 	token       string
-	loopLimit   bool // the last answer was a 429 bot loop limit
 }
 
 type callStateKey struct{}
@@ -72,8 +71,7 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests:
 		if peekLoopLimit(resp) {
-			st.loopLimit = true
-			return false, nil
+			return false, nil // never retried; checkResponse maps it to *LoopLimitError
 		}
 		c.pauseLimiter(resp)
 		return true, nil
