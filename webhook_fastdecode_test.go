@@ -1,0 +1,345 @@
+package chatshipper
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// requireFastAgrees decodes body with decodeEventFast and with encoding/json
+// and fails unless the fast decoder either gave up or produced exactly what
+// encoding/json produced (and encoding/json accepted the body). It returns
+// whether the fast decoder succeeded, and its result.
+func requireFastAgrees(t testing.TB, body []byte) (bool, eventTyped) {
+	t.Helper()
+	var fast, std eventTyped
+	ok := decodeEventFast(body, &fast)
+	stdErr := json.Unmarshal(body, &std)
+	if !ok {
+		return false, fast
+	}
+	require.NoError(t, stdErr, "the fast decoder accepted a body encoding/json refuses: %q", body)
+	require.Equal(t, std, fast, "fast and encoding/json disagree on %q", body)
+	return true, fast
+}
+
+// TestFastFieldTables checks that each fast field table lists exactly the JSON
+// names of its type: a field added to a model without a decoder line fails
+// here, before any payload is involved.
+func TestFastFieldTables(t *testing.T) {
+	names := func(fields any) []string {
+		v := reflect.ValueOf(fields)
+		var out []string
+		for i := range v.Len() {
+			out = append(out, v.Index(i).FieldByName("name").String())
+		}
+		return out
+	}
+	tests := []struct {
+		typ    reflect.Type
+		fields any
+	}{
+		{reflect.TypeFor[eventTyped](), fastEventFields},
+		{reflect.TypeFor[Activity](), fastActivityFields},
+		{reflect.TypeFor[ActivityObject](), fastActivityObjectFields},
+		{reflect.TypeFor[eventTypedData](), fastDataFields},
+		{reflect.TypeFor[Conversation](), fastConversationFields},
+		{reflect.TypeFor[Participant](), fastParticipantFields},
+		{reflect.TypeFor[Message](), fastMessageFields},
+	}
+	for _, tt := range tests {
+		t.Run(tt.typ.Name(), func(t *testing.T) {
+			got := names(tt.fields)
+			assert.Less(t, len(got), 64, "fastStruct keeps the keys seen in a uint64")
+			assert.ElementsMatch(t, jsonNames(tt.typ), got)
+		})
+	}
+}
+
+// jsonNames lists the JSON names encoding/json uses for typ's fields,
+// following embedded structs.
+func jsonNames(typ reflect.Type) []string {
+	var out []string
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" || !f.IsExported() && !f.Anonymous {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" {
+			out = append(out, jsonNames(f.Type)...)
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
+// filler sets every field of a value to a distinct non-zero value.
+type filler struct {
+	t *testing.T
+	n int
+}
+
+func (f *filler) next() int { f.n++; return f.n }
+
+func (f *filler) fill(v reflect.Value, path string, depth int) {
+	if depth > 6 { // Item.Actions and the like: deep enough
+		return
+	}
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(fmt.Sprintf("s%d", f.next()))
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Int:
+		v.SetInt(int64(f.next()))
+	case reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		f.fill(v.Elem(), path, depth+1)
+	case reflect.Slice:
+		v.Set(reflect.MakeSlice(v.Type(), 1, 1))
+		f.fill(v.Index(0), path+"[0]", depth+1)
+	case reflect.Map:
+		switch m := v.Addr().Interface().(type) {
+		case *Meta:
+			*m = Meta{"k": fmt.Sprintf("m%d", f.next()), "n": 1.5, "o": map[string]any{"a": []any{2.0, true, nil, "x"}}}
+		case *map[string]string:
+			*m = map[string]string{"k": fmt.Sprintf("l%d", f.next())}
+		default:
+			f.t.Fatalf("%s: no filler for %s", path, v.Type())
+		}
+	case reflect.Struct:
+		switch x := v.Addr().Interface().(type) {
+		case *Timestamp:
+			*x = NewTimestamp(time.Date(2024, 3, 14, 9, 26, 53, f.next()*int(time.Millisecond), time.UTC))
+			return
+		}
+		if strings.HasPrefix(v.Type().Name(), "Ref[") {
+			v.FieldByName("ID").SetString(fmt.Sprintf("%024x", f.next()))
+			return
+		}
+		for i := range v.NumField() {
+			if sf := v.Type().Field(i); sf.IsExported() && sf.Tag.Get("json") != "-" {
+				f.fill(v.Field(i), path+"."+sf.Name, depth+1)
+			}
+		}
+	default:
+		f.t.Fatalf("%s: no filler for kind %s", path, v.Kind())
+	}
+}
+
+// TestEventFastDecodeEveryField encodes a message event with every field of
+// every type the fast decoder reads set to a distinct value, and requires the
+// fast decoder to read all of it back, exactly as encoding/json does.
+func TestEventFastDecodeEveryField(t *testing.T) {
+	var want eventTyped
+	(&filler{t: t}).fill(reflect.ValueOf(&want).Elem(), "event", 0)
+	body, err := json.Marshal(want)
+	require.NoError(t, err)
+
+	ok, got := requireFastAgrees(t, body)
+	require.True(t, ok, "the fast decoder gave up on %s", body)
+	require.Equal(t, want, got)
+}
+
+// TestEventFastDecodeAgrees lists inputs the fast decoder must read itself,
+// each giving what encoding/json gives.
+func TestEventFastDecodeAgrees(t *testing.T) {
+	tests := []struct {
+		name string
+		body string
+	}{
+		{"fixture", string(whFixture(t, "message.create.contact.chat.json"))},
+		{"nulls everywhere", `{"id":null,"event":"message.create.contact.chat","timestamp":null,"organization":null,"activity":null,
+			"data":{"conversation":{"id":null,"organization":null,"categoryIndex":null,"participants":null,"meta":null,"channels":null,
+			"messages":null,"forms":null,"createdAt":null},"message":{"text":null,"isBackchannel":null,"delay":null,"meta":null,
+			"actions":null,"likes":null,"user":null},"links":null}}`},
+		{"null data, conversation, message", `{"event":"message.update","data":{"conversation":null,"message":null}}`},
+		{"data null", `{"event":"message.update","data":null}`},
+		{"empty arrays and objects", `{"event":"message.create.contact.chat","data":{"conversation":{"participants":[],"channels":[],
+			"messages":[],"forms":[],"results":[],"meta":{}},"message":{"likes":[],"actions":[],"items":[],"comments":[],"meta":{}},"links":{}}}`},
+		{"escapes and non-ASCII", `{"event":"message.create.contact.chat","data":{"message":{"text":"Gr\u00fc\u00dfe \"Jenny\"\n\ud83d\ude00 caf\u00e9 ☕ 日本",
+			"meta":{"ключ":"значение","esc":"a\/b\\c\t"}}}}`},
+		{"invalid UTF-8 in a text", "{\"event\":\"message.create.contact.chat\",\"data\":{\"message\":{\"text\":\"bad \xff\xfe byte\"}}}"},
+		{"lone surrogate escape", `{"event":"message.create.contact.chat","data":{"message":{"text":"\ud800x"}}}`},
+		{"whitespace everywhere", " \n{ \"event\" :\t\"message.create.contact.chat\" , \"data\" : { \"message\" : { \"text\" : \"hi\" , \"delay\" : 5 } } } \r\n"},
+		{"unknown keys with nested values", `{"event":"message.create.contact.chat","extra":{"a":[1,{"b":"\u0041"},[],{}],"c":-1.5e+3},
+			"data":{"service":{"type":"webhook","params":{"url":"https://x"}},"message":{"text":"hi","reactions":[true,false,null]},
+			"conversation":{"whatever":{"deep":[[[]]]}}}}`},
+		{"numbers of every form in meta", `{"event":"message.create.contact.chat","data":{"message":{"meta":{"a":0,"b":-0,"c":1e5,
+			"d":1.5E-3,"e":-12.25,"f":123456789012345678901234567890,"g":1e308}}}}`},
+		{"integers", `{"event":"message.create.contact.chat","data":{"message":{"delay":-0,"version":9007199254740993},
+			"conversation":{"categoryIndex":0,"participants":[{"unreadCount":42}]}}}`},
+		{"populated references", `{"event":"message.create.contact.chat","data":{"conversation":{"contact":{"id":"5c2d3e4f5a6b7c8d9e0f1a2b",
+			"name":"Jenny"},"messages":["65f2c2a5e4b0a1b2c3d4e5f6",{"id":"65f2c2a5e4b0a1b2c3d4e5f7","text":"x"}]},
+			"message":{"user":{"id":"5b9e8d7c6b5a4f3e2d1c0b0a","name":"Bot"},"conversation":"65f2c1d0e4b0a1b2c3d4e5f0"}}}`},
+		{"escaped reference", `{"event":"message.create.contact.chat","data":{"message":{"conversation":"65f2c1d0e4b0a1b2c3d4e5\u0066\u0030"}}}`},
+		{"timestamps as Unix milliseconds and other forms", `{"event":"message.create.contact.chat","timestamp":1710408413589,
+			"data":{"message":{"createdAt":"2024-03-14T10:26:53.589+01:00","updatedAt":""}}}`},
+		{"null string elements", `{"event":"message.create.contact.chat","data":{"conversation":{"channels":["a",null]}}}`},
+		{"null array elements of structs", `{"event":"message.create.contact.chat","data":{"conversation":{"participants":[null,{"name":"x"}]}}}`},
+		{"duplicate keys inside meta", `{"event":"message.create.contact.chat","data":{"message":{"meta":{"a":1,"a":{"b":2}}}}}`},
+		{"duplicate link keys", `{"event":"message.update","data":{"links":{"conversation":"a","conversation":"b"}}}`},
+		{"non-ASCII keys in meta", "{\"event\":\"message.create.contact.chat\",\"data\":{\"message\":{\"meta\":{\"\u212aelvin\":\"K\",\"ключ\":1}}}}"},
+		{"not a message event", string(whFixture(t, "conversation.update.json"))},
+		{"service event", string(whFixture(t, "service.create.json"))},
+		{"activity", `{"event":"message.create.contact.chat","activity":{"@context":"c","type":"Create","actor":null,
+			"object":{"id":"https://x/v2/messages/1","type":"Object","extra":1},"published":"2024-03-14T09:26:53Z","summary":"s"}}`},
+		{"nested depth within the limit", `{"event":"message.create.contact.chat","data":{"message":{"meta":{"a":` +
+			strings.Repeat("[", fastMaxDepth-5) + strings.Repeat("]", fastMaxDepth-5) + `}}}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ok, _ := requireFastAgrees(t, []byte(tt.body))
+			require.True(t, ok, "the fast decoder gave up")
+		})
+	}
+}
+
+// TestEventFastDecodeGivesUp lists inputs the fast decoder must leave to
+// encoding/json: invalid JSON, and valid JSON whose meaning under
+// encoding/json is not the plain one (merged duplicates, case-insensitive
+// keys, type errors).
+func TestEventFastDecodeGivesUp(t *testing.T) {
+	const ev = `"event":"message.create.contact.chat"`
+	tests := []struct {
+		name string
+		body string
+	}{
+		{"empty", ``},
+		{"whitespace", `  `},
+		{"null", `null`},
+		{"array", `[]`},
+		{"string", `"x"`},
+		{"truncated", `{` + ev + `,"data":{"message":{"text":"hi"}`},
+		{"trailing garbage", `{` + ev + `}x`},
+		{"second document", `{` + ev + `} {}`},
+		{"trailing comma in object", `{` + ev + `,}`},
+		{"trailing comma in array", `{` + ev + `,"x":[1,]}`},
+		{"leading comma in array", `{` + ev + `,"x":[,1]}`},
+		{"missing colon", `{"event" "message.update"}`},
+		{"missing comma", `{` + ev + ` "id":"x"}`},
+		{"single quotes", `{'event':'message.update'}`},
+		{"bad escape", `{` + ev + `,"data":{"message":{"text":"\x"}}}`},
+		{"short unicode escape", `{` + ev + `,"data":{"message":{"text":"\u12"}}}`},
+		{"control character in a string", "{" + ev + ",\"data\":{\"message\":{\"text\":\"a\tb\"}}}"},
+		{"control character in a skipped string", "{" + ev + ",\"x\":\"a\nb\"}"},
+		{"NUL after the document", "{" + ev + "}\x00"},
+		{"bad literal", `{` + ev + `,"x":tru}`},
+		{"literal with a tail", `{` + ev + `,"x":nullx}`},
+		{"number with a leading zero", `{` + ev + `,"x":01}`},
+		{"number with a bare dot", `{` + ev + `,"x":1.}`},
+		{"number with a bare exponent", `{` + ev + `,"x":1e}`},
+		{"plus sign", `{` + ev + `,"x":+1}`},
+		{"bare minus", `{` + ev + `,"x":-}`},
+		{"duplicate field", `{` + ev + `,"event":"message.update"}`},
+		{"duplicate nested field", `{` + ev + `,"data":{"message":{"text":"a","text":"b"}}}`},
+		{"field in another case", `{` + ev + `,"data":{"message":{"Text":"a"}}}`},
+		{"field matched by Unicode folding (Kelvin sign)", "{" + ev + ",\"data\":{\"lin\u212as\":{\"conversation\":\"x\"}}}"},
+		{"field matched by Unicode folding (long s)", "{" + ev + ",\"data\":{\"conversation\":{\"\u017ftatus\":\"closed\"}}}"},
+		{"non-ASCII unknown key", `{` + ev + `,"data":{"message":{"tëxt":"a"}}}`},
+		{"escaped key", `{` + ev + `,"data":{"message":{"te\u0078t":"a"}}}`},
+		{"invalid UTF-8 key", "{" + ev + ",\"data\":{\"message\":{\"meta\":{\"\xff\":1}}}}"},
+		{"string field given a number", `{` + ev + `,"data":{"message":{"text":1}}}`},
+		{"bool field given a string", `{` + ev + `,"data":{"message":{"isBackchannel":"yes"}}}`},
+		{"int field given a fraction", `{` + ev + `,"data":{"message":{"delay":1.5}}}`},
+		{"int field given an exponent", `{` + ev + `,"data":{"message":{"delay":1e3}}}`},
+		{"int overflow", `{` + ev + `,"data":{"message":{"delay":9223372036854775808}}}`},
+		{"meta number out of range", `{` + ev + `,"data":{"message":{"meta":{"x":1e400}}}}`},
+		{"meta not an object", `{` + ev + `,"data":{"message":{"meta":[1]}}}`},
+		{"link not a string", `{` + ev + `,"data":{"links":{"conversation":1}}}`},
+		{"slice given an object", `{` + ev + `,"data":{"conversation":{"channels":{}}}}`},
+		{"data not an object", `{` + ev + `,"data":"x"}`},
+		{"bad timestamp", `{` + ev + `,"timestamp":"yesterday"}`},
+		{"bad reference", `{` + ev + `,"organization":true}`},
+		{"bad delegated value", `{` + ev + `,"data":{"message":{"actions":[{"type":1}]}}}`},
+		{"too deep", `{` + ev + `,"x":` + strings.Repeat("[", fastMaxDepth) + strings.Repeat("]", fastMaxDepth) + `}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ok, _ := requireFastAgrees(t, []byte(tt.body))
+			require.False(t, ok, "the fast decoder should leave this to encoding/json")
+		})
+	}
+}
+
+// TestParseEventSameWithoutFastDecoder runs ParseEvent over the fixtures and
+// the edge cases above and compares each outcome with the encoding/json-only
+// path, errors included.
+func TestParseEventSameWithoutFastDecoder(t *testing.T) {
+	bodies := [][]byte{
+		whFixture(t, "message.create.contact.chat.json"),
+		whFixture(t, "conversation.update.json"),
+		whFixture(t, "service.create.json"),
+		[]byte(`{"event":"message.create.contact.chat","data":{"message":{"Text":"a"}}}`),
+		[]byte(`{"event":"message.create.contact.chat","data":{"links":{"conversation":1},"service":{"a":1}}}`),
+		[]byte(`{"event":"message.create.contact.chat","data":{"message":{"delay":1.5}}}`),
+		[]byte(`{"event":"message.create.contact.chat"}x`),
+		[]byte(`null`),
+	}
+	for _, body := range bodies {
+		got, gotErr := parseEvent(body)
+		want, wantErr := parseEventStd(body)
+		if wantErr != nil {
+			require.EqualError(t, gotErr, wantErr.Error(), "%s", body)
+			continue
+		}
+		require.NoError(t, gotErr, "%s", body)
+		require.Equal(t, want, got, "%s", body)
+	}
+}
+
+// parseEventStd is parseEvent with encoding/json alone.
+func parseEventStd(body []byte) (*Event, error) { return decodeEvent(body, false) }
+
+// FuzzEventFastDecode compares the fast decoder with encoding/json on
+// arbitrary input: whenever the fast decoder accepts a body, encoding/json
+// accepts it too and decodes the same value.
+func FuzzEventFastDecode(f *testing.F) {
+	for _, name := range []string{"message.create.contact.chat.json", "conversation.update.json", "service.create.json"} {
+		f.Add(whFixture(f, name))
+	}
+	f.Add([]byte(`{"event":"message.create.contact.chat","data":{"message":{"text":"a\u00e9\n","meta":{"a":[1,-2.5e3,null,true,{}]},"delay":3}}}`))
+	f.Add([]byte(`{"event":"m","data":{"conversation":{"participants":[{"user":"x","unreadCount":1,"inbox":true}],"categoryIndex":2}}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		requireFastAgrees(t, body)
+	})
+}
+
+// BenchmarkEventDecode compares the fast decoder with encoding/json on the
+// 2 KB message event.
+func BenchmarkEventDecode(b *testing.B) {
+	bodies, _ := benchDeliveries(b, 1)
+	body := bodies[0]
+	b.Run("fast", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var e eventTyped
+			if !decodeEventFast(body, &e) {
+				b.Fatal("gave up")
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var e eventTyped
+			if err := json.Unmarshal(body, &e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
