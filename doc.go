@@ -240,6 +240,14 @@
 // OnTextMatch for chat and postback messages. For message events Data.Resources
 // is nil; Event.Resource reads any other data key from Raw.
 //
+// Message events are decoded in a single pass by the SDK's own decoder, about
+// four times faster than encoding/json on a typical 2 KB event (BENCHMARKS.md).
+// It is strict: wherever its reading could differ from encoding/json's (a
+// duplicate key, a key in another letter case, a value of the wrong type,
+// anything invalid) it hands the body to encoding/json, so the Event, and the
+// error for a bad body, are always what encoding/json makes of it. Every string
+// in an Event is its own copy, as with encoding/json.
+//
 // A handler error (or panic) answers 500 so the platform retries; success
 // answers 200. The platform retries for up to 24 hours, so the handler
 // remembers recent event IDs (10,000 by default) and runs each event once; an

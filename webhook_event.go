@@ -317,10 +317,10 @@ type eventHead struct {
 	Activity     *Activity         `json:"activity"`
 }
 
-// eventTyped decodes a payload in one pass, data's known keys typed. It is the
-// fast path: encoding/json validates and walks the body once, where splitting
-// data into raw values first (eventSplit) walks the big conversation and
-// message objects three more times.
+// eventTyped is a payload with data's known keys typed, decoded in one pass:
+// by decodeEventFast (webhook_fastdecode.go), or by encoding/json where that
+// gives up. Splitting data into raw values first (eventSplit) would walk the
+// big conversation and message objects three more times.
 type eventTyped struct {
 	eventHead
 	Data eventTypedData `json:"data"`
@@ -352,9 +352,10 @@ func ParseEvent(body []byte) (*Event, error) {
 
 // parseEvent decodes body, which the returned Event keeps as Raw.
 //
-// Message events, the hot path of a bot, take one typed pass: their data is
-// documented as conversation, message and links, so Resources stays nil and
-// Event.Resource looks for anything else in Raw. Every other event (small,
+// Message events, the hot path of a bot, take one typed pass (the SDK's own
+// decoder, with encoding/json deciding whatever it is not sure of): their data
+// is documented as conversation, message and links, so Resources stays nil
+// and Event.Resource looks for anything else in Raw. Every other event (small,
 // and mostly about the resources in Resources) takes the split pass, which
 // sees every data key; so does a message event the typed pass refuses, for
 // instance for a link that is not a string.

@@ -1,8 +1,8 @@
 package chatshipper
 
 import (
+	"bytes"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -11,8 +11,9 @@ import (
 // encoding/json validates a whole body before decoding it, then decodes it
 // with a scanner that calls a state function for every byte: on a 2 KB
 // message event that was 85% of a delivery's CPU. decodeEventFast reads the
-// same shape (eventTyped) in one pass, and every plain string of the event
-// is a substring of one copy of the body, so strings cost no allocation each.
+// same shape (eventTyped) in one pass. Like encoding/json, it gives every
+// string its own copy, so keeping one (an ID in a cache) never keeps the
+// whole body alive.
 //
 // It speeds encoding/json up and never overrules it. Whenever the input is
 // not plainly what it knows, it gives up, and parseEvent decodes the body with
@@ -40,7 +41,6 @@ const fastMaxDepth = 128
 // is bad, its position is at the end, and every read returns a zero value.
 type fastReader struct {
 	b     []byte
-	s     string // string(b): decoded strings are substrings of it
 	i     int
 	depth int
 	bad   bool
@@ -74,7 +74,7 @@ func (r *fastReader) null() bool {
 }
 
 func (r *fastReader) literal(s string) {
-	if !strings.HasPrefix(r.s[r.i:], s) {
+	if !bytes.HasPrefix(r.b[r.i:], []byte(s)) {
 		r.fail()
 		return
 	}
@@ -112,43 +112,44 @@ func (r *fastReader) more(close byte, n int) bool {
 	return !r.bad
 }
 
-// key reads an object key and the colon after it. It gives up on escaped
-// keys and on invalid UTF-8, which encoding/json would rewrite.
-func (r *fastReader) key() string {
+// key reads an object key and the colon after it, and returns the key's
+// bytes (not copied: compared, or converted when kept). It gives up on
+// escaped keys and on invalid UTF-8, which encoding/json would rewrite.
+func (r *fastReader) key() []byte {
 	if r.peek() != '"' {
 		r.fail()
-		return ""
+		return nil
 	}
 	start, high := r.i+1, false
 	for j := start; j < len(r.b); j++ {
 		switch c := r.b[j]; {
 		case c == '"':
-			k := r.s[start:j]
-			if high && !utf8.ValidString(k) {
+			k := r.b[start:j]
+			if high && !utf8.Valid(k) {
 				r.fail()
-				return ""
+				return nil
 			}
 			r.i = j + 1
 			if r.peek() != ':' {
 				r.fail()
-				return ""
+				return nil
 			}
 			r.i++
 			return k
 		case c == '\\' || c < 0x20:
 			r.fail()
-			return ""
+			return nil
 		case c >= utf8.RuneSelf:
 			high = true
 		}
 	}
 	r.fail()
-	return ""
+	return nil
 }
 
-// str reads a string. A plain one (no escapes, valid UTF-8) is a substring of
-// the document; any other is unquoted by encoding/json, so that escapes and
-// invalid UTF-8 come out exactly as encoding/json makes them.
+// str reads a string. A plain one (no escapes, valid UTF-8) is copied as it
+// is; any other is unquoted by encoding/json, so that escapes and invalid
+// UTF-8 come out exactly as encoding/json makes them.
 func (r *fastReader) str() string {
 	if r.peek() != '"' {
 		r.fail()
@@ -158,12 +159,11 @@ func (r *fastReader) str() string {
 	for j := start; j < len(r.b); j++ {
 		switch c := r.b[j]; {
 		case c == '"':
-			s := r.s[start:j]
-			if high && !utf8.ValidString(s) {
+			if high && !utf8.Valid(r.b[start:j]) {
 				return r.unquote(start - 1)
 			}
 			r.i = j + 1
-			return s
+			return string(r.b[start:j])
 		case c == '\\':
 			return r.unquote(start - 1)
 		case c < 0x20:
@@ -237,8 +237,9 @@ func isHex4(b []byte) bool {
 	return true
 }
 
-// number consumes a number following the JSON grammar and returns its text.
-func (r *fastReader) number() string {
+// number consumes a number following the JSON grammar and returns its text
+// (not copied).
+func (r *fastReader) number() []byte {
 	b, j := r.b, r.i
 	digits := func() bool {
 		k := j
@@ -255,13 +256,13 @@ func (r *fastReader) number() string {
 		j++
 	case !digits():
 		r.fail()
-		return ""
+		return nil
 	}
 	if j < len(b) && b[j] == '.' {
 		j++
 		if !digits() {
 			r.fail()
-			return ""
+			return nil
 		}
 	}
 	if j < len(b) && (b[j] == 'e' || b[j] == 'E') {
@@ -271,10 +272,10 @@ func (r *fastReader) number() string {
 		}
 		if !digits() {
 			r.fail()
-			return ""
+			return nil
 		}
 	}
-	s := r.s[r.i:j]
+	s := r.b[r.i:j]
 	r.i = j
 	return s
 }
@@ -363,7 +364,7 @@ func (r *fastReader) value() any {
 		r.literal("null")
 		return nil
 	case c == '-' || c >= '0' && c <= '9':
-		f, err := strconv.ParseFloat(r.number(), 64)
+		f, err := strconv.ParseFloat(string(r.number()), 64)
 		if err != nil { // out of range: encoding/json refuses it
 			r.fail()
 		}
@@ -380,7 +381,7 @@ func (r *fastReader) object() map[string]any {
 	if r.enter('{') {
 		for n := 0; r.more('}', n); n++ {
 			k := r.key()
-			m[k] = r.value()
+			m[string(k)] = r.value()
 		}
 	}
 	return m
@@ -421,7 +422,7 @@ func fastInt(r *fastReader, dst *int) {
 		r.fail()
 		return
 	}
-	n, err := strconv.ParseInt(r.number(), 10, 64)
+	n, err := strconv.ParseInt(string(r.number()), 10, 64)
 	if err != nil || int64(int(n)) != n {
 		r.fail()
 		return
@@ -473,7 +474,7 @@ func fastLinks(r *fastReader, dst *map[string]string) {
 		k := r.key()
 		var v string
 		fastString(r, &v)
-		m[k] = v
+		m[string(k)] = v
 	}
 	*dst = m
 }
@@ -533,7 +534,7 @@ func fastStruct[T any](r *fastReader, v *T, fields []fastField[T]) {
 	for n := 0; r.more('}', n); n++ {
 		k := r.key()
 		i := 0
-		for i < len(fields) && fields[i].name != k {
+		for i < len(fields) && fields[i].name != string(k) {
 			i++
 		}
 		if i == len(fields) {
@@ -556,14 +557,14 @@ func fastStruct[T any](r *fastReader, v *T, fields []fastField[T]) {
 // foldsToField reports whether encoding/json could match key to one of
 // fields without an exact match: ASCII case folding, or any non-ASCII key
 // (Unicode folding maps a few letters, such as the Kelvin sign, to ASCII).
-func foldsToField[T any](key string, fields []fastField[T]) bool {
+func foldsToField[T any](key []byte, fields []fastField[T]) bool {
 	for i := 0; i < len(key); i++ {
 		if key[i] >= utf8.RuneSelf {
 			return true
 		}
 	}
 	for _, f := range fields {
-		if strings.EqualFold(f.name, key) {
+		if bytes.EqualFold([]byte(f.name), key) {
 			return true
 		}
 	}
@@ -700,7 +701,7 @@ func fastParticipants(r *fastReader, dst *[]Participant) {
 // whether it could; when it could not, t holds partial results and the
 // caller decodes again with encoding/json.
 func decodeEventFast(body []byte, t *eventTyped) bool {
-	r := fastReader{b: body, s: string(body)}
+	r := fastReader{b: body}
 	if r.peek() != '{' { // encoding/json decides what null or a non-object means
 		return false
 	}

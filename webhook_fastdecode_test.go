@@ -156,11 +156,24 @@ func TestEventFastDecodeEveryField(t *testing.T) {
 // TestEventFastDecodeAgrees lists inputs the fast decoder must read itself,
 // each giving what encoding/json gives.
 func TestEventFastDecodeAgrees(t *testing.T) {
-	tests := []struct {
-		name string
-		body string
-	}{
-		{"fixture", string(whFixture(t, "message.create.contact.chat.json"))},
+	for _, tt := range fastAgreeCases(t) {
+		t.Run(tt.name, func(t *testing.T) {
+			ok, _ := requireFastAgrees(t, []byte(tt.body))
+			require.True(t, ok, "the fast decoder gave up")
+		})
+	}
+}
+
+// fastCase is a named body for the fast decoder's tables.
+type fastCase struct {
+	name string
+	body string
+}
+
+// fastAgreeCases are bodies the fast decoder must read itself.
+func fastAgreeCases(tb testing.TB) []fastCase {
+	return []fastCase{
+		{"fixture", string(whFixture(tb, "message.create.contact.chat.json"))},
 		{"nulls everywhere", `{"id":null,"event":"message.create.contact.chat","timestamp":null,"organization":null,"activity":null,
 			"data":{"conversation":{"id":null,"organization":null,"categoryIndex":null,"participants":null,"meta":null,"channels":null,
 			"messages":null,"forms":null,"createdAt":null},"message":{"text":null,"isBackchannel":null,"delay":null,"meta":null,
@@ -192,18 +205,12 @@ func TestEventFastDecodeAgrees(t *testing.T) {
 		{"duplicate keys inside meta", `{"event":"message.create.contact.chat","data":{"message":{"meta":{"a":1,"a":{"b":2}}}}}`},
 		{"duplicate link keys", `{"event":"message.update","data":{"links":{"conversation":"a","conversation":"b"}}}`},
 		{"non-ASCII keys in meta", "{\"event\":\"message.create.contact.chat\",\"data\":{\"message\":{\"meta\":{\"\u212aelvin\":\"K\",\"ключ\":1}}}}"},
-		{"not a message event", string(whFixture(t, "conversation.update.json"))},
-		{"service event", string(whFixture(t, "service.create.json"))},
+		{"not a message event", string(whFixture(tb, "conversation.update.json"))},
+		{"service event", string(whFixture(tb, "service.create.json"))},
 		{"activity", `{"event":"message.create.contact.chat","activity":{"@context":"c","type":"Create","actor":null,
 			"object":{"id":"https://x/v2/messages/1","type":"Object","extra":1},"published":"2024-03-14T09:26:53Z","summary":"s"}}`},
 		{"nested depth within the limit", `{"event":"message.create.contact.chat","data":{"message":{"meta":{"a":` +
 			strings.Repeat("[", fastMaxDepth-5) + strings.Repeat("]", fastMaxDepth-5) + `}}}}`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ok, _ := requireFastAgrees(t, []byte(tt.body))
-			require.True(t, ok, "the fast decoder gave up")
-		})
 	}
 }
 
@@ -212,66 +219,87 @@ func TestEventFastDecodeAgrees(t *testing.T) {
 // encoding/json is not the plain one (merged duplicates, case-insensitive
 // keys, type errors).
 func TestEventFastDecodeGivesUp(t *testing.T) {
-	const ev = `"event":"message.create.contact.chat"`
-	tests := []struct {
-		name string
-		body string
-	}{
-		{"empty", ``},
-		{"whitespace", `  `},
-		{"null", `null`},
-		{"array", `[]`},
-		{"string", `"x"`},
-		{"truncated", `{` + ev + `,"data":{"message":{"text":"hi"}`},
-		{"trailing garbage", `{` + ev + `}x`},
-		{"second document", `{` + ev + `} {}`},
-		{"trailing comma in object", `{` + ev + `,}`},
-		{"trailing comma in array", `{` + ev + `,"x":[1,]}`},
-		{"leading comma in array", `{` + ev + `,"x":[,1]}`},
-		{"missing colon", `{"event" "message.update"}`},
-		{"missing comma", `{` + ev + ` "id":"x"}`},
-		{"single quotes", `{'event':'message.update'}`},
-		{"bad escape", `{` + ev + `,"data":{"message":{"text":"\x"}}}`},
-		{"short unicode escape", `{` + ev + `,"data":{"message":{"text":"\u12"}}}`},
-		{"control character in a string", "{" + ev + ",\"data\":{\"message\":{\"text\":\"a\tb\"}}}"},
-		{"control character in a skipped string", "{" + ev + ",\"x\":\"a\nb\"}"},
-		{"NUL after the document", "{" + ev + "}\x00"},
-		{"bad literal", `{` + ev + `,"x":tru}`},
-		{"literal with a tail", `{` + ev + `,"x":nullx}`},
-		{"number with a leading zero", `{` + ev + `,"x":01}`},
-		{"number with a bare dot", `{` + ev + `,"x":1.}`},
-		{"number with a bare exponent", `{` + ev + `,"x":1e}`},
-		{"plus sign", `{` + ev + `,"x":+1}`},
-		{"bare minus", `{` + ev + `,"x":-}`},
-		{"duplicate field", `{` + ev + `,"event":"message.update"}`},
-		{"duplicate nested field", `{` + ev + `,"data":{"message":{"text":"a","text":"b"}}}`},
-		{"field in another case", `{` + ev + `,"data":{"message":{"Text":"a"}}}`},
-		{"field matched by Unicode folding (Kelvin sign)", "{" + ev + ",\"data\":{\"lin\u212as\":{\"conversation\":\"x\"}}}"},
-		{"field matched by Unicode folding (long s)", "{" + ev + ",\"data\":{\"conversation\":{\"\u017ftatus\":\"closed\"}}}"},
-		{"non-ASCII unknown key", `{` + ev + `,"data":{"message":{"tëxt":"a"}}}`},
-		{"escaped key", `{` + ev + `,"data":{"message":{"te\u0078t":"a"}}}`},
-		{"invalid UTF-8 key", "{" + ev + ",\"data\":{\"message\":{\"meta\":{\"\xff\":1}}}}"},
-		{"string field given a number", `{` + ev + `,"data":{"message":{"text":1}}}`},
-		{"bool field given a string", `{` + ev + `,"data":{"message":{"isBackchannel":"yes"}}}`},
-		{"int field given a fraction", `{` + ev + `,"data":{"message":{"delay":1.5}}}`},
-		{"int field given an exponent", `{` + ev + `,"data":{"message":{"delay":1e3}}}`},
-		{"int overflow", `{` + ev + `,"data":{"message":{"delay":9223372036854775808}}}`},
-		{"meta number out of range", `{` + ev + `,"data":{"message":{"meta":{"x":1e400}}}}`},
-		{"meta not an object", `{` + ev + `,"data":{"message":{"meta":[1]}}}`},
-		{"link not a string", `{` + ev + `,"data":{"links":{"conversation":1}}}`},
-		{"slice given an object", `{` + ev + `,"data":{"conversation":{"channels":{}}}}`},
-		{"data not an object", `{` + ev + `,"data":"x"}`},
-		{"bad timestamp", `{` + ev + `,"timestamp":"yesterday"}`},
-		{"bad reference", `{` + ev + `,"organization":true}`},
-		{"bad delegated value", `{` + ev + `,"data":{"message":{"actions":[{"type":1}]}}}`},
-		{"too deep", `{` + ev + `,"x":` + strings.Repeat("[", fastMaxDepth) + strings.Repeat("]", fastMaxDepth) + `}`},
-	}
-	for _, tt := range tests {
+	for _, tt := range fastGiveUpCases {
 		t.Run(tt.name, func(t *testing.T) {
 			ok, _ := requireFastAgrees(t, []byte(tt.body))
 			require.False(t, ok, "the fast decoder should leave this to encoding/json")
 		})
 	}
+}
+
+const fastEv = `"event":"message.create.contact.chat"`
+
+// fastGiveUpCases are bodies the fast decoder must leave to encoding/json.
+var fastGiveUpCases = []fastCase{
+	{"empty", ``},
+	{"whitespace", `  `},
+	{"null", `null`},
+	{"array", `[]`},
+	{"string", `"x"`},
+	{"truncated", `{` + fastEv + `,"data":{"message":{"text":"hi"}`},
+	{"trailing garbage", `{` + fastEv + `}x`},
+	{"second document", `{` + fastEv + `} {}`},
+	{"trailing comma in object", `{` + fastEv + `,}`},
+	{"trailing comma in array", `{` + fastEv + `,"x":[1,]}`},
+	{"leading comma in array", `{` + fastEv + `,"x":[,1]}`},
+	{"missing colon", `{"event" "message.update"}`},
+	{"missing comma", `{` + fastEv + ` "id":"x"}`},
+	{"single quotes", `{'event':'message.update'}`},
+	{"bad escape", `{` + fastEv + `,"data":{"message":{"text":"\x"}}}`},
+	{"short unicode escape", `{` + fastEv + `,"data":{"message":{"text":"\u12"}}}`},
+	{"control character in a string", "{" + fastEv + ",\"data\":{\"message\":{\"text\":\"a\tb\"}}}"},
+	{"control character in a skipped string", "{" + fastEv + ",\"x\":\"a\nb\"}"},
+	{"NUL after the document", "{" + fastEv + "}\x00"},
+	{"bad literal", `{` + fastEv + `,"x":tru}`},
+	{"literal with a tail", `{` + fastEv + `,"x":nullx}`},
+	{"number with a leading zero", `{` + fastEv + `,"x":01}`},
+	{"number with a bare dot", `{` + fastEv + `,"x":1.}`},
+	{"number with a bare exponent", `{` + fastEv + `,"x":1e}`},
+	{"plus sign", `{` + fastEv + `,"x":+1}`},
+	{"bare minus", `{` + fastEv + `,"x":-}`},
+	{"duplicate field", `{` + fastEv + `,"event":"message.update"}`},
+	{"duplicate nested field", `{` + fastEv + `,"data":{"message":{"text":"a","text":"b"}}}`},
+	{"field in another case", `{` + fastEv + `,"data":{"message":{"Text":"a"}}}`},
+	{"field matched by Unicode folding (Kelvin sign)", "{" + fastEv + ",\"data\":{\"lin\u212as\":{\"conversation\":\"x\"}}}"},
+	{"field matched by Unicode folding (long s)", "{" + fastEv + ",\"data\":{\"conversation\":{\"\u017ftatus\":\"closed\"}}}"},
+	{"non-ASCII unknown key", `{` + fastEv + `,"data":{"message":{"tëxt":"a"}}}`},
+	{"escaped key", `{` + fastEv + `,"data":{"message":{"te\u0078t":"a"}}}`},
+	{"invalid UTF-8 key", "{" + fastEv + ",\"data\":{\"message\":{\"meta\":{\"\xff\":1}}}}"},
+	{"string field given a number", `{` + fastEv + `,"data":{"message":{"text":1}}}`},
+	{"bool field given a string", `{` + fastEv + `,"data":{"message":{"isBackchannel":"yes"}}}`},
+	{"int field given a fraction", `{` + fastEv + `,"data":{"message":{"delay":1.5}}}`},
+	{"int field given an exponent", `{` + fastEv + `,"data":{"message":{"delay":1e3}}}`},
+	{"int overflow", `{` + fastEv + `,"data":{"message":{"delay":9223372036854775808}}}`},
+	{"meta number out of range", `{` + fastEv + `,"data":{"message":{"meta":{"x":1e400}}}}`},
+	{"meta not an object", `{` + fastEv + `,"data":{"message":{"meta":[1]}}}`},
+	{"link not a string", `{` + fastEv + `,"data":{"links":{"conversation":1}}}`},
+	{"slice given an object", `{` + fastEv + `,"data":{"conversation":{"channels":{}}}}`},
+	{"data not an object", `{` + fastEv + `,"data":"x"}`},
+	{"bad timestamp", `{` + fastEv + `,"timestamp":"yesterday"}`},
+	{"bad reference", `{` + fastEv + `,"organization":true}`},
+	{"bad delegated value", `{` + fastEv + `,"data":{"message":{"actions":[{"type":1}]}}}`},
+	{"skipped object with a bare key", `{` + fastEv + `,"x":{a:1}}`},
+	{"skipped object without a colon", `{` + fastEv + `,"x":{"a" 1}}`},
+	{"unterminated escape", `{` + fastEv + `,"x":"\`},
+	{"unterminated unicode escape", `{` + fastEv + `,"x":"\u12`},
+	{"unterminated key", `{` + fastEv + `,"da`},
+	{"unterminated string value", `{` + fastEv + `,"data":{"message":{"text":"hi`},
+	{"meta value not JSON", `{` + fastEv + `,"data":{"message":{"meta":{"a":+1}}}}`},
+	{"too deep", `{` + fastEv + `,"x":` + strings.Repeat("[", fastMaxDepth) + strings.Repeat("]", fastMaxDepth) + `}`},
+}
+
+// TestEventFastDecodeCopiesStrings checks that decoded strings do not share
+// the body's memory: changing the body afterwards changes nothing, and a
+// string kept from an event does not keep the whole body alive.
+func TestEventFastDecodeCopiesStrings(t *testing.T) {
+	body := whFixture(t, "message.create.contact.chat.json")
+	var want, got eventTyped
+	require.NoError(t, json.Unmarshal(body, &want))
+	require.True(t, decodeEventFast(body, &got))
+	for i := range body {
+		body[i] = 'x'
+	}
+	require.Equal(t, want, got)
 }
 
 // TestParseEventSameWithoutFastDecoder runs ParseEvent over the fixtures and
@@ -312,6 +340,9 @@ func FuzzEventFastDecode(f *testing.F) {
 	}
 	f.Add([]byte(`{"event":"message.create.contact.chat","data":{"message":{"text":"a\u00e9\n","meta":{"a":[1,-2.5e3,null,true,{}]},"delay":3}}}`))
 	f.Add([]byte(`{"event":"m","data":{"conversation":{"participants":[{"user":"x","unreadCount":1,"inbox":true}],"categoryIndex":2}}}`))
+	for _, c := range append(fastAgreeCases(f), fastGiveUpCases...) {
+		f.Add([]byte(c.body))
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		requireFastAgrees(t, body)
 	})
