@@ -241,7 +241,7 @@
 // is nil; Event.Resource reads any other data key from Raw.
 //
 // Message events are decoded in a single pass by the SDK's own decoder, about
-// four times faster than encoding/json on a typical 2 KB event (BENCHMARKS.md).
+// 3.5 times faster than encoding/json on a typical 2 KB event (BENCHMARKS.md).
 // It is strict: wherever its reading could differ from encoding/json's (a
 // duplicate key, a key in another letter case, a value of the wrong type,
 // anything invalid) it hands the body to encoding/json, so the Event, and the
