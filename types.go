@@ -61,8 +61,8 @@ func (t *Timestamp) UnmarshalJSON(b []byte) error {
 		t.Time = v
 		return nil
 	}
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
+	var s string // JSON escapes, not Go's: strconv.Unquote refuses \/
+	if err := decodeJSON(b, &s); err != nil {
 		return fmt.Errorf("chatshipper: timestamp %s: %w", truncate(string(b), 40), err)
 	}
 	if s == "" {
@@ -206,6 +206,8 @@ func (r Ref[T]) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON accepts an ID string, a populated object, or null.
+// (The webhook event decoder reads ID strings itself, in fastRef: keep the
+// two in step; FuzzEventFastDecode compares them.)
 func (r *Ref[T]) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	*r = Ref[T]{}

@@ -29,6 +29,7 @@ func TestTimestampParse(t *testing.T) {
 		{`"2018-09-30T01:31:43.123456789Z"`, utc(2018, 9, 30, 1, 31, 43, 123456789)},
 		{`"2018-09-30T01:31Z"`, utc(2018, 9, 30, 1, 31, 0, 0)},
 		{`"2018-09-30"`, utc(2018, 9, 30, 0, 0, 0, 0)},
+		{`"2018-09-30T01:31:43.457\u005a"`, utc(2018, 9, 30, 1, 31, 43, 457e6)},
 		{`1538271103457`, utc(2018, 9, 30, 1, 31, 43, 457e6)},
 		{`null`, time.Time{}},
 		{`""`, time.Time{}},
@@ -44,6 +45,9 @@ func TestTimestampParse(t *testing.T) {
 		var ts Timestamp
 		assert.Error(t, json.Unmarshal([]byte(bad), &ts), bad)
 	}
+	// JSON escapes are JSON's, not Go's: this one unquotes, then is not a date.
+	var ts Timestamp
+	require.ErrorContains(t, json.Unmarshal([]byte(`"2018\/09\/30"`), &ts), "is not ISO 8601")
 }
 
 func TestTimestampMarshal(t *testing.T) {

@@ -18,10 +18,11 @@ import (
 // It speeds encoding/json up and never overrules it. Whenever the input is
 // not plainly what it knows, it gives up, and parseEvent decodes the body with
 // encoding/json, which then decides, errors included. It gives up on: a
-// duplicate key, a key that matches a field only in another letter case (or
-// through Unicode folding), an escaped or invalid UTF-8 key, a value of the
-// wrong JSON type, a number out of range, nesting deeper than fastMaxDepth,
-// and anything that is not valid JSON. When it does succeed, the result is
+// duplicate key, a key that matches a field only in another letter case, any
+// non-ASCII key of a struct (Unicode folding matches a few letters, such as
+// the Kelvin sign, to ASCII ones), an escaped or invalid UTF-8 key, a value of
+// the wrong JSON type, a number out of range, nesting deeper than
+// fastMaxDepth, and anything that is not valid JSON. When it does succeed, the result is
 // what encoding/json gives, field for field; strings with escapes are
 // unquoted by encoding/json itself, and the fields whose types decode
 // themselves (Ref, Timestamp) get the same bytes encoding/json would give
@@ -51,7 +52,9 @@ func (r *fastReader) fail() {
 	r.i = len(r.b)
 }
 
-// peek skips whitespace and returns the next byte, 0 at the end.
+// peek skips whitespace and returns the next byte, 0 at the end. A NUL byte
+// in the input also reads as 0: no caller accepts 0, and end() tells the two
+// apart.
 func (r *fastReader) peek() byte {
 	for r.i < len(r.b) {
 		switch c := r.b[r.i]; c {
@@ -480,7 +483,8 @@ func fastLinks(r *fastReader, dst *map[string]string) {
 }
 
 // fastRef reads a Ref: an ID string directly (what Ref.UnmarshalJSON makes of
-// it), anything else through Ref.UnmarshalJSON.
+// it; a change there must be made here too), anything else through
+// Ref.UnmarshalJSON.
 func fastRef[T any](r *fastReader, dst *Ref[T]) {
 	if r.peek() == '"' {
 		*dst = Ref[T]{ID: r.str()}
