@@ -206,9 +206,9 @@ func (r Ref[T]) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON accepts an ID string, a populated object, or null.
-// (The webhook event decoder reads ID strings itself, in fastRef: keep the
-// two in step; FuzzEventFastDecode compares them.)
 func (r *Ref[T]) UnmarshalJSON(b []byte) error {
+	// The webhook event decoder reads ID strings itself (fastRef): keep the
+	// two in step; FuzzEventFastDecode compares them.
 	b = bytes.TrimSpace(b)
 	*r = Ref[T]{}
 	if len(b) == 0 || bytes.Equal(b, []byte("null")) {
