@@ -22,10 +22,10 @@ import (
 // non-ASCII key of a struct (Unicode folding matches a few letters, such as
 // the Kelvin sign, to ASCII ones), an escaped or invalid UTF-8 key, a value of
 // the wrong JSON type, a number out of range, nesting deeper than
-// fastMaxDepth, and anything that is not valid JSON. When it does succeed, the result is
-// what encoding/json gives, field for field; strings with escapes are
-// unquoted by encoding/json itself, and the fields whose types decode
-// themselves (Ref, Timestamp) get the same bytes encoding/json would give
+// fastMaxDepth, and anything that is not valid JSON. When it does succeed,
+// the result is what encoding/json gives, field for field: strings with
+// escapes are unquoted by encoding/json itself, and the fields whose types
+// decode themselves (Ref, Timestamp) get the bytes encoding/json would give
 // their UnmarshalJSON. Rare nested types (actions, items, results, comments,
 // forms) are handed to encoding/json whole.
 //
