@@ -46,8 +46,6 @@ type Client struct {
 	guardCfg    LoopGuardConfig
 	self        selfState
 
-	common service
-
 	// Conversations is the conversations API (/v2/conversations).
 	Conversations *ConversationsService
 	// Messages is the messages API (/v2/messages).
@@ -73,9 +71,6 @@ type Client struct {
 	// BotInstances is the bot instances API (/v2/botinstances).
 	BotInstances *BotInstancesService
 }
-
-// service is the shared base of every service: a back pointer to the client.
-type service struct{ client *Client }
 
 type config struct {
 	baseURL     string
@@ -312,10 +307,7 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	rc.ErrorHandler = errorHandler
 	c.retry = rc
 
-	c.common.client = c
-	c.Conversations = (*ConversationsService)(&c.common)
-	c.Messages = (*MessagesService)(&c.common)
-	c.initResources()
+	c.initServices()
 	return c, nil
 }
 

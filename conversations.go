@@ -3,7 +3,6 @@ package chatshipper
 import (
 	"bytes"
 	"context"
-	"iter"
 	"net/http"
 )
 
@@ -194,47 +193,7 @@ type ConversationUpdate struct {
 	Meta          Meta     `json:"meta,omitzero"`
 }
 
-// ConversationsService is the conversations API.
-type ConversationsService service
-
 const conversationsPath = "conversations"
-
-// List returns one page of conversations. A filter on a meta field needs one of
-// id, type, participants.user, status, createdAt, categoryIndex, category,
-// organization or updatedAt; a query without one is refused before any I/O.
-//
-// GET /v2/conversations
-func (s *ConversationsService) List(ctx context.Context, q *Query) ([]*Conversation, *Response, error) {
-	if err := q.validateConversations(); err != nil {
-		return nil, nil, err
-	}
-	convs, resp, err := listPage[Conversation](ctx, s.client, conversationsPath, q)
-	s.client.observeConversations(convs)
-	return convs, resp, err
-}
-
-// ListIter returns every conversation matching q, fetching pages lazily (200
-// per request unless q sets a limit).
-//
-// GET /v2/conversations (repeatedly)
-func (s *ConversationsService) ListIter(ctx context.Context, q *Query) iter.Seq2[*Conversation, error] {
-	if err := q.validateConversations(); err != nil {
-		return errSeq[*Conversation](err)
-	}
-	return listIter(ctx, s.client, conversationsPath, q, s.client.observeConversations)
-}
-
-// Get returns one conversation; q may select and populate fields (e.g.
-// NewQuery().Populate("messages")).
-//
-// GET /v2/conversations/{id}
-func (s *ConversationsService) Get(ctx context.Context, id string, q *Query) (*Conversation, *Response, error) {
-	c, resp, err := getOne[Conversation](ctx, s.client, conversationsPath, "conversationID", id, q)
-	if c != nil {
-		s.client.observeConversations([]*Conversation{c})
-	}
-	return c, resp, err
-}
 
 // Create creates a conversation and posts its initial messages in order
 // (ordinary messages and commands mixed). Every message is validated, and
@@ -244,13 +203,16 @@ func (s *ConversationsService) Get(ctx context.Context, id string, q *Query) (*C
 //
 // POST /v2/conversations
 func (s *ConversationsService) Create(ctx context.Context, c *ConversationCreate) (*Conversation, *Response, error) {
+	if err := s.r.check(); err != nil {
+		return nil, nil, err
+	}
 	if c == nil {
 		return nil, nil, argError("conversation", "must not be nil")
 	}
 	if err := validateMessages(c.Messages); err != nil {
 		return nil, nil, err
 	}
-	if err := s.client.checkNewBatch(c.Messages); err != nil {
+	if err := s.r.client.checkNewBatch(c.Messages); err != nil {
 		return nil, nil, err
 	}
 	if c.Organization != "" {
@@ -258,31 +220,13 @@ func (s *ConversationsService) Create(ctx context.Context, c *ConversationCreate
 			return nil, nil, err
 		}
 	}
-	conv, resp, err := createOne[Conversation](ctx, s.client, conversationsPath, c)
+	conv, resp, err := s.r.create(ctx, c)
 	if conv != nil && len(c.Messages) > 0 {
 		// The conversation ID is known only now, so the loop guard records the
 		// initial messages afterwards (a new conversation cannot be in a loop yet).
-		s.client.recordSent(conv.ID, c.Messages)
+		s.r.client.recordSent(conv.ID, c.Messages)
 	}
 	return conv, resp, err
-}
-
-// Update changes a conversation (PATCH: top-level fields merged, nested
-// objects such as meta replaced whole).
-//
-// PATCH /v2/conversations/{id}
-func (s *ConversationsService) Update(ctx context.Context, id string, u *ConversationUpdate) (*Conversation, *Response, error) {
-	if u == nil {
-		return nil, nil, argError("update", "must not be nil")
-	}
-	return updateOne[Conversation](ctx, s.client, conversationsPath, "conversationID", id, u)
-}
-
-// Delete deletes a conversation.
-//
-// DELETE /v2/conversations/{id}
-func (s *ConversationsService) Delete(ctx context.Context, id string) (*Response, error) {
-	return deleteOne(ctx, s.client, conversationsPath, "conversationID", id)
 }
 
 // Send posts one message, or an ordered batch, into a conversation and
@@ -293,6 +237,9 @@ func (s *ConversationsService) Delete(ctx context.Context, id string) (*Response
 //
 // POST /v2/conversations/{id}/messages
 func (s *ConversationsService) Send(ctx context.Context, conversationID string, msgs ...MessageInput) ([]*Message, *Response, error) {
+	if err := s.r.check(); err != nil {
+		return nil, nil, err
+	}
 	path, err := itemPath(conversationsPath, "conversationID", conversationID)
 	if err != nil {
 		return nil, nil, err
@@ -303,19 +250,19 @@ func (s *ConversationsService) Send(ctx context.Context, conversationID string, 
 	if err := validateMessages(msgs); err != nil {
 		return nil, nil, err
 	}
-	if err := s.client.reserveSend(conversationID, msgs); err != nil {
+	if err := s.r.client.reserveSend(conversationID, msgs); err != nil {
 		return nil, nil, err
 	}
 	var body any = msgs
 	if len(msgs) == 1 {
 		body = &msgs[0]
 	}
-	req, err := s.client.NewRequest(ctx, http.MethodPost, path+"/messages", body)
+	req, err := s.r.client.NewRequest(ctx, http.MethodPost, path+"/messages", body)
 	if err != nil {
 		return nil, nil, err
 	}
 	var out messageList
-	resp, err := s.client.Do(req, &out)
+	resp, err := s.r.client.Do(req, &out)
 	if err != nil {
 		return nil, resp, err
 	}

@@ -90,7 +90,7 @@ func TestConversationsRefusedBeforeIO(t *testing.T) {
 		{"get bad id", func() error { _, _, err := c.Conversations.Get(ctx, "nope", nil); return err }, "conversationID"},
 		{"get traversal", func() error { _, _, err := c.Conversations.Get(ctx, "../../auth/token0000000000", nil); return err }, "conversationID"},
 		{"update bad id", func() error { _, _, err := c.Conversations.Update(ctx, "x", &ConversationUpdate{}); return err }, "conversationID"},
-		{"update nil", func() error { _, _, err := c.Conversations.Update(ctx, convID, nil); return err }, "update"},
+		{"update nil", func() error { _, _, err := c.Conversations.Update(ctx, convID, nil); return err }, "body"},
 		{"delete bad id", func() error { _, err := c.Conversations.Delete(ctx, ""); return err }, "conversationID"},
 		{"send bad id", func() error { _, _, err := c.Conversations.Send(ctx, "abc", MessageInput{Text: "x"}); return err }, "conversationID"},
 		{"send nothing", func() error { _, _, err := c.Conversations.Send(ctx, convID); return err }, "msgs"},
@@ -110,7 +110,7 @@ func TestConversationsRefusedBeforeIO(t *testing.T) {
 		}, "organization"},
 		{"command bad id", func() error { _, _, err := c.Conversations.Command(ctx, "1", MessageInput{Text: "/leave"}); return err }, "conversationID"},
 		{"message get", func() error { _, _, err := c.Messages.Get(ctx, "x", nil); return err }, "messageID"},
-		{"message update", func() error { _, _, err := c.Messages.Update(ctx, msgID, nil); return err }, "update"},
+		{"message update", func() error { _, _, err := c.Messages.Update(ctx, msgID, nil); return err }, "body"},
 		{"message delete", func() error { _, err := c.Messages.Delete(ctx, "x"); return err }, "messageID"},
 	}
 	for _, tt := range checks {

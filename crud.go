@@ -2,14 +2,151 @@ package chatshipper
 
 import (
 	"context"
+	"encoding/json"
 	"iter"
 	"net/http"
+	"reflect"
 )
 
-// The generic request shapes every resource shares. Services are thin: they
-// validate, then call one of these; no resource has its own copy of them.
+// resource is the one implementation of the CRUD calls every service makes:
+// T is the resource, C the body that creates one and U the body of a PATCH.
+// Each service holds one and declares its own methods (services_gen.go), so
+// that `go doc` shows every method with its concrete verb and path; the
+// methods only forward here. Every call validates before any I/O: a malformed
+// ID or a nil body is an *ArgumentError, a bad query a *QueryError, and the
+// collection's mandatory filters (query_rules.go) apply to every service of
+// that collection, Client.Collection included.
+type resource[T, C, U any] struct {
+	client  *Client
+	path    string           // the collection, relative to the base URL: "contacts"
+	idName  string           // the ID argument's name in errors: "contactID"
+	err     error            // why the collection was refused (Client.Collection)
+	observe func(items []*T) // sees every item read (the loop guard learns of replies)
+}
 
-// collectionPath joins a collection and an ID after checking the ID.
+func newResource[T, C, U any](c *Client, collection, idName string) resource[T, C, U] {
+	return resource[T, C, U]{client: c, path: collection, idName: idName}
+}
+
+func (r *resource[T, C, U]) check() error {
+	if r.err != nil {
+		return r.err
+	}
+	if r.client == nil {
+		return argError("service", "not initialised: use the services of a Client made by NewClient")
+	}
+	return nil
+}
+
+// checkQuery applies the query's own errors and the collection's mandatory
+// filter rules.
+func (r *resource[T, C, U]) checkQuery(q *Query) error {
+	if err := r.check(); err != nil {
+		return err
+	}
+	return checkCollectionQuery(r.path, q)
+}
+
+func (r *resource[T, C, U]) seen(items ...*T) {
+	if r.observe != nil && len(items) > 0 && items[0] != nil {
+		r.observe(items)
+	}
+}
+
+func (r *resource[T, C, U]) list(ctx context.Context, q *Query) ([]*T, *Response, error) {
+	if err := r.checkQuery(q); err != nil {
+		return nil, nil, err
+	}
+	items, resp, err := listPage[T](ctx, r.client, r.path, q)
+	if err == nil {
+		r.seen(items...)
+	}
+	return items, resp, err
+}
+
+func (r *resource[T, C, U]) listIter(ctx context.Context, q *Query) iter.Seq2[*T, error] {
+	if err := r.checkQuery(q); err != nil {
+		return errSeq[*T](err)
+	}
+	if ctx == nil {
+		return errSeq[*T](argError("ctx", "must not be nil"))
+	}
+	return paginate(ctx, q, func(ctx context.Context, q *Query) ([]*T, Pagination, error) {
+		items, resp, err := listPage[T](ctx, r.client, r.path, q)
+		var p Pagination
+		if resp != nil {
+			p = resp.Pagination
+		}
+		if err == nil {
+			r.seen(items...)
+		}
+		return items, p, err
+	})
+}
+
+func (r *resource[T, C, U]) get(ctx context.Context, id string, q *Query) (*T, *Response, error) {
+	if err := r.check(); err != nil {
+		return nil, nil, err
+	}
+	path, err := itemPath(r.path, r.idName, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if path, err = withQuery(path, q); err != nil {
+		return nil, nil, err
+	}
+	v, resp, err := doJSON[T](ctx, r.client, http.MethodGet, path, nil)
+	if err == nil {
+		r.seen(v)
+	}
+	return v, resp, err
+}
+
+func (r *resource[T, C, U]) create(ctx context.Context, body *C) (*T, *Response, error) {
+	if err := r.check(); err != nil {
+		return nil, nil, err
+	}
+	if err := checkBody(body); err != nil {
+		return nil, nil, err
+	}
+	return sendBody[T](ctx, r.client, http.MethodPost, r.path, body)
+}
+
+func (r *resource[T, C, U]) update(ctx context.Context, id string, body *U) (*T, *Response, error) {
+	return r.write(ctx, http.MethodPatch, id, body)
+}
+
+// write sends body to one item with method (PATCH, or PUT for a replace).
+func (r *resource[T, C, U]) write(ctx context.Context, method, id string, body any) (*T, *Response, error) {
+	if err := r.check(); err != nil {
+		return nil, nil, err
+	}
+	path, err := itemPath(r.path, r.idName, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkAnyBody(body); err != nil {
+		return nil, nil, err
+	}
+	return sendBody[T](ctx, r.client, method, path, body)
+}
+
+func (r *resource[T, C, U]) delete(ctx context.Context, id string) (*Response, error) {
+	if err := r.check(); err != nil {
+		return nil, err
+	}
+	path, err := itemPath(r.path, r.idName, id)
+	if err != nil {
+		return nil, err
+	}
+	req, err := r.client.NewRequest(ctx, http.MethodDelete, path, nil)
+	if err != nil {
+		return nil, err
+	}
+	return r.client.Do(req, nil)
+}
+
+// itemPath joins a collection and an ID after checking the ID.
 func itemPath(collection, idName, id string) (string, error) {
 	if err := checkID(idName, id); err != nil {
 		return "", err
@@ -49,63 +186,12 @@ func listPage[T any](ctx context.Context, c *Client, collection string, q *Query
 	return items, resp, nil
 }
 
-// listIter pages through a collection. observe, if non-nil, sees each page
-// (the loop guard learns of replies from it).
-func listIter[T any](ctx context.Context, c *Client, collection string, q *Query, observe func([]*T)) iter.Seq2[*T, error] {
-	return paginate(ctx, q, func(ctx context.Context, q *Query) ([]*T, Pagination, error) {
-		items, resp, err := listPage[T](ctx, c, collection, q)
-		var p Pagination
-		if resp != nil {
-			p = resp.Pagination
-		}
-		if err == nil && observe != nil {
-			observe(items)
-		}
-		return items, p, err
-	})
-}
-
 // errSeq is an iterator that yields one error and stops.
 func errSeq[T any](err error) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
 		yield(zero, err)
 	}
-}
-
-func getOne[T any](ctx context.Context, c *Client, collection, idName, id string, q *Query) (*T, *Response, error) {
-	path, err := itemPath(collection, idName, id)
-	if err != nil {
-		return nil, nil, err
-	}
-	if path, err = withQuery(path, q); err != nil {
-		return nil, nil, err
-	}
-	return doJSON[T](ctx, c, http.MethodGet, path, nil)
-}
-
-func createOne[T any](ctx context.Context, c *Client, collection string, body any) (*T, *Response, error) {
-	return doJSON[T](ctx, c, http.MethodPost, collection, body)
-}
-
-func updateOne[T any](ctx context.Context, c *Client, collection, idName, id string, body any) (*T, *Response, error) {
-	path, err := itemPath(collection, idName, id)
-	if err != nil {
-		return nil, nil, err
-	}
-	return doJSON[T](ctx, c, http.MethodPatch, path, body)
-}
-
-func deleteOne(ctx context.Context, c *Client, collection, idName, id string) (*Response, error) {
-	path, err := itemPath(collection, idName, id)
-	if err != nil {
-		return nil, err
-	}
-	req, err := c.NewRequest(ctx, http.MethodDelete, path, nil)
-	if err != nil {
-		return nil, err
-	}
-	return c.Do(req, nil)
 }
 
 func doJSON[T any](ctx context.Context, c *Client, method, path string, body any) (*T, *Response, error) {
@@ -119,4 +205,44 @@ func doJSON[T any](ctx context.Context, c *Client, method, path string, body any
 		return nil, resp, err
 	}
 	return v, resp, nil
+}
+
+// checkBody refuses a nil body and lets a body check itself.
+func checkBody[B any](body *B) error {
+	if body == nil {
+		return argError("body", "must not be nil")
+	}
+	return checkAnyBody(body)
+}
+
+// checkAnyBody refuses a nil pointer body and lets a body check itself.
+func checkAnyBody(body any) error {
+	if body == nil || isNilPointer(body) {
+		return argError("body", "must not be nil")
+	}
+	if v, ok := body.(validator); ok {
+		return v.validate()
+	}
+	return nil
+}
+
+// sendBody sends a create or update body and decodes the answer into a T. A
+// *Document goes out byte for byte: encoding/json would compact its fields and
+// escape HTML characters (article content is HTML), and a document's fields
+// are meant to go back as they came.
+func sendBody[T any](ctx context.Context, c *Client, method, path string, body any) (*T, *Response, error) {
+	if doc, ok := body.(*Document); ok {
+		raw, err := doc.MarshalJSON()
+		if err != nil {
+			return nil, nil, err
+		}
+		body = json.RawMessage(raw)
+	}
+	return doJSON[T](ctx, c, method, path, body)
+}
+
+// isNilPointer reports whether v is a typed nil pointer.
+func isNilPointer(v any) bool {
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }

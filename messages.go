@@ -2,7 +2,7 @@ package chatshipper
 
 import (
 	"context"
-	"iter"
+	"net/http"
 )
 
 // MessageType is the type of a message. The API may add types; an unknown
@@ -124,61 +124,17 @@ type MessageUpdate struct {
 	Items         []Item   `json:"items,omitzero"`
 }
 
-// MessagesService is the messages API. Messages are created through
-// ConversationsService.Send (POST /v2/conversations/{id}/messages).
-type MessagesService service
-
-const messagesPath = "messages"
-
-// List returns one page of messages. The API requires a filter on one of id,
-// organization, conversation, type, role or createdAt; a query without one is
-// refused before any I/O.
+// Replace replaces a message with msg, validated before any I/O, and returns
+// it as stored. The API reference documents only PATCH for partial updates
+// (use Update); this PUT is not in the public docs but is what the official
+// Node SDK's messages.replace sends, so the platform may change or refuse it
+// (a 404 or 405 is returned as *ErrorResponse). Replacing does not create a
+// message, so the loop guard does not count it.
 //
-// GET /v2/messages
-func (s *MessagesService) List(ctx context.Context, q *Query) ([]*Message, *Response, error) {
-	if err := q.validateMessages(); err != nil {
+// PUT /v2/messages/{id}
+func (s *MessagesService) Replace(ctx context.Context, id string, msg MessageInput) (*Message, *Response, error) {
+	if err := msg.validate("msg"); err != nil {
 		return nil, nil, err
 	}
-	msgs, resp, err := listPage[Message](ctx, s.client, messagesPath, q)
-	s.client.observeMessages(msgs)
-	return msgs, resp, err
-}
-
-// ListIter returns every message matching q, fetching pages lazily.
-//
-// GET /v2/messages (repeatedly)
-func (s *MessagesService) ListIter(ctx context.Context, q *Query) iter.Seq2[*Message, error] {
-	if err := q.validateMessages(); err != nil {
-		return errSeq[*Message](err)
-	}
-	return listIter(ctx, s.client, messagesPath, q, s.client.observeMessages)
-}
-
-// Get returns one message; q may select and populate fields.
-//
-// GET /v2/messages/{id}
-func (s *MessagesService) Get(ctx context.Context, id string, q *Query) (*Message, *Response, error) {
-	m, resp, err := getOne[Message](ctx, s.client, messagesPath, "messageID", id, q)
-	if m != nil {
-		s.client.observeMessages([]*Message{m})
-	}
-	return m, resp, err
-}
-
-// Update changes a message (PATCH semantics: top-level fields merged, nested
-// objects replaced whole).
-//
-// PATCH /v2/messages/{id}
-func (s *MessagesService) Update(ctx context.Context, id string, u *MessageUpdate) (*Message, *Response, error) {
-	if u == nil {
-		return nil, nil, argError("update", "must not be nil")
-	}
-	return updateOne[Message](ctx, s.client, messagesPath, "messageID", id, u)
-}
-
-// Delete deletes a message.
-//
-// DELETE /v2/messages/{id}
-func (s *MessagesService) Delete(ctx context.Context, id string) (*Response, error) {
-	return deleteOne(ctx, s.client, messagesPath, "messageID", id)
+	return s.r.write(ctx, http.MethodPut, id, &msg)
 }

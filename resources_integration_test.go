@@ -3,6 +3,7 @@ package chatshipper_test
 import (
 	"context"
 	"errors"
+	"iter"
 	"net/url"
 	"testing"
 
@@ -12,9 +13,19 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// crudService is the method set of every service with the six CRUD calls.
+type crudService[T, C, U any] interface {
+	List(ctx context.Context, q *chatshipper.Query) ([]*T, *chatshipper.Response, error)
+	ListIter(ctx context.Context, q *chatshipper.Query) iter.Seq2[*T, error]
+	Get(ctx context.Context, id string, q *chatshipper.Query) (*T, *chatshipper.Response, error)
+	Create(ctx context.Context, body *C) (*T, *chatshipper.Response, error)
+	Update(ctx context.Context, id string, body *U) (*T, *chatshipper.Response, error)
+	Delete(ctx context.Context, id string) (*chatshipper.Response, error)
+}
+
 // roundTrip runs the six methods of one service against the fake server:
 // create, get, list (by name), update, delete, and 404 after deleting.
-func roundTrip[T, C, U any](t *testing.T, r chatshipper.Resource[T, C, U], create *C, update *U, id func(*T) string, name func(*T) string, wantName, wantUpdated string) {
+func roundTrip[T, C, U any](t *testing.T, r crudService[T, C, U], create *C, update *U, id func(*T) string, name func(*T) string, wantName, wantUpdated string) {
 	t.Helper()
 	ctx := context.Background()
 	created, resp, err := r.Create(ctx, create)
@@ -58,47 +69,47 @@ func TestIntegrationResourcesRoundTrip(t *testing.T) {
 	org := srv.Seed.OrganizationID
 
 	t.Run("contacts", func(t *testing.T) {
-		roundTrip(t, c.Contacts.Resource, &chatshipper.ContactCreate{Organization: org, Profile: chatshipper.ContactProfile{Name: "Jane", Telephone: "+441134960999"}},
+		roundTrip(t, c.Contacts, &chatshipper.ContactCreate{Organization: org, Profile: chatshipper.ContactProfile{Name: "Jane", Telephone: "+441134960999"}},
 			&chatshipper.ContactUpdate{Profile: &chatshipper.ContactProfile{Name: "Jane Doe"}},
 			func(v *chatshipper.Contact) string { return v.ID }, func(v *chatshipper.Contact) string { return v.Profile.Name }, "Jane", "Jane Doe")
 	})
 	t.Run("users", func(t *testing.T) {
-		roundTrip(t, c.Users.Resource, &chatshipper.UserCreate{GivenName: "Eve", FamilyName: "Agent", Name: "Eve Agent", Email: "eve@acme.test", Password: "pw-x"},
+		roundTrip(t, c.Users, &chatshipper.UserCreate{GivenName: "Eve", FamilyName: "Agent", Name: "Eve Agent", Email: "eve@acme.test", Password: "pw-x"},
 			&chatshipper.UserUpdate{Name: ptr("Eve A.")},
 			func(v *chatshipper.User) string { return v.ID }, func(v *chatshipper.User) string { return v.Name }, "Eve Agent", "Eve A.")
 	})
 	t.Run("organizations", func(t *testing.T) {
-		roundTrip(t, c.Organizations.Resource, &chatshipper.OrganizationCreate{Name: "Sub", Parent: org},
+		roundTrip(t, c.Organizations, &chatshipper.OrganizationCreate{Name: "Sub", Parent: org},
 			&chatshipper.OrganizationUpdate{Name: ptr("Sub 2")},
 			func(v *chatshipper.Organization) string { return v.ID }, func(v *chatshipper.Organization) string { return v.Name }, "Sub", "Sub 2")
 	})
 	t.Run("orggroups", func(t *testing.T) {
-		roundTrip(t, c.OrgGroups.Resource, &chatshipper.OrgGroupCreate{Name: "Dealers", Organization: org},
+		roundTrip(t, c.OrgGroups, &chatshipper.OrgGroupCreate{Name: "Dealers", Organization: org},
 			&chatshipper.OrgGroupUpdate{Name: ptr("Dealers NL")},
 			func(v *chatshipper.OrgGroup) string { return v.ID }, func(v *chatshipper.OrgGroup) string { return v.Name }, "Dealers", "Dealers NL")
 	})
 	t.Run("channels", func(t *testing.T) {
-		roundTrip(t, c.Channels.Resource, &chatshipper.ChannelCreate{Name: "Sales", Organization: org},
+		roundTrip(t, c.Channels, &chatshipper.ChannelCreate{Name: "Sales", Organization: org},
 			&chatshipper.ChannelUpdate{Name: ptr("Sales 2")},
 			func(v *chatshipper.Channel) string { return v.ID }, func(v *chatshipper.Channel) string { return v.Name }, "Sales", "Sales 2")
 	})
 	t.Run("services", func(t *testing.T) {
-		roundTrip(t, c.Services.Resource, &chatshipper.ServiceCreate{Name: "SMS", Type: chatshipper.ServiceTwilio, Organization: org},
+		roundTrip(t, c.Services, &chatshipper.ServiceCreate{Name: "SMS", Type: chatshipper.ServiceTwilio, Organization: org},
 			&chatshipper.ServiceUpdate{Name: ptr("SMS 2")},
 			func(v *chatshipper.Service) string { return v.ID }, func(v *chatshipper.Service) string { return v.Name }, "SMS", "SMS 2")
 	})
 	t.Run("forms", func(t *testing.T) {
-		roundTrip(t, c.Forms.Resource, &chatshipper.FormCreate{Name: "Survey", Organization: org, Fields: []chatshipper.FormField{{Name: "Score", Key: "score"}}},
+		roundTrip(t, c.Forms, &chatshipper.FormCreate{Name: "Survey", Organization: org, Fields: []chatshipper.FormField{{Name: "Score", Key: "score"}}},
 			&chatshipper.FormUpdate{Name: ptr("Survey 2")},
 			func(v *chatshipper.Form) string { return v.ID }, func(v *chatshipper.Form) string { return v.Name }, "Survey", "Survey 2")
 	})
 	t.Run("workflows", func(t *testing.T) {
-		roundTrip(t, c.Workflows.Resource, &chatshipper.WorkflowCreate{Name: "Route", Organization: org},
+		roundTrip(t, c.Workflows, &chatshipper.WorkflowCreate{Name: "Route", Organization: org},
 			&chatshipper.WorkflowUpdate{Name: ptr("Route 2")},
 			func(v *chatshipper.Workflow) string { return v.ID }, func(v *chatshipper.Workflow) string { return v.Name }, "Route", "Route 2")
 	})
 	t.Run("bots", func(t *testing.T) {
-		roundTrip(t, c.Bots.Resource, &chatshipper.BotCreate{Name: "Echo", Organization: org},
+		roundTrip(t, c.Bots, &chatshipper.BotCreate{Name: "Echo", Organization: org},
 			&chatshipper.BotUpdate{Name: ptr("Echo 2")},
 			func(v *chatshipper.Bot) string { return v.ID }, func(v *chatshipper.Bot) string { return v.Name }, "Echo", "Echo 2")
 	})

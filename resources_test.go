@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -76,9 +77,20 @@ type crudCase struct {
 	call   func(ctx context.Context) (ids []string, err error)
 }
 
+// crudAPI is the method set every service with the six CRUD calls has.
+type crudAPI[T, C, U any] interface {
+	List(ctx context.Context, q *Query) ([]*T, *Response, error)
+	ListIter(ctx context.Context, q *Query) iter.Seq2[*T, error]
+	Get(ctx context.Context, id string, q *Query) (*T, *Response, error)
+	Create(ctx context.Context, body *C) (*T, *Response, error)
+	Update(ctx context.Context, id string, body *U) (*T, *Response, error)
+	Delete(ctx context.Context, id string) (*Response, error)
+}
+
 // crudSpec describes one service for crudCases.
 type crudSpec[T, C, U any] struct {
-	res        *Resource[T, C, U]
+	res        crudAPI[T, C, U]
+	path       string
 	create     *C
 	createJSON string
 	update     *U
@@ -88,7 +100,7 @@ type crudSpec[T, C, U any] struct {
 // crudCases builds the six calls of a service. The same table shape covers
 // every service, so each service is checked for the same request details.
 func crudCases[T, C, U any](sp crudSpec[T, C, U]) []crudCase {
-	coll := sp.res.Path()
+	coll := sp.path
 	base := "/v2/" + coll
 	item := fmt.Sprintf(`{"id":%q,"unknownField":{"x":1}}`, resItemID)
 	listQ := NewQuery().Where("organization", Eq(resOrgID)).Select("name").Sort("-createdAt").Limit(5)
@@ -159,7 +171,7 @@ func allCRUDCases(c *Client) []crudCase {
 
 	var all []crudCase
 	all = append(all, crudCases(crudSpec[Contact, ContactCreate, ContactUpdate]{
-		res: &c.Contacts.Resource,
+		res: c.Contacts, path: c.Contacts.r.path,
 		create: &ContactCreate{Organization: resOrgID, Profile: ContactProfile{GivenName: "Jane", Telephone: "+441134960999",
 			Address: Meta{"city": "Leeds"}}, Meta: Meta{"crmId": "C-1"}},
 		createJSON: `{"organization":"` + resOrgID + `","profile":{"givenName":"Jane","telephone":"+441134960999","address":{"city":"Leeds"}},"meta":{"crmId":"C-1"}}`,
@@ -167,14 +179,14 @@ func allCRUDCases(c *Client) []crudCase {
 		updateJSON: `{"profile":{"email":"jane@example.com"},"blocked":true,"meta":{}}`,
 	})...)
 	all = append(all, crudCases(crudSpec[User, UserCreate, UserUpdate]{
-		res:        &c.Users.Resource,
+		res: c.Users, path: c.Users.r.path,
 		create:     &UserCreate{GivenName: "Jenny", FamilyName: "Jones", Email: "jenny@example.com", Password: canaryPassword, Status: "active"},
 		createJSON: `{"givenName":"Jenny","familyName":"Jones","email":"jenny@example.com","password":"` + canaryPassword + `","status":"active"}`,
 		update:     &UserUpdate{GivenName: ptr("Jen"), Meta: Meta{"team": "support"}},
 		updateJSON: `{"givenName":"Jen","meta":{"team":"support"}}`,
 	})...)
 	all = append(all, crudCases(crudSpec[Organization, OrganizationCreate, OrganizationUpdate]{
-		res: &c.Organizations.Resource,
+		res: c.Organizations, path: c.Organizations.r.path,
 		create: &OrganizationCreate{Name: "acme-york", DisplayName: "Acme York", Parent: resOrgID, Tags: []string{"dealer"},
 			Categories: []Category{{Name: "Sales", Forms: []Ref[Form]{NewRef[Form](resFormID)}}}},
 		createJSON: `{"name":"acme-york","displayName":"Acme York","parent":"` + resOrgID + `","tags":["dealer"],"categories":[{"name":"Sales","forms":["` + resFormID + `"]}]}`,
@@ -182,56 +194,56 @@ func allCRUDCases(c *Client) []crudCase {
 		updateJSON: `{"status":"active","tags":[],"commands":[]}`,
 	})...)
 	all = append(all, crudCases(crudSpec[OrgGroup, OrgGroupCreate, OrgGroupUpdate]{
-		res:        &c.OrgGroups.Resource,
+		res: c.OrgGroups, path: c.OrgGroups.r.path,
 		create:     &OrgGroupCreate{Name: "North", Organization: resOrgID},
 		createJSON: `{"name":"North","organization":"` + resOrgID + `"}`,
 		update:     &OrgGroupUpdate{Name: ptr("North-East")},
 		updateJSON: `{"name":"North-East"}`,
 	})...)
 	all = append(all, crudCases(crudSpec[Channel, ChannelCreate, ChannelUpdate]{
-		res:        &c.Channels.Resource,
+		res: c.Channels, path: c.Channels.r.path,
 		create:     &ChannelCreate{Name: "Sales team", Organization: resOrgID, Meta: Meta{"color": "blue"}},
 		createJSON: `{"name":"Sales team","organization":"` + resOrgID + `","meta":{"color":"blue"}}`,
 		update:     &ChannelUpdate{Meta: Meta{"color": "red"}},
 		updateJSON: `{"meta":{"color":"red"}}`,
 	})...)
 	all = append(all, crudCases(crudSpec[Service, ServiceCreate, ServiceUpdate]{
-		res:        &c.Services.Resource,
+		res: c.Services, path: c.Services.r.path,
 		create:     &ServiceCreate{Organization: resOrgID, Name: "SMS", Type: ServiceTwilio, Params: Meta{"from": "+441134960000"}},
 		createJSON: `{"organization":"` + resOrgID + `","name":"SMS","type":"twilio","params":{"from":"+441134960000"}}`,
 		update:     &ServiceUpdate{Status: ptr(ServiceActive)},
 		updateJSON: `{"status":"active"}`,
 	})...)
 	all = append(all, crudCases(crudSpec[Form, FormCreate, FormUpdate]{
-		res:        &c.Forms.Resource,
+		res: c.Forms, path: c.Forms.r.path,
 		create:     &FormCreate{Organization: resOrgID, Name: "Test drive", Fields: []FormField{{Name: "Model", Key: "model"}}},
 		createJSON: `{"organization":"` + resOrgID + `","name":"Test drive","fields":[{"name":"Model","key":"model"}]}`,
 		update:     &FormUpdate{Fields: []FormField{{Name: "Model", Key: "model", Type: "text"}}},
 		updateJSON: `{"fields":[{"name":"Model","key":"model","type":"text"}]}`,
 	})...)
 	all = append(all, crudCases(crudSpec[Workflow, WorkflowCreate, WorkflowUpdate]{
-		res:        &c.Workflows.Resource,
+		res: c.Workflows, path: c.Workflows.r.path,
 		create:     &WorkflowCreate{Name: "Office hours", Organization: resOrgID},
 		createJSON: `{"name":"Office hours","organization":"` + resOrgID + `"}`,
 		update:     &WorkflowUpdate{Meta: Meta{"priority": 2}},
 		updateJSON: `{"meta":{"priority":2}}`,
 	})...)
 	all = append(all, crudCases(crudSpec[Bot, BotCreate, BotUpdate]{
-		res:        &c.Bots.Resource,
+		res: c.Bots, path: c.Bots.r.path,
 		create:     &BotCreate{Name: "Review bot", Enabled: ptr(true)},
 		createJSON: `{"name":"Review bot","enabled":true}`,
 		update:     &BotUpdate{Enabled: ptr(false), Status: ptr(BotActive)},
 		updateJSON: `{"enabled":false,"status":"active"}`,
 	})...)
 	all = append(all, crudCases(crudSpec[BotInstance, BotInstanceCreate, BotInstanceUpdate]{
-		res:        &c.BotInstances.Resource,
+		res: c.BotInstances, path: c.BotInstances.r.path,
 		create:     &BotInstanceCreate{Bot: resBotID, Organization: resOrgID, Meta: Meta{"greeting": "Hi"}},
 		createJSON: `{"bot":"` + resBotID + `","organization":"` + resOrgID + `","meta":{"greeting":"Hi"}}`,
 		update:     &BotInstanceUpdate{Enabled: ptr(false), Meta: Meta{}},
 		updateJSON: `{"enabled":false,"meta":{}}`,
 	})...)
 	all = append(all, crudCases(crudSpec[Document, Document, Document]{
-		res:        &c.Collection("kbases").Resource,
+		res: c.Collection("kbases"), path: "kbases",
 		create:     kbCreate,
 		createJSON: `{"content":"<p>Hi</p>","name":"FAQ"}`,
 		update:     kbUpdate,
@@ -277,8 +289,8 @@ type idCalls struct {
 	calls  map[string]func(ctx context.Context, id string) error
 }
 
-func resourceIDCalls[T, C, U any](res *Resource[T, C, U], idName string, upd *U) idCalls {
-	return idCalls{name: res.Path(), idName: idName, calls: map[string]func(context.Context, string) error{
+func resourceIDCalls[T, C, U any](res crudAPI[T, C, U], path, idName string, upd *U) idCalls {
+	return idCalls{name: path, idName: idName, calls: map[string]func(context.Context, string) error{
 		"Get":    func(ctx context.Context, id string) error { _, _, err := res.Get(ctx, id, nil); return err },
 		"Update": func(ctx context.Context, id string) error { _, _, err := res.Update(ctx, id, upd); return err },
 		"Delete": func(ctx context.Context, id string) error { _, err := res.Delete(ctx, id); return err },
@@ -288,17 +300,17 @@ func resourceIDCalls[T, C, U any](res *Resource[T, C, U], idName string, upd *U)
 func TestResourceIDsRefusedBeforeIO(t *testing.T) {
 	c, mt := newTestClient(t)
 	services := []idCalls{
-		resourceIDCalls(&c.Contacts.Resource, "contactID", &ContactUpdate{}),
-		resourceIDCalls(&c.Users.Resource, "userID", &UserUpdate{}),
-		resourceIDCalls(&c.Organizations.Resource, "organizationID", &OrganizationUpdate{}),
-		resourceIDCalls(&c.OrgGroups.Resource, "orgGroupID", &OrgGroupUpdate{}),
-		resourceIDCalls(&c.Channels.Resource, "channelID", &ChannelUpdate{}),
-		resourceIDCalls(&c.Services.Resource, "serviceID", &ServiceUpdate{}),
-		resourceIDCalls(&c.Forms.Resource, "formID", &FormUpdate{}),
-		resourceIDCalls(&c.Workflows.Resource, "workflowID", &WorkflowUpdate{}),
-		resourceIDCalls(&c.Bots.Resource, "botID", &BotUpdate{}),
-		resourceIDCalls(&c.BotInstances.Resource, "botInstanceID", &BotInstanceUpdate{}),
-		resourceIDCalls(&c.Collection("articles").Resource, "documentID", &Document{}),
+		resourceIDCalls(c.Contacts, c.Contacts.r.path, "contactID", &ContactUpdate{}),
+		resourceIDCalls(c.Users, c.Users.r.path, "userID", &UserUpdate{}),
+		resourceIDCalls(c.Organizations, c.Organizations.r.path, "organizationID", &OrganizationUpdate{}),
+		resourceIDCalls(c.OrgGroups, c.OrgGroups.r.path, "orgGroupID", &OrgGroupUpdate{}),
+		resourceIDCalls(c.Channels, c.Channels.r.path, "channelID", &ChannelUpdate{}),
+		resourceIDCalls(c.Services, c.Services.r.path, "serviceID", &ServiceUpdate{}),
+		resourceIDCalls(c.Forms, c.Forms.r.path, "formID", &FormUpdate{}),
+		resourceIDCalls(c.Workflows, c.Workflows.r.path, "workflowID", &WorkflowUpdate{}),
+		resourceIDCalls(c.Bots, c.Bots.r.path, "botID", &BotUpdate{}),
+		resourceIDCalls(c.BotInstances, c.BotInstances.r.path, "botInstanceID", &BotInstanceUpdate{}),
+		resourceIDCalls(c.Collection("articles"), "articles", "documentID", &Document{}),
 	}
 	badIDs := []string{"", "123", "../../users", "5bb0277fd99faf11a3f4a37", "5bb0277fd99faf11a3f4a37e0",
 		"5bb0277fd99faf11a3f4a37e/messages", "zzzzzzzzzzzzzzzzzzzzzzzz", "5bb0277fd99faf11a3f4a37%"}
@@ -1117,7 +1129,7 @@ func TestCollectionEveryKnownName(t *testing.T) {
 			mt.RegisterResponder("GET", testBase+name, answer(&got, 200, `[{"id":"`+resItemID+`","anything":[1,2]}]`))
 			s := c.Collection(name)
 			require.NoError(t, s.Err())
-			assert.Equal(t, name, s.Path())
+			assert.Equal(t, name, s.r.path)
 			docs, _, err := s.List(context.Background(), NewQuery().Where("organization", Eq(resOrgID)))
 			require.NoError(t, err)
 			assert.Equal(t, "/v2/"+name, got.path)
@@ -1135,9 +1147,9 @@ func TestServicePaths(t *testing.T) {
 		"Channels": "channels", "Services": "services", "Forms": "forms", "Workflows": "workflows",
 		"Bots": "bots", "BotInstances": "botinstances",
 	}, map[string]string{
-		"Contacts": c.Contacts.Path(), "Users": c.Users.Path(), "Organizations": c.Organizations.Path(),
-		"OrgGroups": c.OrgGroups.Path(), "Channels": c.Channels.Path(), "Services": c.Services.Path(),
-		"Forms": c.Forms.Path(), "Workflows": c.Workflows.Path(), "Bots": c.Bots.Path(), "BotInstances": c.BotInstances.Path(),
+		"Contacts": c.Contacts.r.path, "Users": c.Users.r.path, "Organizations": c.Organizations.r.path,
+		"OrgGroups": c.OrgGroups.r.path, "Channels": c.Channels.r.path, "Services": c.Services.r.path,
+		"Forms": c.Forms.r.path, "Workflows": c.Workflows.r.path, "Bots": c.Bots.r.path, "BotInstances": c.BotInstances.r.path,
 	})
 }
 
