@@ -42,7 +42,7 @@ type Client struct {
 	maxBody     int64
 	retryUnsafe bool
 	limiter     Limiter    // nil when rate limiting is off
-	guard       *LoopGuard // nil when the loop guard is off
+	guard       *loopGuard // nil when the loop guard is off
 	guardCfg    LoopGuardConfig
 	self        selfState
 
@@ -259,11 +259,11 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	case cfg.limiter != nil:
 		c.limiter = cfg.limiter
 	case cfg.rateLimit > 0:
-		c.limiter = NewRateLimiter(cfg.rateLimit, cfg.rateMargin)
+		c.limiter = NewWindowLimiter(cfg.rateLimit, time.Second+cfg.rateMargin)
 	}
 	if !cfg.noLoopGuard && !cfg.anonymous {
 		c.guardCfg = cfg.guardCfg
-		c.guard = NewLoopGuard(cfg.guardCfg)
+		c.guard = newLoopGuard(cfg.guardCfg)
 		if st, ok := cfg.tokens.(staticToken); ok {
 			if id := UserIDFromToken(string(st)); id != "" {
 				c.setSelf(id)
@@ -602,52 +602,6 @@ func (c *Client) checkResponse(resp *http.Response, st *callState) error {
 		return &RateLimitError{RetryAfter: retryAfter, Attempts: st.attempts, Err: er}
 	}
 	return er
-}
-
-// authTransport sets the Authorization header on a clone of each attempt, and
-// only for the API's own host: a redirect to another host never carries it.
-type authTransport struct {
-	client *Client
-	next   http.RoundTripper
-}
-
-func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	c := t.client
-	if err := req.Context().Err(); err != nil {
-		closeBody(req)
-		return nil, err
-	}
-	st := stateFrom(req.Context())
-	if st != nil {
-		st.attempts++
-	}
-	start := time.Now()
-	if c.tokens != nil && sameOrigin(req.URL, c.baseURL) {
-		tok, err := c.tokens.Token(req.Context())
-		if err != nil {
-			closeBody(req)
-			err = fmt.Errorf("chatshipper: token source: %w", err)
-			c.logAttempt(req, st, start, nil, err)
-			return nil, err
-		}
-		if st != nil {
-			st.token = tok
-		}
-		// A shallow copy with its own header map: the caller's request (and
-		// retryablehttp's, reused across attempts) is never modified.
-		r2 := new(http.Request)
-		*r2 = *req
-		h := make(http.Header, len(req.Header)+1)
-		for k, v := range req.Header {
-			h[k] = v
-		}
-		h["Authorization"] = []string{"Bearer " + tok}
-		r2.Header = h
-		req = r2
-	}
-	resp, err := t.next.RoundTrip(req)
-	c.logAttempt(req, st, start, resp, err)
-	return resp, err
 }
 
 // logAttempt logs one attempt at debug level: never headers or bodies.

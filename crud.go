@@ -1,5 +1,7 @@
 package chatshipper
 
+//go:generate go run ./internal/gen/services
+
 import (
 	"context"
 	"encoding/json"

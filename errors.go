@@ -207,3 +207,26 @@ func isTokenExpiredMessage(msg string) bool {
 		strings.Contains(m, "invalid token") || strings.Contains(m, "token expired") ||
 		strings.Contains(m, "jwt malformed")
 }
+
+// AttemptTimeoutError is the cause of a *TransportError when one attempt took
+// longer than the per-attempt timeout (WithHTTPClient's Timeout, 60 s by
+// default). It is a timeout (Timeout reports true) and unwraps to the
+// transport's error, so errors.Is(err, context.DeadlineExceeded) holds, as
+// for http.Client's own timeouts.
+type AttemptTimeoutError struct {
+	// Limit is the per-attempt timeout that was exceeded.
+	Limit time.Duration
+	// Err is the transport's error.
+	Err error
+}
+
+// Error says how long the attempt was allowed.
+func (e *AttemptTimeoutError) Error() string {
+	return fmt.Sprintf("attempt timed out after %s: %v", e.Limit, e.Err)
+}
+
+// Unwrap returns the transport's error.
+func (e *AttemptTimeoutError) Unwrap() error { return e.Err }
+
+// Timeout reports true: this is a timeout.
+func (e *AttemptTimeoutError) Timeout() bool { return true }

@@ -138,8 +138,8 @@ type LoopGuardConfig struct {
 // A LoopGuard is safe for concurrent use. Memory is bounded by
 // MaxConversations conversations, each holding only the messages its windows
 // still count, and content keys are stored as fixed-size hashes whatever their
-// length. A nil *LoopGuard allows everything.
-type LoopGuard struct {
+// length. A nil *loopGuard allows everything.
+type loopGuard struct {
 	mu     sync.Mutex
 	cfg    LoopGuardConfig
 	seeds  [2]maphash.Seed
@@ -168,9 +168,9 @@ type loopConv struct {
 	sinceReply   []time.Time        // within ConsecutiveWindow and after the last reply, oldest first
 }
 
-// NewLoopGuard returns a guard enforcing cfg; zero fields take the defaults
+// newLoopGuard returns a guard enforcing cfg; zero fields take the defaults
 // listed on LoopGuardConfig.
-func NewLoopGuard(cfg LoopGuardConfig) *LoopGuard {
+func newLoopGuard(cfg LoopGuardConfig) *loopGuard {
 	if cfg.Identical <= 0 {
 		cfg.Identical = defaultLoopIdentical
 	}
@@ -186,7 +186,7 @@ func NewLoopGuard(cfg LoopGuardConfig) *LoopGuard {
 	if cfg.MaxConversations <= 0 {
 		cfg.MaxConversations = defaultLoopMaxConversations
 	}
-	return &LoopGuard{
+	return &loopGuard{
 		cfg:   cfg,
 		seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
 		convs: make(map[string]*loopConv),
@@ -202,7 +202,7 @@ func NewLoopGuard(cfg LoopGuardConfig) *LoopGuard {
 // nothing and returns a *LoopLimitError; when several limits would break, the
 // error names the one that frees last. An empty conversationID is refused with
 // an error; an empty batch is allowed and records nothing.
-func (g *LoopGuard) Reserve(conversationID string, keys []string) error {
+func (g *loopGuard) reserve(conversationID string, keys []string) error {
 	if g == nil {
 		return nil
 	}
@@ -246,7 +246,7 @@ func (g *LoopGuard) Reserve(conversationID string, keys []string) error {
 
 // checkLocked returns the error for the limit that frees last among those the
 // batch would break, or nil. c may be nil for a conversation not tracked.
-func (g *LoopGuard) checkLocked(c *loopConv, id string, batch []contentKey) error {
+func (g *loopGuard) checkLocked(c *loopConv, id string, batch []contentKey) error {
 	var worst *LoopLimitError
 	consider := func(e *LoopLimitError) {
 		switch {
@@ -315,7 +315,7 @@ func (g *LoopGuard) checkLocked(c *loopConv, id string, batch []contentKey) erro
 // affected: the server keeps counting identical messages across replies.
 // Call it for replies seen outside the SDK's own reads (for example a webhook
 // event handled by your code); Observe does this for messages the SDK reads.
-func (g *LoopGuard) Reset(conversationID string) {
+func (g *loopGuard) reset(conversationID string) {
 	if g == nil {
 		return
 	}
@@ -338,7 +338,7 @@ func (g *LoopGuard) Reset(conversationID string) {
 // a skew between the two shifts which sends a reply resets by that much.
 // Until SetSelf is called, every agent-role message counts as a reply,
 // including the bot's own messages posted with role "agent".
-func (g *LoopGuard) Observe(conversationID, role, userID string, createdAt time.Time) {
+func (g *loopGuard) observe(conversationID, role, userID string, createdAt time.Time) {
 	if g == nil {
 		return
 	}
@@ -357,7 +357,7 @@ func (g *LoopGuard) Observe(conversationID, role, userID string, createdAt time.
 
 // SetSelf tells the guard the client's own user ID; messages from that user
 // never count as replies in Observe.
-func (g *LoopGuard) SetSelf(userID string) {
+func (g *loopGuard) setSelf(userID string) {
 	if g == nil {
 		return
 	}
@@ -368,7 +368,7 @@ func (g *LoopGuard) SetSelf(userID string) {
 
 // resetLocked drops the consecutive sends made before replyAt (all of them when
 // replyAt is zero), and forgets c when nothing of it is left to count.
-func (g *LoopGuard) resetLocked(c *loopConv, replyAt time.Time) {
+func (g *loopGuard) resetLocked(c *loopConv, replyAt time.Time) {
 	if replyAt.IsZero() {
 		c.sinceReply = nil
 	} else {
@@ -385,7 +385,7 @@ func (g *LoopGuard) resetLocked(c *loopConv, replyAt time.Time) {
 }
 
 // pruneLocked drops what has left both windows of c.
-func (g *LoopGuard) pruneLocked(c *loopConv, now time.Time) {
+func (g *loopGuard) pruneLocked(c *loopConv, now time.Time) {
 	i := 0
 	for i < len(c.sent) && !c.sent[i].at.Add(g.cfg.IdenticalWindow).After(now) {
 		k := c.sent[i].key
@@ -423,7 +423,7 @@ func shrink[T any](s []T) []T {
 
 // addLocked starts tracking id as the most recently used conversation,
 // forgetting the least recently used one beyond MaxConversations.
-func (g *LoopGuard) addLocked(id string) *loopConv {
+func (g *loopGuard) addLocked(id string) *loopConv {
 	c := &loopConv{id: id}
 	g.convs[id] = c
 	g.linkNewestLocked(c)
@@ -433,7 +433,7 @@ func (g *LoopGuard) addLocked(id string) *loopConv {
 	return c
 }
 
-func (g *LoopGuard) touchLocked(c *loopConv) {
+func (g *loopGuard) touchLocked(c *loopConv) {
 	if g.newest == c {
 		return
 	}
@@ -441,12 +441,12 @@ func (g *LoopGuard) touchLocked(c *loopConv) {
 	g.linkNewestLocked(c)
 }
 
-func (g *LoopGuard) removeLocked(c *loopConv) {
+func (g *loopGuard) removeLocked(c *loopConv) {
 	g.unlinkLocked(c)
 	delete(g.convs, c.id)
 }
 
-func (g *LoopGuard) linkNewestLocked(c *loopConv) {
+func (g *loopGuard) linkNewestLocked(c *loopConv) {
 	c.older = g.newest
 	if g.newest != nil {
 		g.newest.newer = c
@@ -457,7 +457,7 @@ func (g *LoopGuard) linkNewestLocked(c *loopConv) {
 	}
 }
 
-func (g *LoopGuard) unlinkLocked(c *loopConv) {
+func (g *loopGuard) unlinkLocked(c *loopConv) {
 	if c.newer != nil {
 		c.newer.older = c.older
 	} else {
@@ -469,11 +469,4 @@ func (g *LoopGuard) unlinkLocked(c *loopConv) {
 		g.oldest = c.newer
 	}
 	c.newer, c.older = nil, nil
-}
-
-// tracked returns how many conversations the guard remembers.
-func (g *LoopGuard) tracked() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return len(g.convs)
 }

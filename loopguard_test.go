@@ -36,20 +36,20 @@ func requireLoopErr(t *testing.T, want *LoopLimitError, err error) {
 }
 
 // reserveEach reserves keys one message at a time, requiring every one to pass.
-func reserveEach(t *testing.T, g *LoopGuard, conv string, keys ...string) {
+func reserveEach(t *testing.T, g *loopGuard, conv string, keys ...string) {
 	t.Helper()
 	for i, k := range keys {
-		require.NoError(t, g.Reserve(conv, []string{k}), "message %d", i)
+		require.NoError(t, g.reserve(conv, []string{k}), "message %d", i)
 	}
 }
 
 func TestLoopGuardIdentical(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
-		g := NewLoopGuard(LoopGuardConfig{})
+		g := newLoopGuard(LoopGuardConfig{})
 		k := key("chat", "same again", `{"a":1}`)
 		for i := range 8 {
-			require.NoError(t, g.Reserve("c1", []string{k}), "message %d", i)
+			require.NoError(t, g.reserve("c1", []string{k}), "message %d", i)
 			time.Sleep(10 * time.Second)
 		}
 		// now = start+80s: the 9th identical message within 3 minutes.
@@ -57,46 +57,46 @@ func TestLoopGuardIdentical(t *testing.T) {
 			ConversationID: "c1", Kind: LoopLimitIdentical, Max: 8, Window: 3 * time.Minute,
 			RetryAt: start.Add(3 * time.Minute).Round(0),
 		}
-		err := g.Reserve("c1", []string{k})
+		err := g.reserve("c1", []string{k})
 		requireLoopErr(t, want, err)
 		assert.Equal(t, "chatshipper: loop limit: conversation c1: more than 8 identical messages in 3m0s; frees at "+
 			start.Add(3*time.Minute).UTC().Format(time.RFC3339Nano), err.Error())
 
 		// Other content is not identical; the same text with other meta neither.
-		require.NoError(t, g.Reserve("c1", []string{key("chat", "same again", `{"a":2}`)}))
-		require.NoError(t, g.Reserve("c1", []string{key("card", "same again", `{"a":1}`)}))
+		require.NoError(t, g.reserve("c1", []string{key("chat", "same again", `{"a":2}`)}))
+		require.NoError(t, g.reserve("c1", []string{key("card", "same again", `{"a":1}`)}))
 
 		time.Sleep(time.Until(start.Add(3*time.Minute - time.Nanosecond)))
-		requireLoopErr(t, want, g.Reserve("c1", []string{k}))
+		requireLoopErr(t, want, g.reserve("c1", []string{k}))
 
 		time.Sleep(time.Nanosecond) // the first message leaves the window exactly at RetryAt
-		require.NoError(t, g.Reserve("c1", []string{k}))
+		require.NoError(t, g.reserve("c1", []string{k}))
 		want.RetryAt = start.Add(10*time.Second + 3*time.Minute).Round(0)
-		requireLoopErr(t, want, g.Reserve("c1", []string{k}))
+		requireLoopErr(t, want, g.reserve("c1", []string{k}))
 	})
 }
 
 func TestLoopGuardConsecutive(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
-		g := NewLoopGuard(LoopGuardConfig{})
+		g := newLoopGuard(LoopGuardConfig{})
 		for i, k := range distinctKeys("m", 20) {
-			require.NoError(t, g.Reserve("c1", []string{k}), "message %d", i)
+			require.NoError(t, g.reserve("c1", []string{k}), "message %d", i)
 			time.Sleep(time.Minute)
 		}
 		want := &LoopLimitError{
 			ConversationID: "c1", Kind: LoopLimitConsecutive, Max: 20, Window: time.Hour,
 			RetryAt: start.Add(time.Hour).Round(0),
 		}
-		err := g.Reserve("c1", []string{key("chat", "twenty-first", "")})
+		err := g.reserve("c1", []string{key("chat", "twenty-first", "")})
 		requireLoopErr(t, want, err)
 		assert.Equal(t, "chatshipper: loop limit: conversation c1: more than 20 consecutive messages in 1h0m0s; frees at "+
 			start.Add(time.Hour).UTC().Format(time.RFC3339Nano), err.Error())
 
 		time.Sleep(time.Until(start.Add(time.Hour)))
-		require.NoError(t, g.Reserve("c1", []string{key("chat", "twenty-first", "")}))
+		require.NoError(t, g.reserve("c1", []string{key("chat", "twenty-first", "")}))
 		want.RetryAt = start.Add(time.Minute + time.Hour).Round(0)
-		requireLoopErr(t, want, g.Reserve("c1", []string{key("chat", "twenty-second", "")}))
+		requireLoopErr(t, want, g.reserve("c1", []string{key("chat", "twenty-second", "")}))
 	})
 }
 
@@ -104,35 +104,35 @@ func TestLoopGuardReplies(t *testing.T) {
 	const self = "5bb0000000000000000000b0"
 	tests := []struct {
 		name      string
-		reply     func(g *LoopGuard, sentAt time.Time) // after 20 sends at sentAt, 1 s later
+		reply     func(g *loopGuard, sentAt time.Time) // after 20 sends at sentAt, 1 s later
 		wantReset bool
 	}{
-		{"Reset", func(g *LoopGuard, _ time.Time) { g.Reset("c1") }, true},
-		{"agent reply now", func(g *LoopGuard, _ time.Time) { g.Observe("c1", "agent", "agent-1", time.Time{}) }, true},
-		{"contact reply now", func(g *LoopGuard, _ time.Time) { g.Observe("c1", "contact", "", time.Time{}) }, true},
-		{"role case ignored", func(g *LoopGuard, _ time.Time) { g.Observe("c1", "Contact", "", time.Time{}) }, true},
-		{"agent reply after the sends", func(g *LoopGuard, at time.Time) {
-			g.Observe("c1", "agent", "agent-1", at.Add(time.Second))
+		{"Reset", func(g *loopGuard, _ time.Time) { g.reset("c1") }, true},
+		{"agent reply now", func(g *loopGuard, _ time.Time) { g.observe("c1", "agent", "agent-1", time.Time{}) }, true},
+		{"contact reply now", func(g *loopGuard, _ time.Time) { g.observe("c1", "contact", "", time.Time{}) }, true},
+		{"role case ignored", func(g *loopGuard, _ time.Time) { g.observe("c1", "Contact", "", time.Time{}) }, true},
+		{"agent reply after the sends", func(g *loopGuard, at time.Time) {
+			g.observe("c1", "agent", "agent-1", at.Add(time.Second))
 		}, true},
-		{"reply older than the sends", func(g *LoopGuard, at time.Time) {
-			g.Observe("c1", "contact", "contact-1", at.Add(-time.Second))
+		{"reply older than the sends", func(g *loopGuard, at time.Time) {
+			g.observe("c1", "contact", "contact-1", at.Add(-time.Second))
 		}, false},
-		{"own agent-role message", func(g *LoopGuard, _ time.Time) { g.Observe("c1", "agent", self, time.Time{}) }, false},
-		{"bot message", func(g *LoopGuard, _ time.Time) { g.Observe("c1", "bot", "bot-2", time.Time{}) }, false},
-		{"system message", func(g *LoopGuard, _ time.Time) { g.Observe("c1", "system", "", time.Time{}) }, false},
-		{"reply in another conversation", func(g *LoopGuard, _ time.Time) { g.Observe("c2", "agent", "agent-1", time.Time{}) }, false},
-		{"Reset of another conversation", func(g *LoopGuard, _ time.Time) { g.Reset("c2") }, false},
+		{"own agent-role message", func(g *loopGuard, _ time.Time) { g.observe("c1", "agent", self, time.Time{}) }, false},
+		{"bot message", func(g *loopGuard, _ time.Time) { g.observe("c1", "bot", "bot-2", time.Time{}) }, false},
+		{"system message", func(g *loopGuard, _ time.Time) { g.observe("c1", "system", "", time.Time{}) }, false},
+		{"reply in another conversation", func(g *loopGuard, _ time.Time) { g.observe("c2", "agent", "agent-1", time.Time{}) }, false},
+		{"Reset of another conversation", func(g *loopGuard, _ time.Time) { g.reset("c2") }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				g := NewLoopGuard(LoopGuardConfig{})
-				g.SetSelf(self)
+				g := newLoopGuard(LoopGuardConfig{})
+				g.setSelf(self)
 				sentAt := time.Now()
 				reserveEach(t, g, "c1", distinctKeys("a", 20)...)
 				time.Sleep(time.Second)
 				tt.reply(g, sentAt)
-				err := g.Reserve("c1", []string{key("chat", "after reply", "")})
+				err := g.reserve("c1", []string{key("chat", "after reply", "")})
 				if !tt.wantReset {
 					requireLoopErr(t, &LoopLimitError{ConversationID: "c1", Kind: LoopLimitConsecutive, Max: 20,
 						Window: time.Hour, RetryAt: sentAt.Add(time.Hour).Round(0)}, err)
@@ -142,7 +142,7 @@ func TestLoopGuardReplies(t *testing.T) {
 				reserveEach(t, g, "c1", distinctKeys("b", 19)...)
 				requireLoopErr(t, &LoopLimitError{ConversationID: "c1", Kind: LoopLimitConsecutive, Max: 20,
 					Window: time.Hour, RetryAt: sentAt.Add(time.Second + time.Hour).Round(0)},
-					g.Reserve("c1", []string{key("chat", "one too many", "")}))
+					g.reserve("c1", []string{key("chat", "one too many", "")}))
 			})
 		})
 	}
@@ -151,31 +151,31 @@ func TestLoopGuardReplies(t *testing.T) {
 func TestLoopGuardReplyResetsOnlyEarlierSends(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
-		g := NewLoopGuard(LoopGuardConfig{})
+		g := newLoopGuard(LoopGuardConfig{})
 		reserveEach(t, g, "c1", distinctKeys("early", 10)...)
 		time.Sleep(time.Minute)
 		reserveEach(t, g, "c1", distinctKeys("late", 10)...)
 		// A reply read later, created between the two groups of sends.
 		time.Sleep(time.Minute)
-		g.Observe("c1", "contact", "contact-1", start.Add(30*time.Second))
+		g.observe("c1", "contact", "contact-1", start.Add(30*time.Second))
 		reserveEach(t, g, "c1", distinctKeys("more", 10)...)
 		requireLoopErr(t, &LoopLimitError{ConversationID: "c1", Kind: LoopLimitConsecutive, Max: 20,
 			Window: time.Hour, RetryAt: start.Add(time.Minute + time.Hour).Round(0)},
-			g.Reserve("c1", []string{key("chat", "one too many", "")}))
+			g.reserve("c1", []string{key("chat", "one too many", "")}))
 	})
 }
 
 func TestLoopGuardReplyDoesNotResetIdentical(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
-		g := NewLoopGuard(LoopGuardConfig{})
+		g := newLoopGuard(LoopGuardConfig{})
 		k := key("chat", "hello?", "")
 		reserveEach(t, g, "c1", k, k, k, k, k, k, k, k)
-		g.Reset("c1")
-		g.Observe("c1", "contact", "contact-1", time.Time{})
+		g.reset("c1")
+		g.observe("c1", "contact", "contact-1", time.Time{})
 		requireLoopErr(t, &LoopLimitError{ConversationID: "c1", Kind: LoopLimitIdentical, Max: 8,
 			Window: 3 * time.Minute, RetryAt: start.Add(3 * time.Minute).Round(0)},
-			g.Reserve("c1", []string{k}))
+			g.reserve("c1", []string{k}))
 	})
 }
 
@@ -228,7 +228,7 @@ func TestLoopGuardBatchIsAllOrNothing(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				start := time.Now()
-				g := NewLoopGuard(LoopGuardConfig{})
+				g := newLoopGuard(LoopGuardConfig{})
 				reserveEach(t, g, "c1", tt.before...)
 				time.Sleep(time.Second)
 				want := tt.want
@@ -236,13 +236,13 @@ func TestLoopGuardBatchIsAllOrNothing(t *testing.T) {
 				if tt.retryIn > 0 {
 					want.RetryAt = start.Add(tt.retryIn).Round(0)
 				}
-				err := g.Reserve("c1", tt.batch)
+				err := g.reserve("c1", tt.batch)
 				requireLoopErr(t, &want, err)
 				if tt.retryIn == 0 {
 					assert.Contains(t, err.Error(), "; the batch alone exceeds the limit")
 				}
 				reserveEach(t, g, "c1", tt.after...)
-				require.ErrorIs(t, g.Reserve("c1", []string{k}), ErrLoopLimit)
+				require.ErrorIs(t, g.reserve("c1", []string{k}), ErrLoopLimit)
 			})
 		})
 	}
@@ -275,11 +275,11 @@ func TestLoopGuardReportsTheLimitThatFreesLast(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				start := time.Now()
-				g := NewLoopGuard(tt.cfg)
+				g := newLoopGuard(tt.cfg)
 				k := key("chat", "k", "")
 				reserveEach(t, g, "c1", k, k, k, k, k, k, k, k)
 				reserveEach(t, g, "c1", distinctKeys("d", 12)...)
-				requireLoopErr(t, tt.want(start), g.Reserve("c1", []string{k}))
+				requireLoopErr(t, tt.want(start), g.reserve("c1", []string{k}))
 			})
 		})
 	}
@@ -300,9 +300,9 @@ func TestLoopGuardSpecPseudocode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			g := NewLoopGuard(LoopGuardConfig{})
+			g := newLoopGuard(LoopGuardConfig{})
 			for i := range tt.loops {
-				err := g.Reserve("5bb0aa0aa0aa0aa0aa0aa0aa", []string{key("chat", tt.text(i), "")})
+				err := g.reserve("5bb0aa0aa0aa0aa0aa0aa0aa", []string{key("chat", tt.text(i), "")})
 				if i != tt.wantRefused {
 					require.NoError(t, err, "request %d", i+1)
 					continue
@@ -316,18 +316,18 @@ func TestLoopGuardSpecPseudocode(t *testing.T) {
 }
 
 func TestLoopGuardConversationsAreIndependent(t *testing.T) {
-	g := NewLoopGuard(LoopGuardConfig{})
+	g := newLoopGuard(LoopGuardConfig{})
 	k := key("chat", "k", "")
 	reserveEach(t, g, "c1", k, k, k, k, k, k, k, k)
 	reserveEach(t, g, "c1", distinctKeys("a", 12)...)
-	require.ErrorIs(t, g.Reserve("c1", []string{k}), ErrLoopLimit)
-	require.ErrorIs(t, g.Reserve("c1", []string{key("chat", "other", "")}), ErrLoopLimit)
+	require.ErrorIs(t, g.reserve("c1", []string{k}), ErrLoopLimit)
+	require.ErrorIs(t, g.reserve("c1", []string{key("chat", "other", "")}), ErrLoopLimit)
 
 	reserveEach(t, g, "c2", k, k, k, k, k, k, k, k)
 	reserveEach(t, g, "c2", distinctKeys("a", 12)...)
-	g.Reset("c2")
-	require.NoError(t, g.Reserve("c2", []string{key("chat", "other", "")}))
-	require.ErrorIs(t, g.Reserve("c1", []string{key("chat", "other", "")}), ErrLoopLimit, "c2's reset leaves c1 alone")
+	g.reset("c2")
+	require.NoError(t, g.reserve("c2", []string{key("chat", "other", "")}))
+	require.ErrorIs(t, g.reserve("c1", []string{key("chat", "other", "")}), ErrLoopLimit, "c2's reset leaves c1 alone")
 }
 
 func TestLoopGuardMemoryBound(t *testing.T) {
@@ -337,35 +337,35 @@ func TestLoopGuardMemoryBound(t *testing.T) {
 	conv := func(i int) string { return "conv-" + strconv.Itoa(i) }
 
 	t.Run("never more than MaxConversations", func(t *testing.T) {
-		g := NewLoopGuard(LoopGuardConfig{MaxConversations: max})
+		g := newLoopGuard(LoopGuardConfig{MaxConversations: max})
 		for i := range 2 * max {
-			require.NoError(t, g.Reserve(conv(i), []string{k}))
+			require.NoError(t, g.reserve(conv(i), []string{k}))
 			require.LessOrEqual(t, g.tracked(), max)
 		}
 		assert.Equal(t, max, g.tracked())
 	})
 
 	t.Run("least recently used is forgotten first", func(t *testing.T) {
-		g := NewLoopGuard(LoopGuardConfig{MaxConversations: max})
-		require.NoError(t, g.Reserve("hot", eight))
+		g := newLoopGuard(LoopGuardConfig{MaxConversations: max})
+		require.NoError(t, g.reserve("hot", eight))
 		for i := range max - 1 {
-			require.NoError(t, g.Reserve(conv(i), []string{k}))
+			require.NoError(t, g.reserve(conv(i), []string{k}))
 		}
-		require.NoError(t, g.Reserve("hot", []string{key("chat", "touch", "")})) // now most recent
-		require.NoError(t, g.Reserve(conv(max), []string{k}))                    // evicts conv-0
+		require.NoError(t, g.reserve("hot", []string{key("chat", "touch", "")})) // now most recent
+		require.NoError(t, g.reserve(conv(max), []string{k}))                    // evicts conv-0
 		assert.Equal(t, max, g.tracked())
-		require.ErrorIs(t, g.Reserve("hot", []string{k}), ErrLoopLimit, "hot is still tracked")
+		require.ErrorIs(t, g.reserve("hot", []string{k}), ErrLoopLimit, "hot is still tracked")
 
 		for i := range max {
-			require.NoError(t, g.Reserve(conv(1000+i), []string{k}))
+			require.NoError(t, g.reserve(conv(1000+i), []string{k}))
 		}
 		// Documented cost of the bound: a forgotten conversation starts over.
-		require.NoError(t, g.Reserve("hot", []string{k}))
+		require.NoError(t, g.reserve("hot", []string{k}))
 	})
 
 	t.Run("only what the windows need", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			g := NewLoopGuard(LoopGuardConfig{})
+			g := newLoopGuard(LoopGuardConfig{})
 			reserveEach(t, g, "c1", eight...)
 			reserveEach(t, g, "c1", distinctKeys("a", 12)...)
 			inspect := func() (sent, distinct, sinceReply int) {
@@ -381,19 +381,19 @@ func TestLoopGuardMemoryBound(t *testing.T) {
 			assert.Equal(t, []int{20, 13, 20}, []int{sent, distinct, run})
 
 			time.Sleep(3 * time.Minute) // identical window over, consecutive not
-			require.ErrorIs(t, g.Reserve("c1", []string{key("chat", "x", "")}), ErrLoopLimit)
+			require.ErrorIs(t, g.reserve("c1", []string{key("chat", "x", "")}), ErrLoopLimit)
 			sent, distinct, run = inspect()
 			assert.Equal(t, []int{0, 0, 20}, []int{sent, distinct, run})
 
 			time.Sleep(time.Hour) // both over
-			require.NoError(t, g.Reserve("c1", []string{key("chat", "x", "")}))
+			require.NoError(t, g.reserve("c1", []string{key("chat", "x", "")}))
 			sent, distinct, run = inspect()
 			assert.Equal(t, []int{1, 1, 1}, []int{sent, distinct, run})
 
-			g.Reset("c1") // the identical record still counts
+			g.reset("c1") // the identical record still counts
 			assert.Equal(t, 1, g.tracked())
 			time.Sleep(3 * time.Minute)
-			g.Reset("c1") // nothing left to count: forgotten
+			g.reset("c1") // nothing left to count: forgotten
 			assert.Equal(t, 0, g.tracked())
 		})
 	})
@@ -411,21 +411,21 @@ func TestLoopGuardConcurrentReserve(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			g := NewLoopGuard(LoopGuardConfig{})
+			g := newLoopGuard(LoopGuardConfig{})
 			var ok, refused atomic.Int64
 			var wg sync.WaitGroup
 			for i := range 64 {
 				wg.Go(func() {
 					for c := range 4 {
 						conv := "c" + strconv.Itoa(c)
-						err := g.Reserve(conv, tt.batch(i))
+						err := g.reserve(conv, tt.batch(i))
 						if err == nil {
 							ok.Add(1)
 							continue
 						}
 						assert.ErrorIs(t, err, ErrLoopLimit)
 						refused.Add(1)
-						g.Observe("other", "agent", "u", time.Time{}) // churn on another conversation
+						g.observe("other", "agent", "u", time.Time{}) // churn on another conversation
 					}
 				})
 			}
@@ -439,23 +439,23 @@ func TestLoopGuardConcurrentReserve(t *testing.T) {
 func TestLoopGuardConcurrentMixed(t *testing.T) {
 	// Reserve, Observe, Reset and SetSelf together, for the race detector, on
 	// a guard small enough to evict all the time.
-	g := NewLoopGuard(LoopGuardConfig{MaxConversations: 8})
+	g := newLoopGuard(LoopGuardConfig{MaxConversations: 8})
 	var wg sync.WaitGroup
 	for i := range 32 {
 		wg.Go(func() {
 			for j := range 200 {
 				conv := "c" + strconv.Itoa((i+j)%16)
-				err := g.Reserve(conv, []string{key("chat", strconv.Itoa(j%3), "")})
+				err := g.reserve(conv, []string{key("chat", strconv.Itoa(j%3), "")})
 				if err != nil {
 					assert.ErrorIs(t, err, ErrLoopLimit)
 				}
 				switch j % 7 {
 				case 0:
-					g.Reset(conv)
+					g.reset(conv)
 				case 1:
-					g.Observe(conv, "contact", "u"+strconv.Itoa(i), time.Now())
+					g.observe(conv, "contact", "u"+strconv.Itoa(i), time.Now())
 				case 2:
-					g.SetSelf("u" + strconv.Itoa(i))
+					g.setSelf("u" + strconv.Itoa(i))
 				}
 			}
 		})
@@ -465,21 +465,21 @@ func TestLoopGuardConcurrentMixed(t *testing.T) {
 }
 
 func TestLoopGuardInput(t *testing.T) {
-	g := NewLoopGuard(LoopGuardConfig{})
-	err := g.Reserve("", []string{"k"})
+	g := newLoopGuard(LoopGuardConfig{})
+	err := g.reserve("", []string{"k"})
 	require.ErrorIs(t, err, errNoConversationID)
 	assert.NotErrorIs(t, err, ErrLoopLimit)
-	require.ErrorIs(t, g.Reserve("", nil), errNoConversationID)
-	require.NoError(t, g.Reserve("c1", nil))
-	require.NoError(t, g.Reserve("c1", []string{}))
+	require.ErrorIs(t, g.reserve("", nil), errNoConversationID)
+	require.NoError(t, g.reserve("c1", nil))
+	require.NoError(t, g.reserve("c1", []string{}))
 	assert.Equal(t, 0, g.tracked(), "empty batches track nothing")
 
-	var none *LoopGuard
-	assert.NoError(t, none.Reserve("c1", []string{"k"}))
+	var none *loopGuard
+	assert.NoError(t, none.reserve("c1", []string{"k"}))
 	assert.NotPanics(t, func() {
-		none.Reset("c1")
-		none.Observe("c1", "agent", "u", time.Time{})
-		none.SetSelf("u")
+		none.reset("c1")
+		none.observe("c1", "agent", "u", time.Time{})
+		none.setSelf("u")
 	})
 }
 
@@ -503,7 +503,7 @@ func TestNewLoopGuardDefaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, NewLoopGuard(tt.in).cfg)
+			assert.Equal(t, tt.want, newLoopGuard(tt.in).cfg)
 		})
 	}
 }
@@ -511,15 +511,15 @@ func TestNewLoopGuardDefaults(t *testing.T) {
 func TestLoopGuardCustomLimits(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
-		g := NewLoopGuard(LoopGuardConfig{Identical: 2, IdenticalWindow: 10 * time.Second, Consecutive: 3,
+		g := newLoopGuard(LoopGuardConfig{Identical: 2, IdenticalWindow: 10 * time.Second, Consecutive: 3,
 			ConsecutiveWindow: time.Minute})
 		k := key("chat", "k", "")
 		reserveEach(t, g, "c1", k, k)
 		requireLoopErr(t, &LoopLimitError{ConversationID: "c1", Kind: LoopLimitIdentical, Max: 2,
-			Window: 10 * time.Second, RetryAt: start.Add(10 * time.Second).Round(0)}, g.Reserve("c1", []string{k}))
+			Window: 10 * time.Second, RetryAt: start.Add(10 * time.Second).Round(0)}, g.reserve("c1", []string{k}))
 		reserveEach(t, g, "c1", key("chat", "other", ""))
 		requireLoopErr(t, &LoopLimitError{ConversationID: "c1", Kind: LoopLimitConsecutive, Max: 3,
-			Window: time.Minute, RetryAt: start.Add(time.Minute).Round(0)}, g.Reserve("c1", []string{key("chat", "new", "")}))
+			Window: time.Minute, RetryAt: start.Add(time.Minute).Round(0)}, g.reserve("c1", []string{key("chat", "new", "")}))
 	})
 }
 

@@ -180,12 +180,12 @@ func TestQuerySpecExamples(t *testing.T) {
 			assert.Equal(t, golden[ex.name], queryRequestLine(ex.path, enc), "encoded string differs from %s", queryGoldenFile)
 
 			for _, in := range []string{enc, "?" + enc, ex.raw} {
-				parsed, err := ParseQuery(in)
-				require.NoError(t, err, "ParseQuery(%q)", in)
-				assert.Equal(t, queryFilterMap(ex.build), queryFilterMap(parsed), "filters of ParseQuery(%q)", in)
+				parsed, err := parseQuery(in)
+				require.NoError(t, err, "parseQuery(%q)", in)
+				assert.Equal(t, queryFilterMap(ex.build), queryFilterMap(parsed), "filters of parseQuery(%q)", in)
 				pv, err := parsed.Values()
 				require.NoError(t, err)
-				assert.Equal(t, want, pv, "parameters of ParseQuery(%q)", in)
+				assert.Equal(t, want, pv, "parameters of parseQuery(%q)", in)
 			}
 		})
 	}
@@ -473,7 +473,7 @@ func TestParseQueryRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.raw, func(t *testing.T) {
-			q, err := ParseQuery(tt.raw)
+			q, err := parseQuery(tt.raw)
 			assert.Nil(t, q)
 			require.ErrorIs(t, err, ErrInvalidQuery)
 			var qe *QueryError
@@ -505,7 +505,7 @@ func TestParseQueryForms(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.raw, func(t *testing.T) {
-			got, err := ParseQuery(tt.raw)
+			got, err := parseQuery(tt.raw)
 			require.NoError(t, err)
 			assert.Equal(t, queryFilterMap(tt.want), queryFilterMap(got))
 			wv, _ := tt.want.Values()
@@ -749,9 +749,9 @@ func FuzzQueryRoundTrip(f *testing.F) {
 			require.ErrorIs(t, err, ErrInvalidQuery)
 			return
 		}
-		parsed, err := ParseQuery(enc)
-		require.NoError(t, err, "ParseQuery(%q)", enc)
-		require.Equal(t, queryFilterMap(q), queryFilterMap(parsed), "ParseQuery(%q)", enc)
+		parsed, err := parseQuery(enc)
+		require.NoError(t, err, "parseQuery(%q)", enc)
+		require.Equal(t, queryFilterMap(q), queryFilterMap(parsed), "parseQuery(%q)", enc)
 		want, _ := q.Values()
 		got, err := parsed.Values()
 		require.NoError(t, err)

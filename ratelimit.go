@@ -3,6 +3,7 @@ package chatshipper
 import (
 	"context"
 	"math"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -27,7 +28,7 @@ type Pauser interface {
 }
 
 // Defaults for the request limiter, from the server's documented limit of 20
-// requests per second per API key and per IP address (spec ch1, Rate Limiting).
+// requests per second per API key and per IP address (https://developers.chatshipper.com/docs/api-introduction, Rate Limiting).
 const (
 	// DefaultRequestsPerSecond is the server's documented request limit.
 	DefaultRequestsPerSecond = 20
@@ -35,14 +36,6 @@ const (
 	// network jitter cannot squeeze 21 requests into the server's second.
 	DefaultRateLimitMargin = 25 * time.Millisecond
 )
-
-// NewRateLimiter returns a WindowLimiter that grants at most perSecond requests
-// in any window of one second plus margin. A negative margin counts as zero;
-// perSecond below 1 counts as 1. NewRateLimiter(DefaultRequestsPerSecond,
-// DefaultRateLimitMargin) matches the server's limit.
-func NewRateLimiter(perSecond int, margin time.Duration) *WindowLimiter {
-	return NewWindowLimiter(perSecond, time.Second+max(margin, 0))
-}
 
 // exactGrants is the largest n for which WindowLimiter records every grant time
 // exactly; above it, grants closer together than window/exactGrants share one
@@ -64,7 +57,8 @@ const exactGrants = 1024
 // of them; this errs on the safe side (never more than n per window) and can
 // delay a grant by at most window/1024.
 //
-// Create it with NewWindowLimiter or NewRateLimiter. The zero value never makes
+// Create it with NewWindowLimiter; NewWindowLimiter(DefaultRequestsPerSecond,
+// time.Second+DefaultRateLimitMargin) is the client's default. The zero value never makes
 // anyone wait except during a Pause.
 type WindowLimiter struct {
 	mu     sync.Mutex
@@ -305,4 +299,58 @@ func (r *grantRing) pushBack(g grantRecord) {
 	}
 	r.buf[(r.head+r.n)%len(r.buf)] = g
 	r.n++
+}
+
+// WithRateLimit sets the client-side request limit: at most n requests in any
+// sliding window of one second (plus a 25 ms safety margin), shared by every
+// goroutine using the client; every attempt, retries included, takes a slot.
+// The default is 20, the server's limit per token. WithRateLimit(0) turns the
+// limiter off.
+func WithRateLimit(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return argError("WithRateLimit", "must not be negative, got %d", n)
+		}
+		c.rateLimit = n
+		c.limiter = nil
+		return nil
+	}
+}
+
+// WithRateLimitMargin changes the safety margin added to the one-second window
+// (default 25 ms), which keeps network jitter from putting one request too many
+// into the server's second.
+func WithRateLimitMargin(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 || d > time.Second {
+			return argError("WithRateLimitMargin", "must be between 0 and 1s, got %s", d)
+		}
+		c.rateMargin = d
+		return nil
+	}
+}
+
+// WithLimiter replaces the built-in limiter with l, for example a limiter
+// shared between processes. If l also implements Pauser, a 429 with
+// Retry-After pauses it.
+func WithLimiter(l Limiter) Option {
+	return func(c *config) error {
+		if l == nil {
+			return argError("WithLimiter", "nil Limiter (use WithRateLimit(0) to turn limiting off)")
+		}
+		c.limiter = l
+		return nil
+	}
+}
+
+// pauseLimiter backs every goroutine off after a server 429 with Retry-After,
+// for as long as the retry itself waits (Retry-After capped by the max wait).
+func (c *Client) pauseLimiter(resp *http.Response) {
+	p, ok := c.limiter.(Pauser)
+	if !ok {
+		return
+	}
+	if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok && d > 0 {
+		p.Pause(min(d, c.retry.RetryWaitMax))
+	}
 }

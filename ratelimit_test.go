@@ -444,10 +444,9 @@ func TestNewWindowLimiterClamps(t *testing.T) {
 		{"zero window never blocks", func() *WindowLimiter { return NewWindowLimiter(1, 0) }, 1000, 0},
 		{"negative window never blocks", func() *WindowLimiter { return NewWindowLimiter(1, -time.Second) }, 1000, 0},
 		{"zero value never blocks", func() *WindowLimiter { return new(WindowLimiter) }, 1000, 0},
-		{"rate limiter adds the margin", func() *WindowLimiter {
-			return NewRateLimiter(DefaultRequestsPerSecond, DefaultRateLimitMargin)
+		{"the client's default adds the margin", func() *WindowLimiter {
+			return NewWindowLimiter(DefaultRequestsPerSecond, time.Second+DefaultRateLimitMargin)
 		}, 41, 2050 * time.Millisecond},
-		{"rate limiter ignores a negative margin", func() *WindowLimiter { return NewRateLimiter(2, -time.Second) }, 5, 2 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

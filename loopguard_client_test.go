@@ -117,7 +117,7 @@ func TestLoopGuardCreateBatchAndOff(t *testing.T) {
 	require.ErrorIs(t, err, ErrLoopLimit)
 
 	off, mt2 := newTestClient(t, WithLoopGuard(false), WithRateLimit(0))
-	assert.Nil(t, off.LoopGuard())
+	assert.Nil(t, off.guard)
 	mt2.RegisterResponder("POST", testBase+"conversations", httpmock.NewStringResponder(201, `{"id":"`+convID+`"}`))
 	for i := range many {
 		many[i].Role = ""

@@ -1,0 +1,103 @@
+package chatshipper
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// limiterTransport makes every attempt wait for a request slot.
+type limiterTransport struct {
+	limiter Limiter
+	next    http.RoundTripper
+}
+
+func (t *limiterTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := t.limiter.Wait(req.Context()); err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	return t.next.RoundTrip(req)
+}
+
+// timeoutTransport bounds one attempt, from sending the request to closing
+// the response body, like http.Client.Timeout but under the limiter.
+type timeoutTransport struct {
+	timeout time.Duration
+	next    http.RoundTripper
+}
+
+func (t *timeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(req.Context(), t.timeout)
+	resp, err := t.next.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		timedOut := ctx.Err() != nil && req.Context().Err() == nil
+		cancel()
+		if timedOut {
+			return nil, &AttemptTimeoutError{Limit: t.timeout, Err: err}
+		}
+		return nil, err
+	}
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// cancelOnClose ends an attempt's timeout when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+// authTransport sets the Authorization header on a clone of each attempt, and
+// only for the API's own host: a redirect to another host never carries it.
+type authTransport struct {
+	client *Client
+	next   http.RoundTripper
+}
+
+func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	c := t.client
+	if err := req.Context().Err(); err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	st := stateFrom(req.Context())
+	if st != nil {
+		st.attempts++
+	}
+	start := time.Now()
+	if c.tokens != nil && sameOrigin(req.URL, c.baseURL) {
+		tok, err := c.tokens.Token(req.Context())
+		if err != nil {
+			closeBody(req)
+			err = fmt.Errorf("chatshipper: token source: %w", err)
+			c.logAttempt(req, st, start, nil, err)
+			return nil, err
+		}
+		if st != nil {
+			st.token = tok
+		}
+		// A shallow copy with its own header map: the caller's request (and
+		// retryablehttp's, reused across attempts) is never modified.
+		r2 := new(http.Request)
+		*r2 = *req
+		h := make(http.Header, len(req.Header)+1)
+		for k, v := range req.Header {
+			h[k] = v
+		}
+		h["Authorization"] = []string{"Bearer " + tok}
+		r2.Header = h
+		req = r2
+	}
+	resp, err := t.next.RoundTrip(req)
+	c.logAttempt(req, st, start, resp, err)
+	return resp, err
+}
