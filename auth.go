@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -117,23 +118,61 @@ type refreshRequest struct {
 	RefreshToken string `json:"refreshToken"`
 }
 
-// Login exchanges an e-mail address and password (plus a one-time code when the
-// account has two-factor authentication, else "") for a time-based token.
-// POST /v2/auth/token. baseURL is the API base ("" for the default); opts
-// configure the HTTP client, logger and retries as for NewClient. Log in once
-// and reuse the token (or a RefreshingTokenSource): do not log in per call.
-func Login(ctx context.Context, baseURL, email, password, otp string, opts ...Option) (*Token, error) {
-	if email == "" {
-		return nil, argError("email", "must not be empty")
+// Credentials are what Login exchanges for a time-based token: a user's
+// e-mail address and password, plus the one-time code when the account uses
+// two-factor authentication. They print and log with the password and code
+// redacted.
+type Credentials struct {
+	Email    string
+	Password string
+	OTP      string // the current one-time code, or "" without two-factor authentication
+}
+
+// String returns the e-mail address with the password and code redacted.
+func (c Credentials) String() string {
+	otp := ""
+	if c.OTP != "" {
+		otp = " otp=[REDACTED]"
 	}
-	if password == "" {
-		return nil, argError("password", "must not be empty")
+	pw := "<empty>"
+	if c.Password != "" {
+		pw = "[REDACTED]"
 	}
-	c, err := newAnonymousClient(baseURL, opts)
+	return "Credentials{Email: " + c.Email + " Password: " + pw + otp + "}"
+}
+
+// GoString is String, so %#v redacts too.
+func (c Credentials) GoString() string { return c.String() }
+
+// Format makes every fmt verb print String, so no verb shows the password.
+func (c Credentials) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String()) }
+
+// LogValue logs the e-mail address only.
+func (c Credentials) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("email", c.Email), slog.String("password", "[REDACTED]"))
+}
+
+// Login exchanges cr for a time-based token, valid for 24 hours. opts
+// configure the client used for the call as for NewClient (WithBaseURL for
+// another API base, WithHTTPClient, WithLogger, retries). Log in once and
+// reuse the token, kept fresh by a RefreshingTokenSource: do not log in per
+// call. The password never appears in an error or a log line.
+//
+// POST /v2/auth/token
+//
+// ChatShipper API docs: https://developers.chatshipper.com/docs/api-authentication
+func Login(ctx context.Context, cr Credentials, opts ...Option) (*Token, error) {
+	if cr.Email == "" {
+		return nil, argError("Email", "must not be empty")
+	}
+	if cr.Password == "" {
+		return nil, argError("Password", "must not be empty")
+	}
+	c, err := newAnonymousClient(opts)
 	if err != nil {
 		return nil, err
 	}
-	req, err := c.NewRequest(ctx, http.MethodPost, "auth/token", &loginRequest{Email: email, Password: password, OTP: otp})
+	req, err := c.NewRequest(ctx, http.MethodPost, "auth/token", &loginRequest{Email: cr.Email, Password: cr.Password, OTP: cr.OTP})
 	if err != nil {
 		return nil, err
 	}
@@ -144,17 +183,14 @@ func Login(ctx context.Context, baseURL, email, password, otp string, opts ...Op
 	if tok.AccessToken == "" {
 		return nil, errors.New("chatshipper: login answer holds no token")
 	}
-	tok.ClientID = email
+	tok.ClientID = cr.Email
 	return &tok, nil
 }
 
 // newAnonymousClient builds a client that sends no Authorization header, for
 // the auth endpoints themselves.
-func newAnonymousClient(baseURL string, opts []Option) (*Client, error) {
-	all := make([]Option, 0, len(opts)+2)
-	if baseURL != "" {
-		all = append(all, WithBaseURL(baseURL))
-	}
+func newAnonymousClient(opts []Option) (*Client, error) {
+	all := make([]Option, 0, len(opts)+1)
 	all = append(all, opts...)
 	all = append(all, withAnonymous())
 	return NewClient("", all...)
@@ -162,8 +198,6 @@ func newAnonymousClient(baseURL string, opts []Option) (*Client, error) {
 
 // RefreshConfig configures a RefreshingTokenSource.
 type RefreshConfig struct {
-	// BaseURL is the API base ("" for the default).
-	BaseURL string
 	// Token is the current token, usually from Login. Its RefreshToken is required.
 	Token Token
 	// ClientID is the user's e-mail address; defaults to Token.ClientID.
@@ -173,7 +207,8 @@ type RefreshConfig struct {
 	// OnRefresh, if set, is called (synchronously, once per refresh) with the new
 	// token so it can be persisted.
 	OnRefresh func(Token)
-	// Options configure the HTTP client used for refreshing (WithHTTPClient, ...).
+	// Options configure the client used for refreshing as for NewClient
+	// (WithBaseURL for another API base, WithHTTPClient, WithLogger, ...).
 	Options []Option
 }
 
@@ -207,7 +242,7 @@ func NewRefreshingTokenSource(cfg RefreshConfig) (*RefreshingTokenSource, error)
 	if id == "" {
 		return nil, argError("ClientID", "must not be empty (the user's e-mail address)")
 	}
-	c, err := newAnonymousClient(cfg.BaseURL, cfg.Options)
+	c, err := newAnonymousClient(cfg.Options)
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,7 @@ func TestIntegrationLoginAndRefresh(t *testing.T) {
 	srv := chatshippertest.NewServer(t, chatshippertest.WithClock(clock), chatshippertest.WithTokenTTL(time.Hour))
 	ctx := context.Background()
 
-	tok, err := chatshipper.Login(ctx, srv.URL, srv.Seed.AdminEmail, srv.Seed.AdminPassword, "")
+	tok, err := chatshipper.Login(ctx, chatshipper.Credentials{Email: srv.Seed.AdminEmail, Password: srv.Seed.AdminPassword}, chatshipper.WithBaseURL(srv.URL))
 	require.NoError(t, err)
 	assert.Equal(t, srv.Seed.AdminUserID, tok.User)
 	assert.Equal(t, srv.Seed.OrganizationID, tok.Organization)
@@ -33,7 +33,8 @@ func TestIntegrationLoginAndRefresh(t *testing.T) {
 
 	var refreshed []chatshipper.Token
 	src, err := chatshipper.NewRefreshingTokenSource(chatshipper.RefreshConfig{
-		BaseURL: srv.URL, Token: *tok,
+		Token:     *tok,
+		Options:   []chatshipper.Option{chatshipper.WithBaseURL(srv.URL)},
 		OnRefresh: func(t chatshipper.Token) { refreshed = append(refreshed, t) },
 	})
 	require.NoError(t, err)
@@ -54,7 +55,7 @@ func TestIntegrationLoginAndRefresh(t *testing.T) {
 	assert.Equal(t, refreshed[0].AccessToken, src.Current().AccessToken)
 
 	// A wrong password is an ErrUnauthorized that does not carry the password.
-	_, err = chatshipper.Login(ctx, srv.URL, srv.Seed.AdminEmail, "wrong-CANARY-pw", "")
+	_, err = chatshipper.Login(ctx, chatshipper.Credentials{Email: srv.Seed.AdminEmail, Password: "wrong-CANARY-pw"}, chatshipper.WithBaseURL(srv.URL))
 	require.ErrorIs(t, err, chatshipper.ErrUnauthorized)
 	assert.NotContains(t, err.Error(), "wrong-CANARY-pw")
 }
@@ -65,13 +66,13 @@ func TestIntegrationAuthLogsNoSecrets(t *testing.T) {
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx := context.Background()
-	tok, err := chatshipper.Login(ctx, srv.URL, srv.Seed.AdminEmail, srv.Seed.AdminPassword, "", chatshipper.WithLogger(logger))
+	tok, err := chatshipper.Login(ctx, chatshipper.Credentials{Email: srv.Seed.AdminEmail, Password: srv.Seed.AdminPassword}, chatshipper.WithBaseURL(srv.URL), chatshipper.WithLogger(logger))
 	require.NoError(t, err)
-	_, err = chatshipper.Login(ctx, srv.URL, srv.Seed.AdminEmail, "pw-CANARY-bad", "", chatshipper.WithLogger(logger))
+	_, err = chatshipper.Login(ctx, chatshipper.Credentials{Email: srv.Seed.AdminEmail, Password: "pw-CANARY-bad"}, chatshipper.WithBaseURL(srv.URL), chatshipper.WithLogger(logger))
 	require.Error(t, err)
-	src, err := chatshipper.NewRefreshingTokenSource(chatshipper.RefreshConfig{BaseURL: srv.URL,
+	src, err := chatshipper.NewRefreshingTokenSource(chatshipper.RefreshConfig{
 		Token:   chatshipper.Token{AccessToken: "expired-CANARY", RefreshToken: "refresh-CANARY-bad", ClientID: srv.Seed.AdminEmail},
-		Options: []chatshipper.Option{chatshipper.WithLogger(logger)}})
+		Options: []chatshipper.Option{chatshipper.WithBaseURL(srv.URL), chatshipper.WithLogger(logger)}})
 	require.NoError(t, err)
 	c, err := chatshipper.NewClient("", chatshipper.WithBaseURL(srv.URL), chatshipper.WithTokenSource(src), chatshipper.WithLogger(logger))
 	require.NoError(t, err)

@@ -41,7 +41,7 @@ func TestLogin(t *testing.T) {
 		_ = json.Unmarshal(b, &body)
 		return httpmock.NewStringResponse(201, fmt.Sprintf(`{"tokenType":"Bearer","token":%q,"refreshToken":%q,"user":"aaa000000000000000000111","organization":"aaa111111111111111111111","expiresAt":"2033-05-18T03:33:20.000Z","scope":"admin"}`, access, canaryRefresh)), nil
 	})
-	tok, err := Login(context.Background(), testBase, "jane@example.com", canaryPassword, "123456", WithHTTPClient(&http.Client{Transport: mt}))
+	tok, err := Login(context.Background(), Credentials{Email: "jane@example.com", Password: canaryPassword, OTP: "123456"}, WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: mt}))
 	require.NoError(t, err)
 	assert.Empty(t, auth, "login sends no Authorization header")
 	assert.Equal(t, map[string]any{"email": "jane@example.com", "password": canaryPassword, "otp": "123456"}, body)
@@ -62,7 +62,7 @@ func TestLogin(t *testing.T) {
 
 	// Without otp the field is left out.
 	body = nil
-	_, err = Login(context.Background(), testBase, "jane@example.com", canaryPassword, "", WithHTTPClient(&http.Client{Transport: mt}))
+	_, err = Login(context.Background(), Credentials{Email: "jane@example.com", Password: canaryPassword}, WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: mt}))
 	require.NoError(t, err)
 	assert.NotContains(t, body, "otp")
 }
@@ -70,15 +70,15 @@ func TestLogin(t *testing.T) {
 func TestLoginErrors(t *testing.T) {
 	mt := httpmock.NewMockTransport()
 	mt.RegisterResponder("POST", testBase+"auth/token", httpmock.NewStringResponder(401, `{"error":{"message":"Invalid credentials"}}`))
-	_, err := Login(context.Background(), testBase, "jane@example.com", canaryPassword, "", WithHTTPClient(&http.Client{Transport: mt}))
+	_, err := Login(context.Background(), Credentials{Email: "jane@example.com", Password: canaryPassword}, WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: mt}))
 	require.ErrorIs(t, err, ErrUnauthorized)
 	assert.NotContains(t, err.Error(), canaryPassword)
 
-	_, err = Login(context.Background(), testBase, "", "x", "")
+	_, err = Login(context.Background(), Credentials{Email: "", Password: "x"}, WithBaseURL(testBase))
 	assert.ErrorIs(t, err, ErrInvalidArgument)
-	_, err = Login(context.Background(), testBase, "a@b.c", "", "")
+	_, err = Login(context.Background(), Credentials{Email: "a@b.c", Password: ""}, WithBaseURL(testBase))
 	assert.ErrorIs(t, err, ErrInvalidArgument)
-	_, err = Login(context.Background(), "http://example.com/v2/", "a@b.c", canaryPassword, "")
+	_, err = Login(context.Background(), Credentials{Email: "a@b.c", Password: canaryPassword}, WithBaseURL("http://example.com/v2/"))
 	assert.ErrorIs(t, err, ErrInvalidArgument)
 }
 
@@ -126,11 +126,10 @@ func (s *refreshServer) register(mt *httpmock.MockTransport) {
 func newRefreshingClient(t *testing.T, mt *httpmock.MockTransport, initial string, onRefresh func(Token)) (*Client, *RefreshingTokenSource) {
 	t.Helper()
 	src, err := NewRefreshingTokenSource(RefreshConfig{
-		BaseURL:   testBase,
 		Token:     Token{AccessToken: initial, RefreshToken: canaryRefresh},
 		ClientID:  "bot+1@chatshipper.com",
 		OnRefresh: onRefresh,
-		Options:   []Option{WithHTTPClient(&http.Client{Transport: mt})},
+		Options:   []Option{WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: mt})},
 	})
 	require.NoError(t, err)
 	c, err := NewClient("", WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: mt}), WithTokenSource(src), WithRateLimit(0))

@@ -302,3 +302,7 @@ func checkIDs(name string, ids []string) error {
 	}
 	return nil
 }
+
+// Ptr returns a pointer to a copy of v, for the optional fields of create and
+// update bodies: &ContactUpdate{Blocked: Ptr(true)}, &UserUpdate{GivenName: Ptr("Jen")}.
+func Ptr[T any](v T) *T { return &v }
