@@ -9,7 +9,7 @@ import (
 	"unicode"
 )
 
-// Commands (spec chapter 5) are messages of type "command" whose text starts
+// Commands (https://developers.chatshipper.com/docs/messaging-commands) are messages of type "command" whose text starts
 // with "/" (system commands, which change the conversation's state) or ">"
 // (bot commands, which only automations act on). Each constructor below
 // returns a MessageInput producing exactly the body the API documents; it
@@ -20,7 +20,7 @@ import (
 // Touchpoint is a kind of consumer endpoint a conversation can be routed to.
 type Touchpoint string
 
-// The touchpoints /set @touchpoint accepts (spec ch5).
+// The touchpoints /set @touchpoint accepts (https://developers.chatshipper.com/docs/messaging-commands).
 const (
 	TouchpointWeb      Touchpoint = "web"      // the web chat widget
 	TouchpointEmail    Touchpoint = "email"    // e-mail

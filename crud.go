@@ -71,7 +71,7 @@ func (r *resource[T, C, U]) listIter(ctx context.Context, q *Query) iter.Seq2[*T
 		return errSeq[*T](err)
 	}
 	if ctx == nil {
-		return errSeq[*T](argError("ctx", "must not be nil"))
+		return errSeq[*T](argError("ctx", "nil context"))
 	}
 	return paginate(ctx, q, func(ctx context.Context, q *Query) ([]*T, Pagination, error) {
 		items, resp, err := listPage[T](ctx, r.client, r.path, q)

@@ -21,7 +21,7 @@ var errNoConversationID = errors.New("chatshipper: loop guard: empty conversatio
 // LoopLimitKind names which of the server's two bot loop limits applies.
 type LoopLimitKind string
 
-// The two bot loop limits of the API (spec ch1, Rate Limiting). Unknown kinds
+// The two bot loop limits of the API (https://developers.chatshipper.com/docs/api-introduction, Rate Limiting). Unknown kinds
 // from future servers survive as plain strings.
 const (
 	// LoopLimitIdentical is the limit of 8 identical messages (same type,
@@ -95,7 +95,7 @@ func (e *LoopLimitError) Error() string {
 // Is reports whether target is ErrLoopLimit.
 func (e *LoopLimitError) Is(target error) bool { return target == ErrLoopLimit }
 
-// Server defaults of the loop limits (spec ch1) and of the guard's memory bound.
+// Server defaults of the loop limits (https://developers.chatshipper.com/docs/api-introduction) and of the guard's memory bound.
 const (
 	defaultLoopIdentical         = 8
 	defaultLoopIdenticalWindow   = 3 * time.Minute

@@ -11,7 +11,7 @@ import (
 	"unicode"
 )
 
-// Constructors of ordinary messages (api-notes §5) and the chainable
+// Constructors of ordinary messages (https://developers.chatshipper.com/docs/messaging-types) and the chainable
 // modifiers every MessageInput has. Modifiers have value receivers and return
 // a modified copy; they never write to a map or slice the receiver shares, so
 // several messages can be derived from one base. A modifier that refuses its

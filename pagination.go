@@ -29,7 +29,7 @@ type Pagination struct {
 	FirstOffset, PrevOffset, NextOffset, LastOffset int
 }
 
-// defaultPageLimit is the server's page size when no limit is sent (spec ch3).
+// defaultPageLimit is the server's page size when no limit is sent (https://developers.chatshipper.com/docs/api-resource-sets).
 const defaultPageLimit = 200
 
 // errPageNoProgress is wrapped when a next link would repeat or rewind pages.

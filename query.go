@@ -31,8 +31,11 @@ func (e *QueryError) Error() string {
 	return fmt.Sprintf("chatshipper: invalid query: field %q: %s", e.Field, e.Reason)
 }
 
-// Is makes errors.Is(err, ErrInvalidQuery) true for every *QueryError.
-func (e *QueryError) Is(target error) bool { return target == ErrInvalidQuery }
+// Is makes errors.Is(err, ErrInvalidQuery) and errors.Is(err,
+// ErrInvalidArgument) true for every *QueryError: a bad query is bad input.
+func (e *QueryError) Is(target error) bool {
+	return target == ErrInvalidQuery || target == ErrInvalidArgument
+}
 
 // queryReserved are the parameter names the server does not treat as filters.
 var queryReserved = [...]string{"select", "populate", "sort", "offset", "limit"}
@@ -88,7 +91,8 @@ type queryReservedParams struct {
 	Limit    *int     `url:"limit,omitempty"`
 }
 
-// Query is a list query in the language of spec chapter 3: filters, select,
+// Query is a list query in the API's query language
+// (https://developers.chatshipper.com/docs/api-resource-sets): filters, select,
 // populate, sort, offset and limit. It is immutable: every method returns a
 // new *Query and leaves its receiver unchanged, so a base query can be shared
 // and extended from several goroutines. A nil *Query is a valid empty query.

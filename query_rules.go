@@ -6,7 +6,8 @@ import (
 )
 
 // queryMessagesRequired are the filters of which the server needs at least
-// one to list messages (spec ch3, "Mandatory Query Parameters").
+// one to list messages (https://developers.chatshipper.com/docs/api-resource-sets,
+// "Mandatory Query Parameters").
 var queryMessagesRequired = []string{"id", "organization", "conversation", "type", "role", "createdAt"}
 
 // queryConversationsMetaRequired are the filters of which the server needs

@@ -12,7 +12,7 @@ import (
 // typed services in resources.go. Create bodies carry plain ID strings; update
 // bodies have pointer fields so that only what is set is sent, and their
 // nested objects and arrays replace the stored value whole (PATCH merges top
-// level keys only, spec ch1 API basics).
+// level keys only, https://developers.chatshipper.com/docs/api-introduction).
 
 // User roles beyond those of message authors. The provisioning guide names the
 // lowest role "viewer" while the matching token scope is "guest"; which one

@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// The retry policy (ARCHITECTURE.md, retry table):
+// The retry policy (the table in the package documentation, "Retries and idempotency"):
 //
 //	what happened                              GET/DELETE        POST/PATCH/PUT
 //	dial error (request never left)            retry             retry
