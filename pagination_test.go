@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -223,7 +224,12 @@ func TestParseLinkHeader(t *testing.T) {
 		{
 			"garbage is skipped",
 			[]string{"garbage", "<unterminated", `<u?offset=1>`, `<u?offset=2>; rel=`, `<u?offset=3>; rel`, `;;;,,,<u?offset=4>; =x; rel="prev"`, `<u?offset=5>; rel="unterminated`},
-			map[string]url.Values{"prev": q("offset=4"), "unterminated": q("offset=5")},
+			map[string]url.Values{"prev": q("offset=4")},
+		},
+		{
+			"only first, prev, next and last are kept",
+			[]string{`<u?offset=1>; rel="alternate next up", <u?offset=2>; rel="self"; rel="last", <u?offset=3>; rel="LAST first"`},
+			map[string]url.Values{"next": q("offset=1"), "last": q("offset=3"), "first": q("offset=3")},
 		},
 	}
 	for _, tt := range tests {
@@ -532,13 +538,51 @@ func TestPaginateEmptyPageWithNextLinkStops(t *testing.T) {
 	assert.Equal(t, 1, calls)
 }
 
+// hostileLinkHeader is a 32 KiB Link header naming 3,000 relations for one
+// long target: the shape that took seconds when every relation re-parsed the
+// target's query.
+func hostileLinkHeader() string {
+	var b strings.Builder
+	b.WriteString("<https://x/v2/users?" + strings.Repeat("a=1&", 2000) + "offset=7>; rel=\"")
+	for i := range 3000 {
+		fmt.Fprintf(&b, "r%d ", i)
+	}
+	b.WriteString("next\"")
+	return b.String()
+}
+
+func TestParseLinkHeaderHostileIsLinear(t *testing.T) { // not parallel: AllocsPerRun
+	h := hostileLinkHeader()
+	require.Greater(t, len(h), 24<<10)
+	links := parseLinkHeader([]string{h})
+	require.Len(t, links, 1)
+	assert.Equal(t, "7", links["next"].Get("offset"))
+	// The target's query is parsed once whatever the number of relations: the
+	// allocations stay those of one url.ParseQuery of 2,001 pairs (re-parsing
+	// per relation made it 3,001 times that).
+	one := testing.AllocsPerRun(3, func() { linkTargetQuery("u?" + strings.Repeat("a=1&", 2000) + "offset=7") })
+	all := testing.AllocsPerRun(3, func() { parseLinkHeader([]string{h}) })
+	assert.Less(t, all, 2*one+100, "allocations of the hostile header vs one query parse")
+}
+
 func FuzzParseLinkHeader(f *testing.F) {
 	// Seeds also live in testdata/fuzz/FuzzParseLinkHeader/.
 	f.Add(`<https://api.chatshipper.com/v2/users?offset=10&limit=5>; rel="next"`)
+	f.Add(hostileLinkHeader())
+	f.Add(strings.Repeat(`<u?a=1>; rel="x y z"`, 500))
 	f.Fuzz(func(t *testing.T, s string) {
 		for _, values := range [][]string{{s}, strings.Split(s, "\n")} {
+			// A time bound per input: linear parsing takes microseconds per
+			// KiB; a super-linear one takes seconds on inputs of tens of KiB.
+			// The bound is generous so a loaded machine cannot trip it.
+			start := time.Now()
 			links := parseLinkHeader(values)
+			if d := time.Since(start); d > 200*time.Millisecond+time.Duration(len(s))*20*time.Microsecond {
+				t.Fatalf("parsing %d bytes took %s", len(s), d)
+			}
+			require.LessOrEqual(t, len(links), 4)
 			for rel := range links {
+				require.Contains(t, []string{"first", "prev", "next", "last"}, rel)
 				require.NotEmpty(t, rel)
 				require.Equal(t, strings.ToLower(rel), rel)
 				require.False(t, strings.ContainsAny(rel, " \t\r\n"), "rel %q", rel)
