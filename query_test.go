@@ -795,3 +795,27 @@ func BenchmarkQueryEncode(b *testing.B) {
 		}
 	})
 }
+
+func TestWhereAnyEncoding(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		q    *Query
+		want string
+	}{
+		{"metacharacters escaped", NewQuery().WhereAny([]string{"name", "displayName"}, "a.c*(x)"), `name%2CdisplayName=a%5C.c%5C%2A%5C%28x%5C%29`},
+		{"single field is an exact Eq, not escaped", NewQuery().WhereAny([]string{"name"}, "a.c"), `name=a.c`},
+		{"regex variant as is", NewQuery().WhereAnyRegex([]string{"name", "displayName"}, "^a.c$"), `name%2CdisplayName=%5Ea.c%24`},
+		{"single-field regex variant is Regex", NewQuery().WhereAnyRegex([]string{"name"}, "^a"), `name=~%5Ea`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := tt.q.Encode()
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+	_, err := NewQuery().WhereAnyRegex([]string{"a", "b"}, "~x").Encode()
+	assert.ErrorIs(t, err, ErrInvalidQuery)
+}
