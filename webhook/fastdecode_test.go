@@ -1,4 +1,4 @@
-package chatshipper
+package webhook
 
 import (
 	"encoding/json"
@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/go-chatshipper/chatshipper"
 )
 
 // requireFastAgrees decodes body with decodeEventFast and with encoding/json
@@ -49,9 +51,9 @@ func TestFastFieldTables(t *testing.T) {
 		{reflect.TypeFor[Activity](), fastActivityFields},
 		{reflect.TypeFor[ActivityObject](), fastActivityObjectFields},
 		{reflect.TypeFor[eventTypedData](), fastDataFields},
-		{reflect.TypeFor[Conversation](), fastConversationFields},
-		{reflect.TypeFor[Participant](), fastParticipantFields},
-		{reflect.TypeFor[Message](), fastMessageFields},
+		{reflect.TypeFor[chatshipper.Conversation](), fastConversationFields},
+		{reflect.TypeFor[chatshipper.Participant](), fastParticipantFields},
+		{reflect.TypeFor[chatshipper.Message](), fastMessageFields},
 	}
 	for _, tt := range tests {
 		t.Run(tt.typ.Name(), func(t *testing.T) {
@@ -112,8 +114,8 @@ func (f *filler) fill(v reflect.Value, path string, depth int) {
 		f.fill(v.Index(0), path+"[0]", depth+1)
 	case reflect.Map:
 		switch m := v.Addr().Interface().(type) {
-		case *Meta:
-			*m = Meta{"k": fmt.Sprintf("m%d", f.next()), "n": 1.5, "o": map[string]any{"a": []any{2.0, true, nil, "x"}}}
+		case *chatshipper.Meta:
+			*m = chatshipper.Meta{"k": fmt.Sprintf("m%d", f.next()), "n": 1.5, "o": map[string]any{"a": []any{2.0, true, nil, "x"}}}
 		case *map[string]string:
 			*m = map[string]string{"k": fmt.Sprintf("l%d", f.next())}
 		default:
@@ -121,8 +123,8 @@ func (f *filler) fill(v reflect.Value, path string, depth int) {
 		}
 	case reflect.Struct:
 		switch x := v.Addr().Interface().(type) {
-		case *Timestamp:
-			*x = NewTimestamp(time.Date(2024, 3, 14, 9, 26, 53, f.next()*int(time.Millisecond), time.UTC))
+		case *chatshipper.Timestamp:
+			*x = chatshipper.NewTimestamp(time.Date(2024, 3, 14, 9, 26, 53, f.next()*int(time.Millisecond), time.UTC))
 			return
 		}
 		if strings.HasPrefix(v.Type().Name(), "Ref[") {
