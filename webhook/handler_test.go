@@ -568,23 +568,31 @@ func TestHandleRefusesBadInput(t *testing.T) {
 }
 
 func TestWebhookOptionValidation(t *testing.T) {
+	t.Parallel()
+	mem, err := NewMemoryDeduper(10, time.Hour)
+	require.NoError(t, err)
 	cases := []struct {
 		name string
-		opt  Option
+		opts []Option
 	}{
-		{"empty secret", WithSecret("")},
-		{"zero max body", WithMaxBody(0)},
-		{"negative dedupe", WithDedupe(-1)},
-		{"no workers", WithAsync(0, 10)},
-		{"no queue", WithAsync(2, 0)},
-		{"nil error handler", WithErrorHandler(nil)},
-		{"nil client", WithClient(nil)},
-		{"bad self user", WithSelfUser("bot")},
-		{"empty self user", WithSelfUser("")},
+		{"empty secret", []Option{WithSecret("")}},
+		{"zero max body", []Option{WithMaxBody(0)}},
+		{"negative dedupe", []Option{WithDedupe(-1)}},
+		{"no workers", []Option{WithAsync(0, 10)}},
+		{"no queue", []Option{WithAsync(2, 0)}},
+		{"nil error handler", []Option{WithErrorHandler(nil)}},
+		{"nil client", []Option{WithClient(nil)}},
+		{"nil *chatshipper.Client", []Option{WithClient((*chatshipper.Client)(nil))}},
+		{"bad self user", []Option{WithSelfUser("bot")}},
+		{"empty self user", []Option{WithSelfUser("")}},
+		{"nil deduper", []Option{WithDeduper(nil)}},
+		{"nil *MemoryDeduper", []Option{WithDeduper((*MemoryDeduper)(nil))}},
+		{"deduper and dedupe size", []Option{WithDeduper(mem), WithDedupe(5)}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			h, err := NewHandler(c.opt)
+			t.Parallel()
+			h, err := NewHandler(c.opts...)
 			assert.Nil(t, h)
 			assert.ErrorIs(t, err, chatshipper.ErrInvalidArgument)
 		})
@@ -691,10 +699,22 @@ func TestWebhookFilters(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			h := newWH(t, c.opts...)
 			var ran bool
 			require.NoError(t, h.Handle(c.pattern, func(context.Context, *Event) error { ran = true; return nil }, c.filters...))
 			require.Equal(t, 200, whSigned(h, c.body).Code)
+			assert.Equal(t, c.want, ran)
+		})
+		// The same event handed over already parsed takes the same route.
+		t.Run(c.name+" via Dispatch", func(t *testing.T) {
+			t.Parallel()
+			h := newWH(t, c.opts...)
+			var ran bool
+			require.NoError(t, h.Handle(c.pattern, func(context.Context, *Event) error { ran = true; return nil }, c.filters...))
+			e, err := ParseEvent(c.body)
+			require.NoError(t, err)
+			require.NoError(t, h.Dispatch(context.Background(), e))
 			assert.Equal(t, c.want, ran)
 		})
 	}
