@@ -102,6 +102,7 @@ func TestMemoryDeduperBeginIsAtomic(t *testing.T) {
 // (503) while the other runs, also in async mode, and acknowledges the retry
 // once the event is done.
 func TestSharedDeduperAcrossReplicas(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []struct {
 		name string
 		opts []Option

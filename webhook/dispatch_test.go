@@ -170,6 +170,7 @@ func TestDispatchObservesAndFiltersOwnMessages(t *testing.T) {
 }
 
 func TestDispatchWhileRunningAndAfterShutdown(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		h := newWH(t, WithAsync(1, 4)) // Dispatch runs in the caller even in async mode
 		release := make(chan struct{})

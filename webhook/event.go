@@ -242,7 +242,7 @@ type eventHead struct {
 }
 
 // eventTyped is a payload with data's known keys typed, decoded in one pass:
-// by decodeEventFast (webhook_fastdecode.go), or by encoding/json where that
+// by decodeEventFast (fastdecode.go), or by encoding/json where that
 // gives up. Splitting data into raw values first (eventSplit) would walk the
 // big conversation and message objects three more times.
 type eventTyped struct {
@@ -285,7 +285,7 @@ func ParseEvent(body []byte) (*Event, error) {
 // instance for a link that is not a string.
 func parseEvent(body []byte) (*Event, error) { return decodeEvent(body, true) }
 
-// decodeEvent is parseEvent, with the fast decoder (webhook_fastdecode.go)
+// decodeEvent is parseEvent, with the fast decoder (fastdecode.go)
 // tried first when fast is set; tests compare the two ways.
 func decodeEvent(body []byte, fast bool) (*Event, error) {
 	var t eventTyped

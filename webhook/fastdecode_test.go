@@ -35,6 +35,7 @@ func requireFastAgrees(t testing.TB, body []byte) (bool, eventTyped) {
 // names of its type: a field added to a model without a decoder line fails
 // here, before any payload is involved.
 func TestFastFieldTables(t *testing.T) {
+	t.Parallel()
 	names := func(fields any) []string {
 		v := reflect.ValueOf(fields)
 		var out []string
@@ -145,6 +146,7 @@ func (f *filler) fill(v reflect.Value, path string, depth int) {
 // every type the fast decoder reads set to a distinct value, and requires the
 // fast decoder to read all of it back, exactly as encoding/json does.
 func TestEventFastDecodeEveryField(t *testing.T) {
+	t.Parallel()
 	var want eventTyped
 	(&filler{t: t}).fill(reflect.ValueOf(&want).Elem(), "event", 0)
 	body, err := json.Marshal(want)
@@ -158,6 +160,7 @@ func TestEventFastDecodeEveryField(t *testing.T) {
 // TestEventFastDecodeAgrees lists inputs the fast decoder must read itself,
 // each giving what encoding/json gives.
 func TestEventFastDecodeAgrees(t *testing.T) {
+	t.Parallel()
 	for _, tt := range fastAgreeCases(t) {
 		t.Run(tt.name, func(t *testing.T) {
 			ok, _ := requireFastAgrees(t, []byte(tt.body))
@@ -221,6 +224,7 @@ func fastAgreeCases(tb testing.TB) []fastCase {
 // encoding/json is not the plain one (merged duplicates, case-insensitive
 // keys, type errors).
 func TestEventFastDecodeGivesUp(t *testing.T) {
+	t.Parallel()
 	for _, tt := range fastGiveUpCases {
 		t.Run(tt.name, func(t *testing.T) {
 			ok, _ := requireFastAgrees(t, []byte(tt.body))
@@ -294,6 +298,7 @@ var fastGiveUpCases = []fastCase{
 // the body's memory: changing the body afterwards changes nothing, and a
 // string kept from an event does not keep the whole body alive.
 func TestEventFastDecodeCopiesStrings(t *testing.T) {
+	t.Parallel()
 	body := whFixture(t, "message.create.contact.chat.json")
 	var want, got eventTyped
 	require.NoError(t, json.Unmarshal(body, &want))
@@ -308,6 +313,7 @@ func TestEventFastDecodeCopiesStrings(t *testing.T) {
 // the edge cases above and compares each outcome with the encoding/json-only
 // path, errors included.
 func TestParseEventSameWithoutFastDecoder(t *testing.T) {
+	t.Parallel()
 	bodies := [][]byte{
 		whFixture(t, "message.create.contact.chat.json"),
 		whFixture(t, "conversation.update.json"),

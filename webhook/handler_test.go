@@ -98,7 +98,8 @@ func counter(t testing.TB, h *Handler) *atomic.Int32 {
 	return &n
 }
 
-func TestSignWebhookBodyKnownVectors(t *testing.T) {
+func TestSignKnownVectors(t *testing.T) {
+	t.Parallel()
 	// Computed independently:
 	//   printf '%s' '{"id":"1","event":"service.create"}' | openssl dgst -sha1 -hmac "It's a Secret to Everybody"
 	//   and the HMAC-SHA1 example of RFC 2104 implementations ("key", the quick brown fox).
@@ -113,6 +114,7 @@ func TestSignWebhookBodyKnownVectors(t *testing.T) {
 }
 
 func TestVerifySignature(t *testing.T) {
+	t.Parallel()
 	body := []byte(`{"id":"1","event":"service.create"}`)
 	const secret = "It's a Secret to Everybody"
 	const good = "sha1=f3bc0a65edb2ad8bae4e2b4b39a5a8c3f33269be"
@@ -162,6 +164,7 @@ func TestVerifySignature(t *testing.T) {
 }
 
 func TestWebhookChallenge(t *testing.T) {
+	t.Parallel()
 	h := newWH(t)
 	n := counter(t, h)
 	cases := []struct {
@@ -199,6 +202,7 @@ func TestWebhookChallenge(t *testing.T) {
 }
 
 func TestWebhookSignatureRefused(t *testing.T) {
+	t.Parallel()
 	body := whFixture(t, "message.create.contact.chat.json")
 	good := Sign(body, whSecret)
 	altered := bytes.Clone(body)
@@ -242,6 +246,7 @@ func TestWebhookSignatureRefused(t *testing.T) {
 }
 
 func TestWebhookWithoutSecretSkipsVerification(t *testing.T) {
+	t.Parallel()
 	h, err := NewHandler()
 	require.NoError(t, err)
 	n := counter(t, h)
@@ -264,6 +269,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 func TestWebhookBodyCap(t *testing.T) {
+	t.Parallel()
 	const maxBody = 200
 	fits := whEvent(t, "a", "service.create", nil)
 	fits = append(fits, bytes.Repeat([]byte(" "), maxBody-len(fits))...) // exactly the cap
@@ -324,6 +330,7 @@ func (f *failingReader) Read(p []byte) (int, error) {
 }
 
 func TestWebhookUnreadableBody(t *testing.T) {
+	t.Parallel()
 	h := newWH(t)
 	n := counter(t, h)
 	r := httptest.NewRequest(http.MethodPost, "/hook", &failingReader{})
@@ -335,6 +342,7 @@ func TestWebhookUnreadableBody(t *testing.T) {
 }
 
 func TestWebhookPanickingErrorHandlerIsContained(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		h := newWH(t, WithAsync(1, 2), WithErrorHandler(func(*Event, error) { panic("error handler bug") }))
 		var ok atomic.Int32
@@ -353,6 +361,7 @@ func TestWebhookPanickingErrorHandlerIsContained(t *testing.T) {
 }
 
 func TestWebhookMalformedEvent(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ name, body string }{
 		{"not JSON", `event=message.create`},
 		{"truncated", `{"id":"x","event":"service.create"`},
@@ -381,6 +390,7 @@ func TestWebhookMalformedEvent(t *testing.T) {
 }
 
 func TestWebhookHandlerOutcomes(t *testing.T) {
+	t.Parallel()
 	errBoom := errors.New("boom")
 	body := whFixture(t, "message.create.contact.chat.json")
 
@@ -472,6 +482,7 @@ func TestWebhookHandlerOutcomes(t *testing.T) {
 }
 
 func TestPatternMatch(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		pattern, name string
 		want          bool
@@ -525,6 +536,7 @@ func TestPatternMatch(t *testing.T) {
 }
 
 func TestHandleRefusesBadInput(t *testing.T) {
+	t.Parallel()
 	ok := func(context.Context, *Event) error { return nil }
 	cases := []struct {
 		name    string
@@ -600,6 +612,7 @@ func TestWebhookOptionValidation(t *testing.T) {
 }
 
 func TestWebhookFilters(t *testing.T) {
+	t.Parallel()
 	chat := func(user string, role chatshipper.Role, text string) map[string]any {
 		return whMessage(user, role, chatshipper.MessageTypeChat, text)
 	}
@@ -721,6 +734,7 @@ func TestWebhookFilters(t *testing.T) {
 }
 
 func TestOnMessageMatchesOnlyNewMessages(t *testing.T) {
+	t.Parallel()
 	h := newWH(t)
 	var names []string
 	require.NoError(t, h.OnMessage(func(_ context.Context, e *Event) error { names = append(names, e.Name); return nil },
@@ -777,6 +791,7 @@ func (f *fakeClient) Seen() []*chatshipper.Message {
 var _ Client = (*chatshipper.Client)(nil)
 
 func TestWebhookSelfFromClient(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		var known atomic.Value
 		known.Store("")
@@ -849,6 +864,7 @@ func TestWebhookFeedsLoopGuard(t *testing.T) {
 }
 
 func TestWebhookDedupe(t *testing.T) {
+	t.Parallel()
 	body := whFixture(t, "message.create.contact.chat.json")
 
 	t.Run("a duplicate delivery runs once", func(t *testing.T) {
@@ -952,6 +968,7 @@ func TestWebhookDedupe(t *testing.T) {
 }
 
 func TestWebhookAsync(t *testing.T) {
+	t.Parallel()
 	ev := func(i int) []byte { return whEvent(t, fmt.Sprintf("async-%d", i), "service.create", nil) }
 
 	t.Run("acknowledges before the handler finishes", func(t *testing.T) {
@@ -1104,6 +1121,7 @@ func TestWebhookAsync(t *testing.T) {
 }
 
 func TestWebhookSyncShutdownWaitsForRunningHandlers(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		h := newWH(t)
 		release := make(chan struct{})
@@ -1127,6 +1145,7 @@ func TestWebhookSyncShutdownWaitsForRunningHandlers(t *testing.T) {
 }
 
 func TestWebhookHandleWhileServing(t *testing.T) {
+	t.Parallel()
 	h := newWH(t, WithDedupe(0))
 	var n atomic.Int32
 	var wg sync.WaitGroup
@@ -1152,6 +1171,7 @@ func TestWebhookHandleWhileServing(t *testing.T) {
 }
 
 func TestParseEventFixtures(t *testing.T) {
+	t.Parallel()
 	ts := func(s string) chatshipper.Timestamp {
 		v, err := chatshipper.ParseTimestamp(s)
 		require.NoError(t, err)
@@ -1293,6 +1313,7 @@ func TestParseEventFixtures(t *testing.T) {
 }
 
 func TestEventResourceAccessor(t *testing.T) {
+	t.Parallel()
 	e, err := ParseEvent(whFixture(t, "message.create.contact.chat.json"))
 	require.NoError(t, err)
 	var m chatshipper.Message
@@ -1311,6 +1332,7 @@ func TestEventResourceAccessor(t *testing.T) {
 }
 
 func TestParseEventTolerance(t *testing.T) {
+	t.Parallel()
 	t.Run("organization populated as an object", func(t *testing.T) {
 		e, err := ParseEvent([]byte(`{"event":"organization.update","organization":{"id":"5a1f2b3c4d5e6f7a8b9c0d1e","name":"X"}}`))
 		require.NoError(t, err)
@@ -1357,6 +1379,7 @@ func TestParseEventTolerance(t *testing.T) {
 }
 
 func TestParseEventMessageFastPath(t *testing.T) {
+	t.Parallel()
 	contact := `{"id":"` + whContact + `","profile":{"name":"Jenny Jones"}}`
 	t.Run("extra data keys of a message event are found in Raw", func(t *testing.T) {
 		e, err := ParseEvent([]byte(`{"event":"message.create.contact.chat","data":{"conversation":{"id":"` + whConv + `"},` +
@@ -1390,6 +1413,7 @@ func TestParseEventMessageFastPath(t *testing.T) {
 }
 
 func TestEventJSONRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{"message.create.contact.chat.json", "conversation.update.json", "service.create.json"} {
 		t.Run(name, func(t *testing.T) {
 			e, err := ParseEvent(whFixture(t, name))
@@ -1425,6 +1449,7 @@ func TestEventJSONRoundTrip(t *testing.T) {
 // canary secret and a debug logger, and looks for the canary in every answer,
 // log line, error and printed form of the handler.
 func TestWebhookSecretNeverLeaks(t *testing.T) {
+	t.Parallel()
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var errs []string

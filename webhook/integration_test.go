@@ -16,6 +16,7 @@ import (
 // End to end: the fake server verifies the webhook with its challenge, then
 // delivers signed events that the handler decodes and routes.
 func TestIntegrationWebhookEndToEnd(t *testing.T) {
+	t.Parallel()
 	srv := chatshippertest.NewServer(t, chatshippertest.WithRateLimit(0))
 	bot, err := chatshipper.NewClient(srv.Token, chatshipper.WithBaseURL(srv.URL), chatshipper.WithRateLimit(0))
 	require.NoError(t, err)
