@@ -146,8 +146,8 @@ func TestDispatchRefusesBadInput(t *testing.T) {
 		require.ErrorAs(t, err, &ae, name)
 		assert.ErrorIs(t, err, chatshipper.ErrInvalidArgument, name)
 	}
-	//nolint:staticcheck // SA1012: a nil context is the bad input under test
-	require.ErrorIs(t, h.Dispatch(nil, &Event{Name: "service.create"}), chatshipper.ErrInvalidArgument)
+	var noCtx context.Context // a nil context is the bad input under test
+	require.ErrorIs(t, h.Dispatch(noCtx, &Event{Name: "service.create"}), chatshipper.ErrInvalidArgument)
 	assert.Zero(t, n.Load())
 }
 

@@ -357,7 +357,7 @@ func (e *Event) ConversationType() chatshipper.ConversationType {
 }
 
 // MessageType returns the type of the event's message: from data.message,
-// else from a message.create.<...>.<type> event name, else MessageTypeChat
+// else from a message.create.<...>.<type> event name, else [chatshipper.MessageTypeChat]
 // (the API's default type) when the event has a message, else "".
 func (e *Event) MessageType() chatshipper.MessageType {
 	if m := e.Data.Message; m != nil && m.Type != "" {

@@ -93,7 +93,7 @@ func FilterFunc(fn func(e *Event) bool) EventFilter {
 }
 
 // MessageRole accepts events whose data.message was written in one of roles
-// (e.g. RoleContact for what consumers write). Events without a message are
+// (e.g. [chatshipper.RoleContact] for what consumers write). Events without a message are
 // refused.
 func MessageRole(roles ...chatshipper.Role) EventFilter {
 	if len(roles) == 0 {

@@ -213,9 +213,10 @@ func NewHandler(opts ...Option) (*Handler, error) {
 // registration order, even when an earlier one failed; a retried delivery runs
 // all of them again, so handlers should be idempotent.
 //
-// Handle returns an *ArgumentError (errors.Is ErrInvalidArgument) for an empty
-// pattern or word, a partial wildcard such as "mess*", a nil fn or a filter
-// built from bad arguments; nothing is registered then.
+// Handle returns a [*chatshipper.ArgumentError] (errors.Is
+// [chatshipper.ErrInvalidArgument]) for an empty pattern or word, a partial
+// wildcard such as "mess*", a nil fn or a filter built from bad arguments;
+// nothing is registered then.
 func (h *Handler) Handle(pattern string, fn HandlerFunc, filters ...EventFilter) error {
 	words, err := parsePattern(pattern)
 	if err != nil {
