@@ -165,8 +165,8 @@ func TestDispatchObservesAndFiltersOwnMessages(t *testing.T) {
 	require.NoError(t, h.Dispatch(context.Background(), own))
 	require.NoError(t, h.Dispatch(context.Background(), contact))
 	assert.EqualValues(t, 1, n.Load(), "the own message is not dispatched")
-	assert.Len(t, c.Seen(), 2, "the loop guard sees both")
-	assert.Equal(t, 1, c.Lookups())
+	assert.Len(t, c.seenMessages(), 2, "the loop guard sees both")
+	assert.Equal(t, 1, c.lookupCount())
 }
 
 func TestDispatchWhileRunningAndAfterShutdown(t *testing.T) {

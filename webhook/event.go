@@ -269,7 +269,9 @@ type eventSplit struct {
 // ErrInvalidEvent. A data.conversation or data.message whose fields have the
 // wrong JSON types is an error too, rather than an event with holes. Event.Raw
 // is a copy of body. ParseEvent does not check the signature: call
-// VerifySignature on the same bytes first.
+// [VerifySignature] on the same bytes first.
+//
+// Payloads: https://developers.web1on1.chat/webhooks/payloads
 func ParseEvent(body []byte) (*Event, error) {
 	return parseEvent(bytes.Clone(body))
 }

@@ -76,7 +76,8 @@ func (e *PanicError) Error() string {
 // matched; the body is always empty, since the platform may read a body as
 // messages to post), 400 malformed, 401 bad signature, 405 wrong method, 413
 // too large, 500 a handler failed (the platform retries), 503 queue full,
-// duplicate suppression unavailable or shutting down. [Handler.Dispatch]
+// the same event still running in another delivery, duplicate check
+// unavailable, or shutting down (the platform retries). [Handler.Dispatch]
 // runs an event received some other way through the same routing.
 //
 // Without [WithSecret] signatures are not checked and anyone who can reach

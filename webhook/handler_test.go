@@ -775,13 +775,13 @@ func (f *fakeClient) ObserveMessages(msgs ...*chatshipper.Message) {
 	f.seen = append(f.seen, msgs...)
 }
 
-func (f *fakeClient) Lookups() int {
+func (f *fakeClient) lookupCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.lookups
 }
 
-func (f *fakeClient) Seen() []*chatshipper.Message {
+func (f *fakeClient) seenMessages() []*chatshipper.Message {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.seen)
@@ -811,7 +811,7 @@ func TestWebhookSelfFromClient(t *testing.T) {
 		require.Equal(t, 200, whSigned(h, own("x1")).Code)
 		require.Equal(t, 200, whSigned(h, own("x2")).Code)
 		assert.EqualValues(t, 2, n.Load())
-		assert.Equal(t, 1, c.Lookups())
+		assert.Equal(t, 1, c.lookupCount())
 
 		// A minute later the ID is known and cached.
 		known.Store(whBot)
@@ -819,7 +819,7 @@ func TestWebhookSelfFromClient(t *testing.T) {
 		require.Equal(t, 200, whSigned(h, own("x3")).Code)
 		require.Equal(t, 200, whSigned(h, own("x4")).Code)
 		assert.EqualValues(t, 2, n.Load(), "own messages are dropped once the ID is known")
-		assert.Equal(t, 2, c.Lookups())
+		assert.Equal(t, 2, c.lookupCount())
 
 		// A configured ID wins over the client's: the client is never asked.
 		c2 := &fakeClient{}
@@ -827,7 +827,7 @@ func TestWebhookSelfFromClient(t *testing.T) {
 		n2 := counter(t, h2)
 		require.Equal(t, 200, whSigned(h2, own("y1")).Code)
 		assert.EqualValues(t, 1, n2.Load(), "whBot is not the configured own user")
-		assert.Equal(t, 0, c2.Lookups())
+		assert.Equal(t, 0, c2.lookupCount())
 	})
 }
 
@@ -852,7 +852,7 @@ func TestWebhookFeedsLoopGuard(t *testing.T) {
 	for _, b := range bodies {
 		require.Equal(t, 200, whSigned(h, b).Code)
 	}
-	seen := c.Seen()
+	seen := c.seenMessages()
 	require.Len(t, seen, 4)
 	for _, m := range seen {
 		assert.Equal(t, whConv, m.Conversation.ID)
@@ -860,7 +860,7 @@ func TestWebhookFeedsLoopGuard(t *testing.T) {
 	}
 	// Refused deliveries show it nothing.
 	require.Equal(t, 401, whPost(h, bodies[0], "sha1="+strings.Repeat("0", 40)).Code)
-	assert.Len(t, c.Seen(), 4)
+	assert.Len(t, c.seenMessages(), 4)
 }
 
 func TestWebhookDedupe(t *testing.T) {
