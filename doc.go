@@ -199,8 +199,8 @@
 // Send and Command refuse a batch that would break one with *LoopLimitError
 // (errors.Is(err, ErrLoopLimit)), naming the limit and when it frees, and
 // send nothing. The guard learns of replies from messages the SDK reads
-// (listing or getting messages, populated conversations), from webhook events,
-// and from Client.ObserveReply. Messages sent with the contact role (relayed
+// (listing or getting messages, populated conversations), from webhook events
+// (Client.ObserveMessages), and from Client.ObserveReply. Messages sent with the contact role (relayed
 // consumer messages) are not counted. A server 429 that names a loop limit is
 // returned as the same error type and never retried. Memory is bounded: the
 // least recently used conversations are forgotten.
@@ -221,49 +221,12 @@
 //
 // # Webhooks
 //
-// WebhookHandler is the http.Handler for a webhook URL. It answers the
-// subscription check (GET ?type=subscribe&challenge=X with X as plain text),
-// caps POST bodies (1 MiB by default; 413 beyond), and with a secret set
-// (WithWebhookSecret) checks X-Hub-Signature, "sha1=" and the hex HMAC-SHA1 of
-// the raw body, in constant time before any parsing: a missing or wrong
-// signature answers 401 and no handler runs. Without a secret nothing is
-// verified, so anyone who knows the URL can post events; always set one in
-// production. Malformed JSON answers 400.
-//
-// Events are decoded into a typed Event (ID, Name, Timestamp, Organization,
-// Activity, Data with the typed Conversation and Message, Links, and Raw) and
-// dispatched to every handler whose pattern matches, in registration order:
-// "*" matches exactly one dot-separated word and "**" any number of words
-// ("message.create.contact.*", "message.**", "*.update"). Handlers may add
-// filters: MessageRole, MessageTypes, ConversationTypes, MetaEquals,
-// ConversationMetaEquals, and the text triggers OnText, OnTextFold and
-// OnTextMatch for chat and postback messages. For message events Data.Resources
-// is nil; Event.Resource reads any other data key from Raw.
-//
-// Message events are decoded in a single pass by the SDK's own decoder, about
-// 3.5 times faster than encoding/json on a typical 2 KB event (BENCHMARKS.md).
-// It is strict: wherever its reading could differ from encoding/json's (a
-// duplicate key, a key in another letter case, a value of the wrong type,
-// anything invalid) it hands the body to encoding/json, so the Event, and the
-// error for a bad body, are always what encoding/json makes of it. Every string
-// in an Event is its own copy, as with encoding/json.
-//
-// A handler error (or panic) answers 500 so the platform retries; success
-// answers 200. The platform retries for up to 24 hours, so the handler
-// remembers recent event IDs (10,000 by default) and runs each event once; an
-// event whose handler failed is forgotten, so its retry runs again.
-// WithWebhookAsync acknowledges at once and processes in the background with a
-// bounded queue (503 when full, so the platform retries): the platform gives
-// up after 20 seconds. Shutdown drains every acknowledged event.
-//
-// Bots must not answer themselves: by default message events caused by the
-// client's own user (WithWebhookClient, from the token's _id claim, or
-// WithWebhookSelfUser) are not dispatched, and WithWebhookSkipBots drops every
-// bot message. With WithWebhookClient, messages seen in events also feed the
-// loop guard, so a contact's reply resets the consecutive-message count.
-//
-// For serverless functions, VerifySignature(body, header, secret) and
-// ParseEvent(body) do the same work on a raw body.
+// Package [github.com/go-chatshipper/chatshipper/webhook] receives webhooks:
+// its Handler answers the subscription challenge, verifies signatures,
+// decodes events, skips duplicates and the bot's own messages, and routes
+// events to handlers by pattern and filter. Connected to a Client with
+// webhook.WithClient, it asks [Client.SelfUserID] who the bot is and tells
+// the loop guard what it saw with [Client.ObserveMessages].
 //
 // # Testing with chatshippertest
 //
