@@ -79,6 +79,7 @@ func hammer(t *testing.T, l *WindowLimiter, workers, perWorker int, maxThink tim
 }
 
 func TestWindowLimiterNeverMoreThanNInAnyWindow(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		n         int
@@ -111,6 +112,7 @@ func TestWindowLimiterNeverMoreThanNInAnyWindow(t *testing.T) {
 }
 
 func TestWindowLimiterSteadyStateThroughput(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		n       int
@@ -145,6 +147,7 @@ func TestWindowLimiterSteadyStateThroughput(t *testing.T) {
 }
 
 func TestWindowLimiterSteadyStatePacedCaller(t *testing.T) {
+	t.Parallel()
 	// One caller asking every 10 ms (faster than 20 per 1.025 s) gets exactly
 	// 20 slots per window over a long run.
 	synctest.Test(t, func(t *testing.T) {
@@ -169,6 +172,7 @@ func TestWindowLimiterSteadyStatePacedCaller(t *testing.T) {
 }
 
 func TestWindowLimiterFIFO(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		n       int
@@ -209,6 +213,7 @@ func TestWindowLimiterFIFO(t *testing.T) {
 }
 
 func TestWindowLimiterNewcomerDoesNotOvertakeQueue(t *testing.T) {
+	t.Parallel()
 	// When B arrives at the very instant A's slot frees, B's call and the
 	// limiter's timer run in either order; repeat so both orders occur. A must
 	// go first either way, and B waits for the next window.
@@ -241,6 +246,7 @@ func TestWindowLimiterNewcomerDoesNotOvertakeQueue(t *testing.T) {
 }
 
 func TestWindowLimiterCancel(t *testing.T) {
+	t.Parallel()
 	type waiterSpec struct {
 		timeout time.Duration // 0: never
 		wantAt  time.Duration // when Wait returns
@@ -310,6 +316,7 @@ func TestWindowLimiterCancel(t *testing.T) {
 }
 
 func TestWindowLimiterCancelExplicit(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		l := NewWindowLimiter(1, time.Second)
@@ -329,6 +336,7 @@ func TestWindowLimiterCancelExplicit(t *testing.T) {
 }
 
 func TestWindowLimiterContextAlreadyDone(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		l := NewWindowLimiter(1, time.Second)
@@ -342,6 +350,7 @@ func TestWindowLimiterContextAlreadyDone(t *testing.T) {
 }
 
 func TestWindowLimiterPauseStopsEveryone(t *testing.T) {
+	t.Parallel()
 	// 64 goroutines keep asking; a 429 at 2.5 s pauses all of them for 30 s.
 	synctest.Test(t, func(t *testing.T) {
 		const n, w = 20, time.Second
@@ -374,6 +383,7 @@ func TestWindowLimiterPauseStopsEveryone(t *testing.T) {
 }
 
 func TestWindowLimiterPause(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		n      int
@@ -421,6 +431,7 @@ func TestWindowLimiterPause(t *testing.T) {
 }
 
 func TestWindowLimiterHugePause(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		l := NewWindowLimiter(1, time.Second)
@@ -433,6 +444,7 @@ func TestWindowLimiterHugePause(t *testing.T) {
 }
 
 func TestNewWindowLimiterClamps(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		l        func() *WindowLimiter
@@ -463,6 +475,7 @@ func TestNewWindowLimiterClamps(t *testing.T) {
 }
 
 func TestWindowLimiterZeroValuePause(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		var l WindowLimiter
@@ -473,6 +486,7 @@ func TestWindowLimiterZeroValuePause(t *testing.T) {
 }
 
 func TestWindowLimiterStress(t *testing.T) {
+	t.Parallel()
 	// Callers with random think times and random deadlines, and random pauses:
 	// the window holds, every call returns, and nothing is left queued.
 	for _, tc := range []struct {
@@ -528,6 +542,7 @@ func TestWindowLimiterStress(t *testing.T) {
 }
 
 func TestWindowLimiterRecordsAreBounded(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		n          int
