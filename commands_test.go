@@ -331,6 +331,7 @@ func TestRefusedMessagesMakeNoRequest(t *testing.T) {
 	t.Parallel()
 	for _, tt := range refusals {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			c, mt := newTestClient(t)
 			mt.RegisterNoResponder(httpmock.NewStringResponder(201, `{}`))
 			ctx := context.Background()
@@ -382,6 +383,7 @@ func TestCreateSendsSpecBodies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {
+			t.Parallel()
 			c, mt := newTestClient(t)
 			got := capture(mt, 201, fixture(t, "ch1_create_response"))
 			conv, resp, err := c.Conversations.Create(context.Background(), tt.create)

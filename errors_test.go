@@ -34,6 +34,7 @@ func TestErrorMapping(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(http.StatusText(tt.status)+"/"+tt.body, func(t *testing.T) {
+			t.Parallel()
 			c, mt := newTestClient(t, WithMaxRetries(0))
 			mt.RegisterResponder("GET", testBase+"users/5bb0277fd99faf11a3f4a37e", httpmock.NewStringResponder(tt.status, tt.body))
 			req, _ := c.NewRequest(context.Background(), "GET", "users/5bb0277fd99faf11a3f4a37e", nil)

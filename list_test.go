@@ -49,6 +49,7 @@ func TestConversationsListIterRequestCounts(t *testing.T) {
 	for _, n := range []int{0, 1, 199, 200, 201, 1000} {
 		for _, withTotal := range []bool{true, false} {
 			t.Run(fmt.Sprintf("n=%d/total=%v", n, withTotal), func(t *testing.T) {
+				t.Parallel()
 				c, mt := newTestClient(t)
 				var queries []url.Values
 				mt.RegisterResponder("GET", testBase+"conversations", pagedConversations(n, withTotal, &queries))

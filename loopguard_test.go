@@ -128,6 +128,7 @@ func TestLoopGuardReplies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				g := newLoopGuard(LoopGuardConfig{})
 				g.setSelf(self)
@@ -232,6 +233,7 @@ func TestLoopGuardBatchIsAllOrNothing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				start := time.Now()
 				g := newLoopGuard(LoopGuardConfig{})
@@ -280,6 +282,7 @@ func TestLoopGuardReportsTheLimitThatFreesLast(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				start := time.Now()
 				g := newLoopGuard(tt.cfg)
@@ -308,6 +311,7 @@ func TestLoopGuardSpecPseudocode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			g := newLoopGuard(LoopGuardConfig{})
 			for i := range tt.loops {
 				err := g.reserve("5bb0aa0aa0aa0aa0aa0aa0aa", []string{key("chat", tt.text(i), "")})
@@ -422,6 +426,7 @@ func TestLoopGuardConcurrentReserve(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			g := newLoopGuard(LoopGuardConfig{})
 			var ok, refused atomic.Int64
 			var wg sync.WaitGroup

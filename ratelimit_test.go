@@ -96,6 +96,7 @@ func TestWindowLimiterNeverMoreThanNInAnyWindow(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				l := NewWindowLimiter(tt.n, tt.window)
 				times := hammer(t, l, tt.workers, tt.perWorker, tt.maxThink).sorted()
@@ -126,6 +127,7 @@ func TestWindowLimiterSteadyStateThroughput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				start := time.Now()
 				l := NewWindowLimiter(tt.n, tt.window)
@@ -185,6 +187,7 @@ func TestWindowLimiterFIFO(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				start := time.Now()
 				l := NewWindowLimiter(tt.n, tt.window)
@@ -219,6 +222,7 @@ func TestWindowLimiterNewcomerDoesNotOvertakeQueue(t *testing.T) {
 	// go first either way, and B waits for the next window.
 	for _, arriveAt := range []time.Duration{500 * time.Millisecond, time.Second} {
 		t.Run(arriveAt.String(), func(t *testing.T) {
+			t.Parallel()
 			for range 20 {
 				synctest.Test(t, func(t *testing.T) {
 					start := time.Now()
@@ -280,6 +284,7 @@ func TestWindowLimiterCancel(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				start := time.Now()
 				l := NewWindowLimiter(1, time.Second)
@@ -408,6 +413,7 @@ func TestWindowLimiterPause(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				start := time.Now()
 				l := NewWindowLimiter(tt.n, time.Second)
@@ -462,6 +468,7 @@ func TestNewWindowLimiterClamps(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				start := time.Now()
 				l := tt.l()
@@ -495,6 +502,7 @@ func TestWindowLimiterStress(t *testing.T) {
 	}{{3, 30 * time.Millisecond}, {20, 30 * time.Millisecond}, {1100, 3 * time.Millisecond}} {
 		n := tc.n
 		t.Run(fmt.Sprintf("n=%d", n), func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				const w = 250 * time.Millisecond
 				l := NewWindowLimiter(n, w)
@@ -553,6 +561,7 @@ func TestWindowLimiterRecordsAreBounded(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				l := NewWindowLimiter(tt.n, time.Second)
 				most := 0

@@ -259,6 +259,7 @@ func TestResourceCRUDRequests(t *testing.T) {
 	probe, _ := newTestClient(t)
 	for i, tc := range allCRUDCases(probe) {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			c, mt := newTestClient(t)
 			tc := allCRUDCases(c)[i]
 			var got seen
@@ -1152,6 +1153,7 @@ func TestCollectionEveryKnownName(t *testing.T) {
 	for _, name := range []string{"kbases", "kbitems", "articles", "files", "locations", "watemplates", "metrics",
 		"points", "partners", "tests", "testresults", "links"} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			c, mt := newTestClient(t)
 			var got seen
 			mt.RegisterResponder("GET", testBase+name, answer(&got, 200, `[{"id":"`+resItemID+`","anything":[1,2]}]`))

@@ -103,6 +103,7 @@ func TestRetryTable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				c, mt := newTestClient(t, tt.opts...)
 				var hits atomic.Int32

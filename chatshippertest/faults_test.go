@@ -74,6 +74,7 @@ func TestFaultDrop(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			srv, _ := newTest(t)
 			srv.InjectFault(Fault{Method: "POST", PathPrefix: "/v2/conversations", Count: 1, Drop: tt.mode})
 			req, err := http.NewRequest("POST", srv.URL+"conversations", strings.NewReader(`{"name":"x"}`))
