@@ -44,6 +44,7 @@ func reserveEach(t *testing.T, g *loopGuard, conv string, keys ...string) {
 }
 
 func TestLoopGuardIdentical(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		g := newLoopGuard(LoopGuardConfig{})
@@ -77,6 +78,7 @@ func TestLoopGuardIdentical(t *testing.T) {
 }
 
 func TestLoopGuardConsecutive(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		g := newLoopGuard(LoopGuardConfig{})
@@ -101,6 +103,7 @@ func TestLoopGuardConsecutive(t *testing.T) {
 }
 
 func TestLoopGuardReplies(t *testing.T) {
+	t.Parallel()
 	const self = "5bb0000000000000000000b0"
 	tests := []struct {
 		name      string
@@ -125,6 +128,7 @@ func TestLoopGuardReplies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				g := newLoopGuard(LoopGuardConfig{})
 				g.setSelf(self)
@@ -149,6 +153,7 @@ func TestLoopGuardReplies(t *testing.T) {
 }
 
 func TestLoopGuardReplyResetsOnlyEarlierSends(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		g := newLoopGuard(LoopGuardConfig{})
@@ -166,6 +171,7 @@ func TestLoopGuardReplyResetsOnlyEarlierSends(t *testing.T) {
 }
 
 func TestLoopGuardReplyDoesNotResetIdentical(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		g := newLoopGuard(LoopGuardConfig{})
@@ -180,6 +186,7 @@ func TestLoopGuardReplyDoesNotResetIdentical(t *testing.T) {
 }
 
 func TestLoopGuardBatchIsAllOrNothing(t *testing.T) {
+	t.Parallel()
 	k := key("chat", "k", "")
 	tests := []struct {
 		name    string
@@ -226,6 +233,7 @@ func TestLoopGuardBatchIsAllOrNothing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				start := time.Now()
 				g := newLoopGuard(LoopGuardConfig{})
@@ -249,6 +257,7 @@ func TestLoopGuardBatchIsAllOrNothing(t *testing.T) {
 }
 
 func TestLoopGuardReportsTheLimitThatFreesLast(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		cfg  LoopGuardConfig
@@ -273,6 +282,7 @@ func TestLoopGuardReportsTheLimitThatFreesLast(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				start := time.Now()
 				g := newLoopGuard(tt.cfg)
@@ -286,6 +296,7 @@ func TestLoopGuardReportsTheLimitThatFreesLast(t *testing.T) {
 }
 
 func TestLoopGuardSpecPseudocode(t *testing.T) {
+	t.Parallel()
 	// for (0..9) POST {text: "I've said this before..."}: refused on the 9th.
 	// for (0..21) POST {text: "/set someVar <random>"}: refused on the 21st.
 	tests := []struct {
@@ -300,6 +311,7 @@ func TestLoopGuardSpecPseudocode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			g := newLoopGuard(LoopGuardConfig{})
 			for i := range tt.loops {
 				err := g.reserve("5bb0aa0aa0aa0aa0aa0aa0aa", []string{key("chat", tt.text(i), "")})
@@ -316,6 +328,7 @@ func TestLoopGuardSpecPseudocode(t *testing.T) {
 }
 
 func TestLoopGuardConversationsAreIndependent(t *testing.T) {
+	t.Parallel()
 	g := newLoopGuard(LoopGuardConfig{})
 	k := key("chat", "k", "")
 	reserveEach(t, g, "c1", k, k, k, k, k, k, k, k)
@@ -331,6 +344,7 @@ func TestLoopGuardConversationsAreIndependent(t *testing.T) {
 }
 
 func TestLoopGuardMemoryBound(t *testing.T) {
+	t.Parallel()
 	const max = 100
 	k := key("chat", "k", "")
 	eight := []string{k, k, k, k, k, k, k, k}
@@ -400,6 +414,7 @@ func TestLoopGuardMemoryBound(t *testing.T) {
 }
 
 func TestLoopGuardConcurrentReserve(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		batch  func(g int) []string
@@ -411,6 +426,7 @@ func TestLoopGuardConcurrentReserve(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			g := newLoopGuard(LoopGuardConfig{})
 			var ok, refused atomic.Int64
 			var wg sync.WaitGroup
@@ -437,6 +453,7 @@ func TestLoopGuardConcurrentReserve(t *testing.T) {
 }
 
 func TestLoopGuardConcurrentMixed(t *testing.T) {
+	t.Parallel()
 	// Reserve, Observe, Reset and SetSelf together, for the race detector, on
 	// a guard small enough to evict all the time.
 	g := newLoopGuard(LoopGuardConfig{MaxConversations: 8})
@@ -465,6 +482,7 @@ func TestLoopGuardConcurrentMixed(t *testing.T) {
 }
 
 func TestLoopGuardInput(t *testing.T) {
+	t.Parallel()
 	g := newLoopGuard(LoopGuardConfig{})
 	err := g.reserve("", []string{"k"})
 	require.ErrorIs(t, err, errNoConversationID)
@@ -484,6 +502,7 @@ func TestLoopGuardInput(t *testing.T) {
 }
 
 func TestNewLoopGuardDefaults(t *testing.T) {
+	t.Parallel()
 	defaults := LoopGuardConfig{Identical: 8, IdenticalWindow: 3 * time.Minute, Consecutive: 20,
 		ConsecutiveWindow: time.Hour, MaxConversations: 10000}
 	tests := []struct {
@@ -509,6 +528,7 @@ func TestNewLoopGuardDefaults(t *testing.T) {
 }
 
 func TestLoopGuardCustomLimits(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		g := newLoopGuard(LoopGuardConfig{Identical: 2, IdenticalWindow: 10 * time.Second, Consecutive: 3,
@@ -524,6 +544,7 @@ func TestLoopGuardCustomLimits(t *testing.T) {
 }
 
 func TestLoopLimitErrorMessage(t *testing.T) {
+	t.Parallel()
 	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.FixedZone("CET", 3600))
 	tests := []struct {
 		name string
