@@ -46,6 +46,8 @@ type Client struct {
 	guardCfg    LoopGuardConfig
 	self        selfState
 
+	noDeliveryTracking bool // WithDeliveryTracking(false)
+
 	// Conversations is the conversations API (/v2/conversations).
 	Conversations *ConversationsService
 	// Messages is the messages API (/v2/messages).
@@ -89,6 +91,8 @@ type config struct {
 	limiter     Limiter
 	noLoopGuard bool
 	guardCfg    LoopGuardConfig
+
+	noDeliveryTracking bool
 }
 
 // Option configures a Client. Options validate their arguments: NewClient
@@ -251,6 +255,8 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 		logger:      cfg.logger,
 		maxBody:     cfg.maxBody,
 		retryUnsafe: cfg.retryUnsafe,
+
+		noDeliveryTracking: cfg.noDeliveryTracking,
 	}
 	if cfg.userAgent != "" {
 		c.userAgent += " " + cfg.userAgent
@@ -468,6 +474,7 @@ func (c *Client) Do(req *http.Request, v any) (*Response, error) {
 	}
 	ctx := req.Context()
 	st := &callState{idempotent: isIdempotent(req.Method), retryUnsafe: c.retryUnsafe}
+	trackCall(ctx, st) // a tracked message send resolves instead of retrying blindly (delivery.go)
 	rreq, err := retryablehttp.FromRequest(req.WithContext(context.WithValue(ctx, callStateKey{}, st)))
 	if err != nil {
 		return nil, fmt.Errorf("chatshipper: reading request body: %w", err)

@@ -3,7 +3,6 @@ package chatshipper
 import (
 	"bytes"
 	"context"
-	"net/http"
 )
 
 // ConversationStatus is maintained by ChatShipper; see the lifecycle in doc.go.
@@ -147,7 +146,7 @@ func validateMessages(msgs []MessageInput) error {
 			return err
 		}
 	}
-	return nil
+	return checkDeliveryKeys(msgs)
 }
 
 func itoa(i int) string {
@@ -220,7 +219,7 @@ func (s *ConversationsService) Create(ctx context.Context, c *ConversationCreate
 			return nil, nil, err
 		}
 	}
-	conv, resp, err := s.r.create(ctx, c)
+	conv, resp, err := s.createTracked(ctx, c) // delivery.go
 	if conv != nil && len(c.Messages) > 0 {
 		// The conversation ID is known only now, so the loop guard records the
 		// initial messages afterwards (a new conversation cannot be in a loop yet).
@@ -253,20 +252,7 @@ func (s *ConversationsService) Send(ctx context.Context, conversationID string, 
 	if err := s.r.client.reserveSend(conversationID, msgs); err != nil {
 		return nil, nil, err
 	}
-	var body any = msgs
-	if len(msgs) == 1 {
-		body = &msgs[0]
-	}
-	req, err := s.r.client.NewRequest(ctx, http.MethodPost, path+"/messages", body)
-	if err != nil {
-		return nil, nil, err
-	}
-	var out messageList
-	resp, err := s.r.client.Do(req, &out)
-	if err != nil {
-		return nil, resp, err
-	}
-	return out, resp, nil
+	return s.r.client.sendMessages(ctx, path+"/messages", conversationID, msgs) // delivery.go
 }
 
 // Command posts one command (or any single message) into a conversation and

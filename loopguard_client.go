@@ -46,8 +46,8 @@ func loopKeys(msgs []MessageInput) []string {
 		b.WriteByte(0)
 		b.WriteString(m.Text)
 		b.WriteByte(0)
-		if len(m.Meta) > 0 {
-			meta, err := encodeJSON(m.Meta) // map keys are sorted: a canonical form
+		if mm := withoutDeliveryKey(m.Meta); len(mm) > 0 {
+			meta, err := encodeJSON(mm) // map keys are sorted: a canonical form
 			if err == nil {
 				b.Write(meta)
 			}

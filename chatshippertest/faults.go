@@ -41,10 +41,16 @@ type Fault struct {
 	Message string
 	// Drop closes the connection instead of answering.
 	Drop DropMode
-	// Delay waits before answering; a request whose context ends first gets no answer.
+	// Delay waits before answering; a request whose context ends first gets
+	// no answer. Without After (or DropAfter) the wait comes before the
+	// request is acted on, so a client that gives up first leaves nothing
+	// stored; with After it comes after.
 	Delay time.Duration
 	// After acts on the request first (as the server normally would), then
-	// answers Status instead of the real response.
+	// waits Delay and answers Status instead of the real response, drops the
+	// connection (Drop), or, with neither, sends the real response late
+	// (After with a Delay beyond the client's timeout: stored, but the
+	// client never hears so).
 	After bool
 }
 
@@ -112,6 +118,10 @@ func (s *Server) takeFault(r *http.Request) (Fault, bool) {
 // applyFault answers r as f says. raw is the connection's own writer, needed
 // to hijack it for drops.
 func (s *Server) applyFault(w, raw http.ResponseWriter, r *http.Request, body []byte, f Fault) {
+	if f.After {
+		s.applyAfter(w, raw, r, body, f)
+		return
+	}
 	if f.Delay > 0 {
 		timer := time.NewTimer(f.Delay)
 		select {
@@ -149,6 +159,49 @@ func (s *Server) applyFault(w, raw http.ResponseWriter, r *http.Request, body []
 		w.Header().Set("Retry-After", f.RetryAfter)
 	}
 	writeJSON(w, f.Status, map[string]any{"error": map[string]any{"message": msg}})
+}
+
+// applyAfter acts on r, then waits f.Delay, then drops the connection,
+// answers f.Status, or sends the real answer.
+func (s *Server) applyAfter(w, raw http.ResponseWriter, r *http.Request, body []byte, f Fault) {
+	real := &memWriter{header: http.Header{}}
+	s.serve(real, r, body) // acted on: stored, commands run
+	if f.Delay > 0 {
+		timer := time.NewTimer(f.Delay)
+		select {
+		case <-timer.C:
+		case <-r.Context().Done():
+			timer.Stop()
+			return
+		case <-s.closing:
+			timer.Stop()
+			dropConn(raw)
+			return
+		}
+	}
+	switch {
+	case f.Drop != DropNone:
+		dropConn(raw)
+	case f.Status != 0:
+		msg := f.Message
+		if msg == "" {
+			msg = http.StatusText(f.Status)
+		}
+		if f.RetryAfter != "" {
+			w.Header().Set("Retry-After", f.RetryAfter)
+		}
+		writeJSON(w, f.Status, map[string]any{"error": map[string]any{"message": msg}})
+	default:
+		for k, v := range real.header {
+			w.Header()[k] = v
+		}
+		status := real.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		w.WriteHeader(status)
+		_, _ = w.Write(real.buf.Bytes())
+	}
 }
 
 // dropConn closes the client connection without a response: a TCP reset for

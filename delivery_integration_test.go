@@ -1,0 +1,316 @@
+package chatshipper_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/go-chatshipper/chatshipper"
+	"github.com/go-chatshipper/chatshipper/chatshippertest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// deliveryClient returns a client of srv with a 2 s attempt timeout and short
+// retry waits.
+func deliveryClient(t *testing.T, srv *chatshippertest.Server, opts ...chatshipper.Option) *chatshipper.Client {
+	t.Helper()
+	hc := *srv.Client()
+	hc.Timeout = 2 * time.Second
+	opts = append([]chatshipper.Option{chatshipper.WithBaseURL(srv.URL), chatshipper.WithHTTPClient(&hc),
+		chatshipper.WithRetryWait(100*time.Millisecond, 5*time.Second)}, opts...)
+	c, err := chatshipper.NewClient(srv.Token, opts...)
+	require.NoError(t, err)
+	return c
+}
+
+// storedTexts returns the texts of the messages of conversation convID, in
+// the conversation's order.
+func storedTexts(srv *chatshippertest.Server, convID string) []string {
+	conv, _ := srv.Get("conversations", convID)
+	var out []string
+	ids, _ := conv["messages"].([]any)
+	for _, id := range ids {
+		m, _ := srv.Get("messages", id.(string))
+		out = append(out, m["text"].(string))
+	}
+	return out
+}
+
+// countRequests counts the recorded requests with method whose path has prefix and suffix.
+func countRequests(srv *chatshippertest.Server, method, prefix, suffix string) int {
+	n := 0
+	for _, r := range srv.Requests() {
+		if r.Method == method && strings.HasPrefix(r.Path, prefix) && strings.HasSuffix(r.Path, suffix) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestDeliveryAmbiguousOutcomesResolveToOneMessage: every outcome that may or
+// may not have created the messages ends with each message stored exactly
+// once and returned to the caller without an error; those that acted are
+// found by the lookup and not sent again, those that did not are sent again.
+func TestDeliveryAmbiguousOutcomesResolveToOneMessage(t *testing.T) {
+	t.Parallel()
+	faults := []struct {
+		name  string
+		fault chatshippertest.Fault
+		acted bool // the faulty attempt stored the messages
+	}{
+		{"dropped before acting", chatshippertest.Fault{Drop: chatshippertest.DropBefore}, false},
+		{"dropped after acting", chatshippertest.Fault{Drop: chatshippertest.DropAfter}, true},
+		{"502 before acting", chatshippertest.Fault{Status: 502}, false},
+		{"502 after acting", chatshippertest.Fault{Status: 502, After: true}, true},
+		{"503 before acting", chatshippertest.Fault{Status: 503, RetryAfter: "2"}, false},
+		{"504 after acting", chatshippertest.Fault{Status: 504, After: true}, true},
+		{"500 after acting", chatshippertest.Fault{Status: 500, After: true}, true},
+		{"attempt timeout before acting", chatshippertest.Fault{Delay: 3 * time.Second}, false},
+		{"attempt timeout after acting", chatshippertest.Fault{Delay: 3 * time.Second, After: true}, true},
+	}
+	for _, batch := range []int{1, 3} {
+		for _, tc := range faults {
+			t.Run(fmt.Sprintf("%s/batch of %d", tc.name, batch), func(t *testing.T) {
+				t.Parallel()
+				synctest.Test(t, func(t *testing.T) {
+					srv := chatshippertest.NewInProcessServer(t)
+					c := deliveryClient(t, srv)
+					ctx := context.Background()
+					conv, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Name: "ambiguous"})
+					require.NoError(t, err)
+					_, _, err = c.Conversations.Send(ctx, conv.ID, chatshipper.Chat("before"))
+					require.NoError(t, err)
+
+					f := tc.fault
+					f.Method, f.PathPrefix, f.Count = http.MethodPost, "/v2/conversations/"+conv.ID+"/messages", 1
+					srv.InjectFault(f)
+					srv.ResetRequests()
+					var msgs []chatshipper.MessageInput
+					var want []string
+					for i := range batch {
+						text := fmt.Sprintf("m%d", i)
+						msgs = append(msgs, chatshipper.Chat(text))
+						want = append(want, text)
+					}
+					got, _, err := c.Conversations.Send(ctx, conv.ID, msgs...)
+					require.NoError(t, err)
+					require.Len(t, got, batch)
+					for i, m := range got {
+						assert.Equal(t, want[i], m.Text)
+						assert.NotEmpty(t, m.ID)
+						assert.Len(t, m.Meta[chatshipper.DeliveryKeyMeta], 32)
+					}
+					assert.Equal(t, append([]string{"before"}, want...), storedTexts(srv, conv.ID), "each message stored once, in order")
+
+					posts := countRequests(srv, http.MethodPost, "/v2/conversations/", "/messages")
+					lookups := countRequests(srv, http.MethodGet, "/v2/messages", "")
+					assert.Equal(t, 1, lookups, "one lookup decides")
+					if tc.acted {
+						assert.Equal(t, 1, posts, "found by the lookup: not sent again")
+					} else {
+						assert.Equal(t, 2, posts, "not found: sent again once")
+					}
+				})
+			})
+		}
+	}
+}
+
+// TestDeliveryKnownNotCreatedIsReturned: a 500 before acting is found not
+// created and, as the retry policy never retries a 500, returned as it is.
+func TestDeliveryKnownNotCreatedIsReturned(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := chatshippertest.NewInProcessServer(t)
+		c := deliveryClient(t, srv)
+		ctx := context.Background()
+		conv, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Name: "500"})
+		require.NoError(t, err)
+		srv.InjectFault(chatshippertest.Fault{Method: http.MethodPost, PathPrefix: "/v2/conversations/" + conv.ID, Count: 1, Status: 500})
+		got, _, err := c.Conversations.Send(ctx, conv.ID, chatshipper.Chat("x"))
+		var er *chatshipper.ErrorResponse
+		require.ErrorAs(t, err, &er)
+		assert.Equal(t, 500, er.StatusCode)
+		assert.Empty(t, got)
+		assert.Empty(t, storedTexts(srv, conv.ID))
+	})
+}
+
+// TestDeliveryRetryBudget: a fault that outlasts the retry budget is returned
+// after WithMaxRetries sends again, with nothing stored.
+func TestDeliveryRetryBudget(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := chatshippertest.NewInProcessServer(t)
+		c := deliveryClient(t, srv, chatshipper.WithMaxRetries(2))
+		ctx := context.Background()
+		conv, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Name: "budget"})
+		require.NoError(t, err)
+		srv.InjectFault(chatshippertest.Fault{Method: http.MethodPost, PathPrefix: "/v2/conversations/" + conv.ID, Status: 503})
+		srv.ResetRequests()
+		_, _, err = c.Conversations.Send(ctx, conv.ID, chatshipper.Chat("x"), chatshipper.Chat("y"))
+		require.ErrorIs(t, err, chatshipper.ErrServer)
+		assert.NotErrorIs(t, err, chatshipper.ErrDeliveryUnknown, "the lookup answered: known not created")
+		assert.Equal(t, 3, countRequests(srv, http.MethodPost, "/v2/conversations/", "/messages"))
+		assert.Equal(t, 3, countRequests(srv, http.MethodGet, "/v2/messages", ""))
+		assert.Empty(t, storedTexts(srv, conv.ID))
+	})
+}
+
+// TestDeliveryUnknownWhenLookupFails: when the lookup cannot be answered the
+// caller gets a *DeliveryUnknownError with the keys, nothing is sent again,
+// and Messages.Resolve answers later.
+func TestDeliveryUnknownWhenLookupFails(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := chatshippertest.NewInProcessServer(t)
+		c := deliveryClient(t, srv)
+		ctx := context.Background()
+		conv, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Name: "unknown"})
+		require.NoError(t, err)
+		srv.InjectFault(chatshippertest.Fault{Method: http.MethodPost, PathPrefix: "/v2/conversations/" + conv.ID, Count: 1, Drop: chatshippertest.DropAfter})
+		srv.InjectFault(chatshippertest.Fault{Method: http.MethodGet, PathPrefix: "/v2/messages", Count: 1, Status: 500})
+		srv.ResetRequests()
+		_, _, err = c.Conversations.Send(ctx, conv.ID, chatshipper.Chat("a"), chatshipper.Chat("b"))
+		require.ErrorIs(t, err, chatshipper.ErrDeliveryUnknown)
+		var du *chatshipper.DeliveryUnknownError
+		require.ErrorAs(t, err, &du)
+		assert.Equal(t, conv.ID, du.ConversationID)
+		require.Len(t, du.Keys, 2)
+		var te *chatshipper.TransportError
+		assert.ErrorAs(t, err, &te, "the send's outcome is kept")
+		assert.ErrorIs(t, err, chatshipper.ErrServer, "the lookup's error is kept")
+		assert.Equal(t, 1, countRequests(srv, http.MethodPost, "/v2/conversations/", "/messages"), "not sent again")
+
+		got, _, err := c.Messages.Resolve(ctx, du.ConversationID, du.Keys...)
+		require.NoError(t, err)
+		require.Len(t, got, 2)
+		assert.Equal(t, "a", got[0].Text)
+		assert.Equal(t, "b", got[1].Text)
+
+		missing, _, err := c.Messages.Resolve(ctx, conv.ID, "0123456789abcdef0123456789abcdef")
+		require.NoError(t, err)
+		assert.Equal(t, []*chatshipper.Message{nil}, missing)
+	})
+}
+
+// TestDeliveryCancelledMidSendIsUnknown: a context that ends while the
+// request may be on the server gives a *DeliveryUnknownError that still
+// matches the context's error.
+func TestDeliveryCancelledMidSendIsUnknown(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := chatshippertest.NewInProcessServer(t)
+		c := deliveryClient(t, srv)
+		conv, _, err := c.Conversations.Create(context.Background(), &chatshipper.ConversationCreate{Name: "cancel"})
+		require.NoError(t, err)
+		srv.InjectFault(chatshippertest.Fault{Method: http.MethodPost, PathPrefix: "/v2/conversations/" + conv.ID, Count: 1, After: true, Delay: time.Second})
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		_, _, err = c.Conversations.Send(ctx, conv.ID, chatshipper.Chat("x"))
+		require.ErrorIs(t, err, chatshipper.ErrDeliveryUnknown)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		got, _, err := c.Messages.Resolve(context.Background(), conv.ID, err.(*chatshipper.DeliveryUnknownError).Keys...)
+		require.NoError(t, err)
+		require.NotNil(t, got[0], "it had been stored")
+	})
+}
+
+// TestDeliveryConversationCreate: an ambiguous create is resolved by the key
+// in the conversation's meta: one conversation with its initial messages.
+func TestDeliveryConversationCreate(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		fault chatshippertest.Fault
+	}{
+		{"dropped before acting", chatshippertest.Fault{Drop: chatshippertest.DropBefore}},
+		{"dropped after acting", chatshippertest.Fault{Drop: chatshippertest.DropAfter}},
+		{"502 after acting", chatshippertest.Fault{Status: 502, After: true}},
+		{"503 before acting", chatshippertest.Fault{Status: 503}},
+		{"attempt timeout after acting", chatshippertest.Fault{Delay: 3 * time.Second, After: true}},
+		{"attempt timeout before acting", chatshippertest.Fault{Delay: 3 * time.Second}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				srv := chatshippertest.NewInProcessServer(t)
+				c := deliveryClient(t, srv)
+				f := tc.fault
+				f.Method, f.PathPrefix, f.Count = http.MethodPost, "/v2/conversations", 1
+				srv.InjectFault(f)
+				before := len(srv.List("conversations"))
+				conv, _, err := c.Conversations.Create(context.Background(), &chatshipper.ConversationCreate{
+					Name: "created once", Meta: chatshipper.Meta{"team": "a"},
+					Messages: []chatshipper.MessageInput{chatshipper.Chat("one"), chatshipper.Chat("two")},
+				})
+				require.NoError(t, err)
+				require.NotNil(t, conv)
+				assert.Equal(t, "created once", conv.Name)
+				assert.Equal(t, "a", conv.Meta["team"])
+				assert.Len(t, conv.Meta[chatshipper.DeliveryKeyMeta], 32)
+				assert.Len(t, srv.List("conversations"), before+1, "exactly one conversation")
+				assert.Equal(t, []string{"one", "two"}, storedTexts(srv, conv.ID))
+			})
+		})
+	}
+}
+
+// TestDeliveryCreateUnknownAndResolveCreate: a create whose lookup fails is
+// a *DeliveryUnknownError that ResolveCreate answers later.
+func TestDeliveryCreateUnknownAndResolveCreate(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := chatshippertest.NewInProcessServer(t)
+		c := deliveryClient(t, srv)
+		ctx := context.Background()
+		srv.InjectFault(chatshippertest.Fault{Method: http.MethodPost, PathPrefix: "/v2/conversations", Count: 1, Drop: chatshippertest.DropAfter})
+		srv.InjectFault(chatshippertest.Fault{Method: http.MethodGet, PathPrefix: "/v2/conversations", Count: 1, Status: 500})
+		_, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Name: "later", Messages: []chatshipper.MessageInput{chatshipper.Chat("hi")}})
+		var du *chatshipper.DeliveryUnknownError
+		require.ErrorAs(t, err, &du)
+		assert.Empty(t, du.ConversationID)
+		require.NotEmpty(t, du.ConversationKey)
+		require.Len(t, du.Keys, 1)
+		conv, _, err := c.Conversations.ResolveCreate(ctx, du.ConversationKey, du.Since, du.Keys...)
+		require.NoError(t, err)
+		require.NotNil(t, conv)
+		assert.Equal(t, "later", conv.Name)
+		none, _, err := c.Conversations.ResolveCreate(ctx, "no-such-key", du.Since)
+		require.NoError(t, err)
+		assert.Nil(t, none)
+	})
+}
+
+// TestDeliveryTrackingOff: without tracking an ambiguous send is returned as
+// before (no lookup, not sent again) and messages carry no key.
+func TestDeliveryTrackingOff(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := chatshippertest.NewInProcessServer(t)
+		c := deliveryClient(t, srv, chatshipper.WithDeliveryTracking(false))
+		ctx := context.Background()
+		conv, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Name: "off"})
+		require.NoError(t, err)
+		assert.NotContains(t, conv.Meta, chatshipper.DeliveryKeyMeta)
+		got, _, err := c.Conversations.Send(ctx, conv.ID, chatshipper.Chat("plain"))
+		require.NoError(t, err)
+		assert.NotContains(t, got[0].Meta, chatshipper.DeliveryKeyMeta)
+
+		srv.InjectFault(chatshippertest.Fault{Method: http.MethodPost, PathPrefix: "/v2/conversations/", Count: 1, Status: 502, After: true})
+		srv.ResetRequests()
+		_, _, err = c.Conversations.Send(ctx, conv.ID, chatshipper.Chat("ambiguous"))
+		var er *chatshipper.ErrorResponse
+		require.ErrorAs(t, err, &er)
+		assert.Equal(t, 502, er.StatusCode)
+		assert.False(t, errors.Is(err, chatshipper.ErrDeliveryUnknown))
+		assert.Equal(t, 1, len(srv.Requests()), "no lookup, not sent again")
+		assert.Equal(t, []string{"plain", "ambiguous"}, storedTexts(srv, conv.ID))
+	})
+}
