@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -313,4 +315,143 @@ func TestDeliveryTrackingOff(t *testing.T) {
 		assert.Equal(t, 1, len(srv.Requests()), "no lookup, not sent again")
 		assert.Equal(t, []string{"plain", "ambiguous"}, storedTexts(srv, conv.ID))
 	})
+}
+
+// TestFaultInjectionExactlyOnce is the fault suite with delivery tracking on:
+// 1,000 messages across 50 conversations from 8 goroutines (each conversation
+// sent by one goroutine at a time, as singles and batches of 2 and 3), while
+// the fake server answers 503, 429 with Retry-After, drops connections before
+// and after acting, answers 502 after acting and answers too late (beyond
+// the attempt timeout) before and after acting, and fails some lookups with
+// 503. Every message must be stored exactly once and in order, the caller
+// must see no error for these transient faults, the client must keep the
+// server's rate limit, and no goroutine may be left.
+func TestFaultInjectionExactlyOnce(t *testing.T) {
+	const (
+		conversations = 50
+		perConv       = 20
+		workers       = 8
+	)
+	chunks := []int{1, 3, 2, 1, 3, 2, 1, 3, 2, 1, 1} // 20 messages per conversation
+	baseline := runtime.NumGoroutine()
+	synctest.Test(t, func(t *testing.T) {
+		srv := chatshippertest.NewInProcessServer(t, chatshippertest.WithSeed(7))
+		c := deliveryClient(t, srv)
+		ctx := context.Background()
+		convs := make([]string, conversations)
+		for i := range convs {
+			conv, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Name: fmt.Sprint("exactly once ", i)})
+			require.NoError(t, err)
+			convs[i] = conv.ID
+		}
+
+		// Faults are rolled in order, so each probability is conditional on
+		// the ones before it not firing: overall 5%, 5%, 2%, 2%, 2%, 1%, 1%.
+		post := func(p float64, f chatshippertest.Fault) chatshippertest.Fault {
+			f.Method, f.PathPrefix, f.Probability = http.MethodPost, "/v2/conversations/", p
+			return f
+		}
+		srv.ResetRequests()
+		srv.InjectFault(post(0.05, chatshippertest.Fault{Status: 503}))
+		srv.InjectFault(post(0.05/0.95, chatshippertest.Fault{Status: 429, RetryAfter: "1"}))
+		srv.InjectFault(post(0.02/0.90, chatshippertest.Fault{Drop: chatshippertest.DropBefore}))
+		srv.InjectFault(post(0.02/0.88, chatshippertest.Fault{Drop: chatshippertest.DropAfter}))
+		srv.InjectFault(post(0.02/0.86, chatshippertest.Fault{Status: 502, After: true}))
+		srv.InjectFault(post(0.01/0.84, chatshippertest.Fault{Delay: 3 * time.Second}))
+		srv.InjectFault(post(0.01/0.83, chatshippertest.Fault{Delay: 3 * time.Second, After: true}))
+		srv.InjectFault(chatshippertest.Fault{Method: http.MethodGet, PathPrefix: "/v2/messages", Probability: 0.05, Status: 503})
+
+		type outcome struct {
+			texts []string
+			err   error
+		}
+		results := make([][]outcome, conversations)
+		jobs := make(chan int)
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for ci := range jobs {
+					n := 0
+					for _, size := range chunks {
+						var msgs []chatshipper.MessageInput
+						var texts []string
+						for range size {
+							text := fmt.Sprintf("c%02d m%02d", ci, n)
+							n++
+							msgs = append(msgs, chatshipper.Chat(text))
+							texts = append(texts, text)
+						}
+						got, _, err := c.Conversations.Send(ctx, convs[ci], msgs...)
+						if err == nil && len(got) != len(msgs) {
+							err = fmt.Errorf("sent %d messages, got %d back", len(msgs), len(got))
+						}
+						results[ci] = append(results[ci], outcome{texts: texts, err: err})
+					}
+				}
+			})
+		}
+		for i := range conversations {
+			jobs <- i
+		}
+		close(jobs)
+		wg.Wait()
+
+		stored := map[string]int{}
+		for _, m := range srv.List("messages") {
+			if text, _ := m["text"].(string); text != "" {
+				stored[text]++
+			}
+		}
+		var sent, failed, unknown int
+		kinds := map[string]int{}
+		for ci, rs := range results {
+			var want []string
+			for _, r := range rs {
+				if r.err != nil {
+					failed += len(r.texts)
+					kinds[errorKind(r.err)]++
+					if errors.Is(r.err, chatshipper.ErrDeliveryUnknown) {
+						unknown++
+						continue
+					}
+					for _, text := range r.texts {
+						assert.Zero(t, stored[text], "%q: an error other than ErrDeliveryUnknown must mean not stored", text)
+					}
+					continue
+				}
+				sent += len(r.texts)
+				want = append(want, r.texts...)
+			}
+			for _, text := range want {
+				require.Equal(t, 1, stored[text], "%q stored %d times", text, stored[text])
+			}
+			assert.Equal(t, want, storedTexts(srv, convs[ci]), "conversation %d: every message once, in order", ci)
+		}
+		assert.Equal(t, conversations*perConv, sent+failed)
+		assert.Zero(t, failed, "transient faults must not reach the caller")
+
+		// What the faults did, from the server's log.
+		statuses := map[string]int{}
+		var times []time.Time
+		var posts, lookups int
+		for _, r := range srv.Requests() {
+			times = append(times, r.Time)
+			switch {
+			case r.Method == http.MethodPost:
+				posts++
+				statuses[fmt.Sprint(r.Status)]++
+			case r.Method == http.MethodGet && r.Path == "/v2/messages":
+				lookups++
+			}
+		}
+		t.Logf("messages %d: stored once %d, errors to the caller %d (delivery unknown %d) %v; "+
+			"message POSTs %d (answers by status, 0 = dropped or too late: %v), lookups %d",
+			conversations*perConv, sent, failed, unknown, kinds, posts, statuses, lookups)
+		chatshipper.RequireAtMostNPerWindow(t, times, 20, time.Second)
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > baseline && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	assert.LessOrEqual(t, runtime.NumGoroutine(), baseline, "goroutines leaked")
 }
