@@ -24,6 +24,10 @@ import (
 // A value the caller sets under this key is kept and used as the message's
 // key: it must be 1 to 128 letters, digits, '-' or '_', and unique within the
 // conversation.
+//
+// One kind of message gets no key: a "/set" command (SetMeta,
+// SetMetaValues), because the server merges a command's meta into the
+// conversation's meta, where a key would stay.
 const DeliveryKeyMeta = "chatshipperDeliveryKey"
 
 // deliveryClockSkew is how far before the start of a conversation create its
@@ -66,8 +70,14 @@ type DeliveryUnknownError struct {
 	// for a create whose conversation is unknown).
 	ConversationID string
 	// Keys are the delivery keys of the messages whose outcome is unknown, in
-	// the order they were sent.
+	// the order they were sent. When the lookup answered but a "/set" command
+	// (which carries no key) could not be placed, they are the keys found
+	// missing (not stored; send them again with the same keys).
 	Keys []string
+	// Unkeyed is how many "/set" commands (sent without a key) have an
+	// unknown outcome. Setting the same values again leaves the conversation
+	// as it was, but the command may then appear twice in its messages.
+	Unkeyed int
 	// ConversationKey is, for a create, the delivery key of the conversation.
 	ConversationKey string
 	// Since is, for a create, the earliest creation time to search from.
@@ -83,7 +93,7 @@ func (e *DeliveryUnknownError) Error() string {
 	var b strings.Builder
 	b.WriteString("chatshipper: delivery unknown")
 	if e.ConversationID != "" {
-		fmt.Fprintf(&b, " for %d message(s) in conversation %s", len(e.Keys), e.ConversationID)
+		fmt.Fprintf(&b, " for %d message(s) in conversation %s", len(e.Keys)+e.Unkeyed, e.ConversationID)
 	} else if e.ConversationKey != "" {
 		fmt.Fprintf(&b, " for conversation create with key %s", e.ConversationKey)
 	}
@@ -179,15 +189,79 @@ func withDeliveryKey(meta Meta) (Meta, string) {
 	return out, k
 }
 
-// withDeliveryKeys returns copies of msgs that carry delivery keys, and the keys.
+// withDeliveryKeys returns copies of msgs that carry delivery keys, and the
+// keys ("" for a "/set" command without a caller key: see DeliveryKeyMeta).
 func withDeliveryKeys(msgs []MessageInput) ([]MessageInput, []string) {
 	out := make([]MessageInput, len(msgs))
 	keys := make([]string, len(msgs))
 	for i, m := range msgs {
-		m.Meta, keys[i] = withDeliveryKey(m.Meta)
+		if _, set := m.Meta[DeliveryKeyMeta]; set || !isSetCommand(m) {
+			m.Meta, keys[i] = withDeliveryKey(m.Meta)
+		}
 		out[i] = m
 	}
 	return out, keys
+}
+
+// isSetCommand reports whether m is a "/set" command, whose meta the server
+// merges into the conversation's meta.
+func isSetCommand(m MessageInput) bool {
+	if m.Type != MessageTypeCommand {
+		return false
+	}
+	name, _, _ := strings.Cut(strings.TrimSpace(m.Text), " ")
+	return strings.EqualFold(name, "/set")
+}
+
+// nonEmpty returns the keys that are not "".
+func nonEmpty(keys []string) []string {
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if k != "" {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// placement is what a lookup tells about the messages of one send.
+type placement struct {
+	stored      []*Message // found, in order (a "/set" placed as stored has no object and is left out)
+	missing     []MessageInput
+	missingKeys []string
+	unknown     int // "/set" commands the keys cannot place
+}
+
+// place sorts the messages of a send by the lookup's answer. A batch is
+// stored whole or in order, so what is stored is a prefix: a "/set" command
+// (no key) before a message found was stored, one after a message not found
+// was not, and one in between is unknown.
+func place(msgs []MessageInput, keys []string, found map[string]*Message) placement {
+	lastFound, firstMissing := -1, len(keys)
+	for i, k := range keys {
+		switch {
+		case k == "":
+		case found[k] != nil:
+			lastFound = i
+		case firstMissing == len(keys):
+			firstMissing = i
+		}
+	}
+	var p placement
+	for i, k := range keys {
+		switch {
+		case k != "" && found[k] != nil:
+			p.stored = append(p.stored, found[k])
+		case k != "" || i > firstMissing:
+			p.missing = append(p.missing, msgs[i])
+			p.missingKeys = append(p.missingKeys, k)
+		case i < lastFound:
+			// stored, but without a key there is no object to return
+		default:
+			p.unknown++
+		}
+	}
+	return p
 }
 
 // withoutDeliveryKey returns meta without the delivery key (nil when nothing
@@ -292,25 +366,20 @@ func (c *Client) sendMessages(ctx context.Context, path, conversationID string, 
 		if !ambiguous {
 			return stored, resp, err
 		}
-		found, lresp, lerr := c.lookupMessages(ctx, conversationID, keys)
+		found, lresp, lerr := c.lookupMessages(ctx, conversationID, nonEmpty(keys))
 		if lerr != nil {
-			return stored, resp, &DeliveryUnknownError{ConversationID: conversationID, Keys: keys, Err: err, LookupErr: lerr}
+			return stored, resp, &DeliveryUnknownError{ConversationID: conversationID, Keys: nonEmpty(keys), Unkeyed: len(keys) - len(nonEmpty(keys)), Err: err, LookupErr: lerr}
 		}
-		// A batch is stored whole or in order, so the messages found are a
-		// prefix and the missing ones the rest; should the server ever store
-		// a batch with a gap, the missing messages are still sent (once
-		// each, in their order), after the ones found.
-		var missing []MessageInput
-		var missingKeys []string
-		for i, k := range keys {
-			if m := found[k]; m != nil {
-				stored = append(stored, m)
-			} else {
-				missing = append(missing, pending[i])
-				missingKeys = append(missingKeys, k)
-			}
+		// The messages found are a prefix of the batch and the missing ones
+		// the rest; should the server ever store a batch with a gap, the
+		// missing messages are still sent (once each, in their order), after
+		// the ones found.
+		p := place(pending, keys, found)
+		stored = append(stored, p.stored...)
+		if p.unknown > 0 {
+			return stored, resp, &DeliveryUnknownError{ConversationID: conversationID, Keys: nonEmpty(p.missingKeys), Unkeyed: p.unknown, Err: err}
 		}
-		if len(missing) == 0 {
+		if len(p.missing) == 0 {
 			return stored, lresp, nil
 		}
 		if !resendable || resends >= c.retry.RetryMax {
@@ -319,7 +388,7 @@ func (c *Client) sendMessages(ctx context.Context, path, conversationID string, 
 		if werr := c.waitResend(ctx, resends, err); werr != nil {
 			return stored, resp, fmt.Errorf("chatshipper: POST %s: %w", path, werr)
 		}
-		pending, keys = missing, missingKeys
+		pending, keys = p.missing, p.missingKeys
 	}
 }
 
@@ -421,9 +490,9 @@ func (s *ConversationsService) createTracked(ctx context.Context, cc *Conversati
 			return nil, resp, err
 		}
 		unknown := func(lerr error) error {
-			return &DeliveryUnknownError{ConversationKey: convKey, Since: since, Keys: msgKeys, Err: err, LookupErr: lerr}
+			return &DeliveryUnknownError{ConversationKey: convKey, Since: since, Keys: nonEmpty(msgKeys), Err: err, LookupErr: lerr}
 		}
-		conv, lresp, lerr := s.findCreated(ctx, convKey, since, msgKeys)
+		conv, lresp, lerr := s.findCreated(ctx, convKey, since, nonEmpty(msgKeys))
 		if lerr != nil {
 			return nil, resp, unknown(lerr)
 		}
@@ -449,16 +518,15 @@ func (s *ConversationsService) createTracked(ctx context.Context, cc *Conversati
 // completeMessages sends those of msgs (already keyed) that are not yet
 // stored in the conversation.
 func (c *Client) completeMessages(ctx context.Context, conversationID string, msgs []MessageInput, keys []string) ([]*Message, *Response, error) {
-	found, resp, err := c.lookupMessages(ctx, conversationID, keys)
+	found, resp, err := c.lookupMessages(ctx, conversationID, nonEmpty(keys))
 	if err != nil {
-		return nil, resp, &DeliveryUnknownError{ConversationID: conversationID, Keys: keys, LookupErr: err}
+		return nil, resp, &DeliveryUnknownError{ConversationID: conversationID, Keys: nonEmpty(keys), Unkeyed: len(keys) - len(nonEmpty(keys)), LookupErr: err}
 	}
-	var missing []MessageInput
-	for i, k := range keys {
-		if found[k] == nil {
-			missing = append(missing, msgs[i])
-		}
+	p := place(msgs, keys, found)
+	if p.unknown > 0 {
+		return p.stored, resp, &DeliveryUnknownError{ConversationID: conversationID, Keys: nonEmpty(p.missingKeys), Unkeyed: p.unknown}
 	}
+	missing := p.missing
 	if len(missing) == 0 {
 		return nil, resp, nil
 	}

@@ -112,6 +112,7 @@ func TestIntegrationLifecycleEveryCommand(t *testing.T) {
 	assert.Equal(t, "General", conv.Category)
 	assert.Equal(t, "email", conv.Touchpoint)
 	assert.Equal(t, "de", conv.Language)
+	delete(conv.Meta, chatshipper.DeliveryKeyMeta) // the conversation's own delivery key, from Create
 	assert.Equal(t, chatshipper.Meta{"engagement": "high", "scores": []any{8.0, 7.0, 6.5}}, conv.Meta)
 
 	// /action like and comment on the first message.
