@@ -1,9 +1,21 @@
 package chatshipper
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 
+	"github.com/jarcoal/httpmock"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -37,4 +49,299 @@ func stripDeliveryKeys(t *testing.T, body []byte) string {
 	out, err := json.Marshal(v)
 	require.NoError(t, err)
 	return string(out)
+}
+
+// mockSend is a scripted message endpoint: each POST is answered by the next
+// of posts (a status, and whether the server stored the batch), each GET
+// lookup from what was stored; it keeps every body and query it saw.
+type mockSend struct {
+	mu      sync.Mutex
+	posts   []mockPost
+	stored  []map[string]any
+	bodies  [][]map[string]any
+	queries []url.Values
+	nextID  int
+}
+
+type mockPost struct {
+	status int
+	// store says which messages of the batch the server stores (nil: all
+	// when the status is 2xx, none otherwise).
+	store []bool
+}
+
+func (m *mockSend) register(mt *httpmock.MockTransport) {
+	path := testBase + "conversations/" + convID + "/messages"
+	mt.RegisterResponder(http.MethodPost, path, func(r *http.Request) (*http.Response, error) {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		b, _ := io.ReadAll(r.Body)
+		var batch []map[string]any
+		if len(b) > 0 && b[0] == '{' {
+			var one map[string]any
+			_ = json.Unmarshal(b, &one)
+			batch = []map[string]any{one}
+		} else {
+			_ = json.Unmarshal(b, &batch)
+		}
+		m.bodies = append(m.bodies, batch)
+		p := mockPost{status: 201}
+		if len(m.posts) > 0 {
+			p, m.posts = m.posts[0], m.posts[1:]
+		}
+		var out []map[string]any
+		for i, msg := range batch {
+			if p.store == nil && p.status < 300 || p.store != nil && p.store[i] {
+				m.nextID++
+				msg["id"] = fmt.Sprintf("5d60a7b7949e381ffa0e%04d", m.nextID)
+				msg["conversation"] = convID
+				m.stored = append(m.stored, msg)
+				out = append(out, msg)
+			}
+		}
+		if p.status >= 300 {
+			return httpmock.NewStringResponse(p.status, `{"message":"fault"}`), nil
+		}
+		var body []byte
+		if len(out) == 1 && len(b) > 0 && b[0] == '{' {
+			body, _ = json.Marshal(out[0])
+		} else {
+			body, _ = json.Marshal(out)
+		}
+		return httpmock.NewBytesResponse(p.status, body), nil
+	})
+	mt.RegisterResponder(http.MethodGet, testBase+"messages", func(r *http.Request) (*http.Response, error) {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		q := r.URL.Query()
+		m.queries = append(m.queries, q)
+		want := q.Get("meta." + DeliveryKeyMeta)
+		keys := map[string]bool{}
+		for _, k := range strings.Split(strings.Trim(want, "[]"), ",") {
+			keys[k] = true
+		}
+		out := []map[string]any{}
+		for _, msg := range m.stored {
+			if meta, ok := msg["meta"].(map[string]any); ok && keys[fmt.Sprint(meta[DeliveryKeyMeta])] {
+				out = append(out, msg)
+			}
+		}
+		body, _ := json.Marshal(out)
+		return httpmock.NewBytesResponse(200, body), nil
+	})
+}
+
+func (m *mockSend) texts() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for _, msg := range m.stored {
+		out = append(out, msg["text"].(string))
+	}
+	return out
+}
+
+func keyOf(msg map[string]any) string {
+	meta, _ := msg["meta"].(map[string]any)
+	k, _ := meta[DeliveryKeyMeta].(string)
+	return k
+}
+
+func texts(batch []map[string]any) []string {
+	var out []string
+	for _, msg := range batch {
+		out = append(out, msg["text"].(string))
+	}
+	return out
+}
+
+func chats(texts ...string) []MessageInput {
+	var out []MessageInput
+	for _, t := range texts {
+		out = append(out, Chat(t))
+	}
+	return out
+}
+
+// TestDeliveryBatchResolvesPerMessage: after an ambiguous batch, only the
+// messages the lookup did not find are sent again, in order, with their keys.
+func TestDeliveryBatchResolvesPerMessage(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		store      []bool   // what the failed attempt stored
+		wantResend []string // the texts of the second POST
+	}{
+		{"nothing stored: all sent again", []bool{false, false, false, false}, []string{"a", "b", "c", "d"}},
+		{"a prefix stored: the rest sent again", []bool{true, true, false, false}, []string{"c", "d"}},
+		{"all stored: nothing sent again", []bool{true, true, true, true}, nil},
+		{"a gap: only the missing sent again, in their order", []bool{true, false, true, false}, []string{"b", "d"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				c, mt := newTestClient(t)
+				m := &mockSend{posts: []mockPost{{status: 502, store: tt.store}}}
+				m.register(mt)
+				got, _, err := c.Conversations.Send(context.Background(), convID, chats("a", "b", "c", "d")...)
+				require.NoError(t, err)
+				require.Len(t, got, 4)
+				assert.ElementsMatch(t, []string{"a", "b", "c", "d"}, []string{got[0].Text, got[1].Text, got[2].Text, got[3].Text})
+				assert.ElementsMatch(t, []string{"a", "b", "c", "d"}, m.texts(), "each stored exactly once")
+
+				require.Len(t, m.queries, 1)
+				q := m.queries[0]
+				assert.Equal(t, convID, q.Get("conversation"))
+				first := m.bodies[0]
+				assert.Equal(t, "["+keyOf(first[0])+","+keyOf(first[1])+","+keyOf(first[2])+","+keyOf(first[3])+"]", q.Get("meta."+DeliveryKeyMeta))
+				if tt.wantResend == nil {
+					assert.Len(t, m.bodies, 1)
+					return
+				}
+				require.Len(t, m.bodies, 2)
+				assert.Equal(t, tt.wantResend, texts(m.bodies[1]))
+				for _, msg := range m.bodies[1] {
+					idx := strings.Index("abcd", msg["text"].(string))
+					assert.Equal(t, keyOf(first[idx]), keyOf(msg), "sent again with the same key")
+				}
+			})
+		})
+	}
+}
+
+// TestDeliveryKeys: every message gets its own 128-bit hex key; the caller's
+// meta map is never modified and a caller-set key is kept; bad caller keys
+// are refused before any I/O; "/set" commands get none; with tracking off
+// nothing is added.
+func TestDeliveryKeys(t *testing.T) {
+	t.Parallel()
+	c, mt := newTestClient(t)
+	m := &mockSend{}
+	m.register(mt)
+	ctx := context.Background()
+	callerMeta := Meta{"intent": "greet"}
+	_, _, err := c.Conversations.Send(ctx, convID, MessageInput{Text: "a", Meta: callerMeta}, Chat("b"),
+		Chat("c").WithMeta(DeliveryKeyMeta, "order-42_a"), SetMeta("stage", "two"))
+	require.NoError(t, err)
+	assert.Equal(t, Meta{"intent": "greet"}, callerMeta, "the caller's map is not modified")
+	batch := m.bodies[0]
+	hex32 := regexp.MustCompile(`^[0-9a-f]{32}$`)
+	assert.Regexp(t, hex32, keyOf(batch[0]))
+	assert.Regexp(t, hex32, keyOf(batch[1]))
+	assert.NotEqual(t, keyOf(batch[0]), keyOf(batch[1]))
+	assert.Equal(t, "greet", batch[0]["meta"].(map[string]any)["intent"])
+	assert.Equal(t, "order-42_a", keyOf(batch[2]), "the caller's own key is kept")
+	assert.NotContains(t, batch[3], "meta", "a /set command carries no key")
+
+	for _, bad := range []any{"", "has space", "a,b", strings.Repeat("x", 129), 42} {
+		_, _, err := c.Conversations.Send(ctx, convID, Chat("x").WithMeta(DeliveryKeyMeta, bad))
+		var ae *ArgumentError
+		require.ErrorAs(t, err, &ae, "%v", bad)
+		assert.Equal(t, "messages[0].meta."+DeliveryKeyMeta, ae.Name)
+	}
+	_, _, err = c.Conversations.Send(ctx, convID, Chat("x").WithMeta(DeliveryKeyMeta, "k"), Chat("y").WithMeta(DeliveryKeyMeta, "k"))
+	require.ErrorIs(t, err, ErrInvalidArgument)
+	assert.Len(t, m.bodies, 1, "refused before any I/O")
+
+	off, mt2 := newTestClient(t, WithDeliveryTracking(false))
+	m2 := &mockSend{}
+	m2.register(mt2)
+	_, _, err = off.Conversations.Send(ctx, convID, Chat("plain"))
+	require.NoError(t, err)
+	assert.NotContains(t, m2.bodies[0][0], "meta")
+}
+
+// TestDeliveryKeysDoNotChangeLoopGuard: the loop guard counts a message with
+// a key as identical to the same message without one.
+func TestDeliveryKeysDoNotChangeLoopGuard(t *testing.T) {
+	t.Parallel()
+	plain := loopKeys([]MessageInput{Chat("hello"), Chat("x").WithMeta("a", 1)})
+	keyed, _ := withDeliveryKeys([]MessageInput{Chat("hello"), Chat("x").WithMeta("a", 1)})
+	assert.Equal(t, plain, loopKeys(keyed))
+	other, _ := withDeliveryKeys([]MessageInput{Chat("hello"), Chat("x").WithMeta("a", 1)})
+	assert.Equal(t, loopKeys(keyed), loopKeys(other))
+}
+
+// TestDeliveryUnkeyedSetCommand: a "/set" command has no key, so an
+// ambiguous outcome is placed by the keyed messages around it, or returned
+// as unknown; it is never sent again blindly.
+func TestDeliveryUnkeyedSetCommand(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		msgs        []MessageInput
+		store       []bool
+		wantErr     bool
+		wantUnkeyed int
+		wantResend  []string
+		wantLookups int
+	}{
+		{"alone: unknown, no lookup", []MessageInput{SetMeta("k", "v")}, []bool{true}, true, 1, nil, 0},
+		{"before a stored message: stored", []MessageInput{SetMeta("k", "v"), Chat("a")}, []bool{true, true}, false, 0, nil, 1},
+		{"after a missing message: sent again", []MessageInput{Chat("a"), SetMeta("k", "v")}, []bool{false, false}, false, 0, []string{"a", "/set k v"}, 1},
+		{"between stored and missing: unknown", []MessageInput{Chat("a"), SetMeta("k", "v"), Chat("b")}, []bool{true, true, false}, true, 1, nil, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				c, mt := newTestClient(t)
+				m := &mockSend{posts: []mockPost{{status: 502, store: tt.store}}}
+				m.register(mt)
+				_, _, err := c.Conversations.Send(context.Background(), convID, tt.msgs...)
+				assert.Len(t, m.queries, tt.wantLookups)
+				if tt.wantErr {
+					var du *DeliveryUnknownError
+					require.ErrorAs(t, err, &du)
+					assert.Equal(t, tt.wantUnkeyed, du.Unkeyed)
+					assert.NoError(t, du.LookupErr)
+					assert.Len(t, m.bodies, 1, "not sent again")
+					return
+				}
+				require.NoError(t, err)
+				if tt.wantResend == nil {
+					assert.Len(t, m.bodies, 1)
+				} else {
+					require.Len(t, m.bodies, 2)
+					assert.Equal(t, tt.wantResend, texts(m.bodies[1]))
+				}
+			})
+		})
+	}
+}
+
+// TestDeliveryReplacesBlindRetries: with WithRetryNonIdempotent and tracking
+// on, an ambiguous message POST is resolved by the lookup, not re-sent blindly.
+func TestDeliveryReplacesBlindRetries(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c, mt := newTestClient(t, WithRetryNonIdempotent(true))
+		m := &mockSend{posts: []mockPost{{status: 502, store: []bool{true}}}}
+		m.register(mt)
+		got, _, err := c.Conversations.Send(context.Background(), convID, Chat("once"))
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		assert.Len(t, m.bodies, 1)
+		assert.Equal(t, []string{"once"}, m.texts())
+	})
+}
+
+// TestDeliveryResolveRefusedBeforeIO: Resolve and ResolveCreate check their
+// arguments before any I/O.
+func TestDeliveryResolveRefusedBeforeIO(t *testing.T) {
+	t.Parallel()
+	c, mt := newTestClient(t)
+	ctx := context.Background()
+	for _, call := range []func() error{
+		func() error { _, _, err := c.Messages.Resolve(ctx, "bad", "k"); return err },
+		func() error { _, _, err := c.Messages.Resolve(ctx, convID); return err },
+		func() error { _, _, err := c.Messages.Resolve(ctx, convID, "a,b"); return err },
+		func() error { _, _, err := c.Conversations.ResolveCreate(ctx, "", time.Now()); return err },
+		func() error { _, _, err := c.Conversations.ResolveCreate(ctx, "k", time.Time{}); return err },
+		func() error { _, _, err := c.Conversations.ResolveCreate(ctx, "k", time.Now(), "[x]"); return err },
+	} {
+		require.ErrorIs(t, call(), ErrInvalidArgument)
+	}
+	assert.Zero(t, mt.GetTotalCallCount())
 }
