@@ -304,8 +304,8 @@ func deliveryOutcome(err error, d *deliveryCall) (ambiguous, resendable bool) {
 	return false, false
 }
 
-// waitResend waits before sending missing messages again: the server's
-// Retry-After, or the client's backoff.
+// waitResend waits after an ambiguous outcome, before the lookup: the
+// server's Retry-After, or the client's backoff.
 func (c *Client) waitResend(ctx context.Context, attempt int, err error) error {
 	var hresp *http.Response
 	var er *ErrorResponse
@@ -366,7 +366,14 @@ func (c *Client) sendMessages(ctx context.Context, path, conversationID string, 
 		if !ambiguous {
 			return stored, resp, err
 		}
-		found, lresp, lerr := c.lookupMessages(ctx, conversationID, nonEmpty(keys))
+		// Wait first, then look: a server still working on the request has
+		// time to finish, and a message found missing is sent again at once.
+		lerr := c.waitResend(ctx, resends, err)
+		var found map[string]*Message
+		var lresp *Response
+		if lerr == nil {
+			found, lresp, lerr = c.lookupMessages(ctx, conversationID, nonEmpty(keys))
+		}
 		if lerr != nil {
 			return stored, resp, &DeliveryUnknownError{ConversationID: conversationID, Keys: nonEmpty(keys), Unkeyed: len(keys) - len(nonEmpty(keys)), Err: err, LookupErr: lerr}
 		}
@@ -384,9 +391,6 @@ func (c *Client) sendMessages(ctx context.Context, path, conversationID string, 
 		}
 		if !resendable || resends >= c.retry.RetryMax {
 			return stored, resp, err // known: the missing messages were not created
-		}
-		if werr := c.waitResend(ctx, resends, err); werr != nil {
-			return stored, resp, fmt.Errorf("chatshipper: POST %s: %w", path, werr)
 		}
 		pending, keys = p.missing, p.missingKeys
 	}
@@ -492,7 +496,11 @@ func (s *ConversationsService) createTracked(ctx context.Context, cc *Conversati
 		unknown := func(lerr error) error {
 			return &DeliveryUnknownError{ConversationKey: convKey, Since: since, Keys: nonEmpty(msgKeys), Err: err, LookupErr: lerr}
 		}
-		conv, lresp, lerr := s.findCreated(ctx, convKey, since, nonEmpty(msgKeys))
+		lerr := c.waitResend(ctx, resends, err) // see sendMessages
+		var lresp *Response
+		if lerr == nil {
+			conv, lresp, lerr = s.findCreated(ctx, convKey, since, nonEmpty(msgKeys))
+		}
 		if lerr != nil {
 			return nil, resp, unknown(lerr)
 		}
@@ -508,9 +516,6 @@ func (s *ConversationsService) createTracked(ctx context.Context, cc *Conversati
 		}
 		if !resendable || resends >= c.retry.RetryMax {
 			return nil, resp, err
-		}
-		if werr := c.waitResend(ctx, resends, err); werr != nil {
-			return nil, resp, fmt.Errorf("chatshipper: POST %s: %w", conversationsPath, werr)
 		}
 	}
 }
