@@ -306,13 +306,15 @@ func deliveryOutcome(err error, d *deliveryCall) (ambiguous, resendable bool) {
 
 // waitResend waits after an ambiguous outcome, before the lookup: the
 // server's Retry-After, or the client's backoff.
-func (c *Client) waitResend(ctx context.Context, attempt int, err error) error {
+// It is at least floor: the delays the messages asked for, as a message
+// with a delay may be stored only once its delay has passed.
+func (c *Client) waitResend(ctx context.Context, attempt int, err error, floor time.Duration) error {
 	var hresp *http.Response
 	var er *ErrorResponse
 	if errors.As(err, &er) {
 		hresp = er.Response
 	}
-	d := c.retry.Backoff(c.retry.RetryWaitMin, c.retry.RetryWaitMax, attempt, hresp)
+	d := max(c.retry.Backoff(c.retry.RetryWaitMin, c.retry.RetryWaitMax, attempt, hresp), floor)
 	if d <= 0 {
 		return nil
 	}
@@ -324,6 +326,15 @@ func (c *Client) waitResend(ctx context.Context, attempt int, err error) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// totalDelay is the sum of the delays msgs ask for (MessageInput.Delay).
+func totalDelay(msgs []MessageInput) time.Duration {
+	var d time.Duration
+	for i := range msgs {
+		d += time.Duration(msgs[i].Delay) * time.Millisecond
+	}
+	return d
 }
 
 // postMessages sends msgs in one POST: an object for one message, an array
@@ -368,7 +379,7 @@ func (c *Client) sendMessages(ctx context.Context, path, conversationID string, 
 		}
 		// Wait first, then look: a server still working on the request has
 		// time to finish, and a message found missing is sent again at once.
-		lerr := c.waitResend(ctx, resends, err)
+		lerr := c.waitResend(ctx, resends, err, totalDelay(pending))
 		var found map[string]*Message
 		var lresp *Response
 		if lerr == nil {
@@ -496,7 +507,7 @@ func (s *ConversationsService) createTracked(ctx context.Context, cc *Conversati
 		unknown := func(lerr error) error {
 			return &DeliveryUnknownError{ConversationKey: convKey, Since: since, Keys: nonEmpty(msgKeys), Err: err, LookupErr: lerr}
 		}
-		lerr := c.waitResend(ctx, resends, err) // see sendMessages
+		lerr := c.waitResend(ctx, resends, err, totalDelay(body.Messages)) // see sendMessages
 		var lresp *Response
 		if lerr == nil {
 			conv, lresp, lerr = s.findCreated(ctx, convKey, since, nonEmpty(msgKeys))

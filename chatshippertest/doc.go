@@ -44,6 +44,13 @@
 //     Retry-After. WithClock lets tests move time instead of sleeping.
 //   - Fault injection (InjectFault): error statuses, Retry-After, delays,
 //     dropped connections before or after acting.
+//   - Transactions: every request is all or nothing. A batch of messages
+//     (POST of an array) is stored whole and in order, or, when one of its
+//     messages is refused, not at all; a fault with After (or DropAfter)
+//     acts on the whole request first, then waits its Delay and answers its
+//     Status, drops the connection, or sends the real answer late. Messages
+//     can be found by any meta field with a dot path and an In list
+//     (meta.key=[a,b]), within a conversation.
 //   - Webhooks: services of type "webhook" are verified with the challenge
 //     GET and receive signed event POSTs (message.create.<conversation
 //     type>.<message type>, conversation.update after commands,
