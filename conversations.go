@@ -232,7 +232,10 @@ func (s *ConversationsService) Create(ctx context.Context, c *ConversationCreate
 // returns the created messages. Ordinary messages and commands may be mixed.
 // Every message is validated and checked against the loop guard before any
 // I/O: if one is refused, nothing is sent. A batch is sent as a JSON array in
-// one request; a single message as an object.
+// one request; a single message as an object. With delivery tracking on (the
+// default, see WithDeliveryTracking) each message carries a key in its meta
+// and an ambiguous outcome is settled by a lookup, so each message is stored
+// once; a *DeliveryUnknownError says the lookup failed.
 //
 // POST /v2/conversations/{id}/messages
 func (s *ConversationsService) Send(ctx context.Context, conversationID string, msgs ...MessageInput) ([]*Message, *Response, error) {

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -22,7 +23,8 @@ import (
 // outcome that may or may not have created a message the SDK looks the key up
 // instead of guessing. The value is 32 lowercase hex digits (128 random bits).
 // A value the caller sets under this key is kept and used as the message's
-// key: it must be 1 to 128 letters, digits, '-' or '_', and unique within the
+// key: it must be 1 to 128 letters, digits, '-' or '_', hold a letter, not
+// read as a number or a boolean ("1e5", "true"), and be unique within the
 // conversation.
 //
 // One kind of message gets no key: a "/set" command (SetMeta,
@@ -135,14 +137,38 @@ func trackCall(ctx context.Context, st *callState) {
 	}
 }
 
-// newDeliveryKey returns 128 random bits as 32 hex digits.
+// newDeliveryKey returns 128 random bits as 32 hex digits, never a string a
+// server could read as a number (such as all digits, or digits around one "e").
 func newDeliveryKey() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
-	return hex.EncodeToString(b[:])
+	for {
+		var b [16]byte
+		_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+		if k := hex.EncodeToString(b[:]); validDeliveryKey(k) {
+			return k
+		}
+	}
 }
 
 var deliveryKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+
+// validDeliveryKey reports whether k may be a delivery key: 1 to 128 letters,
+// digits, '-' or '_', with at least one letter, and not a value a query
+// could read as a number or a boolean (a lookup must compare it as text).
+func validDeliveryKey(k string) bool {
+	if !deliveryKeyPattern.MatchString(k) || !strings.ContainsFunc(k, func(r rune) bool { return r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' }) {
+		return false
+	}
+	if _, err := strconv.ParseFloat(k, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		return false
+	}
+	switch strings.ToLower(k) {
+	case "true", "false", "null", "undefined":
+		return false
+	}
+	return true
+}
+
+const deliveryKeyRule = "must be 1 to 128 letters, digits, '-' or '_', with a letter, and not read as a number or boolean"
 
 // checkDeliveryKey checks a caller-set key in meta.
 func checkDeliveryKey(name string, meta Meta) error {
@@ -151,8 +177,8 @@ func checkDeliveryKey(name string, meta Meta) error {
 		return nil
 	}
 	s, isStr := v.(string)
-	if !isStr || !deliveryKeyPattern.MatchString(s) {
-		return argError(name+".meta."+DeliveryKeyMeta, "must be 1 to 128 letters, digits, '-' or '_'")
+	if !isStr || !validDeliveryKey(s) {
+		return argError(name+".meta."+DeliveryKeyMeta, deliveryKeyRule)
 	}
 	return nil
 }
@@ -462,8 +488,8 @@ func (s *MessagesService) Resolve(ctx context.Context, conversationID string, ke
 		return nil, nil, argError("keys", "at least one key is required")
 	}
 	for i, k := range keys {
-		if !deliveryKeyPattern.MatchString(k) {
-			return nil, nil, argError("keys["+itoa(i)+"]", "must be 1 to 128 letters, digits, '-' or '_'")
+		if !validDeliveryKey(k) {
+			return nil, nil, argError("keys["+itoa(i)+"]", deliveryKeyRule)
 		}
 	}
 	found, resp, err := s.r.client.lookupMessages(ctx, conversationID, keys)
@@ -594,15 +620,15 @@ func (s *ConversationsService) ResolveCreate(ctx context.Context, key string, si
 	if err := s.r.check(); err != nil {
 		return nil, nil, err
 	}
-	if !deliveryKeyPattern.MatchString(key) {
-		return nil, nil, argError("key", "must be 1 to 128 letters, digits, '-' or '_'")
+	if !validDeliveryKey(key) {
+		return nil, nil, argError("key", deliveryKeyRule)
 	}
 	if since.IsZero() {
 		return nil, nil, argError("since", "must not be zero")
 	}
 	for i, k := range messageKeys {
-		if !deliveryKeyPattern.MatchString(k) {
-			return nil, nil, argError("messageKeys["+itoa(i)+"]", "must be 1 to 128 letters, digits, '-' or '_'")
+		if !validDeliveryKey(k) {
+			return nil, nil, argError("messageKeys["+itoa(i)+"]", deliveryKeyRule)
 		}
 	}
 	return s.findCreated(ctx, key, since, messageKeys)

@@ -234,7 +234,7 @@ func TestDeliveryKeys(t *testing.T) {
 	assert.Equal(t, "order-42_a", keyOf(batch[2]), "the caller's own key is kept")
 	assert.NotContains(t, batch[3], "meta", "a /set command carries no key")
 
-	for _, bad := range []any{"", "has space", "a,b", strings.Repeat("x", 129), 42} {
+	for _, bad := range []any{"", "has space", "a,b", strings.Repeat("x", 129), 42, "12345", "1e5", "true", "2020-01-01"} {
 		_, _, err := c.Conversations.Send(ctx, convID, Chat("x").WithMeta(DeliveryKeyMeta, bad))
 		var ae *ArgumentError
 		require.ErrorAs(t, err, &ae, "%v", bad)
@@ -250,6 +250,20 @@ func TestDeliveryKeys(t *testing.T) {
 	_, _, err = off.Conversations.Send(ctx, convID, Chat("plain"))
 	require.NoError(t, err)
 	assert.NotContains(t, m2.bodies[0][0], "meta")
+}
+
+// TestDeliveryKeyNeverNumeric: a generated key always has a letter and
+// never reads as a number, so a lookup compares it as text.
+func TestDeliveryKeyNeverNumeric(t *testing.T) {
+	t.Parallel()
+	for _, k := range []string{"12345678901234567890123456789012", "1234e567", "1e400", "-5"} {
+		assert.False(t, validDeliveryKey(k), k)
+	}
+	for range 1000 {
+		k := newDeliveryKey()
+		require.True(t, validDeliveryKey(k), k)
+		require.Len(t, k, 32)
+	}
 }
 
 // TestDeliveryKeysDoNotChangeLoopGuard: the loop guard counts a message with

@@ -77,7 +77,8 @@
 // (32 hex digits) in its meta under DeliveryKeyMeta ("chatshipperDeliveryKey"),
 // and so does every conversation Create makes. A key the caller sets there
 // is kept: it is the caller's own idempotency key (1 to 128 letters, digits,
-// '-' or '_', unique within the conversation). The loop guard ignores keys:
+// '-' or '_', with a letter, not readable as a number or boolean, unique
+// within the conversation). The loop guard ignores keys:
 // two messages that differ only in their key are identical to it.
 //
 // When a send ends in an outcome that may or may not have created its
@@ -104,7 +105,8 @@
 // key, the stored message or nil; a nil one was not created and may be sent
 // again with the same key in its meta. With delivery tracking on, a message
 // POST is never re-sent blindly, even with WithRetryNonIdempotent: the lookup
-// decides.
+// decides. When a lookup settled a call, the *Response returned is the
+// lookup's (or that of the last send).
 //
 // Batches resolve per message. A batch is processed in order (as the
 // official Node SDK documents; whether the live API stores it atomically is
@@ -129,7 +131,8 @@
 // "/set" commands (SetMeta, SetMetaValues) carry no key: the server merges a
 // command's meta into the conversation's meta, where a key would stay. Such a
 // command is placed by the keyed messages around it (before a stored message:
-// stored; after a missing one: sent again); when nothing places it (a lone
+// stored, though left out of the returned messages, having no key to fetch
+// it by; after a missing one: sent again); when nothing places it (a lone
 // /set), the send returns a *DeliveryUnknownError counting it in Unkeyed.
 // Setting the same values again leaves the conversation's state unchanged.
 //
