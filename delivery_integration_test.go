@@ -455,3 +455,41 @@ func TestFaultInjectionExactlyOnce(t *testing.T) {
 	}
 	assert.LessOrEqual(t, runtime.NumGoroutine(), baseline, "goroutines leaked")
 }
+
+// TestDeliveryCreateForExistingContact: when the server appends the initial
+// messages to an existing contact's conversation (whose meta keeps its old
+// key), an ambiguous create is found by the keys of its messages.
+func TestDeliveryCreateForExistingContact(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		fault chatshippertest.Fault
+	}{
+		{"dropped after acting", chatshippertest.Fault{Drop: chatshippertest.DropAfter}},
+		{"dropped before acting", chatshippertest.Fault{Drop: chatshippertest.DropBefore}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				srv := chatshippertest.NewInProcessServer(t)
+				c := deliveryClient(t, srv)
+				ctx := context.Background()
+				contact := &chatshipper.ContactCreate{Profile: chatshipper.ContactProfile{Email: "jane@example.com"}}
+				first, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Contact: contact,
+					Messages: []chatshipper.MessageInput{chatshipper.Chat("first")}})
+				require.NoError(t, err)
+				time.Sleep(time.Minute)
+
+				f := tc.fault
+				f.Method, f.PathPrefix, f.Count = http.MethodPost, "/v2/conversations", 1
+				srv.InjectFault(f)
+				again, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Contact: contact,
+					Messages: []chatshipper.MessageInput{chatshipper.Chat("again")}})
+				require.NoError(t, err)
+				require.NotNil(t, again)
+				assert.Equal(t, first.ID, again.ID, "the contact's own conversation")
+				assert.Equal(t, []string{"first", "again"}, storedTexts(srv, first.ID), "stored once")
+			})
+		})
+	}
+}
