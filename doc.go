@@ -228,19 +228,55 @@
 // webhook.WithClient, it asks [Client.SelfUserID] who the bot is and tells
 // the loop guard what it saw with [Client.ObserveMessages].
 //
-// # Testing with chatshippertest
+// # Testing your automation
 //
-// The package chatshippertest is a stateful fake ChatShipper server: it keeps
-// conversations, messages and every other collection, runs the conversation
-// lifecycle and every command, answers the query language with the list
-// headers, enforces the request and loop limits, delivers signed webhooks, and
-// injects faults. Start it in one line and point a client at it:
+// Code that uses the SDK is tested in one of three ways. None of them needs a
+// ChatShipper account or the network.
+//
+// The fake server, package chatshippertest, is a stateful ChatShipper: it
+// keeps conversations, messages and every other collection, runs the
+// conversation lifecycle and every command, answers the query language with
+// the list headers, enforces the request and loop limits, delivers signed
+// webhooks, and injects faults. Start it in one line and point a client at it:
 //
 //	srv := chatshippertest.NewServer(t)
 //	c, err := chatshipper.NewClient(srv.Token, chatshipper.WithBaseURL(srv.URL))
 //
 // srv.Seed names the seeded organization, users (bot, admin, agents, guest),
-// channels and form; srv.Requests() records what reached the server;
-// srv.InjectFault makes requests fail. NewInProcessServer serves without a
-// socket, for tests inside testing/synctest bubbles where waits take no time.
+// channels and form; srv.Put stores documents directly; srv.Requests records
+// what reached the server; srv.InjectFault makes requests fail.
+//
+// Recorded fixtures with httpmock: answer the client's requests from JSON
+// files under testdata/. Give each test its own transport, so tests can run in
+// parallel:
+//
+//	mt := httpmock.NewMockTransport()
+//	mt.RegisterResponder("GET", "https://api.chatshipper.com/v2/conversations",
+//		httpmock.NewStringResponder(200, fixture))
+//	c, err := chatshipper.NewClient(token, chatshipper.WithHTTPClient(&http.Client{Transport: mt}))
+//
+// httpmock's global activation works too: without [WithHTTPClient], a client
+// uses whatever [http.DefaultTransport] is when [NewClient] runs. That is also
+// the trap: a client built before httpmock.Activate keeps the real transport
+// and talks to the real network. Build clients after activating, or pass the
+// transport explicitly. A request with no responder fails at once with
+// httpmock's error, which the client does not retry.
+//
+// Waiting without waiting: inside a [testing/synctest] bubble, Retry-After
+// pauses, backoff and the rate limiter's waits take no real time. A socket
+// would leave the bubble, so serve the fake without one:
+//
+//	synctest.Test(t, func(t *testing.T) {
+//		srv := chatshippertest.NewInProcessServer(t)
+//		c, err := chatshipper.NewClient(srv.Token, chatshipper.WithBaseURL(srv.URL),
+//			chatshipper.WithHTTPClient(srv.Client()))
+//		...
+//	})
+//
+// Fast tests: the fake and the client both keep the API's limit of 20
+// requests per second, so a suite that creates hundreds of documents runs at
+// that pace by accident. Turn both off for unit tests:
+// chatshippertest.NewServer(t, chatshippertest.WithRateLimit(0)) and
+// chatshipper.WithRateLimit(0) on the client. Keep them on in tests of rate
+// limiting itself.
 package chatshipper
