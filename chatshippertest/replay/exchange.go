@@ -50,7 +50,8 @@ type Request struct {
 type Response struct {
 	Status int `json:"status"`
 	// Header keeps only the headers that matter to the client: Content-Type,
-	// Link, Retry-After and the X-Total family.
+	// Link, Retry-After, the X-Total family, X-Range, X-Page, X-Per-Page and
+	// the X-RateLimit family.
 	Header http.Header `json:"header,omitempty"`
 	// Body is the JSON body decoded with numbers as json.Number, or nil.
 	Body any `json:"body,omitempty"`
@@ -58,14 +59,17 @@ type Response struct {
 	BodyText string `json:"bodyText,omitempty"`
 }
 
-// keptHeader reports whether a response header is recorded.
+// keptHeader reports whether a response header is recorded: the ones the
+// client reads (Content-Type, Link, Retry-After and the list and rate-limit
+// headers). Others (dates, request ids, cookies) would only add noise or
+// secrets to the files.
 func keptHeader(name string) bool {
-	switch http.CanonicalHeaderKey(name) {
-	case "Content-Type", "Link", "Retry-After":
+	name = http.CanonicalHeaderKey(name)
+	switch name {
+	case "Content-Type", "Link", "Retry-After", "X-Range", "X-Page", "X-Per-Page":
 		return true
 	}
-	return strings.HasPrefix(http.CanonicalHeaderKey(name), "X-Total") ||
-		http.CanonicalHeaderKey(name) == "X-Range"
+	return strings.HasPrefix(name, "X-Total") || strings.HasPrefix(name, "X-Ratelimit") || strings.HasPrefix(name, "X-Rate-Limit")
 }
 
 // decodeBody splits a body into its JSON value or its text. A body that is

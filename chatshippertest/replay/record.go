@@ -91,7 +91,7 @@ func NewRecorder(dir string, opts ...Option) (*Recorder, error) {
 			return nil, fmt.Errorf("replay: %w", err)
 		}
 	}
-	return &Recorder{dir: dir, next: c.transport, scrub: newScrubber(c.scrubbers)}, nil
+	return &Recorder{dir: dir, next: c.transport, scrub: newScrubber(c.scrubbers, true)}, nil
 }
 
 // Dir returns the directory the fixtures are written to.

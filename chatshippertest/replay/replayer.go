@@ -95,7 +95,7 @@ func NewReplayer(dir string, opts ...Option) (*Replayer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
 	}
-	return &Replayer{dir: dir, fixtures: fx, scrub: newScrubber(c.scrubbers), used: make([]bool, len(fx))}, nil
+	return &Replayer{dir: dir, fixtures: fx, scrub: newScrubber(c.scrubbers, false), used: make([]bool, len(fx))}, nil
 }
 
 // Client returns an *http.Client whose transport is p, for

@@ -156,18 +156,22 @@ const minSecretLen = 4
 // removes them from everything recorded afterwards, wherever they appear.
 type scrubber struct {
 	extra []Scrubber
+	// learn is false for the replayer: the secrets of a replayed request
+	// (often a dummy token such as "test") must not redact the words of its
+	// body.
+	learn bool
 
 	mu       sync.Mutex
 	secrets  map[string]bool
 	replacer *strings.Replacer
 }
 
-func newScrubber(extra []Scrubber) *scrubber {
-	return &scrubber{extra: extra, secrets: map[string]bool{}}
+func newScrubber(extra []Scrubber, learn bool) *scrubber {
+	return &scrubber{extra: extra, learn: learn, secrets: map[string]bool{}}
 }
 
 func (s *scrubber) add(v string) {
-	if len(v) < minSecretLen || v == Redacted || s.secrets[v] {
+	if !s.learn || len(v) < minSecretLen || v == Redacted || s.secrets[v] {
 		return
 	}
 	s.secrets[v] = true
