@@ -65,6 +65,9 @@ func ScrubKeys(keys ...string) Scrubber {
 func secretKey(k string) bool {
 	k = strings.ToLower(k)
 	k = strings.NewReplacer("-", "", "_", "", ".", "").Replace(k)
+	if strings.HasSuffix(k, "type") { // tokenType: "Bearer"
+		return false
+	}
 	for _, w := range []string{"password", "passwd", "secret", "token", "credential", "apikey", "signature", "privatekey", "cookie", "authorization"} {
 		if strings.Contains(k, w) {
 			return true
