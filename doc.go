@@ -280,4 +280,13 @@
 // channels and form; srv.Requests() records what reached the server;
 // srv.InjectFault makes requests fail. NewInProcessServer serves without a
 // socket, for tests inside testing/synctest bubbles where waits take no time.
+//
+// To test against what a real account answers, record it once and replay it
+// offline with [github.com/go-chatshipper/chatshipper/chatshippertest/replay]:
+// replay.New(t, "testdata/fixtures/"+t.Name()) records through the real API
+// when the test runs with -chatshipper.record (or CHATSHIPPER_RECORD=1) and
+// replays the committed, scrubbed fixture files otherwise; its ClientOptions
+// plug it into NewClient. A request that was not recorded fails at once,
+// naming the closest recording, and replay.Seed loads recorded documents into
+// the fake server.
 package chatshipper

@@ -399,8 +399,8 @@ func short(v any) string {
 			s = string(b)
 		}
 	}
-	if len(s) > 80 {
-		s = s[:77] + "..."
+	if r := []rune(s); len(r) > 80 {
+		s = string(r[:77]) + "..."
 	}
 	return s
 }
