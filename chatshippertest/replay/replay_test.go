@@ -546,3 +546,39 @@ func newMock() *httpmock.MockTransport { return httpmock.NewMockTransport() }
 func httpmockString(status int, body string) httpmock.Responder {
 	return httpmock.NewStringResponder(status, body)
 }
+
+// TestConcurrentRecordAndReplay records and replays calls made from several
+// goroutines: each file is one exchange, and every call is answered.
+func TestConcurrentRecordAndReplay(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := newFake(t)
+	dir := t.TempDir()
+	rec, err := replay.NewRecorder(dir)
+	require.NoError(t, err)
+	ids := append([]string{srv.Seed.BotUserID, srv.Seed.AdminUserID, srv.Seed.GuestUserID}, srv.Seed.AgentUserIDs...)
+	fetch := func(c *chatshipper.Client) []string {
+		out := make([]string, len(ids))
+		errs := make(chan error, len(ids))
+		for i, id := range ids {
+			go func() {
+				u, _, err := c.Users.Get(ctx, id, nil)
+				if err == nil {
+					out[i] = u.Email
+				}
+				errs <- err
+			}()
+		}
+		for range ids {
+			require.NoError(t, <-errs)
+		}
+		return out
+	}
+	recorded := fetch(newClient(t, srv.Token, srv.URL, rec.Client()))
+	require.Len(t, rec.Files(), len(ids))
+	srv.Close()
+	rep, err := replay.NewReplayer(dir)
+	require.NoError(t, err)
+	assert.Equal(t, recorded, fetch(newClient(t, "t", otherBase, rep.Client())))
+	assert.Empty(t, rep.Unused())
+}
