@@ -582,3 +582,50 @@ func TestConcurrentRecordAndReplay(t *testing.T) {
 	assert.Equal(t, recorded, fetch(newClient(t, "t", otherBase, rep.Client())))
 	assert.Empty(t, rep.Unused())
 }
+
+// TestScrubbingFollowsSecretsAnywhere feeds the recorder answers that repeat
+// a secret under keys that do not look secret: the secret learnt once, every
+// JWT, X-Hub-Signature values and cookies never reach a file.
+func TestScrubbingFollowsSecretsAnywhere(t *testing.T) {
+	t.Parallel()
+	const (
+		refresh = "rt-canary-0123456789"
+		jwt     = "eyJhbGciOiJIUzI1NiJ9.eyJfaWQiOiJjYW5hcnkifQ.c2lnbmF0dXJlLWNhbmFyeQ"
+		sig     = "sha1=0badc0ffee0badc0ffee"
+		cookie  = "session=cookie-canary-42"
+	)
+	mt := newMock()
+	mt.RegisterResponder("POST", "https://api.example.com/v2/auth/token", func(*http.Request) (*http.Response, error) {
+		r := httpmock.NewStringResponse(201, `{"token":"`+jwt+`","refreshToken":"`+refresh+`"}`)
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Set-Cookie", cookie)
+		return r, nil
+	})
+	mt.RegisterResponder("GET", "https://api.example.com/v2/notes", httpmockString(200,
+		`{"note":"was `+refresh+`","seen":"`+jwt+`","headers":{"X-Hub-Signature":"`+sig+`"},"link":"https://api.example.com/v2/notes?offset=1"}`))
+	dir := t.TempDir()
+	rec, err := replay.NewRecorder(dir, replay.WithTransport(mt))
+	require.NoError(t, err)
+	hc := rec.Client()
+	_, _, err = do(t, hc, "POST", "https://api.example.com/v2/auth/token", `{"email":"a@example.com","password":"pw-canary-77"}`)
+	require.NoError(t, err)
+	req, err := http.NewRequest("GET", "https://api.example.com/v2/notes?q="+refresh+"&access_token=qs-canary-99", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+jwt)
+	req.Header.Set("X-Api-Key", "hdr-canary-55")
+	resp, err := hc.Do(req)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+
+	var all []byte
+	for _, f := range rec.Files() {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		require.NoError(t, err)
+		all = append(all, b...)
+	}
+	for _, canary := range []string{refresh, jwt, sig, "cookie-canary", "pw-canary-77", "qs-canary-99", "api.example.com"} {
+		assert.NotContains(t, string(all), canary)
+	}
+	assert.Contains(t, string(all), `"note": "was [redacted]"`)
+	assert.Contains(t, string(all), `"link": "`+replay.RecordedOrigin+`/v2/notes?offset=1"`)
+}
