@@ -629,3 +629,53 @@ func TestScrubbingFollowsSecretsAnywhere(t *testing.T) {
 	assert.Contains(t, string(all), `"note": "was [redacted]"`)
 	assert.Contains(t, string(all), `"link": "`+replay.RecordedOrigin+`/v2/notes?offset=1"`)
 }
+
+// TestScrubKeysRedactsAndStillMatches redacts a caller's key on both sides:
+// recorded values are hidden, and a replayed request with any value under
+// that key still matches.
+func TestScrubKeysRedactsAndStillMatches(t *testing.T) {
+	t.Parallel()
+	mt := newMock()
+	mt.RegisterResponder("POST", "https://api.example.com/v2/contacts", httpmockString(201,
+		`{"id":"5bb0277fd99faf11a3f4a500","profile":{"name":"Ada Lovelace","locale":"en"}}`))
+	dir := t.TempDir()
+	scrub := replay.WithScrubber(replay.ScrubKeys("Name", "customer"))
+	rec, err := replay.NewRecorder(dir, scrub, replay.WithTransport(mt))
+	require.NoError(t, err)
+	_, _, err = do(t, rec.Client(), "POST", "https://api.example.com/v2/contacts?customer=acme", `{"profile":{"name":"Ada Lovelace","locale":"en"}}`)
+	require.NoError(t, err)
+	b, err := os.ReadFile(filepath.Join(dir, rec.Files()[0]))
+	require.NoError(t, err)
+	assert.NotContains(t, string(b), "Lovelace")
+	assert.NotContains(t, string(b), "acme")
+	assert.Contains(t, string(b), `"locale": "en"`)
+
+	rep, err := replay.NewReplayer(dir, scrub)
+	require.NoError(t, err)
+	_, body, err := do(t, rep.Client(), "POST", "http://127.0.0.1:9/v2/contacts?customer=other", `{"profile":{"locale":"en","name":"Someone Else"}}`)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"id":"5bb0277fd99faf11a3f4a500","profile":{"name":"[redacted]","locale":"en"}}`, body)
+	_, _, err = do(t, rep.Client(), "POST", "http://127.0.0.1:9/v2/contacts?customer=other", `{"profile":{"locale":"nl","name":"Someone Else"}}`)
+	require.ErrorIs(t, err, replay.ErrNoFixture, "a value under another key still counts")
+}
+
+func TestSeedSkipsPartialAnswers(t *testing.T) {
+	t.Parallel()
+	srv := newFake(t)
+	n, err := replay.Seed(srv, "testdata/seed")
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	_, ok := srv.Get("contacts", "5bb0277fd99faf11a3f4a501")
+	assert.False(t, ok, "an answer with populate is skipped")
+	got, ok := srv.Get("contacts", "5bb0277fd99faf11a3f4a502")
+	require.True(t, ok)
+	origin := strings.TrimSuffix(srv.URL, "/v2/")
+	assert.Equal(t, map[string]any{"id": "5bb0277fd99faf11a3f4a502", "conversation": "5bb0277fd99faf11a3f4a37e",
+		"profile": map[string]any{"name": "Grace Hopper"},
+		"meta":    map[string]any{"crm": origin + "/v2/contacts/5bb0277fd99faf11a3f4a502"}}, got)
+	_, ok = srv.Get("messages", "5bb0277fd99faf11a3f4a504")
+	assert.False(t, ok, "only /v2/<collection> and /v2/<collection>/<id> answers are read")
+
+	_, err = replay.Seed(srv, filepath.Join(t.TempDir(), "missing"))
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}
