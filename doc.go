@@ -262,6 +262,17 @@
 // transport explicitly. A request with no responder fails at once with
 // httpmock's error, which the client does not retry.
 //
+// Record and replay, for fixtures from a real account: package
+// [github.com/go-chatshipper/chatshipper/chatshippertest/replay] records what the
+// real API answered once and replays it offline. replay.New(t,
+// "testdata/fixtures/"+t.Name()) records through the real API when the test
+// runs with -chatshipper.record (or CHATSHIPPER_RECORD=1), scrubbing tokens,
+// passwords, secrets and signatures, and replays the committed fixture files
+// otherwise; its ClientOptions plug it into NewClient, replay.Register serves
+// the fixtures from an httpmock transport, and replay.Seed loads recorded
+// documents into the fake server. A request that was not recorded fails at
+// once, naming the closest recording.
+//
 // Waiting without waiting: inside a [testing/synctest] bubble, Retry-After
 // pauses, backoff and the rate limiter's waits take no real time. A socket
 // would leave the bubble, so serve the fake without one:
