@@ -6,16 +6,19 @@
 //
 // # Getting started
 //
-// Create one Client per token and share it between goroutines:
+// Create one [Client] per token with [NewClient] and share it between
+// goroutines:
 //
 //	c, err := chatshipper.NewClient(os.Getenv("CHATSHIPPER_TOKEN"))
 //	if err != nil { ... }
 //	conv, _, err := c.Conversations.Get(ctx, "5bb0277fd99faf11a3f4a37e", nil)
 //
-// Every call takes a context.Context first and returns the typed result, a
-// *Response (the HTTP response plus list metadata) and an error. Endpoints the
-// SDK does not wrap are reachable with Client.NewRequest and Client.Do, which
-// apply the same authentication, retries, limits and error mapping.
+// Every call takes a [context.Context] first and returns the typed result, a
+// [*Response] (the HTTP response plus list metadata) and an error. Endpoints
+// the SDK does not wrap are reachable with [Client.NewRequest] and [Client.Do],
+// which apply the same authentication, retries, limits and error mapping.
+// Optional fields of create and update bodies are pointers: [Ptr] makes one
+// in place.
 //
 // # Authentication
 //
@@ -98,9 +101,9 @@
 //
 // # Queries
 //
-// List calls take a *Query built with the API's query language (chapter 3 of
-// the API docs). Builders return a new query, so a base query can be shared
-// and refined:
+// List calls take a [*Query] built with [NewQuery] in the API's query language
+// (https://developers.chatshipper.com/docs/api-resource-sets). Builders return
+// a new query, so a base query can be shared and refined:
 //
 //	q := chatshipper.NewQuery().
 //		Where("status", chatshipper.In("queued", "active")).
@@ -111,23 +114,26 @@
 //		Sort("-createdAt").
 //		Limit(50)
 //
-// Filters: Exists (field=), NotExists (field=!), Eq, Ne (!=), Gt, Gte, Lt, Lte,
-// Between (two bounds), In ([a,b]), Nin (![a,b]) and Regex (~). Fields may be
-// dot paths ("meta.intent", "categories.name") or array indexes
-// ("participants.1" with Exists or NotExists). WhereAny sends an OR query over
-// several fields ("name,displayName=acme"). Populate takes an optional field
-// list ("messages:type|text").
+// Filters: [Exists] (field=), [NotExists] (field=!), [Eq], [Ne] (!=), [Gt],
+// [Gte], [Lt], [Lte], [Between] (two bounds), [In] ([a,b]), [Nin] (![a,b]) and
+// [Regex] (~). Fields may be dot paths ("meta.intent", "categories.name") or
+// array indexes ("participants.1" with Exists or NotExists). [Query.WhereAny]
+// sends an OR query over several fields ("name,displayName=acme"): a literal,
+// case-insensitive substring match, with regular-expression metacharacters
+// escaped; [Query.WhereAnyRegex] sends a pattern on purpose. [Query.Populate]
+// takes an optional field list ("messages:type|text").
 //
 // A query the server would read differently from what the code says is
-// refused before any I/O with an error matching ErrInvalidQuery (*QueryError
-// names the field): the same field twice, an Eq value that looks like an
+// refused before any I/O with an error matching [ErrInvalidQuery] and
+// [ErrInvalidArgument] ([*QueryError] names the field): the same field twice, an Eq value that looks like an
 // operator (use the operator instead), a comma inside a list value, an empty
 // field name, a limit below 1, a negative offset, a populate path given twice.
 // The API's mandatory filters are checked too: listing messages needs one of
 // id, organization, conversation, type, role or createdAt; a conversation
 // query on a meta field needs one of id, type, participants.user, status,
-// createdAt, categoryIndex, category, organization or updatedAt. ParseQuery
-// reads a query string back into a *Query.
+// createdAt, categoryIndex, category, organization or updatedAt. These rules
+// belong to the collection, so [Client.Collection]("messages") applies them
+// too.
 //
 // # Pagination
 //
@@ -207,17 +213,21 @@
 //
 // # Resources
 //
-// Besides Conversations and Messages, the Client has a typed service per
-// resource: Contacts (with FindByTelephone), Users (with Me, the token's own
-// user), Organizations, OrgGroups, Channels, Services (with CreateWebhook and
-// Verify), Forms, Workflows, Bots and BotInstances. Each has List, ListIter,
-// Get, Create, Update (PATCH: only the fields set are sent; nested objects
-// such as meta or params replace the stored value whole) and Delete, written
-// once in the generic Resource type. Collections without a typed service
-// (kbases, kbitems, articles, files, locations, watemplates, metrics, points,
-// partners, tests, testresults, links, and any future one) are reached with
-// Client.Collection(name), whose Document keeps every field as the server
-// sent it.
+// Besides [Client.Conversations] and [Client.Messages] (with
+// [MessagesService.Replace], the PUT the official Node SDK uses), the Client
+// has a typed service per resource: Contacts (with
+// [ContactsService.FindByTelephone]), Users (with [UsersService.Me], the
+// token's own user), Organizations, OrgGroups, Channels, Services (with
+// [ServicesService.CreateWebhook] and [ServicesService.Verify]), Forms,
+// Workflows, Bots and BotInstances. Every service has the same shape: List,
+// ListIter, Get, Create, Update (PATCH: only the fields set are sent; nested
+// objects such as meta or params replace the stored value whole) and Delete,
+// each documented with its verb and path, all served by one generic
+// implementation. Collections without a typed service (kbases, kbitems,
+// articles, files, locations, watemplates, metrics, points, partners, tests,
+// testresults, links, and any future one) are reached with
+// [Client.Collection], whose [Document] keeps every field as the server sent
+// it.
 //
 // # Webhooks
 //
