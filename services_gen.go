@@ -706,9 +706,10 @@ func (s *BotInstancesService) Delete(ctx context.Context, id string) (*Response,
 // field: the escape hatch for the collections the SDK has no type for (kbases,
 // kbitems, articles, files, locations, watemplates, metrics, points, partners,
 // tests, testresults, links) and for any added later. Get one with
-// Client.Collection. Update sends every field of its Document: to change a few
-// fields, send a Document holding only those. The mandatory filters of messages
-// and conversations apply when the collection is one of those.
+// Client.Collection(name); {name} in the paths below is that name. Update sends
+// every field of its Document: to change a few fields, send a Document holding
+// only those. The mandatory filters of messages and conversations apply when
+// the collection is one of those.
 //
 // ChatShipper API docs: https://developers.chatshipper.com/docs/api-resource-sets
 type CollectionService struct {
@@ -719,7 +720,7 @@ type CollectionService struct {
 // populate, sort and page (nil: the first page with the server's defaults).
 // The *Response carries the totals and offsets of the listing.
 //
-// GET /v2/{collection}
+// GET /v2/{name}
 func (s *CollectionService) List(ctx context.Context, q *Query) ([]*Document, *Response, error) {
 	return s.r.list(ctx, q)
 }
@@ -728,7 +729,7 @@ func (s *CollectionService) List(ctx context.Context, q *Query) ([]*Document, *R
 // per request unless q sets a limit) and stopping when the loop breaks. An
 // error is yielded once and ends the sequence; q is never modified.
 //
-// GET /v2/{collection} (repeatedly)
+// GET /v2/{name} (repeatedly)
 func (s *CollectionService) ListIter(ctx context.Context, q *Query) iter.Seq2[*Document, error] {
 	return s.r.listIter(ctx, q)
 }
@@ -736,7 +737,7 @@ func (s *CollectionService) ListIter(ctx context.Context, q *Query) iter.Seq2[*D
 // Get returns one document; q may select and populate fields (nil: all
 // fields, nothing populated).
 //
-// GET /v2/{collection}/{id}
+// GET /v2/{name}/{id}
 func (s *CollectionService) Get(ctx context.Context, id string, q *Query) (*Document, *Response, error) {
 	return s.r.get(ctx, id, q)
 }
@@ -744,7 +745,7 @@ func (s *CollectionService) Get(ctx context.Context, id string, q *Query) (*Docu
 // Create creates a document from body, validated before any I/O, and
 // returns it as stored.
 //
-// POST /v2/{collection}
+// POST /v2/{name}
 func (s *CollectionService) Create(ctx context.Context, body *Document) (*Document, *Response, error) {
 	return s.r.create(ctx, body)
 }
@@ -753,14 +754,14 @@ func (s *CollectionService) Create(ctx context.Context, body *Document) (*Docume
 // in body are sent; the server merges top-level fields and replaces nested
 // objects and arrays (meta, params, profile, ...) whole.
 //
-// PATCH /v2/{collection}/{id}
+// PATCH /v2/{name}/{id}
 func (s *CollectionService) Update(ctx context.Context, id string, body *Document) (*Document, *Response, error) {
 	return s.r.update(ctx, id, body)
 }
 
 // Delete deletes a document.
 //
-// DELETE /v2/{collection}/{id}
+// DELETE /v2/{name}/{id}
 func (s *CollectionService) Delete(ctx context.Context, id string) (*Response, error) {
 	return s.r.delete(ctx, id)
 }

@@ -77,8 +77,8 @@ var services = []svc{
 		Path: "botinstances", IDName: "botInstanceID", Singular: "bot instance", Plural: "bot instances",
 		Doc: "BotInstancesService is the bot instances API, /v2/botinstances: the per-organization copies of a bot with their configuration. The official Node SDK reads a bot's configuration with NewQuery().Where(\"bot\", Eq(botID)).Where(\"organization\", In(orgPath...)).Sort(\"orgPath\").", Docs: resourceSets, Methods: f(all)},
 	{Type: "CollectionService", T: "Document", C: "Document", U: "Document",
-		Path: "{collection}", IDName: "documentID", Singular: "document", Plural: "documents",
-		Doc: "CollectionService serves any collection over Document, which keeps every field: the escape hatch for the collections the SDK has no type for (kbases, kbitems, articles, files, locations, watemplates, metrics, points, partners, tests, testresults, links) and for any added later. Get one with Client.Collection. Update sends every field of its Document: to change a few fields, send a Document holding only those. The mandatory filters of messages and conversations apply when the collection is one of those.", Docs: resourceSets, Methods: f(all)},
+		Path: "{name}", IDName: "documentID", Singular: "document", Plural: "documents",
+		Doc: "CollectionService serves any collection over Document, which keeps every field: the escape hatch for the collections the SDK has no type for (kbases, kbitems, articles, files, locations, watemplates, metrics, points, partners, tests, testresults, links) and for any added later. Get one with Client.Collection(name); {name} in the paths below is that name. Update sends every field of its Document: to change a few fields, send a Document holding only those. The mandatory filters of messages and conversations apply when the collection is one of those.", Docs: resourceSets, Methods: f(all)},
 }
 
 func f(s string) []string { return strings.Fields(s) }
