@@ -178,7 +178,11 @@
 // last accepting agent leaves (/leave) and the contact's last message was
 // answered (otherwise it is queued again); archived when merged into another
 // conversation (/import). A contact message on a closed conversation queues it
-// again.
+// again; /join re-opens a closed conversation (active) and leaves a queued or
+// active one as it is. So Forward (/leave, then /join) ends queued when the
+// contact's last message is unanswered and no other agent has accepted, and
+// otherwise active (an archived conversation stays archived); [Forward] lists
+// the cases.
 //
 // # Rate limits and the loop guard
 //

@@ -38,6 +38,11 @@ func (s *Server) runCommand(t *tx, cl *caller, conv, m doc) error {
 		var p map[string]any
 		if p, err = s.ensureParticipant(t, conv, actor); err == nil {
 			setFlags(t, p, "active", true)
+			// Joining re-opens a closed conversation; a queued or active
+			// one keeps its status (spec: lifecycle and /join).
+			if str(conv, "status") == "closed" {
+				setStatus(t, conv, "active")
+			}
 		}
 	case "accept":
 		var p map[string]any
