@@ -31,7 +31,8 @@ func scopeLevel(scope string) int {
 	return lvl
 }
 
-// scopeForRole maps a user role to its token scope; "viewer" is the guest role.
+// scopeForRole maps a user role to the scope name the auth response reports;
+// "viewer" is the guest role.
 func scopeForRole(role string) string {
 	switch role {
 	case "admin", "bot", "agent":
@@ -41,24 +42,56 @@ func scopeForRole(role string) string {
 	}
 }
 
-var jwtHeader = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
-
-// IssueToken returns a signed JWT for userID with the given space-delimited
-// scope ("guest", "agent", "bot", "admin"). ttl 0 makes a permanent token
-// without an exp claim, like a bot's API key. The user need not exist yet,
-// but requests with the token fail with 401 "invalid token" until it does.
-func (s *Server) IssueToken(userID string, scope string, ttl time.Duration) string {
-	return s.sign(userID, scope, ttl, "")
+// tokenScope is the scope claim of a role's access tokens: every scope up to
+// the role's, lowest first, as the platform's tokens list them
+// ("viewer guest agent bot admin" for an admin).
+func tokenScope(role string) string {
+	switch scopeForRole(role) {
+	case "admin":
+		return "viewer guest agent bot admin"
+	case "bot":
+		return "viewer guest agent bot"
+	case "agent":
+		return "viewer guest agent"
+	default:
+		return "viewer guest"
+	}
 }
 
-func (s *Server) sign(userID, scope string, ttl time.Duration, grant string) string {
+var jwtHeader = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
+
+// Values of the grant_type claim.
+const (
+	grantAccess  = "access_token"
+	grantRefresh = "refresh_token"
+)
+
+// IssueToken returns a signed access token (a JWT) for userID with the given
+// space-delimited scope, used verbatim: "guest", "agent", "bot" or "admin",
+// or a cumulative list such as "viewer guest agent bot" like the platform's
+// tokens. Its claims are _id, scope, organization (the user's selected
+// organization, when the user exists), grant_type "access_token", iat and,
+// when ttl > 0, exp; ttl 0 makes a permanent token, like a bot's API key. The
+// user need not exist yet, but requests with the token fail with 401
+// "invalid token" until it does.
+func (s *Server) IssueToken(userID string, scope string, ttl time.Duration) string {
+	s.mu.Lock()
+	org := ""
+	if u, ok := s.store.get("users", userID); ok {
+		org, _ = userOrg(u, "")
+	}
+	s.mu.Unlock()
+	return s.sign(userID, scope, org, ttl, grantAccess)
+}
+
+func (s *Server) sign(userID, scope, org string, ttl time.Duration, grant string) string {
 	now := s.now()
-	claims := map[string]any{"_id": userID, "scope": scope, "iat": now.Unix()}
+	claims := map[string]any{"_id": userID, "scope": scope, "iat": now.Unix(), "grant_type": grant}
+	if org != "" {
+		claims["organization"] = org
+	}
 	if ttl > 0 {
 		claims["exp"] = now.Add(ttl).Unix()
-	}
-	if grant != "" {
-		claims["grant_type"] = grant
 	}
 	payload, _ := json.Marshal(claims)
 	unsigned := jwtHeader + "." + base64.RawURLEncoding.EncodeToString(payload)
@@ -132,7 +165,7 @@ func (s *Server) authenticate(r *http.Request) (*caller, error) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	if c.GrantType == "refresh_token" {
+	if c.GrantType == grantRefresh {
 		return nil, errf(http.StatusUnauthorized, "invalid token")
 	}
 	s.mu.Lock()
@@ -231,7 +264,7 @@ func (s *Server) handleToken(w http.ResponseWriter, body []byte) error {
 		if aerr != nil {
 			return aerr
 		}
-		if c.GrantType != "refresh_token" {
+		if c.GrantType != grantRefresh {
 			return errf(http.StatusUnauthorized, "invalid token")
 		}
 		s.mu.Lock()
@@ -265,16 +298,16 @@ func (s *Server) handleToken(w http.ResponseWriter, body []byte) error {
 	if !ok {
 		return errf(http.StatusUnauthorized, "invalid token")
 	}
-	scope := scopeForRole(role)
+	scope := tokenScope(role)
 	now := s.now()
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"tokenType":    "Bearer",
-		"token":        s.sign(userID, scope, s.cfg.tokenTTL, ""),
-		"refreshToken": s.sign(userID, scope, refreshTTL, "refresh_token"),
+		"token":        s.sign(userID, scope, org, s.cfg.tokenTTL, grantAccess),
+		"refreshToken": s.sign(userID, scope, org, refreshTTL, grantRefresh),
 		"user":         userID,
 		"organization": org,
 		"expiresAt":    formatTime(now.Add(s.cfg.tokenTTL)),
-		"scope":        scope,
+		"scope":        scopeForRole(role),
 	})
 	return nil
 }

@@ -30,7 +30,7 @@ func TestAuthRejectsBadTokens(t *testing.T) {
 	expiring := srv.IssueToken(srv.Seed.BotUserID, "bot", time.Hour)
 	parts := strings.Split(srv.Token, ".")
 	forgedPayload := base64.RawURLEncoding.EncodeToString([]byte(`{"_id":"` + srv.Seed.BotUserID + `","scope":"admin"}`))
-	refresh := srv.sign(srv.Seed.BotUserID, "bot", refreshTTL, "refresh_token")
+	refresh := srv.sign(srv.Seed.BotUserID, "bot", "", refreshTTL, grantRefresh)
 	ghost := srv.IssueToken("5bb0277fd99faf11a3f4a37e", "admin", 0)
 	clk.advance(time.Hour)
 
@@ -71,16 +71,17 @@ func TestAuthRejectsBadTokens(t *testing.T) {
 func TestAuthTokenClaims(t *testing.T) {
 	srv, clk := newTest(t)
 	c := claims(t, srv.Token)
-	assert.Equal(t, m{"_id": srv.Seed.BotUserID, "scope": "bot", "iat": float64(clk.t.Unix())}, c,
+	assert.Equal(t, m{"_id": srv.Seed.BotUserID, "scope": "viewer guest agent bot", "iat": float64(clk.t.Unix()),
+		"organization": srv.Seed.OrganizationID, "grant_type": "access_token"}, c,
 		"the bot token is permanent: no exp")
 	c = claims(t, srv.IssueToken(srv.Seed.AdminUserID, "admin", time.Hour))
 	assert.Equal(t, float64(clk.t.Add(time.Hour).Unix()), c["exp"])
 	for _, tok := range []string{srv.AdminToken, srv.AgentToken, srv.GuestToken} {
 		assert.NotContains(t, claims(t, tok), "exp")
 	}
-	assert.Equal(t, "admin", claims(t, srv.AdminToken)["scope"])
-	assert.Equal(t, "agent", claims(t, srv.AgentToken)["scope"])
-	assert.Equal(t, "guest", claims(t, srv.GuestToken)["scope"])
+	assert.Equal(t, "viewer guest agent bot admin", claims(t, srv.AdminToken)["scope"])
+	assert.Equal(t, "viewer guest agent", claims(t, srv.AgentToken)["scope"])
+	assert.Equal(t, "viewer guest", claims(t, srv.GuestToken)["scope"])
 }
 
 func TestAuthDeletedUserIsRevoked(t *testing.T) {
@@ -189,8 +190,9 @@ func TestAuthLogin(t *testing.T) {
 	refresh, _ := body["refreshToken"].(string)
 	assert.Equal(t, m{"tokenType": "Bearer", "token": tok, "refreshToken": refresh, "user": sd.AdminUserID,
 		"organization": sd.OrganizationID, "expiresAt": clk.stamp(24 * time.Hour), "scope": "admin"}, body)
-	assert.Equal(t, m{"_id": sd.AdminUserID, "scope": "admin", "iat": float64(clk.t.Unix()),
-		"exp": float64(clk.t.Add(24 * time.Hour).Unix())}, claims(t, tok))
+	assert.Equal(t, m{"_id": sd.AdminUserID, "scope": "viewer guest agent bot admin", "iat": float64(clk.t.Unix()),
+		"exp": float64(clk.t.Add(24 * time.Hour).Unix()), "organization": sd.OrganizationID,
+		"grant_type": "access_token"}, claims(t, tok))
 	assert.Equal(t, "refresh_token", claims(t, refresh)["grant_type"])
 	mustCall(t, srv, http.StatusOK, "GET", "services", tok, nil)
 

@@ -16,8 +16,10 @@
 //
 // # What it implements
 //
-//   - Auth: Bearer JWTs (HS256, claims _id, scope, iat, exp, grant_type)
-//     checked on every route but POST /v2/auth/token, with the API's 401
+//   - Auth: Bearer JWTs (HS256, claims _id, scope, organization, grant_type,
+//     iat, exp; the scope lists the role's scopes cumulatively, "viewer guest
+//     agent bot admin" for an admin) checked on every route but POST
+//     /v2/auth/token, with the API's 401
 //     messages ("No authorization token was found", "jwt expired", "invalid
 //     signature", "invalid token") and 403 "Permission denied" from the
 //     permission table of the docs. Operations the table does not show

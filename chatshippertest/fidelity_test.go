@@ -2,6 +2,7 @@ package chatshippertest
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -108,4 +109,55 @@ func TestForwardOutcome(t *testing.T) {
 			assert.Equal(t, [3]bool{false, true, false}, flags(t, c, bob), "bob is active, not accepted")
 		})
 	}
+}
+
+// TestAccessTokenClaims decodes the tokens of every way to get one: the
+// seeded tokens, a login and a refresh per role.
+func TestAccessTokenClaims(t *testing.T) {
+	t.Parallel()
+	srv, clk := newTest(t)
+	sd := srv.Seed
+	org := sd.OrganizationID
+	scopes := map[string]string{
+		sd.BotUserID:       "viewer guest agent bot",
+		sd.AdminUserID:     "viewer guest agent bot admin",
+		sd.AgentUserIDs[0]: "viewer guest agent",
+		sd.GuestUserID:     "viewer guest",
+	}
+	seeded := map[string]string{sd.BotUserID: srv.Token, sd.AdminUserID: srv.AdminToken,
+		sd.AgentUserIDs[0]: srv.AgentToken, sd.GuestUserID: srv.GuestToken}
+	for user, tok := range seeded {
+		assert.Equal(t, m{"_id": user, "scope": scopes[user], "organization": org, "grant_type": "access_token",
+			"iat": float64(clk.t.Unix())}, claims(t, tok), "seeded token of %s", user)
+	}
+	logins := []struct{ user, email, password, scope string }{
+		{sd.BotUserID, sd.BotEmail, sd.BotPassword, "bot"},
+		{sd.AdminUserID, sd.AdminEmail, sd.AdminPassword, "admin"},
+		{sd.AgentUserIDs[0], sd.AgentEmails[0], sd.AgentPassword, "agent"},
+		{sd.GuestUserID, sd.GuestEmail, sd.GuestPassword, "guest"},
+	}
+	for _, l := range logins {
+		t.Run(l.scope, func(t *testing.T) {
+			body := mustCall(t, srv, 201, "POST", "auth/token", "", m{"email": l.email, "password": l.password}).obj(t)
+			assert.Equal(t, l.scope, body["scope"], "the response names the role's scope")
+			assert.Equal(t, org, body["organization"])
+			want := m{"_id": l.user, "scope": scopes[l.user], "organization": org, "grant_type": "access_token",
+				"iat": float64(clk.t.Unix()), "exp": float64(clk.t.Add(24 * time.Hour).Unix())}
+			assert.Equal(t, want, claims(t, body["token"].(string)), "login")
+			refresh := claims(t, body["refreshToken"].(string))
+			assert.Equal(t, "refresh_token", refresh["grant_type"])
+			assert.Equal(t, org, refresh["organization"])
+
+			again := mustCall(t, srv, 201, "POST", "auth/token", "",
+				m{"clientId": l.email, "refreshToken": body["refreshToken"]}).obj(t)
+			assert.Equal(t, want, claims(t, again["token"].(string)), "refresh")
+		})
+	}
+	t.Run("IssueToken", func(t *testing.T) {
+		assert.Equal(t, m{"_id": sd.AgentUserIDs[1], "scope": "agent", "organization": org, "grant_type": "access_token",
+			"iat": float64(clk.t.Unix())}, claims(t, srv.IssueToken(sd.AgentUserIDs[1], "agent", 0)))
+		assert.Equal(t, m{"_id": "5bb0277fd99faf11a3f4a37e", "scope": "admin", "grant_type": "access_token",
+			"iat": float64(clk.t.Unix())}, claims(t, srv.IssueToken("5bb0277fd99faf11a3f4a37e", "admin", 0)),
+			"no organization claim for a user that does not exist")
+	})
 }
