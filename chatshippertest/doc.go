@@ -36,7 +36,8 @@
 //     flags; the commands /notify, /assign, /join, /accept, /leave (/close),
 //     /block, /set, /action like|comment, /send, /import; form and field
 //     messages; bot commands (">...") stored and ignored. /enqueue is accepted
-//     as an alias of /notify. A request that fails half-way changes nothing.
+//     as an alias of /notify. A command meta key whose value is null counts
+//     as absent. A request that fails half-way changes nothing.
 //   - The query language of the docs on every list: operators, OR over
 //     fields, dot paths, array indexes, select, populate (with field lists),
 //     sort, offset/limit, the X-Total/X-Range/Link headers, mandatory filters.

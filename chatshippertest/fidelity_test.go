@@ -161,3 +161,41 @@ func TestAccessTokenClaims(t *testing.T) {
 			"no organization claim for a user that does not exist")
 	})
 }
+
+// TestNullMetaMeansAbsent: a command meta key whose value is null behaves as
+// if the key were absent (chipchat's notify() sends channels: null whenever it
+// targets organizations).
+func TestNullMetaMeansAbsent(t *testing.T) {
+	t.Parallel()
+	srv, _ := newTest(t)
+	sd := srv.Seed
+	other := mustCall(t, srv, 201, "POST", "organizations", srv.AdminToken, m{"name": "Other"}).obj(t)["id"].(string)
+	otherChan := mustCall(t, srv, 201, "POST", "channels", srv.AdminToken, m{"name": "Other", "organization": other}).obj(t)["id"]
+	own := []any{sd.ChannelIDs[0], sd.ChannelIDs[1]}
+	notify := []struct {
+		name string
+		meta any
+		want []any
+	}{
+		{"channels null", m{"channels": nil}, own},
+		{"organizations null", m{"organizations": nil}, own},
+		{"both null", m{"channels": nil, "organizations": nil}, own},
+		{"channels null, organizations given", m{"channels": nil, "organizations": []any{other}}, []any{otherChan}},
+		{"channels given, organizations null", m{"channels": []any{sd.ChannelIDs[1]}, "organizations": nil}, []any{sd.ChannelIDs[1]}},
+	}
+	for _, tt := range notify {
+		t.Run("notify "+tt.name, func(t *testing.T) {
+			id := newConv(t, srv, srv.Token, m{})["id"].(string)
+			post(t, srv, srv.Token, id, cmd("/notify", "meta", tt.meta))
+			c := getDoc(t, srv, "conversations", id)
+			assert.Equal(t, "queued", c["status"])
+			assert.Equal(t, tt.want, c["channels"])
+		})
+	}
+	t.Run("assign users null", func(t *testing.T) {
+		id := newConv(t, srv, srv.Token, m{})["id"].(string)
+		absent := postFails(t, srv, 422, srv.Token, id, cmd("/assign", "meta", m{}))
+		assert.Equal(t, absent, postFails(t, srv, 422, srv.Token, id, cmd("/assign", "meta", m{"users": nil})))
+		assert.Equal(t, "meta.users must be a non-empty array of user ids", absent)
+	})
+}
