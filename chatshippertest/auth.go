@@ -118,11 +118,11 @@ func (s *Server) verify(token string) (tokenClaims, *apiError) {
 	var c tokenClaims
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
-		return c, errf(http.StatusUnauthorized, "No authorization token was found")
+		return c, errf(http.StatusUnauthorized, "jwt malformed: a JWT has three dot-separated parts")
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil || json.Unmarshal(payload, &c) != nil {
-		return c, errf(http.StatusUnauthorized, "No authorization token was found")
+		return c, errf(http.StatusUnauthorized, "jwt malformed: the payload is not base64url-encoded JSON")
 	}
 	if !hmac.Equal([]byte(parts[2]), []byte(s.mac(parts[0]+"."+parts[1]))) {
 		return c, errf(http.StatusUnauthorized, "invalid signature")
@@ -156,10 +156,13 @@ func (c *caller) msgRole() string {
 
 // authenticate resolves the bearer token of r to a caller.
 func (s *Server) authenticate(r *http.Request) (*caller, error) {
-	h := r.Header.Get("Authorization")
-	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+	h := strings.TrimSpace(r.Header.Get("Authorization"))
+	scheme, token, _ := strings.Cut(h, " ")
+	switch {
+	case h == "" || strings.EqualFold(h, "Bearer"):
 		return nil, errf(http.StatusUnauthorized, "No authorization token was found")
+	case !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "":
+		return nil, errf(http.StatusUnauthorized, "Format is Authorization: Bearer [token]")
 	}
 	c, aerr := s.verify(strings.TrimSpace(token))
 	if aerr != nil {
@@ -258,22 +261,12 @@ func (s *Server) handleToken(w http.ResponseWriter, body []byte) error {
 		return err
 	}
 	var userID string
-	if rt, ok := in["refreshToken"].(string); ok {
-		client, _ := in["clientId"].(string)
-		c, aerr := s.verify(rt)
-		if aerr != nil {
-			return aerr
+	if rt, ok := in["refreshToken"]; ok {
+		id, err := s.checkRefresh(rt, in["clientId"])
+		if err != nil {
+			return err
 		}
-		if c.GrantType != grantRefresh {
-			return errf(http.StatusUnauthorized, "invalid token")
-		}
-		s.mu.Lock()
-		cred, known := s.creds[strings.ToLower(client)]
-		s.mu.Unlock()
-		if (!known || cred.userID != c.ID) && client != c.ID {
-			return errf(http.StatusUnauthorized, "invalid token")
-		}
-		userID = c.ID
+		userID = id
 	} else {
 		email, _ := in["email"].(string)
 		pw, _ := in["password"].(string)
@@ -296,7 +289,7 @@ func (s *Server) handleToken(w http.ResponseWriter, body []byte) error {
 	}
 	s.mu.Unlock()
 	if !ok {
-		return errf(http.StatusUnauthorized, "invalid token")
+		return refreshRefused("the user of the refresh token no longer exists")
 	}
 	scope := tokenScope(role)
 	now := s.now()
@@ -310,4 +303,46 @@ func (s *Server) handleToken(w http.ResponseWriter, body []byte) error {
 		"scope":        scopeForRole(role),
 	})
 	return nil
+}
+
+// refreshRefused is the 401 of a refused refresh. Its message never contains
+// the access-token messages ("jwt expired", "invalid signature", "invalid
+// token"; nor "token expired" or "jwt malformed"): clients refresh when they
+// see those, and would refresh again and again.
+func refreshRefused(reason string) error {
+	return errf(http.StatusUnauthorized, "Refresh refused: %s", reason)
+}
+
+// checkRefresh validates a refresh request's refreshToken and clientId (the
+// user's e-mail address or id) and returns the user id.
+func (s *Server) checkRefresh(rt, clientID any) (string, error) {
+	tok, _ := rt.(string)
+	client, _ := clientID.(string)
+	if tok == "" {
+		return "", refreshRefused("refreshToken must be a non-empty string")
+	}
+	if client == "" {
+		return "", refreshRefused("clientId (the user's e-mail address) is required")
+	}
+	c, aerr := s.verify(tok)
+	if aerr != nil {
+		switch aerr.msg {
+		case "jwt expired":
+			return "", refreshRefused("the refresh token has run out; log in again")
+		case "invalid signature":
+			return "", refreshRefused("the refresh token's signature does not match")
+		default:
+			return "", refreshRefused("the refresh token is not a well-formed JWT")
+		}
+	}
+	if c.GrantType != grantRefresh {
+		return "", refreshRefused("the token given is not a refresh token")
+	}
+	s.mu.Lock()
+	cred, known := s.creds[strings.ToLower(client)]
+	s.mu.Unlock()
+	if (!known || cred.userID != c.ID) && client != c.ID {
+		return "", refreshRefused("the refresh token does not belong to this clientId")
+	}
+	return c.ID, nil
 }

@@ -40,10 +40,11 @@ func TestAuthRejectsBadTokens(t *testing.T) {
 		want   string
 	}{
 		{"missing header", "", "No authorization token was found"},
-		{"other scheme", "Basic " + srv.Token, "No authorization token was found"},
+		{"other scheme", "Basic " + srv.Token, "Format is Authorization: Bearer [token]"},
+		{"no scheme", srv.Token, "Format is Authorization: Bearer [token]"},
 		{"empty bearer", "Bearer ", "No authorization token was found"},
-		{"garbage", "Bearer not-a-token", "No authorization token was found"},
-		{"undecodable payload", "Bearer a.%%%.c", "No authorization token was found"},
+		{"garbage", "Bearer not-a-token", "jwt malformed: a JWT has three dot-separated parts"},
+		{"undecodable payload", "Bearer a.%%%.c", "jwt malformed: the payload is not base64url-encoded JSON"},
 		{"foreign signature", "Bearer " + other.Token, "invalid signature"},
 		{"forged payload", "Bearer " + parts[0] + "." + forgedPayload + "." + parts[2], "invalid signature"},
 		{"expired", "Bearer " + expiring, "jwt expired"},
@@ -261,9 +262,12 @@ func TestAuthRefreshAndExpiry(t *testing.T) {
 		body any
 		msg  string
 	}{
-		{"access token as refresh token", m{"clientId": sd.AgentEmails[0], "refreshToken": fresh["token"]}, "invalid token"},
-		{"someone else's client id", m{"clientId": sd.AdminEmail, "refreshToken": refresh}, "invalid token"},
-		{"garbage", m{"clientId": sd.AgentEmails[0], "refreshToken": "xyz"}, "No authorization token was found"},
+		{"access token as refresh token", m{"clientId": sd.AgentEmails[0], "refreshToken": fresh["token"]},
+			"Refresh refused: the token given is not a refresh token"},
+		{"someone else's client id", m{"clientId": sd.AdminEmail, "refreshToken": refresh},
+			"Refresh refused: the refresh token does not belong to this clientId"},
+		{"garbage", m{"clientId": sd.AgentEmails[0], "refreshToken": "xyz"},
+			"Refresh refused: the refresh token is not a well-formed JWT"},
 	}
 	for _, b := range bad {
 		t.Run(b.name, func(t *testing.T) {
@@ -274,6 +278,6 @@ func TestAuthRefreshAndExpiry(t *testing.T) {
 	t.Run("refresh token expires", func(t *testing.T) {
 		clk.advance(refreshTTL)
 		r := mustCall(t, srv, http.StatusUnauthorized, "POST", "auth/token", "", m{"clientId": sd.AgentEmails[0], "refreshToken": refresh})
-		assert.Equal(t, "jwt expired", r.errMsg(t))
+		assert.Equal(t, "Refresh refused: the refresh token has run out; log in again", r.errMsg(t))
 	})
 }

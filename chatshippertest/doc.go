@@ -21,10 +21,13 @@
 //     agent bot admin" for an admin) checked on every route but POST
 //     /v2/auth/token, with the API's 401
 //     messages ("No authorization token was found", "jwt expired", "invalid
-//     signature", "invalid token") and 403 "Permission denied" from the
+//     signature", "invalid token", "jwt malformed: ..." for a token that
+//     cannot be read) and 403 "Permission denied" from the
 //     permission table of the docs. Operations the table does not show
 //     (update, delete, other collections) need scope bot or admin. Login with
-//     email/password, refresh with clientId/refreshToken. Deleting a user
+//     email/password, refresh with clientId/refreshToken; a refused refresh
+//     answers 401 "Refresh refused: <reason>", never one of the access-token
+//     messages above, on which clients refresh (and would loop). Deleting a user
 //     revokes its tokens.
 //   - Generic collections (conversations, messages, contacts, users,
 //     organizations, channels, services, forms, ... 24 in all) with list,

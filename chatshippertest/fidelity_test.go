@@ -1,10 +1,15 @@
 package chatshippertest
 
 import (
+	"encoding/base64"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // lifecycleStart builds a conversation in a given starting state; alice is
@@ -198,4 +203,103 @@ func TestNullMetaMeansAbsent(t *testing.T) {
 		assert.Equal(t, absent, postFails(t, srv, 422, srv.Token, id, cmd("/assign", "meta", m{"users": nil})))
 		assert.Equal(t, "meta.users must be a non-empty array of user ids", absent)
 	})
+}
+
+// accessTokenMessages are the 401 messages on which clients refresh: chipchat
+// matches the first three, the Go SDK all five.
+var accessTokenMessages = []string{"jwt expired", "invalid signature", "invalid token", "token expired", "jwt malformed"}
+
+// TestRefreshRefusalsDoNotLookLikeAccessTokenFailures: a refused refresh
+// answers 401 with a message no client takes for "refresh the access token",
+// so a client cannot loop on refreshes.
+func TestRefreshRefusalsDoNotLookLikeAccessTokenFailures(t *testing.T) {
+	t.Parallel()
+	srv, clk := newTest(t, WithTokenTTL(time.Hour))
+	other := NewServer(t, WithSeed(99), WithRateLimit(0))
+	sd := srv.Seed
+	login := func(s *Server, email, pw string) map[string]any {
+		return mustCall(t, s, 201, "POST", "auth/token", "", m{"email": email, "password": pw}).obj(t)
+	}
+	agent := login(srv, sd.AgentEmails[0], sd.AgentPassword)
+	refresh := agent["refreshToken"].(string)
+	foreign := login(other, other.Seed.AgentEmails[0], other.Seed.AgentPassword)["refreshToken"].(string)
+	parts := strings.Split(refresh, ".")
+	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(
+		`{"_id":"`+sd.AdminUserID+`","scope":"admin","grant_type":"refresh_token"}`)) + "." + parts[2]
+	bob := login(srv, sd.AgentEmails[1], sd.AgentPassword)
+	mustCall(t, srv, 204, "DELETE", "users/"+sd.AgentUserIDs[1], srv.AdminToken, nil)
+	expired := srv.sign(sd.AgentUserIDs[0], "agent", "", time.Minute, grantRefresh)
+	clk.advance(time.Minute)
+
+	tests := []struct {
+		name string
+		body any
+		want string
+	}{
+		{"missing clientId", m{"refreshToken": refresh}, "Refresh refused: clientId (the user's e-mail address) is required"},
+		{"empty clientId", m{"clientId": "", "refreshToken": refresh}, "Refresh refused: clientId (the user's e-mail address) is required"},
+		{"unknown clientId", m{"clientId": "who@acme.test", "refreshToken": refresh},
+			"Refresh refused: the refresh token does not belong to this clientId"},
+		{"another user's clientId", m{"clientId": sd.AdminEmail, "refreshToken": refresh},
+			"Refresh refused: the refresh token does not belong to this clientId"},
+		{"expired", m{"clientId": sd.AgentEmails[0], "refreshToken": expired},
+			"Refresh refused: the refresh token has run out; log in again"},
+		{"signed by another server", m{"clientId": other.Seed.AgentEmails[0], "refreshToken": foreign},
+			"Refresh refused: the refresh token's signature does not match"},
+		{"tampered payload", m{"clientId": sd.AdminEmail, "refreshToken": tampered},
+			"Refresh refused: the refresh token's signature does not match"},
+		{"malformed", m{"clientId": sd.AgentEmails[0], "refreshToken": "xyz"},
+			"Refresh refused: the refresh token is not a well-formed JWT"},
+		{"not a string", m{"clientId": sd.AgentEmails[0], "refreshToken": 42},
+			"Refresh refused: refreshToken must be a non-empty string"},
+		{"access token", m{"clientId": sd.AgentEmails[0], "refreshToken": agent["token"]},
+			"Refresh refused: the token given is not a refresh token"},
+		{"deleted user", m{"clientId": bob["user"], "refreshToken": bob["refreshToken"]},
+			"Refresh refused: the user of the refresh token no longer exists"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msg := mustCall(t, srv, 401, "POST", "auth/token", "", tt.body).errMsg(t)
+			assert.Equal(t, tt.want, msg)
+			for _, bad := range accessTokenMessages {
+				assert.NotContains(t, strings.ToLower(msg), bad)
+			}
+		})
+	}
+	t.Run("a good refresh still works", func(t *testing.T) {
+		mustCall(t, srv, 201, "POST", "auth/token", "", m{"clientId": sd.AgentEmails[0], "refreshToken": refresh})
+	})
+}
+
+// TestMalformedBearerSaysWhatIsWrong: a token that was sent but cannot be
+// read is not reported as missing.
+func TestMalformedBearerSaysWhatIsWrong(t *testing.T) {
+	t.Parallel()
+	srv, _ := newTest(t)
+	tests := []struct{ header, want string }{
+		{"", "No authorization token was found"},
+		{"Bearer", "No authorization token was found"},
+		{"Bearer not-a-token", "jwt malformed: a JWT has three dot-separated parts"},
+		{"Bearer a.b", "jwt malformed: a JWT has three dot-separated parts"},
+		{"Bearer a.%%%.c", "jwt malformed: the payload is not base64url-encoded JSON"},
+		{"Bearer a." + base64.RawURLEncoding.EncodeToString([]byte("[1]")) + ".c", "jwt malformed: the payload is not base64url-encoded JSON"},
+		{"Token " + srv.Token, "Format is Authorization: Bearer [token]"},
+		{srv.Token, "Format is Authorization: Bearer [token]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.header, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodGet, srv.URL+"conversations", nil)
+			require.NoError(t, err)
+			if tt.header != "" {
+				req.Header.Set("Authorization", tt.header)
+			}
+			resp, err := srv.Client().Do(req)
+			require.NoError(t, err)
+			defer func() { _ = resp.Body.Close() }()
+			raw, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+			assert.Equal(t, result{Raw: raw}.errMsg(t), tt.want)
+		})
+	}
 }
