@@ -56,6 +56,11 @@
 //     <resource>.create/update/delete), filtered by params.events ("*" one
 //     word, "**" any number), in order per webhook, retried with doubling
 //     delays. WaitDeliveries waits for them; WebhookDeliveries reports them.
+//     Creating a webhook (or moving its URL) answers at once with status
+//     "unverified" and runs the challenge in the background; events raised
+//     meanwhile are held and delivered, in order, once the challenge passes
+//     (dropped if it fails), so the first event after the create is never
+//     lost.
 //
 // Requests returns every request received, in order. Get, List and Put read
 // and write the state directly (Put stores documents verbatim, so fixtures
