@@ -43,7 +43,9 @@
 //     as absent. A request that fails half-way changes nothing.
 //   - The query language of the docs on every list: operators, OR over
 //     fields, dot paths, array indexes, select, populate (with field lists),
-//     sort, offset/limit, the X-Total/X-Range/Link headers, mandatory filters.
+//     sort, offset/limit (any value up to the largest int answers a page;
+//     anything else a 400), the X-Total/X-Range/Link headers, mandatory
+//     filters.
 //     Regular expressions (~re) are case-insensitive, like OR queries.
 //   - Limits: 20 requests per sliding second per token and per IP, and the
 //     bot loop limits (identical and consecutive messages), all 429 with

@@ -381,3 +381,43 @@ func TestWebhookFirstEventDelivered(t *testing.T) {
 		srv.Close()
 	}
 }
+
+// TestPagingNearIntegerLimits: offsets and limits up to the largest int
+// answer a page (and sane headers), beyond it a 400; never a 5xx.
+func TestPagingNearIntegerLimits(t *testing.T) {
+	t.Parallel()
+	srv, _ := newTest(t)
+	const maxInt = "9223372036854775807"
+	tests := []struct {
+		query              string
+		status, n          int
+		pages, page, rangeHd string
+	}{
+		{"offset=" + maxInt, 200, 0, "1", "46116860184273880", "0-0"},
+		{"limit=" + maxInt, 200, 5, "1", "1", "1-5"},
+		{"offset=" + maxInt + "&limit=" + maxInt, 200, 0, "1", "2", "0-0"},
+		{"offset=" + maxInt + "&limit=1", 200, 0, "5", maxInt, "0-0"},
+		{"offset=9223372036854775806&limit=2", 200, 0, "3", "4611686018427387904", "0-0"},
+		{"offset=2&limit=" + maxInt, 200, 3, "1", "1", "3-5"},
+		{"offset=4&limit=9223372036854775805", 200, 1, "1", "1", "5-5"},
+		{"offset=9223372036854775808", 400, 0, "", "", ""},
+		{"limit=9223372036854775808", 400, 0, "", "", ""},
+		{"limit=-1", 400, 0, "", "", ""},
+		{"offset=-9223372036854775808", 400, 0, "", "", ""},
+		{"limit=1e3", 400, 0, "", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			r := mustCall(t, srv, tt.status, "GET", "users?"+tt.query, srv.Token, nil)
+			if tt.status != 200 {
+				assert.Contains(t, r.errMsg(t), "must be a non-negative integer")
+				return
+			}
+			assert.Len(t, r.list(t), tt.n)
+			assert.Equal(t, "5", r.Header.Get("X-Total"))
+			assert.Equal(t, tt.pages, r.Header.Get("X-Total-Pages"))
+			assert.Equal(t, tt.page, r.Header.Get("X-Page"))
+			assert.Equal(t, tt.rangeHd, r.Header.Get("X-Range"))
+		})
+	}
+}
