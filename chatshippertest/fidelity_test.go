@@ -389,8 +389,8 @@ func TestPagingNearIntegerLimits(t *testing.T) {
 	srv, _ := newTest(t)
 	const maxInt = "9223372036854775807"
 	tests := []struct {
-		query              string
-		status, n          int
+		query                string
+		status, n            int
 		pages, page, rangeHd string
 	}{
 		{"offset=" + maxInt, 200, 0, "1", "46116860184273880", "0-0"},
