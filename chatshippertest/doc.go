@@ -68,6 +68,20 @@
 // and write the state directly (Put stores documents verbatim, so fixtures
 // round-trip exactly).
 //
+// # Fast tests
+//
+// Both the server and the SDK's client keep to the API's 20 requests per
+// second by default, so a suite that makes many requests runs at that pace.
+// For unit tests turn both off: WithRateLimit(0) on the server ([WithRateLimit]), and
+// [Server.NewClient] builds a [github.com/go-chatshipper/chatshipper.Client]
+// for the server (its URL, HTTP client and bot token) with the client's
+// limiter off:
+//
+//	srv := chatshippertest.NewServer(t, chatshippertest.WithRateLimit(0))
+//	c, err := srv.NewClient()
+//
+// Keep the defaults in a test of how code behaves under the limit.
+//
 // # Tests that wait
 //
 // A real socket keeps testing/synctest from advancing its fake clock. Inside
