@@ -250,7 +250,8 @@ func (s *Server) Close() {
 }
 
 // Client returns an HTTP client that reaches this server: the httptest client
-// for a listening server, an in-process client for NewInProcessServer.
+// for a listening server, an in-process client for NewInProcessServer. For a
+// client of the SDK use NewClient.
 func (s *Server) Client() *http.Client { return s.client }
 
 func (s *Server) now() time.Time { return s.cfg.now().UTC().Truncate(time.Millisecond) }
