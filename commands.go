@@ -111,8 +111,8 @@ func Close() MessageInput { return command("/close") }
 // Forward hands the conversation from one agent to another, as the spec
 // documents it: a /leave for fromUserID followed by a /join for toUserID (the
 // spec says the order does not matter in practice; the outcomes below are for
-// this order). Send both in one call. The two IDs
-// must be valid and differ; a refusal is kept in the message concerned.
+// this order). Send both in one call. The two IDs must be valid and differ; a
+// refusal is kept in the message concerned.
 //
 // The outcome follows from the documented lifecycle and the /leave and /join
 // rules. toUserID ends as an active participant that has not accepted (send
