@@ -301,7 +301,7 @@ func TestMalformedBearerSaysWhatIsWrong(t *testing.T) {
 			raw, err := io.ReadAll(resp.Body)
 			require.NoError(t, err)
 			assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
-			assert.Equal(t, result{Raw: raw}.errMsg(t), tt.want)
+			assert.Equal(t, tt.want, result{Raw: raw}.errMsg(t))
 		})
 	}
 }
