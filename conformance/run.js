@@ -391,7 +391,8 @@ async function main(info) {
             const n = await authRequests(info);
             let err;
             // eslint-disable-next-line no-await-in-loop
-            await refused.users.get(seed.BotUserID).catch((e) => { err = e; });
+            await within(refused.users.get(seed.BotUserID).catch((e) => { err = e; }), 10000,
+                'the call with a refused refresh to fail (a refresh loop?)');
             assert.ok(err, 'the call fails');
             // chipchat gives up after the refused refresh; its error hook puts
             // the original 401's message back on the error it rejects with.
@@ -511,6 +512,11 @@ async function main(info) {
 
 (async () => {
     const started = Date.now();
+    // A hang (a refresh loop, a lost webhook event) is a failure too.
+    setTimeout(() => {
+        console.log(`FAIL no result after 120 s; ${checked.length} operations matched before`);
+        process.exit(1);
+    }, 120000).unref();
     const { child, info: infoP } = startServer();
     let code = 0;
     try {
