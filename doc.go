@@ -184,7 +184,11 @@
 // last accepting agent leaves (/leave) and the contact's last message was
 // answered (otherwise it is queued again); archived when merged into another
 // conversation (/import). A contact message on a closed conversation queues it
-// again.
+// again; /join re-opens a closed conversation (active) and leaves a queued or
+// active one as it is. So Forward (/leave, then /join) ends queued when the
+// contact's last message is unanswered and no other agent has accepted, and
+// otherwise active (an archived conversation stays archived); [Forward] lists
+// the cases.
 //
 // # Rate limits and the loop guard
 //
@@ -296,8 +300,11 @@
 //
 // Fast tests: the fake and the client both keep the API's limit of 20
 // requests per second, so a suite that creates hundreds of documents runs at
-// that pace by accident. Turn both off for unit tests:
-// chatshippertest.NewServer(t, chatshippertest.WithRateLimit(0)) and
-// chatshipper.WithRateLimit(0) on the client. Keep them on in tests of rate
-// limiting itself.
+// that pace by accident (120 creates take about 5 s). Turn both off for unit
+// tests in two lines:
+//
+//	srv := chatshippertest.NewServer(t, chatshippertest.WithRateLimit(0))
+//	c, err := srv.NewClient() // its URL and bot token, with WithRateLimit(0)
+//
+// Keep them on in tests of rate limiting itself.
 package chatshipper

@@ -1,9 +1,11 @@
 // Command forward moves a conversation from one agent to another with the
 // documented /leave + /join pair (chatshipper.Forward).
 //
-// Against the embedded fake server (no CHATSHIPPER_TOKEN) the two agents are
-// seeded users; against a real account pass -from and -to user IDs and
-// optionally -conversation.
+// Without -conversation it creates one conversation per starting status
+// (queued, active, closed) and prints the status before and after each
+// forward; with -conversation it forwards that one. Against the embedded fake
+// server (no CHATSHIPPER_TOKEN) the two agents are seeded users; against a
+// real account pass -from and -to user IDs.
 package main
 
 import (
@@ -20,7 +22,7 @@ import (
 func main() {
 	from := flag.String("from", "", "user ID of the agent handing over")
 	to := flag.String("to", "", "user ID of the agent taking over")
-	convID := flag.String("conversation", "", "conversation to forward (default: a new one)")
+	convID := flag.String("conversation", "", "conversation to forward (default: one new conversation per starting status)")
 	flag.Parse()
 
 	env, err := setup.Connect()
@@ -38,23 +40,44 @@ func main() {
 	if *from == "" || *to == "" {
 		setup.Fail("arguments", fmt.Errorf("-from and -to are required with a real account"))
 	}
-	if *convID == "" {
+	if *convID != "" {
+		forward(ctx, c, *convID, *from, *to)
+		return
+	}
+	// One new conversation per starting status; each starts with an answered
+	// message (the bot's), so the /leave would close it when nobody else has
+	// accepted, and the /join re-opens a closed conversation.
+	starts := []struct {
+		status string
+		setup  []chatshipper.MessageInput
+	}{
+		{"queued", []chatshipper.MessageInput{chatshipper.Notify()}},
+		{"active", []chatshipper.MessageInput{chatshipper.Accept().As(*from)}},
+		{"closed", []chatshipper.MessageInput{chatshipper.Accept().As(*from), chatshipper.Leave().As(*from)}},
+	}
+	for _, st := range starts {
 		conv, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{
-			Name:     "Forwarding demo",
-			Messages: []chatshipper.MessageInput{chatshipper.Chat("Can someone take this over?"), chatshipper.Accept().As(*from)},
+			Name:     "Forwarding demo (" + st.status + ")",
+			Messages: append([]chatshipper.MessageInput{chatshipper.Chat("Can someone take this over?")}, st.setup...),
 		})
 		if err != nil {
 			setup.Fail("creating the conversation", err)
 		}
-		*convID = conv.ID
+		fmt.Printf("== starting status %s\n", st.status)
+		forward(ctx, c, conv.ID, *from, *to)
 	}
-	show(ctx, c, *convID, "before")
-	msgs, _, err := c.Conversations.Send(ctx, *convID, chatshipper.Forward(*from, *to)...)
+	fmt.Println("(a conversation whose contact's last message is unanswered ends queued instead, unless another agent accepted it; see chatshipper.Forward)")
+}
+
+// forward sends the /leave + /join pair and shows the conversation before and after.
+func forward(ctx context.Context, c *chatshipper.Client, convID, from, to string) {
+	show(ctx, c, convID, "before")
+	msgs, _, err := c.Conversations.Send(ctx, convID, chatshipper.Forward(from, to)...)
 	if err != nil {
 		setup.Fail("forwarding", err)
 	}
 	fmt.Printf("sent %q (user %s) and %q (user %s)\n", msgs[0].Text, msgs[0].User.ID, msgs[1].Text, msgs[1].User.ID)
-	show(ctx, c, *convID, "after")
+	show(ctx, c, convID, "after")
 }
 
 func show(ctx context.Context, c *chatshipper.Client, id, label string) {
