@@ -300,7 +300,7 @@
 //
 // Fast tests: the fake and the client both keep the API's limit of 20
 // requests per second, so a suite that creates hundreds of documents runs at
-// that pace by accident (120 creates take about 5 s). Turn both off for unit
+// that pace by accident. Turn both off for unit
 // tests in two lines:
 //
 //	srv := chatshippertest.NewServer(t, chatshippertest.WithRateLimit(0))
