@@ -108,10 +108,11 @@ func Leave() MessageInput { return command("/leave") }
 // unanswered.
 func Close() MessageInput { return command("/close") }
 
-// Forward hands the conversation from one agent to another, as the spec
-// documents it: a /leave for fromUserID followed by a /join for toUserID (the
-// spec says the order does not matter in practice; the outcomes below are for
-// this order). Send both in one call. The two IDs must be valid and differ; a
+// Forward hands the conversation from one agent to another as the commands
+// documentation describes it
+// (https://developers.chatshipper.com/docs/messaging-commands): a /leave for
+// fromUserID followed by a /join for toUserID (the documentation says the order
+// does not matter in practice; the outcomes below are for this order). Send both in one call. The two IDs must be valid and differ; a
 // refusal is kept in the message concerned.
 //
 // The outcome follows from the documented lifecycle and the /leave and /join
