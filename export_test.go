@@ -4,4 +4,3 @@ package chatshipper
 
 // RequireAtMostNPerWindow is requireAtMostNPerWindow for the external tests.
 var RequireAtMostNPerWindow = requireAtMostNPerWindow
-
