@@ -188,3 +188,156 @@ func TestLoopGuardRegressionUnencodableMeta(t *testing.T) {
 		require.NoError(t, err)
 	}
 }
+
+// userLookups counts GET /v2/users/{id} requests the server received.
+func userLookups(srv *chatshippertest.Server, id string) int {
+	n := 0
+	for _, r := range srv.Requests() {
+		if r.Method == http.MethodGet && r.Path == "/v2/users/"+id {
+			n++
+		}
+	}
+	return n
+}
+
+// sendIdentical sends n identical messages to a new conversation and returns
+// how many the guard refused and how many the server refused.
+func sendIdentical(t *testing.T, c *chatshipper.Client, n int) (guard, server int) {
+	t.Helper()
+	ctx := context.Background()
+	id := newConversation(t, c)
+	for range n {
+		_, _, err := c.Conversations.Send(ctx, id, chatshipper.Chat("same"))
+		var le *chatshipper.LoopLimitError
+		if errors.As(err, &le) {
+			if le.FromServer {
+				server++
+			} else {
+				guard++
+			}
+			continue
+		}
+		require.NoError(t, err)
+	}
+	return guard, server
+}
+
+// The guard applies to bot users, learned from the token's highest scope, else
+// from the user's record; WithLoopGuard forces it on or off.
+func TestLoopGuardAppliesToBotUsers(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		user        func(sd chatshippertest.Seed) string
+		scope       string
+		opts        []chatshipper.Option
+		wantGuarded bool
+	}{
+		{"bot scope", func(sd chatshippertest.Seed) string { return sd.BotUserID }, "bot", nil, true},
+		{"cumulative bot scope", func(sd chatshippertest.Seed) string { return sd.BotUserID }, "viewer guest agent bot", nil, true},
+		{"cumulative admin scope: an admin, not a bot", func(sd chatshippertest.Seed) string { return sd.AdminUserID }, "viewer guest agent bot admin", nil, false},
+		{"agent scope", func(sd chatshippertest.Seed) string { return sd.AgentUserIDs[0] }, "guest agent", nil, false},
+		{"forced on for an admin", func(sd chatshippertest.Seed) string { return sd.AdminUserID }, "admin",
+			[]chatshipper.Option{chatshipper.WithLoopGuard(true)}, true},
+		{"forced off for a bot", func(sd chatshippertest.Seed) string { return sd.BotUserID }, "bot",
+			[]chatshipper.Option{chatshipper.WithLoopGuard(false)}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := chatshippertest.NewInProcessServer(t, chatshippertest.WithRateLimit(0))
+			user := tt.user(srv.Seed)
+			c, _ := loopClient(t, srv, srv.IssueToken(user, tt.scope, 0), tt.opts...)
+			guard, server := sendIdentical(t, c, 10)
+			switch {
+			case tt.wantGuarded:
+				assert.Equal(t, [2]int{2, 0}, [2]int{guard, server}, "the 9th and 10th are refused by the guard")
+			case tt.scope == "bot":
+				assert.Equal(t, [2]int{0, 2}, [2]int{guard, server}, "the server refuses them")
+			default:
+				assert.Equal(t, [2]int{0, 0}, [2]int{guard, server}, "not a bot: no limit")
+			}
+			assert.Zero(t, userLookups(srv, user), "the token tells")
+		})
+	}
+}
+
+// A reply sent in a batch whose outcome is unknown (5xx, lost answer) is not
+// taken as made: the guard stays stricter than a server that did act.
+func TestLoopGuardUnknownReplyIsNotAReset(t *testing.T) {
+	t.Parallel()
+	srv := chatshippertest.NewInProcessServer(t, chatshippertest.WithRateLimit(0))
+	bot, _ := loopClient(t, srv, srv.Token)
+	ctx := context.Background()
+	id := newConversation(t, bot)
+	for i := range 20 {
+		_, _, err := bot.Conversations.Send(ctx, id, chatshipper.Chat(fmt.Sprintf("m%d", i)))
+		require.NoError(t, err)
+	}
+	srv.InjectFault(chatshippertest.Fault{Method: "POST", PathPrefix: "/v2/conversations/" + id, Count: 1, Status: 500, After: true})
+	_, _, err := bot.Conversations.Send(ctx, id, chatshipper.Chat("relayed").WithRole(chatshipper.RoleContact))
+	var er *chatshipper.ErrorResponse
+	require.ErrorAs(t, err, &er)
+	_, _, err = bot.Conversations.Send(ctx, id, chatshipper.Chat("next"))
+	require.ErrorIs(t, err, chatshipper.ErrLoopLimit, "the guard does not know the reply was made")
+	bot.ObserveReply(id)
+	_, _, err = bot.Conversations.Send(ctx, id, chatshipper.Chat("next"))
+	require.NoError(t, err)
+}
+
+// A 5xx or a lost answer keeps the count (the server may have stored the
+// message); the guard then refuses what the server would.
+func TestLoopGuardUnknownOutcomeCounts(t *testing.T) {
+	t.Parallel()
+	for _, f := range []chatshippertest.Fault{
+		{Status: 500, After: true},
+		{Status: 503},
+		{Drop: chatshippertest.DropAfter},
+		{Drop: chatshippertest.DropBefore},
+	} {
+		t.Run(fmt.Sprintf("status %d drop %d", f.Status, f.Drop), func(t *testing.T) {
+			t.Parallel()
+			srv := chatshippertest.NewInProcessServer(t, chatshippertest.WithRateLimit(0))
+			bot, _ := loopClient(t, srv, srv.Token)
+			ctx := context.Background()
+			id := newConversation(t, bot)
+			f.Method, f.PathPrefix, f.Count = "POST", "/v2/conversations/"+id, 1
+			for range 7 {
+				_, _, err := bot.Conversations.Send(ctx, id, chatshipper.Chat("same"))
+				require.NoError(t, err)
+			}
+			srv.InjectFault(f)
+			_, _, err := bot.Conversations.Send(ctx, id, chatshipper.Chat("same"))
+			require.Error(t, err)
+			require.NotErrorIs(t, err, chatshipper.ErrLoopLimit)
+			_, _, err = bot.Conversations.Send(ctx, id, chatshipper.Chat("same"))
+			require.ErrorIs(t, err, chatshipper.ErrLoopLimit, "the unknown one counts")
+		})
+	}
+}
+
+// Two clients of the same bot sharing a store count together.
+func TestLoopGuardSharedStore(t *testing.T) {
+	t.Parallel()
+	srv := chatshippertest.NewInProcessServer(t, chatshippertest.WithRateLimit(0))
+	store := chatshipper.NewLoopGuardMemoryStore(0)
+	a, _ := loopClient(t, srv, srv.Token, chatshipper.WithLoopGuardStore(store))
+	b, _ := loopClient(t, srv, srv.Token, chatshipper.WithLoopGuardStore(store))
+	ctx := context.Background()
+	id := newConversation(t, a)
+	for i := range 8 {
+		c := a
+		if i%2 == 1 {
+			c = b
+		}
+		_, _, err := c.Conversations.Send(ctx, id, chatshipper.Chat("same"))
+		require.NoError(t, err)
+	}
+	_, _, err := b.Conversations.Send(ctx, id, chatshipper.Chat("same"))
+	var le *chatshipper.LoopLimitError
+	require.ErrorAs(t, err, &le)
+	require.False(t, le.FromServer)
+
+	_, err = chatshipper.NewClient("tok", chatshipper.WithLoopGuardStore(nil))
+	require.ErrorIs(t, err, chatshipper.ErrInvalidArgument)
+}
