@@ -397,7 +397,7 @@ func TestLoopGuardRoleFromUserRecord(t *testing.T) {
 				assert.Equal(t, 1, refused(9), "role unknown: the guard applies")
 				assert.Equal(t, 1, mt.GetCallCountInfo()["GET "+users])
 				time.Sleep(3 * time.Minute) // the identical window passes; the lookup is due again
-				c.ObserveReply(convID)       // and the consecutive count starts again
+				c.ObserveReply(convID)      // and the consecutive count starts again
 				assert.Equal(t, 1, refused(9), "the second lookup fails too")
 				assert.Equal(t, 2, mt.GetCallCountInfo()["GET "+users])
 				time.Sleep(3 * time.Minute)
