@@ -83,9 +83,9 @@ type LoopReservation struct {
 // Each method is one atomic step: concurrent calls for the same key must
 // behave as if run one after another. Each can be done in one round trip
 // (for example one server-side script), since everything a method needs is in
-// its arguments. A store need not use the same clock as its callers, but it
-// must measure every window with one clock; the guard passes its time as At
-// and at.
+// its arguments. A store measures windows with the times it is given (At and
+// at, the clock of the calling process), not with a clock of its own, so
+// processes that share a store should keep their clocks synchronized.
 //
 // A store is safe for concurrent use. Errors other than *LoopLimitError from
 // Reserve refuse the send (nothing is sent); errors from Release and Reset are
