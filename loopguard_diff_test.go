@@ -46,7 +46,7 @@ func TestLoopGuardAgreesWithServer(t *testing.T) {
 		{"small limits", chatshipper.LoopGuardConfig{Identical: 3, IdenticalWindow: 20 * time.Second,
 			Consecutive: 5, ConsecutiveWindow: time.Minute}, 2000, 8 * time.Second},
 	}
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		for i := range configs {
 			configs[i].seqs /= 10
 		}

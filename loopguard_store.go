@@ -24,11 +24,13 @@ type LoopGuardKey struct {
 type LoopLimits struct {
 	// Identical is how many messages with the same content hash may be
 	// counted within IdenticalWindow.
-	Identical       int
+	Identical int
+	// IdenticalWindow is how long an identical entry counts.
 	IdenticalWindow time.Duration
 	// Consecutive is how many messages may be counted within
 	// ConsecutiveWindow since the last reply.
-	Consecutive       int
+	Consecutive int
+	// ConsecutiveWindow is how long a consecutive entry counts.
 	ConsecutiveWindow time.Duration
 }
 
