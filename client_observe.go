@@ -112,6 +112,9 @@ func (c *Client) setSelf(id string) {
 //
 // ChatShipper API docs: https://developers.chatshipper.com/docs/api-authentication
 func (c *Client) SelfUserID(ctx context.Context) (string, error) {
+	if ctx == nil {
+		return "", argError("ctx", "nil context")
+	}
 	if id := c.selfUserID(ctx); id != "" {
 		return id, nil
 	}

@@ -2,23 +2,20 @@ package chatshipper
 
 import (
 	"bytes"
-	"encoding/json"
 	"sync"
+
+	"github.com/go-chatshipper/chatshipper/internal/wire"
 )
 
-// All JSON of requests, responses and webhook bodies goes through encodeJSON and
-// decodeJSON, so the codec can be measured and replaced in this one file.
+// All JSON of requests, responses and webhook bodies goes through the codec
+// of package wire (shared with package webhook), so it can be measured and
+// replaced in one place.
 
 // encodeJSON returns the JSON encoding of v without a trailing newline.
-func encodeJSON(v any) ([]byte, error) {
-	return json.Marshal(v)
-}
+func encodeJSON(v any) ([]byte, error) { return wire.Marshal(v) }
 
-// decodeJSON decodes data into v. Unknown fields are ignored (the API adds
-// fields in backward-compatible releases).
-func decodeJSON(data []byte, v any) error {
-	return json.Unmarshal(data, v)
-}
+// decodeJSON decodes data into v; unknown fields are ignored.
+func decodeJSON(data []byte, v any) error { return wire.Unmarshal(data, v) }
 
 // bufPool recycles the buffers that response bodies are read into, so a call
 // does not allocate a fresh growing buffer for every page it decodes.

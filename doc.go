@@ -6,16 +6,19 @@
 //
 // # Getting started
 //
-// Create one Client per token and share it between goroutines:
+// Create one [Client] per token with [NewClient] and share it between
+// goroutines:
 //
 //	c, err := chatshipper.NewClient(os.Getenv("CHATSHIPPER_TOKEN"))
 //	if err != nil { ... }
 //	conv, _, err := c.Conversations.Get(ctx, "5bb0277fd99faf11a3f4a37e", nil)
 //
-// Every call takes a context.Context first and returns the typed result, a
-// *Response (the HTTP response plus list metadata) and an error. Endpoints the
-// SDK does not wrap are reachable with Client.NewRequest and Client.Do, which
-// apply the same authentication, retries, limits and error mapping.
+// Every call takes a [context.Context] first and returns the typed result, a
+// [*Response] (the HTTP response plus list metadata) and an error. Endpoints
+// the SDK does not wrap are reachable with [Client.NewRequest] and [Client.Do],
+// which apply the same authentication, retries, limits and error mapping.
+// Optional fields of create and update bodies are pointers: [Ptr] makes one
+// in place.
 //
 // # Authentication
 //
@@ -98,9 +101,9 @@
 //
 // # Queries
 //
-// List calls take a *Query built with the API's query language (chapter 3 of
-// the API docs). Builders return a new query, so a base query can be shared
-// and refined:
+// List calls take a [*Query] built with [NewQuery] in the API's query language
+// (https://developers.chatshipper.com/docs/api-resource-sets). Builders return
+// a new query, so a base query can be shared and refined:
 //
 //	q := chatshipper.NewQuery().
 //		Where("status", chatshipper.In("queued", "active")).
@@ -111,23 +114,26 @@
 //		Sort("-createdAt").
 //		Limit(50)
 //
-// Filters: Exists (field=), NotExists (field=!), Eq, Ne (!=), Gt, Gte, Lt, Lte,
-// Between (two bounds), In ([a,b]), Nin (![a,b]) and Regex (~). Fields may be
-// dot paths ("meta.intent", "categories.name") or array indexes
-// ("participants.1" with Exists or NotExists). WhereAny sends an OR query over
-// several fields ("name,displayName=acme"). Populate takes an optional field
-// list ("messages:type|text").
+// Filters: [Exists] (field=), [NotExists] (field=!), [Eq], [Ne] (!=), [Gt],
+// [Gte], [Lt], [Lte], [Between] (two bounds), [In] ([a,b]), [Nin] (![a,b]) and
+// [Regex] (~). Fields may be dot paths ("meta.intent", "categories.name") or
+// array indexes ("participants.1" with Exists or NotExists). [Query.WhereAny]
+// sends an OR query over several fields ("name,displayName=acme"): a literal,
+// case-insensitive substring match, with regular-expression metacharacters
+// escaped; [Query.WhereAnyRegex] sends a pattern on purpose. [Query.Populate]
+// takes an optional field list ("messages:type|text").
 //
 // A query the server would read differently from what the code says is
-// refused before any I/O with an error matching ErrInvalidQuery (*QueryError
-// names the field): the same field twice, an Eq value that looks like an
+// refused before any I/O with an error matching [ErrInvalidQuery] and
+// [ErrInvalidArgument] ([*QueryError] names the field): the same field twice, an Eq value that looks like an
 // operator (use the operator instead), a comma inside a list value, an empty
 // field name, a limit below 1, a negative offset, a populate path given twice.
 // The API's mandatory filters are checked too: listing messages needs one of
 // id, organization, conversation, type, role or createdAt; a conversation
 // query on a meta field needs one of id, type, participants.user, status,
-// createdAt, categoryIndex, category, organization or updatedAt. ParseQuery
-// reads a query string back into a *Query.
+// createdAt, categoryIndex, category, organization or updatedAt. These rules
+// belong to the collection, so [Client.Collection]("messages") applies them
+// too.
 //
 // # Pagination
 //
@@ -251,77 +257,91 @@
 //
 // # Resources
 //
-// Besides Conversations and Messages, the Client has a typed service per
-// resource: Contacts (with FindByTelephone), Users (with Me, the token's own
-// user), Organizations, OrgGroups, Channels, Services (with CreateWebhook and
-// Verify), Forms, Workflows, Bots and BotInstances. Each has List, ListIter,
-// Get, Create, Update (PATCH: only the fields set are sent; nested objects
-// such as meta or params replace the stored value whole) and Delete, written
-// once in the generic Resource type. Collections without a typed service
-// (kbases, kbitems, articles, files, locations, watemplates, metrics, points,
-// partners, tests, testresults, links, and any future one) are reached with
-// Client.Collection(name), whose Document keeps every field as the server
-// sent it.
+// Besides [Client.Conversations] and [Client.Messages] (with
+// [MessagesService.Replace], the PUT the official Node SDK uses), the Client
+// has a typed service per resource: Contacts (with
+// [ContactsService.FindByTelephone]), Users (with [UsersService.Me], the
+// token's own user), Organizations, OrgGroups, Channels, Services (with
+// [ServicesService.CreateWebhook] and [ServicesService.Verify]), Forms,
+// Workflows, Bots and BotInstances. Every service has the same shape: List,
+// ListIter, Get, Create, Update (PATCH: only the fields set are sent; nested
+// objects such as meta or params replace the stored value whole) and Delete,
+// each documented with its verb and path, all served by one generic
+// implementation. Collections without a typed service (kbases, kbitems,
+// articles, files, locations, watemplates, metrics, points, partners, tests,
+// testresults, links, and any future one) are reached with
+// [Client.Collection], whose [Document] keeps every field as the server sent
+// it.
 //
 // # Webhooks
 //
-// WebhookHandler is the http.Handler for a webhook URL. It answers the
-// subscription check (GET ?type=subscribe&challenge=X with X as plain text),
-// caps POST bodies (1 MiB by default; 413 beyond), and with a secret set
-// (WithWebhookSecret) checks X-Hub-Signature, "sha1=" and the hex HMAC-SHA1 of
-// the raw body, in constant time before any parsing: a missing or wrong
-// signature answers 401 and no handler runs. Without a secret nothing is
-// verified, so anyone who knows the URL can post events; always set one in
-// production. Malformed JSON answers 400.
+// Package [github.com/go-chatshipper/chatshipper/webhook] receives webhooks:
+// its Handler answers the subscription challenge, verifies signatures,
+// decodes events, skips duplicates and the bot's own messages, and routes
+// events to handlers by pattern and filter. Connected to a Client with
+// webhook.WithClient, it asks [Client.SelfUserID] who the bot is and tells
+// the loop guard what it saw with [Client.ObserveMessages].
 //
-// Events are decoded into a typed Event (ID, Name, Timestamp, Organization,
-// Activity, Data with the typed Conversation and Message, Links, and Raw) and
-// dispatched to every handler whose pattern matches, in registration order:
-// "*" matches exactly one dot-separated word and "**" any number of words
-// ("message.create.contact.*", "message.**", "*.update"). Handlers may add
-// filters: MessageRole, MessageTypes, ConversationTypes, MetaEquals,
-// ConversationMetaEquals, and the text triggers OnText, OnTextFold and
-// OnTextMatch for chat and postback messages. For message events Data.Resources
-// is nil; Event.Resource reads any other data key from Raw.
+// # Testing your automation
 //
-// Message events are decoded in a single pass by the SDK's own decoder, about
-// 3.5 times faster than encoding/json on a typical 2 KB event (BENCHMARKS.md).
-// It is strict: wherever its reading could differ from encoding/json's (a
-// duplicate key, a key in another letter case, a value of the wrong type,
-// anything invalid) it hands the body to encoding/json, so the Event, and the
-// error for a bad body, are always what encoding/json makes of it. Every string
-// in an Event is its own copy, as with encoding/json.
+// Code that uses the SDK is tested in one of three ways. None of them needs a
+// ChatShipper account or the network.
 //
-// A handler error (or panic) answers 500 so the platform retries; success
-// answers 200. The platform retries for up to 24 hours, so the handler
-// remembers recent event IDs (10,000 by default) and runs each event once; an
-// event whose handler failed is forgotten, so its retry runs again.
-// WithWebhookAsync acknowledges at once and processes in the background with a
-// bounded queue (503 when full, so the platform retries): the platform gives
-// up after 20 seconds. Shutdown drains every acknowledged event.
-//
-// Bots must not answer themselves: by default message events caused by the
-// client's own user (WithWebhookClient, from the token's _id claim, or
-// WithWebhookSelfUser) are not dispatched, and WithWebhookSkipBots drops every
-// bot message. With WithWebhookClient, messages seen in events also feed the
-// loop guard, so a contact's reply resets the consecutive-message count.
-//
-// For serverless functions, VerifySignature(body, header, secret) and
-// ParseEvent(body) do the same work on a raw body.
-//
-// # Testing with chatshippertest
-//
-// The package chatshippertest is a stateful fake ChatShipper server: it keeps
-// conversations, messages and every other collection, runs the conversation
-// lifecycle and every command, answers the query language with the list
-// headers, enforces the request and loop limits, delivers signed webhooks, and
-// injects faults. Start it in one line and point a client at it:
+// The fake server, package chatshippertest, is a stateful ChatShipper: it
+// keeps conversations, messages and every other collection, runs the
+// conversation lifecycle and every command, answers the query language with
+// the list headers, enforces the request and loop limits, delivers signed
+// webhooks, and injects faults. Start it in one line and point a client at it:
 //
 //	srv := chatshippertest.NewServer(t)
 //	c, err := chatshipper.NewClient(srv.Token, chatshipper.WithBaseURL(srv.URL))
 //
 // srv.Seed names the seeded organization, users (bot, admin, agents, guest),
-// channels and form; srv.Requests() records what reached the server;
-// srv.InjectFault makes requests fail. NewInProcessServer serves without a
-// socket, for tests inside testing/synctest bubbles where waits take no time.
+// channels and form; srv.Put stores documents directly; srv.Requests records
+// what reached the server; srv.InjectFault makes requests fail.
+//
+// Recorded fixtures with httpmock: answer the client's requests from JSON
+// files under testdata/. Give each test its own transport, so tests can run in
+// parallel:
+//
+//	mt := httpmock.NewMockTransport()
+//	mt.RegisterResponder("GET", "https://api.chatshipper.com/v2/conversations",
+//		httpmock.NewStringResponder(200, fixture))
+//	c, err := chatshipper.NewClient(token, chatshipper.WithHTTPClient(&http.Client{Transport: mt}))
+//
+// httpmock's global activation works too: without [WithHTTPClient], a client
+// uses whatever [http.DefaultTransport] is when [NewClient] runs. That is also
+// the trap: a client built before httpmock.Activate keeps the real transport
+// and talks to the real network. Build clients after activating, or pass the
+// transport explicitly. A request with no responder fails at once with
+// httpmock's error, which the client does not retry.
+//
+// Record and replay, for fixtures from a real account: package
+// [github.com/go-chatshipper/chatshipper/chatshippertest/replay] records what the
+// real API answered once and replays it offline. replay.New(t,
+// "testdata/fixtures/"+t.Name()) records through the real API when the test
+// runs with -chatshipper.record (or CHATSHIPPER_RECORD=1), scrubbing tokens,
+// passwords, secrets and signatures, and replays the committed fixture files
+// otherwise; its ClientOptions plug it into NewClient, replay.Register serves
+// the fixtures from an httpmock transport, and replay.Seed loads recorded
+// documents into the fake server. A request that was not recorded fails at
+// once, naming the closest recording.
+//
+// Waiting without waiting: inside a [testing/synctest] bubble, Retry-After
+// pauses, backoff and the rate limiter's waits take no real time. A socket
+// would leave the bubble, so serve the fake without one:
+//
+//	synctest.Test(t, func(t *testing.T) {
+//		srv := chatshippertest.NewInProcessServer(t)
+//		c, err := chatshipper.NewClient(srv.Token, chatshipper.WithBaseURL(srv.URL),
+//			chatshipper.WithHTTPClient(srv.Client()))
+//		...
+//	})
+//
+// Fast tests: the fake and the client both keep the API's limit of 20
+// requests per second, so a suite that creates hundreds of documents runs at
+// that pace by accident. Turn both off for unit tests:
+// chatshippertest.NewServer(t, chatshippertest.WithRateLimit(0)) and
+// chatshipper.WithRateLimit(0) on the client. Keep them on in tests of rate
+// limiting itself.
 package chatshipper

@@ -45,9 +45,11 @@ func pagedConversations(n int, withTotal bool, queries *[]url.Values) httpmock.R
 }
 
 func TestConversationsListIterRequestCounts(t *testing.T) {
+	t.Parallel()
 	for _, n := range []int{0, 1, 199, 200, 201, 1000} {
 		for _, withTotal := range []bool{true, false} {
 			t.Run(fmt.Sprintf("n=%d/total=%v", n, withTotal), func(t *testing.T) {
+				t.Parallel()
 				c, mt := newTestClient(t)
 				var queries []url.Values
 				mt.RegisterResponder("GET", testBase+"conversations", pagedConversations(n, withTotal, &queries))
@@ -84,6 +86,7 @@ func TestConversationsListIterRequestCounts(t *testing.T) {
 }
 
 func TestListIterBreakAndError(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t)
 	var queries []url.Values
 	mt.RegisterResponder("GET", testBase+"conversations", pagedConversations(1000, true, &queries))
@@ -122,6 +125,7 @@ func TestListIterBreakAndError(t *testing.T) {
 }
 
 func TestListSendsQueryAndReadsHeaders(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t)
 	var got recorded
 	mt.RegisterResponder("GET", testBase+"users", func(r *http.Request) (*http.Response, error) {
@@ -144,6 +148,7 @@ func TestListSendsQueryAndReadsHeaders(t *testing.T) {
 }
 
 func TestConversationsListAndGetWithQuery(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t)
 	var got recorded
 	mt.RegisterResponder("GET", testBase+"conversations", record(&got, 200, `[]`))
@@ -161,6 +166,7 @@ func TestConversationsListAndGetWithQuery(t *testing.T) {
 }
 
 func TestMandatoryFiltersRefusedBeforeIO(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t)
 	ctx := context.Background()
 	_, _, err := c.Messages.List(ctx, NewQuery().Where("text", Regex("hello")))

@@ -17,6 +17,7 @@ import (
 )
 
 func TestLoopGuardThroughSend(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		c, mt := newTestClient(t, WithRateLimit(0))
 		path := testBase + "conversations/" + convID + "/messages"
@@ -51,6 +52,7 @@ func TestLoopGuardThroughSend(t *testing.T) {
 }
 
 func TestLoopGuardConsecutiveAndReset(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		c, mt := newTestClient(t, WithRateLimit(0))
 		path := testBase + "conversations/" + convID + "/messages"
@@ -89,6 +91,7 @@ func TestLoopGuardConsecutiveAndReset(t *testing.T) {
 }
 
 func TestLoopGuardCreateBatchAndOff(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t, WithRateLimit(0))
 	mt.RegisterResponder("POST", testBase+"conversations", httpmock.NewStringResponder(201, `{"id":"`+convID+`"}`))
 	many := make([]MessageInput, 21)
@@ -128,6 +131,7 @@ func TestLoopGuardCreateBatchAndOff(t *testing.T) {
 }
 
 func TestServerLoopLimitMapped(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t, WithRateLimit(0))
 	path := testBase + "conversations/" + convID + "/messages"
 	resp := httpmock.NewStringResponse(429, `{"error":{"message":"Loop limit: more than 20 consecutive messages in an hour"}}`)
@@ -165,6 +169,7 @@ func (g *hitLog) responder(status func(n int) (int, string)) httpmock.Responder 
 }
 
 func TestClientRateLimitAcrossGoroutines(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		c, mt := newTestClient(t) // default: 20 per second
 		var log hitLog
@@ -188,6 +193,7 @@ func TestClientRateLimitAcrossGoroutines(t *testing.T) {
 }
 
 func TestClient429PausesAllGoroutines(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		c, mt := newTestClient(t, WithRateLimit(1000))
 		var log hitLog
@@ -222,6 +228,7 @@ func TestClient429PausesAllGoroutines(t *testing.T) {
 }
 
 func TestCustomLimiter(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		var calls atomic.Int32
 		c, mt := newTestClient(t, WithLimiter(limiterFunc(func(ctx context.Context) error { calls.Add(1); return nil })))
@@ -245,6 +252,7 @@ func (f limiterFunc) Wait(ctx context.Context) error { return f(ctx) }
 // 1,600 goroutines queue for 80 s at 20 requests per second, yet every request
 // succeeds, though each attempt may take at most 60 s.
 func TestLimiterWaitOutsideAttemptTimeout(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		mt := httpmock.NewMockTransport()
 		c, err := NewClient(testToken, WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: mt, Timeout: 60 * time.Second}))
@@ -271,6 +279,7 @@ func TestLimiterWaitOutsideAttemptTimeout(t *testing.T) {
 }
 
 func TestAttemptTimeout(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		mt := httpmock.NewMockTransport()
 		c, err := NewClient(testToken, WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: mt, Timeout: 5 * time.Second}),

@@ -51,6 +51,7 @@ func TestLoopGuardMemoryBound(t *testing.T) {
 }
 
 func TestLoopLimitErrorMessage(t *testing.T) {
+	t.Parallel()
 	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.FixedZone("CET", 3600))
 	tests := []struct {
 		name string

@@ -7,6 +7,7 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -93,16 +94,25 @@ func linkOffset(links map[string]url.Values, rel string) int {
 	return parsePageCount(vs[0])
 }
 
+// linkRels are the only relations the SDK reads; any other is ignored.
+var linkRels = [...]string{"first", "prev", "next", "last"}
+
 // parseLinkHeader reads RFC 8288 Link header values into the query
-// parameters of each relation (lower-cased). Only the query part of a link
-// target is kept: the host and path are not trusted (the API's own example
-// has a broken host), and the caller re-sends its request to its own base
-// URL. It accepts several header values, links spread over several lines,
-// several relations in one rel ("next last"), quoted or bare rel values and
-// stray whitespace; for a relation given twice the first link wins. Garbage
-// is skipped, never fatal.
+// parameters of the relations first, prev, next and last (lower-cased; any
+// other relation is dropped). Only the query part of a link target is kept:
+// the host and path are not trusted (the API's own example has a broken
+// host), and the caller re-sends its request to its own base URL. It accepts
+// several header values, links spread over several lines, several relations
+// in one rel ("next last"), quoted or bare rel values and stray whitespace;
+// for a relation given twice the first link wins. Garbage is skipped, never
+// fatal.
+//
+// It runs in time linear in the header's size: every byte is scanned once,
+// and a link target's query is parsed at most once per link and only when
+// the link names a wanted relation not seen before, so at most four times in
+// all, however many relations a hostile server lists.
 func parseLinkHeader(values []string) map[string]url.Values {
-	links := make(map[string]url.Values)
+	links := make(map[string]url.Values, len(linkRels))
 	for _, s := range values {
 		parseLinkValue(s, links)
 	}
@@ -111,7 +121,7 @@ func parseLinkHeader(values []string) map[string]url.Values {
 
 func parseLinkValue(s string, links map[string]url.Values) {
 	i := 0
-	for {
+	for len(links) < len(linkRels) {
 		// Find the next "<target>"; anything before it is noise.
 		lt := strings.IndexByte(s[i:], '<')
 		if lt < 0 {
@@ -125,7 +135,8 @@ func parseLinkValue(s string, links map[string]url.Values) {
 		target := s[i : i+gt]
 		i += gt + 1
 
-		var rels []string
+		var rel string
+		haveRel := false
 		// Parameters run until the comma that ends this link-value.
 		for i < len(s) {
 			i = skipLinkSpace(s, i)
@@ -155,15 +166,23 @@ func parseLinkValue(s string, links map[string]url.Values) {
 			}
 			var value string
 			value, i = readLinkParamValue(s, skipLinkSpace(s, i+1))
-			if strings.EqualFold(name, "rel") && rels == nil {
-				rels = strings.Fields(value)
+			if !haveRel && strings.EqualFold(name, "rel") {
+				rel, haveRel = value, true
 			}
 		}
-		for _, rel := range rels {
-			rel = strings.ToLower(rel)
-			if _, seen := links[rel]; !seen {
-				links[rel] = linkTargetQuery(target)
+		var query url.Values // parsed on first use, once per link
+		for _, r := range strings.Fields(rel) {
+			r = strings.ToLower(r)
+			if !slices.Contains(linkRels[:], r) {
+				continue
 			}
+			if _, seen := links[r]; seen {
+				continue
+			}
+			if query == nil {
+				query = linkTargetQuery(target)
+			}
+			links[r] = query
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -21,6 +22,7 @@ var paginationAbsent = Pagination{
 }
 
 func TestParsePagination(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		h    http.Header
@@ -111,6 +113,7 @@ func TestParsePagination(t *testing.T) {
 }
 
 func TestParsePageRange(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in         string
 		start, end int
@@ -144,6 +147,7 @@ func TestParsePageRange(t *testing.T) {
 }
 
 func TestParseLinkHeader(t *testing.T) {
+	t.Parallel()
 	q := func(s string) url.Values {
 		v, err := url.ParseQuery(s)
 		require.NoError(t, err)
@@ -223,7 +227,12 @@ func TestParseLinkHeader(t *testing.T) {
 		{
 			"garbage is skipped",
 			[]string{"garbage", "<unterminated", `<u?offset=1>`, `<u?offset=2>; rel=`, `<u?offset=3>; rel`, `;;;,,,<u?offset=4>; =x; rel="prev"`, `<u?offset=5>; rel="unterminated`},
-			map[string]url.Values{"prev": q("offset=4"), "unterminated": q("offset=5")},
+			map[string]url.Values{"prev": q("offset=4")},
+		},
+		{
+			"only first, prev, next and last are kept",
+			[]string{`<u?offset=1>; rel="alternate next up", <u?offset=2>; rel="self"; rel="last", <u?offset=3>; rel="LAST first"`},
+			map[string]url.Values{"next": q("offset=1"), "last": q("offset=3"), "first": q("offset=3")},
 		},
 	}
 	for _, tt := range tests {
@@ -322,6 +331,7 @@ func pageSeqInts(from, to int) []int {
 }
 
 func TestPaginateCounts(t *testing.T) {
+	t.Parallel()
 	// Expected fetch counts with the default limit of 200.
 	tests := []struct {
 		n                      int
@@ -360,6 +370,7 @@ func TestPaginateCounts(t *testing.T) {
 }
 
 func TestPaginateCallerOffsetAndLimit(t *testing.T) {
+	t.Parallel()
 	q := NewQuery().Where("status", Eq("open")).Sort("-createdAt").Offset(3).Limit(7)
 	before, err := q.Encode()
 	require.NoError(t, err)
@@ -383,6 +394,7 @@ func TestPaginateCallerOffsetAndLimit(t *testing.T) {
 }
 
 func TestPaginateLeavesCallerQueryWithoutLimit(t *testing.T) {
+	t.Parallel()
 	q := NewQuery().Where("type", Eq("contact"))
 	f := &pageFakeLister{n: 450, total: true}
 	items, errs := collectPages(t, paginate(t.Context(), q, f.fetch))
@@ -400,6 +412,7 @@ func TestPaginateLeavesCallerQueryWithoutLimit(t *testing.T) {
 }
 
 func TestPaginateFollowsNextLink(t *testing.T) {
+	t.Parallel()
 	// The server's next link, not offset+len(page), decides where to go.
 	var offsets []int
 	fetch := func(_ context.Context, q *Query) ([]string, Pagination, error) {
@@ -423,6 +436,7 @@ func TestPaginateFollowsNextLink(t *testing.T) {
 }
 
 func TestPaginateServerPageCap(t *testing.T) {
+	t.Parallel()
 	// The server returns 100 per page whatever the limit, and says so.
 	f := &pageFakeLister{n: 250, perPage: 100}
 	items, errs := collectPages(t, paginate(t.Context(), nil, f.fetch))
@@ -432,6 +446,7 @@ func TestPaginateServerPageCap(t *testing.T) {
 }
 
 func TestPaginateNextLinkMustAdvance(t *testing.T) {
+	t.Parallel()
 	for _, next := range []int{0, 5} {
 		t.Run(strconv.Itoa(next), func(t *testing.T) {
 			calls := 0
@@ -452,6 +467,7 @@ func TestPaginateNextLinkMustAdvance(t *testing.T) {
 }
 
 func TestPaginateErrorOnPageThree(t *testing.T) {
+	t.Parallel()
 	boom := errors.New("boom")
 	f := &pageFakeLister{n: 1000, total: true, failAt: 3, err: boom}
 	var items []int
@@ -471,6 +487,7 @@ func TestPaginateErrorOnPageThree(t *testing.T) {
 }
 
 func TestPaginateBreakStopsFetching(t *testing.T) {
+	t.Parallel()
 	f := &pageFakeLister{n: 1000, total: true}
 	var got []int
 	for item, err := range paginate(t.Context(), NewQuery().Limit(5), f.fetch) {
@@ -485,6 +502,7 @@ func TestPaginateBreakStopsFetching(t *testing.T) {
 }
 
 func TestPaginateContext(t *testing.T) {
+	t.Parallel()
 	t.Run("cancelled before the first fetch", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
@@ -508,6 +526,7 @@ func TestPaginateContext(t *testing.T) {
 }
 
 func TestPaginateInvalidQuery(t *testing.T) {
+	t.Parallel()
 	f := &pageFakeLister{n: 10}
 	q := NewQuery().Limit(0)
 	items, errs := collectPages(t, paginate(t.Context(), q, f.fetch))
@@ -519,6 +538,7 @@ func TestPaginateInvalidQuery(t *testing.T) {
 }
 
 func TestPaginateEmptyPageWithNextLinkStops(t *testing.T) {
+	t.Parallel()
 	calls := 0
 	fetch := func(context.Context, *Query) ([]int, Pagination, error) {
 		calls++
@@ -532,13 +552,51 @@ func TestPaginateEmptyPageWithNextLinkStops(t *testing.T) {
 	assert.Equal(t, 1, calls)
 }
 
+// hostileLinkHeader is a 32 KiB Link header naming 3,000 relations for one
+// long target: the shape that took seconds when every relation re-parsed the
+// target's query.
+func hostileLinkHeader() string {
+	var b strings.Builder
+	b.WriteString("<https://x/v2/users?" + strings.Repeat("a=1&", 2000) + "offset=7>; rel=\"")
+	for i := range 3000 {
+		fmt.Fprintf(&b, "r%d ", i)
+	}
+	b.WriteString("next\"")
+	return b.String()
+}
+
+func TestParseLinkHeaderHostileIsLinear(t *testing.T) { // not parallel: AllocsPerRun
+	h := hostileLinkHeader()
+	require.Greater(t, len(h), 24<<10)
+	links := parseLinkHeader([]string{h})
+	require.Len(t, links, 1)
+	assert.Equal(t, "7", links["next"].Get("offset"))
+	// The target's query is parsed once whatever the number of relations: the
+	// allocations stay those of one url.ParseQuery of 2,001 pairs (re-parsing
+	// per relation made it 3,001 times that).
+	one := testing.AllocsPerRun(3, func() { linkTargetQuery("u?" + strings.Repeat("a=1&", 2000) + "offset=7") })
+	all := testing.AllocsPerRun(3, func() { parseLinkHeader([]string{h}) })
+	assert.Less(t, all, 2*one+100, "allocations of the hostile header vs one query parse")
+}
+
 func FuzzParseLinkHeader(f *testing.F) {
 	// Seeds also live in testdata/fuzz/FuzzParseLinkHeader/.
 	f.Add(`<https://api.chatshipper.com/v2/users?offset=10&limit=5>; rel="next"`)
+	f.Add(hostileLinkHeader())
+	f.Add(strings.Repeat(`<u?a=1>; rel="x y z"`, 500))
 	f.Fuzz(func(t *testing.T, s string) {
 		for _, values := range [][]string{{s}, strings.Split(s, "\n")} {
+			// A time bound per input: linear parsing takes microseconds per
+			// KiB; a super-linear one takes seconds on inputs of tens of KiB.
+			// The bound is generous so a loaded machine cannot trip it.
+			start := time.Now()
 			links := parseLinkHeader(values)
+			if d := time.Since(start); d > 200*time.Millisecond+time.Duration(len(s))*20*time.Microsecond {
+				t.Fatalf("parsing %d bytes took %s", len(s), d)
+			}
+			require.LessOrEqual(t, len(links), 4)
 			for rel := range links {
+				require.Contains(t, []string{"first", "prev", "next", "last"}, rel)
 				require.NotEmpty(t, rel)
 				require.Equal(t, strings.ToLower(rel), rel)
 				require.False(t, strings.ContainsAny(rel, " \t\r\n"), "rel %q", rel)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -175,11 +176,36 @@ func (q *Query) Where(field string, f Filter) *Query {
 }
 
 // WhereAny adds an OR search over fields ("name,displayName=acme"): the
-// server matches value case-insensitively as a substring, or exactly for
-// resource-ID fields. OR searches take no operators, so a value that looks
-// like one is refused as in Eq. With a single field this is the same
-// parameter as Where(field, Eq(value)), and it conflicts with it.
+// server matches value case-insensitively as a substring of any of the
+// fields, or exactly for resource-ID fields. The server evaluates an OR
+// search as a regular expression, so WhereAny escapes every regular
+// expression metacharacter of value (as regexp.QuoteMeta does): "a.c" matches
+// only the literal text "a.c", ".*" only those two characters, and user
+// text cannot become an expensive pattern on the server. WhereAnyRegex sends
+// a pattern as it is.
+//
+// A value that starts like an operator ("!", ">", "<", "~", "[") is refused
+// as in Eq. With a single field this is the same parameter as
+// Where(field, Eq(value)): an exact match, sent without escaping, and it
+// conflicts with a Where on that field.
+//
+// ChatShipper API docs: https://developers.chatshipper.com/docs/api-resource-sets
 func (q *Query) WhereAny(fields []string, value string) *Query {
+	return q.whereAny(fields, value, false)
+}
+
+// WhereAnyRegex adds an OR search over fields with a regular expression
+// pattern, sent as it is and evaluated by the server (case-insensitively, in
+// the server's dialect): WhereAnyRegex([]string{"name", "displayName"},
+// "^acme") matches documents where either field starts with "acme". Never pass
+// unchecked user input: a pattern can be slow to evaluate. With a single
+// field it is Where(field, Regex(pattern)). A pattern that starts like an
+// operator is refused as in WhereAny.
+func (q *Query) WhereAnyRegex(fields []string, pattern string) *Query {
+	return q.whereAny(fields, pattern, true)
+}
+
+func (q *Query) whereAny(fields []string, value string, regex bool) *Query {
 	if q.Err() != nil {
 		return q
 	}
@@ -204,10 +230,17 @@ func (q *Query) WhereAny(fields []string, value string) *Query {
 	if reason := queryPlainValueProblem(value); reason != "" {
 		return q.withError(key, "OR search takes no operators: "+reason)
 	}
+	f := Filter{op: opEq, values: []string{value}}
+	switch {
+	case regex && len(fields) == 1:
+		f = Regex(value)
+	case !regex && len(fields) > 1:
+		f.values[0] = regexp.QuoteMeta(value)
+	}
 	c := q.clone()
 	c.filters = append(c.filters, queryFilter{
 		key: key, fields: slices.Clone(fields), or: len(fields) > 1,
-		filter: Filter{op: opEq, values: []string{value}},
+		filter: f,
 	})
 	return c
 }

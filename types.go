@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/go-chatshipper/chatshipper/internal/wire"
 )
 
 // Timestamp is a point in time as the API writes it: ISO 8601, with or without
@@ -163,12 +165,7 @@ func ParseTimestamp(s string) (Timestamp, error) {
 	return Timestamp{}, fmt.Errorf("chatshipper: timestamp %q is not ISO 8601", truncate(s, 40))
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
-}
+func truncate(s string, n int) string { return wire.Truncate(s, n) }
 
 // Ref is a reference to another resource: an ID string until the request asks
 // to populate it, then the resource itself. ID is set in both cases; Value is

@@ -25,6 +25,7 @@ func claims(t *testing.T, token string) map[string]any {
 }
 
 func TestAuthRejectsBadTokens(t *testing.T) {
+	t.Parallel()
 	srv, clk := newTest(t)
 	other := NewServer(t, WithSeed(99))
 	expiring := srv.IssueToken(srv.Seed.BotUserID, "bot", time.Hour)
@@ -69,6 +70,7 @@ func TestAuthRejectsBadTokens(t *testing.T) {
 }
 
 func TestAuthTokenClaims(t *testing.T) {
+	t.Parallel()
 	srv, clk := newTest(t)
 	c := claims(t, srv.Token)
 	assert.Equal(t, m{"_id": srv.Seed.BotUserID, "scope": "bot", "iat": float64(clk.t.Unix())}, c,
@@ -84,6 +86,7 @@ func TestAuthTokenClaims(t *testing.T) {
 }
 
 func TestAuthDeletedUserIsRevoked(t *testing.T) {
+	t.Parallel()
 	srv, _ := newTest(t)
 	agent2 := srv.Seed.AgentUserIDs[1]
 	tok := srv.IssueToken(agent2, "agent", 0)
@@ -99,6 +102,7 @@ func TestAuthDeletedUserIsRevoked(t *testing.T) {
 // TestAuthPermissions walks the rows of the permission table (api-notes §2.6)
 // for each of the four cascading scopes.
 func TestAuthPermissions(t *testing.T) {
+	t.Parallel()
 	srv, _ := newTest(t)
 	sd := srv.Seed
 	missing := "5bb0277fd99faf11a3f4a3ff"
@@ -181,6 +185,7 @@ func TestAuthPermissions(t *testing.T) {
 }
 
 func TestAuthLogin(t *testing.T) {
+	t.Parallel()
 	srv, clk := newTest(t)
 	sd := srv.Seed
 	r := mustCall(t, srv, http.StatusCreated, "POST", "auth/token", "", m{"email": sd.AdminEmail, "password": sd.AdminPassword})
@@ -231,6 +236,7 @@ func TestAuthLogin(t *testing.T) {
 }
 
 func TestAuthRefreshAndExpiry(t *testing.T) {
+	t.Parallel()
 	srv, clk := newTest(t, WithTokenTTL(time.Hour))
 	sd := srv.Seed
 	login := mustCall(t, srv, http.StatusCreated, "POST", "auth/token", "",

@@ -13,6 +13,7 @@ import (
 )
 
 func TestRateLimitSlidingSecond(t *testing.T) {
+	t.Parallel()
 	srv, clk := newTest(t, WithRateLimit(3))
 	get := func() result { return call(t, srv, "GET", "users/"+srv.Seed.BotUserID, srv.Token, nil) }
 	for i := range 3 {
@@ -44,6 +45,7 @@ func TestRateLimitSlidingSecond(t *testing.T) {
 }
 
 func TestRateLimitPerTokenAndPerIP(t *testing.T) {
+	t.Parallel()
 	srv, _ := newTest(t, WithRateLimit(2))
 	other := srv.IssueToken(srv.Seed.AdminUserID, "admin", 0)
 	send := func(ip, token string) int {
@@ -63,6 +65,7 @@ func TestRateLimitPerTokenAndPerIP(t *testing.T) {
 }
 
 func TestRateLimitDefaultAndOff(t *testing.T) {
+	t.Parallel()
 	clk := newClock()
 	srv := NewServer(t, WithClock(clk.now))
 	for i := range 20 {
@@ -77,6 +80,7 @@ func TestRateLimitDefaultAndOff(t *testing.T) {
 }
 
 func TestLoopLimitIdentical(t *testing.T) {
+	t.Parallel()
 	srv, clk := newTest(t)
 	id := newConv(t, srv, srv.Token, m{})["id"].(string)
 	same := m{"text": "I've said this before...", "meta": m{"k": "v"}}
@@ -104,6 +108,7 @@ func TestLoopLimitIdentical(t *testing.T) {
 }
 
 func TestLoopLimitConsecutive(t *testing.T) {
+	t.Parallel()
 	srv, clk := newTest(t)
 	sd := srv.Seed
 	id := newConv(t, srv, srv.Token, m{})["id"].(string)
@@ -151,6 +156,7 @@ func TestLoopLimitConsecutive(t *testing.T) {
 }
 
 func TestLoopLimitBatches(t *testing.T) {
+	t.Parallel()
 	srv, _ := newTest(t)
 	batch := make([]any, 21)
 	for i := range batch {
@@ -171,6 +177,7 @@ func TestLoopLimitBatches(t *testing.T) {
 }
 
 func TestLoopLimitOptions(t *testing.T) {
+	t.Parallel()
 	srv, _ := newTest(t, WithLoopLimits(2, time.Minute, 3, 90*time.Second))
 	id := newConv(t, srv, srv.Token, m{})["id"].(string)
 	post(t, srv, srv.Token, id, m{"text": "a"})
@@ -192,6 +199,7 @@ func TestLoopLimitOptions(t *testing.T) {
 }
 
 func TestSpell(t *testing.T) {
+	t.Parallel()
 	for d, want := range map[time.Duration]string{
 		time.Hour: "an hour", 2 * time.Hour: "2 hours", 3 * time.Minute: "3 minutes", time.Minute: "a minute",
 		time.Second: "a second", 90 * time.Second: "90 seconds", 1500 * time.Millisecond: "1.5s",

@@ -25,6 +25,7 @@ import (
 
 	"github.com/go-chatshipper/chatshipper"
 	"github.com/go-chatshipper/chatshipper/examples/internal/setup"
+	"github.com/go-chatshipper/chatshipper/webhook"
 )
 
 func main() {
@@ -63,13 +64,13 @@ func main() {
 
 // newBot returns the webhook handler: it answers every contact chat message.
 // The bot's own replies come back as events too; the handler drops them
-// (WithWebhookClient tells it who "self" is), so the bot never answers itself.
-func newBot(c *chatshipper.Client, secret string, replies chan<- string) (*chatshipper.WebhookHandler, error) {
-	h, err := chatshipper.NewWebhookHandler(chatshipper.WithWebhookSecret(secret), chatshipper.WithWebhookClient(c))
+// (webhook.WithClient tells it who "self" is), so the bot never answers itself.
+func newBot(c *chatshipper.Client, secret string, replies chan<- string) (*webhook.Handler, error) {
+	h, err := webhook.NewHandler(webhook.WithSecret(secret), webhook.WithClient(c))
 	if err != nil {
 		return nil, err
 	}
-	err = h.Handle("message.create.contact.chat", func(ctx context.Context, e *chatshipper.Event) error {
+	err = h.Handle("message.create.contact.chat", func(ctx context.Context, e *webhook.Event) error {
 		text := "You said: " + e.Data.Message.Text
 		// Bots reach the consumer with the agent role.
 		if _, _, err := c.Conversations.Send(ctx, e.ConversationID(), chatshipper.Chat(text).WithRole(chatshipper.RoleAgent)); err != nil {
@@ -80,11 +81,11 @@ func newBot(c *chatshipper.Client, secret string, replies chan<- string) (*chats
 		default:
 		}
 		return nil
-	}, chatshipper.MessageRole(chatshipper.RoleContact))
+	}, webhook.MessageRole(chatshipper.RoleContact))
 	return h, err
 }
 
-func serve(h *chatshipper.WebhookHandler, addr string) {
+func serve(h *webhook.Handler, addr string) {
 	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -102,7 +103,7 @@ func serve(h *chatshipper.WebhookHandler, addr string) {
 }
 
 // demo registers the bot with the fake server and plays a consumer.
-func demo(env *setup.Env, bot *chatshipper.WebhookHandler, secret string, replies <-chan string) error {
+func demo(env *setup.Env, bot *webhook.Handler, secret string, replies <-chan string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c, fake := env.Client, env.Fake

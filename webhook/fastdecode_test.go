@@ -1,4 +1,4 @@
-package chatshipper
+package webhook
 
 import (
 	"encoding/json"
@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/go-chatshipper/chatshipper"
 )
 
 // requireFastAgrees decodes body with decodeEventFast and with encoding/json
@@ -33,6 +35,7 @@ func requireFastAgrees(t testing.TB, body []byte) (bool, eventTyped) {
 // names of its type: a field added to a model without a decoder line fails
 // here, before any payload is involved.
 func TestFastFieldTables(t *testing.T) {
+	t.Parallel()
 	names := func(fields any) []string {
 		v := reflect.ValueOf(fields)
 		var out []string
@@ -49,9 +52,9 @@ func TestFastFieldTables(t *testing.T) {
 		{reflect.TypeFor[Activity](), fastActivityFields},
 		{reflect.TypeFor[ActivityObject](), fastActivityObjectFields},
 		{reflect.TypeFor[eventTypedData](), fastDataFields},
-		{reflect.TypeFor[Conversation](), fastConversationFields},
-		{reflect.TypeFor[Participant](), fastParticipantFields},
-		{reflect.TypeFor[Message](), fastMessageFields},
+		{reflect.TypeFor[chatshipper.Conversation](), fastConversationFields},
+		{reflect.TypeFor[chatshipper.Participant](), fastParticipantFields},
+		{reflect.TypeFor[chatshipper.Message](), fastMessageFields},
 	}
 	for _, tt := range tests {
 		t.Run(tt.typ.Name(), func(t *testing.T) {
@@ -112,8 +115,8 @@ func (f *filler) fill(v reflect.Value, path string, depth int) {
 		f.fill(v.Index(0), path+"[0]", depth+1)
 	case reflect.Map:
 		switch m := v.Addr().Interface().(type) {
-		case *Meta:
-			*m = Meta{"k": fmt.Sprintf("m%d", f.next()), "n": 1.5, "o": map[string]any{"a": []any{2.0, true, nil, "x"}}}
+		case *chatshipper.Meta:
+			*m = chatshipper.Meta{"k": fmt.Sprintf("m%d", f.next()), "n": 1.5, "o": map[string]any{"a": []any{2.0, true, nil, "x"}}}
 		case *map[string]string:
 			*m = map[string]string{"k": fmt.Sprintf("l%d", f.next())}
 		default:
@@ -121,8 +124,8 @@ func (f *filler) fill(v reflect.Value, path string, depth int) {
 		}
 	case reflect.Struct:
 		switch x := v.Addr().Interface().(type) {
-		case *Timestamp:
-			*x = NewTimestamp(time.Date(2024, 3, 14, 9, 26, 53, f.next()*int(time.Millisecond), time.UTC))
+		case *chatshipper.Timestamp:
+			*x = chatshipper.NewTimestamp(time.Date(2024, 3, 14, 9, 26, 53, f.next()*int(time.Millisecond), time.UTC))
 			return
 		}
 		if strings.HasPrefix(v.Type().Name(), "Ref[") {
@@ -143,6 +146,7 @@ func (f *filler) fill(v reflect.Value, path string, depth int) {
 // every type the fast decoder reads set to a distinct value, and requires the
 // fast decoder to read all of it back, exactly as encoding/json does.
 func TestEventFastDecodeEveryField(t *testing.T) {
+	t.Parallel()
 	var want eventTyped
 	(&filler{t: t}).fill(reflect.ValueOf(&want).Elem(), "event", 0)
 	body, err := json.Marshal(want)
@@ -156,6 +160,7 @@ func TestEventFastDecodeEveryField(t *testing.T) {
 // TestEventFastDecodeAgrees lists inputs the fast decoder must read itself,
 // each giving what encoding/json gives.
 func TestEventFastDecodeAgrees(t *testing.T) {
+	t.Parallel()
 	for _, tt := range fastAgreeCases(t) {
 		t.Run(tt.name, func(t *testing.T) {
 			ok, _ := requireFastAgrees(t, []byte(tt.body))
@@ -219,6 +224,7 @@ func fastAgreeCases(tb testing.TB) []fastCase {
 // encoding/json is not the plain one (merged duplicates, case-insensitive
 // keys, type errors).
 func TestEventFastDecodeGivesUp(t *testing.T) {
+	t.Parallel()
 	for _, tt := range fastGiveUpCases {
 		t.Run(tt.name, func(t *testing.T) {
 			ok, _ := requireFastAgrees(t, []byte(tt.body))
@@ -292,6 +298,7 @@ var fastGiveUpCases = []fastCase{
 // the body's memory: changing the body afterwards changes nothing, and a
 // string kept from an event does not keep the whole body alive.
 func TestEventFastDecodeCopiesStrings(t *testing.T) {
+	t.Parallel()
 	body := whFixture(t, "message.create.contact.chat.json")
 	var want, got eventTyped
 	require.NoError(t, json.Unmarshal(body, &want))
@@ -306,6 +313,7 @@ func TestEventFastDecodeCopiesStrings(t *testing.T) {
 // the edge cases above and compares each outcome with the encoding/json-only
 // path, errors included.
 func TestParseEventSameWithoutFastDecoder(t *testing.T) {
+	t.Parallel()
 	bodies := [][]byte{
 		whFixture(t, "message.create.contact.chat.json"),
 		whFixture(t, "conversation.update.json"),

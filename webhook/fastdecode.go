@@ -1,9 +1,12 @@
-package chatshipper
+package webhook
 
 import (
 	"bytes"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/go-chatshipper/chatshipper"
+	"github.com/go-chatshipper/chatshipper/internal/wire"
 )
 
 // A one-pass decoder for message events, the webhook hot path.
@@ -188,7 +191,7 @@ func (r *fastReader) unquote(i int) string {
 		return ""
 	}
 	var s string
-	if decodeJSON(r.b[i:r.i], &s) != nil {
+	if wire.Unmarshal(r.b[i:r.i], &s) != nil {
 		r.fail()
 	}
 	return s
@@ -457,7 +460,7 @@ func fastStrings(r *fastReader, dst *[]string) {
 	*dst = s
 }
 
-func fastMeta(r *fastReader, dst *Meta) {
+func fastMeta(r *fastReader, dst *chatshipper.Meta) {
 	if r.null() {
 		return
 	}
@@ -485,9 +488,9 @@ func fastLinks(r *fastReader, dst *map[string]string) {
 // fastRef reads a Ref: an ID string directly (what Ref.UnmarshalJSON makes of
 // it; a change there must be made here too), anything else through
 // Ref.UnmarshalJSON.
-func fastRef[T any](r *fastReader, dst *Ref[T]) {
+func fastRef[T any](r *fastReader, dst *chatshipper.Ref[T]) {
 	if r.peek() == '"' {
-		*dst = Ref[T]{ID: r.str()}
+		*dst = chatshipper.Ref[T]{ID: r.str()}
 		return
 	}
 	if raw := r.raw(); !r.bad && dst.UnmarshalJSON(raw) != nil {
@@ -495,19 +498,19 @@ func fastRef[T any](r *fastReader, dst *Ref[T]) {
 	}
 }
 
-func fastRefs[T any](r *fastReader, dst *[]Ref[T]) {
+func fastRefs[T any](r *fastReader, dst *[]chatshipper.Ref[T]) {
 	if r.null() || !r.enter('[') {
 		return
 	}
-	s := make([]Ref[T], 0)
+	s := make([]chatshipper.Ref[T], 0)
 	for n := 0; r.more(']', n); n++ {
-		s = append(s, Ref[T]{})
+		s = append(s, chatshipper.Ref[T]{})
 		fastRef(r, &s[len(s)-1])
 	}
 	*dst = s
 }
 
-func fastTimestamp(r *fastReader, dst *Timestamp) {
+func fastTimestamp(r *fastReader, dst *chatshipper.Timestamp) {
 	if raw := r.raw(); !r.bad && dst.UnmarshalJSON(raw) != nil {
 		r.fail()
 	}
@@ -516,7 +519,7 @@ func fastTimestamp(r *fastReader, dst *Timestamp) {
 // fastDelegate hands one value to encoding/json: for nested types rare in
 // events, where speed does not matter.
 func fastDelegate[V any](r *fastReader, dst *V) {
-	if raw := r.raw(); !r.bad && decodeJSON(raw, dst) != nil {
+	if raw := r.raw(); !r.bad && wire.Unmarshal(raw, dst) != nil {
 		r.fail()
 	}
 }
@@ -609,93 +612,93 @@ var (
 	fastDataFields = []fastField[eventTypedData]{
 		{"conversation", func(r *fastReader, d *eventTypedData) {
 			if !r.null() {
-				d.Conversation = new(Conversation)
+				d.Conversation = new(chatshipper.Conversation)
 				fastStruct(r, d.Conversation, fastConversationFields)
 			}
 		}},
 		{"message", func(r *fastReader, d *eventTypedData) {
 			if !r.null() {
-				d.Message = new(Message)
+				d.Message = new(chatshipper.Message)
 				fastStruct(r, d.Message, fastMessageFields)
 			}
 		}},
 		{"links", func(r *fastReader, d *eventTypedData) { fastLinks(r, &d.Links) }},
 	}
 
-	fastConversationFields = []fastField[Conversation]{
-		{"id", func(r *fastReader, c *Conversation) { fastString(r, &c.ID) }},
-		{"organization", func(r *fastReader, c *Conversation) { fastRef(r, &c.Organization) }},
-		{"orgPath", func(r *fastReader, c *Conversation) { fastString(r, &c.OrgPath) }},
-		{"name", func(r *fastReader, c *Conversation) { fastString(r, &c.Name) }},
-		{"type", func(r *fastReader, c *Conversation) { fastString(r, &c.Type) }},
-		{"status", func(r *fastReader, c *Conversation) { fastString(r, &c.Status) }},
-		{"contact", func(r *fastReader, c *Conversation) { fastRef(r, &c.Contact) }},
-		{"categoryIndex", func(r *fastReader, c *Conversation) { fastIntPtr(r, &c.CategoryIndex) }},
-		{"category", func(r *fastReader, c *Conversation) { fastString(r, &c.Category) }},
-		{"touchpoint", func(r *fastReader, c *Conversation) { fastString(r, &c.Touchpoint) }},
-		{"language", func(r *fastReader, c *Conversation) { fastString(r, &c.Language) }},
-		{"participants", func(r *fastReader, c *Conversation) { fastParticipants(r, &c.Participants) }},
-		{"meta", func(r *fastReader, c *Conversation) { fastMeta(r, &c.Meta) }},
-		{"createdAt", func(r *fastReader, c *Conversation) { fastTimestamp(r, &c.CreatedAt) }},
-		{"updatedAt", func(r *fastReader, c *Conversation) { fastTimestamp(r, &c.UpdatedAt) }},
-		{"slug", func(r *fastReader, c *Conversation) { fastString(r, &c.Slug) }},
-		{"url", func(r *fastReader, c *Conversation) { fastString(r, &c.URL) }},
-		{"messages", func(r *fastReader, c *Conversation) { fastRefs(r, &c.Messages) }},
-		{"channels", func(r *fastReader, c *Conversation) { fastStrings(r, &c.Channels) }},
-		{"channelsOffline", func(r *fastReader, c *Conversation) { fastStrings(r, &c.ChannelsOffline) }},
-		{"forms", func(r *fastReader, c *Conversation) { fastDelegate(r, &c.Forms) }},
-		{"results", func(r *fastReader, c *Conversation) { fastDelegate(r, &c.Results) }},
-		{"touchpoints", func(r *fastReader, c *Conversation) { fastStrings(r, &c.Touchpoints) }},
-		{"createdBy", func(r *fastReader, c *Conversation) { fastRef(r, &c.CreatedBy) }},
+	fastConversationFields = []fastField[chatshipper.Conversation]{
+		{"id", func(r *fastReader, c *chatshipper.Conversation) { fastString(r, &c.ID) }},
+		{"organization", func(r *fastReader, c *chatshipper.Conversation) { fastRef(r, &c.Organization) }},
+		{"orgPath", func(r *fastReader, c *chatshipper.Conversation) { fastString(r, &c.OrgPath) }},
+		{"name", func(r *fastReader, c *chatshipper.Conversation) { fastString(r, &c.Name) }},
+		{"type", func(r *fastReader, c *chatshipper.Conversation) { fastString(r, &c.Type) }},
+		{"status", func(r *fastReader, c *chatshipper.Conversation) { fastString(r, &c.Status) }},
+		{"contact", func(r *fastReader, c *chatshipper.Conversation) { fastRef(r, &c.Contact) }},
+		{"categoryIndex", func(r *fastReader, c *chatshipper.Conversation) { fastIntPtr(r, &c.CategoryIndex) }},
+		{"category", func(r *fastReader, c *chatshipper.Conversation) { fastString(r, &c.Category) }},
+		{"touchpoint", func(r *fastReader, c *chatshipper.Conversation) { fastString(r, &c.Touchpoint) }},
+		{"language", func(r *fastReader, c *chatshipper.Conversation) { fastString(r, &c.Language) }},
+		{"participants", func(r *fastReader, c *chatshipper.Conversation) { fastParticipants(r, &c.Participants) }},
+		{"meta", func(r *fastReader, c *chatshipper.Conversation) { fastMeta(r, &c.Meta) }},
+		{"createdAt", func(r *fastReader, c *chatshipper.Conversation) { fastTimestamp(r, &c.CreatedAt) }},
+		{"updatedAt", func(r *fastReader, c *chatshipper.Conversation) { fastTimestamp(r, &c.UpdatedAt) }},
+		{"slug", func(r *fastReader, c *chatshipper.Conversation) { fastString(r, &c.Slug) }},
+		{"url", func(r *fastReader, c *chatshipper.Conversation) { fastString(r, &c.URL) }},
+		{"messages", func(r *fastReader, c *chatshipper.Conversation) { fastRefs(r, &c.Messages) }},
+		{"channels", func(r *fastReader, c *chatshipper.Conversation) { fastStrings(r, &c.Channels) }},
+		{"channelsOffline", func(r *fastReader, c *chatshipper.Conversation) { fastStrings(r, &c.ChannelsOffline) }},
+		{"forms", func(r *fastReader, c *chatshipper.Conversation) { fastDelegate(r, &c.Forms) }},
+		{"results", func(r *fastReader, c *chatshipper.Conversation) { fastDelegate(r, &c.Results) }},
+		{"touchpoints", func(r *fastReader, c *chatshipper.Conversation) { fastStrings(r, &c.Touchpoints) }},
+		{"createdBy", func(r *fastReader, c *chatshipper.Conversation) { fastRef(r, &c.CreatedBy) }},
 	}
 
-	fastParticipantFields = []fastField[Participant]{
-		{"user", func(r *fastReader, p *Participant) { fastRef(r, &p.User) }},
-		{"name", func(r *fastReader, p *Participant) { fastString(r, &p.Name) }},
-		{"role", func(r *fastReader, p *Participant) { fastString(r, &p.Role) }},
-		{"unreadCount", func(r *fastReader, p *Participant) { fastInt(r, &p.UnreadCount) }},
-		{"inbox", func(r *fastReader, p *Participant) { fastBool(r, &p.Inbox) }},
-		{"accepted", func(r *fastReader, p *Participant) { fastBool(r, &p.Accepted) }},
-		{"active", func(r *fastReader, p *Participant) { fastBool(r, &p.Active) }},
-		{"createdAt", func(r *fastReader, p *Participant) { fastTimestamp(r, &p.CreatedAt) }},
-		{"updatedAt", func(r *fastReader, p *Participant) { fastTimestamp(r, &p.UpdatedAt) }},
-		{"avatar", func(r *fastReader, p *Participant) { fastString(r, &p.Avatar) }},
-		{"follow", func(r *fastReader, p *Participant) { fastBool(r, &p.Follow) }},
-		{"organization", func(r *fastReader, p *Participant) { fastString(r, &p.Organization) }},
+	fastParticipantFields = []fastField[chatshipper.Participant]{
+		{"user", func(r *fastReader, p *chatshipper.Participant) { fastRef(r, &p.User) }},
+		{"name", func(r *fastReader, p *chatshipper.Participant) { fastString(r, &p.Name) }},
+		{"role", func(r *fastReader, p *chatshipper.Participant) { fastString(r, &p.Role) }},
+		{"unreadCount", func(r *fastReader, p *chatshipper.Participant) { fastInt(r, &p.UnreadCount) }},
+		{"inbox", func(r *fastReader, p *chatshipper.Participant) { fastBool(r, &p.Inbox) }},
+		{"accepted", func(r *fastReader, p *chatshipper.Participant) { fastBool(r, &p.Accepted) }},
+		{"active", func(r *fastReader, p *chatshipper.Participant) { fastBool(r, &p.Active) }},
+		{"createdAt", func(r *fastReader, p *chatshipper.Participant) { fastTimestamp(r, &p.CreatedAt) }},
+		{"updatedAt", func(r *fastReader, p *chatshipper.Participant) { fastTimestamp(r, &p.UpdatedAt) }},
+		{"avatar", func(r *fastReader, p *chatshipper.Participant) { fastString(r, &p.Avatar) }},
+		{"follow", func(r *fastReader, p *chatshipper.Participant) { fastBool(r, &p.Follow) }},
+		{"organization", func(r *fastReader, p *chatshipper.Participant) { fastString(r, &p.Organization) }},
 	}
 
-	fastMessageFields = []fastField[Message]{
-		{"id", func(r *fastReader, m *Message) { fastString(r, &m.ID) }},
-		{"conversation", func(r *fastReader, m *Message) { fastRef(r, &m.Conversation) }},
-		{"organization", func(r *fastReader, m *Message) { fastRef(r, &m.Organization) }},
-		{"orgPath", func(r *fastReader, m *Message) { fastString(r, &m.OrgPath) }},
-		{"type", func(r *fastReader, m *Message) { fastString(r, &m.Type) }},
-		{"role", func(r *fastReader, m *Message) { fastString(r, &m.Role) }},
-		{"user", func(r *fastReader, m *Message) { fastRef(r, &m.User) }},
-		{"text", func(r *fastReader, m *Message) { fastString(r, &m.Text) }},
-		{"contentType", func(r *fastReader, m *Message) { fastString(r, &m.ContentType) }},
-		{"isBackchannel", func(r *fastReader, m *Message) { fastBool(r, &m.IsBackchannel) }},
-		{"touchpoint", func(r *fastReader, m *Message) { fastString(r, &m.Touchpoint) }},
-		{"meta", func(r *fastReader, m *Message) { fastMeta(r, &m.Meta) }},
-		{"createdAt", func(r *fastReader, m *Message) { fastTimestamp(r, &m.CreatedAt) }},
-		{"updatedAt", func(r *fastReader, m *Message) { fastTimestamp(r, &m.UpdatedAt) }},
-		{"delay", func(r *fastReader, m *Message) { fastInt(r, &m.Delay) }},
-		{"actions", func(r *fastReader, m *Message) { fastDelegate(r, &m.Actions) }},
-		{"items", func(r *fastReader, m *Message) { fastDelegate(r, &m.Items) }},
-		{"results", func(r *fastReader, m *Message) { fastDelegate(r, &m.Results) }},
-		{"likes", func(r *fastReader, m *Message) { fastStrings(r, &m.Likes) }},
-		{"comments", func(r *fastReader, m *Message) { fastDelegate(r, &m.Comments) }},
-		{"version", func(r *fastReader, m *Message) { fastInt(r, &m.Version) }},
+	fastMessageFields = []fastField[chatshipper.Message]{
+		{"id", func(r *fastReader, m *chatshipper.Message) { fastString(r, &m.ID) }},
+		{"conversation", func(r *fastReader, m *chatshipper.Message) { fastRef(r, &m.Conversation) }},
+		{"organization", func(r *fastReader, m *chatshipper.Message) { fastRef(r, &m.Organization) }},
+		{"orgPath", func(r *fastReader, m *chatshipper.Message) { fastString(r, &m.OrgPath) }},
+		{"type", func(r *fastReader, m *chatshipper.Message) { fastString(r, &m.Type) }},
+		{"role", func(r *fastReader, m *chatshipper.Message) { fastString(r, &m.Role) }},
+		{"user", func(r *fastReader, m *chatshipper.Message) { fastRef(r, &m.User) }},
+		{"text", func(r *fastReader, m *chatshipper.Message) { fastString(r, &m.Text) }},
+		{"contentType", func(r *fastReader, m *chatshipper.Message) { fastString(r, &m.ContentType) }},
+		{"isBackchannel", func(r *fastReader, m *chatshipper.Message) { fastBool(r, &m.IsBackchannel) }},
+		{"touchpoint", func(r *fastReader, m *chatshipper.Message) { fastString(r, &m.Touchpoint) }},
+		{"meta", func(r *fastReader, m *chatshipper.Message) { fastMeta(r, &m.Meta) }},
+		{"createdAt", func(r *fastReader, m *chatshipper.Message) { fastTimestamp(r, &m.CreatedAt) }},
+		{"updatedAt", func(r *fastReader, m *chatshipper.Message) { fastTimestamp(r, &m.UpdatedAt) }},
+		{"delay", func(r *fastReader, m *chatshipper.Message) { fastInt(r, &m.Delay) }},
+		{"actions", func(r *fastReader, m *chatshipper.Message) { fastDelegate(r, &m.Actions) }},
+		{"items", func(r *fastReader, m *chatshipper.Message) { fastDelegate(r, &m.Items) }},
+		{"results", func(r *fastReader, m *chatshipper.Message) { fastDelegate(r, &m.Results) }},
+		{"likes", func(r *fastReader, m *chatshipper.Message) { fastStrings(r, &m.Likes) }},
+		{"comments", func(r *fastReader, m *chatshipper.Message) { fastDelegate(r, &m.Comments) }},
+		{"version", func(r *fastReader, m *chatshipper.Message) { fastInt(r, &m.Version) }},
 	}
 )
 
-func fastParticipants(r *fastReader, dst *[]Participant) {
+func fastParticipants(r *fastReader, dst *[]chatshipper.Participant) {
 	if r.null() || !r.enter('[') {
 		return
 	}
-	s := make([]Participant, 0, 2)
+	s := make([]chatshipper.Participant, 0, 2)
 	for n := 0; r.more(']', n); n++ {
-		s = append(s, Participant{})
+		s = append(s, chatshipper.Participant{})
 		fastStruct(r, &s[len(s)-1], fastParticipantFields)
 	}
 	*dst = s

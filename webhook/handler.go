@@ -1,4 +1,4 @@
-package chatshipper
+package webhook
 
 import (
 	"context"
@@ -15,22 +15,25 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/go-chatshipper/chatshipper"
+	"github.com/go-chatshipper/chatshipper/internal/wire"
 )
 
-// The webhook receiver (api-notes §9): the URL challenge, signature checks,
-// decoding, duplicate suppression, routing to handlers, the bot filters and
-// the optional background queue.
+// The webhook receiver: the URL challenge, signature checks, decoding,
+// duplicate suppression, routing to handlers, the bot filters and the
+// optional background queue.
 
 const (
-	// DefaultWebhookMaxBody is the largest webhook body accepted unless
-	// WithWebhookMaxBody says otherwise.
-	DefaultWebhookMaxBody = 1 << 20
-	// DefaultWebhookDedupe is how many event IDs are remembered for
-	// duplicate suppression unless WithWebhookDedupe says otherwise.
-	DefaultWebhookDedupe = 10000
-	// WebhookDedupeTTL is how long an event ID is remembered: the platform
-	// retries a delivery for up to 24 hours.
-	WebhookDedupeTTL = 24 * time.Hour
+	// DefaultMaxBody is the largest webhook body accepted unless [WithMaxBody]
+	// says otherwise.
+	DefaultMaxBody = 1 << 20
+	// DefaultDedupe is how many event IDs the in-memory duplicate
+	// suppression remembers unless [WithDedupe] says otherwise.
+	DefaultDedupe = 10000
+	// DedupeTTL is how long the in-memory duplicate suppression remembers an
+	// event ID: the platform retries a delivery for up to 24 hours.
+	DedupeTTL = 24 * time.Hour
 
 	// selfRetryInterval spaces out lookups of the own user ID while it is unknown.
 	selfRetryInterval = time.Minute
@@ -40,158 +43,17 @@ const (
 // synchronous handler answer 500, so the platform delivers the event again.
 type HandlerFunc func(ctx context.Context, e *Event) error
 
-// WebhookOption configures a WebhookHandler. NewWebhookHandler returns the
-// first option error.
-type WebhookOption func(*webhookConfig) error
+// ErrClosed is returned by [Handler.Dispatch] after [Handler.Shutdown] began.
+var ErrClosed = errors.New("chatshipper: webhook handler is shut down")
 
-type webhookConfig struct {
-	secret      string
-	hasSecret   bool
-	maxBody     int64
-	dedupe      int
-	workers     int
-	queueSize   int
-	onError     func(*Event, error)
-	client      *Client
-	selfUser    string
-	includeSelf bool
-	skipBots    bool
-	logger      *slog.Logger
-}
+// ErrInProgress is returned by [Handler.Dispatch] when another delivery of
+// the same event is still being handled, so its outcome is unknown: try again
+// later, as the platform does after the 503 ServeHTTP answers then.
+var ErrInProgress = errors.New("chatshipper: webhook event is being handled by another delivery")
 
-// WithWebhookSecret makes the handler accept only deliveries whose
-// X-Hub-Signature matches the body under secret (the webhook service's
-// params.secret); any other POST is answered 401 and reaches no handler.
-// An empty secret is refused, so a secret missing from the environment is
-// noticed rather than silently turning verification off.
-func WithWebhookSecret(secret string) WebhookOption {
-	return func(c *webhookConfig) error {
-		if secret == "" {
-			return argError("WithWebhookSecret", "empty secret (leave the option out to run without verification)")
-		}
-		c.secret, c.hasSecret = secret, true
-		return nil
-	}
-}
-
-// WithWebhookMaxBody caps the size of a delivery's body (default 1 MiB). A
-// larger body is answered 413 after reading at most n+1 bytes.
-func WithWebhookMaxBody(n int64) WebhookOption {
-	return func(c *webhookConfig) error {
-		if n <= 0 {
-			return argError("WithWebhookMaxBody", "must be positive, got %d", n)
-		}
-		c.maxBody = n
-		return nil
-	}
-}
-
-// WithWebhookDedupe sets how many event IDs are remembered, each for 24 hours,
-// to acknowledge a repeated delivery without running the handlers again
-// (default 10,000; 0 turns duplicate suppression off). When more IDs arrive,
-// the oldest are forgotten first.
-func WithWebhookDedupe(n int) WebhookOption {
-	return func(c *webhookConfig) error {
-		if n < 0 {
-			return argError("WithWebhookDedupe", "must not be negative, got %d", n)
-		}
-		c.dedupe = n
-		return nil
-	}
-}
-
-// WithWebhookAsync makes the handler answer 200 as soon as a delivery is
-// verified and decoded, and run the handlers on workers goroutines fed by a
-// queue of queueSize events. When the queue is full the delivery is answered
-// 503, so the platform delivers it again later: an acknowledged event is never
-// dropped. Handler errors go to WithWebhookErrorHandler. Stop the workers with
-// Shutdown.
-func WithWebhookAsync(workers, queueSize int) WebhookOption {
-	return func(c *webhookConfig) error {
-		if workers < 1 {
-			return argError("WithWebhookAsync", "workers must be at least 1, got %d", workers)
-		}
-		if queueSize < 1 {
-			return argError("WithWebhookAsync", "queueSize must be at least 1, got %d", queueSize)
-		}
-		c.workers, c.queueSize = workers, queueSize
-		return nil
-	}
-}
-
-// WithWebhookErrorHandler sets a function told of every failed event: the
-// joined errors of its failing handlers, panics included (as
-// *WebhookPanicError). It is the only place asynchronous failures surface; in
-// synchronous mode it is called before the 500 is sent. It may be called from
-// several goroutines at once.
-func WithWebhookErrorHandler(fn func(e *Event, err error)) WebhookOption {
-	return func(c *webhookConfig) error {
-		if fn == nil {
-			return argError("WithWebhookErrorHandler", "nil function")
-		}
-		c.onError = fn
-		return nil
-	}
-}
-
-// WithWebhookClient connects the handler to a Client: every message seen in an
-// event is shown to the client's bot loop guard (a contact or agent message
-// resets its counters for that conversation), and, unless
-// WithWebhookSelfUser is given, the client's own user ID is looked up for the
-// self filter.
-func WithWebhookClient(cl *Client) WebhookOption {
-	return func(c *webhookConfig) error {
-		if cl == nil {
-			return argError("WithWebhookClient", "nil *Client")
-		}
-		c.client = cl
-		return nil
-	}
-}
-
-// WithWebhookSelfUser sets the bot's own user ID, so that messages it wrote
-// itself are not dispatched (a bot never answers itself).
-func WithWebhookSelfUser(userID string) WebhookOption {
-	return func(c *webhookConfig) error {
-		if err := checkID("WithWebhookSelfUser", userID); err != nil {
-			return err
-		}
-		c.selfUser = userID
-		return nil
-	}
-}
-
-// WithWebhookIncludeSelf dispatches message.create events written by the own
-// user too (they are dropped by default).
-func WithWebhookIncludeSelf() WebhookOption {
-	return func(c *webhookConfig) error {
-		c.includeSelf = true
-		return nil
-	}
-}
-
-// WithWebhookSkipBots drops message.create events whose message has the role
-// "bot" (written by any automation), not only the own user's.
-func WithWebhookSkipBots() WebhookOption {
-	return func(c *webhookConfig) error {
-		c.skipBots = true
-		return nil
-	}
-}
-
-// WithWebhookLogger makes the handler log refused deliveries (reason only) at
-// warn level and failed events at error level. Bodies, headers and the secret
-// are never logged. Without it nothing is logged.
-func WithWebhookLogger(l *slog.Logger) WebhookOption {
-	return func(c *webhookConfig) error {
-		c.logger = l
-		return nil
-	}
-}
-
-// WebhookPanicError is the error a recovered panic of a handler or a filter
+// PanicError is the error a recovered panic of a handler or a filter
 // becomes. It reaches the error handler and the log, never the HTTP response.
-type WebhookPanicError struct {
+type PanicError struct {
 	// Pattern is the pattern the panicking handler or filter was registered
 	// with ("" for a panic outside any route, e.g. in the own-user lookup).
 	Pattern string
@@ -202,27 +64,32 @@ type WebhookPanicError struct {
 }
 
 // Error names the pattern and the panic value.
-func (e *WebhookPanicError) Error() string {
+func (e *PanicError) Error() string {
 	return fmt.Sprintf("chatshipper: webhook handler for %q panicked: %v", e.Pattern, e.Value)
 }
 
-// WebhookHandler is an http.Handler receiving ChatShipper webhooks. It answers
-// the subscription challenge (GET ?type=subscribe&challenge=X), checks each
-// POST's signature before reading its JSON, decodes it into an Event, drops
-// duplicate deliveries, and runs every handler whose pattern and filters match,
-// in registration order. Answers: 200 on success (also when no handler
+// Handler is an [http.Handler] receiving ChatShipper webhooks. It answers the
+// subscription challenge (GET ?type=subscribe&challenge=X), checks each
+// POST's signature before reading its JSON, decodes it into an [Event], drops
+// duplicate deliveries, and runs every handler whose pattern and filters
+// match, in registration order. Answers: 200 on success (also when no handler
 // matched; the body is always empty, since the platform may read a body as
 // messages to post), 400 malformed, 401 bad signature, 405 wrong method, 413
-// too large, 500 a handler failed (the platform retries), 503 queue full or
-// shutting down.
+// too large, 500 a handler failed (the platform retries), 503 queue full,
+// the same event still running in another delivery, duplicate check
+// unavailable, or shutting down (the platform retries). [Handler.Dispatch]
+// runs an event received some other way through the same routing.
 //
-// Without WithWebhookSecret signatures are not checked and anyone who can
-// reach the URL can inject events: use it only behind another check (HTTP basic
+// Without [WithSecret] signatures are not checked and anyone who can reach
+// the URL can inject events: use it only behind another check (HTTP basic
 // auth in the webhook URL, a private network) or in tests.
 //
-// Create one with NewWebhookHandler (the zero value is not ready for use). It
-// is safe for concurrent use; Handle may be called while it serves.
-type WebhookHandler struct {
+// Create one with [NewHandler] (the zero value is not ready for use). It is
+// safe for concurrent use; Handle may be called while it serves.
+//
+// Subscribing: https://developers.web1on1.chat/webhooks/subscribing ;
+// answering: https://developers.web1on1.chat/webhooks/responding/
+type Handler struct {
 	// newMAC returns an HMAC keyed with the secret, or nil without one. The
 	// secret lives only in this closure, never in a field that %+v could print.
 	newMAC  func() hash.Hash
@@ -232,7 +99,8 @@ type WebhookHandler struct {
 	routes atomic.Pointer[[]route]
 	regMu  sync.Mutex // serialises Handle
 
-	dedupe *dedupeCache
+	dedupe    Deduper // nil when duplicate suppression is off
+	ownDedupe bool    // dedupe is this handler's own in-memory one
 
 	skipBots    bool
 	includeSelf bool
@@ -241,7 +109,7 @@ type WebhookHandler struct {
 	selfMu      sync.Mutex
 	selfID      atomic.Pointer[string]
 	selfTried   time.Time
-	observe     func([]*Message) // the client's loop guard, or nil
+	client      Client // nil unless WithClient
 
 	onError func(*Event, error)
 	logger  *slog.Logger
@@ -269,11 +137,11 @@ type queued struct {
 	ev  *Event
 }
 
-// NewWebhookHandler returns a handler configured by opts. Register handlers
-// with Handle or OnMessage. In asynchronous mode its workers run until
-// Shutdown.
-func NewWebhookHandler(opts ...WebhookOption) (*WebhookHandler, error) {
-	cfg := webhookConfig{maxBody: DefaultWebhookMaxBody, dedupe: DefaultWebhookDedupe}
+// NewHandler returns a handler configured by opts. Register handlers with
+// [Handler.Handle] or [Handler.OnMessage]. In asynchronous mode its workers
+// run until [Handler.Shutdown].
+func NewHandler(opts ...Option) (*Handler, error) {
+	cfg := config{maxBody: DefaultMaxBody, dedupe: DefaultDedupe}
 	for _, opt := range opts {
 		if opt == nil {
 			continue
@@ -282,7 +150,7 @@ func NewWebhookHandler(opts ...WebhookOption) (*WebhookHandler, error) {
 			return nil, err
 		}
 	}
-	h := &WebhookHandler{
+	h := &Handler{
 		maxBody:     cfg.maxBody,
 		skipBots:    cfg.skipBots,
 		includeSelf: cfg.includeSelf,
@@ -299,13 +167,32 @@ func NewWebhookHandler(opts ...WebhookOption) (*WebhookHandler, error) {
 	} else if h.logger != nil {
 		h.logger.Warn("chatshipper: webhook handler without a secret: signatures are not checked")
 	}
-	if cfg.dedupe > 0 {
-		h.dedupe = newDedupeCache(cfg.dedupe, WebhookDedupeTTL)
+	switch {
+	case cfg.deduper != nil && cfg.dedupeSet:
+		return nil, argError("WithDeduper", "cannot be combined with WithDedupe")
+	case cfg.deduper != nil:
+		h.dedupe = cfg.deduper
+	case cfg.dedupe > 0:
+		d, err := NewMemoryDeduper(cfg.dedupe, DedupeTTL)
+		if err != nil {
+			return nil, err
+		}
+		h.dedupe, h.ownDedupe = d, true
 	}
-	if cfg.client != nil {
-		h.observe = cfg.client.observeMessages
+	if cl := cfg.client; cl != nil {
+		h.client = cl
 		if h.selfUser == "" {
-			h.selfLookup = cfg.client.selfUserID
+			h.selfLookup = func(ctx context.Context) string {
+				id, err := cl.SelfUserID(ctx)
+				if err != nil {
+					if h.logger != nil {
+						h.logger.LogAttrs(ctx, slog.LevelWarn, "chatshipper: webhook: own user unknown, own messages are not dropped",
+							slog.String("error", err.Error()))
+					}
+					return ""
+				}
+				return id
+			}
 		}
 	}
 	h.routes.Store(new([]route))
@@ -327,16 +214,17 @@ func NewWebhookHandler(opts ...WebhookOption) (*WebhookHandler, error) {
 // registration order, even when an earlier one failed; a retried delivery runs
 // all of them again, so handlers should be idempotent.
 //
-// Handle returns an *ArgumentError (errors.Is ErrInvalidArgument) for an empty
-// pattern or word, a partial wildcard such as "mess*", a nil fn or a filter
-// built from bad arguments; nothing is registered then.
-func (h *WebhookHandler) Handle(pattern string, fn HandlerFunc, filters ...EventFilter) error {
+// Handle returns a [*chatshipper.ArgumentError] (errors.Is
+// [chatshipper.ErrInvalidArgument]) for an empty pattern or word, a partial
+// wildcard such as "mess*", a nil fn or a filter built from bad arguments;
+// nothing is registered then.
+func (h *Handler) Handle(pattern string, fn HandlerFunc, filters ...EventFilter) error {
 	words, err := parsePattern(pattern)
 	if err != nil {
 		return err
 	}
 	if fn == nil {
-		return argError("fn", "nil HandlerFunc for %q", truncate(pattern, 64))
+		return argError("fn", "nil HandlerFunc for %q", wire.Truncate(pattern, 64))
 	}
 	rt := route{pattern: pattern, words: words, fn: fn}
 	for i, f := range filters {
@@ -360,12 +248,12 @@ func (h *WebhookHandler) Handle(pattern string, fn HandlerFunc, filters ...Event
 
 // OnMessage registers fn for every new message: Handle("message.create.**",
 // fn, filters...).
-func (h *WebhookHandler) OnMessage(fn HandlerFunc, filters ...EventFilter) error {
+func (h *Handler) OnMessage(fn HandlerFunc, filters ...EventFilter) error {
 	return h.Handle("message.create.**", fn, filters...)
 }
 
-// ServeHTTP answers the challenge and receives deliveries; see WebhookHandler.
-func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP answers the challenge and receives deliveries; see Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet:
 		h.serveChallenge(w, r)
@@ -379,7 +267,7 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serveChallenge echoes the verification challenge as plain text. The body
 // is the caller's input, so the browser is told not to sniff it as HTML.
-func (h *WebhookHandler) serveChallenge(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) serveChallenge(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	challenge := q.Get("challenge")
 	if q.Get("type") != "subscribe" || challenge == "" {
@@ -393,7 +281,7 @@ func (h *WebhookHandler) serveChallenge(w http.ResponseWriter, r *http.Request) 
 	_, _ = io.WriteString(w, challenge) //nolint:gosec // G705: the protocol echoes the challenge; text/plain with nosniff
 }
 
-func (h *WebhookHandler) serveDelivery(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) serveDelivery(w http.ResponseWriter, r *http.Request) {
 	if h.isClosed() {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
@@ -414,22 +302,26 @@ func (h *WebhookHandler) serveDelivery(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
-	if h.observe != nil && e.Data.Message != nil {
-		h.observe([]*Message{e.Data.Message})
-	}
+	h.observe(e)
 
-	switch h.dedupe.begin(e.ID) {
-	case dedupeDone:
+	switch st, err := h.begin(r.Context(), e.ID); {
+	case err != nil:
+		h.dedupeFailed(r.Context(), e, err)
+		http.Error(w, "duplicate check unavailable", http.StatusServiceUnavailable)
+		return
+	case st == DedupeDone:
 		w.WriteHeader(http.StatusOK)
 		return
-	case dedupeRunning:
-		if h.queue != nil {
-			// Acknowledged earlier and queued or running: it will be handled.
+	case st == DedupeRunning:
+		if h.queue != nil && h.ownDedupe {
+			// Acknowledged earlier by this handler and queued or running
+			// here: it will be handled.
 			w.WriteHeader(http.StatusOK)
 			return
 		}
-		// A synchronous run of the same event is still going (the platform
-		// gave up waiting on it). Its outcome is unknown, so ask for a retry.
+		// Another run of the same event is still going (the platform gave
+		// up waiting on it, or another replica has it). Its outcome is
+		// unknown, so ask for a retry.
 		http.Error(w, "event is being processed", http.StatusServiceUnavailable)
 		return
 	}
@@ -439,7 +331,7 @@ func (h *WebhookHandler) serveDelivery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !h.beginSync() {
-		h.dedupe.finish(e.ID, false)
+		h.finish(r.Context(), e.ID, false)
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
@@ -452,18 +344,105 @@ func (h *WebhookHandler) serveDelivery(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
+// Dispatch runs an event that was received, verified and decoded elsewhere
+// (a serverless function, a queue consumer: see [VerifySignature] and
+// [ParseEvent]) through the same steps as a delivery to ServeHTTP: the
+// client's loop guard is shown its message, a duplicate is recognised, the
+// bot filters apply, and every handler whose pattern and filters match runs,
+// in the calling goroutine (also with [WithAsync]); a failure goes to the
+// error handler and the log.
+//
+// It returns nil when the handlers succeeded, when none matched, and for a
+// duplicate of an event already handled (the handlers do not run again). It
+// returns the joined handler errors when one failed (the event is then
+// forgotten by the duplicate check, so handing it over again runs it again),
+// [ErrInProgress] when another delivery of the event is still running, an
+// error wrapping the [Deduper]'s when that cannot answer, [ErrClosed] once
+// Shutdown began, and a [*chatshipper.ArgumentError] for a nil event or an
+// event without a name. Shutdown waits for running Dispatch calls.
+func (h *Handler) Dispatch(ctx context.Context, e *Event) error {
+	switch {
+	case ctx == nil:
+		return argError("ctx", "nil context")
+	case e == nil:
+		return argError("e", "nil *Event")
+	case e.Name == "":
+		return argError("e.Name", "must not be empty")
+	}
+	if !h.beginSync() {
+		return ErrClosed
+	}
+	defer h.endSync()
+	h.observe(e)
+	st, err := h.begin(ctx, e.ID)
+	switch {
+	case err != nil:
+		h.dedupeFailed(ctx, e, err)
+		return fmt.Errorf("chatshipper: webhook duplicate check: %w", err)
+	case st == DedupeDone:
+		return nil
+	case st == DedupeRunning:
+		return ErrInProgress
+	}
+	return h.process(ctx, e)
+}
+
+// observe shows the client's loop guard the event's message.
+func (h *Handler) observe(e *Event) {
+	if h.client != nil && e.Data.Message != nil {
+		h.client.ObserveMessages(e.Data.Message)
+	}
+}
+
+// begin claims the event ID with the Deduper. Events without an ID, and
+// every event when duplicate suppression is off, are new.
+func (h *Handler) begin(ctx context.Context, id string) (DedupeState, error) {
+	if h.dedupe == nil || id == "" {
+		return DedupeNew, nil
+	}
+	return h.dedupe.Begin(ctx, id)
+}
+
+// finish records the outcome of a claim. It runs after the handlers even when
+// the request was cancelled meanwhile, so the claim is always settled.
+func (h *Handler) finish(ctx context.Context, id string, ok bool) {
+	if h.dedupe == nil || id == "" {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	if err := h.dedupe.Finish(ctx, id, ok); err != nil && h.logger != nil {
+		h.logger.LogAttrs(ctx, slog.LevelError, "chatshipper: webhook duplicate check could not record an outcome",
+			slog.String("id", id), slog.Bool("ok", ok), slog.String("error", err.Error()))
+	}
+}
+
+// dedupeFailed logs a Deduper that could not answer.
+func (h *Handler) dedupeFailed(ctx context.Context, e *Event, err error) {
+	if h.logger != nil {
+		h.logger.LogAttrs(ctx, slog.LevelError, "chatshipper: webhook duplicate check failed",
+			slog.String("event", e.Name), slog.String("id", e.ID), slog.String("error", err.Error()))
+	}
+}
+
 // readBody reads at most maxBody bytes; it returns a status when the body is
 // too large (413) or unreadable (400).
-func (h *WebhookHandler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int) {
+// initialBodyBuffer bounds the buffer allocated before any byte of a body
+// has arrived; a typical event is a few KiB.
+const initialBodyBuffer = 32 << 10
+
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int) {
 	if r.ContentLength > h.maxBody {
 		return nil, http.StatusRequestEntityTooLarge
 	}
 	// MaxBytesReader reads at most maxBody+1 bytes and tells the server to
 	// close the connection instead of draining an oversized body.
 	rd := http.MaxBytesReader(w, r.Body, h.maxBody)
-	size := 512
+	// The claimed length only sizes the first buffer, and only up to
+	// initialBodyBuffer: memory grows with the bytes that actually arrive,
+	// never with what a sender claims it will send.
+	size := int64(512)
 	if r.ContentLength > 0 {
-		size = int(r.ContentLength) + 1 // +1 lets the final read see EOF without growing
+		size = min(r.ContentLength, initialBodyBuffer) + 1 // +1 lets the final read see EOF without growing
 	}
 	buf := make([]byte, 0, size)
 	for {
@@ -487,7 +466,7 @@ func (h *WebhookHandler) readBody(w http.ResponseWriter, r *http.Request) ([]byt
 
 // verify checks the signature headers with a pooled HMAC. More than one
 // signature header is refused: which one the platform meant is unknowable.
-func (h *WebhookHandler) verify(body []byte, headers []string) error {
+func (h *Handler) verify(body []byte, headers []string) error {
 	switch len(headers) {
 	case 0:
 		return ErrSignatureMissing
@@ -504,7 +483,7 @@ func (h *WebhookHandler) verify(body []byte, headers []string) error {
 
 // refuse answers a delivery that never reached the handlers. The reason is
 // logged but not sent: it is for the operator, not whoever sent the request.
-func (h *WebhookHandler) refuse(w http.ResponseWriter, r *http.Request, status int, reason string) {
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, reason string) {
 	if h.logger != nil {
 		h.logger.LogAttrs(r.Context(), slog.LevelWarn, "chatshipper: webhook delivery refused",
 			slog.Int("status", status), slog.String("reason", reason), slog.String("remote", r.RemoteAddr))
@@ -515,7 +494,7 @@ func (h *WebhookHandler) refuse(w http.ResponseWriter, r *http.Request, status i
 // enqueue hands an event to the workers, or answers 503 when the queue is
 // full, forgetting the event ID so the platform's retry is not taken for a
 // duplicate.
-func (h *WebhookHandler) enqueue(w http.ResponseWriter, r *http.Request, e *Event) {
+func (h *Handler) enqueue(w http.ResponseWriter, r *http.Request, e *Event) {
 	// The request's values (trace IDs, ...) go along; its cancellation does
 	// not, since the handler runs after the answer.
 	item := queued{ctx: context.WithoutCancel(r.Context()), ev: e}
@@ -531,7 +510,7 @@ func (h *WebhookHandler) enqueue(w http.ResponseWriter, r *http.Request, e *Even
 	closed := h.closed
 	h.mu.Unlock()
 	if !ok {
-		h.dedupe.finish(e.ID, false)
+		h.finish(r.Context(), e.ID, false)
 		msg := "queue full"
 		if closed {
 			msg = "shutting down"
@@ -542,7 +521,7 @@ func (h *WebhookHandler) enqueue(w http.ResponseWriter, r *http.Request, e *Even
 	w.WriteHeader(http.StatusOK)
 }
 
-func (h *WebhookHandler) work() {
+func (h *Handler) work() {
 	defer h.workers.Done()
 	for item := range h.queue {
 		_ = h.process(item.ctx, item.ev) // errors go to the error handler inside process
@@ -551,9 +530,9 @@ func (h *WebhookHandler) work() {
 
 // process runs the matching handlers of an accepted event, records the
 // outcome for duplicate suppression and reports a failure.
-func (h *WebhookHandler) process(ctx context.Context, e *Event) error {
+func (h *Handler) process(ctx context.Context, e *Event) error {
 	err := h.dispatch(ctx, e)
-	h.dedupe.finish(e.ID, err == nil)
+	h.finish(ctx, e.ID, err == nil)
 	if err != nil {
 		h.report(ctx, e, err)
 	}
@@ -563,10 +542,10 @@ func (h *WebhookHandler) process(ctx context.Context, e *Event) error {
 // dispatch runs every handler whose pattern and filters match e. A panic in
 // code it calls (a filter, the own-user lookup) becomes an error like a
 // handler's, so the event's bookkeeping always completes.
-func (h *WebhookHandler) dispatch(ctx context.Context, e *Event) (err error) {
+func (h *Handler) dispatch(ctx context.Context, e *Event) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = &WebhookPanicError{Value: v, Stack: debug.Stack()}
+			err = &PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
 	routes := *h.routes.Load()
@@ -595,12 +574,12 @@ func (h *WebhookHandler) dispatch(ctx context.Context, e *Event) (err error) {
 }
 
 // run applies the route's filters and, if they all accept, its handler. A
-// panic in either becomes a *WebhookPanicError, so one faulty handler cannot
+// panic in either becomes a *PanicError, so one faulty handler cannot
 // take the server (or a worker) down.
 func (rt *route) run(ctx context.Context, e *Event) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = &WebhookPanicError{Pattern: rt.pattern, Value: v, Stack: debug.Stack()}
+			err = &PanicError{Pattern: rt.pattern, Value: v, Stack: debug.Stack()}
 		}
 	}()
 	for _, f := range rt.filters {
@@ -613,7 +592,7 @@ func (rt *route) run(ctx context.Context, e *Event) (err error) {
 
 // report hands a failure to the error handler and the log. A panicking error
 // handler is contained, as it may run on a worker.
-func (h *WebhookHandler) report(ctx context.Context, e *Event, err error) {
+func (h *Handler) report(ctx context.Context, e *Event, err error) {
 	if h.logger != nil {
 		h.logger.LogAttrs(ctx, slog.LevelError, "chatshipper: webhook handler failed",
 			slog.String("event", e.Name), slog.String("id", e.ID), slog.String("error", err.Error()))
@@ -630,13 +609,13 @@ func (h *WebhookHandler) report(ctx context.Context, e *Event, err error) {
 	h.onError(e, err)
 }
 
-func (h *WebhookHandler) isClosed() bool {
+func (h *Handler) isClosed() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.closed
 }
 
-func (h *WebhookHandler) beginSync() bool {
+func (h *Handler) beginSync() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -646,7 +625,7 @@ func (h *WebhookHandler) beginSync() bool {
 	return true
 }
 
-func (h *WebhookHandler) endSync() {
+func (h *Handler) endSync() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.inflight--
@@ -661,7 +640,7 @@ func (h *WebhookHandler) endSync() {
 // the running handlers returned. It returns nil then, or ctx.Err() if ctx ends
 // first; the work still goes on in the background. Further calls wait
 // likewise. Use it after http.Server.Shutdown, or in its RegisterOnShutdown.
-func (h *WebhookHandler) Shutdown(ctx context.Context) error {
+func (h *Handler) Shutdown(ctx context.Context) error {
 	h.stopOnce.Do(func() {
 		h.mu.Lock()
 		h.closed = true
@@ -684,4 +663,11 @@ func (h *WebhookHandler) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// argError is the error for an argument refused before any I/O, the same
+// type the client returns, so errors.Is(err, chatshipper.ErrInvalidArgument)
+// holds for both.
+func argError(name, format string, args ...any) error {
+	return &chatshipper.ArgumentError{Name: name, Reason: fmt.Sprintf(format, args...)}
 }

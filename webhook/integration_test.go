@@ -1,4 +1,4 @@
-package chatshipper_test
+package webhook_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-chatshipper/chatshipper"
 	"github.com/go-chatshipper/chatshipper/chatshippertest"
+	"github.com/go-chatshipper/chatshipper/webhook"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -15,6 +16,7 @@ import (
 // End to end: the fake server verifies the webhook with its challenge, then
 // delivers signed events that the handler decodes and routes.
 func TestIntegrationWebhookEndToEnd(t *testing.T) {
+	t.Parallel()
 	srv := chatshippertest.NewServer(t, chatshippertest.WithRateLimit(0))
 	bot, err := chatshipper.NewClient(srv.Token, chatshipper.WithBaseURL(srv.URL), chatshipper.WithRateLimit(0))
 	require.NoError(t, err)
@@ -23,15 +25,15 @@ func TestIntegrationWebhookEndToEnd(t *testing.T) {
 	ctx := context.Background()
 
 	const secret = "e2e-webhook-secret"
-	h, err := chatshipper.NewWebhookHandler(chatshipper.WithWebhookSecret(secret), chatshipper.WithWebhookClient(bot))
+	h, err := webhook.NewHandler(webhook.WithSecret(secret), webhook.WithClient(bot))
 	require.NoError(t, err)
-	events := make(chan *chatshipper.Event, 32)
+	events := make(chan *webhook.Event, 32)
 	all := make(chan string, 64)
-	require.NoError(t, h.Handle("message.create.contact.chat", func(_ context.Context, e *chatshipper.Event) error {
+	require.NoError(t, h.Handle("message.create.contact.chat", func(_ context.Context, e *webhook.Event) error {
 		events <- e
 		return nil
 	}))
-	require.NoError(t, h.Handle("message.**", func(_ context.Context, e *chatshipper.Event) error {
+	require.NoError(t, h.Handle("message.**", func(_ context.Context, e *webhook.Event) error {
 		all <- e.Data.Message.Text
 		return nil
 	}))

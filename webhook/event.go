@@ -1,40 +1,18 @@
-package chatshipper
+package webhook
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha1" //nolint:gosec // G505: the platform signs webhooks with HMAC-SHA1 (X-Hub-Signature)
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"strings"
+
+	"github.com/go-chatshipper/chatshipper"
+	"github.com/go-chatshipper/chatshipper/internal/wire"
 )
 
-// Webhook payloads (api-notes §9.5): signature checking, the typed Event and
-// its decoding. The HTTP side is in webhook.go, routing and filters in
-// webhook_filter.go.
-
-// SignatureHeader is the header carrying a delivery's signature:
-// "sha1=" followed by the hex HMAC-SHA1 of the raw body, keyed with the
-// webhook's secret.
-const SignatureHeader = "X-Hub-Signature"
-
-// Signature errors. Each one matches ErrInvalidSignature through errors.Is, so
-// a caller that only needs "reject" checks that one.
-var (
-	// ErrInvalidSignature matches every reason a delivery's signature is refused.
-	ErrInvalidSignature = errors.New("chatshipper: invalid webhook signature")
-	// ErrSignatureMissing is returned when the X-Hub-Signature header is absent or empty.
-	ErrSignatureMissing = fmt.Errorf("%w: X-Hub-Signature header missing", ErrInvalidSignature)
-	// ErrSignatureMalformed is returned for a header that is not "sha1=" and 40
-	// hex digits (another algorithm, odd-length or non-hex digits, nothing after "=").
-	ErrSignatureMalformed = fmt.Errorf("%w: X-Hub-Signature header malformed", ErrInvalidSignature)
-	// ErrSignatureMismatch is returned when the header is well formed but does
-	// not match the body: the body was altered or signed with another secret.
-	ErrSignatureMismatch = fmt.Errorf("%w: signature does not match the body", ErrInvalidSignature)
-)
+// Webhook payloads: the typed Event and its decoding. Signatures are in
+// signature.go, the HTTP side in handler.go, routing and filters in filter.go.
 
 // ErrInvalidEvent matches every error ParseEvent returns for a body that is not
 // a webhook event: malformed JSON, a field of the wrong type, no "event" name.
@@ -43,60 +21,6 @@ var ErrInvalidEvent = errors.New("chatshipper: invalid webhook event")
 // ErrNoResource is returned by Event.Resource when the event's data has no
 // resource of that name.
 var ErrNoResource = errors.New("chatshipper: webhook event has no such resource")
-
-// SignWebhookBody returns the X-Hub-Signature header value ChatShipper sends
-// with body: "sha1=" and the hex HMAC-SHA1 of body keyed with secret. It is
-// meant for tests and fake servers that deliver webhooks.
-func SignWebhookBody(body []byte, secret string) string {
-	m := hmac.New(sha1.New, []byte(secret))
-	m.Write(body)
-	return "sha1=" + hex.EncodeToString(m.Sum(nil))
-}
-
-// VerifySignature checks header (the X-Hub-Signature value) against body and
-// secret in constant time. It returns nil when they match, an error matching
-// ErrSignatureMissing, ErrSignatureMalformed or ErrSignatureMismatch (and so
-// ErrInvalidSignature) when they do not, and an *ArgumentError when secret is
-// empty, since an empty key proves nothing. Check the raw body as received,
-// before any JSON parsing. The algorithm name is read case-insensitively and
-// the digest in either hex case. Errors never contain the secret.
-func VerifySignature(body []byte, header, secret string) error {
-	if secret == "" {
-		return argError("secret", "must not be empty")
-	}
-	return verifySignature(hmac.New(sha1.New, []byte(secret)), body, header)
-}
-
-// verifySignature checks header with mac, a fresh or reset HMAC-SHA1 keyed
-// with the secret (the handler reuses them).
-func verifySignature(mac hash.Hash, body []byte, header string) error {
-	header = strings.TrimSpace(header)
-	if header == "" {
-		return ErrSignatureMissing
-	}
-	alg, digest, ok := strings.Cut(header, "=")
-	if !ok {
-		return fmt.Errorf("%w: want sha1=<hex digest>", ErrSignatureMalformed)
-	}
-	if !strings.EqualFold(alg, "sha1") {
-		return fmt.Errorf("%w: algorithm %q, want sha1", ErrSignatureMalformed, truncate(alg, 16))
-	}
-	if len(digest) != 2*sha1.Size {
-		return fmt.Errorf("%w: digest of %d hex digits, want %d", ErrSignatureMalformed, len(digest), 2*sha1.Size)
-	}
-	var hexDigest [2 * sha1.Size]byte // a copy on the stack: no allocation per delivery
-	copy(hexDigest[:], digest)
-	var got [sha1.Size]byte
-	if _, err := hex.Decode(got[:], hexDigest[:]); err != nil {
-		return fmt.Errorf("%w: digest is not hexadecimal", ErrSignatureMalformed)
-	}
-	mac.Write(body)
-	var want [sha1.Size]byte
-	if !hmac.Equal(got[:], mac.Sum(want[:0])) {
-		return ErrSignatureMismatch
-	}
-	return nil
-}
 
 // Event is one webhook delivery. Name is the event name, e.g.
 // "message.create.contact.chat" (message events:
@@ -108,14 +32,14 @@ func verifySignature(mac hash.Hash, body []byte, header string) error {
 // out); ParseEvent is the way in.
 type Event struct {
 	// ID is the UUID of the webhook call. A retry of the same call is taken
-	// to carry the same ID, which is how WebhookHandler recognises duplicates
+	// to carry the same ID, which is how Handler recognises duplicates
 	// (the docs do not say so outright; if the platform changed it per
 	// attempt, duplicates would simply run again).
 	ID string `json:"id,omitempty"`
 	// Name is the event name (JSON "event").
 	Name string `json:"event"`
 	// Timestamp is when the event happened.
-	Timestamp Timestamp `json:"timestamp,omitzero"`
+	Timestamp chatshipper.Timestamp `json:"timestamp,omitzero"`
 	// Organization is the ID of the organization that owns the event.
 	Organization string `json:"organization,omitempty"`
 	// Activity describes the event as an ActivityStreams activity (who did
@@ -140,7 +64,7 @@ type Activity struct {
 	// Object is what it was done to (a message, conversation, service, ...).
 	Object ActivityObject `json:"object,omitzero"`
 	// Published is when it happened.
-	Published Timestamp `json:"published,omitzero"`
+	Published chatshipper.Timestamp `json:"published,omitzero"`
 	// Summary is a human-readable sentence ("User Jenny Jones created a chat message").
 	Summary string `json:"summary,omitempty"`
 }
@@ -176,12 +100,12 @@ func lastPathSegment(u string) string {
 // in Resources), and most events data.links.
 type EventData struct {
 	// Conversation is data.conversation, or nil.
-	Conversation *Conversation
+	Conversation *chatshipper.Conversation
 	// Message is data.message, or nil. When the payload's message has no
 	// conversation reference, Message.Conversation is set from
 	// data.conversation.id (or the conversation link), so it is always
 	// usable for a reply.
-	Message *Message
+	Message *chatshipper.Message
 	// Links are the API URLs of the resources involved (data.links), keyed
 	// by resource: "organization", "conversation", "message", "contact",
 	// "user". Values that are not strings are left out.
@@ -217,13 +141,13 @@ func (d EventData) MarshalJSON() ([]byte, error) {
 	if d.Links != nil {
 		m[dataLinks] = d.Links
 	}
-	return encodeJSON(m)
+	return wire.Marshal(m)
 }
 
 // UnmarshalJSON reads the wire form (an object, or null).
 func (d *EventData) UnmarshalJSON(b []byte) error {
 	var raw map[string]json.RawMessage
-	if err := decodeJSON(b, &raw); err != nil {
+	if err := wire.Unmarshal(b, &raw); err != nil {
 		return err
 	}
 	return d.fill(raw)
@@ -238,8 +162,8 @@ func (d *EventData) fill(raw map[string]json.RawMessage) error {
 			if isJSONNull(v) {
 				continue
 			}
-			c := new(Conversation)
-			if err := decodeJSON(v, c); err != nil {
+			c := new(chatshipper.Conversation)
+			if err := wire.Unmarshal(v, c); err != nil {
 				return fmt.Errorf("data.conversation: %w", err)
 			}
 			d.Conversation = c
@@ -247,8 +171,8 @@ func (d *EventData) fill(raw map[string]json.RawMessage) error {
 			if isJSONNull(v) {
 				continue
 			}
-			m := new(Message)
-			if err := decodeJSON(v, m); err != nil {
+			m := new(chatshipper.Message)
+			if err := wire.Unmarshal(v, m); err != nil {
 				return fmt.Errorf("data.message: %w", err)
 			}
 			d.Message = m
@@ -277,9 +201,9 @@ func (d *EventData) linkMessage() {
 		return
 	}
 	if d.Conversation != nil && d.Conversation.ID != "" {
-		m.Conversation = NewRef[Conversation](d.Conversation.ID)
-	} else if id := lastPathSegment(d.Links[dataConversation]); IsValidID(id) {
-		m.Conversation = NewRef[Conversation](id)
+		m.Conversation = chatshipper.NewRef[chatshipper.Conversation](d.Conversation.ID)
+	} else if id := lastPathSegment(d.Links[dataConversation]); chatshipper.IsValidID(id) {
+		m.Conversation = chatshipper.NewRef[chatshipper.Conversation](id)
 	}
 }
 
@@ -290,11 +214,11 @@ func decodeLinks(v json.RawMessage) (map[string]string, error) {
 		return nil, nil
 	}
 	var links map[string]string
-	if err := decodeJSON(v, &links); err == nil {
+	if err := wire.Unmarshal(v, &links); err == nil {
 		return links, nil
 	}
 	var loose map[string]any
-	if err := decodeJSON(v, &loose); err != nil {
+	if err := wire.Unmarshal(v, &loose); err != nil {
 		return nil, err
 	}
 	links = make(map[string]string, len(loose))
@@ -310,15 +234,15 @@ func isJSONNull(b []byte) bool { return bytes.Equal(bytes.TrimSpace(b), []byte("
 
 // eventHead is the top level of a payload, without data.
 type eventHead struct {
-	ID           string            `json:"id"`
-	Event        string            `json:"event"`
-	Timestamp    Timestamp         `json:"timestamp"`
-	Organization Ref[Organization] `json:"organization"`
-	Activity     *Activity         `json:"activity"`
+	ID           string                                    `json:"id"`
+	Event        string                                    `json:"event"`
+	Timestamp    chatshipper.Timestamp                     `json:"timestamp"`
+	Organization chatshipper.Ref[chatshipper.Organization] `json:"organization"`
+	Activity     *Activity                                 `json:"activity"`
 }
 
 // eventTyped is a payload with data's known keys typed, decoded in one pass:
-// by decodeEventFast (webhook_fastdecode.go), or by encoding/json where that
+// by decodeEventFast (fastdecode.go), or by encoding/json where that
 // gives up. Splitting data into raw values first (eventSplit) would walk the
 // big conversation and message objects three more times.
 type eventTyped struct {
@@ -328,9 +252,9 @@ type eventTyped struct {
 
 // eventTypedData is the data of a message event.
 type eventTypedData struct {
-	Conversation *Conversation     `json:"conversation"`
-	Message      *Message          `json:"message"`
-	Links        map[string]string `json:"links"`
+	Conversation *chatshipper.Conversation `json:"conversation"`
+	Message      *chatshipper.Message      `json:"message"`
+	Links        map[string]string         `json:"links"`
 }
 
 // eventSplit decodes a payload with data split into its keys, so that every
@@ -345,7 +269,9 @@ type eventSplit struct {
 // ErrInvalidEvent. A data.conversation or data.message whose fields have the
 // wrong JSON types is an error too, rather than an event with holes. Event.Raw
 // is a copy of body. ParseEvent does not check the signature: call
-// VerifySignature on the same bytes first.
+// [VerifySignature] on the same bytes first.
+//
+// Payloads: https://developers.web1on1.chat/webhooks/payloads
 func ParseEvent(body []byte) (*Event, error) {
 	return parseEvent(bytes.Clone(body))
 }
@@ -361,14 +287,14 @@ func ParseEvent(body []byte) (*Event, error) {
 // instance for a link that is not a string.
 func parseEvent(body []byte) (*Event, error) { return decodeEvent(body, true) }
 
-// decodeEvent is parseEvent, with the fast decoder (webhook_fastdecode.go)
+// decodeEvent is parseEvent, with the fast decoder (fastdecode.go)
 // tried first when fast is set; tests compare the two ways.
 func decodeEvent(body []byte, fast bool) (*Event, error) {
 	var t eventTyped
 	ok := fast && decodeEventFast(body, &t)
 	if !ok {
 		t = eventTyped{}
-		ok = decodeJSON(body, &t) == nil
+		ok = wire.Unmarshal(body, &t) == nil
 	}
 	if ok && strings.HasPrefix(t.Event, "message.") {
 		e := newEvent(&t.eventHead, body)
@@ -377,7 +303,7 @@ func decodeEvent(body []byte, fast bool) (*Event, error) {
 		return e, nil
 	}
 	var w eventSplit
-	if err := decodeJSON(body, &w); err != nil {
+	if err := wire.Unmarshal(body, &w); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidEvent, err)
 	}
 	if w.Event == "" {
@@ -422,28 +348,28 @@ func (e *Event) ConversationID() string {
 
 // ConversationType returns the type of the event's conversation: from
 // data.conversation, else from a message.create.<type>.<...> event name, else "".
-func (e *Event) ConversationType() ConversationType {
+func (e *Event) ConversationType() chatshipper.ConversationType {
 	if c := e.Data.Conversation; c != nil && c.Type != "" {
 		return c.Type
 	}
 	if w := messageCreateWord(e.Name, 2); w != "" {
-		return ConversationType(w)
+		return chatshipper.ConversationType(w)
 	}
 	return ""
 }
 
 // MessageType returns the type of the event's message: from data.message,
-// else from a message.create.<...>.<type> event name, else MessageTypeChat
+// else from a message.create.<...>.<type> event name, else [chatshipper.MessageTypeChat]
 // (the API's default type) when the event has a message, else "".
-func (e *Event) MessageType() MessageType {
+func (e *Event) MessageType() chatshipper.MessageType {
 	if m := e.Data.Message; m != nil && m.Type != "" {
 		return m.Type
 	}
 	if w := messageCreateWord(e.Name, 3); w != "" {
-		return MessageType(w)
+		return chatshipper.MessageType(w)
 	}
 	if e.Data.Message != nil {
-		return MessageTypeChat
+		return chatshipper.MessageTypeChat
 	}
 	return ""
 }
@@ -469,7 +395,7 @@ func messageCreateWord(name string, i int) string {
 // returns an error matching ErrNoResource when the event has no such key.
 func (e *Event) Resource(name string, v any) error {
 	if raw, ok := e.Data.Resources[name]; ok {
-		return decodeJSON(raw, v)
+		return wire.Unmarshal(raw, v)
 	}
 	var src any
 	switch name {
@@ -488,15 +414,15 @@ func (e *Event) Resource(name string, v any) error {
 	}
 	if src == nil {
 		if raw := e.rawResource(name); raw != nil {
-			return decodeJSON(raw, v)
+			return wire.Unmarshal(raw, v)
 		}
-		return fmt.Errorf("%w: data.%s", ErrNoResource, truncate(name, 64))
+		return fmt.Errorf("%w: data.%s", ErrNoResource, wire.Truncate(name, 64))
 	}
-	b, err := encodeJSON(src)
+	b, err := wire.Marshal(src)
 	if err != nil {
 		return err
 	}
-	return decodeJSON(b, v)
+	return wire.Unmarshal(b, v)
 }
 
 // rawResource finds data.<name> in Raw, for the keys a message event's fast
@@ -512,7 +438,7 @@ func (e *Event) rawResource(name string) json.RawMessage {
 	var w struct {
 		Data map[string]json.RawMessage `json:"data"`
 	}
-	if decodeJSON(e.Raw, &w) != nil {
+	if wire.Unmarshal(e.Raw, &w) != nil {
 		return nil
 	}
 	if raw := w.Data[name]; raw != nil && !isJSONNull(raw) {

@@ -1,4 +1,4 @@
-package chatshipper
+package webhook
 
 import (
 	"bytes"
@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +24,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/go-chatshipper/chatshipper"
+	"github.com/go-chatshipper/chatshipper/internal/wire"
 )
 
 const (
@@ -39,7 +45,7 @@ func whFixture(t testing.TB, name string) []byte {
 }
 
 // whMessage is a data.message for a test event.
-func whMessage(user string, role Role, typ MessageType, text string) map[string]any {
+func whMessage(user string, role chatshipper.Role, typ chatshipper.MessageType, text string) map[string]any {
 	return map[string]any{"id": "65f2c2a5e4b0a1b2c3d4e5f6", "conversation": whConv, "user": user,
 		"role": string(role), "type": string(typ), "text": text}
 }
@@ -47,14 +53,14 @@ func whMessage(user string, role Role, typ MessageType, text string) map[string]
 // whEvent encodes an event with the given data.
 func whEvent(t testing.TB, id, name string, data map[string]any) []byte {
 	t.Helper()
-	b, err := encodeJSON(map[string]any{"id": id, "event": name, "timestamp": "2024-03-14T09:26:53.589Z",
+	b, err := wire.Marshal(map[string]any{"id": id, "event": name, "timestamp": "2024-03-14T09:26:53.589Z",
 		"organization": "5a1f2b3c4d5e6f7a8b9c0d1e", "data": data})
 	require.NoError(t, err)
 	return b
 }
 
 // whMsgEvent is a message.create event for msg in a conversation of convType.
-func whMsgEvent(t testing.TB, id string, convType ConversationType, msg map[string]any) []byte {
+func whMsgEvent(t testing.TB, id string, convType chatshipper.ConversationType, msg map[string]any) []byte {
 	t.Helper()
 	return whEvent(t, id, fmt.Sprintf("message.create.%s.%s", convType, msg["type"]), map[string]any{
 		"conversation": map[string]any{"id": whConv, "type": string(convType)},
@@ -76,25 +82,26 @@ func whPost(h http.Handler, body []byte, sig string) *httptest.ResponseRecorder 
 
 // whSigned delivers body signed with the test secret.
 func whSigned(h http.Handler, body []byte) *httptest.ResponseRecorder {
-	return whPost(h, body, SignWebhookBody(body, whSecret))
+	return whPost(h, body, Sign(body, whSecret))
 }
 
-func newWH(t testing.TB, opts ...WebhookOption) *WebhookHandler {
+func newWH(t testing.TB, opts ...Option) *Handler {
 	t.Helper()
-	h, err := NewWebhookHandler(append([]WebhookOption{WithWebhookSecret(whSecret)}, opts...)...)
+	h, err := NewHandler(append([]Option{WithSecret(whSecret)}, opts...)...)
 	require.NoError(t, err)
 	return h
 }
 
 // counter registers a handler on "**" that counts its runs.
-func counter(t testing.TB, h *WebhookHandler) *atomic.Int32 {
+func counter(t testing.TB, h *Handler) *atomic.Int32 {
 	t.Helper()
 	var n atomic.Int32
 	require.NoError(t, h.Handle("**", func(context.Context, *Event) error { n.Add(1); return nil }))
 	return &n
 }
 
-func TestSignWebhookBodyKnownVectors(t *testing.T) {
+func TestSignKnownVectors(t *testing.T) {
+	t.Parallel()
 	// Computed independently:
 	//   printf '%s' '{"id":"1","event":"service.create"}' | openssl dgst -sha1 -hmac "It's a Secret to Everybody"
 	//   and the HMAC-SHA1 example of RFC 2104 implementations ("key", the quick brown fox).
@@ -103,12 +110,13 @@ func TestSignWebhookBodyKnownVectors(t *testing.T) {
 		{"The quick brown fox jumps over the lazy dog", "key", "sha1=de7c9b85b8b78aa6bc8a7a36f70a90701c9db4d9"},
 	}
 	for _, c := range cases {
-		assert.Equal(t, c.want, SignWebhookBody([]byte(c.body), c.secret))
+		assert.Equal(t, c.want, Sign([]byte(c.body), c.secret))
 		assert.NoError(t, VerifySignature([]byte(c.body), c.want, c.secret))
 	}
 }
 
 func TestVerifySignature(t *testing.T) {
+	t.Parallel()
 	body := []byte(`{"id":"1","event":"service.create"}`)
 	const secret = "It's a Secret to Everybody"
 	const good = "sha1=f3bc0a65edb2ad8bae4e2b4b39a5a8c3f33269be"
@@ -151,13 +159,14 @@ func TestVerifySignature(t *testing.T) {
 	// Another secret is a mismatch, and an empty one is refused outright.
 	assert.ErrorIs(t, VerifySignature(body, good, "other"), ErrSignatureMismatch)
 	err := VerifySignature(body, good, "")
-	assert.ErrorIs(t, err, ErrInvalidArgument)
-	var ae *ArgumentError
+	assert.ErrorIs(t, err, chatshipper.ErrInvalidArgument)
+	var ae *chatshipper.ArgumentError
 	require.ErrorAs(t, err, &ae)
 	assert.Equal(t, "secret", ae.Name)
 }
 
 func TestWebhookChallenge(t *testing.T) {
+	t.Parallel()
 	h := newWH(t)
 	n := counter(t, h)
 	cases := []struct {
@@ -195,8 +204,9 @@ func TestWebhookChallenge(t *testing.T) {
 }
 
 func TestWebhookSignatureRefused(t *testing.T) {
+	t.Parallel()
 	body := whFixture(t, "message.create.contact.chat.json")
-	good := SignWebhookBody(body, whSecret)
+	good := Sign(body, whSecret)
 	altered := bytes.Clone(body)
 	altered[len(altered)/2] ^= 0x01
 	cases := []struct {
@@ -212,7 +222,7 @@ func TestWebhookSignatureRefused(t *testing.T) {
 		{"sha1= only", body, []string{"sha1="}, 401},
 		{"sha256", body, []string{"sha256=" + strings.Repeat("ab", 32)}, 401},
 		{"odd hex", body, []string{good[:len(good)-1]}, 401},
-		{"wrong secret", body, []string{SignWebhookBody(body, "not-the-secret")}, 401},
+		{"wrong secret", body, []string{Sign(body, "not-the-secret")}, 401},
 		{"body altered by one byte", altered, []string{good}, 401},
 		{"two headers", body, []string{good, good}, 401},
 	}
@@ -238,7 +248,8 @@ func TestWebhookSignatureRefused(t *testing.T) {
 }
 
 func TestWebhookWithoutSecretSkipsVerification(t *testing.T) {
-	h, err := NewWebhookHandler()
+	t.Parallel()
+	h, err := NewHandler()
 	require.NoError(t, err)
 	n := counter(t, h)
 	body := whFixture(t, "service.create.json")
@@ -260,6 +271,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 func TestWebhookBodyCap(t *testing.T) {
+	t.Parallel()
 	const maxBody = 200
 	fits := whEvent(t, "a", "service.create", nil)
 	fits = append(fits, bytes.Repeat([]byte(" "), maxBody-len(fits))...) // exactly the cap
@@ -282,7 +294,7 @@ func TestWebhookBodyCap(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			h := newWH(t, WithWebhookMaxBody(maxBody))
+			h := newWH(t, WithMaxBody(maxBody))
 			n := counter(t, h)
 			cr := &countingReader{r: bytes.NewReader(c.body)}
 			r := httptest.NewRequest(http.MethodPost, "/hook", cr)
@@ -290,7 +302,7 @@ func TestWebhookBodyCap(t *testing.T) {
 			if c.contentLength {
 				r.ContentLength = int64(len(c.body))
 			}
-			r.Header.Set(SignatureHeader, SignWebhookBody(c.body, whSecret))
+			r.Header.Set(SignatureHeader, Sign(c.body, whSecret))
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, r)
 			require.Equal(t, c.status, w.Code)
@@ -303,7 +315,7 @@ func TestWebhookBodyCap(t *testing.T) {
 
 	t.Run("default cap is 1 MiB", func(t *testing.T) {
 		h := newWH(t)
-		body := bytes.Repeat([]byte(" "), DefaultWebhookMaxBody+1)
+		body := bytes.Repeat([]byte(" "), DefaultMaxBody+1)
 		assert.Equal(t, 413, whSigned(h, body).Code)
 	})
 }
@@ -320,10 +332,11 @@ func (f *failingReader) Read(p []byte) (int, error) {
 }
 
 func TestWebhookUnreadableBody(t *testing.T) {
+	t.Parallel()
 	h := newWH(t)
 	n := counter(t, h)
 	r := httptest.NewRequest(http.MethodPost, "/hook", &failingReader{})
-	r.Header.Set(SignatureHeader, SignWebhookBody([]byte(`{"event":`), whSecret))
+	r.Header.Set(SignatureHeader, Sign([]byte(`{"event":`), whSecret))
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
 	assert.Equal(t, 400, w.Code)
@@ -331,8 +344,9 @@ func TestWebhookUnreadableBody(t *testing.T) {
 }
 
 func TestWebhookPanickingErrorHandlerIsContained(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		h := newWH(t, WithWebhookAsync(1, 2), WithWebhookErrorHandler(func(*Event, error) { panic("error handler bug") }))
+		h := newWH(t, WithAsync(1, 2), WithErrorHandler(func(*Event, error) { panic("error handler bug") }))
 		var ok atomic.Int32
 		require.NoError(t, h.Handle("**", func(_ context.Context, e *Event) error {
 			if e.ID == "bad" {
@@ -349,6 +363,7 @@ func TestWebhookPanickingErrorHandlerIsContained(t *testing.T) {
 }
 
 func TestWebhookMalformedEvent(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ name, body string }{
 		{"not JSON", `event=message.create`},
 		{"truncated", `{"id":"x","event":"service.create"`},
@@ -377,6 +392,7 @@ func TestWebhookMalformedEvent(t *testing.T) {
 }
 
 func TestWebhookHandlerOutcomes(t *testing.T) {
+	t.Parallel()
 	errBoom := errors.New("boom")
 	body := whFixture(t, "message.create.contact.chat.json")
 
@@ -399,7 +415,7 @@ func TestWebhookHandlerOutcomes(t *testing.T) {
 	})
 	t.Run("every match runs in order, also after a failure; error is 500", func(t *testing.T) {
 		var gotErr error
-		h := newWH(t, WithWebhookErrorHandler(func(_ *Event, err error) { gotErr = err }))
+		h := newWH(t, WithErrorHandler(func(_ *Event, err error) { gotErr = err }))
 		var order []string
 		add := func(p, name string, err error) {
 			require.NoError(t, h.Handle(p, func(context.Context, *Event) error { order = append(order, name); return err }))
@@ -416,12 +432,12 @@ func TestWebhookHandlerOutcomes(t *testing.T) {
 	})
 	t.Run("a panic is recovered as 500 and not echoed", func(t *testing.T) {
 		var gotErr error
-		h := newWH(t, WithWebhookErrorHandler(func(_ *Event, err error) { gotErr = err }))
+		h := newWH(t, WithErrorHandler(func(_ *Event, err error) { gotErr = err }))
 		require.NoError(t, h.Handle("message.**", func(context.Context, *Event) error { panic("secret-panic-value") }))
 		w := whSigned(h, body)
 		assert.Equal(t, 500, w.Code)
 		assert.NotContains(t, w.Body.String(), "secret-panic-value")
-		var pe *WebhookPanicError
+		var pe *PanicError
 		require.ErrorAs(t, gotErr, &pe)
 		assert.Equal(t, "secret-panic-value", pe.Value)
 		assert.Equal(t, "message.**", pe.Pattern)
@@ -429,21 +445,20 @@ func TestWebhookHandlerOutcomes(t *testing.T) {
 	})
 	t.Run("a panicking filter or own-user lookup is a failure, not a crash", func(t *testing.T) {
 		var gotErr error
-		h := newWH(t, WithWebhookErrorHandler(func(_ *Event, err error) { gotErr = err }))
+		h := newWH(t, WithErrorHandler(func(_ *Event, err error) { gotErr = err }))
 		var ran bool
 		require.NoError(t, h.Handle("message.**", func(context.Context, *Event) error { ran = true; return nil },
 			FilterFunc(func(*Event) bool { panic("filter bug") })))
 		assert.Equal(t, 500, whSigned(h, body).Code)
 		assert.False(t, ran)
-		var pe *WebhookPanicError
+		var pe *PanicError
 		require.ErrorAs(t, gotErr, &pe)
 		assert.Equal(t, "filter bug", pe.Value)
 		assert.Equal(t, "message.**", pe.Pattern)
 		assert.Equal(t, 500, whSigned(h, body).Code, "not remembered as done: the retry runs again")
 
-		c, _ := newTestClient(t)
-		h2 := newWH(t, WithWebhookClient(c), WithWebhookErrorHandler(func(_ *Event, err error) { gotErr = err }))
-		h2.selfLookup = func(context.Context) string { panic("lookup bug") }
+		c := &fakeClient{self: func(context.Context) (string, error) { panic("lookup bug") }}
+		h2 := newWH(t, WithClient(c), WithErrorHandler(func(_ *Event, err error) { gotErr = err }))
 		counter(t, h2)
 		assert.Equal(t, 500, whSigned(h2, body).Code)
 		require.ErrorAs(t, gotErr, &pe)
@@ -459,7 +474,7 @@ func TestWebhookHandlerOutcomes(t *testing.T) {
 		require.NoError(t, h.OnMessage(func(ctx context.Context, e *Event) error { got, ctxVal = e, ctx.Value(key{}); return nil }))
 		r := httptest.NewRequest(http.MethodPost, "/hook", bytes.NewReader(body))
 		r = r.WithContext(context.WithValue(r.Context(), key{}, "v"))
-		r.Header.Set(SignatureHeader, SignWebhookBody(body, whSecret))
+		r.Header.Set(SignatureHeader, Sign(body, whSecret))
 		h.ServeHTTP(httptest.NewRecorder(), r)
 		require.NotNil(t, got)
 		assert.Equal(t, "message.create.contact.chat", got.Name)
@@ -469,6 +484,7 @@ func TestWebhookHandlerOutcomes(t *testing.T) {
 }
 
 func TestPatternMatch(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		pattern, name string
 		want          bool
@@ -513,7 +529,7 @@ func TestPatternMatch(t *testing.T) {
 		{"**.a.**.b.**.c", strings.Repeat("a.", 300) + "b", false},
 	}
 	for _, c := range cases {
-		t.Run(c.pattern+" "+truncate(c.name, 30), func(t *testing.T) {
+		t.Run(c.pattern+" "+wire.Truncate(c.name, 30), func(t *testing.T) {
 			p, err := parsePattern(c.pattern)
 			require.NoError(t, err)
 			assert.Equal(t, c.want, p.match(strings.Split(c.name, ".")))
@@ -522,6 +538,7 @@ func TestPatternMatch(t *testing.T) {
 }
 
 func TestHandleRefusesBadInput(t *testing.T) {
+	t.Parallel()
 	ok := func(context.Context, *Event) error { return nil }
 	cases := []struct {
 		name    string
@@ -556,8 +573,8 @@ func TestHandleRefusesBadInput(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			h := newWH(t)
 			err := h.Handle(c.pattern, c.fn, c.filters...)
-			require.ErrorIs(t, err, ErrInvalidArgument)
-			var ae *ArgumentError
+			require.ErrorIs(t, err, chatshipper.ErrInvalidArgument)
+			var ae *chatshipper.ArgumentError
 			require.ErrorAs(t, err, &ae)
 			assert.Empty(t, *h.routes.Load(), "nothing is registered")
 		})
@@ -565,97 +582,106 @@ func TestHandleRefusesBadInput(t *testing.T) {
 }
 
 func TestWebhookOptionValidation(t *testing.T) {
+	t.Parallel()
+	mem, err := NewMemoryDeduper(10, time.Hour)
+	require.NoError(t, err)
 	cases := []struct {
 		name string
-		opt  WebhookOption
+		opts []Option
 	}{
-		{"empty secret", WithWebhookSecret("")},
-		{"zero max body", WithWebhookMaxBody(0)},
-		{"negative dedupe", WithWebhookDedupe(-1)},
-		{"no workers", WithWebhookAsync(0, 10)},
-		{"no queue", WithWebhookAsync(2, 0)},
-		{"nil error handler", WithWebhookErrorHandler(nil)},
-		{"nil client", WithWebhookClient(nil)},
-		{"bad self user", WithWebhookSelfUser("bot")},
-		{"empty self user", WithWebhookSelfUser("")},
+		{"empty secret", []Option{WithSecret("")}},
+		{"zero max body", []Option{WithMaxBody(0)}},
+		{"negative dedupe", []Option{WithDedupe(-1)}},
+		{"no workers", []Option{WithAsync(0, 10)}},
+		{"no queue", []Option{WithAsync(2, 0)}},
+		{"nil error handler", []Option{WithErrorHandler(nil)}},
+		{"nil client", []Option{WithClient(nil)}},
+		{"nil *chatshipper.Client", []Option{WithClient((*chatshipper.Client)(nil))}},
+		{"bad self user", []Option{WithSelfUser("bot")}},
+		{"empty self user", []Option{WithSelfUser("")}},
+		{"nil deduper", []Option{WithDeduper(nil)}},
+		{"nil *MemoryDeduper", []Option{WithDeduper((*MemoryDeduper)(nil))}},
+		{"deduper and dedupe size", []Option{WithDeduper(mem), WithDedupe(5)}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			h, err := NewWebhookHandler(c.opt)
+			t.Parallel()
+			h, err := NewHandler(c.opts...)
 			assert.Nil(t, h)
-			assert.ErrorIs(t, err, ErrInvalidArgument)
+			assert.ErrorIs(t, err, chatshipper.ErrInvalidArgument)
 		})
 	}
 }
 
 func TestWebhookFilters(t *testing.T) {
-	chat := func(user string, role Role, text string) map[string]any {
-		return whMessage(user, role, MessageTypeChat, text)
+	t.Parallel()
+	chat := func(user string, role chatshipper.Role, text string) map[string]any {
+		return whMessage(user, role, chatshipper.MessageTypeChat, text)
 	}
 	withMeta := func(m map[string]any, meta map[string]any) map[string]any { m["meta"] = meta; return m }
-	contactChat := whMsgEvent(t, "e1", ConversationContact, chat(whContact, RoleContact, "Hi there"))
+	contactChat := whMsgEvent(t, "e1", chatshipper.ConversationContact, chat(whContact, chatshipper.RoleContact, "Hi there"))
 	cases := []struct {
 		name    string
-		opts    []WebhookOption
+		opts    []Option
 		pattern string
 		filters []EventFilter
 		body    []byte
 		want    bool
 	}{
 		// the bot filters
-		{"own message dropped", []WebhookOption{WithWebhookSelfUser(whBot)}, "message.**", nil,
-			whMsgEvent(t, "s1", ConversationContact, chat(whBot, RoleAgent, "Hello!")), false},
-		{"other's message passes the self filter", []WebhookOption{WithWebhookSelfUser(whBot)}, "message.**", nil,
+		{"own message dropped", []Option{WithSelfUser(whBot)}, "message.**", nil,
+			whMsgEvent(t, "s1", chatshipper.ConversationContact, chat(whBot, chatshipper.RoleAgent, "Hello!")), false},
+		{"other's message passes the self filter", []Option{WithSelfUser(whBot)}, "message.**", nil,
 			contactChat, true},
-		{"own message with IncludeSelf", []WebhookOption{WithWebhookSelfUser(whBot), WithWebhookIncludeSelf()}, "message.**", nil,
-			whMsgEvent(t, "s2", ConversationContact, chat(whBot, RoleAgent, "Hello!")), true},
-		{"own message.error still dispatched", []WebhookOption{WithWebhookSelfUser(whBot)}, "message.**", nil,
-			whEvent(t, "s3", "message.error", map[string]any{"message": chat(whBot, RoleAgent, "Hello!")}), true},
+		{"own message with IncludeSelf", []Option{WithSelfUser(whBot), WithIncludeSelf(true)}, "message.**", nil,
+			whMsgEvent(t, "s2", chatshipper.ConversationContact, chat(whBot, chatshipper.RoleAgent, "Hello!")), true},
+		{"own message.error still dispatched", []Option{WithSelfUser(whBot)}, "message.**", nil,
+			whEvent(t, "s3", "message.error", map[string]any{"message": chat(whBot, chatshipper.RoleAgent, "Hello!")}), true},
 		{"bot role kept by default", nil, "message.**", nil,
-			whMsgEvent(t, "b1", ConversationBot, chat(whAgent, RoleBot, "x")), true},
-		{"bot role dropped with SkipBots", []WebhookOption{WithWebhookSkipBots()}, "message.**", nil,
-			whMsgEvent(t, "b2", ConversationBot, chat(whAgent, RoleBot, "x")), false},
-		{"agent role kept with SkipBots", []WebhookOption{WithWebhookSkipBots()}, "message.**", nil,
-			whMsgEvent(t, "b3", ConversationContact, chat(whAgent, RoleAgent, "x")), true},
-		{"resource event unaffected by SkipBots", []WebhookOption{WithWebhookSkipBots(), WithWebhookSelfUser(whBot)}, "**", nil,
+			whMsgEvent(t, "b1", chatshipper.ConversationBot, chat(whAgent, chatshipper.RoleBot, "x")), true},
+		{"bot role dropped with SkipBots", []Option{WithSkipBots(true)}, "message.**", nil,
+			whMsgEvent(t, "b2", chatshipper.ConversationBot, chat(whAgent, chatshipper.RoleBot, "x")), false},
+		{"agent role kept with SkipBots", []Option{WithSkipBots(true)}, "message.**", nil,
+			whMsgEvent(t, "b3", chatshipper.ConversationContact, chat(whAgent, chatshipper.RoleAgent, "x")), true},
+		{"resource event unaffected by SkipBots", []Option{WithSkipBots(true), WithSelfUser(whBot)}, "**", nil,
 			whFixture(t, "service.create.json"), true},
 
 		// role
-		{"role contact", nil, "**", []EventFilter{MessageRole(RoleContact)}, contactChat, true},
-		{"role agent or bot, contact wrote", nil, "**", []EventFilter{MessageRole(RoleAgent, RoleBot)}, contactChat, false},
-		{"role on a resource event", nil, "**", []EventFilter{MessageRole(RoleContact)}, whFixture(t, "service.create.json"), false},
+		{"role contact", nil, "**", []EventFilter{MessageRole(chatshipper.RoleContact)}, contactChat, true},
+		{"role agent or bot, contact wrote", nil, "**", []EventFilter{MessageRole(chatshipper.RoleAgent, chatshipper.RoleBot)}, contactChat, false},
+		{"role on a resource event", nil, "**", []EventFilter{MessageRole(chatshipper.RoleContact)}, whFixture(t, "service.create.json"), false},
 
 		// message type
-		{"type card", nil, "**", []EventFilter{MessageTypes(MessageTypeCard)},
-			whMsgEvent(t, "t1", ConversationContact, whMessage(whAgent, RoleAgent, MessageTypeCard, "Pick one")), true},
-		{"type card, chat sent", nil, "**", []EventFilter{MessageTypes(MessageTypeCard)}, contactChat, false},
-		{"type from the event name", nil, "**", []EventFilter{MessageTypes(MessageTypeForm)},
+		{"type card", nil, "**", []EventFilter{MessageTypes(chatshipper.MessageTypeCard)},
+			whMsgEvent(t, "t1", chatshipper.ConversationContact, whMessage(whAgent, chatshipper.RoleAgent, chatshipper.MessageTypeCard, "Pick one")), true},
+		{"type card, chat sent", nil, "**", []EventFilter{MessageTypes(chatshipper.MessageTypeCard)}, contactChat, false},
+		{"type from the event name", nil, "**", []EventFilter{MessageTypes(chatshipper.MessageTypeForm)},
 			whEvent(t, "t2", "message.create.agent.form", map[string]any{"message": map[string]any{"text": "+Order"}}), true},
-		{"type defaults to chat", nil, "**", []EventFilter{MessageTypes(MessageTypeChat)},
+		{"type defaults to chat", nil, "**", []EventFilter{MessageTypes(chatshipper.MessageTypeChat)},
 			whEvent(t, "t3", "message.update", map[string]any{"message": map[string]any{"text": "edited"}}), true},
 
 		// conversation type
-		{"conversation type contact", nil, "**", []EventFilter{ConversationTypes(ConversationContact)}, contactChat, true},
-		{"conversation type bot, contact conversation", nil, "**", []EventFilter{ConversationTypes(ConversationBot, ConversationAgent)}, contactChat, false},
-		{"conversation type from the event name", nil, "**", []EventFilter{ConversationTypes(ConversationSystem)},
+		{"conversation type contact", nil, "**", []EventFilter{ConversationTypes(chatshipper.ConversationContact)}, contactChat, true},
+		{"conversation type bot, contact conversation", nil, "**", []EventFilter{ConversationTypes(chatshipper.ConversationBot, chatshipper.ConversationAgent)}, contactChat, false},
+		{"conversation type from the event name", nil, "**", []EventFilter{ConversationTypes(chatshipper.ConversationSystem)},
 			whEvent(t, "c1", "message.create.system.status", map[string]any{"message": map[string]any{"text": "x"}}), true},
-		{"conversation type of a conversation.update", nil, "**", []EventFilter{ConversationTypes(ConversationContact)},
+		{"conversation type of a conversation.update", nil, "**", []EventFilter{ConversationTypes(chatshipper.ConversationContact)},
 			whFixture(t, "conversation.update.json"), true},
-		{"conversation type unknown", nil, "**", []EventFilter{ConversationTypes(ConversationContact)},
+		{"conversation type unknown", nil, "**", []EventFilter{ConversationTypes(chatshipper.ConversationContact)},
 			whFixture(t, "service.create.json"), false},
 
 		// meta
 		{"meta number", nil, "**", []EventFilter{MetaEquals("visits", 3)},
-			whMsgEvent(t, "m1", ConversationContact, withMeta(chat(whContact, RoleContact, "x"), map[string]any{"visits": 3})), true},
+			whMsgEvent(t, "m1", chatshipper.ConversationContact, withMeta(chat(whContact, chatshipper.RoleContact, "x"), map[string]any{"visits": 3})), true},
 		{"meta number vs string", nil, "**", []EventFilter{MetaEquals("visits", "3")},
-			whMsgEvent(t, "m2", ConversationContact, withMeta(chat(whContact, RoleContact, "x"), map[string]any{"visits": 3})), false},
+			whMsgEvent(t, "m2", chatshipper.ConversationContact, withMeta(chat(whContact, chatshipper.RoleContact, "x"), map[string]any{"visits": 3})), false},
 		{"meta string", nil, "**", []EventFilter{MetaEquals("intent", "greeting")},
-			whMsgEvent(t, "m3", ConversationContact, withMeta(chat(whContact, RoleContact, "x"), map[string]any{"intent": "greeting"})), true},
+			whMsgEvent(t, "m3", chatshipper.ConversationContact, withMeta(chat(whContact, chatshipper.RoleContact, "x"), map[string]any{"intent": "greeting"})), true},
 		{"meta object", nil, "**", []EventFilter{MetaEquals("form", map[string]int{"step": 2})},
-			whMsgEvent(t, "m4", ConversationContact, withMeta(chat(whContact, RoleContact, "x"), map[string]any{"form": map[string]any{"step": 2}})), true},
+			whMsgEvent(t, "m4", chatshipper.ConversationContact, withMeta(chat(whContact, chatshipper.RoleContact, "x"), map[string]any{"form": map[string]any{"step": 2}})), true},
 		{"meta key missing", nil, "**", []EventFilter{MetaEquals("intent", nil)}, contactChat, false},
 		{"meta null value", nil, "**", []EventFilter{MetaEquals("intent", nil)},
-			whMsgEvent(t, "m5", ConversationContact, withMeta(chat(whContact, RoleContact, "x"), map[string]any{"intent": nil})), true},
+			whMsgEvent(t, "m5", chatshipper.ConversationContact, withMeta(chat(whContact, chatshipper.RoleContact, "x"), map[string]any{"intent": nil})), true},
 		{"conversation meta", nil, "**", []EventFilter{ConversationMetaEquals("intent", "purchase")},
 			whFixture(t, "conversation.update.json"), true},
 		{"conversation meta differs", nil, "**", []EventFilter{ConversationMetaEquals("intent", "greeting")},
@@ -670,91 +696,149 @@ func TestWebhookFilters(t *testing.T) {
 		{"OnTextMatch", nil, "**", []EventFilter{OnTextMatch(regexp.MustCompile(`(?i)^hi\b`))}, contactChat, true},
 		{"OnTextMatch no match", nil, "**", []EventFilter{OnTextMatch(regexp.MustCompile(`^order #\d+$`))}, contactChat, false},
 		{"OnText on a postback", nil, "**", []EventFilter{OnText("REVIEW")},
-			whMsgEvent(t, "p1", ConversationContact, whMessage(whContact, RoleContact, MessageTypePostback, "REVIEW")), true},
+			whMsgEvent(t, "p1", chatshipper.ConversationContact, whMessage(whContact, chatshipper.RoleContact, chatshipper.MessageTypePostback, "REVIEW")), true},
 		{"OnTextFold on a postback", nil, "**", []EventFilter{OnTextFold("review")},
-			whMsgEvent(t, "p2", ConversationContact, whMessage(whContact, RoleContact, MessageTypePostback, "REVIEW")), true},
+			whMsgEvent(t, "p2", chatshipper.ConversationContact, whMessage(whContact, chatshipper.RoleContact, chatshipper.MessageTypePostback, "REVIEW")), true},
 		{"a card does not trigger", nil, "**", []EventFilter{OnText("Hi there")},
-			whMsgEvent(t, "p3", ConversationContact, whMessage(whAgent, RoleAgent, MessageTypeCard, "Hi there")), false},
+			whMsgEvent(t, "p3", chatshipper.ConversationContact, whMessage(whAgent, chatshipper.RoleAgent, chatshipper.MessageTypeCard, "Hi there")), false},
 		{"a command does not trigger", nil, "**", []EventFilter{OnTextMatch(regexp.MustCompile(`.`))},
-			whMsgEvent(t, "p4", ConversationContact, whMessage(whAgent, RoleAgent, MessageTypeCommand, "/leave")), false},
+			whMsgEvent(t, "p4", chatshipper.ConversationContact, whMessage(whAgent, chatshipper.RoleAgent, chatshipper.MessageTypeCommand, "/leave")), false},
 		{"text filter on a resource event", nil, "**", []EventFilter{OnTextMatch(regexp.MustCompile(``))},
 			whFixture(t, "service.create.json"), false},
 
 		// combinations
-		{"all filters must accept", nil, "message.create.**", []EventFilter{MessageRole(RoleContact), OnTextFold("hi there"), ConversationTypes(ConversationContact)}, contactChat, true},
-		{"one refusing filter is enough", nil, "message.create.**", []EventFilter{MessageRole(RoleContact), OnText("nope")}, contactChat, false},
+		{"all filters must accept", nil, "message.create.**", []EventFilter{MessageRole(chatshipper.RoleContact), OnTextFold("hi there"), ConversationTypes(chatshipper.ConversationContact)}, contactChat, true},
+		{"one refusing filter is enough", nil, "message.create.**", []EventFilter{MessageRole(chatshipper.RoleContact), OnText("nope")}, contactChat, false},
 		{"FilterFunc", nil, "**", []EventFilter{FilterFunc(func(e *Event) bool { return e.ConversationID() == whConv })}, contactChat, true},
-		{"pattern and filter", nil, "service.*", []EventFilter{MessageRole(RoleContact)}, contactChat, false},
+		{"pattern and filter", nil, "service.*", []EventFilter{MessageRole(chatshipper.RoleContact)}, contactChat, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			h := newWH(t, c.opts...)
 			var ran bool
 			require.NoError(t, h.Handle(c.pattern, func(context.Context, *Event) error { ran = true; return nil }, c.filters...))
 			require.Equal(t, 200, whSigned(h, c.body).Code)
 			assert.Equal(t, c.want, ran)
 		})
+		// The same event handed over already parsed takes the same route.
+		t.Run(c.name+" via Dispatch", func(t *testing.T) {
+			t.Parallel()
+			h := newWH(t, c.opts...)
+			var ran bool
+			require.NoError(t, h.Handle(c.pattern, func(context.Context, *Event) error { ran = true; return nil }, c.filters...))
+			e, err := ParseEvent(c.body)
+			require.NoError(t, err)
+			require.NoError(t, h.Dispatch(context.Background(), e))
+			assert.Equal(t, c.want, ran)
+		})
 	}
 }
 
 func TestOnMessageMatchesOnlyNewMessages(t *testing.T) {
+	t.Parallel()
 	h := newWH(t)
 	var names []string
 	require.NoError(t, h.OnMessage(func(_ context.Context, e *Event) error { names = append(names, e.Name); return nil },
-		MessageRole(RoleContact)))
+		MessageRole(chatshipper.RoleContact)))
 	for i, b := range [][]byte{
-		whMsgEvent(t, "o1", ConversationContact, whMessage(whContact, RoleContact, MessageTypeChat, "a")),
-		whEvent(t, "o2", "message.update", map[string]any{"message": whMessage(whContact, RoleContact, MessageTypeChat, "b")}),
+		whMsgEvent(t, "o1", chatshipper.ConversationContact, whMessage(whContact, chatshipper.RoleContact, chatshipper.MessageTypeChat, "a")),
+		whEvent(t, "o2", "message.update", map[string]any{"message": whMessage(whContact, chatshipper.RoleContact, chatshipper.MessageTypeChat, "b")}),
 		whFixture(t, "conversation.update.json"),
-		whMsgEvent(t, "o3", ConversationContact, whMessage(whContact, RoleContact, MessageTypePostback, "c")),
+		whMsgEvent(t, "o3", chatshipper.ConversationContact, whMessage(whContact, chatshipper.RoleContact, chatshipper.MessageTypePostback, "c")),
 	} {
 		require.Equal(t, 200, whSigned(h, b).Code, i)
 	}
 	assert.Equal(t, []string{"message.create.contact.chat", "message.create.contact.postback"}, names)
 }
 
+// fakeClient is a Client that records what the handler asks and tells it.
+type fakeClient struct {
+	mu      sync.Mutex
+	self    func(context.Context) (string, error) // nil: ErrSelfUnknown
+	lookups int
+	seen    []*chatshipper.Message
+}
+
+func (f *fakeClient) SelfUserID(ctx context.Context) (string, error) {
+	f.mu.Lock()
+	f.lookups++
+	fn := f.self
+	f.mu.Unlock()
+	if fn == nil {
+		return "", chatshipper.ErrSelfUnknown
+	}
+	return fn(ctx)
+}
+
+func (f *fakeClient) ObserveMessages(msgs ...*chatshipper.Message) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.seen = append(f.seen, msgs...)
+}
+
+func (f *fakeClient) lookupCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lookups
+}
+
+func (f *fakeClient) seenMessages() []*chatshipper.Message {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.seen)
+}
+
+// A *chatshipper.Client is a Client.
+var _ Client = (*chatshipper.Client)(nil)
+
 func TestWebhookSelfFromClient(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		c, _ := newTestClient(t)
-		h := newWH(t, WithWebhookClient(c))
-		require.NotNil(t, h.selfLookup, "the client's own user is looked up")
-		require.NotNil(t, h.observe, "the client's loop guard is fed")
-		var lookups int
-		var known string
-		h.selfLookup = func(context.Context) string { lookups++; return known }
+		var known atomic.Value
+		known.Store("")
+		c := &fakeClient{self: func(context.Context) (string, error) {
+			if id := known.Load().(string); id != "" {
+				return id, nil
+			}
+			return "", chatshipper.ErrSelfUnknown
+		}}
+		h := newWH(t, WithClient(c))
 		n := counter(t, h)
 		own := func(id string) []byte {
-			return whMsgEvent(t, id, ConversationContact, whMessage(whBot, RoleAgent, MessageTypeChat, "Hello!"))
+			return whMsgEvent(t, id, chatshipper.ConversationContact, whMessage(whBot, chatshipper.RoleAgent, chatshipper.MessageTypeChat, "Hello!"))
 		}
 
 		// Unknown: nothing is dropped, and the lookup is not repeated within a minute.
 		require.Equal(t, 200, whSigned(h, own("x1")).Code)
 		require.Equal(t, 200, whSigned(h, own("x2")).Code)
 		assert.EqualValues(t, 2, n.Load())
-		assert.Equal(t, 1, lookups)
+		assert.Equal(t, 1, c.lookupCount())
 
 		// A minute later the ID is known and cached.
-		known = whBot
+		known.Store(whBot)
 		time.Sleep(selfRetryInterval)
 		require.Equal(t, 200, whSigned(h, own("x3")).Code)
 		require.Equal(t, 200, whSigned(h, own("x4")).Code)
 		assert.EqualValues(t, 2, n.Load(), "own messages are dropped once the ID is known")
-		assert.Equal(t, 2, lookups)
+		assert.Equal(t, 2, c.lookupCount())
 
-		// A configured ID wins over the client's.
-		h2 := newWH(t, WithWebhookClient(c), WithWebhookSelfUser(whAgent))
-		assert.Nil(t, h2.selfLookup)
+		// A configured ID wins over the client's: the client is never asked.
+		c2 := &fakeClient{}
+		h2 := newWH(t, WithClient(c2), WithSelfUser(whAgent))
+		n2 := counter(t, h2)
+		require.Equal(t, 200, whSigned(h2, own("y1")).Code)
+		assert.EqualValues(t, 1, n2.Load(), "whBot is not the configured own user")
+		assert.Equal(t, 0, c2.lookupCount())
 	})
 }
 
 func TestWebhookFeedsLoopGuard(t *testing.T) {
-	c, _ := newTestClient(t)
-	h := newWH(t, WithWebhookClient(c))
-	var seen []*Message
-	var mu sync.Mutex
-	h.observe = func(ms []*Message) { mu.Lock(); seen = append(seen, ms...); mu.Unlock() }
+	t.Parallel()
+	c := &fakeClient{}
+	h := newWH(t, WithClient(c), WithSelfUser(whBot))
 
-	noConvRef := whMessage(whContact, RoleContact, MessageTypeChat, "hi")
+	noConvRef := whMessage(whContact, chatshipper.RoleContact, chatshipper.MessageTypeChat, "hi")
 	delete(noConvRef, "conversation")
 	onlyLink := whEvent(t, "l2", "message.create.contact.chat", map[string]any{
 		"message": noConvRef,
@@ -762,7 +846,7 @@ func TestWebhookFeedsLoopGuard(t *testing.T) {
 	})
 	bodies := [][]byte{
 		whFixture(t, "message.create.contact.chat.json"),
-		whMsgEvent(t, "l1", ConversationContact, noConvRef), // conversation from data.conversation
+		whMsgEvent(t, "l1", chatshipper.ConversationContact, noConvRef), // conversation from data.conversation
 		onlyLink,                                 // conversation from data.links
 		whFixture(t, "conversation.update.json"), // no message: nothing to observe
 		whFixture(t, "message.create.contact.chat.json"), // a duplicate still shows the guard its message
@@ -770,17 +854,19 @@ func TestWebhookFeedsLoopGuard(t *testing.T) {
 	for _, b := range bodies {
 		require.Equal(t, 200, whSigned(h, b).Code)
 	}
+	seen := c.seenMessages()
 	require.Len(t, seen, 4)
 	for _, m := range seen {
 		assert.Equal(t, whConv, m.Conversation.ID)
-		assert.Equal(t, RoleContact, m.Role)
+		assert.Equal(t, chatshipper.RoleContact, m.Role)
 	}
 	// Refused deliveries show it nothing.
 	require.Equal(t, 401, whPost(h, bodies[0], "sha1="+strings.Repeat("0", 40)).Code)
-	assert.Len(t, seen, 4)
+	assert.Len(t, c.seenMessages(), 4)
 }
 
 func TestWebhookDedupe(t *testing.T) {
+	t.Parallel()
 	body := whFixture(t, "message.create.contact.chat.json")
 
 	t.Run("a duplicate delivery runs once", func(t *testing.T) {
@@ -822,32 +908,32 @@ func TestWebhookDedupe(t *testing.T) {
 	})
 	t.Run("memory stays within N, oldest forgotten first", func(t *testing.T) {
 		const max = 5
-		h := newWH(t, WithWebhookDedupe(max))
+		h := newWH(t, WithDedupe(max))
 		n := counter(t, h)
 		for i := range 4 * max {
 			require.Equal(t, 200, whSigned(h, whEvent(t, fmt.Sprintf("id-%d", i), "service.create", nil)).Code)
-			assert.LessOrEqual(t, h.dedupe.len(), max)
+			assert.LessOrEqual(t, h.dedupe.(*MemoryDeduper).Len(), max)
 		}
-		assert.Equal(t, max, h.dedupe.len())
+		assert.Equal(t, max, h.dedupe.(*MemoryDeduper).Len())
 		assert.EqualValues(t, 4*max, n.Load())
 		whSigned(h, whEvent(t, fmt.Sprintf("id-%d", 4*max-1), "service.create", nil)) // remembered
 		assert.EqualValues(t, 4*max, n.Load())
 		whSigned(h, whEvent(t, "id-0", "service.create", nil)) // forgotten long ago
 		assert.EqualValues(t, 4*max+1, n.Load())
-		assert.Equal(t, max, h.dedupe.len())
+		assert.Equal(t, max, h.dedupe.(*MemoryDeduper).Len())
 	})
 	t.Run("an ID is remembered for 24 hours", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			h := newWH(t)
 			n := counter(t, h)
 			whSigned(h, body)
-			time.Sleep(WebhookDedupeTTL - time.Second)
+			time.Sleep(DedupeTTL - time.Second)
 			whSigned(h, body)
 			assert.EqualValues(t, 1, n.Load())
 			time.Sleep(time.Second)
 			whSigned(h, body)
 			assert.EqualValues(t, 2, n.Load())
-			assert.Equal(t, 1, h.dedupe.len(), "the expired entry was replaced, not kept")
+			assert.Equal(t, 1, h.dedupe.(*MemoryDeduper).Len(), "the expired entry was replaced, not kept")
 		})
 	})
 	t.Run("events without an ID always run", func(t *testing.T) {
@@ -859,7 +945,7 @@ func TestWebhookDedupe(t *testing.T) {
 		assert.EqualValues(t, 2, n.Load())
 	})
 	t.Run("dedupe off", func(t *testing.T) {
-		h := newWH(t, WithWebhookDedupe(0))
+		h := newWH(t, WithDedupe(0))
 		n := counter(t, h)
 		whSigned(h, body)
 		whSigned(h, body)
@@ -884,11 +970,12 @@ func TestWebhookDedupe(t *testing.T) {
 }
 
 func TestWebhookAsync(t *testing.T) {
+	t.Parallel()
 	ev := func(i int) []byte { return whEvent(t, fmt.Sprintf("async-%d", i), "service.create", nil) }
 
 	t.Run("acknowledges before the handler finishes", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			h := newWH(t, WithWebhookAsync(1, 4))
+			h := newWH(t, WithAsync(1, 4))
 			release := make(chan struct{})
 			var started, finished atomic.Int32
 			require.NoError(t, h.Handle("**", func(context.Context, *Event) error {
@@ -911,7 +998,7 @@ func TestWebhookAsync(t *testing.T) {
 
 	t.Run("queue full answers 503 and the retry runs", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			h := newWH(t, WithWebhookAsync(1, 1))
+			h := newWH(t, WithAsync(1, 1))
 			release := make(chan struct{})
 			var mu sync.Mutex
 			var ran []string
@@ -938,7 +1025,7 @@ func TestWebhookAsync(t *testing.T) {
 	t.Run("Shutdown drains every acknowledged event", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			const total = 60
-			h := newWH(t, WithWebhookAsync(3, total))
+			h := newWH(t, WithAsync(3, total))
 			var mu sync.Mutex
 			done := map[string]bool{}
 			require.NoError(t, h.Handle("**", func(_ context.Context, e *Event) error {
@@ -967,7 +1054,7 @@ func TestWebhookAsync(t *testing.T) {
 
 	t.Run("Shutdown gives up when its context ends; the work goes on", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			h := newWH(t, WithWebhookAsync(1, 2))
+			h := newWH(t, WithAsync(1, 2))
 			release := make(chan struct{})
 			var finished atomic.Int32
 			require.NoError(t, h.Handle("**", func(context.Context, *Event) error { <-release; finished.Add(1); return nil }))
@@ -986,7 +1073,7 @@ func TestWebhookAsync(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			var mu sync.Mutex
 			failed := map[string]error{}
-			h := newWH(t, WithWebhookAsync(1, 8), WithWebhookErrorHandler(func(e *Event, err error) {
+			h := newWH(t, WithAsync(1, 8), WithErrorHandler(func(e *Event, err error) {
 				mu.Lock()
 				failed[e.ID] = err
 				mu.Unlock()
@@ -1009,7 +1096,7 @@ func TestWebhookAsync(t *testing.T) {
 			require.NoError(t, h.Shutdown(context.Background()))
 			require.Len(t, failed, 2)
 			assert.ErrorIs(t, failed["async-1"], errBoom)
-			var pe *WebhookPanicError
+			var pe *PanicError
 			require.ErrorAs(t, failed["async-2"], &pe)
 			assert.Equal(t, "kaput", pe.Value)
 			assert.EqualValues(t, 1, ok.Load())
@@ -1018,13 +1105,13 @@ func TestWebhookAsync(t *testing.T) {
 
 	t.Run("the handler's context outlives the request", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			h := newWH(t, WithWebhookAsync(1, 1))
+			h := newWH(t, WithAsync(1, 1))
 			var ctxErr error
 			require.NoError(t, h.Handle("**", func(ctx context.Context, e *Event) error { ctxErr = ctx.Err(); return nil }))
 			body := ev(1)
 			ctx, cancel := context.WithCancel(context.Background())
 			r := httptest.NewRequest(http.MethodPost, "/hook", bytes.NewReader(body)).WithContext(ctx)
-			r.Header.Set(SignatureHeader, SignWebhookBody(body, whSecret))
+			r.Header.Set(SignatureHeader, Sign(body, whSecret))
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, r)
 			cancel() // the server cancels the request's context once the answer is sent
@@ -1036,6 +1123,7 @@ func TestWebhookAsync(t *testing.T) {
 }
 
 func TestWebhookSyncShutdownWaitsForRunningHandlers(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		h := newWH(t)
 		release := make(chan struct{})
@@ -1059,7 +1147,8 @@ func TestWebhookSyncShutdownWaitsForRunningHandlers(t *testing.T) {
 }
 
 func TestWebhookHandleWhileServing(t *testing.T) {
-	h := newWH(t, WithWebhookDedupe(0))
+	t.Parallel()
+	h := newWH(t, WithDedupe(0))
 	var n atomic.Int32
 	var wg sync.WaitGroup
 	body := whFixture(t, "message.create.contact.chat.json")
@@ -1073,7 +1162,7 @@ func TestWebhookHandleWhileServing(t *testing.T) {
 		}()
 		go func() {
 			defer wg.Done()
-			assert.NoError(t, h.Handle("message.create.*.chat", func(context.Context, *Event) error { n.Add(1); return nil }, MessageRole(RoleContact)))
+			assert.NoError(t, h.Handle("message.create.*.chat", func(context.Context, *Event) error { n.Add(1); return nil }, MessageRole(chatshipper.RoleContact)))
 		}()
 	}
 	wg.Wait()
@@ -1084,8 +1173,9 @@ func TestWebhookHandleWhileServing(t *testing.T) {
 }
 
 func TestParseEventFixtures(t *testing.T) {
-	ts := func(s string) Timestamp {
-		v, err := ParseTimestamp(s)
+	t.Parallel()
+	ts := func(s string) chatshipper.Timestamp {
+		v, err := chatshipper.ParseTimestamp(s)
 		require.NoError(t, err)
 		return v
 	}
@@ -1108,38 +1198,38 @@ func TestParseEventFixtures(t *testing.T) {
 			Summary:   "Contact Jenny Jones created a chat message",
 		}, e.Activity)
 		assert.Equal(t, whContact, e.Activity.Actor.ResourceID())
-		assert.Equal(t, &Conversation{
+		assert.Equal(t, &chatshipper.Conversation{
 			ID:            whConv,
-			Organization:  NewRef[Organization]("5a1f2b3c4d5e6f7a8b9c0d1e"),
+			Organization:  chatshipper.NewRef[chatshipper.Organization]("5a1f2b3c4d5e6f7a8b9c0d1e"),
 			OrgPath:       "5a0000000000000000000001#5a1f2b3c4d5e6f7a8b9c0d1e",
 			Name:          "Jenny Jones",
-			Type:          ConversationContact,
-			Status:        StatusQueued,
-			Contact:       NewRef[Contact](whContact),
+			Type:          chatshipper.ConversationContact,
+			Status:        chatshipper.StatusQueued,
+			Contact:       chatshipper.NewRef[chatshipper.Contact](whContact),
 			CategoryIndex: intp(0),
 			Category:      "Sales",
 			Touchpoint:    "web",
 			Language:      "en",
-			Participants: []Participant{{
-				User: NewRef[User](whBot), Name: "Support Bot", Role: RoleBot, Active: true,
+			Participants: []chatshipper.Participant{{
+				User: chatshipper.NewRef[chatshipper.User](whBot), Name: "Support Bot", Role: chatshipper.RoleBot, Active: true,
 				CreatedAt: ts("2024-03-14T09:20:11.002Z"),
 			}},
-			Meta:      Meta{"intent": "greeting", "engagement": "high", "visits": 3.0},
+			Meta:      chatshipper.Meta{"intent": "greeting", "engagement": "high", "visits": 3.0},
 			CreatedAt: ts("2024-03-14T09:20:10.871Z"),
 			UpdatedAt: ts("2024-03-14T09:26:53.512Z"),
 		}, e.Data.Conversation)
-		assert.Equal(t, &Message{
+		assert.Equal(t, &chatshipper.Message{
 			ID:           "65f2c2a5e4b0a1b2c3d4e5f6",
-			Conversation: NewRef[Conversation](whConv),
-			Organization: NewRef[Organization]("5a1f2b3c4d5e6f7a8b9c0d1e"),
+			Conversation: chatshipper.NewRef[chatshipper.Conversation](whConv),
+			Organization: chatshipper.NewRef[chatshipper.Organization]("5a1f2b3c4d5e6f7a8b9c0d1e"),
 			OrgPath:      "5a0000000000000000000001#5a1f2b3c4d5e6f7a8b9c0d1e",
-			Type:         MessageTypeChat,
-			Role:         RoleContact,
-			User:         NewRef[User](whContact),
+			Type:         chatshipper.MessageTypeChat,
+			Role:         chatshipper.RoleContact,
+			User:         chatshipper.NewRef[chatshipper.User](whContact),
 			Text:         "Hi, do you have the blue model in stock?",
 			ContentType:  "text/plain",
 			Touchpoint:   "web",
-			Meta:         Meta{"page": "https://shop.example.com/bikes/blue", "locale": "en-GB"},
+			Meta:         chatshipper.Meta{"page": "https://shop.example.com/bikes/blue", "locale": "en-GB"},
 			CreatedAt:    ts("2024-03-14T09:26:53.501Z"),
 			UpdatedAt:    ts("2024-03-14T09:26:53.501Z"),
 		}, e.Data.Message)
@@ -1153,8 +1243,8 @@ func TestParseEventFixtures(t *testing.T) {
 		assert.Equal(t, body, []byte(e.Raw))
 		assert.True(t, e.IsMessage())
 		assert.Equal(t, whConv, e.ConversationID())
-		assert.Equal(t, ConversationContact, e.ConversationType())
-		assert.Equal(t, MessageTypeChat, e.MessageType())
+		assert.Equal(t, chatshipper.ConversationContact, e.ConversationType())
+		assert.Equal(t, chatshipper.MessageTypeChat, e.MessageType())
 	})
 
 	t.Run("conversation.update", func(t *testing.T) {
@@ -1169,15 +1259,15 @@ func TestParseEventFixtures(t *testing.T) {
 		assert.Equal(t, whAgent, e.Activity.Actor.ResourceID())
 		assert.Equal(t, whConv, e.Activity.Object.ResourceID())
 		assert.Equal(t, "User Jenny Agent updated a conversation", e.Activity.Summary)
-		assert.Equal(t, &Conversation{
+		assert.Equal(t, &chatshipper.Conversation{
 			ID:           whConv,
-			Organization: NewRef[Organization]("5a1f2b3c4d5e6f7a8b9c0d1e"),
-			Type:         ConversationContact,
-			Status:       StatusActive,
-			Contact:      NewRef[Contact](whContact),
-			Participants: []Participant{{User: NewRef[User](whAgent), Name: "Jenny Agent", Role: RoleAgent,
+			Organization: chatshipper.NewRef[chatshipper.Organization]("5a1f2b3c4d5e6f7a8b9c0d1e"),
+			Type:         chatshipper.ConversationContact,
+			Status:       chatshipper.StatusActive,
+			Contact:      chatshipper.NewRef[chatshipper.Contact](whContact),
+			Participants: []chatshipper.Participant{{User: chatshipper.NewRef[chatshipper.User](whAgent), Name: "Jenny Agent", Role: chatshipper.RoleAgent,
 				UnreadCount: 2, Accepted: true, Active: true}},
-			Meta:      Meta{"intent": "purchase"},
+			Meta:      chatshipper.Meta{"intent": "purchase"},
 			UpdatedAt: ts("2024-03-14T08:31:02.100Z"),
 		}, e.Data.Conversation)
 		assert.Nil(t, e.Data.Message)
@@ -1189,7 +1279,7 @@ func TestParseEventFixtures(t *testing.T) {
 		assert.Nil(t, e.Data.Resources)
 		assert.False(t, e.IsMessage())
 		assert.Equal(t, whConv, e.ConversationID())
-		assert.Equal(t, MessageType(""), e.MessageType())
+		assert.Equal(t, chatshipper.MessageType(""), e.MessageType())
 	})
 
 	t.Run("service.create", func(t *testing.T) {
@@ -1204,30 +1294,31 @@ func TestParseEventFixtures(t *testing.T) {
 		assert.Nil(t, e.Data.Message)
 		assert.Equal(t, map[string]string{"organization": "https://api.web1on1.chat/v2/organizations/5a1f2b3c4d5e6f7a8b9c0d1e"}, e.Data.Links)
 		require.Len(t, e.Data.Resources, 2)
-		var svc Service
+		var svc chatshipper.Service
 		require.NoError(t, e.Resource("service", &svc))
-		assert.Equal(t, Service{
+		assert.Equal(t, chatshipper.Service{
 			ID:           "65f4a0b1c2d3e4f5a6b7c8d9",
-			Organization: NewRef[Organization]("5a1f2b3c4d5e6f7a8b9c0d1e"),
+			Organization: chatshipper.NewRef[chatshipper.Organization]("5a1f2b3c4d5e6f7a8b9c0d1e"),
 			Name:         "Order bot webhook",
 			Type:         "webhook",
 			Status:       "unverified",
-			Params: Meta{"url": "https://bot.example.com/hooks/chatshipper",
+			Params: chatshipper.Meta{"url": "https://bot.example.com/hooks/chatshipper",
 				"events": []any{"message.create.contact.*", "conversation.update"}},
 			CreatedAt: ts("2024-03-15T12:00:00.000Z"),
 		}, svc)
-		var org Organization
+		var org chatshipper.Organization
 		require.NoError(t, e.Resource("organization", &org))
-		assert.Equal(t, Organization{ID: "5a1f2b3c4d5e6f7a8b9c0d1e", Name: "Example Bikes", DisplayName: "Example Bikes Ltd"}, org)
+		assert.Equal(t, chatshipper.Organization{ID: "5a1f2b3c4d5e6f7a8b9c0d1e", Name: "Example Bikes", DisplayName: "Example Bikes Ltd"}, org)
 		assert.Equal(t, "", e.ConversationID())
-		assert.Equal(t, ConversationType(""), e.ConversationType())
+		assert.Equal(t, chatshipper.ConversationType(""), e.ConversationType())
 	})
 }
 
 func TestEventResourceAccessor(t *testing.T) {
+	t.Parallel()
 	e, err := ParseEvent(whFixture(t, "message.create.contact.chat.json"))
 	require.NoError(t, err)
-	var m Message
+	var m chatshipper.Message
 	require.NoError(t, e.Resource("message", &m))
 	assert.Equal(t, *e.Data.Message, m)
 	var c map[string]any
@@ -1236,13 +1327,14 @@ func TestEventResourceAccessor(t *testing.T) {
 	var links map[string]string
 	require.NoError(t, e.Resource("links", &links))
 	assert.Equal(t, e.Data.Links, links)
-	var svc Service
+	var svc chatshipper.Service
 	err = e.Resource("service", &svc)
 	assert.ErrorIs(t, err, ErrNoResource)
 	assert.Contains(t, err.Error(), "data.service")
 }
 
 func TestParseEventTolerance(t *testing.T) {
+	t.Parallel()
 	t.Run("organization populated as an object", func(t *testing.T) {
 		e, err := ParseEvent([]byte(`{"event":"organization.update","organization":{"id":"5a1f2b3c4d5e6f7a8b9c0d1e","name":"X"}}`))
 		require.NoError(t, err)
@@ -1277,7 +1369,7 @@ func TestParseEventTolerance(t *testing.T) {
 	t.Run("message conversation from data.conversation, then links", func(t *testing.T) {
 		e, err := ParseEvent([]byte(`{"event":"message.create.contact.chat","data":{"conversation":{"id":"` + whConv + `"},"message":{"text":"hi"}}}`))
 		require.NoError(t, err)
-		assert.Equal(t, NewRef[Conversation](whConv), e.Data.Message.Conversation)
+		assert.Equal(t, chatshipper.NewRef[chatshipper.Conversation](whConv), e.Data.Message.Conversation)
 		e, err = ParseEvent([]byte(`{"event":"message.update","data":{"links":{"conversation":"https://api.web1on1.chat/v2/conversations/` + whConv + `/"},"message":{"text":"hi"}}}`))
 		require.NoError(t, err)
 		assert.Equal(t, whConv, e.Data.Message.Conversation.ID)
@@ -1289,15 +1381,16 @@ func TestParseEventTolerance(t *testing.T) {
 }
 
 func TestParseEventMessageFastPath(t *testing.T) {
+	t.Parallel()
 	contact := `{"id":"` + whContact + `","profile":{"name":"Jenny Jones"}}`
 	t.Run("extra data keys of a message event are found in Raw", func(t *testing.T) {
 		e, err := ParseEvent([]byte(`{"event":"message.create.contact.chat","data":{"conversation":{"id":"` + whConv + `"},` +
 			`"message":{"text":"hi"},"contact":` + contact + `}}`))
 		require.NoError(t, err)
 		assert.Nil(t, e.Data.Resources)
-		var c Contact
+		var c chatshipper.Contact
 		require.NoError(t, e.Resource("contact", &c))
-		assert.Equal(t, Contact{ID: whContact, Profile: ContactProfile{Name: "Jenny Jones"}}, c)
+		assert.Equal(t, chatshipper.Contact{ID: whContact, Profile: chatshipper.ContactProfile{Name: "Jenny Jones"}}, c)
 		assert.ErrorIs(t, e.Resource("user", &c), ErrNoResource)
 	})
 	t.Run("a message event the typed pass refuses takes the complete pass", func(t *testing.T) {
@@ -1314,7 +1407,7 @@ func TestParseEventMessageFastPath(t *testing.T) {
 		fast, err := ParseEvent(body)
 		require.NoError(t, err)
 		var split eventSplit
-		require.NoError(t, decodeJSON(body, &split))
+		require.NoError(t, wire.Unmarshal(body, &split))
 		var d EventData
 		require.NoError(t, d.fill(split.Data))
 		assert.Equal(t, d, fast.Data)
@@ -1322,17 +1415,18 @@ func TestParseEventMessageFastPath(t *testing.T) {
 }
 
 func TestEventJSONRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{"message.create.contact.chat.json", "conversation.update.json", "service.create.json"} {
 		t.Run(name, func(t *testing.T) {
 			e, err := ParseEvent(whFixture(t, name))
 			require.NoError(t, err)
-			b, err := encodeJSON(e)
+			b, err := wire.Marshal(e)
 			require.NoError(t, err)
 			again, err := ParseEvent(b)
 			require.NoError(t, err)
 			// encoding/json reads the wire form back too (through EventData.UnmarshalJSON).
 			var viaJSON Event
-			require.NoError(t, decodeJSON(b, &viaJSON))
+			require.NoError(t, wire.Unmarshal(b, &viaJSON))
 
 			// Undecoded resources come back compacted: compare them as JSON.
 			for _, other := range []*Event{again, &viaJSON} {
@@ -1357,11 +1451,12 @@ func TestEventJSONRoundTrip(t *testing.T) {
 // canary secret and a debug logger, and looks for the canary in every answer,
 // log line, error and printed form of the handler.
 func TestWebhookSecretNeverLeaks(t *testing.T) {
+	t.Parallel()
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var errs []string
-	h := newWH(t, WithWebhookLogger(logger), WithWebhookMaxBody(4096),
-		WithWebhookErrorHandler(func(_ *Event, err error) { errs = append(errs, err.Error()) }))
+	h := newWH(t, WithLogger(logger), WithMaxBody(4096),
+		WithErrorHandler(func(_ *Event, err error) { errs = append(errs, err.Error()) }))
 	require.NoError(t, h.Handle("message.**", func(context.Context, *Event) error { return errors.New("handler-error-text") }))
 	require.NoError(t, h.Handle("service.**", func(context.Context, *Event) error { panic("panic-value-text") }))
 
@@ -1373,7 +1468,7 @@ func TestWebhookSecretNeverLeaks(t *testing.T) {
 	record(whPost(h, body, "-"))
 	record(whPost(h, body, "sha1=zz"))
 	record(whPost(h, body, "sha256=00"))
-	record(whPost(h, body, SignWebhookBody(body, "wrong")))
+	record(whPost(h, body, Sign(body, "wrong")))
 	record(whSigned(h, bytes.Repeat([]byte("x"), 5000)))
 	record(whSigned(h, []byte(`{"event":`)))
 	record(whSigned(h, body))
@@ -1382,7 +1477,7 @@ func TestWebhookSecretNeverLeaks(t *testing.T) {
 	h.ServeHTTP(w, httptest.NewRequest("PUT", "/hook", nil))
 	record(w)
 
-	for _, hdr := range []string{"", "sha1=", "sha1=zz", "md5=00", SignWebhookBody(body, "wrong")} {
+	for _, hdr := range []string{"", "sha1=", "sha1=zz", "md5=00", Sign(body, "wrong")} {
 		if err := VerifySignature(body, hdr, whSecret); err != nil {
 			errs = append(errs, err.Error())
 		}
@@ -1421,12 +1516,64 @@ func FuzzParseEvent(f *testing.F) {
 		p, err := parsePattern("**.create.*.chat")
 		require.NoError(t, err)
 		p.match(strings.Split(e.Name, "."))
-		b, err := encodeJSON(e)
+		b, err := wire.Marshal(e)
 		if err != nil {
 			return // e.g. a meta number too large to write back
 		}
 		again, err := ParseEvent(b)
 		require.NoError(t, err, "an encoded event parses again")
 		require.Equal(t, e.Name, again.Name)
+	})
+}
+
+// oneByteReader sends one byte of a body and then stalls out, like a sender
+// that claims a large Content-Length and never sends it.
+type oneByteReader struct{ sent bool }
+
+func (o *oneByteReader) Read(p []byte) (int, error) {
+	if o.sent {
+		return 0, io.ErrUnexpectedEOF
+	}
+	o.sent = true
+	p[0] = '{'
+	return 1, nil
+}
+
+// The receiver's memory follows the bytes received, not the claimed
+// Content-Length: 32 one-byte deliveries claiming 1 MiB each allocated
+// 32 MiB before. Not parallel: it reads the process's allocation counter.
+func TestWebhookMemoryFollowsBytesReceived(t *testing.T) {
+	for _, maxBody := range []int64{DefaultMaxBody, 1 << 40, math.MaxInt64} {
+		t.Run(fmt.Sprint(maxBody), func(t *testing.T) {
+			h := newWH(t, WithMaxBody(maxBody))
+			claimed := int64(1 << 20)
+			if maxBody > claimed {
+				claimed = maxBody
+			}
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			for range 32 {
+				r := httptest.NewRequest(http.MethodPost, "/hook", &oneByteReader{})
+				r.ContentLength = claimed
+				r.Header.Set(SignatureHeader, "sha1=00")
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				require.Equal(t, http.StatusBadRequest, w.Code)
+			}
+			runtime.ReadMemStats(&after)
+			perRequest := (after.TotalAlloc - before.TotalAlloc) / 32
+			assert.Less(t, perRequest, uint64(64<<10), "bytes allocated per one-byte delivery")
+		})
+	}
+	t.Run("a claimed length over the cap is refused before reading", func(t *testing.T) {
+		h := newWH(t, WithMaxBody(1<<10))
+		rd := &countingReader{r: strings.NewReader("{}")}
+		r := httptest.NewRequest(http.MethodPost, "/hook", rd)
+		r.ContentLength = 1<<10 + 1
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		assert.Equal(t, http.StatusRequestEntityTooLarge, w.Code)
+		assert.Zero(t, rd.n)
 	})
 }

@@ -1,8 +1,11 @@
-package chatshipper
+package webhook
 
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha1" //nolint:gosec // G505: the platform signs webhooks with HMAC-SHA1
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/go-chatshipper/chatshipper"
 )
 
 // benchDeliveries returns n signed copies of the message.create fixture
@@ -33,16 +38,16 @@ func benchDeliveries(b *testing.B, n int) (bodies [][]byte, sigs []string) {
 	for i := range n {
 		body := []byte(strings.Replace(tmpl, id, fmt.Sprintf("3f1c9a2e-7b4d-4e8a-9c1f-%012d", i), 1))
 		bodies = append(bodies, body)
-		sigs = append(sigs, SignWebhookBody(body, whSecret))
+		sigs = append(sigs, Sign(body, whSecret))
 	}
 	return bodies, sigs
 }
 
 // newBenchHandler is a typical bot's handler: signature checked, own messages
 // dropped, one handler for what contacts write.
-func newBenchHandler(b *testing.B) (*WebhookHandler, *atomic.Int64) {
+func newBenchHandler(b *testing.B) (*Handler, *atomic.Int64) {
 	b.Helper()
-	h, err := NewWebhookHandler(WithWebhookSecret(whSecret), WithWebhookSelfUser(whBot), WithWebhookDedupe(1024))
+	h, err := NewHandler(WithSecret(whSecret), WithSelfUser(whBot), WithDedupe(1024))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -52,7 +57,7 @@ func newBenchHandler(b *testing.B) (*WebhookHandler, *atomic.Int64) {
 			handled.Add(1)
 		}
 		return nil
-	}, MessageRole(RoleContact))
+	}, MessageRole(chatshipper.RoleContact))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -202,4 +207,51 @@ func BenchmarkWebhookLoopbackHTTP(b *testing.B) {
 	b.ReportMetric(oursRate, "webhook-events/s")
 	b.ReportMetric(100*oursRate/emptyRate, "%-of-empty")
 	b.ReportMetric(float64(o.elapsed.Nanoseconds())/float64(o.events), "ns/op")
+}
+
+// BenchmarkWebhookVerifyDecode verifies and decodes a typical 2 KB delivery
+// with VerifySignature + ParseEvent, against hmac.Equal + json.Unmarshal into
+// the same models written by hand.
+func BenchmarkWebhookVerifyDecode(b *testing.B) {
+	bodies, sigs := benchDeliveries(b, 1)
+	body, sig := bodies[0], sigs[0]
+	b.Run("sdk", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := VerifySignature(body, sig, whSecret); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := ParseEvent(body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("raw", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		for b.Loop() {
+			mac := hmac.New(sha1.New, []byte(whSecret))
+			mac.Write(body)
+			want := "sha1=" + hex.EncodeToString(mac.Sum(nil))
+			if !hmac.Equal([]byte(want), []byte(sig)) {
+				b.Fatal("signature")
+			}
+			var e struct {
+				ID           string                `json:"id"`
+				Event        string                `json:"event"`
+				Timestamp    chatshipper.Timestamp `json:"timestamp"`
+				Organization string                `json:"organization"`
+				Activity     *Activity             `json:"activity"`
+				Data         struct {
+					Conversation *chatshipper.Conversation `json:"conversation"`
+					Message      *chatshipper.Message      `json:"message"`
+					Links        map[string]string         `json:"links"`
+				} `json:"data"`
+			}
+			if err := json.Unmarshal(body, &e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

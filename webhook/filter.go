@@ -1,15 +1,16 @@
-package chatshipper
+package webhook
 
 import (
-	"container/list"
 	"context"
 	"reflect"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
+
+	"github.com/go-chatshipper/chatshipper"
+	"github.com/go-chatshipper/chatshipper/internal/wire"
 )
 
 // What reaches the handlers: event name patterns, the filters a handler can
@@ -31,12 +32,12 @@ func parsePattern(p string) (eventPattern, error) {
 	for i, w := range words {
 		switch {
 		case w == "":
-			return nil, argError("pattern", "%q has an empty word at position %d", truncate(p, 64), i+1)
+			return nil, argError("pattern", "%q has an empty word at position %d", wire.Truncate(p, 64), i+1)
 		case w == "*" || w == "**":
 		case strings.Contains(w, "*"):
-			return nil, argError("pattern", "%q: a wildcard must be a whole word (* or **), got %q", truncate(p, 64), truncate(w, 32))
+			return nil, argError("pattern", "%q: a wildcard must be a whole word (* or **), got %q", wire.Truncate(p, 64), wire.Truncate(w, 32))
 		case strings.IndexFunc(w, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
-			return nil, argError("pattern", "%q contains white space or control characters", truncate(p, 64))
+			return nil, argError("pattern", "%q contains white space or control characters", wire.Truncate(p, 64))
 		}
 	}
 	return eventPattern(words), nil
@@ -73,7 +74,7 @@ func (p eventPattern) match(words []string) bool {
 }
 
 // EventFilter narrows the events a handler registered with
-// WebhookHandler.Handle receives: the handler runs only when every filter
+// Handler.Handle receives: the handler runs only when every filter
 // accepts the event. The constructors below check their arguments and keep
 // the first problem in the value; Handle refuses such a filter. Build custom
 // filters with FilterFunc.
@@ -92,9 +93,9 @@ func FilterFunc(fn func(e *Event) bool) EventFilter {
 }
 
 // MessageRole accepts events whose data.message was written in one of roles
-// (e.g. RoleContact for what consumers write). Events without a message are
+// (e.g. [chatshipper.RoleContact] for what consumers write). Events without a message are
 // refused.
-func MessageRole(roles ...Role) EventFilter {
+func MessageRole(roles ...chatshipper.Role) EventFilter {
 	if len(roles) == 0 {
 		return EventFilter{err: argError("MessageRole", "at least one role is required")}
 	}
@@ -107,7 +108,7 @@ func MessageRole(roles ...Role) EventFilter {
 // MessageTypes accepts events whose message has one of types (see
 // Event.MessageType for how the type is found). Events without a message
 // are refused.
-func MessageTypes(types ...MessageType) EventFilter {
+func MessageTypes(types ...chatshipper.MessageType) EventFilter {
 	if len(types) == 0 {
 		return EventFilter{err: argError("MessageTypes", "at least one type is required")}
 	}
@@ -119,7 +120,7 @@ func MessageTypes(types ...MessageType) EventFilter {
 
 // ConversationTypes accepts events whose conversation has one of types (see
 // Event.ConversationType for how the type is found).
-func ConversationTypes(types ...ConversationType) EventFilter {
+func ConversationTypes(types ...chatshipper.ConversationType) EventFilter {
 	if len(types) == 0 {
 		return EventFilter{err: argError("ConversationTypes", "at least one type is required")}
 	}
@@ -134,7 +135,7 @@ func ConversationTypes(types ...ConversationType) EventFilter {
 // included literally) equal to value. value is compared as JSON: 3, int64(3)
 // and 3.0 are the same number. Events without a message are refused.
 func MetaEquals(key string, value any) EventFilter {
-	return metaFilter("MetaEquals", key, value, func(e *Event) Meta {
+	return metaFilter("MetaEquals", key, value, func(e *Event) chatshipper.Meta {
 		if e.Data.Message == nil {
 			return nil
 		}
@@ -145,7 +146,7 @@ func MetaEquals(key string, value any) EventFilter {
 // ConversationMetaEquals is MetaEquals on data.conversation's meta (where bots
 // usually keep their state). Events without a conversation are refused.
 func ConversationMetaEquals(key string, value any) EventFilter {
-	return metaFilter("ConversationMetaEquals", key, value, func(e *Event) Meta {
+	return metaFilter("ConversationMetaEquals", key, value, func(e *Event) chatshipper.Meta {
 		if e.Data.Conversation == nil {
 			return nil
 		}
@@ -153,13 +154,13 @@ func ConversationMetaEquals(key string, value any) EventFilter {
 	})
 }
 
-func metaFilter(name, key string, value any, meta func(*Event) Meta) EventFilter {
+func metaFilter(name, key string, value any, meta func(*Event) chatshipper.Meta) EventFilter {
 	if key == "" {
 		return EventFilter{err: argError(name, "empty key")}
 	}
 	want, err := normalizeJSONValue(value)
 	if err != nil {
-		return EventFilter{err: argError(name, "value for %q cannot be encoded as JSON: %v", truncate(key, 64), err)}
+		return EventFilter{err: argError(name, "value for %q cannot be encoded as JSON: %v", wire.Truncate(key, 64), err)}
 	}
 	return EventFilter{match: func(e *Event) bool {
 		m := meta(e)
@@ -174,12 +175,12 @@ func metaFilter(name, key string, value any, meta func(*Event) Meta) EventFilter
 // normalizeJSONValue gives v the shape a decoded meta value has (float64,
 // string, bool, nil, []any, map[string]any).
 func normalizeJSONValue(v any) (any, error) {
-	b, err := encodeJSON(v)
+	b, err := wire.Marshal(v)
 	if err != nil {
 		return nil, err
 	}
 	var out any
-	if err := decodeJSON(b, &out); err != nil {
+	if err := wire.Unmarshal(b, &out); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -220,7 +221,7 @@ func textFilter(match func(string) bool) EventFilter {
 			return false
 		}
 		switch e.MessageType() {
-		case MessageTypeChat, MessageTypePostback:
+		case chatshipper.MessageTypeChat, chatshipper.MessageTypePostback:
 			return match(m.Text)
 		}
 		return false
@@ -228,15 +229,15 @@ func textFilter(match func(string) bool) EventFilter {
 }
 
 // dropped applies the bot filters to new messages: the own user's messages
-// (unless WithWebhookIncludeSelf) and, with WithWebhookSkipBots, every bot's.
+// (unless WithIncludeSelf) and, with WithSkipBots, every bot's.
 // message.update, .delete and .error pass, so a bot still hears that its own
 // message failed.
-func (h *WebhookHandler) dropped(ctx context.Context, e *Event) bool {
+func (h *Handler) dropped(ctx context.Context, e *Event) bool {
 	m := e.Data.Message
 	if m == nil || !e.isMessageCreate() {
 		return false
 	}
-	if h.skipBots && m.Role == RoleBot {
+	if h.skipBots && m.Role == chatshipper.RoleBot {
 		return true
 	}
 	if h.includeSelf || m.User.ID == "" {
@@ -249,7 +250,7 @@ func (h *WebhookHandler) dropped(ctx context.Context, e *Event) bool {
 // self returns the own user ID: the configured one, or the client's, looked up
 // once it is needed and cached. While the lookup answers "" it is retried at
 // most once a minute, and no message is dropped as the own.
-func (h *WebhookHandler) self(ctx context.Context) string {
+func (h *Handler) self(ctx context.Context) string {
 	if h.selfUser != "" {
 		return h.selfUser
 	}
@@ -275,94 +276,4 @@ func (h *WebhookHandler) self(ctx context.Context) string {
 	}
 	h.selfID.Store(&id)
 	return id
-}
-
-// Duplicate suppression. An event ID is "running" from its acceptance until
-// its handlers return, then "done" if they succeeded; a failed event is
-// forgotten, so the platform's retry runs it again. At most max IDs are kept,
-// each for ttl; the oldest go first.
-
-type dedupeState int
-
-const (
-	dedupeNew dedupeState = iota
-	dedupeRunning
-	dedupeDone
-)
-
-type dedupeEntry struct {
-	id    string
-	at    time.Time
-	state dedupeState
-}
-
-type dedupeCache struct {
-	mu    sync.Mutex
-	max   int
-	ttl   time.Duration
-	ids   map[string]*list.Element
-	order *list.List // of *dedupeEntry, oldest first
-}
-
-func newDedupeCache(max int, ttl time.Duration) *dedupeCache {
-	return &dedupeCache{max: max, ttl: ttl, ids: make(map[string]*list.Element), order: list.New()}
-}
-
-// begin records id as running and returns dedupeNew, or returns the state of
-// an earlier delivery of the same id. Events without an ID (and a nil cache)
-// are always new.
-func (d *dedupeCache) begin(id string) dedupeState {
-	if d == nil || id == "" {
-		return dedupeNew
-	}
-	now := time.Now()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.expire(now)
-	if el, ok := d.ids[id]; ok {
-		return el.Value.(*dedupeEntry).state
-	}
-	for d.order.Len() >= d.max {
-		d.remove(d.order.Front())
-	}
-	d.ids[id] = d.order.PushBack(&dedupeEntry{id: id, at: now, state: dedupeRunning})
-	return dedupeNew
-}
-
-// finish records the outcome of a run begun with begin.
-func (d *dedupeCache) finish(id string, ok bool) {
-	if d == nil || id == "" {
-		return
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	el, found := d.ids[id]
-	if !found {
-		return // evicted meanwhile
-	}
-	if ok {
-		el.Value.(*dedupeEntry).state = dedupeDone
-		return
-	}
-	d.remove(el)
-}
-
-func (d *dedupeCache) expire(now time.Time) {
-	for el := d.order.Front(); el != nil; el = d.order.Front() {
-		if now.Sub(el.Value.(*dedupeEntry).at) < d.ttl {
-			return
-		}
-		d.remove(el)
-	}
-}
-
-func (d *dedupeCache) remove(el *list.Element) {
-	delete(d.ids, el.Value.(*dedupeEntry).id)
-	d.order.Remove(el)
-}
-
-func (d *dedupeCache) len() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return len(d.ids)
 }
