@@ -293,21 +293,26 @@ func (c *Client) guardApplies(ctx context.Context) bool {
 	if g.mode == loopGuardOn {
 		return true
 	}
-	g.lookup.Lock()
+	known := func() (applies, ok bool) {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		switch g.role {
+		case roleBot, roleUndetermined:
+			return true, true
+		case roleNotBot:
+			return false, true
+		}
+		return true, !g.roleTry.IsZero() && time.Now().Before(g.roleTry)
+	}
+	if applies, ok := known(); ok {
+		return applies
+	}
+	g.lookup.Lock() // one lookup at a time; the others wait for its answer
 	defer g.lookup.Unlock()
-	g.mu.Lock()
-	role, retry := g.role, g.roleTry
-	g.mu.Unlock()
-	switch role {
-	case roleBot, roleUndetermined:
-		return true
-	case roleNotBot:
-		return false
+	if applies, ok := known(); ok {
+		return applies
 	}
-	if !retry.IsZero() && time.Now().Before(retry) {
-		return true
-	}
-	role = c.learnRole(ctx)
+	role := c.learnRole(ctx)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if role == roleUnknown {

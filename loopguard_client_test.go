@@ -437,3 +437,22 @@ func newTestClientToken(t *testing.T, token string, opts ...Option) (*Client, *h
 	require.NoError(t, err)
 	return c, mt
 }
+
+// Concurrent first sends share one lookup of the user's role.
+func TestLoopGuardRoleLookupOnce(t *testing.T) {
+	t.Parallel()
+	const userID = "5bb0277fd99faf11a3f4a37e"
+	c, mt := newTestClientToken(t, jwtWith(`{"_id":"`+userID+`"}`), WithRateLimit(0))
+	users := testBase + "users/" + userID
+	mt.RegisterResponder("GET", users, httpmock.NewStringResponder(200, `{"id":"`+userID+`","role":"admin"}`))
+	mt.RegisterResponder("POST", testBase+"conversations/"+convID+"/messages", httpmock.NewStringResponder(201, `{"id":"5d60a7b7949e381ffa0ef481"}`))
+	var wg sync.WaitGroup
+	for range 12 {
+		wg.Go(func() {
+			_, _, err := c.Conversations.Send(context.Background(), convID, Chat("same"))
+			assert.NoError(t, err, "an admin is not guarded")
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, 1, mt.GetCallCountInfo()["GET "+users])
+}
