@@ -244,7 +244,8 @@
 // did not store only makes the guard stricter for a while, while missing one
 // it stored would let the bot run into the server's block. For the same
 // reason a reply sent in a request whose outcome is unknown does not reset
-// the count.
+// the count. With WithRetryNonIdempotent, a batch sent again after a 502, 503
+// or 504 is still counted once, though the server may have stored it twice.
 //
 // The counts live in a LoopGuardStore, per bot user and conversation: by
 // default in the client's memory (the least recently used conversations are
