@@ -201,19 +201,64 @@
 // processes). A 429 with Retry-After pauses the whole limiter, so concurrent
 // goroutines do not keep hitting the server.
 //
-// Bots are also limited per conversation: at most 8 identical messages (same
-// type, text and meta) in 3 minutes, and at most 20 consecutive messages in an
-// hour until an agent or the contact replies; the server then blocks the bot
-// for up to an hour. The loop guard (on by default, WithLoopGuard(false) turns
-// it off) mirrors both limits before a message is sent: Create with messages,
-// Send and Command refuse a batch that would break one with *LoopLimitError
-// (errors.Is(err, ErrLoopLimit)), naming the limit and when it frees, and
-// send nothing. The guard learns of replies from messages the SDK reads
-// (listing or getting messages, populated conversations), from webhook events
-// (Client.ObserveMessages), and from Client.ObserveReply. Messages sent with the contact role (relayed
-// consumer messages) are not counted. A server 429 that names a loop limit is
-// returned as the same error type and never retried. Memory is bounded: the
-// least recently used conversations are forgotten.
+// Bots are also limited per conversation: at most 8 identical messages in 3
+// minutes, and at most 20 consecutive messages in an hour until an agent or
+// the contact replies; the server then blocks the bot for up to an hour
+// (https://developers.chatshipper.com/docs/api-introduction, Rate Limiting).
+// The loop guard mirrors both limits before a message is sent: Create with
+// messages, Send and Command refuse a batch that would break one with
+// *LoopLimitError (errors.Is(err, ErrLoopLimit)), naming the limit and when it
+// frees, and send nothing. A server 429 that names a loop limit is returned as
+// the same error type (FromServer set) and never retried.
+//
+// The limits apply to messages created as a bot user, so by default the guard
+// applies only when the client's user is a bot: the token's role claim, else
+// the highest scope of its scope claim (scopes are cumulative: "viewer guest
+// agent bot admin" is an admin), else the login answer of a
+// RefreshingTokenSource, else the user's record (one GET /v2/users/{id}, the
+// role of its selected organization), learned once. When none of these tells,
+// the guard applies. WithLoopGuard(true) forces it on, WithLoopGuard(false)
+// off. WithLoopGuardConfig changes the limits.
+//
+// The guard counts what the server counts. The docs leave some points open;
+// the guard and the chatshippertest fake take the same reading:
+//
+//   - A message with role agent or contact (a relayed consumer message, a bot
+//     speaking to the consumer as an agent, an agent's reply) is a reply, not
+//     a bot message: it is not counted and it resets the consecutive count.
+//     The guard learns of replies from the messages it sends with those roles
+//     (once the server answered 2xx), from messages the SDK reads (listing or
+//     getting messages, populated conversations), from webhook events, and
+//     from Client.ObserveReply and Client.ObserveMessages. Identical counts
+//     survive replies.
+//   - Identical means the same type, text and meta, meta compared as the
+//     server reads the JSON back (key order and number spelling do not
+//     matter). A message whose meta cannot be encoded is refused with an
+//     *ArgumentError before it is counted.
+//   - The initial messages of Create count like any other, in order; a batch
+//     is all or nothing.
+//   - A message sent at t counts until t+window: at exactly t+window it no
+//     longer does.
+//
+// A message counts from the moment it is sent, and stops counting when the
+// request provably did not create it: it never left the machine (a dial
+// error), it failed before any I/O, or the server answered 4xx (a loop-limit
+// 429 included). It keeps counting on 2xx, on 5xx and when the answer was
+// lost, since the server may have stored it: counting a message the server
+// did not store only makes the guard stricter for a while, while missing one
+// it stored would let the bot run into the server's block. For the same
+// reason a reply sent in a request whose outcome is unknown does not reset
+// the count. With WithRetryNonIdempotent, a batch sent again after a 502, 503
+// or 504 is still counted once, though the server may have stored it twice.
+//
+// The counts live in a LoopGuardStore, per bot user and conversation: by
+// default in the client's memory (the least recently used conversations are
+// forgotten beyond LoopGuardConfig.MaxConversations). WithLoopGuardStore
+// shares them, for example between every process that sends as the same bot;
+// the loopguardtest package checks a store against the contract. The guard
+// only knows what passes through its store: messages sent by other processes
+// under the same bot with another store, and replies it is not told about,
+// are not counted.
 //
 // # Resources
 //

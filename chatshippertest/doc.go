@@ -48,8 +48,9 @@
 //     filters.
 //     Regular expressions (~re) are case-insensitive, like OR queries.
 //   - Limits: 20 requests per sliding second per token and per IP, and the
-//     bot loop limits (identical and consecutive messages), all 429 with
-//     Retry-After. WithClock lets tests move time instead of sleeping.
+//     bot loop limits (identical and consecutive messages, see below), all
+//     429 with Retry-After. WithClock lets tests move time instead of
+//     sleeping.
 //   - Fault injection (InjectFault): error statuses, Retry-After, delays,
 //     dropped connections before or after acting.
 //   - Webhooks: services of type "webhook" are verified with the challenge
@@ -81,6 +82,31 @@
 //	c, err := srv.NewClient()
 //
 // Keep the defaults in a test of how code behaves under the limit.
+//
+// # Bot loop limits
+//
+// The API limits messages created as a bot user, per bot and per
+// conversation: 8 identical messages in 3 minutes, 20 consecutive messages in
+// an hour until an agent or the contact replies
+// (https://developers.chatshipper.com/docs/api-introduction, Rate Limiting;
+// WithLoopLimits changes the numbers). Where the docs leave a point open, the
+// fake takes one reading, the same as the client's loop guard:
+//
+//   - A bot user is a user whose role in its selected organization is bot;
+//     only its messages are counted.
+//   - A message with role agent or contact is a reply, whoever posts it (an
+//     agent, a bot relaying a consumer's message, a bot speaking to the
+//     consumer as an agent): it is not counted and it resets the consecutive
+//     count of every bot in the conversation. Identical counts survive
+//     replies.
+//   - Identical means the same type, text and meta, meta compared as decoded
+//     JSON (key order and number spelling do not matter; an empty meta is no
+//     meta).
+//   - Every message a request creates counts, the initial messages of POST
+//     /v2/conversations included, in order; a batch is all or nothing, so a
+//     batch refused with 429 counts nothing.
+//   - A message created at t counts until t+window: at exactly t+window it no
+//     longer does. A refused message counts nothing.
 //
 // # Tests that wait
 //
