@@ -213,8 +213,10 @@ func (s *ConversationsService) List(ctx context.Context, q *Query) ([]*Conversat
 	return convs, resp, err
 }
 
-// ListIter returns every conversation matching q, fetching pages lazily (200
-// per request unless q sets a limit).
+// ListIter returns every conversation matching q, 200 per request unless q
+// sets a limit, the next page fetched while the loop works on the current
+// one; each conversation that matched when the walk began and still does is
+// yielded once, whatever the loop changes (see [Walk.Pages]).
 //
 // GET /v2/conversations (repeatedly)
 func (s *ConversationsService) ListIter(ctx context.Context, q *Query) iter.Seq2[*Conversation, error] {
@@ -222,6 +224,25 @@ func (s *ConversationsService) ListIter(ctx context.Context, q *Query) iter.Seq2
 		return errSeq[*Conversation](err)
 	}
 	return listIter(ctx, s.client, conversationsPath, q, s.client.observeConversations)
+}
+
+// Walk returns a walk over every conversation matching q, with its progress
+// readable inside the loop; see [Resource.Walk].
+//
+// GET /v2/conversations (repeatedly)
+func (s *ConversationsService) Walk(ctx context.Context, q *Query, opts ...WalkOption) *Walk[Conversation] {
+	if err := q.validateConversations(); err != nil {
+		return errWalk[Conversation](err)
+	}
+	return newWalk(ctx, s.client, conversationsPath, q, opts, s.client.observeConversations)
+}
+
+// Pages returns every page of conversations matching q, each with its
+// *Response; it is Walk(ctx, q, opts...).Pages().
+//
+// GET /v2/conversations (repeatedly)
+func (s *ConversationsService) Pages(ctx context.Context, q *Query, opts ...WalkOption) iter.Seq2[*Page[Conversation], error] {
+	return s.Walk(ctx, q, opts...).Pages()
 }
 
 // Get returns one conversation; q may select and populate fields (e.g.

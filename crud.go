@@ -49,20 +49,10 @@ func listPage[T any](ctx context.Context, c *Client, collection string, q *Query
 	return items, resp, nil
 }
 
-// listIter pages through a collection. observe, if non-nil, sees each page
-// (the loop guard learns of replies from it).
+// listIter walks a collection (see newWalk). observe, if non-nil, sees each
+// page (the loop guard learns of replies from it).
 func listIter[T any](ctx context.Context, c *Client, collection string, q *Query, observe func([]*T)) iter.Seq2[*T, error] {
-	return paginate(ctx, q, func(ctx context.Context, q *Query) ([]*T, Pagination, error) {
-		items, resp, err := listPage[T](ctx, c, collection, q)
-		var p Pagination
-		if resp != nil {
-			p = resp.Pagination
-		}
-		if err == nil && observe != nil {
-			observe(items)
-		}
-		return items, p, err
-	})
+	return newWalk(ctx, c, collection, q, nil, observe).Items()
 }
 
 // errSeq is an iterator that yields one error and stops.

@@ -144,7 +144,9 @@ func (s *MessagesService) List(ctx context.Context, q *Query) ([]*Message, *Resp
 	return msgs, resp, err
 }
 
-// ListIter returns every message matching q, fetching pages lazily.
+// ListIter returns every message matching q, the next page fetched while the
+// loop works on the current one; each message that matched when the walk
+// began and still does is yielded once (see [Walk.Pages]).
 //
 // GET /v2/messages (repeatedly)
 func (s *MessagesService) ListIter(ctx context.Context, q *Query) iter.Seq2[*Message, error] {
@@ -152,6 +154,25 @@ func (s *MessagesService) ListIter(ctx context.Context, q *Query) iter.Seq2[*Mes
 		return errSeq[*Message](err)
 	}
 	return listIter(ctx, s.client, messagesPath, q, s.client.observeMessages)
+}
+
+// Walk returns a walk over every message matching q, with its progress
+// readable inside the loop; see [Resource.Walk].
+//
+// GET /v2/messages (repeatedly)
+func (s *MessagesService) Walk(ctx context.Context, q *Query, opts ...WalkOption) *Walk[Message] {
+	if err := q.validateMessages(); err != nil {
+		return errWalk[Message](err)
+	}
+	return newWalk(ctx, s.client, messagesPath, q, opts, s.client.observeMessages)
+}
+
+// Pages returns every page of messages matching q, each with its *Response;
+// it is Walk(ctx, q, opts...).Pages().
+//
+// GET /v2/messages (repeatedly)
+func (s *MessagesService) Pages(ctx context.Context, q *Query, opts ...WalkOption) iter.Seq2[*Page[Message], error] {
+	return s.Walk(ctx, q, opts...).Pages()
 }
 
 // Get returns one message; q may select and populate fields.

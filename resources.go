@@ -56,10 +56,12 @@ func (s *Resource[T, C, U]) List(ctx context.Context, q *Query) ([]*T, *Response
 	return listPage[T](ctx, s.client, s.path, q)
 }
 
-// ListIter returns every item of the collection matching q, fetching pages
-// lazily (200 per request unless q sets a limit) and stopping when the loop
-// breaks. An error is yielded once and ends the sequence. q is copied, never
-// modified.
+// ListIter returns every item of the collection matching q, 200 per request
+// unless q sets a limit, with the next page fetched while the loop works on
+// the current one; it stops when the loop breaks. An error is yielded once
+// and ends the sequence. Each item that matched when the walk began and
+// still does is yielded once, whatever the loop changes (see [Walk.Pages]
+// for the details and for sorted queries). q is copied, never modified.
 //
 // GET /v2/{collection} (repeatedly)
 func (s *Resource[T, C, U]) ListIter(ctx context.Context, q *Query) iter.Seq2[*T, error] {
@@ -67,6 +69,28 @@ func (s *Resource[T, C, U]) ListIter(ctx context.Context, q *Query) iter.Seq2[*T
 		return errSeq[*T](err)
 	}
 	return listIter[T](ctx, s.client, s.path, q, nil)
+}
+
+// Walk returns a walk over every item of the collection matching q, with
+// its progress (total, page, count) readable inside the loop and the pages
+// available whole; ListIter is Walk(ctx, q).Items(). See [Walk.Pages] for
+// what a walk guarantees when the loop changes items, and [Prefetch] and
+// [Concurrency] for the options. q is copied, never modified.
+//
+// GET /v2/{collection} (repeatedly)
+func (s *Resource[T, C, U]) Walk(ctx context.Context, q *Query, opts ...WalkOption) *Walk[T] {
+	if err := s.check(); err != nil {
+		return errWalk[T](err)
+	}
+	return newWalk[T](ctx, s.client, s.path, q, opts, nil)
+}
+
+// Pages returns every page of the collection matching q, each with its
+// *Response; it is Walk(ctx, q, opts...).Pages().
+//
+// GET /v2/{collection} (repeatedly)
+func (s *Resource[T, C, U]) Pages(ctx context.Context, q *Query, opts ...WalkOption) iter.Seq2[*Page[T], error] {
+	return s.Walk(ctx, q, opts...).Pages()
 }
 
 // Get returns one item; q may select and populate fields (nil for all
