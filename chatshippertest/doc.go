@@ -38,6 +38,8 @@
 //   - The query language of the docs on every list: operators, OR over
 //     fields, dot paths, array indexes, select, populate (with field lists),
 //     sort, offset/limit, the X-Total/X-Range/Link headers, mandatory filters.
+//     Lists are ordered by id unless sorted, ids follow creation order, and
+//     "_id" is another name of "id" in filters and sorts (id=>X pages by key).
 //     Regular expressions (~re) are case-insensitive, like OR queries.
 //   - Limits: 20 requests per sliding second per token and per IP, and the
 //     bot loop limits (identical and consecutive messages), all 429 with
