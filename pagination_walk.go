@@ -189,7 +189,7 @@ func newWalk[T any](ctx context.Context, c *Client, collection string, q *Query,
 			return any(item).(interface{ refID() string }).refID()
 		}
 	}
-	return &Walk[T]{pages: func(yield func(*Page[T], error) bool) {
+	return &Walk[T]{total: -1, pages: func(yield func(*Page[T], error) bool) {
 		for p, err := range walkPages(ctx, q, cfg, fetch, idOf) {
 			if err != nil {
 				yield(nil, err)
@@ -208,7 +208,7 @@ func newWalk[T any](ctx context.Context, c *Client, collection string, q *Query,
 
 // errWalk is a walk that yields err and ends.
 func errWalk[T any](err error) *Walk[T] {
-	return &Walk[T]{pages: func(yield func(*Page[T], error) bool) { yield(nil, err) }}
+	return &Walk[T]{total: -1, pages: func(yield func(*Page[T], error) bool) { yield(nil, err) }}
 }
 
 // walkPage is one page as the engine hands it on.
