@@ -69,6 +69,8 @@ func run() error {
 	work := flag.Duration("work", 150*time.Millisecond, "time the caller spends per page")
 	conc := flag.Int("c", 8, "pages fetched at once by the concurrent walk")
 	mem := flag.Bool("mem", true, "measure the heap of 10,000- and 100,000-item walks")
+	margin := flag.Duration("margin", chatshipper.DefaultRateLimitMargin, "the client's rate-limit margin (WithRateLimitMargin)")
+	onlyConc := flag.Bool("concurrent-only", false, "run only the concurrent walk")
 	fake := flag.Bool("fake", false, "serve the items from the embedded fake server (which also enforces 20 requests per sliding second) instead of a server that makes them up")
 	pad := flag.Bool("pad", false, "answer -delay after the request arrived, the fake's own work included, instead of adding -delay to it")
 	flag.Parse()
@@ -154,11 +156,15 @@ func run() error {
 		{fmt.Sprintf("no prefetch, caller %v/page", *work), []chatshipper.WalkOption{chatshipper.Prefetch(0)}, *work, callerTime, "caller's time"},
 		{fmt.Sprintf("concurrent walk, Concurrency(%d)", *conc), []chatshipper.WalkOption{chatshipper.Concurrency(*conc)}, 0, bound, "bound"},
 	} {
+		if *onlyConc && sc.opts == nil || *onlyConc && sc.work > 0 {
+			continue
+		}
 		// Let the server's sliding window empty between runs.
 		time.Sleep(1100 * time.Millisecond)
 		ct := &counting{next: http.DefaultTransport}
 		c, err := chatshipper.NewClient(token, chatshipper.WithBaseURL(slow.URL+"/v2/"),
-			chatshipper.WithHTTPClient(&http.Client{Transport: ct, Timeout: time.Minute}))
+			chatshipper.WithHTTPClient(&http.Client{Transport: ct, Timeout: time.Minute}),
+			chatshipper.WithRateLimitMargin(*margin))
 		if err != nil {
 			return err
 		}
@@ -182,12 +188,17 @@ func run() error {
 	}
 
 	if *mem {
-		for _, size := range []int{10000, 100000} {
-			peak, err := walkHeap(size)
-			if err != nil {
-				return err
+		for _, w := range []struct {
+			name string
+			opts []chatshipper.WalkOption
+		}{{"default walk", nil}, {fmt.Sprintf("Concurrency(%d)", *conc), []chatshipper.WalkOption{chatshipper.Concurrency(*conc)}}} {
+			for _, size := range []int{10000, 100000} {
+				peak, err := walkHeap(size, w.opts...)
+				if err != nil {
+					return err
+				}
+				fmt.Printf("walk of %6d items (%s): peak heap in use %.1f MiB\n", size, w.name, float64(peak)/(1<<20))
 			}
-			fmt.Printf("walk of %6d items (default walk): peak heap in use %.1f MiB\n", size, float64(peak)/(1<<20))
 		}
 	}
 	return nil
@@ -195,7 +206,7 @@ func run() error {
 
 // walkHeap walks size made-up contacts and returns the largest HeapInuse
 // seen after each page.
-func walkHeap(size int) (uint64, error) {
+func walkHeap(size int, opts ...chatshipper.WalkOption) (uint64, error) {
 	hs := httptest.NewServer(synthetic(size))
 	defer hs.Close()
 	c, err := chatshipper.NewClient("token", chatshipper.WithBaseURL(hs.URL+"/v2/"), chatshipper.WithRateLimit(0))
@@ -206,7 +217,7 @@ func walkHeap(size int) (uint64, error) {
 	var ms runtime.MemStats
 	var peak uint64
 	items := 0
-	for p, err := range c.Contacts.Pages(context.Background(), nil) {
+	for p, err := range c.Contacts.Pages(context.Background(), nil, opts...) {
 		if err != nil {
 			return 0, err
 		}
