@@ -142,16 +142,49 @@
 // offsets of the Link relations (FirstOffset, PrevOffset, NextOffset,
 // LastOffset; -1 when absent). Only the query part of a Link is trusted.
 //
-// ListIter returns an iter.Seq2 over every item, fetching pages lazily (200
-// per request, the server's default, unless the query sets a limit). It
-// follows rel="next" when present, else offset+len(page), and stops at
-// X-Total or a short page without an extra empty request. An error is yielded
-// once and ends the iteration; breaking out of the loop stops fetching:
+// ListIter returns an iter.Seq2 over every item, 200 per request (the
+// server's default) unless the query sets a limit. While the loop works on
+// one page the next is already being fetched, through the same limiter and
+// retries as every call. An error is yielded once and ends the iteration;
+// breaking out of the loop cancels the request in flight and returns only
+// when nothing of the walk runs any more:
 //
 //	for conv, err := range c.Conversations.ListIter(ctx, q) {
 //		if err != nil { return err }
 //		...
 //	}
+//
+// A loop may change what it walks over. Unless the query sorts or filters on
+// id, the walk pages by key: after each page it asks for the items whose id
+// is greater than the last one seen ("id=>..."; lists are ordered by id by
+// default). So every item that matched when the walk began and still matches
+// when the walk gets to it is yielded exactly once, however the loop moves
+// items out of the query, deletes them or creates others (matching items
+// created during the walk come last). A query with Sort, or its own filter
+// on id, is walked by offset instead: an item that leaves the query or is
+// deleted during such a walk makes it skip one of the items after it, and an
+// item that enters it before the walk's position makes it repeat one. A page
+// fetched ahead holds its items as they were a page earlier.
+//
+// Walk returns the same walk as a value that tells its progress from the list
+// headers, without extra requests: Total (from X-Total), Page and Count, read
+// inside the loop. Pages (or Walk's Pages) yields whole pages, each a *Page
+// with its Items and *Response:
+//
+//	w := c.Conversations.Walk(ctx, q)
+//	for conv, err := range w.Items() {
+//		if err != nil { return err }
+//		fmt.Printf("%d of %d\n", w.Count(), w.Total())
+//	}
+//	for page, err := range c.Contacts.Pages(ctx, q) { ... page.Items, page.Response ... }
+//
+// Prefetch(n) sets how many pages are fetched ahead (default 1, 0 for none);
+// memory stays bounded by the pages in flight. Concurrency(n) makes a
+// read-only walk: after the first page has told the total, the other pages
+// are fetched by offset, n at once, and yielded in order, so a large listing
+// is read at the rate limit rather than one round trip per page. Its offsets
+// are fixed when it starts: use it only when nothing changes the listing
+// during the walk.
 //
 // # Commands and messages
 //

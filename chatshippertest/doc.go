@@ -45,7 +45,9 @@
 //     fields, dot paths, array indexes, select, populate (with field lists),
 //     sort, offset/limit (any value up to the largest int answers a page;
 //     anything else a 400), the X-Total/X-Range/Link headers, mandatory
-//     filters.
+//     filters. Lists are ordered by id unless sorted, ids follow creation
+//     order, and "_id" is another name of "id" in filters and sorts (id=>X
+//     pages by key).
 //     Regular expressions (~re) are case-insensitive, like OR queries.
 //   - Limits: 20 requests per sliding second per token and per IP, and the
 //     bot loop limits (identical and consecutive messages, see below), all
