@@ -43,7 +43,6 @@ type Client struct {
 	retryUnsafe bool
 	limiter     Limiter    // nil when rate limiting is off
 	guard       *loopGuard // nil when the loop guard is off
-	guardCfg    LoopGuardConfig
 	self        selfState
 
 	noDeliveryTracking bool // WithDeliveryTracking(false)
@@ -89,8 +88,9 @@ type config struct {
 	rateLimit   int
 	rateMargin  time.Duration
 	limiter     Limiter
-	noLoopGuard bool
+	loopGuard   loopGuardMode
 	guardCfg    LoopGuardConfig
+	guardStore  LoopGuardStore
 
 	noDeliveryTracking bool
 }
@@ -267,9 +267,8 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	case cfg.rateLimit > 0:
 		c.limiter = NewWindowLimiter(cfg.rateLimit, time.Second+cfg.rateMargin)
 	}
-	if !cfg.noLoopGuard && !cfg.anonymous {
-		c.guardCfg = cfg.guardCfg
-		c.guard = newLoopGuard(cfg.guardCfg)
+	if !cfg.anonymous {
+		c.guard = newLoopGuard(cfg.loopGuard, cfg.guardCfg, cfg.guardStore)
 		if st, ok := cfg.tokens.(staticToken); ok {
 			if id := UserIDFromToken(string(st)); id != "" {
 				c.setSelf(id)

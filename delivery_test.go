@@ -270,11 +270,17 @@ func TestDeliveryKeyNeverNumeric(t *testing.T) {
 // a key as identical to the same message without one.
 func TestDeliveryKeysDoNotChangeLoopGuard(t *testing.T) {
 	t.Parallel()
-	plain := loopKeys([]MessageInput{Chat("hello"), Chat("x").WithMeta("a", 1)})
-	keyed, _ := withDeliveryKeys([]MessageInput{Chat("hello"), Chat("x").WithMeta("a", 1)})
-	assert.Equal(t, plain, loopKeys(keyed))
-	other, _ := withDeliveryKeys([]MessageInput{Chat("hello"), Chat("x").WithMeta("a", 1)})
-	assert.Equal(t, loopKeys(keyed), loopKeys(other))
+	msgs := func() []MessageInput { return []MessageInput{Chat("hello"), Chat("x").WithMeta("a", 1)} }
+	plain, err := loopBatch(msgs())
+	require.NoError(t, err)
+	keyed, _ := withDeliveryKeys(msgs())
+	got, err := loopBatch(keyed)
+	require.NoError(t, err)
+	assert.Equal(t, plain, got)
+	other, _ := withDeliveryKeys(msgs())
+	got2, err := loopBatch(other)
+	require.NoError(t, err)
+	assert.Equal(t, got, got2)
 }
 
 // TestDeliveryUnkeyedSetCommand: a "/set" command has no key, so an

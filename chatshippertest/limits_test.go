@@ -1,6 +1,7 @@
 package chatshippertest
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -205,4 +206,53 @@ func TestSpell(t *testing.T) {
 	} {
 		assert.Equal(t, want, spell(d))
 	}
+}
+
+// The readings the package doc states under "Bot loop limits", each shown.
+func TestLoopLimitEdges(t *testing.T) {
+	set := func(i int) m { return cmd(fmt.Sprintf("/set someVar %d", i)) }
+	t.Run("a bot's message with role agent is a reply, not counted", func(t *testing.T) {
+		srv, _ := newTest(t)
+		id := newConv(t, srv, srv.Token, m{})["id"].(string)
+		for i := range 20 {
+			post(t, srv, srv.Token, id, set(i))
+		}
+		mustCall(t, srv, 429, "POST", "conversations/"+id+"/messages", srv.Token, set(20))
+		for range 12 { // identical, yet not counted
+			post(t, srv, srv.Token, id, m{"text": "Hello from the bot", "role": "agent"})
+		}
+		for i := range 20 {
+			post(t, srv, srv.Token, id, set(100+i))
+		}
+		mustCall(t, srv, 429, "POST", "conversations/"+id+"/messages", srv.Token, set(200))
+	})
+	t.Run("a window frees at exactly t+window", func(t *testing.T) {
+		srv, clk := newTest(t, WithLoopLimits(2, time.Minute, 100, time.Hour))
+		id := newConv(t, srv, srv.Token, m{})["id"].(string)
+		post(t, srv, srv.Token, id, m{"text": "a"})
+		post(t, srv, srv.Token, id, m{"text": "a"})
+		clk.advance(time.Minute - time.Millisecond)
+		r := mustCall(t, srv, 429, "POST", "conversations/"+id+"/messages", srv.Token, m{"text": "a"})
+		assert.Equal(t, "1", r.Header.Get("Retry-After"))
+		clk.advance(time.Millisecond)
+		post(t, srv, srv.Token, id, m{"text": "a"})
+	})
+	t.Run("initial messages of a created conversation count", func(t *testing.T) {
+		srv, _ := newTest(t)
+		same := make([]any, 8)
+		for i := range same {
+			same[i] = m{"text": "same"}
+		}
+		id := newConv(t, srv, srv.Token, m{"messages": same})["id"].(string)
+		mustCall(t, srv, 429, "POST", "conversations/"+id+"/messages", srv.Token, m{"text": "same"})
+	})
+	t.Run("identical compares type, text and meta as decoded JSON", func(t *testing.T) {
+		srv, _ := newTest(t, WithLoopLimits(1, time.Minute, 100, time.Hour))
+		id := newConv(t, srv, srv.Token, m{})["id"].(string)
+		mustCall(t, srv, 201, "POST", "conversations/"+id+"/messages", srv.Token, json.RawMessage(`{"text":"a","meta":{"x":1,"y":2}}`))
+		mustCall(t, srv, 429, "POST", "conversations/"+id+"/messages", srv.Token, json.RawMessage(`{"text":"a","meta":{"y":2.0,"x":1}}`))
+		mustCall(t, srv, 201, "POST", "conversations/"+id+"/messages", srv.Token, json.RawMessage(`{"text":"a"}`))
+		mustCall(t, srv, 429, "POST", "conversations/"+id+"/messages", srv.Token, json.RawMessage(`{"text":"a","meta":{}}`))
+		mustCall(t, srv, 201, "POST", "conversations/"+id+"/messages", srv.Token, json.RawMessage(`{"text":"a","type":"card"}`))
+	})
 }

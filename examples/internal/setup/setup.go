@@ -49,11 +49,3 @@ func (e *Env) Close() {
 		e.Fake.Close()
 	}
 }
-
-// Fail prints a readable error and exits with status 1. It skips deferred
-// calls, so it goes once the echobot and forward examples return their errors
-// from run like the others.
-func Fail(what string, err error) {
-	fmt.Fprintf(os.Stderr, "error: %s: %v\n", what, err)
-	os.Exit(1)
-}
