@@ -311,10 +311,21 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
-// defaultTransport is a pooled transport like http.DefaultTransport, but its
-// own value, so settings of the process-wide default do not leak in.
-func defaultTransport() *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
+// defaultTransport returns the transport used without WithHTTPClient: what
+// http.DefaultTransport is now. When it is an *http.Transport (the usual
+// case), a tuned clone of it, so later changes of the process-wide default do
+// not leak in; otherwise (a test double installed by httpmock.Activate, an
+// instrumented transport) it is used as it is.
+func defaultTransport() http.RoundTripper {
+	rt := http.DefaultTransport
+	if rt == nil {
+		return &http.Transport{Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 32}
+	}
+	t, ok := rt.(*http.Transport)
+	if !ok || t == nil {
+		return rt
+	}
+	t = t.Clone()
 	t.MaxIdleConnsPerHost = 32
 	return t
 }

@@ -51,7 +51,10 @@
 //
 //	what happened                                 GET, DELETE          POST, PATCH, PUT
 //	could not connect (the request never left)    retried              retried
-//	other transport error (server may have acted) retried              returned (*TransportError)
+//	transient network error (server may have      retried              returned (*TransportError)
+//	acted): reset, EOF, timeout, see below
+//	any other transport error (not a network      returned             returned
+//	error, e.g. httpmock's "no responder found")
 //	429 Too Many Requests                         retried after        retried after
 //	                                              Retry-After          Retry-After (the server did not act)
 //	429 bot loop limit                            *LoopLimitError      *LoopLimitError
@@ -68,6 +71,15 @@
 // otherwise the wait grows exponentially with full jitter. WithMaxRetries sets
 // the number of retries (default 3). Cancelling the context ends a call at
 // once, also while it waits between retries.
+//
+// Only transport errors known to be transient are retried: a failed network
+// operation (could not dial, connection refused, reset or aborted, broken
+// pipe), a DNS lookup that timed out or failed temporarily, any timeout (an
+// attempt's own timeout, a TLS handshake timeout), and a connection closed
+// before the whole answer arrived (io.EOF, io.ErrUnexpectedEOF). Everything
+// else fails at once: an error from a test double such as httpmock's "no
+// responder found", a TokenSource's error, a certificate that does not
+// verify, an unknown host, too many redirects.
 //
 // # Errors
 //

@@ -4,14 +4,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -19,7 +20,8 @@ import (
 //
 //	what happened                              GET/DELETE        POST/PATCH/PUT
 //	dial error (request never left)            retry             retry
-//	other transport error (server may have)    retry             error (opt-in retry)
+//	transient network error (server may have)  retry             error (opt-in retry)
+//	other transport error (not transient)      error             error
 //	429 rate limit                             after Retry-After after Retry-After
 //	429 bot loop limit                         error             error
 //	502 / 503 / 504                            retry             error (opt-in retry)
@@ -93,22 +95,59 @@ func peekLoopLimit(resp *http.Response) bool {
 	return isLoopLimitMessage(parseErrorMessage(b))
 }
 
-// retryableTransportError is false for errors a retry cannot fix.
+// retryableTransportError reports whether a transport error is known to be
+// transient, so that sending the request again may succeed. Only these are:
+//
+//   - a network operation that failed (*net.OpError: could not dial,
+//     connection refused, reset or aborted, broken pipe), except a TLS
+//     certificate that does not verify;
+//   - a DNS lookup that timed out or failed temporarily (not "no such host");
+//   - any timeout (a net.Error whose Timeout is true: an attempt that ran out
+//     of time, a TLS handshake timeout, a dial timeout);
+//   - the connection closed before a whole answer arrived (io.EOF,
+//     io.ErrUnexpectedEOF: typically a pooled connection the server had
+//     closed);
+//   - ECONNRESET, ECONNREFUSED, ECONNABORTED or EPIPE reported without a
+//     *net.OpError around them.
+//
+// Anything else is not retried: an error of a test double (httpmock's "no
+// responder found"), a TokenSource's error, an invalid header, too many
+// redirects, an unsupported scheme, a certificate that does not verify.
 func retryableTransportError(err error) bool {
+	if err == nil {
+		return false
+	}
 	var certErr *tls.CertificateVerificationError
 	if errors.As(err, &certErr) {
 		return false
 	}
-	var uerr *url.Error
-	if errors.As(err, &uerr) {
-		if strings.Contains(uerr.Error(), "stopped after") { // too many redirects
-			return false
-		}
-		if strings.Contains(uerr.Error(), "unsupported protocol scheme") {
-			return false
+	var unknownAuth x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalidCert x509.CertificateInvalidError
+	if errors.As(err, &unknownAuth) || errors.As(err, &hostErr) || errors.As(err, &invalidCert) {
+		return false
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return dnsErr.IsTimeout || dnsErr.IsTemporary
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return true
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		return true
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	for _, errno := range []error{syscall.ECONNRESET, syscall.ECONNREFUSED, syscall.ECONNABORTED, syscall.EPIPE} {
+		if errors.Is(err, errno) {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // isDialError reports whether the request never left this machine: the
