@@ -563,18 +563,25 @@ func (c *Client) wrapTransportErr(req *http.Request, st *callState, err error) e
 	if errors.As(err, &argErr) {
 		return err
 	}
-	return &TransportError{Method: req.Method, URL: redactURL(req.URL), Attempts: st.attempts, Err: err}
+	return &TransportError{Method: req.Method, URL: redactURL(req.URL), Attempts: st.attempts, Err: err, reached: st.reached}
 }
 
 // TransportError is returned when no HTTP answer was received (connection
-// refused, reset, timeout). For a POST, PATCH or PUT the server may have acted
-// before the connection failed: the request was not retried, so nothing is
-// sent twice, and the caller decides.
+// refused, reset, timeout), also when the failure came after following a
+// redirect. For a POST, PATCH or PUT the server may have acted before the
+// connection failed: the request was not retried, so nothing is sent twice,
+// and the caller decides.
 type TransportError struct {
-	Method   string
-	URL      string
+	// Method and URL identify the request (the URL as the caller gave it,
+	// never a redirect target, and redacted as described under Errors).
+	Method string
+	URL    string
+	// Attempts is how many times the request was sent.
 	Attempts int
-	Err      error
+	// Err is the transport's error.
+	Err error
+
+	reached bool // an attempt may have reached the server (see MayHaveReachedServer)
 }
 
 // Error describes the request and the cause.
@@ -586,8 +593,11 @@ func (e *TransportError) Error() string {
 func (e *TransportError) Unwrap() error { return e.Err }
 
 // MayHaveReachedServer reports whether the server could have acted on the
-// request: false only when the connection was never made.
-func (e *TransportError) MayHaveReachedServer() bool { return !isDialError(e.Err) }
+// request. It is judged by the first hop of every attempt: false only when no
+// attempt ever connected. A request whose first hop was answered with a
+// redirect reached the server even when the redirect target then could not be
+// connected to.
+func (e *TransportError) MayHaveReachedServer() bool { return e.reached || !isDialError(e.Err) }
 
 // checkResponse maps a non-2xx answer to a typed error.
 func (c *Client) checkResponse(resp *http.Response, st *callState) error {

@@ -63,7 +63,10 @@
 //	context cancelled or past its deadline        returned at once     returned at once
 //
 // A request that may have created something (a message!) is never sent twice
-// unless the caller opts in with WithRetryNonIdempotent. Each attempt has its
+// unless the caller opts in with WithRetryNonIdempotent. Redirects count: a
+// POST, PATCH or PUT whose first hop was answered (with a redirect, say) is
+// never sent again, whatever happens to the redirected request, and
+// TransportError.MayHaveReachedServer reports true for it. Each attempt has its
 // own timeout (60 s, or the Timeout of the client given to WithHTTPClient),
 // which does not count the wait for a rate-limit slot; an attempt that runs
 // out of time fails with an *AttemptTimeoutError inside a *TransportError. Retry-After is read as

@@ -27,6 +27,10 @@ import (
 //	502 / 503 / 504                            retry             error (opt-in retry)
 //	500 and anything else                      error             error
 //	context cancelled / past deadline          ctx.Err() at once ctx.Err() at once
+//
+// A redirect does not start a new attempt: once the first hop of an attempt
+// was answered, a POST, PATCH or PUT is not sent again (unless opted in),
+// whatever the later hops return.
 
 // callState travels in the request context through one Do call: the retry
 // policy reads it, the transports under the retry layer update it.
@@ -35,6 +39,42 @@ type callState struct {
 	retryUnsafe bool // the caller opted in to retrying POST/PATCH/PUT
 	attempts    int  // attempts sent so far (counted by the auth transport)
 	token       string
+	// hops is how many requests the current attempt has made so far: 1, plus
+	// one per redirect followed.
+	hops int
+	// answered is set once a hop of the current attempt received a response
+	// (a redirect included): the server has seen the request.
+	answered bool
+	// reached is set once any attempt may have reached the server: a hop was
+	// answered, or failed other than while connecting. Never reset.
+	reached bool
+}
+
+// beginHop records one request of an attempt, as the auth transport sees it:
+// a request without a Response is the first hop of a new attempt; one with a
+// Response was made by http.Client following a redirect, so the previous hop
+// was answered.
+func (st *callState) beginHop(req *http.Request) {
+	if req.Response == nil {
+		st.attempts++
+		st.hops = 1
+		st.answered = false
+		return
+	}
+	st.hops++
+	st.answered = true
+	st.reached = true
+}
+
+// endHop records the outcome of one hop.
+func (st *callState) endHop(resp *http.Response, err error) {
+	switch {
+	case resp != nil:
+		st.answered = true
+		st.reached = true
+	case err != nil && !isDialError(err):
+		st.reached = true
+	}
 }
 
 type callStateKey struct{}
@@ -65,10 +105,15 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 		if !retryableTransportError(err) {
 			return false, nil
 		}
-		if isDialError(err) {
-			return true, nil
+		if isDialError(err) && !st.answered {
+			return true, nil // no hop of this attempt reached the server
 		}
 		return st.idempotent || st.retryUnsafe, nil
+	}
+	if st.hops > 1 && !st.idempotent && !st.retryUnsafe {
+		// A redirect was followed: the first hop was answered, so the server
+		// has seen this POST, PATCH or PUT whatever the last hop says.
+		return false, nil
 	}
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests:

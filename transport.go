@@ -71,7 +71,7 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	st := stateFrom(req.Context())
 	if st != nil {
-		st.attempts++
+		st.beginHop(req)
 	}
 	start := time.Now()
 	if c.tokens != nil && sameOrigin(req.URL, c.baseURL) {
@@ -98,6 +98,9 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req = r2
 	}
 	resp, err := t.next.RoundTrip(req)
+	if st != nil {
+		st.endHop(resp, err)
+	}
 	c.logAttempt(req, st, start, resp, err)
 	return resp, err
 }
