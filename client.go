@@ -37,7 +37,10 @@ type Client struct {
 	baseURL     *url.URL
 	userAgent   string
 	tokens      TokenSource // nil for the anonymous client used by Login
-	retry       *retryablehttp.Client
+	hc          *http.Client // the transport stack under the retry layer
+	maxRetries  int
+	waitMin     time.Duration
+	waitMax     time.Duration
 	logger      *slog.Logger
 	maxBody     int64
 	retryUnsafe bool
@@ -148,7 +151,9 @@ func WithMaxRetries(n int) Option {
 }
 
 // WithRetryWait sets the shortest and longest wait between retries (default
-// 500 ms and 30 s). The longest wait also caps a server's Retry-After.
+// 500 ms and 30 s). A server's Retry-After is never shortened: when it asks
+// for more than the longest wait, the call is not retried and returns at once
+// (a 429 as *RateLimitError with RetryAfter set).
 func WithRetryWait(minWait, maxWait time.Duration) Option {
 	return func(c *config) error {
 		if minWait <= 0 || maxWait < minWait {
@@ -292,20 +297,13 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 		inner = &timeoutTransport{timeout: attemptTimeout, next: inner}
 	}
 	if c.limiter != nil {
-		inner = &limiterTransport{limiter: c.limiter, next: inner}
+		inner = &limiterTransport{limiter: c.limiter, client: c, next: inner}
 	}
 	hc.Transport = &authTransport{client: c, next: inner}
 
-	rc := retryablehttp.NewClient()
-	rc.HTTPClient = &hc
-	rc.Logger = nil // the library's own logging stays off; we log through slog
-	rc.RetryMax = cfg.maxRetries
-	rc.RetryWaitMin = cfg.waitMin
-	rc.RetryWaitMax = cfg.waitMax
-	rc.CheckRetry = c.checkRetry
-	rc.Backoff = backoff
-	rc.ErrorHandler = errorHandler
-	c.retry = rc
+	c.hc = &hc
+	c.maxRetries = cfg.maxRetries
+	c.waitMin, c.waitMax = cfg.waitMin, cfg.waitMax
 
 	c.initServices()
 	return c, nil
@@ -478,7 +476,8 @@ func (c *Client) Do(req *http.Request, v any) (*Response, error) {
 		return nil, argError("req", "nil request")
 	}
 	ctx := req.Context()
-	st := &callState{idempotent: isIdempotent(req.Method), retryUnsafe: c.retryUnsafe}
+	st := &callState{idempotent: isIdempotent(req.Method), retryUnsafe: c.retryUnsafe,
+		method: req.Method, url: redactURL(req.URL)}
 	rreq, err := retryablehttp.FromRequest(req.WithContext(context.WithValue(ctx, callStateKey{}, st)))
 	if err != nil {
 		return nil, fmt.Errorf("chatshipper: reading request body: %w", err)
@@ -548,7 +547,27 @@ func (c *Client) tooLarge(req *http.Request) error {
 // send runs one request through the retry layer and maps transport and
 // context errors.
 func (c *Client) send(rreq *retryablehttp.Request, st *callState) (*http.Response, error) {
-	resp, err := c.retry.Do(rreq)
+	// A retryablehttp.Client per call (a small struct), so that its backoff
+	// and error hooks can see this call's state and log its decisions.
+	rc := &retryablehttp.Client{
+		HTTPClient:   c.hc,
+		RetryMax:     c.maxRetries,
+		RetryWaitMin: c.waitMin,
+		RetryWaitMax: c.waitMax,
+		CheckRetry:   c.checkRetry,
+		Backoff: func(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
+			wait := backoff(minWait, maxWait, attempt, resp)
+			c.logRetry(rreq.Context(), rreq.Request, st, wait)
+			return wait
+		},
+		ErrorHandler: func(resp *http.Response, err error, tries int) (*http.Response, error) {
+			if st.wantRetry {
+				c.logGiveUp(rreq.Context(), rreq.Request, st)
+			}
+			return errorHandler(resp, err, tries)
+		},
+	}
+	resp, err := rc.Do(rreq)
 	if err != nil {
 		return nil, c.wrapTransportErr(rreq.Request, st, err)
 	}
@@ -563,6 +582,7 @@ func (c *Client) wrapTransportErr(req *http.Request, st *callState, err error) e
 	if errors.As(err, &argErr) {
 		return err
 	}
+	redactURLErrors(err)
 	return &TransportError{Method: req.Method, URL: redactURL(req.URL), Attempts: st.attempts, Err: err, reached: st.reached}
 }
 
@@ -611,6 +631,7 @@ func (c *Client) checkResponse(resp *http.Response, st *callState) error {
 		Body:       body,
 		Response:   resp,
 	}
+	er.Method, er.URL = st.method, st.url
 	if resp.Request != nil {
 		er.Method = resp.Request.Method
 		er.URL = redactURL(resp.Request.URL)

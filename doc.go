@@ -69,9 +69,16 @@
 // TransportError.MayHaveReachedServer reports true for it. Each attempt has its
 // own timeout (60 s, or the Timeout of the client given to WithHTTPClient),
 // which does not count the wait for a rate-limit slot; an attempt that runs
-// out of time fails with an *AttemptTimeoutError inside a *TransportError. Retry-After is read as
-// seconds or as an HTTP date and capped by the longest wait (WithRetryWait);
-// otherwise the wait grows exponentially with full jitter. WithMaxRetries sets
+// out of time fails with an *AttemptTimeoutError inside a *TransportError.
+//
+// Retry-After (seconds or an HTTP date, on a 429, 502, 503 or 504) is a
+// floor, never shortened: the client waits at least that long before the next
+// attempt. When it is longer than the longest wait the client is willing to
+// make (WithRetryWait's max, 30 s by default), the call does not retry and
+// returns at once: a 429 as *RateLimitError with RetryAfter set, so the
+// caller can schedule the work for later. A 429's Retry-After also pauses the
+// shared rate limiter for all of it. Without Retry-After the wait grows
+// exponentially with full jitter. WithMaxRetries sets
 // the number of retries (default 3). Cancelling the context ends a call at
 // once, also while it waits between retries.
 //
@@ -94,7 +101,8 @@
 //	ErrUnprocessable (422)  ErrRateLimited (429)  ErrServer (5xx)
 //
 // and with errors.As for details: *RateLimitError (RetryAfter, Attempts) when
-// a 429 outlasted the retries, *LoopLimitError for a bot loop limit,
+// a 429 outlasted the retries or asked for a longer wait than the longest
+// retry wait, *LoopLimitError for a bot loop limit,
 // *TransportError when no answer arrived (MayHaveReachedServer tells whether a
 // POST could have been acted on), *ArgumentError (errors.Is ErrInvalidArgument)
 // for input refused before any I/O. A cancelled or expired context gives an

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"time"
 )
@@ -11,11 +12,29 @@ import (
 // limiterTransport makes every attempt wait for a request slot.
 type limiterTransport struct {
 	limiter Limiter
+	client  *Client // for its logger
 	next    http.RoundTripper
 }
 
+// logLimiterWaitOver is the shortest wait for a request slot that is logged:
+// shorter waits are the limiter's normal spacing, longer ones explain a slow
+// job.
+const logLimiterWaitOver = 100 * time.Millisecond
+
 func (t *limiterTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := t.limiter.Wait(req.Context()); err != nil {
+	start := time.Now()
+	err := t.limiter.Wait(req.Context())
+	if waited := time.Since(start); waited >= logLimiterWaitOver {
+		if l := t.client.logger; l != nil {
+			attrs := []slog.Attr{slog.String("method", req.Method), slog.String("url", redactURL(req.URL)),
+				slog.Duration("waited", waited)}
+			if st := stateFrom(req.Context()); st != nil {
+				attrs = append(attrs, slog.Int("attempt", st.attempts))
+			}
+			l.LogAttrs(req.Context(), slog.LevelDebug, "chatshipper: waited for rate limit", attrs...)
+		}
+	}
+	if err != nil {
 		closeBody(req)
 		return nil, err
 	}
