@@ -36,7 +36,7 @@ const (
 type Client struct {
 	baseURL     *url.URL
 	userAgent   string
-	tokens      TokenSource // nil for the anonymous client used by Login
+	tokens      TokenSource  // nil for the anonymous client used by Login
 	hc          *http.Client // the transport stack under the retry layer
 	maxRetries  int
 	waitMin     time.Duration
