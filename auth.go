@@ -204,8 +204,9 @@ type RefreshConfig struct {
 	ClientID string
 	// Leeway is how long before expiry the token is refreshed (default 1 minute).
 	Leeway time.Duration
-	// OnRefresh, if set, is called (synchronously, once per refresh) with the new
-	// token so it can be persisted.
+	// OnRefresh, if set, is called once per successful refresh with the new
+	// token so it can be persisted. It runs on the goroutine doing the refresh,
+	// before the callers waiting for the new token continue.
 	OnRefresh func(Token)
 	// Options configure the client used for refreshing as for NewClient
 	// (WithBaseURL for another API base, WithHTTPClient, WithLogger, ...).
@@ -256,8 +257,12 @@ func NewRefreshingTokenSource(cfg RefreshConfig) (*RefreshingTokenSource, error)
 }
 
 // Token returns the current access token, refreshing it first when it expires
-// within the leeway.
+// within the leeway. It returns ctx's error once ctx is done, also while a
+// refresh runs: the refresh itself goes on for the other callers.
 func (s *RefreshingTokenSource) Token(ctx context.Context) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
 	s.mu.Lock()
 	cur := s.tok.AccessToken
 	exp := s.tok.Expiry()
@@ -265,7 +270,7 @@ func (s *RefreshingTokenSource) Token(ctx context.Context) (string, error) {
 	if exp.IsZero() || time.Until(exp) > s.leeway {
 		return cur, nil
 	}
-	return s.refresh(ctx, cur)
+	return s.refresh(ctx, cur, "the token expires within the leeway")
 }
 
 // Current returns a copy of the token held now (for persisting it).
@@ -276,12 +281,19 @@ func (s *RefreshingTokenSource) Current() Token {
 }
 
 func (s *RefreshingTokenSource) refreshAfterReject(ctx context.Context, stale string) (string, error) {
-	return s.refresh(ctx, stale)
+	return s.refresh(ctx, stale, "the server refused the token")
 }
 
+// refreshTimeout bounds one refresh, which runs detached from the caller
+// that started it.
+const refreshTimeout = 30 * time.Second
+
 // refresh replaces stale with a new token. If stale was already replaced, the
-// current token is returned; if a refresh is running, the caller waits for it.
-func (s *RefreshingTokenSource) refresh(ctx context.Context, stale string) (string, error) {
+// current token is returned; otherwise the caller waits for the running
+// refresh, starting one if none runs. Every caller, the one that started it
+// included, stops waiting when its own ctx ends; the refresh runs on in the
+// background (bounded by refreshTimeout) for the others.
+func (s *RefreshingTokenSource) refresh(ctx context.Context, stale, reason string) (string, error) {
 	for {
 		s.mu.Lock()
 		if s.tok.AccessToken != stale {
@@ -289,50 +301,75 @@ func (s *RefreshingTokenSource) refresh(ctx context.Context, stale string) (stri
 			s.mu.Unlock()
 			return t, nil
 		}
-		if ch := s.inflight; ch != nil {
-			s.mu.Unlock()
-			select {
-			case <-ch:
-			case <-ctx.Done():
-				return "", ctx.Err()
-			}
-			s.mu.Lock()
-			err := s.lastErr
-			changed := s.tok.AccessToken != stale
-			s.mu.Unlock()
-			if !changed && err != nil {
-				return "", err
-			}
-			continue
+		ch := s.inflight
+		if ch == nil {
+			ch = make(chan struct{})
+			s.inflight = ch
+			refreshTok := s.tok.RefreshToken
+			// Detached from ctx's cancellation (other callers may wait for
+			// it), keeping its values (the caller's logger, tracing).
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
+			go func() {
+				defer cancel()
+				s.run(rctx, ch, refreshTok, reason)
+			}()
 		}
-		ch := make(chan struct{})
-		s.inflight = ch
-		refreshTok := s.tok.RefreshToken
 		s.mu.Unlock()
-
-		// The refresh runs on a context that the first caller's cancellation
-		// does not end: other callers are waiting for it.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		tok, err := s.doRefresh(rctx, refreshTok)
-		cancel()
-
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
 		s.mu.Lock()
-		s.inflight = nil
-		s.lastErr = err
-		if err == nil {
-			s.tok = tok
-		}
+		err := s.lastErr
+		changed := s.tok.AccessToken != stale
 		s.mu.Unlock()
-		close(ch)
-		if err != nil {
+		if !changed && err != nil {
 			return "", err
 		}
-		if s.onRefresh != nil {
-			s.onRefresh(tok)
+		if !changed {
+			return "", errors.New("chatshipper: token refresh gave no new token")
 		}
-		return tok.AccessToken, nil
 	}
 }
+
+// run performs one refresh and wakes its waiters by closing done.
+func (s *RefreshingTokenSource) run(ctx context.Context, done chan struct{}, refreshToken, reason string) {
+	logger := s.client.logger
+	if logger == nil {
+		logger, _ = ctx.Value(loggerKey{}).(*slog.Logger)
+	}
+	start := time.Now()
+	if logger != nil {
+		logger.LogAttrs(ctx, slog.LevelDebug, "chatshipper: refreshing token",
+			slog.String("reason", reason), slog.String("client_id", s.clientID))
+	}
+	tok, err := s.doRefresh(ctx, refreshToken)
+	if logger != nil {
+		if err != nil {
+			logger.LogAttrs(ctx, slog.LevelWarn, "chatshipper: token refresh failed",
+				slog.Duration("duration", time.Since(start)), slog.String("error", err.Error()))
+		} else {
+			logger.LogAttrs(ctx, slog.LevelDebug, "chatshipper: token refreshed",
+				slog.Duration("duration", time.Since(start)), slog.Time("expires", tok.Expiry()))
+		}
+	}
+	s.mu.Lock()
+	s.inflight = nil
+	s.lastErr = err
+	if err == nil {
+		s.tok = tok
+	}
+	s.mu.Unlock()
+	if err == nil && s.onRefresh != nil {
+		s.onRefresh(tok)
+	}
+	close(done)
+}
+
+// loggerKey carries the logger of the client whose call needs a token, so a
+// token source without a logger of its own logs its refreshes there.
+type loggerKey struct{}
 
 func (s *RefreshingTokenSource) doRefresh(ctx context.Context, refreshToken string) (Token, error) {
 	req, err := s.client.NewRequest(ctx, http.MethodPost, "auth/token", &refreshRequest{ClientID: s.clientID, RefreshToken: refreshToken})

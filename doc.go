@@ -28,7 +28,7 @@
 // with a one-time code when the account uses two-factor authentication) and
 // keep it fresh with a RefreshingTokenSource:
 //
-//	tok, err := chatshipper.Login(ctx, "", email, password, "")
+//	tok, err := chatshipper.Login(ctx, chatshipper.Credentials{Email: email, Password: password})
 //	src, err := chatshipper.NewRefreshingTokenSource(chatshipper.RefreshConfig{
 //		Token:     *tok,
 //		OnRefresh: func(t chatshipper.Token) { save(t) },
@@ -38,7 +38,11 @@
 // The refreshing source refreshes shortly before the JWT's exp claim (read
 // without verifying), and once after a 401 or 403 whose message says the token
 // expired or is invalid (the documentation says 403, the official Node SDK
-// reacts to 401: both are handled). Concurrent callers share one refresh.
+// reacts to 401: both are handled). Concurrent callers share one refresh,
+// which runs detached from the call that started it (bounded by its own
+// 30 s timeout): every waiting call, the one that started it included, returns
+// its context's error at its own deadline, and the refresh finishes for the
+// others.
 //
 // The base URL must be https; http is accepted only for loopback hosts (tests
 // and the chatshippertest fake server), so a token never crosses a network in

@@ -94,7 +94,11 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	start := time.Now()
 	if c.tokens != nil && sameOrigin(req.URL, c.baseURL) {
-		tok, err := c.tokens.Token(req.Context())
+		tctx := req.Context()
+		if c.logger != nil {
+			tctx = context.WithValue(tctx, loggerKey{}, c.logger)
+		}
+		tok, err := c.tokens.Token(tctx)
 		if err != nil {
 			closeBody(req)
 			err = fmt.Errorf("chatshipper: token source: %w", err)
