@@ -164,9 +164,27 @@ func WithRetryWait(minWait, maxWait time.Duration) Option {
 	}
 }
 
-// WithLogger makes the client log each attempt (method, URL, status, attempt,
-// duration) and each retry decision at debug level. Headers and bodies, and so
-// tokens and passwords, are never logged. Without it nothing is logged.
+// WithLogger makes the client log at debug level what it does and why:
+//
+//   - "chatshipper: request": each attempt (method, url, attempt, duration,
+//     status or error);
+//   - "chatshipper: retrying": each retry, with the failed attempt's number,
+//     the reason ("status 503", "transport error" with the error), the
+//     server's retry_after if any, and the wait chosen;
+//   - "chatshipper: not retrying": a failed attempt that is not retried, and
+//     why (not transient, the server may have acted, Retry-After beyond the
+//     longest wait, retries used up);
+//   - "chatshipper: waited for rate limit": a wait of 100 ms or more for a
+//     request slot, with its length;
+//   - "chatshipper: rate limiter paused for Retry-After": a 429 pausing the
+//     shared limiter;
+//   - "chatshipper: refreshing token", "chatshipper: token refreshed" and (at
+//     warn level) "chatshipper: token refresh failed", for a
+//     RefreshingTokenSource that has no logger of its own.
+//
+// Headers and bodies, and so tokens and passwords, are never logged, and
+// query values that may be personal data are redacted from URLs. Without it
+// nothing is logged.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {
 		c.logger = l

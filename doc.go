@@ -86,6 +86,12 @@
 // the number of retries (default 3). Cancelling the context ends a call at
 // once, also while it waits between retries.
 //
+// With WithLogger every retry decision is logged at debug level, with the
+// attempt number, the reason (status or transport error), the server's
+// Retry-After and the wait chosen, and so are waits for the rate limiter of
+// 100 ms or more and token refreshes: a slow job's log shows whether it
+// waited on the rate limit, on Retry-After or on a refresh.
+//
 // Only transport errors known to be transient are retried: a failed network
 // operation (could not dial, connection refused, reset or aborted, broken
 // pipe), a DNS lookup that timed out or failed temporarily, any timeout (an
