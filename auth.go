@@ -28,12 +28,43 @@ type refresher interface {
 }
 
 // StaticTokenSource returns a TokenSource that always returns token: a bot
-// user's permanent API key.
+// user's permanent API key. A token holding a line break, a space or another
+// byte that cannot appear in a bearer token makes Token (and so every call)
+// fail with an *ArgumentError before any I/O; NewClient refuses it at once.
 func StaticTokenSource(token string) TokenSource { return staticToken(token) }
 
 type staticToken string
 
-func (s staticToken) Token(context.Context) (string, error) { return string(s), nil }
+func (s staticToken) Token(context.Context) (string, error) {
+	if err := checkToken("token", string(s)); err != nil {
+		return "", err
+	}
+	return string(s), nil
+}
+
+// checkToken refuses a token that cannot be sent in an Authorization header:
+// any byte outside visible ASCII (a control character such as the line break
+// a token read from a file often ends with, a space, non-ASCII). The error
+// names the position, never the token.
+func checkToken(name, tok string) error {
+	for i := 0; i < len(tok); i++ {
+		b := tok[i]
+		if b > 0x20 && b < 0x7f {
+			continue
+		}
+		what := "a non-ASCII byte"
+		switch {
+		case b == '\n' || b == '\r':
+			what = "a line break (read from a file? trim it)"
+		case b == ' ':
+			what = "a space"
+		case b < 0x20 || b == 0x7f:
+			what = "a control character"
+		}
+		return argError(name, "contains %s at byte %d of %d", what, i, len(tok))
+	}
+	return nil
+}
 
 // Token is the answer of POST /v2/auth/token: an access token, the refresh
 // token that replaces it, and who it belongs to. Its String, GoString and
@@ -235,6 +266,12 @@ func NewRefreshingTokenSource(cfg RefreshConfig) (*RefreshingTokenSource, error)
 	}
 	if cfg.Token.RefreshToken == "" {
 		return nil, argError("Token.RefreshToken", "must not be empty")
+	}
+	if err := checkToken("Token.AccessToken", cfg.Token.AccessToken); err != nil {
+		return nil, err
+	}
+	if err := checkToken("Token.RefreshToken", cfg.Token.RefreshToken); err != nil {
+		return nil, err
 	}
 	id := cfg.ClientID
 	if id == "" {

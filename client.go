@@ -234,7 +234,9 @@ func withAnonymous() Option {
 }
 
 // NewClient returns a client that authenticates with token (a bot user's API
-// key or a time-based token). With WithTokenSource the token may be "".
+// key or a time-based token). With WithTokenSource the token may be "". A
+// token with a control character (such as a trailing line break), a space or
+// a non-ASCII byte is refused with an *ArgumentError.
 func NewClient(token string, opts ...Option) (*Client, error) {
 	cfg := config{
 		baseURL:    DefaultBaseURL,
@@ -260,6 +262,9 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	if cfg.tokens == nil && !cfg.anonymous {
 		if token == "" {
 			return nil, argError("token", "empty token and no WithTokenSource")
+		}
+		if err := checkToken("token", token); err != nil {
+			return nil, err
 		}
 		cfg.tokens = StaticTokenSource(token)
 	}
@@ -392,7 +397,8 @@ func isLoopback(host string) bool {
 
 // NewRequest builds an API request. path is relative to the base URL, e.g.
 // "conversations/5bb0277fd99faf11a3f4a37e/messages", optionally followed by
-// "?" and an encoded query. Each path segment is escaped; "." and ".."
+// "?" and an encoded query; a query holding a '#', a space or a control
+// character is refused with an *ArgumentError naming the path. Each path segment is escaped; "." and ".."
 // segments are refused, so a request never leaves the base path. A non-nil
 // body is encoded as JSON; a json.RawMessage body is sent as it is.
 func (c *Client) NewRequest(ctx context.Context, method, path string, body any) (*http.Request, error) {
@@ -434,10 +440,15 @@ func (c *Client) NewRequest(ctx context.Context, method, path string, body any) 
 }
 
 // resolve joins a relative API path to the base URL, escaping each segment.
+// The query part is taken as already encoded; one that cannot be sent as it
+// is (a fragment, a space, a control character) is refused.
 func (c *Client) resolve(path string) (*url.URL, error) {
 	rawQuery := ""
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path, rawQuery = path[:i], path[i+1:]
+		if err := checkRawQuery(path, rawQuery); err != nil {
+			return nil, err
+		}
 	}
 	path = strings.TrimPrefix(path, "/")
 	if path == "" {
@@ -467,6 +478,29 @@ func (c *Client) resolve(path string) (*url.URL, error) {
 	u.Path = p
 	u.RawQuery = rawQuery
 	return &u, nil
+}
+
+// checkRawQuery refuses a query that would not reach the server as written:
+// a '#' starts a fragment, which is never sent; a space ends the request
+// target; a control character is not allowed in a URL. The error names the
+// path, with personal data redacted from its query.
+func checkRawQuery(path, rawQuery string) error {
+	for i := 0; i < len(rawQuery); i++ {
+		var what string
+		switch b := rawQuery[i]; {
+		case b == '#':
+			what = "a fragment ('#'), which is never sent"
+		case b == ' ':
+			what = "a space"
+		case b < 0x20 || b == 0x7f:
+			what = "a control character"
+		default:
+			continue
+		}
+		shown := path + "?" + redactQuery(rawQuery)
+		return argError("path", "%q: the query contains %s at byte %d; encode values with url.Values.Encode or url.QueryEscape", shown, what, len(path)+1+i)
+	}
+	return nil
 }
 
 // Response wraps the HTTP response of an API call with the list metadata the
@@ -598,7 +632,7 @@ func (c *Client) wrapTransportErr(req *http.Request, st *callState, err error) e
 	}
 	var argErr *ArgumentError
 	if errors.As(err, &argErr) {
-		return err
+		return argErr
 	}
 	redactURLErrors(err)
 	return &TransportError{Method: req.Method, URL: redactURL(req.URL), Attempts: st.attempts, Err: err, reached: st.reached}

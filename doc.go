@@ -23,7 +23,11 @@
 // request so the caller's request is never modified, and only for the API's
 // own host: a redirect to another host never carries the token.
 //
-// A bot user's API key is a permanent token: pass it to NewClient. Time-based
+// A bot user's API key is a permanent token: pass it to NewClient. A token
+// holding a byte that cannot appear in a bearer token (the line break a token
+// read from a file often ends with, another control character, a space) is
+// refused with an *ArgumentError: by NewClient and NewRefreshingTokenSource
+// at once, and, from any other TokenSource, by the call before any I/O. Time-based
 // tokens expire after 24 hours; obtain one with Login (POST /v2/auth/token,
 // with a one-time code when the account uses two-factor authentication) and
 // keep it fresh with a RefreshingTokenSource:

@@ -99,6 +99,9 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			tctx = context.WithValue(tctx, loggerKey{}, c.logger)
 		}
 		tok, err := c.tokens.Token(tctx)
+		if err == nil {
+			err = checkToken("token", tok) // from any TokenSource
+		}
 		if err != nil {
 			closeBody(req)
 			err = fmt.Errorf("chatshipper: token source: %w", err)
