@@ -35,6 +35,16 @@ func StaticTokenSource(token string) TokenSource { return staticToken(token) }
 
 type staticToken string
 
+// String, GoString, Format and LogValue keep a static token out of printed
+// values and logs.
+func (s staticToken) String() string { return "StaticTokenSource{Token:" + redactedIfSet(string(s)) + "}" }
+
+func (s staticToken) GoString() string { return s.String() }
+
+func (s staticToken) Format(f fmt.State, verb rune) { printRedacted(f, verb, s.String()) }
+
+func (s staticToken) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
 func (s staticToken) Token(context.Context) (string, error) {
 	if err := checkToken("token", string(s)); err != nil {
 		return "", err
@@ -67,8 +77,9 @@ func checkToken(name, tok string) error {
 }
 
 // Token is the answer of POST /v2/auth/token: an access token, the refresh
-// token that replaces it, and who it belongs to. Its String, GoString and
-// LogValue methods redact both tokens, so printing or logging it is safe.
+// token that replaces it, and who it belongs to. Its Format, String, GoString
+// and LogValue methods redact both tokens, so printing it with any verb or
+// logging it is safe.
 type Token struct {
 	TokenType    string    `json:"tokenType,omitempty"`
 	AccessToken  string    `json:"token"`
@@ -90,6 +101,10 @@ func (t Token) String() string {
 
 // GoString is String, so %#v does not reveal the token either.
 func (t Token) GoString() string { return t.String() }
+
+// Format prints String for every verb (%d and %x included), so no verb
+// reaches the token fields.
+func (t Token) Format(f fmt.State, verb rune) { printRedacted(f, verb, t.String()) }
 
 // LogValue keeps tokens out of slog output.
 func (t Token) LogValue() slog.Value {
@@ -244,6 +259,28 @@ type RefreshConfig struct {
 	Options []Option
 }
 
+// String describes the configuration with both tokens redacted.
+func (c RefreshConfig) String() string {
+	onRefresh := "<nil>"
+	if c.OnRefresh != nil {
+		onRefresh = "set"
+	}
+	return fmt.Sprintf("RefreshConfig{Token:%s ClientID:%s Leeway:%s OnRefresh:%s Options:%d}",
+		c.Token.String(), c.ClientID, c.Leeway, onRefresh, len(c.Options))
+}
+
+// GoString is String, so %#v redacts too.
+func (c RefreshConfig) GoString() string { return c.String() }
+
+// Format prints String for every verb, so no verb shows a token.
+func (c RefreshConfig) Format(f fmt.State, verb rune) { printRedacted(f, verb, c.String()) }
+
+// LogValue logs the configuration without the tokens.
+func (c RefreshConfig) LogValue() slog.Value {
+	return slog.GroupValue(slog.Any("token", c.Token), slog.String("clientId", c.ClientID),
+		slog.Duration("leeway", c.Leeway))
+}
+
 // RefreshingTokenSource is a TokenSource for time-based tokens. It refreshes the
 // token shortly before its expiry, and once more when the server refuses it as
 // expired or invalid. Concurrent callers share one refresh.
@@ -308,6 +345,28 @@ func (s *RefreshingTokenSource) Token(ctx context.Context) (string, error) {
 		return cur, nil
 	}
 	return s.refresh(ctx, cur, "the token expires within the leeway")
+}
+
+// String describes the source and its current token, both tokens redacted.
+func (s *RefreshingTokenSource) String() string {
+	if s == nil {
+		return "RefreshingTokenSource(nil)"
+	}
+	return "RefreshingTokenSource{ClientID:" + s.clientID + " Token:" + s.Current().String() + "}"
+}
+
+// GoString is String, so %#v redacts too.
+func (s *RefreshingTokenSource) GoString() string { return s.String() }
+
+// Format prints String for every verb, so no verb shows a token.
+func (s *RefreshingTokenSource) Format(f fmt.State, verb rune) { printRedacted(f, verb, s.String()) }
+
+// LogValue logs the source without its tokens.
+func (s *RefreshingTokenSource) LogValue() slog.Value {
+	if s == nil {
+		return slog.StringValue("<nil>")
+	}
+	return slog.GroupValue(slog.String("clientId", s.clientID), slog.Any("token", s.Current()))
 }
 
 // Current returns a copy of the token held now (for persisting it).

@@ -351,6 +351,34 @@ func defaultTransport() http.RoundTripper {
 	return t
 }
 
+// String describes the client: its base URL and the type of its token
+// source, never a token.
+func (c *Client) String() string {
+	if c == nil {
+		return "chatshipper.Client(nil)"
+	}
+	ts := "<none>"
+	if c.tokens != nil {
+		ts = fmt.Sprintf("%T", c.tokens)
+	}
+	return "chatshipper.Client{BaseURL:" + c.baseURL.String() + " TokenSource:" + ts + "}"
+}
+
+// GoString is String, so %#v does not reveal a token either.
+func (c *Client) GoString() string { return c.String() }
+
+// Format prints String for every verb, so no verb reaches the client's
+// fields and the token they hold.
+func (c *Client) Format(f fmt.State, verb rune) { printRedacted(f, verb, c.String()) }
+
+// LogValue logs the base URL only.
+func (c *Client) LogValue() slog.Value {
+	if c == nil {
+		return slog.StringValue("<nil>")
+	}
+	return slog.GroupValue(slog.String("baseURL", c.baseURL.String()))
+}
+
 // BaseURL returns a copy of the API base URL the client uses.
 func (c *Client) BaseURL() *url.URL {
 	u := *c.baseURL

@@ -50,8 +50,12 @@
 //
 // The base URL must be https; http is accepted only for loopback hosts (tests
 // and the chatshippertest fake server), so a token never crosses a network in
-// clear text. Tokens, passwords and refresh tokens never appear in an error
-// string or a log line, and a Token prints redacted.
+// clear text. Tokens, passwords, refresh tokens and webhook secrets never
+// appear in an error string or a log line, and no value holding one prints
+// it, with any fmt verb or either slog handler: *Client, every token source,
+// Token, Credentials, RefreshConfig, UserCreate, UserUpdate and the webhook
+// service types print redacted. The *http.Request reachable from a returned
+// *Response or error is the caller's, without the Authorization header.
 //
 // # Retries and idempotency
 //
@@ -121,7 +125,17 @@
 // POST could have been acted on), *ArgumentError (errors.Is ErrInvalidArgument)
 // for input refused before any I/O. A cancelled or expired context gives an
 // error for which errors.Is(err, context.Canceled) or
-// errors.Is(err, context.DeadlineExceeded) holds. Response bodies are capped
+// errors.Is(err, context.DeadlineExceeded) holds.
+//
+// URLs in errors and log lines never carry user info, and query values that
+// may be a consumer's personal data are replaced by REDACTED: the value of a
+// parameter whose name mentions email, mail, phone, mobile, password, token
+// or secret; any value holding an "@"; and any value (or list element) that
+// looks like a telephone number ("+" and 6 to 15 digits, separators allowed,
+// or 6 to 15 bare digits). Parameter names and other values (ids, status,
+// dates, limit, offset) stay, so a log line still says what was asked.
+//
+// Response bodies are capped
 // (32 MiB by default, WithMaxResponseBytes); a larger one is ErrResponseTooLarge.
 //
 // # Times, references and unknown data

@@ -93,6 +93,7 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		st.beginHop(req)
 	}
 	start := time.Now()
+	orig := req
 	if c.tokens != nil && sameOrigin(req.URL, c.baseURL) {
 		tctx := req.Context()
 		if c.logger != nil {
@@ -124,6 +125,12 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req = r2
 	}
 	resp, err := t.next.RoundTrip(req)
+	if resp != nil {
+		// The response names the request without the Authorization header
+		// (the transport would name the authorized clone), so no token is
+		// reachable from a returned *Response or error.
+		resp.Request = orig
+	}
 	if st != nil {
 		st.endHop(resp, err)
 	}
