@@ -37,7 +37,9 @@ type staticToken string
 
 // String, GoString, Format and LogValue keep a static token out of printed
 // values and logs.
-func (s staticToken) String() string { return "StaticTokenSource{Token:" + redactedIfSet(string(s)) + "}" }
+func (s staticToken) String() string {
+	return "StaticTokenSource{Token:" + redactedIfSet(string(s)) + "}"
+}
 
 func (s staticToken) GoString() string { return s.String() }
 
