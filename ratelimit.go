@@ -19,8 +19,9 @@ type Limiter interface {
 }
 
 // Pauser is optionally implemented by a Limiter. After a 429 answer with a
-// Retry-After header the client calls Pause, so that every goroutine sharing the
-// limiter backs off, not only the one that was refused.
+// Retry-After header the client calls Pause with the whole Retry-After (never
+// shortened, also when the call itself does not retry), so that every
+// goroutine sharing the limiter backs off, not only the one that was refused.
 type Pauser interface {
 	// Pause makes sure no slot is granted before d has elapsed from now. It
 	// never shortens a pause already in force.
