@@ -392,43 +392,37 @@ const refreshTimeout = 30 * time.Second
 // included, stops waiting when its own ctx ends; the refresh runs on in the
 // background (bounded by refreshTimeout) for the others.
 func (s *RefreshingTokenSource) refresh(ctx context.Context, stale, reason string) (string, error) {
-	for {
-		s.mu.Lock()
-		if s.tok.AccessToken != stale {
-			t := s.tok.AccessToken
-			s.mu.Unlock()
-			return t, nil
-		}
-		ch := s.inflight
-		if ch == nil {
-			ch = make(chan struct{})
-			s.inflight = ch
-			refreshTok := s.tok.RefreshToken
-			// Detached from ctx's cancellation (other callers may wait for
-			// it), keeping its values (the caller's logger, tracing).
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
-			go func() {
-				defer cancel()
-				s.run(rctx, ch, refreshTok, reason)
-			}()
-		}
+	s.mu.Lock()
+	if s.tok.AccessToken != stale {
+		t := s.tok.AccessToken
 		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return "", ctx.Err()
-		}
-		s.mu.Lock()
-		err := s.lastErr
-		changed := s.tok.AccessToken != stale
-		s.mu.Unlock()
-		if !changed && err != nil {
-			return "", err
-		}
-		if !changed {
-			return "", errors.New("chatshipper: token refresh gave no new token")
-		}
+		return t, nil
 	}
+	ch := s.inflight
+	if ch == nil {
+		ch = make(chan struct{})
+		s.inflight = ch
+		refreshTok := s.tok.RefreshToken
+		// Detached from ctx's cancellation (other callers may wait for it),
+		// keeping its values (the caller's logger, tracing).
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
+		go func() {
+			defer cancel()
+			s.run(rctx, ch, refreshTok, reason)
+		}()
+	}
+	s.mu.Unlock()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tok.AccessToken == stale && s.lastErr != nil {
+		return "", s.lastErr
+	}
+	return s.tok.AccessToken, nil
 }
 
 // run performs one refresh and wakes its waiters by closing done.

@@ -574,7 +574,11 @@ func (c *Client) Do(req *http.Request, v any) (*Response, error) {
 		_ = resp.Body.Close()
 		resp.Body = io.NopCloser(bytes.NewReader(body))
 		if isTokenExpiredMessage(parseErrorMessage(body)) {
-			if _, rerr := rf.refreshAfterReject(ctx, st.token); rerr != nil {
+			rctx := ctx
+			if c.logger != nil {
+				rctx = context.WithValue(ctx, loggerKey{}, c.logger)
+			}
+			if _, rerr := rf.refreshAfterReject(rctx, st.token); rerr != nil {
 				return newResponse(resp), rerr
 			}
 			resp, err = c.send(rreq, st)

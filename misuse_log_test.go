@@ -237,3 +237,34 @@ func TestLogTokenRefresh(t *testing.T) {
 		})
 	}
 }
+
+// A refresh after the server refused the token is logged through the calling
+// client's logger too.
+func TestLogTokenRefreshAfterReject(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		mt := httpmock.NewMockTransport()
+		srv := &refreshServer{ttl: time.Hour}
+		srv.register(mt)
+		revoked := makeJWT(map[string]any{"_id": "u1", "exp": time.Now().Add(time.Hour).Unix()})
+		src, err := NewRefreshingTokenSource(RefreshConfig{
+			Token:    Token{AccessToken: revoked, RefreshToken: canaryRefresh},
+			ClientID: "bot+1@chatshipper.com",
+			Options:  []Option{WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: mt})},
+		})
+		require.NoError(t, err)
+		h := &captureHandler{}
+		c, err := NewClient("", WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: mt}),
+			WithTokenSource(src), WithLogger(slog.New(h)))
+		require.NoError(t, err)
+		req, err := c.NewRequest(context.Background(), "GET", "users", nil)
+		require.NoError(t, err)
+		_, err = c.Do(req, nil)
+		require.NoError(t, err)
+		recs := h.with("chatshipper: refreshing token")
+		require.Len(t, recs, 1)
+		assert.Equal(t, "the server refused the token", recs[0].attrs["reason"])
+		assert.Len(t, h.with("chatshipper: token refreshed"), 1)
+		h.noSecrets(t, canaryRefresh, revoked, srv.current)
+	})
+}
