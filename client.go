@@ -115,8 +115,10 @@ func WithBaseURL(raw string) Option {
 // WithHTTPClient makes the client send its requests with a copy of hc: hc's
 // Transport, Jar and CheckRedirect are used, hc's Timeout becomes the timeout
 // of each attempt (not counting the wait for a rate-limit slot), and hc itself
-// is never modified. The default is a pooled transport with a 60 s timeout per
-// attempt.
+// is never modified. Without it the client uses http.DefaultTransport as it
+// is when NewClient runs (a clone with a larger idle pool when it is an
+// *http.Transport, otherwise the transport itself, so httpmock.Activate
+// before NewClient works), with a 60 s timeout per attempt.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *config) error {
 		if hc == nil {
