@@ -5,6 +5,7 @@ package chatshipper
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"iter"
 	"net/http"
 	"reflect"
@@ -180,6 +181,11 @@ func listPage[T any](ctx context.Context, c *Client, collection string, q *Query
 	resp, err := c.Do(req, &items)
 	if err != nil {
 		return nil, resp, err
+	}
+	for i, it := range items {
+		if it == nil {
+			return nil, resp, fmt.Errorf("%w: GET %s: item %d of the page is null", ErrInvalidResponse, collection, i)
+		}
 	}
 	return items, resp, nil
 }

@@ -331,26 +331,33 @@ func deliveryOutcome(err error, d *deliveryCall) (ambiguous, resendable bool) {
 }
 
 // waitResend waits after an ambiguous outcome, before the lookup: the
-// server's Retry-After, or the client's backoff.
-// It is at least floor: the delays the messages asked for, as a message
-// with a delay may be stored only once its delay has passed.
-func (c *Client) waitResend(ctx context.Context, attempt int, err error, floor time.Duration) error {
+// server's Retry-After, or the client's backoff, and at least floor (the
+// delays the messages asked for, as a message with a delay may be stored
+// only once its delay has passed). A Retry-After beyond the longest retry
+// wait (WithRetryWait) is not waited for: the lookup runs at once and
+// resend is false, as the retry policy would not send again either.
+func (c *Client) waitResend(ctx context.Context, attempt int, err error, floor time.Duration) (resend bool, _ error) {
 	var hresp *http.Response
 	var er *ErrorResponse
 	if errors.As(err, &er) {
 		hresp = er.Response
 	}
-	d := max(c.retry.Backoff(c.retry.RetryWaitMin, c.retry.RetryWaitMax, attempt, hresp), floor)
+	d := backoff(c.waitMin, c.waitMax, attempt, hresp)
+	resend = d <= c.waitMax
+	if !resend {
+		d = 0
+	}
+	d = max(d, floor)
 	if d <= 0 {
-		return nil
+		return resend, ctx.Err()
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
-		return nil
+		return resend, nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return resend, ctx.Err()
 	}
 }
 
@@ -405,7 +412,7 @@ func (c *Client) sendMessages(ctx context.Context, path, conversationID string, 
 		}
 		// Wait first, then look: a server still working on the request has
 		// time to finish, and a message found missing is sent again at once.
-		lerr := c.waitResend(ctx, resends, err, totalDelay(pending))
+		mayResend, lerr := c.waitResend(ctx, resends, err, totalDelay(pending))
 		var found map[string]*Message
 		var lresp *Response
 		if lerr == nil {
@@ -426,7 +433,7 @@ func (c *Client) sendMessages(ctx context.Context, path, conversationID string, 
 		if len(p.missing) == 0 {
 			return stored, lresp, nil
 		}
-		if !resendable || resends >= c.retry.RetryMax {
+		if !resendable || !mayResend || resends >= c.maxRetries {
 			return stored, resp, err // known: the missing messages were not created
 		}
 		pending, keys = p.missing, p.missingKeys
@@ -533,7 +540,7 @@ func (s *ConversationsService) createTracked(ctx context.Context, cc *Conversati
 		unknown := func(lerr error) error {
 			return &DeliveryUnknownError{ConversationKey: convKey, Since: since, Keys: nonEmpty(msgKeys), Err: err, LookupErr: lerr}
 		}
-		lerr := c.waitResend(ctx, resends, err, totalDelay(body.Messages)) // see sendMessages
+		mayResend, lerr := c.waitResend(ctx, resends, err, totalDelay(body.Messages)) // see sendMessages
 		var lresp *Response
 		if lerr == nil {
 			conv, lresp, lerr = s.findCreated(ctx, convKey, since, nonEmpty(msgKeys))
@@ -551,7 +558,7 @@ func (s *ConversationsService) createTracked(ctx context.Context, cc *Conversati
 			}
 			return conv, lresp, nil
 		}
-		if !resendable || resends >= c.retry.RetryMax {
+		if !resendable || !mayResend || resends >= c.maxRetries {
 			return nil, resp, err
 		}
 	}

@@ -493,3 +493,41 @@ func TestDeliveryCreateForExistingContact(t *testing.T) {
 		})
 	}
 }
+
+// TestDeliveryRetryAfterBeyondLongestWait: a 503 whose Retry-After exceeds
+// the longest retry wait is looked up at once and, found missing, returned
+// (the retry policy would not send again either); found, it is success.
+func TestDeliveryRetryAfterBeyondLongestWait(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		after bool
+	}{{"not acted: returned", false}, {"acted: found", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				srv := chatshippertest.NewInProcessServer(t)
+				c := deliveryClient(t, srv)
+				ctx := context.Background()
+				conv, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Name: "retry-after"})
+				require.NoError(t, err)
+				srv.InjectFault(chatshippertest.Fault{Method: http.MethodPost, PathPrefix: "/v2/conversations/" + conv.ID, Count: 1,
+					Status: 503, RetryAfter: "60", After: tc.after})
+				srv.ResetRequests()
+				start := time.Now()
+				_, _, err = c.Conversations.Send(ctx, conv.ID, chatshipper.Chat("x"))
+				assert.Less(t, time.Since(start), 5*time.Second, "the 60 s were not waited for")
+				assert.Equal(t, 1, countRequests(srv, http.MethodPost, "/v2/conversations/", "/messages"), "not sent again")
+				assert.Equal(t, 1, countRequests(srv, http.MethodGet, "/v2/messages", ""))
+				if tc.after {
+					require.NoError(t, err)
+					assert.Equal(t, []string{"x"}, storedTexts(srv, conv.ID))
+					return
+				}
+				require.ErrorIs(t, err, chatshipper.ErrServer)
+				assert.NotErrorIs(t, err, chatshipper.ErrDeliveryUnknown)
+				assert.Empty(t, storedTexts(srv, conv.ID))
+			})
+		})
+	}
+}

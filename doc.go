@@ -26,27 +26,42 @@
 // request so the caller's request is never modified, and only for the API's
 // own host: a redirect to another host never carries the token.
 //
-// A bot user's API key is a permanent token: pass it to NewClient. Time-based
-// tokens expire after 24 hours; obtain one with Login (POST /v2/auth/token,
-// with a one-time code when the account uses two-factor authentication) and
-// keep it fresh with a RefreshingTokenSource:
+// A bot user's API key is a permanent token: pass it to [NewClient].
+// Time-based tokens expire after 24 hours; obtain one with [Login] (POST
+// /v2/auth/token, with a one-time code when the account uses two-factor
+// authentication) and keep it fresh with a [RefreshingTokenSource]:
 //
-//	tok, err := chatshipper.Login(ctx, "", email, password, "")
+//	tok, err := chatshipper.Login(ctx, chatshipper.Credentials{Email: email, Password: password})
 //	src, err := chatshipper.NewRefreshingTokenSource(chatshipper.RefreshConfig{
 //		Token:     *tok,
 //		OnRefresh: func(t chatshipper.Token) { save(t) },
 //	})
 //	c, err := chatshipper.NewClient("", chatshipper.WithTokenSource(src))
 //
+// A token holding a byte that cannot appear in a bearer token (the line break
+// a token read from a file often ends with, another control character, a
+// space) is refused with an [*ArgumentError]: by [NewClient] and
+// [NewRefreshingTokenSource] at once, and, coming from any other
+// [TokenSource], by the call before any I/O.
+//
 // The refreshing source refreshes shortly before the JWT's exp claim (read
 // without verifying), and once after a 401 or 403 whose message says the token
 // expired or is invalid (the documentation says 403, the official Node SDK
-// reacts to 401: both are handled). Concurrent callers share one refresh.
+// reacts to 401: both are handled). Concurrent callers share one refresh,
+// which runs detached from the call that started it, bounded by its own 30 s
+// timeout: every waiting call, the one that started it included, returns its
+// context's error at its own deadline, and the refresh finishes for the
+// others.
 //
 // The base URL must be https; http is accepted only for loopback hosts (tests
 // and the chatshippertest fake server), so a token never crosses a network in
-// clear text. Tokens, passwords and refresh tokens never appear in an error
-// string or a log line, and a Token prints redacted.
+// clear text. Tokens, passwords, refresh tokens and webhook secrets never
+// appear in an error string or a log line, and no value holding one prints
+// it, with any fmt verb or either slog handler: [*Client], every token
+// source, [Token], [Credentials], [RefreshConfig], [UserCreate], [UserUpdate]
+// and the webhook service types print redacted. The *http.Request reachable
+// from a returned [*Response] or error is the caller's, without the
+// Authorization header.
 //
 // # Retries and idempotency
 //
@@ -54,23 +69,53 @@
 //
 //	what happened                                 GET, DELETE          POST, PATCH, PUT
 //	could not connect (the request never left)    retried              retried
-//	other transport error (server may have acted) retried              returned (*TransportError)
+//	transient network error (the server may       retried              returned (*TransportError)
+//	  have acted): reset, EOF, timeout
+//	any other transport error (not a network      returned             returned
+//	  error, e.g. httpmock's "no responder found")
 //	429 Too Many Requests                         retried after        retried after
 //	                                              Retry-After          Retry-After (the server did not act)
+//	429 with a Retry-After over the longest wait  *RateLimitError      *RateLimitError
 //	429 bot loop limit                            *LoopLimitError      *LoopLimitError
 //	502, 503, 504                                 retried              returned
 //	500 and every other status                    returned             returned
 //	context cancelled or past its deadline        returned at once     returned at once
 //
 // A request that may have created something (a message!) is never sent twice
-// unless the caller opts in with WithRetryNonIdempotent. Each attempt has its
-// own timeout (60 s, or the Timeout of the client given to WithHTTPClient),
-// which does not count the wait for a rate-limit slot; an attempt that runs
-// out of time fails with an *AttemptTimeoutError inside a *TransportError. Retry-After is read as
-// seconds or as an HTTP date and capped by the longest wait (WithRetryWait);
-// otherwise the wait grows exponentially with full jitter. WithMaxRetries sets
-// the number of retries (default 3). Cancelling the context ends a call at
-// once, also while it waits between retries.
+// unless the caller opts in with [WithRetryNonIdempotent]. Redirects count: a
+// POST, PATCH or PUT whose first hop was answered (with a redirect, say) is
+// never sent again, whatever happens to the redirected request, and
+// [TransportError.MayHaveReachedServer] reports true for it. Each attempt has
+// its own timeout (60 s, or the Timeout of the client given to
+// [WithHTTPClient]), which does not count the wait for a rate-limit slot; an
+// attempt that runs out of time fails with an [*AttemptTimeoutError] inside a
+// [*TransportError].
+//
+// Only transport errors known to be transient are retried: a failed network
+// operation (could not dial, connection refused, reset or aborted, broken
+// pipe), a DNS lookup that timed out or failed temporarily, any timeout (an
+// attempt's own timeout, a TLS handshake timeout), and a connection closed
+// before the whole answer arrived (io.EOF, io.ErrUnexpectedEOF). Everything
+// else fails at once: an error from a test double such as httpmock's "no
+// responder found", a TokenSource's error, a certificate that does not
+// verify, an unknown host, too many redirects.
+//
+// Retry-After (seconds or an HTTP date, on a 429, 502, 503 or 504) is a
+// floor, never shortened: the client waits at least that long before the
+// next attempt. When it is longer than the longest wait the client is willing
+// to make ([WithRetryWait]'s max, 30 s by default), the call does not retry
+// and returns at once, a 429 as [*RateLimitError] with RetryAfter set, so the
+// caller can schedule the work for later. A 429's Retry-After also pauses the
+// shared rate limiter for all of it. Without Retry-After the wait grows
+// exponentially with full jitter. [WithMaxRetries] sets the number of retries
+// (default 3). Cancelling the context ends a call at once, also while it
+// waits between retries.
+//
+// With [WithLogger] every retry decision is logged at debug level, with the
+// attempt number, the reason (status or transport error), the server's
+// Retry-After and the wait chosen, and so are waits of 100 ms or more for the
+// rate limiter and token refreshes: a slow job's log shows whether it waited
+// on the rate limit, on Retry-After or on a refresh.
 //
 // # Exactly-once delivery
 //
@@ -148,21 +193,33 @@
 //
 // # Errors
 //
-// A non-2xx answer is returned as *ErrorResponse (status, the server's message
-// from either {"message": ...} or {"error": {"message": ...}}, the raw body
-// capped at 1 MiB, method and URL). Branch with errors.Is on the sentinels:
+// A non-2xx answer is returned as [*ErrorResponse] (status, the server's
+// message from either {"message": ...} or {"error": {"message": ...}}, the raw
+// body capped at 1 MiB, method and URL). Branch with errors.Is on the
+// sentinels:
 //
 //	ErrBadRequest (400)  ErrUnauthorized (401)  ErrForbidden (403)  ErrNotFound (404)
 //	ErrUnprocessable (422)  ErrRateLimited (429)  ErrServer (5xx)
 //
-// and with errors.As for details: *RateLimitError (RetryAfter, Attempts) when
-// a 429 outlasted the retries, *LoopLimitError for a bot loop limit,
-// *TransportError when no answer arrived (MayHaveReachedServer tells whether a
-// POST could have been acted on), *ArgumentError (errors.Is ErrInvalidArgument)
-// for input refused before any I/O. A cancelled or expired context gives an
-// error for which errors.Is(err, context.Canceled) or
-// errors.Is(err, context.DeadlineExceeded) holds. Response bodies are capped
-// (32 MiB by default, WithMaxResponseBytes); a larger one is ErrResponseTooLarge.
+// and with errors.As for details: [*RateLimitError] (RetryAfter, Attempts)
+// when a 429 outlasted the retries or asked for a longer wait than the
+// longest retry wait, [*LoopLimitError] for a bot loop limit,
+// [*TransportError] when no answer arrived (MayHaveReachedServer tells
+// whether a POST could have been acted on), [*ArgumentError] (errors.Is
+// [ErrInvalidArgument]) for input refused before any I/O: a malformed ID, a
+// token that cannot be sent, a request path whose query holds a '#', a space
+// or a control character. A cancelled or expired context gives an error for
+// which errors.Is(err, context.Canceled) or errors.Is(err,
+// context.DeadlineExceeded) holds. Response bodies are capped (32 MiB by
+// default, [WithMaxResponseBytes]); a larger one is [ErrResponseTooLarge].
+//
+// URLs in errors and log lines never carry user info, and query values that
+// may be a consumer's personal data are replaced by REDACTED: the value of a
+// parameter whose name mentions email, mail, phone, mobile, password, token
+// or secret; any value holding an "@"; and any value (or list element) that
+// looks like a telephone number ("+" and 6 to 15 digits, separators allowed,
+// or 6 to 15 bare digits). Parameter names and other values (ids, status,
+// dates, limit, offset) stay, so a log line still says what was asked.
 //
 // # Times, references and unknown data
 //

@@ -2,6 +2,7 @@ package chatshipper
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -30,8 +31,15 @@ type Pagination struct {
 // defaultPageLimit is the server's page size when no limit is sent (https://developers.chatshipper.com/docs/api-resource-sets).
 const defaultPageLimit = 200
 
-// errPageNoProgress is wrapped when a next link would repeat or rewind pages.
-var errPageNoProgress = errors.New("chatshipper: pagination: next link does not advance")
+// ErrInvalidResponse is matched (through errors.Is) by the error for a 2xx
+// answer the SDK cannot use: a list page holding null items, or pages that
+// do not advance (a server that ignores the offset or the key filter, or a
+// next link that rewinds). Such answers end the call or the walk with this
+// error instead of yielding garbage or looping.
+var ErrInvalidResponse = errors.New("chatshipper: invalid response")
+
+// errPageNoProgress is wrapped when pages would repeat or rewind.
+var errPageNoProgress = fmt.Errorf("%w: pagination does not advance", ErrInvalidResponse)
 
 // parsePagination reads the X-* pagination headers and the Link header.
 func parsePagination(h http.Header) Pagination {

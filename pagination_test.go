@@ -460,7 +460,7 @@ func TestPaginateNextLinkMustAdvance(t *testing.T) {
 			assert.Equal(t, []int{1, 2}, items)
 			require.Len(t, errs, 1)
 			assert.ErrorIs(t, errs[0], errPageNoProgress)
-			assert.EqualError(t, errs[0], fmt.Sprintf("chatshipper: pagination: next link does not advance: next offset %d after offset 5", next))
+			assert.EqualError(t, errs[0], fmt.Sprintf("chatshipper: invalid response: pagination does not advance: next offset %d after offset 5", next))
 			assert.Equal(t, 1, calls)
 		})
 	}

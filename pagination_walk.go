@@ -314,6 +314,7 @@ type walkState[E any] struct {
 	firstOffset int // the caller's offset
 	offset      int // offset of the next request (offset walk)
 	key         string
+	prevFirst   string // the first item's ID of the previous page (offset walk)
 	number      int
 	start       int // items in the pages fetched so far
 }
@@ -452,6 +453,16 @@ func (s *walkState[E]) sequentialPage(items []E, resp *Response) *walkPage[E] {
 		}
 		s.key = id
 	} else {
+		// A server that ignores the offset answers the same page again:
+		// without totals or links nothing else would end the walk.
+		if s.idOf != nil {
+			first := s.idOf(items[0])
+			if first != "" && first == s.prevFirst {
+				p.err = fmt.Errorf("%w: page %d starts with the same item as the page before (offset ignored?)", errPageNoProgress, s.number)
+				return p
+			}
+			s.prevFirst = first
+		}
 		s.offset = next
 	}
 	return p

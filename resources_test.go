@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -497,7 +498,8 @@ func TestResourceListIterPages(t *testing.T) {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			fmt.Fprintf(&b, `{"id":"%024d","name":"u%s-%d"}`, i, off, i)
+			n, _ := strconv.Atoi(off)
+			fmt.Fprintf(&b, `{"id":"%024d","name":"u%s-%d"}`, n+i, off, i)
 		}
 		b.WriteByte(']')
 		resp := httpmock.NewStringResponse(200, b.String())
