@@ -190,14 +190,6 @@ func listPage[T any](ctx context.Context, c *Client, collection string, q *Query
 	return items, resp, nil
 }
 
-// errSeq is an iterator that yields one error and stops.
-func errSeq[T any](err error) iter.Seq2[T, error] {
-	return func(yield func(T, error) bool) {
-		var zero T
-		yield(zero, err)
-	}
-}
-
 func doJSON[T any](ctx context.Context, c *Client, method, path string, body any) (*T, *Response, error) {
 	req, err := c.NewRequest(ctx, method, path, body)
 	if err != nil {

@@ -1577,3 +1577,21 @@ func TestWebhookMemoryFollowsBytesReceived(t *testing.T) {
 		assert.Zero(t, rd.n)
 	})
 }
+
+// The webhook secret never prints, whatever the verb or log handler.
+func TestHandlerPrintsNoSecret(t *testing.T) {
+	t.Parallel()
+	const canary = "whsec-CANARY-5d1e"
+	h, err := NewHandler(WithSecret(canary))
+	require.NoError(t, err)
+	_ = whSigned(h, whEvent(t, "p1", "service.create", nil)) // the pool now holds a keyed MAC
+	var out strings.Builder
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%q"} {
+		fmt.Fprintf(&out, verb+"\n", h)
+		fmt.Fprintf(&out, verb+"\n", *h) //nolint:govet // printing the struct by value is the point
+	}
+	slog.New(slog.NewTextHandler(&out, nil)).Info("h", "handler", h)
+	slog.New(slog.NewJSONHandler(&out, nil)).Info("h", "handler", h)
+	assert.NotContains(t, out.String(), canary)
+	assert.NotContains(t, out.String(), fmt.Sprintf("%x", canary))
+}
