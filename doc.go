@@ -120,51 +120,53 @@
 // # Exactly-once delivery
 //
 // The API has no idempotency keys, so the SDK brings its own. With delivery
-// tracking on (the default; WithDeliveryTracking(false) turns it off), every
-// message that Create, Send and Command create carries a random 128-bit key
-// (32 hex digits) in its meta under DeliveryKeyMeta ("chatshipperDeliveryKey"),
-// and so does every conversation Create makes. A key the caller sets there
-// is kept: it is the caller's own idempotency key (1 to 128 letters, digits,
-// '-' or '_', with a letter, not readable as a number or boolean, unique
-// within the conversation). The loop guard ignores keys:
-// two messages that differ only in their key are identical to it.
+// tracking on (the default; [WithDeliveryTracking](false) turns it off),
+// every message that Create, Send and Command create carries a random
+// 128-bit key (32 hex digits) in its meta under [DeliveryKeyMeta]
+// ("chatshipperDeliveryKey"), and so does every conversation Create makes. A
+// key the caller sets there is kept: it is the caller's own idempotency key
+// (1 to 128 letters, digits, '-' or '_', with a letter, not readable as a
+// number or boolean, unique within the conversation). The loop guard ignores
+// keys: two messages that differ only in their key are identical to it.
 //
 // When a send ends in an outcome that may or may not have created its
 // messages (the connection failed after the request may have left, an
 // attempt timed out, the answer was 500, 502, 503 or 504, or the caller's
 // context ended while the request was out), the SDK does not guess. It waits
-// (Retry-After, or the retry backoff), then looks the keys up through the
-// same limiter and retry policy as every GET:
+// (the server's Retry-After, or the retry backoff), then looks the keys up
+// through the same limiter and retry policy as every GET:
 //
 //	GET /v2/messages?conversation={id}&meta.chatshipperDeliveryKey=[k1,k2,...]
 //
 // and decides:
 //
 //	found                        success: the stored messages are returned, nothing is sent again
-//	not found                    not created: sent again with the same keys, at most
-//	                             WithMaxRetries times; after a 500 (never retried) or
-//	                             with the budget used up the error is returned, and the
-//	                             messages it names were not stored
+//	not found                    not created: sent again at once with the same keys, at most
+//	                             WithMaxRetries times; after a 500 (never retried), a
+//	                             Retry-After beyond the longest wait (looked up at once,
+//	                             not waited for) or with the budget used up, the error is
+//	                             returned, and the messages it names were not stored
 //	the lookup fails             *DeliveryUnknownError, errors.Is(err, ErrDeliveryUnknown):
 //	                             nothing is sent again; it carries ConversationID and Keys
 //
-// A *DeliveryUnknownError is resolved later with one call:
-// Messages.Resolve(ctx, e.ConversationID, e.Keys...) returns one entry per
-// key, the stored message or nil; a nil one was not created and may be sent
-// again with the same key in its meta. With delivery tracking on, a message
-// POST is never re-sent blindly, even with WithRetryNonIdempotent: the lookup
-// decides. When a lookup settled a call, the *Response returned is the
-// lookup's (or that of the last send).
+// A [*DeliveryUnknownError] is resolved later with one call:
+// [MessagesService.Resolve](ctx, e.ConversationID, e.Keys...) returns one
+// entry per key, the stored message or nil; a nil one was not created and may
+// be sent again with the same key in its meta. With delivery tracking on, a
+// message POST is never re-sent blindly, even with WithRetryNonIdempotent:
+// the lookup decides. When a lookup settled a call, the *Response returned is
+// the lookup's (or that of the last send).
 //
 // Batches resolve per message. A batch is processed in order (as the
 // official Node SDK documents; whether the live API stores it atomically is
 // not documented, and the fake server stores a batch whole or not at all, so
 // there a batch that fails half-way leaves nothing), so the messages found
 // form a prefix of the batch and only the rest is sent again, in order, in
-// one request: the order of messages within the conversation is kept. Should a lookup ever show a gap (a later
-// message stored, an earlier one not), the missing messages are still sent,
-// once each and in their order, after the stored ones: nothing is lost or
-// doubled, but those messages then follow the later one.
+// one request: the order of messages within the conversation is kept. Should
+// a lookup ever show a gap (a later message stored, an earlier one not), the
+// missing messages are still sent, once each and in their order, after the
+// stored ones: nothing is lost or doubled, but those messages then follow the
+// later one.
 //
 // Creates: after an ambiguous Create the conversation is looked up by its key
 // (GET /v2/conversations?meta.chatshipperDeliveryKey={key}&createdAt=>={start
@@ -174,7 +176,7 @@
 // is returned and any initial message missing from it is sent; not found,
 // the create is sent again within the budget. A failed lookup gives a
 // *DeliveryUnknownError with ConversationKey and Since, for
-// Conversations.ResolveCreate.
+// [ConversationsService.ResolveCreate].
 //
 // "/set" commands (SetMeta, SetMetaValues) carry no key: the server merges a
 // command's meta into the conversation's meta, where a key would stay. Such a
@@ -184,12 +186,17 @@
 // /set), the send returns a *DeliveryUnknownError counting it in Unkeyed.
 // Setting the same values again leaves the conversation's state unchanged.
 //
+// Should the server compare meta when it counts identical messages for its
+// bot loop limit (the docs do not say; the fake server does), keys make every
+// SDK message unique to that count; the loop guard, which ignores keys, still
+// enforces the limit on the client side.
+//
 // What the SDK cannot see: a server that goes on working on a request long
 // after its client gave up may store it after the lookup; the wait before the
 // lookup (never shorter than the sum of the messages' Delay fields, as a
-// delayed message may be stored late) narrows that window but cannot close it. A lookup costs one request
-// per ambiguous outcome (50 keys per request) and takes a rate-limit slot
-// like any other.
+// delayed message may be stored late) narrows that window but cannot close
+// it. A lookup costs one request per ambiguous outcome (50 keys per request)
+// and takes a rate-limit slot like any other.
 //
 // # Errors
 //
