@@ -16,7 +16,7 @@ import (
 
 // DeliveryKeyMeta is the meta key under which every message (and every
 // conversation) the SDK creates carries its delivery key while delivery
-// tracking is on (WithDeliveryTracking). The API has no idempotency keys, but
+// tracking is on ([WithDeliveryTracking]). The API has no idempotency keys, but
 // every message has a free-form meta object and messages can be listed by
 // conversation with a filter on any meta field
 // (https://developers.chatshipper.com/docs/api-resource-sets), so after an
@@ -27,8 +27,8 @@ import (
 // read as a number or a boolean ("1e5", "true"), and be unique within the
 // conversation.
 //
-// One kind of message gets no key: a "/set" command (SetMeta,
-// SetMetaValues), because the server merges a command's meta into the
+// One kind of message gets no key: a "/set" command ([SetMeta],
+// [SetMetaValues]), because the server merges a command's meta into the
 // conversation's meta, where a key would stay.
 const DeliveryKeyMeta = "chatshipperDeliveryKey"
 
@@ -39,20 +39,20 @@ const deliveryClockSkew = time.Hour
 // deliveryLookupChunk is how many keys one lookup request asks for.
 const deliveryLookupChunk = 50
 
-// ErrDeliveryUnknown matches a *DeliveryUnknownError: a send may or may not
+// ErrDeliveryUnknown matches a [*DeliveryUnknownError]: a send may or may not
 // have created its messages and the SDK could not find out.
 var ErrDeliveryUnknown = errors.New("chatshipper: delivery outcome unknown")
 
 // WithDeliveryTracking turns exactly-once delivery of messages on (the
 // default) or off. With it on, every message created by
-// ConversationsService.Send, Command and Create carries a key in its meta
-// under DeliveryKeyMeta (a conversation created by Create carries one too),
+// [ConversationsService.Send], Command and Create carries a key in its meta
+// under [DeliveryKeyMeta] (a conversation created by Create carries one too),
 // and a send whose outcome is ambiguous (the connection failed after the
 // request may have left, a 500/502/503/504 answer, an attempt timeout) is
 // resolved by looking the keys up before anything is sent again; only
 // messages that were not created are sent again, with the same keys, within
-// the retry budget (WithMaxRetries). With it off, such a send returns its
-// error and is never sent again (unless WithRetryNonIdempotent).
+// the retry budget ([WithMaxRetries]). With it off, such a send returns its
+// error and is never sent again (unless [WithRetryNonIdempotent]).
 func WithDeliveryTracking(enabled bool) Option {
 	return func(c *config) error {
 		c.noDeliveryTracking = !enabled
@@ -63,8 +63,8 @@ func WithDeliveryTracking(enabled bool) Option {
 // DeliveryUnknownError is returned when a send (or a conversation create)
 // may or may not have created its messages and the lookup that would have
 // told could not be answered. Nothing was sent again. Resolve it later with
-// MessagesService.Resolve(ctx, ConversationID, Keys...), or for a create with
-// ConversationsService.ResolveCreate(ctx, ConversationKey, Since, Keys...).
+// [MessagesService.Resolve](ctx, ConversationID, Keys...), or for a create with
+// [ConversationsService.ResolveCreate](ctx, ConversationKey, Since, Keys...).
 // errors.Is(err, ErrDeliveryUnknown) holds, and so does errors.Is for the
 // causes (for example context.Canceled).
 type DeliveryUnknownError struct {
@@ -477,8 +477,8 @@ func (c *Client) lookupMessages(ctx context.Context, conversationID string, keys
 }
 
 // Resolve finds out which messages of a conversation were stored, by their
-// delivery keys (see DeliveryKeyMeta): typically the ConversationID and Keys
-// of a *DeliveryUnknownError. The result has one entry per key, in the same
+// delivery keys (see [DeliveryKeyMeta]): typically the ConversationID and Keys
+// of a [*DeliveryUnknownError]. The result has one entry per key, in the same
 // order: the stored message, or nil when no message carries that key (it was
 // not created, and may be sent again with the same key). Keys are checked
 // before any I/O.
@@ -620,7 +620,7 @@ func (s *ConversationsService) findCreated(ctx context.Context, key string, sinc
 // *DeliveryUnknownError: pass its ConversationKey, Since and Keys. It returns
 // the conversation, or nil (and no error) when none was created, in which
 // case the create may be sent again. It does not send missing initial
-// messages: check them with MessagesService.Resolve.
+// messages: check them with [MessagesService.Resolve].
 //
 // GET /v2/conversations?meta.chatshipperDeliveryKey={key}&createdAt=>={since}
 func (s *ConversationsService) ResolveCreate(ctx context.Context, key string, since time.Time, messageKeys ...string) (*Conversation, *Response, error) {
