@@ -3,7 +3,9 @@ package chatshipper
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
+	"strings"
 )
 
 // printRedacted writes s, a value's redacted description, for any fmt verb,
@@ -35,3 +37,22 @@ func (p WebhookParams) Format(f fmt.State, verb rune) { printRedacted(f, verb, p
 
 // Format makes every verb print String, so the secret never shows.
 func (w WebhookServiceCreate) Format(f fmt.State, verb rune) { printRedacted(f, verb, w.String()) }
+
+// String names the document's ID and fields without their values: a
+// document of any collection may hold a secret (a webhook service's
+// params.secret, a user's password), so values are read with Raw or Get.
+func (d Document) String() string {
+	names := d.Fields()
+	return "Document{id: " + d.ID() + ", fields: [" + strings.Join(names, " ") + "]}"
+}
+
+// GoString is String, so %#v shows no value either.
+func (d Document) GoString() string { return d.String() }
+
+// Format makes every verb print String.
+func (d Document) Format(f fmt.State, verb rune) { printRedacted(f, verb, d.String()) }
+
+// LogValue logs the ID and the field names only.
+func (d Document) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("id", d.ID()), slog.Any("fields", d.Fields()))
+}

@@ -2,6 +2,7 @@ package chatshipper
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -37,6 +38,10 @@ func (t Timestamp) MarshalJSON() ([]byte, error) {
 	if t.IsZero() {
 		return []byte("null"), nil
 	}
+	if y := t.UTC().Year(); y < 0 || y > 9999 {
+		// As time.Time.MarshalJSON: RFC 3339 has four-digit years only.
+		return nil, fmt.Errorf("chatshipper: timestamp year %d outside 0-9999", y)
+	}
 	b := make([]byte, 0, len(timestampLayout)+2)
 	b = append(b, '"')
 	b = t.UTC().AppendFormat(b, timestampLayout)
@@ -46,6 +51,9 @@ func (t Timestamp) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads a string in any of the accepted ISO 8601 forms, a number
 // of Unix milliseconds, or null.
 func (t *Timestamp) UnmarshalJSON(b []byte) error {
+	if t == nil {
+		return errors.New("chatshipper: Timestamp.UnmarshalJSON on a nil *Timestamp")
+	}
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 || bytes.Equal(b, []byte("null")) {
 		*t = Timestamp{}
@@ -59,7 +67,10 @@ func (t *Timestamp) UnmarshalJSON(b []byte) error {
 		t.Time = time.UnixMilli(ms).UTC()
 		return nil
 	}
-	if v, ok := parseISOFast(b[1 : len(b)-1]); ok && b[len(b)-1] == '"' {
+	if len(b) < 2 || b[len(b)-1] != '"' {
+		return fmt.Errorf("chatshipper: timestamp %s: unterminated string", truncate(string(b), 40))
+	}
+	if v, ok := parseISOFast(b[1 : len(b)-1]); ok {
 		t.Time = v
 		return nil
 	}
