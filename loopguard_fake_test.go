@@ -44,7 +44,7 @@ func loopClient(t *testing.T, srv *chatshippertest.Server, token string, opts ..
 		chatshipper.WithHTTPClient(&http.Client{Transport: ds}),
 		chatshipper.WithRateLimit(0),
 		chatshipper.WithMaxRetries(0),
-		// The server counts identical messages by type, text and meta, so
+		// The fake server counts identical messages by type, text and meta, so
 		// delivery keys would make each message unique to it; these tests
 		// compare the guard with the server's counts and see the raw
 		// outcomes, so they send without keys.
