@@ -103,11 +103,13 @@ func show(ctx context.Context, c *chatshipper.Client, id, label string) error {
 		parts = append(parts, fmt.Sprintf("%s (%s: %s)", p.Name, p.Role, strings.Join(flags, ",")))
 	}
 	line := fmt.Sprintf("%-28s status=%-7s participants=[%s]", label+":", conv.Status, strings.Join(parts, "; "))
-	if len(conv.Meta) > 0 {
-		keys := make([]string, 0, len(conv.Meta))
-		for k := range conv.Meta {
+	var keys []string
+	for k := range conv.Meta {
+		if k != chatshipper.DeliveryKeyMeta { // the SDK's own exactly-once key
 			keys = append(keys, k)
 		}
+	}
+	if len(keys) > 0 {
 		sort.Strings(keys)
 		var kv []string
 		for _, k := range keys {
