@@ -253,8 +253,15 @@ func (l *Limiter) Wait(ctx context.Context) error {
 			l.leave(ticket, queued)
 			return err
 		}
-		if l.fallback != nil && l.useFallback() {
-			return l.waitFallback(ctx)
+		if l.fallback != nil {
+			if deadline, ok := l.fallbackDeadline(); ok {
+				granted, err := l.waitFallback(ctx, deadline)
+				if err != nil || granted {
+					l.leave(ticket, queued)
+					return err
+				}
+				continue // the hold ended: back to Redis
+			}
 		}
 		granted, wait, err := l.acquire(ctx, ticket)
 		if err != nil {
@@ -263,8 +270,10 @@ func (l *Limiter) Wait(ctx context.Context) error {
 				return ctx.Err()
 			}
 			if l.fallback != nil {
-				l.degrade()
-				return l.waitFallback(ctx)
+				l.mu.Lock()
+				l.degradeLocked()
+				l.mu.Unlock()
+				continue
 			}
 			return &Error{Op: "limiter wait", Err: err}
 		}
@@ -339,53 +348,52 @@ func (l *Limiter) sleepPause(ctx context.Context) error {
 	return sleepCtx(ctx, d)
 }
 
-// useFallback reports whether this Wait goes to the fallback limiter; in the
-// degraded state one caller per probe interval tries Redis instead.
-func (l *Limiter) useFallback() bool {
+// fallbackDeadline reports whether this Wait goes to the fallback limiter,
+// and until when: no deadline while degraded, the end of the hold while
+// returning. In the degraded state one caller per probe interval first
+// tries Redis (a probe).
+func (l *Limiter) fallbackDeadline() (time.Time, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := time.Now()
+	if l.state == stateDegraded && !now.Before(l.nextProbe) {
+		l.nextProbe = now.Add(l.probeInterval())
+		l.probeLocked()
+	}
 	switch l.state {
 	case stateDegraded:
-		if now.Before(l.nextProbe) {
-			return true
-		}
-		l.nextProbe = now.Add(l.probeInterval())
-		// Probe: record the fallback's grants and hold the shared
-		// window for every process until all have had time to notice
-		// that Redis is back.
-		return !l.probeLocked(now)
+		return time.Time{}, true
 	case stateReturning:
 		if now.Before(l.holdUntil) {
-			return true
+			return l.holdUntil, true
 		}
 		l.state = stateRedis
-		return false
 	}
-	return false
+	return time.Time{}, false
 }
 
-// probeLocked tries Redis once after a failure. On success the limiter
-// enters the returning state. Called with l.mu held, bounded by the call
-// timeout.
-func (l *Limiter) probeLocked(now time.Time) bool {
+// probeLocked tries Redis once after a failure: it records the fallback's
+// grants of the last window and holds the shared window for every process
+// (no Redis grant) until all of them have had time to notice that Redis is
+// back and to record their own fallback grants. On success the limiter is
+// returning. Called with l.mu held, bounded by the call timeout.
+func (l *Limiter) probeLocked() {
 	hold := l.probeInterval() + l.window + l.callTimeout
+	start := time.Now()
 	left, err := l.record(l.pending, hold)
 	if err != nil {
-		return false
+		return
 	}
 	l.pending = l.pending[:0]
 	l.state = stateReturning
-	l.holdUntil = now.Add(left)
-	return true
+	l.holdUntil = start.Add(left)
 }
 
-// degrade switches to the fallback after a failed Redis call. On entry the
-// fallback grants nothing for one window: the grants Redis made before it
-// failed are unknown here, and all of them were made before now.
-func (l *Limiter) degrade() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// degradeLocked switches to the fallback after a failed Redis call. On
+// entry from the Redis state the fallback grants nothing for one window: the
+// grants Redis made before it failed are unknown here, and all of them were
+// made before now.
+func (l *Limiter) degradeLocked() {
 	l.nextProbe = time.Now().Add(l.probeInterval())
 	if l.state == stateRedis {
 		l.fallback.Pause(l.window)
@@ -393,23 +401,37 @@ func (l *Limiter) degrade() {
 	l.state = stateDegraded
 }
 
-// waitFallback takes a slot from the fallback limiter. While returning to
-// Redis, the grant is recorded there before Wait returns; if that fails the
-// limiter is degraded again and the grant is kept for a later record.
-func (l *Limiter) waitFallback(ctx context.Context) error {
-	if err := l.fallback.Wait(ctx); err != nil {
-		return err
+// waitFallback takes a slot from the fallback limiter, giving up at deadline
+// (the end of a hold; zero for none), which returns false and no error. Out
+// of the degraded state the grant is recorded in Redis before Wait returns;
+// if that fails the limiter is degraded and the grant kept for the next
+// probe.
+func (l *Limiter) waitFallback(ctx context.Context, deadline time.Time) (bool, error) {
+	fctx := ctx
+	if !deadline.IsZero() {
+		var cancel context.CancelFunc
+		fctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
+	if err := l.fallback.Wait(fctx); err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		return false, nil
 	}
 	g := fallbackGrant{member: "fb:" + l.instance + ":" + strconv.FormatUint(l.seq.Add(1), 36), at: time.Now()}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.state == stateReturning {
-		if left, err := l.record([]fallbackGrant{g}, 0); err == nil {
-			l.holdUntil = time.Now().Add(left)
-			return nil
+	if l.state != stateDegraded {
+		start := time.Now()
+		left, err := l.record([]fallbackGrant{g}, 0)
+		if err == nil {
+			if l.state == stateReturning {
+				l.holdUntil = start.Add(left)
+			}
+			return true, nil
 		}
-		l.state = stateDegraded
-		l.nextProbe = time.Now().Add(l.probeInterval())
+		l.degradeLocked()
 	}
 	cut := time.Now().Add(-l.window)
 	keep := l.pending[:0]
@@ -419,7 +441,7 @@ func (l *Limiter) waitFallback(ctx context.Context) error {
 		}
 	}
 	l.pending = append(keep, g)
-	return nil
+	return true, nil
 }
 
 // record runs recordScript: grants made by the fallback, and a hold of the
