@@ -77,6 +77,10 @@ func limitersOn(t *testing.T, addr, name string, opts ...redisstore.Option) []*r
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Connect before the run, so that no first dial counts as Redis trouble.
+		if err := rdb.Ping(t.Context()).Err(); err != nil {
+			t.Fatal(err)
+		}
 		ls = append(ls, l)
 	}
 	return ls
@@ -122,7 +126,7 @@ func TestRedisKilledFallsBack(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	rs.kill()
 	atKill := ld.sent.Load()
-	time.Sleep(2500 * time.Millisecond)
+	time.Sleep(4 * time.Second) // detection (2 call timeouts), a window and a call timeout of pause, grants
 	atRestart := ld.sent.Load()
 	rs.start()
 	time.Sleep(3500 * time.Millisecond)

@@ -173,6 +173,8 @@ type Limiter struct {
 	nextProbe time.Time       // degraded: when to try Redis again
 	holdUntil time.Time       // returning: when to use Redis alone again
 	pending   []fallbackGrant // fallback grants not yet recorded in Redis
+
+	failingSince time.Time // first of a run of failed Redis calls; zero after a success
 }
 
 type fbState int
@@ -270,13 +272,17 @@ func (l *Limiter) Wait(ctx context.Context) error {
 				return ctx.Err()
 			}
 			if l.fallback != nil {
-				l.mu.Lock()
-				l.degradeLocked()
-				l.mu.Unlock()
+				if err := l.failed(ctx); err != nil {
+					l.leave(ticket, queued)
+					return err
+				}
 				continue
 			}
 			return &Error{Op: "limiter wait", Err: err}
 		}
+		l.mu.Lock()
+		l.failingSince = time.Time{}
+		l.mu.Unlock()
 		if granted {
 			return nil
 		}
@@ -389,14 +395,35 @@ func (l *Limiter) probeLocked() {
 	l.holdUntil = start.Add(left)
 }
 
+// failed handles a failed Redis call with a fallback configured: the
+// limiter degrades only once Redis has failed for two call timeouts in a
+// row, so that one slow answer does not send a process to its fallback
+// while the others go on with Redis; until then the caller retries after a
+// short pause.
+func (l *Limiter) failed(ctx context.Context) error {
+	l.mu.Lock()
+	now := time.Now()
+	if l.failingSince.IsZero() {
+		l.failingSince = now
+	}
+	if now.Sub(l.failingSince) >= 2*l.callTimeout {
+		l.degradeLocked()
+		l.mu.Unlock()
+		return nil
+	}
+	l.mu.Unlock()
+	return sleepCtx(ctx, l.callTimeout/4)
+}
+
 // degradeLocked switches to the fallback after a failed Redis call. On
-// entry from the Redis state the fallback grants nothing for one window: the
-// grants Redis made before it failed are unknown here, and all of them were
-// made before now.
+// entry from the Redis state the fallback grants nothing for one window plus
+// the call timeout: the grants Redis made before it failed are unknown here,
+// all of them were made before now, and a grant's reply is used only when it
+// arrives within the call timeout.
 func (l *Limiter) degradeLocked() {
 	l.nextProbe = time.Now().Add(l.probeInterval())
 	if l.state == stateRedis {
-		l.fallback.Pause(l.window)
+		l.fallback.Pause(l.window + l.callTimeout)
 	}
 	l.state = stateDegraded
 }
