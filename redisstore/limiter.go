@@ -52,10 +52,11 @@ for _, k in ipairs({KEYS[4], KEYS[5]}) do
 end
 local used = redis.call('ZCARD', KEYS[1])
 local free = n - used
+local pacing = tonumber(ARGV[5])
+local last = nil
 if used > 0 then
-  local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-  local paced = tonumber(last[2]) + tonumber(ARGV[5])
-  if paced > blocked then blocked = paced end
+  last = tonumber(redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2])
+  if last + pacing > blocked then blocked = last + pacing end
 end
 
 local rank = redis.call('ZRANK', KEYS[2], ticket)
@@ -80,13 +81,24 @@ local wake = now + window
 if rank < free then
   wake = now
 else
+  -- This ticket's grant is grant number used+rank from the oldest one
+  -- in the window; it can come no earlier than a window after grant
+  -- number k = used+rank-n, or two windows after grant k-n when grant k
+  -- is still to come, and so on.
   local k = rank - free
+  local add = window
+  while k >= used and k - n >= 0 do
+    k = k - n
+    add = add + window
+  end
   if k < used then
     local g = redis.call('ZRANGE', KEYS[1], k, k, 'WITHSCORES')
-    wake = tonumber(g[2]) + window
+    wake = tonumber(g[2]) + add
   end
 end
 if wake < blocked then wake = blocked end
+-- The tickets ahead take their grants at least pacing apart.
+if last and wake < last + pacing * (rank + 1) then wake = last + pacing * (rank + 1) end
 if wake <= now then wake = now + 1000 end
 
 redis.call('ZADD', KEYS[3], s(wake + grace), ticket)
