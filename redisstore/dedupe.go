@@ -10,9 +10,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// doneValue marks a handled event ID; a claim holds "claim:" and a random
-// token instead.
-const doneValue = "done"
+// An event ID's key holds "done" once handled, or "claim:" and a random
+// token while a delivery holds the claim.
 
 // beginScript claims an event ID. KEYS: the ID's key. ARGV: claim token,
 // lease ms. Returns 0 (claimed: new), 1 (claimed by another: running) or 2

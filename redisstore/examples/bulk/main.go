@@ -83,8 +83,9 @@ func parent(f flags) error {
 	var wg sync.WaitGroup
 	errs := make([]error, f.procs)
 	for i := range f.procs {
-		cmd := exec.Command(self, "-child", "-redis", f.redisAddr, "-m", strconv.Itoa(f.m), "-k", strconv.Itoa(f.k), "-w", strconv.Itoa(f.w),
-			"-window", f.window.String())
+		args := []string{"-child", "-redis", f.redisAddr, "-m", strconv.Itoa(f.m), "-k", strconv.Itoa(f.k),
+			"-w", strconv.Itoa(f.w), "-window", f.window.String()}
+		cmd := exec.Command(self, args...) //nolint:gosec // this program itself, with its own flags
 		cmd.Env = append(os.Environ(), "CHATSHIPPER_TOKEN="+srv.Token, "CHATSHIPPER_BASE_URL="+srv.URL)
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 		if err := cmd.Start(); err != nil {
@@ -134,7 +135,7 @@ func mostInWindow(times []time.Time, w time.Duration) int {
 func send(f flags) error {
 	token := os.Getenv("CHATSHIPPER_TOKEN")
 	rdb := redis.NewClient(&redis.Options{Addr: f.redisAddr})
-	defer rdb.Close()
+	defer func() { _ = rdb.Close() }()
 	// The limiter's name identifies the token's owner, never the token.
 	lim, err := redisstore.NewLimiter(rdb, redisstore.TokenName(token),
 		redisstore.WithLimit(chatshipper.DefaultRequestsPerSecond, f.window))
