@@ -30,7 +30,7 @@ func (h countingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 // when a slot is free (a limit no benchmark reaches), and reports the Redis
 // round trips per Wait.
 //
-//	CHATSHIPPER_REDIS_ADDR=127.0.0.1:6390 go test -run '^$' -bench LimiterWait -benchtime 20000x ./
+//	CHATSHIPPER_REDIS_ADDR=127.0.0.1:6390 go test -run '^$' -bench 'RedisPing|LimiterWait$' -benchtime 20000x -count 6 ./
 func BenchmarkLimiterWait(b *testing.B) {
 	rdb := newClient(b, redisAddr(b))
 	var calls atomic.Int64
@@ -51,6 +51,17 @@ func BenchmarkLimiterWait(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(calls.Load())/float64(b.N), "roundtrips/op")
+}
+
+// BenchmarkRedisPing is the baseline: one PING round trip to the same Redis.
+func BenchmarkRedisPing(b *testing.B) {
+	rdb := newClient(b, redisAddr(b))
+	ctx := b.Context()
+	for b.Loop() {
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // BenchmarkLimiterWaitContended measures Wait at the limit: 3 limiters
