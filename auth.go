@@ -28,16 +28,60 @@ type refresher interface {
 }
 
 // StaticTokenSource returns a TokenSource that always returns token: a bot
-// user's permanent API key.
+// user's permanent API key. A token holding a line break, a space or another
+// byte that cannot appear in a bearer token makes Token (and so every call)
+// fail with an *ArgumentError before any I/O; NewClient refuses it at once.
 func StaticTokenSource(token string) TokenSource { return staticToken(token) }
 
 type staticToken string
 
-func (s staticToken) Token(context.Context) (string, error) { return string(s), nil }
+// String, GoString, Format and LogValue keep a static token out of printed
+// values and logs.
+func (s staticToken) String() string {
+	return "StaticTokenSource{Token:" + redactedIfSet(string(s)) + "}"
+}
+
+func (s staticToken) GoString() string { return s.String() }
+
+func (s staticToken) Format(f fmt.State, verb rune) { printRedacted(f, verb, s.String()) }
+
+func (s staticToken) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+func (s staticToken) Token(context.Context) (string, error) {
+	if err := checkToken("token", string(s)); err != nil {
+		return "", err
+	}
+	return string(s), nil
+}
+
+// checkToken refuses a token that cannot be sent in an Authorization header:
+// any byte outside visible ASCII (a control character such as the line break
+// a token read from a file often ends with, a space, non-ASCII). The error
+// names the position, never the token.
+func checkToken(name, tok string) error {
+	for i := 0; i < len(tok); i++ {
+		b := tok[i]
+		if b > 0x20 && b < 0x7f {
+			continue
+		}
+		what := "a non-ASCII byte"
+		switch {
+		case b == '\n' || b == '\r':
+			what = "a line break (read from a file? trim it)"
+		case b == ' ':
+			what = "a space"
+		case b < 0x20 || b == 0x7f:
+			what = "a control character"
+		}
+		return argError(name, "contains %s at byte %d of %d", what, i, len(tok))
+	}
+	return nil
+}
 
 // Token is the answer of POST /v2/auth/token: an access token, the refresh
-// token that replaces it, and who it belongs to. Its String, GoString and
-// LogValue methods redact both tokens, so printing or logging it is safe.
+// token that replaces it, and who it belongs to. Its Format, String, GoString
+// and LogValue methods redact both tokens, so printing it with any verb or
+// logging it is safe.
 type Token struct {
 	TokenType    string    `json:"tokenType,omitempty"`
 	AccessToken  string    `json:"token"`
@@ -59,6 +103,10 @@ func (t Token) String() string {
 
 // GoString is String, so %#v does not reveal the token either.
 func (t Token) GoString() string { return t.String() }
+
+// Format prints String for every verb (%d and %x included), so no verb
+// reaches the token fields.
+func (t Token) Format(f fmt.State, verb rune) { printRedacted(f, verb, t.String()) }
 
 // LogValue keeps tokens out of slog output.
 func (t Token) LogValue() slog.Value {
@@ -204,12 +252,35 @@ type RefreshConfig struct {
 	ClientID string
 	// Leeway is how long before expiry the token is refreshed (default 1 minute).
 	Leeway time.Duration
-	// OnRefresh, if set, is called (synchronously, once per refresh) with the new
-	// token so it can be persisted.
+	// OnRefresh, if set, is called once per successful refresh with the new
+	// token so it can be persisted. It runs on the goroutine doing the refresh,
+	// before the callers waiting for the new token continue.
 	OnRefresh func(Token)
 	// Options configure the client used for refreshing as for NewClient
 	// (WithBaseURL for another API base, WithHTTPClient, WithLogger, ...).
 	Options []Option
+}
+
+// String describes the configuration with both tokens redacted.
+func (c RefreshConfig) String() string {
+	onRefresh := "<nil>"
+	if c.OnRefresh != nil {
+		onRefresh = "set"
+	}
+	return fmt.Sprintf("RefreshConfig{Token:%s ClientID:%s Leeway:%s OnRefresh:%s Options:%d}",
+		c.Token.String(), c.ClientID, c.Leeway, onRefresh, len(c.Options))
+}
+
+// GoString is String, so %#v redacts too.
+func (c RefreshConfig) GoString() string { return c.String() }
+
+// Format prints String for every verb, so no verb shows a token.
+func (c RefreshConfig) Format(f fmt.State, verb rune) { printRedacted(f, verb, c.String()) }
+
+// LogValue logs the configuration without the tokens.
+func (c RefreshConfig) LogValue() slog.Value {
+	return slog.GroupValue(slog.Any("token", c.Token), slog.String("clientId", c.ClientID),
+		slog.Duration("leeway", c.Leeway))
 }
 
 // RefreshingTokenSource is a TokenSource for time-based tokens. It refreshes the
@@ -235,6 +306,12 @@ func NewRefreshingTokenSource(cfg RefreshConfig) (*RefreshingTokenSource, error)
 	if cfg.Token.RefreshToken == "" {
 		return nil, argError("Token.RefreshToken", "must not be empty")
 	}
+	if err := checkToken("Token.AccessToken", cfg.Token.AccessToken); err != nil {
+		return nil, err
+	}
+	if err := checkToken("Token.RefreshToken", cfg.Token.RefreshToken); err != nil {
+		return nil, err
+	}
 	id := cfg.ClientID
 	if id == "" {
 		id = cfg.Token.ClientID
@@ -256,8 +333,12 @@ func NewRefreshingTokenSource(cfg RefreshConfig) (*RefreshingTokenSource, error)
 }
 
 // Token returns the current access token, refreshing it first when it expires
-// within the leeway.
+// within the leeway. It returns ctx's error once ctx is done, also while a
+// refresh runs: the refresh itself goes on for the other callers.
 func (s *RefreshingTokenSource) Token(ctx context.Context) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
 	s.mu.Lock()
 	cur := s.tok.AccessToken
 	exp := s.tok.Expiry()
@@ -265,7 +346,29 @@ func (s *RefreshingTokenSource) Token(ctx context.Context) (string, error) {
 	if exp.IsZero() || time.Until(exp) > s.leeway {
 		return cur, nil
 	}
-	return s.refresh(ctx, cur)
+	return s.refresh(ctx, cur, "the token expires within the leeway")
+}
+
+// String describes the source and its current token, both tokens redacted.
+func (s *RefreshingTokenSource) String() string {
+	if s == nil {
+		return "RefreshingTokenSource(nil)"
+	}
+	return "RefreshingTokenSource{ClientID:" + s.clientID + " Token:" + s.Current().String() + "}"
+}
+
+// GoString is String, so %#v redacts too.
+func (s *RefreshingTokenSource) GoString() string { return s.String() }
+
+// Format prints String for every verb, so no verb shows a token.
+func (s *RefreshingTokenSource) Format(f fmt.State, verb rune) { printRedacted(f, verb, s.String()) }
+
+// LogValue logs the source without its tokens.
+func (s *RefreshingTokenSource) LogValue() slog.Value {
+	if s == nil {
+		return slog.StringValue("<nil>")
+	}
+	return slog.GroupValue(slog.String("clientId", s.clientID), slog.Any("token", s.Current()))
 }
 
 // Current returns a copy of the token held now (for persisting it).
@@ -276,63 +379,89 @@ func (s *RefreshingTokenSource) Current() Token {
 }
 
 func (s *RefreshingTokenSource) refreshAfterReject(ctx context.Context, stale string) (string, error) {
-	return s.refresh(ctx, stale)
+	return s.refresh(ctx, stale, "the server refused the token")
 }
+
+// refreshTimeout bounds one refresh, which runs detached from the caller
+// that started it.
+const refreshTimeout = 30 * time.Second
 
 // refresh replaces stale with a new token. If stale was already replaced, the
-// current token is returned; if a refresh is running, the caller waits for it.
-func (s *RefreshingTokenSource) refresh(ctx context.Context, stale string) (string, error) {
-	for {
-		s.mu.Lock()
-		if s.tok.AccessToken != stale {
-			t := s.tok.AccessToken
-			s.mu.Unlock()
-			return t, nil
-		}
-		if ch := s.inflight; ch != nil {
-			s.mu.Unlock()
-			select {
-			case <-ch:
-			case <-ctx.Done():
-				return "", ctx.Err()
-			}
-			s.mu.Lock()
-			err := s.lastErr
-			changed := s.tok.AccessToken != stale
-			s.mu.Unlock()
-			if !changed && err != nil {
-				return "", err
-			}
-			continue
-		}
-		ch := make(chan struct{})
+// current token is returned; otherwise the caller waits for the running
+// refresh, starting one if none runs. Every caller, the one that started it
+// included, stops waiting when its own ctx ends; the refresh runs on in the
+// background (bounded by refreshTimeout) for the others.
+func (s *RefreshingTokenSource) refresh(ctx context.Context, stale, reason string) (string, error) {
+	s.mu.Lock()
+	if s.tok.AccessToken != stale {
+		t := s.tok.AccessToken
+		s.mu.Unlock()
+		return t, nil
+	}
+	ch := s.inflight
+	if ch == nil {
+		ch = make(chan struct{})
 		s.inflight = ch
 		refreshTok := s.tok.RefreshToken
-		s.mu.Unlock()
-
-		// The refresh runs on a context that the first caller's cancellation
-		// does not end: other callers are waiting for it.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		tok, err := s.doRefresh(rctx, refreshTok)
-		cancel()
-
-		s.mu.Lock()
-		s.inflight = nil
-		s.lastErr = err
-		if err == nil {
-			s.tok = tok
-		}
-		s.mu.Unlock()
-		close(ch)
-		if err != nil {
-			return "", err
-		}
-		if s.onRefresh != nil {
-			s.onRefresh(tok)
-		}
-		return tok.AccessToken, nil
+		// Detached from ctx's cancellation (other callers may wait for it),
+		// keeping its values (the caller's logger, tracing).
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
+		go func() {
+			defer cancel()
+			s.run(rctx, ch, refreshTok, reason)
+		}()
 	}
+	s.mu.Unlock()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tok.AccessToken == stale && s.lastErr != nil {
+		return "", s.lastErr
+	}
+	return s.tok.AccessToken, nil
 }
+
+// run performs one refresh and wakes its waiters by closing done.
+func (s *RefreshingTokenSource) run(ctx context.Context, done chan struct{}, refreshToken, reason string) {
+	logger := s.client.logger
+	if logger == nil {
+		logger, _ = ctx.Value(loggerKey{}).(*slog.Logger)
+	}
+	start := time.Now()
+	if logger != nil {
+		logger.LogAttrs(ctx, slog.LevelDebug, "chatshipper: refreshing token",
+			slog.String("reason", reason), slog.String("client_id", s.clientID))
+	}
+	tok, err := s.doRefresh(ctx, refreshToken)
+	if logger != nil {
+		if err != nil {
+			logger.LogAttrs(ctx, slog.LevelWarn, "chatshipper: token refresh failed",
+				slog.Duration("duration", time.Since(start)), slog.String("error", err.Error()))
+		} else {
+			logger.LogAttrs(ctx, slog.LevelDebug, "chatshipper: token refreshed",
+				slog.Duration("duration", time.Since(start)), slog.Time("expires", tok.Expiry()))
+		}
+	}
+	s.mu.Lock()
+	s.inflight = nil
+	s.lastErr = err
+	if err == nil {
+		s.tok = tok
+	}
+	s.mu.Unlock()
+	if err == nil && s.onRefresh != nil {
+		s.onRefresh(tok)
+	}
+	close(done)
+}
+
+// loggerKey carries the logger of the client whose call needs a token, so a
+// token source without a logger of its own logs its refreshes there.
+type loggerKey struct{}
 
 func (s *RefreshingTokenSource) doRefresh(ctx context.Context, refreshToken string) (Token, error) {
 	req, err := s.client.NewRequest(ctx, http.MethodPost, "auth/token", &refreshRequest{ClientID: s.clientID, RefreshToken: refreshToken})

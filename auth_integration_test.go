@@ -18,6 +18,7 @@ import (
 // client refreshes it ahead of time, and once more after a server 401, and
 // hands the new tokens to OnRefresh. The fake server's clock is moved by hand.
 func TestIntegrationLoginAndRefresh(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	now := time.Now()
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
@@ -62,6 +63,7 @@ func TestIntegrationLoginAndRefresh(t *testing.T) {
 
 // The auth paths log nothing secret, even at debug level.
 func TestIntegrationAuthLogsNoSecrets(t *testing.T) {
+	t.Parallel()
 	srv := chatshippertest.NewServer(t)
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

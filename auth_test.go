@@ -31,6 +31,7 @@ const (
 )
 
 func TestLogin(t *testing.T) {
+	t.Parallel()
 	mt := httpmock.NewMockTransport()
 	var body map[string]any
 	var auth string
@@ -68,6 +69,7 @@ func TestLogin(t *testing.T) {
 }
 
 func TestLoginErrors(t *testing.T) {
+	t.Parallel()
 	mt := httpmock.NewMockTransport()
 	mt.RegisterResponder("POST", testBase+"auth/token", httpmock.NewStringResponder(401, `{"error":{"message":"Invalid credentials"}}`))
 	_, err := Login(context.Background(), Credentials{Email: "jane@example.com", Password: canaryPassword}, WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: mt}))
@@ -138,6 +140,7 @@ func newRefreshingClient(t *testing.T, mt *httpmock.MockTransport, initial strin
 }
 
 func TestRefreshBeforeExpiry(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		mt := httpmock.NewMockTransport()
 		srv := &refreshServer{ttl: time.Hour}
@@ -172,6 +175,7 @@ func TestRefreshBeforeExpiry(t *testing.T) {
 }
 
 func TestRefreshAfter401(t *testing.T) {
+	t.Parallel()
 	mt := httpmock.NewMockTransport()
 	srv := &refreshServer{ttl: time.Hour}
 	srv.register(mt)
@@ -187,6 +191,7 @@ func TestRefreshAfter401(t *testing.T) {
 }
 
 func TestRefreshOnlyOnceWhenStillRefused(t *testing.T) {
+	t.Parallel()
 	mt := httpmock.NewMockTransport()
 	var refreshes atomic.Int32
 	mt.RegisterResponder("POST", testBase+"auth/token", func(r *http.Request) (*http.Response, error) {
@@ -203,6 +208,7 @@ func TestRefreshOnlyOnceWhenStillRefused(t *testing.T) {
 }
 
 func TestNoRefreshOnOther403(t *testing.T) {
+	t.Parallel()
 	mt := httpmock.NewMockTransport()
 	var refreshes atomic.Int32
 	mt.RegisterResponder("POST", testBase+"auth/token", func(r *http.Request) (*http.Response, error) {
@@ -218,6 +224,7 @@ func TestNoRefreshOnOther403(t *testing.T) {
 }
 
 func TestConcurrentCallsShareOneRefresh(t *testing.T) {
+	t.Parallel()
 	mt := httpmock.NewMockTransport()
 	srv := &refreshServer{ttl: time.Hour, gate: make(chan struct{})}
 	srv.register(mt)
@@ -251,6 +258,7 @@ func TestConcurrentCallsShareOneRefresh(t *testing.T) {
 }
 
 func TestRefreshingSourceValidation(t *testing.T) {
+	t.Parallel()
 	_, err := NewRefreshingTokenSource(RefreshConfig{Token: Token{AccessToken: "a"}, ClientID: "x"})
 	assert.ErrorIs(t, err, ErrInvalidArgument)
 	_, err = NewRefreshingTokenSource(RefreshConfig{Token: Token{AccessToken: "a", RefreshToken: "r"}})
@@ -260,6 +268,7 @@ func TestRefreshingSourceValidation(t *testing.T) {
 }
 
 func TestRefreshFailureDoesNotLeakSecrets(t *testing.T) {
+	t.Parallel()
 	mt := httpmock.NewMockTransport()
 	mt.RegisterResponder("POST", testBase+"auth/token", httpmock.NewStringResponder(401, `{"error":{"message":"invalid refresh token"}}`))
 	mt.RegisterResponder("GET", testBase+"users", httpmock.NewStringResponder(401, `{"error":{"message":"jwt expired"}}`))

@@ -36,14 +36,16 @@ const (
 type Client struct {
 	baseURL     *url.URL
 	userAgent   string
-	tokens      TokenSource // nil for the anonymous client used by Login
-	retry       *retryablehttp.Client
+	tokens      TokenSource  // nil for the anonymous client used by Login
+	hc          *http.Client // the transport stack under the retry layer
+	maxRetries  int
+	waitMin     time.Duration
+	waitMax     time.Duration
 	logger      *slog.Logger
 	maxBody     int64
 	retryUnsafe bool
 	limiter     Limiter    // nil when rate limiting is off
 	guard       *loopGuard // nil when the loop guard is off
-	guardCfg    LoopGuardConfig
 	self        selfState
 
 	// Conversations is the conversations API (/v2/conversations).
@@ -87,8 +89,9 @@ type config struct {
 	rateLimit   int
 	rateMargin  time.Duration
 	limiter     Limiter
-	noLoopGuard bool
+	loopGuard   loopGuardMode
 	guardCfg    LoopGuardConfig
+	guardStore  LoopGuardStore
 }
 
 // Option configures a Client. Options validate their arguments: NewClient
@@ -112,8 +115,10 @@ func WithBaseURL(raw string) Option {
 // WithHTTPClient makes the client send its requests with a copy of hc: hc's
 // Transport, Jar and CheckRedirect are used, hc's Timeout becomes the timeout
 // of each attempt (not counting the wait for a rate-limit slot), and hc itself
-// is never modified. The default is a pooled transport with a 60 s timeout per
-// attempt.
+// is never modified. Without it the client uses http.DefaultTransport as it
+// is when NewClient runs (a clone with a larger idle pool when it is an
+// *http.Transport, otherwise the transport itself, so httpmock.Activate
+// before NewClient works), with a 60 s timeout per attempt.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *config) error {
 		if hc == nil {
@@ -148,7 +153,9 @@ func WithMaxRetries(n int) Option {
 }
 
 // WithRetryWait sets the shortest and longest wait between retries (default
-// 500 ms and 30 s). The longest wait also caps a server's Retry-After.
+// 500 ms and 30 s). A server's Retry-After is never shortened: when it asks
+// for more than the longest wait, the call is not retried and returns at once
+// (a 429 as *RateLimitError with RetryAfter set).
 func WithRetryWait(minWait, maxWait time.Duration) Option {
 	return func(c *config) error {
 		if minWait <= 0 || maxWait < minWait {
@@ -159,9 +166,27 @@ func WithRetryWait(minWait, maxWait time.Duration) Option {
 	}
 }
 
-// WithLogger makes the client log each attempt (method, URL, status, attempt,
-// duration) and each retry decision at debug level. Headers and bodies, and so
-// tokens and passwords, are never logged. Without it nothing is logged.
+// WithLogger makes the client log at debug level what it does and why:
+//
+//   - "chatshipper: request": each attempt (method, url, attempt, duration,
+//     status or error);
+//   - "chatshipper: retrying": each retry, with the failed attempt's number,
+//     the reason ("status 503", "transport error" with the error), the
+//     server's retry_after if any, and the wait chosen;
+//   - "chatshipper: not retrying": a failed attempt that is not retried, and
+//     why (not transient, the server may have acted, Retry-After beyond the
+//     longest wait, retries used up);
+//   - "chatshipper: waited for rate limit": a wait of 100 ms or more for a
+//     request slot, with its length;
+//   - "chatshipper: rate limiter paused for Retry-After": a 429 pausing the
+//     shared limiter;
+//   - "chatshipper: refreshing token", "chatshipper: token refreshed" and (at
+//     warn level) "chatshipper: token refresh failed", for a
+//     RefreshingTokenSource that has no logger of its own.
+//
+// Headers and bodies, and so tokens and passwords, are never logged, and
+// query values that may be personal data are redacted from URLs. Without it
+// nothing is logged.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {
 		c.logger = l
@@ -211,7 +236,9 @@ func withAnonymous() Option {
 }
 
 // NewClient returns a client that authenticates with token (a bot user's API
-// key or a time-based token). With WithTokenSource the token may be "".
+// key or a time-based token). With WithTokenSource the token may be "". A
+// token with a control character (such as a trailing line break), a space or
+// a non-ASCII byte is refused with an *ArgumentError.
 func NewClient(token string, opts ...Option) (*Client, error) {
 	cfg := config{
 		baseURL:    DefaultBaseURL,
@@ -238,6 +265,9 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 		if token == "" {
 			return nil, argError("token", "empty token and no WithTokenSource")
 		}
+		if err := checkToken("token", token); err != nil {
+			return nil, err
+		}
 		cfg.tokens = StaticTokenSource(token)
 	}
 	if cfg.anonymous {
@@ -261,9 +291,8 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	case cfg.rateLimit > 0:
 		c.limiter = NewWindowLimiter(cfg.rateLimit, time.Second+cfg.rateMargin)
 	}
-	if !cfg.noLoopGuard && !cfg.anonymous {
-		c.guardCfg = cfg.guardCfg
-		c.guard = newLoopGuard(cfg.guardCfg)
+	if !cfg.anonymous {
+		c.guard = newLoopGuard(cfg.loopGuard, cfg.guardCfg, cfg.guardStore)
 		if st, ok := cfg.tokens.(staticToken); ok {
 			if id := UserIDFromToken(string(st)); id != "" {
 				c.setSelf(id)
@@ -292,31 +321,63 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 		inner = &timeoutTransport{timeout: attemptTimeout, next: inner}
 	}
 	if c.limiter != nil {
-		inner = &limiterTransport{limiter: c.limiter, next: inner}
+		inner = &limiterTransport{limiter: c.limiter, client: c, next: inner}
 	}
 	hc.Transport = &authTransport{client: c, next: inner}
 
-	rc := retryablehttp.NewClient()
-	rc.HTTPClient = &hc
-	rc.Logger = nil // the library's own logging stays off; we log through slog
-	rc.RetryMax = cfg.maxRetries
-	rc.RetryWaitMin = cfg.waitMin
-	rc.RetryWaitMax = cfg.waitMax
-	rc.CheckRetry = c.checkRetry
-	rc.Backoff = backoff
-	rc.ErrorHandler = errorHandler
-	c.retry = rc
+	c.hc = &hc
+	c.maxRetries = cfg.maxRetries
+	c.waitMin, c.waitMax = cfg.waitMin, cfg.waitMax
 
 	c.initServices()
 	return c, nil
 }
 
-// defaultTransport is a pooled transport like http.DefaultTransport, but its
-// own value, so settings of the process-wide default do not leak in.
-func defaultTransport() *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
+// defaultTransport returns the transport used without WithHTTPClient: what
+// http.DefaultTransport is now. When it is an *http.Transport (the usual
+// case), a tuned clone of it, so later changes of the process-wide default do
+// not leak in; otherwise (a test double installed by httpmock.Activate, an
+// instrumented transport) it is used as it is.
+func defaultTransport() http.RoundTripper {
+	rt := http.DefaultTransport
+	if rt == nil {
+		return &http.Transport{Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 32}
+	}
+	t, ok := rt.(*http.Transport)
+	if !ok || t == nil {
+		return rt
+	}
+	t = t.Clone()
 	t.MaxIdleConnsPerHost = 32
 	return t
+}
+
+// String describes the client: its base URL and the type of its token
+// source, never a token.
+func (c *Client) String() string {
+	if c == nil {
+		return "chatshipper.Client(nil)"
+	}
+	ts := "<none>"
+	if c.tokens != nil {
+		ts = fmt.Sprintf("%T", c.tokens)
+	}
+	return "chatshipper.Client{BaseURL:" + c.baseURL.String() + " TokenSource:" + ts + "}"
+}
+
+// GoString is String, so %#v does not reveal a token either.
+func (c *Client) GoString() string { return c.String() }
+
+// Format prints String for every verb, so no verb reaches the client's
+// fields and the token they hold.
+func (c *Client) Format(f fmt.State, verb rune) { printRedacted(f, verb, c.String()) }
+
+// LogValue logs the base URL only.
+func (c *Client) LogValue() slog.Value {
+	if c == nil {
+		return slog.StringValue("<nil>")
+	}
+	return slog.GroupValue(slog.String("baseURL", c.baseURL.String()))
 }
 
 // BaseURL returns a copy of the API base URL the client uses.
@@ -365,7 +426,8 @@ func isLoopback(host string) bool {
 
 // NewRequest builds an API request. path is relative to the base URL, e.g.
 // "conversations/5bb0277fd99faf11a3f4a37e/messages", optionally followed by
-// "?" and an encoded query. Each path segment is escaped; "." and ".."
+// "?" and an encoded query; a query holding a '#', a space or a control
+// character is refused with an *ArgumentError naming the path. Each path segment is escaped; "." and ".."
 // segments are refused, so a request never leaves the base path. A non-nil
 // body is encoded as JSON; a json.RawMessage body is sent as it is.
 func (c *Client) NewRequest(ctx context.Context, method, path string, body any) (*http.Request, error) {
@@ -407,10 +469,15 @@ func (c *Client) NewRequest(ctx context.Context, method, path string, body any) 
 }
 
 // resolve joins a relative API path to the base URL, escaping each segment.
+// The query part is taken as already encoded; one that cannot be sent as it
+// is (a fragment, a space, a control character) is refused.
 func (c *Client) resolve(path string) (*url.URL, error) {
 	rawQuery := ""
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path, rawQuery = path[:i], path[i+1:]
+		if err := checkRawQuery(path, rawQuery); err != nil {
+			return nil, err
+		}
 	}
 	path = strings.TrimPrefix(path, "/")
 	if path == "" {
@@ -442,6 +509,29 @@ func (c *Client) resolve(path string) (*url.URL, error) {
 	return &u, nil
 }
 
+// checkRawQuery refuses a query that would not reach the server as written:
+// a '#' starts a fragment, which is never sent; a space ends the request
+// target; a control character is not allowed in a URL. The error names the
+// path, with personal data redacted from its query.
+func checkRawQuery(path, rawQuery string) error {
+	for i := 0; i < len(rawQuery); i++ {
+		var what string
+		switch b := rawQuery[i]; {
+		case b == '#':
+			what = "a fragment ('#'), which is never sent"
+		case b == ' ':
+			what = "a space"
+		case b < 0x20 || b == 0x7f:
+			what = "a control character"
+		default:
+			continue
+		}
+		shown := path + "?" + redactQuery(rawQuery)
+		return argError("path", "%q: the query contains %s at byte %d; encode values with url.Values.Encode or url.QueryEscape", shown, what, len(path)+1+i)
+	}
+	return nil
+}
+
 // Response wraps the HTTP response of an API call with the list metadata the
 // API sends in headers (X-Total*, X-Range, Link).
 type Response struct {
@@ -467,7 +557,8 @@ func (c *Client) Do(req *http.Request, v any) (*Response, error) {
 		return nil, argError("req", "nil request")
 	}
 	ctx := req.Context()
-	st := &callState{idempotent: isIdempotent(req.Method), retryUnsafe: c.retryUnsafe}
+	st := &callState{idempotent: isIdempotent(req.Method), retryUnsafe: c.retryUnsafe,
+		method: req.Method, url: redactURL(req.URL)}
 	rreq, err := retryablehttp.FromRequest(req.WithContext(context.WithValue(ctx, callStateKey{}, st)))
 	if err != nil {
 		return nil, fmt.Errorf("chatshipper: reading request body: %w", err)
@@ -484,7 +575,11 @@ func (c *Client) Do(req *http.Request, v any) (*Response, error) {
 		_ = resp.Body.Close()
 		resp.Body = io.NopCloser(bytes.NewReader(body))
 		if isTokenExpiredMessage(parseErrorMessage(body)) {
-			if _, rerr := rf.refreshAfterReject(ctx, st.token); rerr != nil {
+			rctx := ctx
+			if c.logger != nil {
+				rctx = context.WithValue(ctx, loggerKey{}, c.logger)
+			}
+			if _, rerr := rf.refreshAfterReject(rctx, st.token); rerr != nil {
 				return newResponse(resp), rerr
 			}
 			resp, err = c.send(rreq, st)
@@ -537,7 +632,27 @@ func (c *Client) tooLarge(req *http.Request) error {
 // send runs one request through the retry layer and maps transport and
 // context errors.
 func (c *Client) send(rreq *retryablehttp.Request, st *callState) (*http.Response, error) {
-	resp, err := c.retry.Do(rreq)
+	// A retryablehttp.Client per call (a small struct), so that its backoff
+	// and error hooks can see this call's state and log its decisions.
+	rc := &retryablehttp.Client{
+		HTTPClient:   c.hc,
+		RetryMax:     c.maxRetries,
+		RetryWaitMin: c.waitMin,
+		RetryWaitMax: c.waitMax,
+		CheckRetry:   c.checkRetry,
+		Backoff: func(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
+			wait := backoff(minWait, maxWait, attempt, resp)
+			c.logRetry(rreq.Context(), rreq.Request, st, wait)
+			return wait
+		},
+		ErrorHandler: func(resp *http.Response, err error, tries int) (*http.Response, error) {
+			if st.wantRetry {
+				c.logGiveUp(rreq.Context(), rreq.Request, st)
+			}
+			return errorHandler(resp, err, tries)
+		},
+	}
+	resp, err := rc.Do(rreq)
 	if err != nil {
 		return nil, c.wrapTransportErr(rreq.Request, st, err)
 	}
@@ -550,20 +665,28 @@ func (c *Client) wrapTransportErr(req *http.Request, st *callState, err error) e
 	}
 	var argErr *ArgumentError
 	if errors.As(err, &argErr) {
-		return err
+		return argErr
 	}
-	return &TransportError{Method: req.Method, URL: redactURL(req.URL), Attempts: st.attempts, Err: err}
+	redactURLErrors(err)
+	return &TransportError{Method: req.Method, URL: redactURL(req.URL), Attempts: st.attempts, Err: err, reached: st.reached}
 }
 
 // TransportError is returned when no HTTP answer was received (connection
-// refused, reset, timeout). For a POST, PATCH or PUT the server may have acted
-// before the connection failed: the request was not retried, so nothing is
-// sent twice, and the caller decides.
+// refused, reset, timeout), also when the failure came after following a
+// redirect. For a POST, PATCH or PUT the server may have acted before the
+// connection failed: the request was not retried, so nothing is sent twice,
+// and the caller decides.
 type TransportError struct {
-	Method   string
-	URL      string
+	// Method and URL identify the request (the URL as the caller gave it,
+	// never a redirect target, and redacted as described under Errors).
+	Method string
+	URL    string
+	// Attempts is how many times the request was sent.
 	Attempts int
-	Err      error
+	// Err is the transport's error.
+	Err error
+
+	reached bool // an attempt may have reached the server (see MayHaveReachedServer)
 }
 
 // Error describes the request and the cause.
@@ -575,8 +698,11 @@ func (e *TransportError) Error() string {
 func (e *TransportError) Unwrap() error { return e.Err }
 
 // MayHaveReachedServer reports whether the server could have acted on the
-// request: false only when the connection was never made.
-func (e *TransportError) MayHaveReachedServer() bool { return !isDialError(e.Err) }
+// request. It is judged by the first hop of every attempt: false only when no
+// attempt ever connected. A request whose first hop was answered with a
+// redirect reached the server even when the redirect target then could not be
+// connected to.
+func (e *TransportError) MayHaveReachedServer() bool { return e.reached || !isDialError(e.Err) }
 
 // checkResponse maps a non-2xx answer to a typed error.
 func (c *Client) checkResponse(resp *http.Response, st *callState) error {
@@ -590,6 +716,7 @@ func (c *Client) checkResponse(resp *http.Response, st *callState) error {
 		Body:       body,
 		Response:   resp,
 	}
+	er.Method, er.URL = st.method, st.url
 	if resp.Request != nil {
 		er.Method = resp.Request.Method
 		er.URL = redactURL(resp.Request.URL)

@@ -3,14 +3,38 @@ package chatshipper
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // ObserveReply tells the loop guard that an agent or the contact replied in a
-// conversation now, which resets its consecutive-message count. The SDK already
-// does this for messages it reads (listings, gets, populated conversations,
-// webhook events).
+// conversation now, which resets the bot's consecutive-message count there.
+// The SDK already does this for messages it reads (listings, gets, populated
+// conversations, webhook events) and for messages it sends with role agent or
+// contact.
 func (c *Client) ObserveReply(conversationID string) {
-	c.guard.reset(conversationID)
+	c.observeReply(context.Background(), conversationID, time.Time{})
+}
+
+// observeReply records a reply at createdAt (now when zero).
+func (c *Client) observeReply(ctx context.Context, conversationID string, createdAt time.Time) {
+	if conversationID == "" || c.knownNotBot() {
+		return
+	}
+	if createdAt.IsZero() {
+		createdAt = time.Now()
+	}
+	key := LoopGuardKey{Bot: c.selfUserID(ctx), Conversation: conversationID}
+	_ = c.guard.store.Reset(context.WithoutCancel(ctx), key, createdAt, "")
+}
+
+// observe feeds one message the SDK has read to the loop guard: a message
+// with role agent or contact, from any user (the bot's own messages sent with
+// role agent included, as the server counts them), is a reply.
+func (c *Client) observe(conversationID string, m *Message) {
+	if m == nil || conversationID == "" || !isReply(m.Role) {
+		return
+	}
+	c.observeReply(context.Background(), conversationID, m.CreatedAt.Time)
 }
 
 // observeMessages feeds messages the SDK has read to the loop guard.
@@ -19,10 +43,9 @@ func (c *Client) observeMessages(msgs []*Message) {
 		return
 	}
 	for _, m := range msgs {
-		if m == nil || m.Conversation.ID == "" {
-			continue
+		if m != nil {
+			c.observe(m.Conversation.ID, m)
 		}
-		c.guard.observe(m.Conversation.ID, string(m.Role), m.User.ID, m.CreatedAt.Time)
 	}
 }
 
@@ -36,9 +59,7 @@ func (c *Client) observeConversations(convs []*Conversation) {
 			continue
 		}
 		for _, r := range conv.Messages {
-			if m := r.Value; m != nil {
-				c.guard.observe(conv.ID, string(m.Role), m.User.ID, m.CreatedAt.Time)
-			}
+			c.observe(conv.ID, r.Value)
 		}
 	}
 }
@@ -80,7 +101,6 @@ func (c *Client) setSelf(id string) {
 	c.self.mu.Lock()
 	c.self.id = id
 	c.self.mu.Unlock()
-	c.guard.setSelf(id)
 }
 
 // SelfUserID returns the ID of the user the client's token belongs to: the
@@ -107,6 +127,7 @@ func (c *Client) SelfUserID(ctx context.Context) (string, error) {
 // ObserveMessages tells the loop guard about messages the caller saw outside
 // the SDK's own reads (a webhook event, a queue), so that a reply from the
 // contact or an agent resets the bot's consecutive-message count in its
-// conversation. Messages from the client's own user, bot messages and nil
-// entries change nothing.
+// conversation (the client's own messages with those roles included: the
+// server counts them as replies too). Bot messages and nil entries change
+// nothing.
 func (c *Client) ObserveMessages(msgs ...*Message) { c.observeMessages(msgs) }

@@ -37,6 +37,7 @@ func newTestClient(t *testing.T, opts ...Option) (*Client, *httpmock.MockTranspo
 }
 
 func TestRequestHeaders(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t, WithUserAgent("mybot/1.2"))
 	var got *http.Request
 	var gotBody []byte
@@ -63,6 +64,7 @@ func TestRequestHeaders(t *testing.T) {
 }
 
 func TestNoContentTypeWithoutBody(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t)
 	var got http.Header
 	mt.RegisterResponder(http.MethodGet, testBase+"users", func(r *http.Request) (*http.Response, error) {
@@ -78,6 +80,7 @@ func TestNoContentTypeWithoutBody(t *testing.T) {
 }
 
 func TestBaseURLRules(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in      string
 		want    string
@@ -116,6 +119,7 @@ func TestBaseURLRules(t *testing.T) {
 }
 
 func TestOptionValidation(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		opt  Option
@@ -145,6 +149,7 @@ func TestOptionValidation(t *testing.T) {
 }
 
 func TestWithHTTPClientNotMutated(t *testing.T) {
+	t.Parallel()
 	mt := httpmock.NewMockTransport()
 	hc := &http.Client{Transport: mt, Timeout: 7 * time.Second}
 	before := *hc
@@ -160,6 +165,7 @@ func TestWithHTTPClientNotMutated(t *testing.T) {
 }
 
 func TestPathEscapingAndTraversal(t *testing.T) {
+	t.Parallel()
 	c, _ := newTestClient(t)
 	ok := []struct{ path, want string }{
 		{"conversations", testBase + "conversations"},
@@ -183,6 +189,7 @@ func TestPathEscapingAndTraversal(t *testing.T) {
 }
 
 func TestDoDecodesIntoWriter(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t)
 	mt.RegisterResponder(http.MethodGet, testBase+"files/5bb0277fd99faf11a3f4a37e", httpmock.NewStringResponder(200, `{"raw":true}`))
 	req, _ := c.NewRequest(context.Background(), http.MethodGet, "files/5bb0277fd99faf11a3f4a37e", nil)
@@ -193,6 +200,7 @@ func TestDoDecodesIntoWriter(t *testing.T) {
 }
 
 func TestResponseBodyCapped(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t, WithMaxResponseBytes(64))
 	big := `[` + strings.Repeat(`{"id":"5bb0277fd99faf11a3f4a37e"},`, 10) + `{}]`
 	mt.RegisterResponder(http.MethodGet, testBase+"users", httpmock.NewStringResponder(200, big))
@@ -211,6 +219,7 @@ func TestResponseBodyCapped(t *testing.T) {
 }
 
 func TestRedirectToOtherHostDropsAuthorization(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t)
 	var evilAuth, sameAuth string
 	mt.RegisterResponder(http.MethodGet, testBase+"users", func(r *http.Request) (*http.Response, error) {
@@ -243,6 +252,7 @@ func TestRedirectToOtherHostDropsAuthorization(t *testing.T) {
 }
 
 func TestContextCancelledBeforeSend(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t)
 	mt.RegisterResponder(http.MethodGet, testBase+"users", httpmock.NewStringResponder(200, `[]`))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -255,6 +265,7 @@ func TestContextCancelledBeforeSend(t *testing.T) {
 }
 
 func TestRawMessageBodySentAsIs(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t)
 	var got []byte
 	mt.RegisterResponder(http.MethodPost, testBase+"kbases", func(r *http.Request) (*http.Response, error) {

@@ -85,8 +85,9 @@ func Assign(userIDs ...string) MessageInput {
 }
 
 // Join adds the user (the API user, or the one given with As) as a passive
-// participant with the active flag set. The conversation status does not
-// change, so a queued conversation keeps notifying channels.
+// participant with the active flag set. A queued or active conversation keeps
+// its status, so a queued one keeps notifying channels; a closed one is
+// re-opened (active).
 func Join() MessageInput { return command("/join") }
 
 // Accept makes the user (the API user, or the one given with As) responsible
@@ -107,10 +108,25 @@ func Leave() MessageInput { return command("/leave") }
 // unanswered.
 func Close() MessageInput { return command("/close") }
 
-// Forward hands the conversation from one agent to another, as the spec
-// documents it: a /leave for fromUserID followed by a /join for toUserID (the
-// order does not matter to the server). Send both in one call. The two IDs
-// must be valid and differ; a refusal is kept in the message concerned.
+// Forward hands the conversation from one agent to another as the commands
+// documentation describes it
+// (https://developers.chatshipper.com/docs/messaging-commands): a /leave for
+// fromUserID followed by a /join for toUserID (the documentation says the order
+// does not matter in practice; the outcomes below are for this order). Send both in one call. The two IDs must be valid and differ; a
+// refusal is kept in the message concerned.
+//
+// The outcome follows from the documented lifecycle and the /leave and /join
+// rules. toUserID ends as an active participant that has not accepted (send
+// Accept().As(toUserID) to make the user responsible). The status, by the
+// status the conversation had before:
+//
+//   - queued: stays queued while the contact's last message is unanswered;
+//     otherwise the /leave closes it and the /join re-opens it: active.
+//   - active: stays active when another agent has accepted it too; otherwise
+//     active when the contact's last message was answered (closed by the
+//     /leave, re-opened by the /join), queued again when it was not.
+//   - closed: becomes active (joining re-opens a closed conversation).
+//   - archived: stays archived.
 func Forward(fromUserID, toUserID string) []MessageInput {
 	leave := Leave().as("fromUserID", fromUserID)
 	join := Join().as("toUserID", toUserID)

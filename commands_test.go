@@ -46,6 +46,7 @@ func mustJSON(t *testing.T, v any) string {
 // TestCommandBodiesMatchSpec checks every request body of spec chapter 5 (and
 // the /accept example of chapter 1) against the constructor that builds it.
 func TestCommandBodiesMatchSpec(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		fixture string
 		msg     MessageInput
@@ -90,6 +91,7 @@ func TestCommandBodiesMatchSpec(t *testing.T) {
 // TestCommandBodiesWithoutSpecExample covers the commands the spec names but
 // shows no body for.
 func TestCommandBodiesWithoutSpecExample(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		msg  MessageInput
@@ -117,6 +119,7 @@ func TestCommandBodiesWithoutSpecExample(t *testing.T) {
 }
 
 func TestMessageBuilderBodies(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		msg  MessageInput
@@ -308,6 +311,7 @@ var refusals = []struct {
 }
 
 func TestRefusals(t *testing.T) {
+	t.Parallel()
 	for _, tt := range refusals {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.msg().Err()
@@ -324,8 +328,10 @@ func TestRefusals(t *testing.T) {
 // TestRefusedMessagesMakeNoRequest sends each refused message alone, in a
 // batch after a valid one, and in a create: nothing may reach the transport.
 func TestRefusedMessagesMakeNoRequest(t *testing.T) {
+	t.Parallel()
 	for _, tt := range refusals {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			c, mt := newTestClient(t)
 			mt.RegisterNoResponder(httpmock.NewStringResponder(201, `{}`))
 			ctx := context.Background()
@@ -361,6 +367,7 @@ func capture(mt *httpmock.MockTransport, status int, body string) *[]capturedReq
 }
 
 func TestCreateSendsSpecBodies(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		fixture string
 		create  *ConversationCreate
@@ -376,6 +383,7 @@ func TestCreateSendsSpecBodies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {
+			t.Parallel()
 			c, mt := newTestClient(t)
 			got := capture(mt, 201, fixture(t, "ch1_create_response"))
 			conv, resp, err := c.Conversations.Create(context.Background(), tt.create)
@@ -393,6 +401,7 @@ func TestCreateSendsSpecBodies(t *testing.T) {
 }
 
 func TestSendBodies(t *testing.T) {
+	t.Parallel()
 	msgPath := testBase + "conversations/" + specConvID + "/messages"
 	t.Run("one message is an object", func(t *testing.T) {
 		c, mt := newTestClient(t)
@@ -432,6 +441,7 @@ func TestSendBodies(t *testing.T) {
 // TestDerivedMessagesDoNotShareState derives messages from one base and from
 // caller-owned slices and maps, and checks that no write leaks across.
 func TestDerivedMessagesDoNotShareState(t *testing.T) {
+	t.Parallel()
 	t.Run("meta and actions", func(t *testing.T) {
 		// Several WithActions calls leave spare capacity in an append-built
 		// slice, which is where a shared backing array would show.
@@ -505,6 +515,7 @@ func TestDerivedMessagesDoNotShareState(t *testing.T) {
 // TestRefusedValueIsTruncated makes sure a refused value is quoted only in part:
 // a long value (which could be a token pasted by mistake) is cut.
 func TestRefusedValueIsTruncated(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("s3cr3t", 20)
 	for _, m := range []MessageInput{Accept().As(long), SetTouchpoint(Touchpoint(long)), SetLanguage(long), Chat("x").WithRole(Role(long))} {
 		err := m.Err()

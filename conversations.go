@@ -212,19 +212,29 @@ func (s *ConversationsService) Create(ctx context.Context, c *ConversationCreate
 	if err := validateMessages(c.Messages); err != nil {
 		return nil, nil, err
 	}
-	if err := s.r.client.checkNewBatch(c.Messages); err != nil {
-		return nil, nil, err
-	}
 	if c.Organization != "" {
 		if err := checkID("organization", c.Organization); err != nil {
 			return nil, nil, err
 		}
 	}
+	client := s.r.client
+	var batch []LoopMessage
+	if client.guard != nil && len(c.Messages) > 0 {
+		var err error
+		if batch, err = loopBatch(c.Messages); err != nil {
+			return nil, nil, err
+		}
+	}
+	guarded, err := client.loopCheckNew(ctx, batch)
+	if err != nil {
+		return nil, nil, err
+	}
 	conv, resp, err := s.r.create(ctx, c)
-	if conv != nil && len(c.Messages) > 0 {
+	if guarded && conv != nil && conv.ID != "" {
 		// The conversation ID is known only now, so the loop guard records the
-		// initial messages afterwards (a new conversation cannot be in a loop yet).
-		s.r.client.recordSent(conv.ID, c.Messages)
+		// initial messages afterwards. When the answer is lost or a 5xx, the
+		// conversation is unknown and they are not recorded.
+		client.loopRecordNew(ctx, conv.ID, batch)
 	}
 	return conv, resp, err
 }
@@ -250,19 +260,28 @@ func (s *ConversationsService) Send(ctx context.Context, conversationID string, 
 	if err := validateMessages(msgs); err != nil {
 		return nil, nil, err
 	}
-	if err := s.r.client.reserveSend(conversationID, msgs); err != nil {
-		return nil, nil, err
+	client := s.r.client
+	var batch []LoopMessage
+	if client.guard != nil {
+		if batch, err = loopBatch(msgs); err != nil {
+			return nil, nil, err
+		}
 	}
 	var body any = msgs
 	if len(msgs) == 1 {
 		body = &msgs[0]
 	}
-	req, err := s.r.client.NewRequest(ctx, http.MethodPost, path+"/messages", body)
+	req, err := client.NewRequest(ctx, http.MethodPost, path+"/messages", body)
+	if err != nil {
+		return nil, nil, err
+	}
+	ls, err := client.loopReserve(ctx, conversationID, batch)
 	if err != nil {
 		return nil, nil, err
 	}
 	var out messageList
-	resp, err := s.r.client.Do(req, &out)
+	resp, err := client.Do(req, &out)
+	client.loopSettle(ctx, ls, resp, err)
 	if err != nil {
 		return nil, resp, err
 	}

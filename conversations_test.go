@@ -41,6 +41,7 @@ func record(got *recorded, status int, body string) httpmock.Responder {
 }
 
 func TestConversationsCreate(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t)
 	var got recorded
 	mt.RegisterResponder("POST", testBase+"conversations", record(&got, 201, string(readFixture(t, "spec/create_conversation_201.json"))))
@@ -60,6 +61,7 @@ func TestConversationsCreate(t *testing.T) {
 }
 
 func TestConversationsCreateTeamAndContact(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t)
 	var got recorded
 	mt.RegisterResponder("POST", testBase+"conversations", record(&got, 200, `{"id":"5bb0277fd99faf11a3f4a37e","type":"contact"}`))
@@ -80,6 +82,7 @@ func TestConversationsCreateTeamAndContact(t *testing.T) {
 }
 
 func TestConversationsRefusedBeforeIO(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t)
 	ctx := context.Background()
 	checks := []struct {
@@ -125,6 +128,7 @@ func TestConversationsRefusedBeforeIO(t *testing.T) {
 }
 
 func TestConversationsGetUpdateDelete(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t)
 	ctx := context.Background()
 	var got recorded
@@ -160,6 +164,7 @@ func TestConversationsGetUpdateDelete(t *testing.T) {
 // The spec's PATCH example (ch1 API basics), expressed with the update types:
 // params is sent whole because the server replaces it.
 func TestServicePatchExampleWithUpdateType(t *testing.T) {
+	t.Parallel()
 	name := "Acme Web Widget"
 	u := ServiceUpdate{Name: &name, Params: Meta{
 		"jid": "uid8965@s1.smartsupp.com", "password": "t0pN0tCH", "host": "s1.smartsupp.com",
@@ -170,6 +175,7 @@ func TestServicePatchExampleWithUpdateType(t *testing.T) {
 }
 
 func TestConversationsSend(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t)
 	ctx := context.Background()
 	var got recorded
@@ -200,6 +206,7 @@ func TestConversationsSend(t *testing.T) {
 }
 
 func TestMessagesGetUpdateDelete(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t)
 	ctx := context.Background()
 	var got recorded

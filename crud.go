@@ -5,6 +5,7 @@ package chatshipper
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"iter"
 	"net/http"
 	"reflect"
@@ -67,23 +68,19 @@ func (r *resource[T, C, U]) list(ctx context.Context, q *Query) ([]*T, *Response
 }
 
 func (r *resource[T, C, U]) listIter(ctx context.Context, q *Query) iter.Seq2[*T, error] {
+	return r.walk(ctx, q, nil).Items()
+}
+
+// walk checks like list, before any I/O, and returns the walk over every
+// matching item (pagination_walk.go).
+func (r *resource[T, C, U]) walk(ctx context.Context, q *Query, opts []WalkOption) *Walk[T] {
 	if err := r.checkQuery(q); err != nil {
-		return errSeq[*T](err)
+		return errWalk[T](err)
 	}
 	if ctx == nil {
-		return errSeq[*T](argError("ctx", "nil context"))
+		return errWalk[T](argError("ctx", "nil context"))
 	}
-	return paginate(ctx, q, func(ctx context.Context, q *Query) ([]*T, Pagination, error) {
-		items, resp, err := listPage[T](ctx, r.client, r.path, q)
-		var p Pagination
-		if resp != nil {
-			p = resp.Pagination
-		}
-		if err == nil {
-			r.seen(items...)
-		}
-		return items, p, err
-	})
+	return newWalk(ctx, r.client, r.path, q, opts, r.observe)
 }
 
 func (r *resource[T, C, U]) get(ctx context.Context, id string, q *Query) (*T, *Response, error) {
@@ -184,6 +181,11 @@ func listPage[T any](ctx context.Context, c *Client, collection string, q *Query
 	resp, err := c.Do(req, &items)
 	if err != nil {
 		return nil, resp, err
+	}
+	for i, it := range items {
+		if it == nil {
+			return nil, resp, fmt.Errorf("%w: GET %s: item %d of the page is null", ErrInvalidResponse, collection, i)
+		}
 	}
 	return items, resp, nil
 }

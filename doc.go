@@ -6,16 +6,19 @@
 //
 // # Getting started
 //
-// Create one Client per token and share it between goroutines:
+// Create one [Client] per token with [NewClient] and share it between
+// goroutines:
 //
 //	c, err := chatshipper.NewClient(os.Getenv("CHATSHIPPER_TOKEN"))
 //	if err != nil { ... }
 //	conv, _, err := c.Conversations.Get(ctx, "5bb0277fd99faf11a3f4a37e", nil)
 //
-// Every call takes a context.Context first and returns the typed result, a
-// *Response (the HTTP response plus list metadata) and an error. Endpoints the
-// SDK does not wrap are reachable with Client.NewRequest and Client.Do, which
-// apply the same authentication, retries, limits and error mapping.
+// Every call takes a [context.Context] first and returns the typed result, a
+// [*Response] (the HTTP response plus list metadata) and an error. Endpoints
+// the SDK does not wrap are reachable with [Client.NewRequest] and [Client.Do],
+// which apply the same authentication, retries, limits and error mapping.
+// Optional fields of create and update bodies are pointers: [Ptr] makes one
+// in place.
 //
 // # Authentication
 //
@@ -23,27 +26,42 @@
 // request so the caller's request is never modified, and only for the API's
 // own host: a redirect to another host never carries the token.
 //
-// A bot user's API key is a permanent token: pass it to NewClient. Time-based
-// tokens expire after 24 hours; obtain one with Login (POST /v2/auth/token,
-// with a one-time code when the account uses two-factor authentication) and
-// keep it fresh with a RefreshingTokenSource:
+// A bot user's API key is a permanent token: pass it to [NewClient].
+// Time-based tokens expire after 24 hours; obtain one with [Login] (POST
+// /v2/auth/token, with a one-time code when the account uses two-factor
+// authentication) and keep it fresh with a [RefreshingTokenSource]:
 //
-//	tok, err := chatshipper.Login(ctx, "", email, password, "")
+//	tok, err := chatshipper.Login(ctx, chatshipper.Credentials{Email: email, Password: password})
 //	src, err := chatshipper.NewRefreshingTokenSource(chatshipper.RefreshConfig{
 //		Token:     *tok,
 //		OnRefresh: func(t chatshipper.Token) { save(t) },
 //	})
 //	c, err := chatshipper.NewClient("", chatshipper.WithTokenSource(src))
 //
+// A token holding a byte that cannot appear in a bearer token (the line break
+// a token read from a file often ends with, another control character, a
+// space) is refused with an [*ArgumentError]: by [NewClient] and
+// [NewRefreshingTokenSource] at once, and, coming from any other
+// [TokenSource], by the call before any I/O.
+//
 // The refreshing source refreshes shortly before the JWT's exp claim (read
 // without verifying), and once after a 401 or 403 whose message says the token
 // expired or is invalid (the documentation says 403, the official Node SDK
-// reacts to 401: both are handled). Concurrent callers share one refresh.
+// reacts to 401: both are handled). Concurrent callers share one refresh,
+// which runs detached from the call that started it, bounded by its own 30 s
+// timeout: every waiting call, the one that started it included, returns its
+// context's error at its own deadline, and the refresh finishes for the
+// others.
 //
 // The base URL must be https; http is accepted only for loopback hosts (tests
 // and the chatshippertest fake server), so a token never crosses a network in
-// clear text. Tokens, passwords and refresh tokens never appear in an error
-// string or a log line, and a Token prints redacted.
+// clear text. Tokens, passwords, refresh tokens and webhook secrets never
+// appear in an error string or a log line, and no value holding one prints
+// it, with any fmt verb or either slog handler: [*Client], every token
+// source, [Token], [Credentials], [RefreshConfig], [UserCreate], [UserUpdate]
+// and the webhook service types print redacted. The *http.Request reachable
+// from a returned [*Response] or error is the caller's, without the
+// Authorization header.
 //
 // # Retries and idempotency
 //
@@ -51,41 +69,83 @@
 //
 //	what happened                                 GET, DELETE          POST, PATCH, PUT
 //	could not connect (the request never left)    retried              retried
-//	other transport error (server may have acted) retried              returned (*TransportError)
+//	transient network error (the server may       retried              returned (*TransportError)
+//	  have acted): reset, EOF, timeout
+//	any other transport error (not a network      returned             returned
+//	  error, e.g. httpmock's "no responder found")
 //	429 Too Many Requests                         retried after        retried after
 //	                                              Retry-After          Retry-After (the server did not act)
+//	429 with a Retry-After over the longest wait  *RateLimitError      *RateLimitError
 //	429 bot loop limit                            *LoopLimitError      *LoopLimitError
 //	502, 503, 504                                 retried              returned
 //	500 and every other status                    returned             returned
 //	context cancelled or past its deadline        returned at once     returned at once
 //
 // A request that may have created something (a message!) is never sent twice
-// unless the caller opts in with WithRetryNonIdempotent. Each attempt has its
-// own timeout (60 s, or the Timeout of the client given to WithHTTPClient),
-// which does not count the wait for a rate-limit slot; an attempt that runs
-// out of time fails with an *AttemptTimeoutError inside a *TransportError. Retry-After is read as
-// seconds or as an HTTP date and capped by the longest wait (WithRetryWait);
-// otherwise the wait grows exponentially with full jitter. WithMaxRetries sets
-// the number of retries (default 3). Cancelling the context ends a call at
-// once, also while it waits between retries.
+// unless the caller opts in with [WithRetryNonIdempotent]. Redirects count: a
+// POST, PATCH or PUT whose first hop was answered (with a redirect, say) is
+// never sent again, whatever happens to the redirected request, and
+// [TransportError.MayHaveReachedServer] reports true for it. Each attempt has
+// its own timeout (60 s, or the Timeout of the client given to
+// [WithHTTPClient]), which does not count the wait for a rate-limit slot; an
+// attempt that runs out of time fails with an [*AttemptTimeoutError] inside a
+// [*TransportError].
+//
+// Only transport errors known to be transient are retried: a failed network
+// operation (could not dial, connection refused, reset or aborted, broken
+// pipe), a DNS lookup that timed out or failed temporarily, any timeout (an
+// attempt's own timeout, a TLS handshake timeout), and a connection closed
+// before the whole answer arrived (io.EOF, io.ErrUnexpectedEOF). Everything
+// else fails at once: an error from a test double such as httpmock's "no
+// responder found", a TokenSource's error, a certificate that does not
+// verify, an unknown host, too many redirects.
+//
+// Retry-After (seconds or an HTTP date, on a 429, 502, 503 or 504) is a
+// floor, never shortened: the client waits at least that long before the
+// next attempt. When it is longer than the longest wait the client is willing
+// to make ([WithRetryWait]'s max, 30 s by default), the call does not retry
+// and returns at once, a 429 as [*RateLimitError] with RetryAfter set, so the
+// caller can schedule the work for later. A 429's Retry-After also pauses the
+// shared rate limiter for all of it. Without Retry-After the wait grows
+// exponentially with full jitter. [WithMaxRetries] sets the number of retries
+// (default 3). Cancelling the context ends a call at once, also while it
+// waits between retries.
+//
+// With [WithLogger] every retry decision is logged at debug level, with the
+// attempt number, the reason (status or transport error), the server's
+// Retry-After and the wait chosen, and so are waits of 100 ms or more for the
+// rate limiter and token refreshes: a slow job's log shows whether it waited
+// on the rate limit, on Retry-After or on a refresh.
 //
 // # Errors
 //
-// A non-2xx answer is returned as *ErrorResponse (status, the server's message
-// from either {"message": ...} or {"error": {"message": ...}}, the raw body
-// capped at 1 MiB, method and URL). Branch with errors.Is on the sentinels:
+// A non-2xx answer is returned as [*ErrorResponse] (status, the server's
+// message from either {"message": ...} or {"error": {"message": ...}}, the raw
+// body capped at 1 MiB, method and URL). Branch with errors.Is on the
+// sentinels:
 //
 //	ErrBadRequest (400)  ErrUnauthorized (401)  ErrForbidden (403)  ErrNotFound (404)
 //	ErrUnprocessable (422)  ErrRateLimited (429)  ErrServer (5xx)
 //
-// and with errors.As for details: *RateLimitError (RetryAfter, Attempts) when
-// a 429 outlasted the retries, *LoopLimitError for a bot loop limit,
-// *TransportError when no answer arrived (MayHaveReachedServer tells whether a
-// POST could have been acted on), *ArgumentError (errors.Is ErrInvalidArgument)
-// for input refused before any I/O. A cancelled or expired context gives an
-// error for which errors.Is(err, context.Canceled) or
-// errors.Is(err, context.DeadlineExceeded) holds. Response bodies are capped
-// (32 MiB by default, WithMaxResponseBytes); a larger one is ErrResponseTooLarge.
+// and with errors.As for details: [*RateLimitError] (RetryAfter, Attempts)
+// when a 429 outlasted the retries or asked for a longer wait than the
+// longest retry wait, [*LoopLimitError] for a bot loop limit,
+// [*TransportError] when no answer arrived (MayHaveReachedServer tells
+// whether a POST could have been acted on), [*ArgumentError] (errors.Is
+// [ErrInvalidArgument]) for input refused before any I/O: a malformed ID, a
+// token that cannot be sent, a request path whose query holds a '#', a space
+// or a control character. A cancelled or expired context gives an error for
+// which errors.Is(err, context.Canceled) or errors.Is(err,
+// context.DeadlineExceeded) holds. Response bodies are capped (32 MiB by
+// default, [WithMaxResponseBytes]); a larger one is [ErrResponseTooLarge].
+//
+// URLs in errors and log lines never carry user info, and query values that
+// may be a consumer's personal data are replaced by REDACTED: the value of a
+// parameter whose name mentions email, mail, phone, mobile, password, token
+// or secret; any value holding an "@"; and any value (or list element) that
+// looks like a telephone number ("+" and 6 to 15 digits, separators allowed,
+// or 6 to 15 bare digits). Parameter names and other values (ids, status,
+// dates, limit, offset) stay, so a log line still says what was asked.
 //
 // # Times, references and unknown data
 //
@@ -98,9 +158,9 @@
 //
 // # Queries
 //
-// List calls take a *Query built with the API's query language (chapter 3 of
-// the API docs). Builders return a new query, so a base query can be shared
-// and refined:
+// List calls take a [*Query] built with [NewQuery] in the API's query language
+// (https://developers.chatshipper.com/docs/api-resource-sets). Builders return
+// a new query, so a base query can be shared and refined:
 //
 //	q := chatshipper.NewQuery().
 //		Where("status", chatshipper.In("queued", "active")).
@@ -111,23 +171,26 @@
 //		Sort("-createdAt").
 //		Limit(50)
 //
-// Filters: Exists (field=), NotExists (field=!), Eq, Ne (!=), Gt, Gte, Lt, Lte,
-// Between (two bounds), In ([a,b]), Nin (![a,b]) and Regex (~). Fields may be
-// dot paths ("meta.intent", "categories.name") or array indexes
-// ("participants.1" with Exists or NotExists). WhereAny sends an OR query over
-// several fields ("name,displayName=acme"). Populate takes an optional field
-// list ("messages:type|text").
+// Filters: [Exists] (field=), [NotExists] (field=!), [Eq], [Ne] (!=), [Gt],
+// [Gte], [Lt], [Lte], [Between] (two bounds), [In] ([a,b]), [Nin] (![a,b]) and
+// [Regex] (~). Fields may be dot paths ("meta.intent", "categories.name") or
+// array indexes ("participants.1" with Exists or NotExists). [Query.WhereAny]
+// sends an OR query over several fields ("name,displayName=acme"): a literal,
+// case-insensitive substring match, with regular-expression metacharacters
+// escaped; [Query.WhereAnyRegex] sends a pattern on purpose. [Query.Populate]
+// takes an optional field list ("messages:type|text").
 //
 // A query the server would read differently from what the code says is
-// refused before any I/O with an error matching ErrInvalidQuery (*QueryError
-// names the field): the same field twice, an Eq value that looks like an
+// refused before any I/O with an error matching [ErrInvalidQuery] and
+// [ErrInvalidArgument] ([*QueryError] names the field): the same field twice, an Eq value that looks like an
 // operator (use the operator instead), a comma inside a list value, an empty
 // field name, a limit below 1, a negative offset, a populate path given twice.
 // The API's mandatory filters are checked too: listing messages needs one of
 // id, organization, conversation, type, role or createdAt; a conversation
 // query on a meta field needs one of id, type, participants.user, status,
-// createdAt, categoryIndex, category, organization or updatedAt. ParseQuery
-// reads a query string back into a *Query.
+// createdAt, categoryIndex, category, organization or updatedAt. These rules
+// belong to the collection, so [Client.Collection]("messages") applies them
+// too.
 //
 // # Pagination
 //
@@ -136,16 +199,49 @@
 // offsets of the Link relations (FirstOffset, PrevOffset, NextOffset,
 // LastOffset; -1 when absent). Only the query part of a Link is trusted.
 //
-// ListIter returns an iter.Seq2 over every item, fetching pages lazily (200
-// per request, the server's default, unless the query sets a limit). It
-// follows rel="next" when present, else offset+len(page), and stops at
-// X-Total or a short page without an extra empty request. An error is yielded
-// once and ends the iteration; breaking out of the loop stops fetching:
+// ListIter returns an iter.Seq2 over every item, 200 per request (the
+// server's default) unless the query sets a limit. While the loop works on
+// one page the next is already being fetched, through the same limiter and
+// retries as every call. An error is yielded once and ends the iteration;
+// breaking out of the loop cancels the request in flight and returns only
+// when nothing of the walk runs any more:
 //
 //	for conv, err := range c.Conversations.ListIter(ctx, q) {
 //		if err != nil { return err }
 //		...
 //	}
+//
+// A loop may change what it walks over. Unless the query sorts or filters on
+// id, the walk pages by key: after each page it asks for the items whose id
+// is greater than the last one seen ("id=>..."; lists are ordered by id by
+// default). So every item that matched when the walk began and still matches
+// when the walk gets to it is yielded exactly once, however the loop moves
+// items out of the query, deletes them or creates others (matching items
+// created during the walk come last). A query with Sort, or its own filter
+// on id, is walked by offset instead: an item that leaves the query or is
+// deleted during such a walk makes it skip one of the items after it, and an
+// item that enters it before the walk's position makes it repeat one. A page
+// fetched ahead holds its items as they were a page earlier.
+//
+// Walk returns the same walk as a value that tells its progress from the list
+// headers, without extra requests: Total (from X-Total), Page and Count, read
+// inside the loop. Pages (or Walk's Pages) yields whole pages, each a *Page
+// with its Items and *Response:
+//
+//	w := c.Conversations.Walk(ctx, q)
+//	for conv, err := range w.Items() {
+//		if err != nil { return err }
+//		fmt.Printf("%d of %d\n", w.Count(), w.Total())
+//	}
+//	for page, err := range c.Contacts.Pages(ctx, q) { ... page.Items, page.Response ... }
+//
+// Prefetch(n) sets how many pages are fetched ahead (default 1, 0 for none);
+// memory stays bounded by the pages in flight. Concurrency(n) makes a
+// read-only walk: after the first page has told the total, the other pages
+// are fetched by offset, n at once, and yielded in order, so a large listing
+// is read at the rate limit rather than one round trip per page. Its offsets
+// are fixed when it starts: use it only when nothing changes the listing
+// during the walk.
 //
 // # Commands and messages
 //
@@ -178,7 +274,11 @@
 // last accepting agent leaves (/leave) and the contact's last message was
 // answered (otherwise it is queued again); archived when merged into another
 // conversation (/import). A contact message on a closed conversation queues it
-// again.
+// again; /join re-opens a closed conversation (active) and leaves a queued or
+// active one as it is. So Forward (/leave, then /join) ends queued when the
+// contact's last message is unanswered and no other agent has accepted, and
+// otherwise active (an archived conversation stays archived); [Forward] lists
+// the cases.
 //
 // # Rate limits and the loop guard
 //
@@ -191,33 +291,82 @@
 // processes). A 429 with Retry-After pauses the whole limiter, so concurrent
 // goroutines do not keep hitting the server.
 //
-// Bots are also limited per conversation: at most 8 identical messages (same
-// type, text and meta) in 3 minutes, and at most 20 consecutive messages in an
-// hour until an agent or the contact replies; the server then blocks the bot
-// for up to an hour. The loop guard (on by default, WithLoopGuard(false) turns
-// it off) mirrors both limits before a message is sent: Create with messages,
-// Send and Command refuse a batch that would break one with *LoopLimitError
-// (errors.Is(err, ErrLoopLimit)), naming the limit and when it frees, and
-// send nothing. The guard learns of replies from messages the SDK reads
-// (listing or getting messages, populated conversations), from webhook events
-// (Client.ObserveMessages), and from Client.ObserveReply. Messages sent with the contact role (relayed
-// consumer messages) are not counted. A server 429 that names a loop limit is
-// returned as the same error type and never retried. Memory is bounded: the
-// least recently used conversations are forgotten.
+// Bots are also limited per conversation: at most 8 identical messages in 3
+// minutes, and at most 20 consecutive messages in an hour until an agent or
+// the contact replies; the server then blocks the bot for up to an hour
+// (https://developers.chatshipper.com/docs/api-introduction, Rate Limiting).
+// The loop guard mirrors both limits before a message is sent: Create with
+// messages, Send and Command refuse a batch that would break one with
+// *LoopLimitError (errors.Is(err, ErrLoopLimit)), naming the limit and when it
+// frees, and send nothing. A server 429 that names a loop limit is returned as
+// the same error type (FromServer set) and never retried.
+//
+// The limits apply to messages created as a bot user, so by default the guard
+// applies only when the client's user is a bot: the token's role claim, else
+// the highest scope of its scope claim (scopes are cumulative: "viewer guest
+// agent bot admin" is an admin), else the login answer of a
+// RefreshingTokenSource, else the user's record (one GET /v2/users/{id}, the
+// role of its selected organization), learned once. When none of these tells,
+// the guard applies. WithLoopGuard(true) forces it on, WithLoopGuard(false)
+// off. WithLoopGuardConfig changes the limits.
+//
+// The guard counts what the server counts. The docs leave some points open;
+// the guard and the chatshippertest fake take the same reading:
+//
+//   - A message with role agent or contact (a relayed consumer message, a bot
+//     speaking to the consumer as an agent, an agent's reply) is a reply, not
+//     a bot message: it is not counted and it resets the consecutive count.
+//     The guard learns of replies from the messages it sends with those roles
+//     (once the server answered 2xx), from messages the SDK reads (listing or
+//     getting messages, populated conversations), from webhook events, and
+//     from Client.ObserveReply and Client.ObserveMessages. Identical counts
+//     survive replies.
+//   - Identical means the same type, text and meta, meta compared as the
+//     server reads the JSON back (key order and number spelling do not
+//     matter). A message whose meta cannot be encoded is refused with an
+//     *ArgumentError before it is counted.
+//   - The initial messages of Create count like any other, in order; a batch
+//     is all or nothing.
+//   - A message sent at t counts until t+window: at exactly t+window it no
+//     longer does.
+//
+// A message counts from the moment it is sent, and stops counting when the
+// request provably did not create it: it never left the machine (a dial
+// error), it failed before any I/O, or the server answered 4xx (a loop-limit
+// 429 included). It keeps counting on 2xx, on 5xx and when the answer was
+// lost, since the server may have stored it: counting a message the server
+// did not store only makes the guard stricter for a while, while missing one
+// it stored would let the bot run into the server's block. For the same
+// reason a reply sent in a request whose outcome is unknown does not reset
+// the count. With WithRetryNonIdempotent, a batch sent again after a 502, 503
+// or 504 is still counted once, though the server may have stored it twice.
+//
+// The counts live in a LoopGuardStore, per bot user and conversation: by
+// default in the client's memory (the least recently used conversations are
+// forgotten beyond LoopGuardConfig.MaxConversations). WithLoopGuardStore
+// shares them, for example between every process that sends as the same bot;
+// the loopguardtest package checks a store against the contract. The guard
+// only knows what passes through its store: messages sent by other processes
+// under the same bot with another store, and replies it is not told about,
+// are not counted.
 //
 // # Resources
 //
-// Besides Conversations and Messages, the Client has a typed service per
-// resource: Contacts (with FindByTelephone), Users (with Me, the token's own
-// user), Organizations, OrgGroups, Channels, Services (with CreateWebhook and
-// Verify), Forms, Workflows, Bots and BotInstances. Each has List, ListIter,
-// Get, Create, Update (PATCH: only the fields set are sent; nested objects
-// such as meta or params replace the stored value whole) and Delete, written
-// once in the generic Resource type. Collections without a typed service
-// (kbases, kbitems, articles, files, locations, watemplates, metrics, points,
-// partners, tests, testresults, links, and any future one) are reached with
-// Client.Collection(name), whose Document keeps every field as the server
-// sent it.
+// Besides [Client.Conversations] and [Client.Messages] (with
+// [MessagesService.Replace], the PUT the official Node SDK uses), the Client
+// has a typed service per resource: Contacts (with
+// [ContactsService.FindByTelephone]), Users (with [UsersService.Me], the
+// token's own user), Organizations, OrgGroups, Channels, Services (with
+// [ServicesService.CreateWebhook] and [ServicesService.Verify]), Forms,
+// Workflows, Bots and BotInstances. Every service has the same shape: List,
+// ListIter, Get, Create, Update (PATCH: only the fields set are sent; nested
+// objects such as meta or params replace the stored value whole) and Delete,
+// each documented with its verb and path, all served by one generic
+// implementation. Collections without a typed service (kbases, kbitems,
+// articles, files, locations, watemplates, metrics, points, partners, tests,
+// testresults, links, and any future one) are reached with
+// [Client.Collection], whose [Document] keeps every field as the server sent
+// it.
 //
 // # Webhooks
 //
@@ -228,19 +377,69 @@
 // webhook.WithClient, it asks [Client.SelfUserID] who the bot is and tells
 // the loop guard what it saw with [Client.ObserveMessages].
 //
-// # Testing with chatshippertest
+// # Testing your automation
 //
-// The package chatshippertest is a stateful fake ChatShipper server: it keeps
-// conversations, messages and every other collection, runs the conversation
-// lifecycle and every command, answers the query language with the list
-// headers, enforces the request and loop limits, delivers signed webhooks, and
-// injects faults. Start it in one line and point a client at it:
+// Code that uses the SDK is tested in one of three ways. None of them needs a
+// ChatShipper account or the network.
+//
+// The fake server, package chatshippertest, is a stateful ChatShipper: it
+// keeps conversations, messages and every other collection, runs the
+// conversation lifecycle and every command, answers the query language with
+// the list headers, enforces the request and loop limits, delivers signed
+// webhooks, and injects faults. Start it in one line and point a client at it:
 //
 //	srv := chatshippertest.NewServer(t)
 //	c, err := chatshipper.NewClient(srv.Token, chatshipper.WithBaseURL(srv.URL))
 //
 // srv.Seed names the seeded organization, users (bot, admin, agents, guest),
-// channels and form; srv.Requests() records what reached the server;
-// srv.InjectFault makes requests fail. NewInProcessServer serves without a
-// socket, for tests inside testing/synctest bubbles where waits take no time.
+// channels and form; srv.Put stores documents directly; srv.Requests records
+// what reached the server; srv.InjectFault makes requests fail.
+//
+// Recorded fixtures with httpmock: answer the client's requests from JSON
+// files under testdata/. Give each test its own transport, so tests can run in
+// parallel:
+//
+//	mt := httpmock.NewMockTransport()
+//	mt.RegisterResponder("GET", "https://api.chatshipper.com/v2/conversations",
+//		httpmock.NewStringResponder(200, fixture))
+//	c, err := chatshipper.NewClient(token, chatshipper.WithHTTPClient(&http.Client{Transport: mt}))
+//
+// httpmock's global activation works too: without [WithHTTPClient], a client
+// uses whatever [http.DefaultTransport] is when [NewClient] runs. That is also
+// the trap: a client built before httpmock.Activate keeps the real transport
+// and talks to the real network. Build clients after activating, or pass the
+// transport explicitly. A request with no responder fails at once with
+// httpmock's error, which the client does not retry.
+//
+// Record and replay, for fixtures from a real account: package
+// [github.com/go-chatshipper/chatshipper/chatshippertest/replay] records what the
+// real API answered once and replays it offline. replay.New(t,
+// "testdata/fixtures/"+t.Name()) records through the real API when the test
+// runs with -chatshipper.record (or CHATSHIPPER_RECORD=1), scrubbing tokens,
+// passwords, secrets and signatures, and replays the committed fixture files
+// otherwise; its ClientOptions plug it into NewClient, replay.Register serves
+// the fixtures from an httpmock transport, and replay.Seed loads recorded
+// documents into the fake server. A request that was not recorded fails at
+// once, naming the closest recording.
+//
+// Waiting without waiting: inside a [testing/synctest] bubble, Retry-After
+// pauses, backoff and the rate limiter's waits take no real time. A socket
+// would leave the bubble, so serve the fake without one:
+//
+//	synctest.Test(t, func(t *testing.T) {
+//		srv := chatshippertest.NewInProcessServer(t)
+//		c, err := chatshipper.NewClient(srv.Token, chatshipper.WithBaseURL(srv.URL),
+//			chatshipper.WithHTTPClient(srv.Client()))
+//		...
+//	})
+//
+// Fast tests: the fake and the client both keep the API's limit of 20
+// requests per second, so a suite that creates hundreds of documents runs at
+// that pace by accident. Turn both off for unit
+// tests in two lines:
+//
+//	srv := chatshippertest.NewServer(t, chatshippertest.WithRateLimit(0))
+//	c, err := srv.NewClient() // its URL and bot token, with WithRateLimit(0)
+//
+// Keep them on in tests of rate limiting itself.
 package chatshipper

@@ -85,7 +85,8 @@ func (e *ErrorResponse) Is(target error) bool {
 }
 
 // RateLimitError is returned for a 429 answer once the retries allowed are used
-// up. It unwraps to the *ErrorResponse, so errors.Is(err, ErrRateLimited) holds.
+// up, or at once when its Retry-After is longer than the longest retry wait
+// (WithRetryWait). It unwraps to the *ErrorResponse, so errors.Is(err, ErrRateLimited) holds.
 type RateLimitError struct {
 	// RetryAfter is how long the server asked to wait (zero when it did not say).
 	RetryAfter time.Duration
@@ -185,18 +186,133 @@ var loopLimitPattern = regexp.MustCompile(`(?i)identical messages|consecutive me
 
 func isLoopLimitMessage(msg string) bool { return loopLimitPattern.MatchString(msg) }
 
-// redactURL returns u as a string without user info, so credentials embedded
-// in a URL never reach an error or a log line.
+// redactURL returns u as a string fit for an error or a log line: without
+// user info, and with the query values that may be a consumer's personal data
+// replaced by REDACTED (see redactQuery).
 func redactURL(u *url.URL) string {
 	if u == nil {
 		return ""
 	}
-	if u.User == nil {
+	if u.User == nil && u.RawQuery == "" {
 		return u.String()
 	}
 	c := *u
 	c.User = nil
+	c.RawQuery = redactQuery(c.RawQuery)
 	return c.String()
+}
+
+// redactedValue replaces a query value that may be personal data.
+const redactedValue = "REDACTED"
+
+// redactQuery replaces the values of query parameters that may identify a
+// consumer, keeping the parameter names and every other value (ids, status,
+// dates, limit, offset, sort) so a log line still says what was asked. A
+// value is replaced when
+//
+//   - its parameter name mentions a contact detail or a credential ("email",
+//     "mail", "phone", "mobile", "password", "token", "secret"), whatever the
+//     value; or
+//   - the value holds an "@" (an e-mail address); or
+//   - the value, or an element of a list value, looks like a telephone
+//     number: after an optional operator (!, >, >=, <, <=, ~), a "+" followed
+//     by 6 to 15 digits with optional spaces, dots, dashes or parentheses, or
+//     6 to 15 digits and nothing else.
+//
+// raw may be malformed (it is also used for a query NewRequest refuses).
+func redactQuery(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	parts := strings.Split(raw, "&")
+	changed := false
+	for i, p := range parts {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || v == "" {
+			continue
+		}
+		if personalParam(unescapeLoose(k)) || personalValue(unescapeLoose(v)) {
+			parts[i] = k + "=" + redactedValue
+			changed = true
+		}
+	}
+	if !changed {
+		return raw
+	}
+	return strings.Join(parts, "&")
+}
+
+func unescapeLoose(s string) string {
+	if u, err := url.QueryUnescape(s); err == nil {
+		return u
+	}
+	return s
+}
+
+var personalParamWords = []string{"email", "mail", "phone", "mobile", "password", "token", "secret"}
+
+func personalParam(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range personalParamWords {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func personalValue(v string) bool {
+	if strings.Contains(v, "@") {
+		return true
+	}
+	v = strings.TrimLeft(v, "!<>=~")
+	v = strings.TrimSuffix(strings.TrimPrefix(v, "["), "]")
+	for _, e := range strings.Split(v, ",") {
+		if phoneLike(strings.TrimSpace(e)) {
+			return true
+		}
+	}
+	return false
+}
+
+// phoneLike reports whether s looks like a telephone number: "+" and 6 to 15
+// digits with separators, or 6 to 15 bare digits.
+func phoneLike(s string) bool {
+	plus := strings.HasPrefix(s, "+")
+	if plus {
+		s = s[1:]
+	}
+	digits := 0
+	for i := 0; i < len(s); i++ {
+		switch b := s[i]; {
+		case b >= '0' && b <= '9':
+			digits++
+		case plus && strings.IndexByte(" .-()/", b) >= 0:
+		default:
+			return false
+		}
+	}
+	return digits >= 6 && digits <= 15
+}
+
+// redactURLErrors redacts, in place, the URL of every *url.Error in err's
+// chain: http.Client puts the full request URL (a redirect target's
+// included) into its errors, and the client's errors and log lines quote
+// them.
+func redactURLErrors(err error) {
+	for err != nil {
+		if ue, ok := err.(*url.Error); ok {
+			if u, perr := url.Parse(ue.URL); perr == nil {
+				ue.URL = redactURL(u)
+			}
+		}
+		switch x := err.(type) {
+		case interface{ Unwrap() error }:
+			err = x.Unwrap()
+		default:
+			return
+		}
+	}
 }
 
 // isTokenExpiredMessage reports whether a 401/403 message says the token

@@ -13,6 +13,7 @@ import (
 )
 
 func TestErrorMapping(t *testing.T) {
+	t.Parallel()
 	all := []error{ErrBadRequest, ErrUnauthorized, ErrForbidden, ErrNotFound, ErrUnprocessable, ErrRateLimited, ErrServer}
 	tests := []struct {
 		status  int
@@ -33,6 +34,7 @@ func TestErrorMapping(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(http.StatusText(tt.status)+"/"+tt.body, func(t *testing.T) {
+			t.Parallel()
 			c, mt := newTestClient(t, WithMaxRetries(0))
 			mt.RegisterResponder("GET", testBase+"users/5bb0277fd99faf11a3f4a37e", httpmock.NewStringResponder(tt.status, tt.body))
 			req, _ := c.NewRequest(context.Background(), "GET", "users/5bb0277fd99faf11a3f4a37e", nil)
@@ -56,6 +58,7 @@ func TestErrorMapping(t *testing.T) {
 }
 
 func TestErrorBodyCapped(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t, WithMaxRetries(0))
 	huge := `{"message":"` + strings.Repeat("x", 3<<20) + `"}`
 	mt.RegisterResponder("GET", testBase+"users", httpmock.NewStringResponder(400, huge))
@@ -68,6 +71,7 @@ func TestErrorBodyCapped(t *testing.T) {
 }
 
 func TestErrorStrings(t *testing.T) {
+	t.Parallel()
 	er := &ErrorResponse{StatusCode: 404, Message: "Conversation not found", Method: "GET", URL: testBase + "conversations/x"}
 	assert.Equal(t, "chatshipper: GET "+testBase+"conversations/x: 404 Conversation not found", er.Error())
 	er.Message = ""
@@ -77,6 +81,7 @@ func TestErrorStrings(t *testing.T) {
 }
 
 func TestCheckID(t *testing.T) {
+	t.Parallel()
 	assert.NoError(t, checkID("id", "5bb0277fd99faf11a3f4a37e"))
 	assert.NoError(t, checkID("id", "5BB0277FD99FAF11A3F4A37E"))
 	for _, bad := range []string{"", "5bb0277fd99faf11a3f4a37", "5bb0277fd99faf11a3f4a37e0", "5bb0277fd99faf11a3f4a37g", "../../../etc/passwd00000", "5bb0277fd99faf11a3f4a3/e"} {

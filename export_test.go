@@ -4,10 +4,3 @@ package chatshipper
 
 // RequireAtMostNPerWindow is requireAtMostNPerWindow for the external tests.
 var RequireAtMostNPerWindow = requireAtMostNPerWindow
-
-// tracked returns how many conversations the guard remembers.
-func (g *loopGuard) tracked() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return len(g.convs)
-}

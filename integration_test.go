@@ -34,6 +34,7 @@ func participant(conv *chatshipper.Conversation, userID string) chatshipper.Part
 }
 
 func TestIntegrationLifecycleEveryCommand(t *testing.T) {
+	t.Parallel()
 	c, srv := fakeClient(t)
 	ctx := context.Background()
 	alice, bob := srv.Seed.AgentUserIDs[0], srv.Seed.AgentUserIDs[1]
@@ -151,6 +152,7 @@ func stripTimes(c chatshipper.Comment) chatshipper.Comment {
 }
 
 func TestIntegrationContactConversation(t *testing.T) {
+	t.Parallel()
 	c, srv := fakeClient(t)
 	ctx := context.Background()
 	alice := srv.Seed.AgentUserIDs[0]
@@ -205,6 +207,7 @@ func TestIntegrationContactConversation(t *testing.T) {
 }
 
 func TestIntegrationFormsSendAndImport(t *testing.T) {
+	t.Parallel()
 	c, srv := fakeClient(t)
 	ctx := context.Background()
 	conv, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Name: "Forms",
@@ -245,6 +248,7 @@ func TestIntegrationFormsSendAndImport(t *testing.T) {
 }
 
 func TestIntegrationQueryOperators(t *testing.T) {
+	t.Parallel()
 	c, srv := fakeClient(t)
 	ctx := context.Background()
 	type row struct {
@@ -334,6 +338,7 @@ func TestIntegrationQueryOperators(t *testing.T) {
 }
 
 func TestIntegrationPaginate1000(t *testing.T) {
+	t.Parallel()
 	c, srv := fakeClient(t)
 	for i := range 1000 {
 		srv.Put("conversations", map[string]any{"name": fmt.Sprintf("c%04d", i), "type": "contact", "status": "closed",
@@ -354,6 +359,7 @@ func TestIntegrationPaginate1000(t *testing.T) {
 }
 
 func TestIntegrationPatchSemantics(t *testing.T) {
+	t.Parallel()
 	c, srv := fakeClient(t)
 	ctx := context.Background()
 	conv, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Name: "Patch", Meta: chatshipper.Meta{"a": 1, "b": map[string]any{"x": 1, "y": 2}}})
@@ -383,6 +389,7 @@ func TestIntegrationPatchSemantics(t *testing.T) {
 }
 
 func TestIntegrationErrorsFromTheServer(t *testing.T) {
+	t.Parallel()
 	c, _ := fakeClient(t)
 	ctx := context.Background()
 	_, _, err := c.Conversations.Get(ctx, "5bb0277fd99faf11a3f4a37e", nil)
@@ -398,6 +405,7 @@ func TestIntegrationErrorsFromTheServer(t *testing.T) {
 }
 
 func TestIntegrationRetryAfter429(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		srv := chatshippertest.NewInProcessServer(t)
 		c, err := chatshipper.NewClient(srv.Token, chatshipper.WithBaseURL(srv.URL), chatshipper.WithHTTPClient(srv.Client()))

@@ -1,95 +1,453 @@
 package chatshipper
 
 import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
 )
 
-// WithLoopGuard turns the bot loop guard on (the default) or off. The guard
-// refuses, before any I/O, a send that would break the server's bot loop
-// limits (8 identical messages per conversation in 3 minutes, 20 consecutive
-// messages per conversation per hour without an agent or contact reply).
+// WithLoopGuard forces the bot loop guard on (true) or off (false). Without
+// this option the guard is automatic: it applies when the client's user is a
+// bot user, since the API's loop limits apply to messages created as a bot
+// user (https://developers.chatshipper.com/docs/api-introduction, Rate
+// Limiting). The client learns the role from the token (a role claim, else
+// the highest scope of its scope claim: "bot" is a bot, "admin", "agent" and
+// "guest" are not), else from the login answer of a RefreshingTokenSource,
+// else from the user's record (one GET /v2/users/{id}, the role of the
+// membership marked selected, else of the first). When none of these tells,
+// the guard applies.
+//
+// The guard refuses, before the message is sent, a send that would break the
+// server's bot loop limits (8 identical messages per conversation in 3
+// minutes, 20 consecutive messages per conversation per hour without an
+// agent or contact reply). See the package documentation, "Rate limits and
+// the loop guard".
 func WithLoopGuard(enabled bool) Option {
 	return func(c *config) error {
-		c.noLoopGuard = !enabled
+		if enabled {
+			c.loopGuard = loopGuardOn
+		} else {
+			c.loopGuard = loopGuardOff
+		}
 		return nil
 	}
 }
 
-// WithLoopGuardConfig sets the loop guard's limits (zero fields keep the
-// server's defaults) and turns it on.
+// WithLoopGuardConfig sets the loop guard's limits; zero fields keep the
+// server's defaults. It does not change whether the guard applies (see
+// WithLoopGuard).
 func WithLoopGuardConfig(cfg LoopGuardConfig) Option {
 	return func(c *config) error {
 		c.guardCfg = cfg
-		c.noLoopGuard = false
 		return nil
 	}
 }
 
-// loopKeys identifies each message's content for the identical-message limit:
-// same type, text and meta. Messages sent with the contact role are relayed
-// consumer messages, not bot messages, and are not counted.
-func loopKeys(msgs []MessageInput) []string {
-	keys := make([]string, 0, len(msgs))
+// WithLoopGuardStore keeps the loop guard's counts in store instead of the
+// client's own memory, for example a store shared by every process that
+// sends as the same bot user. It does not change whether the guard applies
+// (see WithLoopGuard).
+func WithLoopGuardStore(store LoopGuardStore) Option {
+	return func(c *config) error {
+		if store == nil {
+			return argError("store", "must not be nil")
+		}
+		c.guardStore = store
+		return nil
+	}
+}
+
+// isReply reports whether a message sent with role is a reply for the loop
+// limits: an agent's or the contact's message, not a bot message.
+func isReply(role Role) bool { return role == RoleAgent || role == RoleContact }
+
+// loopBatch describes msgs for the loop guard: a content hash for each bot
+// message (same type, text and meta: same hash) and a reply marker for each
+// message sent with role agent or contact. A message whose meta cannot be
+// encoded is refused with an *ArgumentError.
+func loopBatch(msgs []MessageInput) ([]LoopMessage, error) {
+	out := make([]LoopMessage, len(msgs))
 	for i := range msgs {
 		m := &msgs[i]
-		if m.Role == RoleContact {
+		if isReply(m.Role) {
+			out[i] = LoopMessage{Reply: true}
 			continue
 		}
-		typ := m.Type
-		if typ == "" {
-			typ = MessageTypeChat
+		h, err := loopHash(m)
+		if err != nil {
+			return nil, argError("messages["+itoa(i)+"].meta", "cannot be encoded as JSON: %v", err)
 		}
-		var b strings.Builder
-		b.WriteString(string(typ))
-		b.WriteByte(0)
-		b.WriteString(m.Text)
-		b.WriteByte(0)
-		if len(m.Meta) > 0 {
-			meta, err := encodeJSON(m.Meta) // map keys are sorted: a canonical form
-			if err == nil {
-				b.Write(meta)
-			}
+		out[i] = LoopMessage{Hash: h}
+	}
+	return out, nil
+}
+
+// loopHash is the identical-message key of m: a hash of its type (chat when
+// empty), its text and its meta as the server reads it back (a JSON object:
+// key order, number spelling and an empty versus absent meta do not matter).
+func loopHash(m *MessageInput) (string, error) {
+	typ := m.Type
+	if typ == "" {
+		typ = MessageTypeChat
+	}
+	meta := json.RawMessage("null")
+	if len(m.Meta) > 0 {
+		raw, err := encodeJSON(m.Meta)
+		if err != nil {
+			return "", err
 		}
-		keys = append(keys, b.String())
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return "", err
+		}
+		if meta, err = json.Marshal(v); err != nil { // map keys sorted: canonical
+			return "", err
+		}
 	}
-	return keys
+	b, err := json.Marshal([]any{typ, m.Text, meta})
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16]), nil
 }
 
-// reserveSend checks a batch against the loop guard and records it as sent.
-func (c *Client) reserveSend(conversationID string, msgs []MessageInput) error {
-	if c.guard == nil {
-		return nil
-	}
-	keys := loopKeys(msgs)
-	if len(keys) == 0 {
-		return nil
-	}
-	return c.guard.reserve(conversationID, keys)
+// loopSend is a batch the guard let through, to settle once the server
+// answered.
+type loopSend struct {
+	r       *LoopReservation
+	replies bool
 }
 
-// checkNewBatch checks the initial messages of a conversation being created:
-// the batch alone must fit the limits.
-func (c *Client) checkNewBatch(msgs []MessageInput) error {
-	if c.guard == nil {
-		return nil
-	}
-	keys := loopKeys(msgs)
-	if len(keys) == 0 {
-		return nil
-	}
-	return newLoopGuard(c.guardCfg).reserve("(new conversation)", keys)
+// newReservationID returns 128 random bits, hex encoded.
+func newReservationID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
-// recordSent records the initial messages of a created conversation.
-func (c *Client) recordSent(conversationID string, msgs []MessageInput) {
-	if c.guard == nil {
+// loopReserve checks a batch against the loop guard and records it, before
+// it is sent. batch comes from loopBatch. It returns nil when the guard does
+// not apply.
+func (c *Client) loopReserve(ctx context.Context, conversationID string, batch []LoopMessage) (*loopSend, error) {
+	g := c.guard
+	if g == nil || len(batch) == 0 {
+		return nil, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if !c.guardApplies(ctx) {
+		return nil, nil
+	}
+	r := &LoopReservation{
+		ID:       newReservationID(),
+		Key:      LoopGuardKey{Bot: c.selfUserID(ctx), Conversation: conversationID},
+		At:       time.Now(),
+		Limits:   g.limits,
+		Messages: batch,
+	}
+	if err := g.store.Reserve(ctx, r); err != nil {
+		var le *LoopLimitError
+		if errors.As(err, &le) {
+			return nil, err
+		}
+		return nil, &loopStoreError{err: err}
+	}
+	ls := &loopSend{r: r}
+	for _, m := range batch {
+		ls.replies = ls.replies || m.Reply
+	}
+	return ls, nil
+}
+
+// loopStoreError reports that the loop guard's store failed, so the message
+// was not sent.
+type loopStoreError struct{ err error }
+
+func (e *loopStoreError) Error() string {
+	return "chatshipper: loop guard store: " + e.err.Error() + " (nothing was sent)"
+}
+
+func (e *loopStoreError) Unwrap() error { return e.err }
+
+// sendOutcome is what the client can tell about whether the server created
+// the messages of a request.
+type sendOutcome uint8
+
+const (
+	outcomeUnknown    sendOutcome = iota // the server may have created them
+	outcomeCreated                       // 2xx
+	outcomeNotCreated                    // never left the machine, failed before I/O, or 4xx
+)
+
+// outcomeOf classifies the result of Client.Do for a message POST.
+func outcomeOf(resp *Response, err error) sendOutcome {
+	if err == nil {
+		return outcomeCreated
+	}
+	if resp != nil && resp.Response != nil {
+		switch code := resp.StatusCode; {
+		case code >= 200 && code <= 299:
+			return outcomeCreated // the answer could not be read, but it said created
+		case code >= 400 && code <= 499:
+			return outcomeNotCreated
+		}
+		return outcomeUnknown
+	}
+	var te *TransportError
+	if errors.As(err, &te) {
+		if te.Attempts == 0 || !te.MayHaveReachedServer() {
+			return outcomeNotCreated
+		}
+		return outcomeUnknown
+	}
+	var ae *ArgumentError
+	if errors.As(err, &ae) {
+		return outcomeNotCreated
+	}
+	return outcomeUnknown
+}
+
+// loopSettle makes the guard's counts follow what the server did with a
+// reserved batch: released when it provably created nothing; kept when it did
+// or may have (a 5xx or a lost answer: the server may have stored the
+// messages, and counting a message the server did not store only makes the
+// guard stricter, while not counting one it stored would let the bot run into
+// the server's block). A reply in the batch resets the consecutive count only
+// when the server answered 2xx.
+func (c *Client) loopSettle(ctx context.Context, ls *loopSend, resp *Response, err error) {
+	if ls == nil {
 		return
 	}
-	if keys := loopKeys(msgs); len(keys) > 0 {
-		_ = c.guard.reserve(conversationID, keys)
+	ctx = context.WithoutCancel(ctx)
+	switch outcomeOf(resp, err) {
+	case outcomeNotCreated:
+		_ = c.guard.store.Release(ctx, ls.r)
+	case outcomeCreated:
+		if ls.replies {
+			_ = c.guard.store.Reset(ctx, ls.r.Key, ls.r.At, ls.r.ID)
+		}
 	}
+}
+
+// loopCheckNew checks the initial messages of a conversation being created:
+// the batch alone must fit the limits. It returns whether the guard applies.
+func (c *Client) loopCheckNew(ctx context.Context, batch []LoopMessage) (bool, error) {
+	if c.guard == nil || len(batch) == 0 {
+		return false, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	if !c.guardApplies(ctx) {
+		return false, nil
+	}
+	r := &LoopReservation{At: time.Now(), Limits: c.guard.limits, Messages: batch}
+	if err := checkLoopBatch(r, nil, nil); err != nil {
+		return true, err
+	}
+	return true, nil
+}
+
+// loopRecordNew records the initial messages of a created conversation: the
+// server created them, so they are recorded even beyond the limits (an
+// existing contact's conversation may already hold messages).
+func (c *Client) loopRecordNew(ctx context.Context, conversationID string, batch []LoopMessage) {
+	r := &LoopReservation{
+		ID:       newReservationID(),
+		Key:      LoopGuardKey{Bot: c.selfUserID(ctx), Conversation: conversationID},
+		At:       time.Now(),
+		Limits:   c.guard.limits,
+		Messages: batch,
+		Force:    true,
+	}
+	ctx = context.WithoutCancel(ctx)
+	_ = c.guard.store.Reserve(ctx, r)
+	for _, m := range batch {
+		if m.Reply {
+			_ = c.guard.store.Reset(ctx, r.Key, r.At, r.ID)
+			break
+		}
+	}
+}
+
+// roleRetry is how long the guard applies without asking again after a
+// failed lookup of the user's role.
+const roleRetry = time.Minute
+
+// guardApplies reports whether the loop guard applies to the client's user,
+// learning the user's role once (see WithLoopGuard).
+func (c *Client) guardApplies(ctx context.Context) bool {
+	g := c.guard
+	if g == nil {
+		return false
+	}
+	if g.mode == loopGuardOn {
+		return true
+	}
+	known := func() (applies, ok bool) {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		switch g.role {
+		case roleBot, roleUndetermined:
+			return true, true
+		case roleNotBot:
+			return false, true
+		}
+		return true, !g.roleTry.IsZero() && time.Now().Before(g.roleTry)
+	}
+	if applies, ok := known(); ok {
+		return applies
+	}
+	g.lookup.Lock() // one lookup at a time; the others wait for its answer
+	defer g.lookup.Unlock()
+	if applies, ok := known(); ok {
+		return applies
+	}
+	role := c.learnRole(ctx)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if role == roleUnknown {
+		g.roleTry = time.Now().Add(roleRetry)
+		return true
+	}
+	g.role = role
+	return role != roleNotBot
+}
+
+// knownNotBot reports whether the client has learned that its user is not a
+// bot (so observed replies need not be recorded).
+func (c *Client) knownNotBot() bool {
+	g := c.guard
+	if g == nil {
+		return true
+	}
+	if g.mode == loopGuardOn {
+		return false
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.role == roleNotBot
+}
+
+// learnRole finds out whether the client's user is a bot: roleUnknown means
+// "ask again later" (a failed request).
+func (c *Client) learnRole(ctx context.Context) roleState {
+	if c.tokens == nil {
+		return roleUndetermined
+	}
+	tok, err := c.tokens.Token(ctx)
+	if err != nil {
+		return roleUnknown
+	}
+	if r, ok := tokenRole(tok); ok {
+		return botRole(r)
+	}
+	if rs, ok := c.tokens.(*RefreshingTokenSource); ok {
+		if r, ok := highestRole(strings.Fields(rs.Current().Scope)); ok {
+			return botRole(r)
+		}
+	}
+	id := c.selfUserID(ctx)
+	if id == "" {
+		return roleUndetermined
+	}
+	u, resp, err := c.Users.Get(ctx, id, nil)
+	if err != nil {
+		if resp != nil && resp.Response != nil && resp.StatusCode >= 400 && resp.StatusCode <= 499 {
+			return roleUndetermined
+		}
+		return roleUnknown
+	}
+	if r := userRole(u); r != "" {
+		return botRole(r)
+	}
+	return roleUndetermined
+}
+
+func botRole(r Role) roleState {
+	if r == RoleBot {
+		return roleBot
+	}
+	return roleNotBot
+}
+
+// userRole is the role of u's selected organization membership, else of its
+// first, else u.Role.
+func userRole(u *User) Role {
+	if u == nil {
+		return ""
+	}
+	for _, o := range u.Organizations {
+		if o.Selected && o.Role != "" {
+			return o.Role
+		}
+	}
+	if len(u.Organizations) > 0 && u.Organizations[0].Role != "" {
+		return u.Organizations[0].Role
+	}
+	return u.Role
+}
+
+// roleLevels orders roles and scopes: scopes are cumulative, so a token's
+// role is its highest scope (https://developers.chatshipper.com/docs/api-authentication).
+var roleLevels = map[string]int{"viewer": 1, "guest": 1, "agent": 2, "bot": 3, "admin": 4}
+
+// highestRole returns the highest role named in words (each may itself be a
+// space-delimited scope string); false when none is a known role.
+func highestRole(words []string) (Role, bool) {
+	best, level := Role(""), 0
+	for _, w := range words {
+		for _, f := range strings.Fields(w) {
+			if l := roleLevels[strings.ToLower(f)]; l > level {
+				best, level = Role(strings.ToLower(f)), l
+			}
+		}
+	}
+	return best, level > 0
+}
+
+// tokenRole reads the role of a JWT's user without verifying the token: a
+// "role" claim when present, else the highest scope of its "scope" claim (a
+// space-delimited string or an array of strings). False when the token is
+// not a readable JWT or names no known role.
+func tokenRole(token string) (Role, bool) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return "", false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return "", false
+	}
+	var c struct {
+		Role  json.RawMessage `json:"role"`
+		Scope json.RawMessage `json:"scope"`
+	}
+	if json.Unmarshal(raw, &c) != nil {
+		return "", false
+	}
+	for _, claim := range []json.RawMessage{c.Role, c.Scope} {
+		var words []string
+		var s string
+		if json.Unmarshal(claim, &s) == nil {
+			words = []string{s}
+		} else if json.Unmarshal(claim, &words) != nil {
+			continue
+		}
+		if r, ok := highestRole(words); ok {
+			return r, true
+		}
+	}
+	return "", false
 }
 
 // loopLimitFromServer maps a server 429 that names a bot loop limit.

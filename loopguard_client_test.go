@@ -2,6 +2,7 @@ package chatshipper
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"sync"
@@ -16,6 +17,7 @@ import (
 )
 
 func TestLoopGuardThroughSend(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		c, mt := newTestClient(t, WithRateLimit(0))
 		path := testBase + "conversations/" + convID + "/messages"
@@ -50,6 +52,7 @@ func TestLoopGuardThroughSend(t *testing.T) {
 }
 
 func TestLoopGuardConsecutiveAndReset(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		c, mt := newTestClient(t, WithRateLimit(0))
 		path := testBase + "conversations/" + convID + "/messages"
@@ -88,6 +91,7 @@ func TestLoopGuardConsecutiveAndReset(t *testing.T) {
 }
 
 func TestLoopGuardCreateBatchAndOff(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t, WithRateLimit(0))
 	mt.RegisterResponder("POST", testBase+"conversations", httpmock.NewStringResponder(201, `{"id":"`+convID+`"}`))
 	many := make([]MessageInput, 21)
@@ -127,6 +131,7 @@ func TestLoopGuardCreateBatchAndOff(t *testing.T) {
 }
 
 func TestServerLoopLimitMapped(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t, WithRateLimit(0))
 	path := testBase + "conversations/" + convID + "/messages"
 	resp := httpmock.NewStringResponse(429, `{"error":{"message":"Loop limit: more than 20 consecutive messages in an hour"}}`)
@@ -164,6 +169,7 @@ func (g *hitLog) responder(status func(n int) (int, string)) httpmock.Responder 
 }
 
 func TestClientRateLimitAcrossGoroutines(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		c, mt := newTestClient(t) // default: 20 per second
 		var log hitLog
@@ -187,6 +193,7 @@ func TestClientRateLimitAcrossGoroutines(t *testing.T) {
 }
 
 func TestClient429PausesAllGoroutines(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		c, mt := newTestClient(t, WithRateLimit(1000))
 		var log hitLog
@@ -221,6 +228,7 @@ func TestClient429PausesAllGoroutines(t *testing.T) {
 }
 
 func TestCustomLimiter(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		var calls atomic.Int32
 		c, mt := newTestClient(t, WithLimiter(limiterFunc(func(ctx context.Context) error { calls.Add(1); return nil })))
@@ -244,6 +252,7 @@ func (f limiterFunc) Wait(ctx context.Context) error { return f(ctx) }
 // 1,600 goroutines queue for 80 s at 20 requests per second, yet every request
 // succeeds, though each attempt may take at most 60 s.
 func TestLimiterWaitOutsideAttemptTimeout(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		mt := httpmock.NewMockTransport()
 		c, err := NewClient(testToken, WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: mt, Timeout: 60 * time.Second}))
@@ -270,6 +279,7 @@ func TestLimiterWaitOutsideAttemptTimeout(t *testing.T) {
 }
 
 func TestAttemptTimeout(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		mt := httpmock.NewMockTransport()
 		c, err := NewClient(testToken, WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: mt, Timeout: 5 * time.Second}),
@@ -307,4 +317,142 @@ func TestAttemptTimeout(t *testing.T) {
 		assert.True(t, te.MayHaveReachedServer())
 		assert.Equal(t, int32(1), calls.Load(), "a POST that timed out is not sent again")
 	})
+}
+
+// jwtWith returns an unsigned-looking JWT carrying claims (the client reads
+// claims without verifying them).
+func jwtWith(claims string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc([]byte(claims)) + ".c2ln"
+}
+
+func TestTokenRole(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		claims string
+		want   Role
+		ok     bool
+	}{
+		{`{"_id":"x","scope":"bot"}`, RoleBot, true},
+		{`{"scope":"viewer guest agent bot"}`, RoleBot, true},
+		{`{"scope":"viewer guest agent bot admin"}`, RoleAdmin, true},
+		{`{"scope":"guest agent"}`, RoleAgent, true},
+		{`{"scope":"guest"}`, RoleGuest, true},
+		{`{"scope":["guest","agent","bot"]}`, RoleBot, true},
+		{`{"scope":"BOT"}`, RoleBot, true},
+		{`{"role":"bot","scope":"viewer guest agent bot admin"}`, RoleBot, true},
+		{`{"role":"admin","scope":"bot"}`, RoleAdmin, true},
+		{`{"role":"owner","scope":"bot"}`, RoleBot, true},
+		{`{"scope":"read write"}`, "", false},
+		{`{"scope":42}`, "", false},
+		{`{"_id":"x"}`, "", false},
+		{`not json`, "", false},
+	}
+	for _, tt := range tests {
+		got, ok := tokenRole(jwtWith(tt.claims))
+		assert.Equal(t, tt.ok, ok, tt.claims)
+		assert.Equal(t, tt.want, got, tt.claims)
+	}
+	_, ok := tokenRole("tok-CANARY-7f3a9c")
+	assert.False(t, ok)
+}
+
+// A token that names no role: the user's record tells (one lookup, cached);
+// a failed lookup leaves the guard on and is tried again a minute later.
+func TestLoopGuardRoleFromUserRecord(t *testing.T) {
+	t.Parallel()
+	const userID = "5bb0277fd99faf11a3f4a37e"
+	tests := []struct {
+		name        string
+		user        string
+		wantGuarded bool
+	}{
+		{"bot in the selected organization", `{"id":"` + userID + `","organizations":[{"organization":"o1","role":"admin"},{"organization":"o2","role":"bot","selected":true}]}`, true},
+		{"admin in the first organization", `{"id":"` + userID + `","organizations":[{"organization":"o1","role":"admin"},{"organization":"o2","role":"bot"}]}`, false},
+		{"no organization, user role bot", `{"id":"` + userID + `","role":"bot"}`, true},
+		{"no role at all: guarded", `{"id":"` + userID + `"}`, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				c, mt := newTestClientToken(t, jwtWith(`{"_id":"`+userID+`"}`), WithRateLimit(0))
+				users := testBase + "users/" + userID
+				fail := 2
+				mt.RegisterResponder("GET", users, func(*http.Request) (*http.Response, error) {
+					if fail > 0 {
+						fail--
+						return httpmock.NewStringResponse(503, `{"message":"busy"}`), nil
+					}
+					return httpmock.NewStringResponse(200, tt.user), nil
+				})
+				path := testBase + "conversations/" + convID + "/messages"
+				mt.RegisterResponder("POST", path, httpmock.NewStringResponder(201, `{"id":"5d60a7b7949e381ffa0ef481"}`))
+				ctx := context.Background()
+				send := func() error {
+					_, _, err := c.Conversations.Send(ctx, convID, Chat("same"))
+					return err
+				}
+				refused := func(n int) int {
+					r := 0
+					for range n {
+						if err := send(); err != nil {
+							require.ErrorIs(t, err, ErrLoopLimit)
+							r++
+						}
+					}
+					return r
+				}
+				assert.Equal(t, 1, refused(9), "role unknown: the guard applies")
+				assert.Equal(t, 1, mt.GetCallCountInfo()["GET "+users])
+				time.Sleep(3 * time.Minute) // the identical window passes; the lookup is due again
+				c.ObserveReply(convID)      // and the consecutive count starts again
+				assert.Equal(t, 1, refused(9), "the second lookup fails too")
+				assert.Equal(t, 2, mt.GetCallCountInfo()["GET "+users])
+				time.Sleep(3 * time.Minute)
+				c.ObserveReply(convID)
+				want := 0
+				if tt.wantGuarded {
+					want = 1
+				}
+				assert.Equal(t, want, refused(9))
+				refused(1)
+				assert.Equal(t, 3, mt.GetCallCountInfo()["GET "+users], "answered once, then cached")
+			})
+		})
+	}
+}
+
+// newTestClientToken is newTestClient with another token.
+func newTestClientToken(t *testing.T, token string, opts ...Option) (*Client, *httpmock.MockTransport) {
+	t.Helper()
+	mt := httpmock.NewMockTransport()
+	all := append([]Option{
+		WithBaseURL(testBase),
+		WithHTTPClient(&http.Client{Transport: mt}),
+		WithRetryWait(time.Second, 30*time.Second),
+		WithMaxRetries(0),
+	}, opts...)
+	c, err := NewClient(token, all...)
+	require.NoError(t, err)
+	return c, mt
+}
+
+// Concurrent first sends share one lookup of the user's role.
+func TestLoopGuardRoleLookupOnce(t *testing.T) {
+	t.Parallel()
+	const userID = "5bb0277fd99faf11a3f4a37e"
+	c, mt := newTestClientToken(t, jwtWith(`{"_id":"`+userID+`"}`), WithRateLimit(0))
+	users := testBase + "users/" + userID
+	mt.RegisterResponder("GET", users, httpmock.NewStringResponder(200, `{"id":"`+userID+`","role":"admin"}`))
+	mt.RegisterResponder("POST", testBase+"conversations/"+convID+"/messages", httpmock.NewStringResponder(201, `{"id":"5d60a7b7949e381ffa0ef481"}`))
+	var wg sync.WaitGroup
+	for range 12 {
+		wg.Go(func() {
+			_, _, err := c.Conversations.Send(context.Background(), convID, Chat("same"))
+			assert.NoError(t, err, "an admin is not guarded")
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, 1, mt.GetCallCountInfo()["GET "+users])
 }

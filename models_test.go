@@ -43,6 +43,7 @@ func ts(s string) Timestamp {
 }
 
 func TestFixtureCreateConversation201(t *testing.T) {
+	t.Parallel()
 	c := decodeFixture[Conversation](t, "spec/create_conversation_201.json")
 	want := Conversation{
 		ID:           "5bb0277fd99faf11a3f4a37e",
@@ -78,6 +79,7 @@ func TestFixtureCreateConversation201(t *testing.T) {
 }
 
 func TestFixtureSelectPopulate(t *testing.T) {
+	t.Parallel()
 	c := decodeFixture[Conversation](t, "spec/conversation_select_populate.json")
 	assert.Equal(t, "5a4fd7419feede6a19b18712", c.ID)
 	assert.Equal(t, StatusClosed, c.Status)
@@ -92,6 +94,7 @@ func TestFixtureSelectPopulate(t *testing.T) {
 }
 
 func TestFixturePopulatedLists(t *testing.T) {
+	t.Parallel()
 	plain := decodeFixture[[]Conversation](t, "spec/conversations_unpopulated.json")
 	assert.Equal(t, []Conversation{{ID: "542edff9fffc55dd29d99346", Contact: NewRef[Contact]("591506e18a280627f8dcfede")}}, plain)
 
@@ -111,6 +114,7 @@ func TestFixturePopulatedLists(t *testing.T) {
 }
 
 func TestFixtureUsersSelect(t *testing.T) {
+	t.Parallel()
 	users := decodeFixture[[]User](t, "spec/users_select.json")
 	assert.Equal(t, []User{
 		{ID: "543adb9c7a0f149e3ac29438", Name: "user1", Email: "user1@test.com"},
@@ -119,6 +123,7 @@ func TestFixtureUsersSelect(t *testing.T) {
 }
 
 func TestFixtureMessagesLikedCommented(t *testing.T) {
+	t.Parallel()
 	liked := decodeFixture[Message](t, "spec/message_liked.json")
 	assert.Equal(t, Message{Type: MessageTypeChat, Text: "No need, I could easily find it on your website",
 		Likes: []string{"5d554542fe7730001185fb22"}}, liked)
@@ -130,6 +135,7 @@ func TestFixtureMessagesLikedCommented(t *testing.T) {
 }
 
 func TestFixtureServices(t *testing.T) {
+	t.Parallel()
 	rec := decodeFixture[Service](t, "spec/service_record.json")
 	assert.Equal(t, Service{ID: "591a3932dd2ec870ce85bd2f", Organization: NewRef[Organization]("590bcf50458b716046347f36"),
 		Name: "Acme SmartSupp", Type: "smartsupp", Params: Meta{"jid": "uid3710@s1.smartsupp.com", "password": "z3kR3t",
@@ -140,6 +146,7 @@ func TestFixtureServices(t *testing.T) {
 }
 
 func TestFixtureRequestsDecodeIntoInputs(t *testing.T) {
+	t.Parallel()
 	create := decodeFixture[ConversationCreate](t, "spec/create_conversation_request.json")
 	assert.Equal(t, ConversationCreate{Messages: []MessageInput{
 		{Text: "Hello"},

@@ -1,10 +1,8 @@
 package chatshipper
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"iter"
 	"net/http"
 	"net/url"
 	"slices"
@@ -33,8 +31,15 @@ type Pagination struct {
 // defaultPageLimit is the server's page size when no limit is sent (https://developers.chatshipper.com/docs/api-resource-sets).
 const defaultPageLimit = 200
 
-// errPageNoProgress is wrapped when a next link would repeat or rewind pages.
-var errPageNoProgress = errors.New("chatshipper: pagination: next link does not advance")
+// ErrInvalidResponse is matched (through errors.Is) by the error for a 2xx
+// answer the SDK cannot use: a list page holding null items, or pages that
+// do not advance (a server that ignores the offset or the key filter, or a
+// next link that rewinds). Such answers end the call or the walk with this
+// error instead of yielding garbage or looping.
+var ErrInvalidResponse = errors.New("chatshipper: invalid response")
+
+// errPageNoProgress is wrapped when pages would repeat or rewind.
+var errPageNoProgress = fmt.Errorf("%w: pagination does not advance", ErrInvalidResponse)
 
 // parsePagination reads the X-* pagination headers and the Link header.
 func parsePagination(h http.Header) Pagination {
@@ -230,76 +235,4 @@ func linkTargetQuery(target string) url.Values {
 	// ParseQuery keeps what it could read when part of the query is bad.
 	q, _ := url.ParseQuery(strings.TrimSpace(rawQuery))
 	return q
-}
-
-// paginate returns every item of a listing lazily, fetching a page only when
-// the caller has consumed the previous one. fetch receives a copy of q with
-// offset and limit set (limit always explicit: q's own or 200); q itself is
-// never changed. The next page starts at the next link's offset when there
-// is one, else after the items received. Paging stops at an empty page, at
-// X-Total, at a page without a next link that has first/prev links (the
-// spec's last page), or at a page without a next link that is shorter than
-// the limit (or X-Per-Page when the server caps it lower); a next link that
-// does not move forward ends it with an error. An error (from fetch, ctx or the
-// query) is yielded once, with the zero T, and ends the sequence.
-func paginate[T any](ctx context.Context, q *Query, fetch func(ctx context.Context, q *Query) ([]T, Pagination, error)) iter.Seq2[T, error] {
-	return func(yield func(T, error) bool) {
-		var zero T
-		if err := q.Err(); err != nil {
-			yield(zero, err)
-			return
-		}
-		offset, _ := q.OffsetValue()
-		limit, ok := q.LimitValue()
-		if !ok {
-			limit = defaultPageLimit
-		}
-		for {
-			if err := ctx.Err(); err != nil {
-				yield(zero, err)
-				return
-			}
-			items, page, err := fetch(ctx, q.Offset(offset).Limit(limit))
-			if err != nil {
-				yield(zero, err)
-				return
-			}
-			for _, item := range items {
-				if !yield(item, nil) {
-					return
-				}
-			}
-			if len(items) == 0 {
-				return
-			}
-			next := offset + len(items)
-			if page.NextOffset >= 0 {
-				if page.NextOffset <= offset {
-					yield(zero, fmt.Errorf("%w: next offset %d after offset %d", errPageNoProgress, page.NextOffset, offset))
-					return
-				}
-				next = page.NextOffset
-			}
-			if page.Total >= 0 && next >= page.Total {
-				return
-			}
-			if page.NextOffset < 0 {
-				// The spec omits "next" only on the last page; first/prev
-				// show that the server does send links for this listing.
-				if page.FirstOffset >= 0 || page.PrevOffset >= 0 {
-					return
-				}
-				// A server that caps the page size says so in X-Per-Page;
-				// a page is short only against what the server allows.
-				pageSize := limit
-				if page.PerPage > 0 && page.PerPage < pageSize {
-					pageSize = page.PerPage
-				}
-				if len(items) < pageSize {
-					return
-				}
-			}
-			offset = next
-		}
-	}
 }

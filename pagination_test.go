@@ -22,6 +22,7 @@ var paginationAbsent = Pagination{
 }
 
 func TestParsePagination(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		h    http.Header
@@ -112,6 +113,7 @@ func TestParsePagination(t *testing.T) {
 }
 
 func TestParsePageRange(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in         string
 		start, end int
@@ -145,6 +147,7 @@ func TestParsePageRange(t *testing.T) {
 }
 
 func TestParseLinkHeader(t *testing.T) {
+	t.Parallel()
 	q := func(s string) url.Values {
 		v, err := url.ParseQuery(s)
 		require.NoError(t, err)
@@ -328,6 +331,7 @@ func pageSeqInts(from, to int) []int {
 }
 
 func TestPaginateCounts(t *testing.T) {
+	t.Parallel()
 	// Expected fetch counts with the default limit of 200.
 	tests := []struct {
 		n                      int
@@ -366,6 +370,7 @@ func TestPaginateCounts(t *testing.T) {
 }
 
 func TestPaginateCallerOffsetAndLimit(t *testing.T) {
+	t.Parallel()
 	q := NewQuery().Where("status", Eq("open")).Sort("-createdAt").Offset(3).Limit(7)
 	before, err := q.Encode()
 	require.NoError(t, err)
@@ -389,6 +394,7 @@ func TestPaginateCallerOffsetAndLimit(t *testing.T) {
 }
 
 func TestPaginateLeavesCallerQueryWithoutLimit(t *testing.T) {
+	t.Parallel()
 	q := NewQuery().Where("type", Eq("contact"))
 	f := &pageFakeLister{n: 450, total: true}
 	items, errs := collectPages(t, paginate(t.Context(), q, f.fetch))
@@ -406,6 +412,7 @@ func TestPaginateLeavesCallerQueryWithoutLimit(t *testing.T) {
 }
 
 func TestPaginateFollowsNextLink(t *testing.T) {
+	t.Parallel()
 	// The server's next link, not offset+len(page), decides where to go.
 	var offsets []int
 	fetch := func(_ context.Context, q *Query) ([]string, Pagination, error) {
@@ -429,6 +436,7 @@ func TestPaginateFollowsNextLink(t *testing.T) {
 }
 
 func TestPaginateServerPageCap(t *testing.T) {
+	t.Parallel()
 	// The server returns 100 per page whatever the limit, and says so.
 	f := &pageFakeLister{n: 250, perPage: 100}
 	items, errs := collectPages(t, paginate(t.Context(), nil, f.fetch))
@@ -438,6 +446,7 @@ func TestPaginateServerPageCap(t *testing.T) {
 }
 
 func TestPaginateNextLinkMustAdvance(t *testing.T) {
+	t.Parallel()
 	for _, next := range []int{0, 5} {
 		t.Run(strconv.Itoa(next), func(t *testing.T) {
 			calls := 0
@@ -451,13 +460,14 @@ func TestPaginateNextLinkMustAdvance(t *testing.T) {
 			assert.Equal(t, []int{1, 2}, items)
 			require.Len(t, errs, 1)
 			assert.ErrorIs(t, errs[0], errPageNoProgress)
-			assert.EqualError(t, errs[0], fmt.Sprintf("chatshipper: pagination: next link does not advance: next offset %d after offset 5", next))
+			assert.EqualError(t, errs[0], fmt.Sprintf("chatshipper: invalid response: pagination does not advance: next offset %d after offset 5", next))
 			assert.Equal(t, 1, calls)
 		})
 	}
 }
 
 func TestPaginateErrorOnPageThree(t *testing.T) {
+	t.Parallel()
 	boom := errors.New("boom")
 	f := &pageFakeLister{n: 1000, total: true, failAt: 3, err: boom}
 	var items []int
@@ -477,6 +487,7 @@ func TestPaginateErrorOnPageThree(t *testing.T) {
 }
 
 func TestPaginateBreakStopsFetching(t *testing.T) {
+	t.Parallel()
 	f := &pageFakeLister{n: 1000, total: true}
 	var got []int
 	for item, err := range paginate(t.Context(), NewQuery().Limit(5), f.fetch) {
@@ -491,6 +502,7 @@ func TestPaginateBreakStopsFetching(t *testing.T) {
 }
 
 func TestPaginateContext(t *testing.T) {
+	t.Parallel()
 	t.Run("cancelled before the first fetch", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
@@ -514,6 +526,7 @@ func TestPaginateContext(t *testing.T) {
 }
 
 func TestPaginateInvalidQuery(t *testing.T) {
+	t.Parallel()
 	f := &pageFakeLister{n: 10}
 	q := NewQuery().Limit(0)
 	items, errs := collectPages(t, paginate(t.Context(), q, f.fetch))
@@ -525,6 +538,7 @@ func TestPaginateInvalidQuery(t *testing.T) {
 }
 
 func TestPaginateEmptyPageWithNextLinkStops(t *testing.T) {
+	t.Parallel()
 	calls := 0
 	fetch := func(context.Context, *Query) ([]int, Pagination, error) {
 		calls++

@@ -148,6 +148,7 @@ func queryRequestLine(path, enc string) string {
 }
 
 func TestQuerySpecExamples(t *testing.T) {
+	t.Parallel()
 	examples := querySpecExamples()
 
 	if updateGolden() {
@@ -194,6 +195,7 @@ func TestQuerySpecExamples(t *testing.T) {
 // A few encoded strings spelled out, so a reader sees the percent-encoding
 // without opening the golden file.
 func TestQueryEncodeExact(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		q    *Query
 		want string
@@ -231,6 +233,7 @@ type queryPanicStringer struct{}
 func (queryPanicStringer) String() string { panic("boom") }
 
 func TestQueryValueFormatting(t *testing.T) {
+	t.Parallel()
 	ams := time.FixedZone("CEST", 2*3600)
 	tests := []struct {
 		name string
@@ -272,6 +275,7 @@ func TestQueryValueFormatting(t *testing.T) {
 }
 
 func TestFilterString(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		f    Filter
 		want string
@@ -300,6 +304,7 @@ func TestFilterString(t *testing.T) {
 }
 
 func TestQueryRefusals(t *testing.T) {
+	t.Parallel()
 	n := NewQuery
 	tests := []struct {
 		name   string
@@ -431,6 +436,7 @@ func TestQueryRefusals(t *testing.T) {
 }
 
 func TestQueryErrorMessage(t *testing.T) {
+	t.Parallel()
 	err := NewQuery().Where("age", Gt("=5")).Err()
 	assert.EqualError(t, err, `chatshipper: invalid query: field "age": Gt value "=5" starts with "="; use Gte`)
 	assert.EqualError(t, &QueryError{Reason: "r"}, "chatshipper: invalid query: r")
@@ -438,6 +444,7 @@ func TestQueryErrorMessage(t *testing.T) {
 }
 
 func TestParseQueryRefusals(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		raw    string
 		field  string
@@ -485,6 +492,7 @@ func TestParseQueryRefusals(t *testing.T) {
 }
 
 func TestParseQueryForms(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		raw  string
 		want *Query
@@ -517,6 +525,7 @@ func TestParseQueryForms(t *testing.T) {
 }
 
 func TestQueryImmutable(t *testing.T) {
+	t.Parallel()
 	// Built step by step so the base's slices have spare capacity, the case
 	// in which a careless append would write into a shared array.
 	base := NewQuery().Where("status", Eq("open")).Where("x", Exists()).Where("y", Exists()).
@@ -568,6 +577,7 @@ func TestQueryImmutable(t *testing.T) {
 }
 
 func TestQueryNilAndAccessors(t *testing.T) {
+	t.Parallel()
 	var q *Query
 	require.NoError(t, q.Err())
 	v, err := q.Values()
@@ -598,6 +608,7 @@ func TestQueryNilAndAccessors(t *testing.T) {
 }
 
 func TestQueryValidateMessages(t *testing.T) {
+	t.Parallel()
 	reason := "listing messages needs a filter on one of id, organization, conversation, type, role, createdAt"
 	tests := []struct {
 		name string
@@ -636,6 +647,7 @@ func TestQueryValidateMessages(t *testing.T) {
 }
 
 func TestQueryValidateConversations(t *testing.T) {
+	t.Parallel()
 	reason := "a meta filter needs a filter on one of id, type, participants.user, status, createdAt, categoryIndex, category, organization, updatedAt"
 	meta := NewQuery().Where("meta.intent", Eq("greeting"))
 	tests := []struct {

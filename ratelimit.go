@@ -2,8 +2,8 @@ package chatshipper
 
 import (
 	"context"
+	"log/slog"
 	"math"
-	"net/http"
 	"sync"
 	"time"
 )
@@ -19,8 +19,9 @@ type Limiter interface {
 }
 
 // Pauser is optionally implemented by a Limiter. After a 429 answer with a
-// Retry-After header the client calls Pause, so that every goroutine sharing the
-// limiter backs off, not only the one that was refused.
+// Retry-After header the client calls Pause with the whole Retry-After (never
+// shortened, also when the call itself does not retry), so that every
+// goroutine sharing the limiter backs off, not only the one that was refused.
 type Pauser interface {
 	// Pause makes sure no slot is granted before d has elapsed from now. It
 	// never shortens a pause already in force.
@@ -344,13 +345,16 @@ func WithLimiter(l Limiter) Option {
 }
 
 // pauseLimiter backs every goroutine off after a server 429 with Retry-After,
-// for as long as the retry itself waits (Retry-After capped by the max wait).
-func (c *Client) pauseLimiter(resp *http.Response) {
+// for the whole Retry-After: a pause is never shorter than what the server
+// asked, also when the call itself does not retry.
+func (c *Client) pauseLimiter(ctx context.Context, d time.Duration) {
 	p, ok := c.limiter.(Pauser)
-	if !ok {
+	if !ok || d <= 0 {
 		return
 	}
-	if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok && d > 0 {
-		p.Pause(min(d, c.retry.RetryWaitMax))
+	p.Pause(d)
+	if c.logger != nil {
+		c.logger.LogAttrs(ctx, slog.LevelDebug, "chatshipper: rate limiter paused for Retry-After",
+			slog.Duration("retry_after", d))
 	}
 }

@@ -79,6 +79,7 @@ func hammer(t *testing.T, l *WindowLimiter, workers, perWorker int, maxThink tim
 }
 
 func TestWindowLimiterNeverMoreThanNInAnyWindow(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		n         int
@@ -95,6 +96,7 @@ func TestWindowLimiterNeverMoreThanNInAnyWindow(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				l := NewWindowLimiter(tt.n, tt.window)
 				times := hammer(t, l, tt.workers, tt.perWorker, tt.maxThink).sorted()
@@ -111,6 +113,7 @@ func TestWindowLimiterNeverMoreThanNInAnyWindow(t *testing.T) {
 }
 
 func TestWindowLimiterSteadyStateThroughput(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		n       int
@@ -124,6 +127,7 @@ func TestWindowLimiterSteadyStateThroughput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				start := time.Now()
 				l := NewWindowLimiter(tt.n, tt.window)
@@ -145,6 +149,7 @@ func TestWindowLimiterSteadyStateThroughput(t *testing.T) {
 }
 
 func TestWindowLimiterSteadyStatePacedCaller(t *testing.T) {
+	t.Parallel()
 	// One caller asking every 10 ms (faster than 20 per 1.025 s) gets exactly
 	// 20 slots per window over a long run.
 	synctest.Test(t, func(t *testing.T) {
@@ -169,6 +174,7 @@ func TestWindowLimiterSteadyStatePacedCaller(t *testing.T) {
 }
 
 func TestWindowLimiterFIFO(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		n       int
@@ -181,6 +187,7 @@ func TestWindowLimiterFIFO(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				start := time.Now()
 				l := NewWindowLimiter(tt.n, tt.window)
@@ -209,11 +216,13 @@ func TestWindowLimiterFIFO(t *testing.T) {
 }
 
 func TestWindowLimiterNewcomerDoesNotOvertakeQueue(t *testing.T) {
+	t.Parallel()
 	// When B arrives at the very instant A's slot frees, B's call and the
 	// limiter's timer run in either order; repeat so both orders occur. A must
 	// go first either way, and B waits for the next window.
 	for _, arriveAt := range []time.Duration{500 * time.Millisecond, time.Second} {
 		t.Run(arriveAt.String(), func(t *testing.T) {
+			t.Parallel()
 			for range 20 {
 				synctest.Test(t, func(t *testing.T) {
 					start := time.Now()
@@ -241,6 +250,7 @@ func TestWindowLimiterNewcomerDoesNotOvertakeQueue(t *testing.T) {
 }
 
 func TestWindowLimiterCancel(t *testing.T) {
+	t.Parallel()
 	type waiterSpec struct {
 		timeout time.Duration // 0: never
 		wantAt  time.Duration // when Wait returns
@@ -274,6 +284,7 @@ func TestWindowLimiterCancel(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				start := time.Now()
 				l := NewWindowLimiter(1, time.Second)
@@ -310,6 +321,7 @@ func TestWindowLimiterCancel(t *testing.T) {
 }
 
 func TestWindowLimiterCancelExplicit(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		l := NewWindowLimiter(1, time.Second)
@@ -329,6 +341,7 @@ func TestWindowLimiterCancelExplicit(t *testing.T) {
 }
 
 func TestWindowLimiterContextAlreadyDone(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		l := NewWindowLimiter(1, time.Second)
@@ -342,6 +355,7 @@ func TestWindowLimiterContextAlreadyDone(t *testing.T) {
 }
 
 func TestWindowLimiterPauseStopsEveryone(t *testing.T) {
+	t.Parallel()
 	// 64 goroutines keep asking; a 429 at 2.5 s pauses all of them for 30 s.
 	synctest.Test(t, func(t *testing.T) {
 		const n, w = 20, time.Second
@@ -374,6 +388,7 @@ func TestWindowLimiterPauseStopsEveryone(t *testing.T) {
 }
 
 func TestWindowLimiterPause(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		n      int
@@ -398,6 +413,7 @@ func TestWindowLimiterPause(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				start := time.Now()
 				l := NewWindowLimiter(tt.n, time.Second)
@@ -421,6 +437,7 @@ func TestWindowLimiterPause(t *testing.T) {
 }
 
 func TestWindowLimiterHugePause(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		l := NewWindowLimiter(1, time.Second)
@@ -433,6 +450,7 @@ func TestWindowLimiterHugePause(t *testing.T) {
 }
 
 func TestNewWindowLimiterClamps(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		l        func() *WindowLimiter
@@ -450,6 +468,7 @@ func TestNewWindowLimiterClamps(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				start := time.Now()
 				l := tt.l()
@@ -463,6 +482,7 @@ func TestNewWindowLimiterClamps(t *testing.T) {
 }
 
 func TestWindowLimiterZeroValuePause(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		var l WindowLimiter
@@ -473,6 +493,7 @@ func TestWindowLimiterZeroValuePause(t *testing.T) {
 }
 
 func TestWindowLimiterStress(t *testing.T) {
+	t.Parallel()
 	// Callers with random think times and random deadlines, and random pauses:
 	// the window holds, every call returns, and nothing is left queued.
 	for _, tc := range []struct {
@@ -481,6 +502,7 @@ func TestWindowLimiterStress(t *testing.T) {
 	}{{3, 30 * time.Millisecond}, {20, 30 * time.Millisecond}, {1100, 3 * time.Millisecond}} {
 		n := tc.n
 		t.Run(fmt.Sprintf("n=%d", n), func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				const w = 250 * time.Millisecond
 				l := NewWindowLimiter(n, w)
@@ -528,6 +550,7 @@ func TestWindowLimiterStress(t *testing.T) {
 }
 
 func TestWindowLimiterRecordsAreBounded(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		n          int
@@ -538,6 +561,7 @@ func TestWindowLimiterRecordsAreBounded(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				l := NewWindowLimiter(tt.n, time.Second)
 				most := 0

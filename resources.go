@@ -60,9 +60,9 @@ func normalizeE164(tel string) (string, error) {
 	return s, nil
 }
 
-// ErrSelfUnknown is returned by UsersService.Me when the client cannot tell
-// its own user: the token is not a JWT with an _id claim and the token source
-// does not name the user.
+// ErrSelfUnknown is returned by [UsersService.Me] and [Client.SelfUserID] when
+// the client cannot tell its own user: the token is not a JWT with an _id
+// claim and the token source does not name the user.
 var ErrSelfUnknown = errors.New("chatshipper: the token's own user ID is unknown")
 
 // Me returns the user the client's token belongs to. Every role may fetch its

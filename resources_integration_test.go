@@ -63,6 +63,7 @@ func roundTrip[T, C, U any](t *testing.T, r crudService[T, C, U], create *C, upd
 func ptr[T any](v T) *T { return &v }
 
 func TestIntegrationResourcesRoundTrip(t *testing.T) {
+	t.Parallel()
 	srv := chatshippertest.NewServer(t, chatshippertest.WithRateLimit(0))
 	c, err := chatshipper.NewClient(srv.AdminToken, chatshipper.WithBaseURL(srv.URL), chatshipper.WithRateLimit(0))
 	require.NoError(t, err)
@@ -147,6 +148,7 @@ func TestIntegrationResourcesRoundTrip(t *testing.T) {
 }
 
 func TestIntegrationTelephoneLookupKeepsPlus(t *testing.T) {
+	t.Parallel()
 	srv := chatshippertest.NewServer(t, chatshippertest.WithRateLimit(0))
 	c, err := chatshipper.NewClient(srv.AdminToken, chatshipper.WithBaseURL(srv.URL))
 	require.NoError(t, err)
@@ -164,6 +166,7 @@ func TestIntegrationTelephoneLookupKeepsPlus(t *testing.T) {
 }
 
 func TestIntegrationUsersMe(t *testing.T) {
+	t.Parallel()
 	srv := chatshippertest.NewServer(t)
 	c, err := chatshipper.NewClient(srv.Token, chatshipper.WithBaseURL(srv.URL))
 	require.NoError(t, err)

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -253,11 +254,13 @@ func allCRUDCases(c *Client) []crudCase {
 }
 
 func TestResourceCRUDRequests(t *testing.T) {
+	t.Parallel()
 	// The case list is built once to name the subtests; each subtest runs its
 	// own copy against a fresh client and transport.
 	probe, _ := newTestClient(t)
 	for i, tc := range allCRUDCases(probe) {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			c, mt := newTestClient(t)
 			tc := allCRUDCases(c)[i]
 			var got seen
@@ -298,6 +301,7 @@ func resourceIDCalls[T, C, U any](res crudAPI[T, C, U], path, idName string, upd
 }
 
 func TestResourceIDsRefusedBeforeIO(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t)
 	services := []idCalls{
 		resourceIDCalls(c.Contacts, c.Contacts.r.path, "contactID", &ContactUpdate{}),
@@ -334,6 +338,7 @@ func TestResourceIDsRefusedBeforeIO(t *testing.T) {
 }
 
 func TestResourceBadBodiesRefusedBeforeIO(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t)
 	ctx := context.Background()
 	cases := []struct {
@@ -437,6 +442,7 @@ func TestResourceBadBodiesRefusedBeforeIO(t *testing.T) {
 }
 
 func TestResourceBadQueryAndZeroServiceRefusedBeforeIO(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t)
 	ctx := context.Background()
 	bad := NewQuery().Limit(-1)
@@ -466,6 +472,7 @@ func TestResourceBadQueryAndZeroServiceRefusedBeforeIO(t *testing.T) {
 }
 
 func TestResourceErrorsAreTyped(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t)
 	mt.RegisterResponder("GET", testBase+"forms/"+resFormID, httpmock.NewStringResponder(404, `{"error":{"message":"Form not found"}}`))
 	f, resp, err := c.Forms.Get(context.Background(), resFormID, nil)
@@ -478,6 +485,7 @@ func TestResourceErrorsAreTyped(t *testing.T) {
 }
 
 func TestResourceListIterPages(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t)
 	var queries []url.Values
 	mt.RegisterResponder("GET", testBase+"users", func(r *http.Request) (*http.Response, error) {
@@ -490,7 +498,8 @@ func TestResourceListIterPages(t *testing.T) {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			fmt.Fprintf(&b, `{"id":"%024d","name":"u%s-%d"}`, i, off, i)
+			n, _ := strconv.Atoi(off)
+			fmt.Fprintf(&b, `{"id":"%024d","name":"u%s-%d"}`, n+i, off, i)
 		}
 		b.WriteByte(']')
 		resp := httpmock.NewStringResponse(200, b.String())
@@ -512,6 +521,7 @@ func TestResourceListIterPages(t *testing.T) {
 // --- contacts ---
 
 func TestContactsFindByTelephone(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t)
 	var got seen
 	mt.RegisterResponder("GET", testBase+"contacts", answer(&got, 200, "["+string(readFixture(t, "resources/contact.json"))+"]"))
@@ -535,6 +545,7 @@ func TestContactsFindByTelephone(t *testing.T) {
 }
 
 func TestContactsFindByTelephoneRefusesBeforeIO(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t)
 	for _, tc := range []struct{ tel, org, arg string }{
 		{"", "", "telephone"},
@@ -563,6 +574,7 @@ func TestContactsFindByTelephoneRefusesBeforeIO(t *testing.T) {
 // --- users ---
 
 func TestUsersMe(t *testing.T) {
+	t.Parallel()
 	tok := decodeFixture[Token](t, "resources/auth_token.json")
 	c, mt := newTestClient(t, WithTokenSource(StaticTokenSource(tok.AccessToken)))
 	var got seen
@@ -584,6 +596,7 @@ func TestUsersMe(t *testing.T) {
 }
 
 func TestUserCreateAndUpdateRedactPassword(t *testing.T) {
+	t.Parallel()
 	u := decodeFixture[UserCreate](t, "resources/user_create_request.json")
 	assert.Equal(t, UserCreate{GivenName: "Jenny", FamilyName: "Jones", Email: "jenny.jones@example.com",
 		Password: canaryPassword, Status: "active"}, u)
@@ -607,6 +620,7 @@ func TestUserCreateAndUpdateRedactPassword(t *testing.T) {
 // --- services and webhooks ---
 
 func TestServicesCreateWebhook(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t)
 	var got seen
 	mt.RegisterResponder("POST", testBase+"services", answer(&got, 201, string(readFixture(t, "resources/service_webhook.json"))))
@@ -633,6 +647,7 @@ func TestServicesCreateWebhook(t *testing.T) {
 }
 
 func TestServicesVerify(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t)
 	var got seen
 	id := "5c1a3932dd2ec870ce85bd30"
@@ -651,6 +666,7 @@ func TestServicesVerify(t *testing.T) {
 }
 
 func TestWebhookValidationRefusesBeforeIO(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t)
 	const credURL = "https://bob:pa55-CANARY@hooks.example.com/in"
 	for _, tc := range []struct {
@@ -686,6 +702,7 @@ func TestWebhookValidationRefusesBeforeIO(t *testing.T) {
 }
 
 func TestWebhookSecretsNeverPrinted(t *testing.T) {
+	t.Parallel()
 	const credURL = "https://bob:pa55-CANARY@hooks.example.com/in"
 	w := WebhookServiceCreate{Name: "n", URL: credURL, Secret: webhookSec, Events: []string{"message.*"}}
 	p := WebhookParams{URL: credURL, Secret: webhookSec, Events: []string{"message.*"}}
@@ -721,6 +738,7 @@ func TestWebhookSecretsNeverPrinted(t *testing.T) {
 }
 
 func TestWebhookParamsView(t *testing.T) {
+	t.Parallel()
 	_, ok := (&Service{Type: ServiceSmartsupp, Params: Meta{"url": "x"}}).WebhookParams()
 	assert.False(t, ok, "not a webhook")
 	p, ok := (&Service{Type: ServiceWebhook, Params: Meta{"url": "https://h.example/x", "events": 3.0}}).WebhookParams()
@@ -737,6 +755,7 @@ func TestWebhookParamsView(t *testing.T) {
 // --- fixtures ---
 
 func TestFixtureResourceUser(t *testing.T) {
+	t.Parallel()
 	u := decodeFixture[User](t, "resources/user.json")
 	assert.Equal(t, User{
 		ID:         resUserID,
@@ -757,6 +776,7 @@ func TestFixtureResourceUser(t *testing.T) {
 }
 
 func TestFixtureResourceAuthToken(t *testing.T) {
+	t.Parallel()
 	tok := decodeFixture[Token](t, "resources/auth_token.json")
 	access, refresh := tok.AccessToken, tok.RefreshToken
 	assert.Equal(t, Token{TokenType: "Bearer", AccessToken: access, RefreshToken: refresh, User: resUserID,
@@ -766,6 +786,7 @@ func TestFixtureResourceAuthToken(t *testing.T) {
 }
 
 func TestFixtureResourceOrganization(t *testing.T) {
+	t.Parallel()
 	o := decodeFixture[Organization](t, "resources/organization.json")
 	leeds := "5917f2e1a4c63e0011ddaee3"
 	path := "563f1bd1b8a9ce1e0b9b6b6d#" + resOrgID + "#" + leeds
@@ -801,6 +822,7 @@ func TestFixtureResourceOrganization(t *testing.T) {
 }
 
 func TestFixtureResourceWebhookService(t *testing.T) {
+	t.Parallel()
 	s := decodeFixture[Service](t, "resources/service_webhook.json")
 	assert.Equal(t, Service{
 		ID:           "5c1a3932dd2ec870ce85bd30",
@@ -821,6 +843,7 @@ func TestFixtureResourceWebhookService(t *testing.T) {
 }
 
 func TestFixtureResourceBots(t *testing.T) {
+	t.Parallel()
 	b := decodeFixture[Bot](t, "resources/bot.json")
 	assert.Equal(t, Bot{ID: resBotID, Name: "Review bot", Organization: NewRef[Organization](resOrgID), Enabled: true,
 		Status: BotActive, Meta: Meta{"consumerFacing": true, "audience": "suborgs"},
@@ -841,6 +864,7 @@ func TestFixtureResourceBots(t *testing.T) {
 }
 
 func TestFixtureResourceForm(t *testing.T) {
+	t.Parallel()
 	f := decodeFixture[Form](t, "resources/form.json")
 	assert.Equal(t, Form{
 		ID:           resFormID,
@@ -857,6 +881,7 @@ func TestFixtureResourceForm(t *testing.T) {
 }
 
 func TestFixtureResourceContact(t *testing.T) {
+	t.Parallel()
 	c := decodeFixture[Contact](t, "resources/contact.json")
 	assert.Equal(t, Contact{
 		ID:           "5c9a1b2c3d4e5f6071829304",
@@ -876,6 +901,7 @@ func TestFixtureResourceContact(t *testing.T) {
 }
 
 func TestFixtureResourceGroupsChannelsWorkflows(t *testing.T) {
+	t.Parallel()
 	path := "563f1bd1b8a9ce1e0b9b6b6d#" + resOrgID
 	g := decodeFixture[OrgGroup](t, "resources/orggroup.json")
 	assert.Equal(t, OrgGroup{ID: "5d0a0b0c0d0e0f1011121314", Name: "Northern dealers", Organization: NewRef[Organization](resOrgID),
@@ -898,6 +924,7 @@ func TestFixtureResourceGroupsChannelsWorkflows(t *testing.T) {
 // --- Document and Collection ---
 
 func TestFixtureResourceKbaseDocument(t *testing.T) {
+	t.Parallel()
 	raw := readFixture(t, "resources/kbase.json")
 	var ref map[string]json.RawMessage
 	require.NoError(t, json.Unmarshal(raw, &ref))
@@ -952,6 +979,7 @@ func TestFixtureResourceKbaseDocument(t *testing.T) {
 }
 
 func TestDocumentAccessorsAndEdits(t *testing.T) {
+	t.Parallel()
 	var d Document // the zero value is usable
 	assert.Equal(t, "", d.ID())
 	assert.Equal(t, "", d.Organization())
@@ -1043,6 +1071,7 @@ func TestDocumentAccessorsAndEdits(t *testing.T) {
 // A document read with Get and sent back with Update keeps every field it
 // did not change, byte for byte, on the wire.
 func TestDocumentGetUpdateRoundTrip(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t)
 	raw := readFixture(t, "resources/kbase.json")
 	var orig map[string]json.RawMessage
@@ -1086,6 +1115,7 @@ func TestDocumentGetUpdateRoundTrip(t *testing.T) {
 }
 
 func TestCollectionNames(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t)
 	ctx := context.Background()
 	for _, name := range []string{"", ".", "..", "/", "a/b", "kbases/", "/kbases", "Kbases", "kb ases", "kb-ases",
@@ -1121,9 +1151,11 @@ func TestCollectionNames(t *testing.T) {
 }
 
 func TestCollectionEveryKnownName(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{"kbases", "kbitems", "articles", "files", "locations", "watemplates", "metrics",
 		"points", "partners", "tests", "testresults", "links"} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			c, mt := newTestClient(t)
 			var got seen
 			mt.RegisterResponder("GET", testBase+name, answer(&got, 200, `[{"id":"`+resItemID+`","anything":[1,2]}]`))
@@ -1141,6 +1173,7 @@ func TestCollectionEveryKnownName(t *testing.T) {
 }
 
 func TestServicePaths(t *testing.T) {
+	t.Parallel()
 	c, _ := newTestClient(t)
 	assert.Equal(t, map[string]string{
 		"Contacts": "contacts", "Users": "users", "Organizations": "organizations", "OrgGroups": "orggroups",

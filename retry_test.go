@@ -49,6 +49,7 @@ var (
 )
 
 func TestRetryTable(t *testing.T) {
+	t.Parallel()
 	const url = testBase + "conversations/5bb0277fd99faf11a3f4a37e"
 	tests := []struct {
 		name      string
@@ -90,9 +91,9 @@ func TestRetryTable(t *testing.T) {
 		{name: "Retry-After seconds honoured", method: "GET",
 			steps: []step{{status: 503, retryAfter: "30"}, {status: 200, body: `{}`}}, wantHits: 2,
 			wantWait: 30 * time.Second, exactWait: true},
-		{name: "Retry-After capped by max wait", method: "GET",
-			steps: []step{{status: 429, retryAfter: "120"}, {status: 200, body: `{}`}}, wantHits: 2,
-			wantWait: 30 * time.Second, exactWait: true},
+		{name: "Retry-After over the max wait is not shortened: no retry", method: "GET",
+			steps: []step{{status: 429, retryAfter: "120"}, {status: 200, body: `{}`}}, wantHits: 1,
+			wantErr: ErrRateLimited, wantWait: 0, exactWait: true},
 		{name: "429 loop limit never retried", method: "POST",
 			steps:    []step{{status: 429, body: `{"error":{"message":"Loop limit: more than 8 identical messages in 3 minutes"}}`}},
 			wantHits: 1, wantErr: ErrLoopLimit},
@@ -102,6 +103,7 @@ func TestRetryTable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				c, mt := newTestClient(t, tt.opts...)
 				var hits atomic.Int32
@@ -132,6 +134,7 @@ func TestRetryTable(t *testing.T) {
 }
 
 func TestRetryAfterHTTPDate(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		c, mt := newTestClient(t)
 		var hits atomic.Int32
@@ -147,6 +150,7 @@ func TestRetryAfterHTTPDate(t *testing.T) {
 }
 
 func TestRateLimitErrorFields(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		c, mt := newTestClient(t, WithMaxRetries(1))
 		var hits atomic.Int32
@@ -166,6 +170,7 @@ func TestRateLimitErrorFields(t *testing.T) {
 }
 
 func TestBackoffExponentialWithJitter(t *testing.T) {
+	t.Parallel()
 	for attempt := 0; attempt < 8; attempt++ {
 		ceil := min(30*time.Second, time.Second<<attempt)
 		for range 50 {
@@ -180,6 +185,7 @@ func TestBackoffExponentialWithJitter(t *testing.T) {
 }
 
 func TestParseRetryAfter(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
 		in   string
@@ -204,6 +210,7 @@ func TestParseRetryAfter(t *testing.T) {
 }
 
 func TestCancelMidBackoffReturnsAtOnce(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		c, mt := newTestClient(t)
 		var hits atomic.Int32
@@ -226,6 +233,7 @@ func TestCancelMidBackoffReturnsAtOnce(t *testing.T) {
 }
 
 func TestDeadlineMidBackoff(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		c, mt := newTestClient(t)
 		var hits atomic.Int32
@@ -241,6 +249,7 @@ func TestDeadlineMidBackoff(t *testing.T) {
 }
 
 func TestTransportErrorReportsMaybeSent(t *testing.T) {
+	t.Parallel()
 	c, mt := newTestClient(t, WithMaxRetries(0))
 	mt.RegisterResponder("POST", testBase+"conversations", httpmock.NewErrorResponder(resetErr))
 	req, _ := c.NewRequest(context.Background(), "POST", "conversations", map[string]string{"name": "x"})

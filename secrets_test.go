@@ -26,6 +26,7 @@ func (failingSource) Token(context.Context) (string, error) {
 // and a debug-level logger, and asserts the canary is in no error string and
 // no log line.
 func TestSecretsNeverLeak(t *testing.T) {
+	t.Parallel()
 	secrets := []string{testToken, canaryPassword, canaryRefresh}
 	paths := []struct {
 		name  string
@@ -50,6 +51,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}
 	for _, p := range paths {
 		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				var logs bytes.Buffer
 				logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -84,6 +86,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 
 // A request that reaches the server still logs no header.
 func TestLogsCarryNoHeaders(t *testing.T) {
+	t.Parallel()
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c, mt := newTestClient(t, WithLogger(logger))

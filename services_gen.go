@@ -28,9 +28,12 @@ func (s *ConversationsService) List(ctx context.Context, q *Query) ([]*Conversat
 	return s.r.list(ctx, q)
 }
 
-// ListIter returns every conversation matching q, fetching pages lazily (200
-// per request unless q sets a limit) and stopping when the loop breaks. An
-// error is yielded once and ends the sequence; q is never modified.
+// ListIter returns every conversation matching q, 200 per request unless q
+// sets a limit, with the next page fetched while the loop works on the
+// current one; it stops when the loop breaks. An error is yielded once and
+// ends the sequence; q is never modified. Each conversation that matched when
+// the walk began and still exists is yielded once, whatever the loop changes
+// (see [Walk] for sorted queries). It is Walk(ctx, q).Items().
 // A filter on a meta field needs a filter on one of id, type,
 // participants.user, status, createdAt, categoryIndex, category, organization
 // or updatedAt as well; a query without one is refused before any I/O.
@@ -38,6 +41,25 @@ func (s *ConversationsService) List(ctx context.Context, q *Query) ([]*Conversat
 // GET /v2/conversations (repeatedly)
 func (s *ConversationsService) ListIter(ctx context.Context, q *Query) iter.Seq2[*Conversation, error] {
 	return s.r.listIter(ctx, q)
+}
+
+// Walk returns a walk over every conversation matching q: Items for the
+// conversations, Pages for whole pages with their *Response, and Total, Page and
+// Count readable inside the loop (from the list headers, without extra
+// requests). [Prefetch] and [Concurrency] set how many pages are fetched
+// ahead or at once. The query is checked before any I/O.
+//
+// GET /v2/conversations (repeatedly)
+func (s *ConversationsService) Walk(ctx context.Context, q *Query, opts ...WalkOption) *Walk[Conversation] {
+	return s.r.walk(ctx, q, opts)
+}
+
+// Pages returns every page of conversations matching q, each with its
+// *Response; it is Walk(ctx, q, opts...).Pages().
+//
+// GET /v2/conversations (repeatedly)
+func (s *ConversationsService) Pages(ctx context.Context, q *Query, opts ...WalkOption) iter.Seq2[*Page[Conversation], error] {
+	return s.r.walk(ctx, q, opts).Pages()
 }
 
 // Get returns one conversation; q may select and populate fields (nil: all
@@ -84,15 +106,37 @@ func (s *MessagesService) List(ctx context.Context, q *Query) ([]*Message, *Resp
 	return s.r.list(ctx, q)
 }
 
-// ListIter returns every message matching q, fetching pages lazily (200
-// per request unless q sets a limit) and stopping when the loop breaks. An
-// error is yielded once and ends the sequence; q is never modified.
+// ListIter returns every message matching q, 200 per request unless q
+// sets a limit, with the next page fetched while the loop works on the
+// current one; it stops when the loop breaks. An error is yielded once and
+// ends the sequence; q is never modified. Each message that matched when
+// the walk began and still exists is yielded once, whatever the loop changes
+// (see [Walk] for sorted queries). It is Walk(ctx, q).Items().
 // The API requires a filter on one of id, organization, conversation, type,
 // role or createdAt; a query without one is refused before any I/O.
 //
 // GET /v2/messages (repeatedly)
 func (s *MessagesService) ListIter(ctx context.Context, q *Query) iter.Seq2[*Message, error] {
 	return s.r.listIter(ctx, q)
+}
+
+// Walk returns a walk over every message matching q: Items for the
+// messages, Pages for whole pages with their *Response, and Total, Page and
+// Count readable inside the loop (from the list headers, without extra
+// requests). [Prefetch] and [Concurrency] set how many pages are fetched
+// ahead or at once. The query is checked before any I/O.
+//
+// GET /v2/messages (repeatedly)
+func (s *MessagesService) Walk(ctx context.Context, q *Query, opts ...WalkOption) *Walk[Message] {
+	return s.r.walk(ctx, q, opts)
+}
+
+// Pages returns every page of messages matching q, each with its
+// *Response; it is Walk(ctx, q, opts...).Pages().
+//
+// GET /v2/messages (repeatedly)
+func (s *MessagesService) Pages(ctx context.Context, q *Query, opts ...WalkOption) iter.Seq2[*Page[Message], error] {
+	return s.r.walk(ctx, q, opts).Pages()
 }
 
 // Get returns one message; q may select and populate fields (nil: all
@@ -136,13 +180,35 @@ func (s *ContactsService) List(ctx context.Context, q *Query) ([]*Contact, *Resp
 	return s.r.list(ctx, q)
 }
 
-// ListIter returns every contact matching q, fetching pages lazily (200
-// per request unless q sets a limit) and stopping when the loop breaks. An
-// error is yielded once and ends the sequence; q is never modified.
+// ListIter returns every contact matching q, 200 per request unless q
+// sets a limit, with the next page fetched while the loop works on the
+// current one; it stops when the loop breaks. An error is yielded once and
+// ends the sequence; q is never modified. Each contact that matched when
+// the walk began and still exists is yielded once, whatever the loop changes
+// (see [Walk] for sorted queries). It is Walk(ctx, q).Items().
 //
 // GET /v2/contacts (repeatedly)
 func (s *ContactsService) ListIter(ctx context.Context, q *Query) iter.Seq2[*Contact, error] {
 	return s.r.listIter(ctx, q)
+}
+
+// Walk returns a walk over every contact matching q: Items for the
+// contacts, Pages for whole pages with their *Response, and Total, Page and
+// Count readable inside the loop (from the list headers, without extra
+// requests). [Prefetch] and [Concurrency] set how many pages are fetched
+// ahead or at once. The query is checked before any I/O.
+//
+// GET /v2/contacts (repeatedly)
+func (s *ContactsService) Walk(ctx context.Context, q *Query, opts ...WalkOption) *Walk[Contact] {
+	return s.r.walk(ctx, q, opts)
+}
+
+// Pages returns every page of contacts matching q, each with its
+// *Response; it is Walk(ctx, q, opts...).Pages().
+//
+// GET /v2/contacts (repeatedly)
+func (s *ContactsService) Pages(ctx context.Context, q *Query, opts ...WalkOption) iter.Seq2[*Page[Contact], error] {
+	return s.r.walk(ctx, q, opts).Pages()
 }
 
 // Get returns one contact; q may select and populate fields (nil: all
@@ -194,13 +260,35 @@ func (s *UsersService) List(ctx context.Context, q *Query) ([]*User, *Response, 
 	return s.r.list(ctx, q)
 }
 
-// ListIter returns every user matching q, fetching pages lazily (200
-// per request unless q sets a limit) and stopping when the loop breaks. An
-// error is yielded once and ends the sequence; q is never modified.
+// ListIter returns every user matching q, 200 per request unless q
+// sets a limit, with the next page fetched while the loop works on the
+// current one; it stops when the loop breaks. An error is yielded once and
+// ends the sequence; q is never modified. Each user that matched when
+// the walk began and still exists is yielded once, whatever the loop changes
+// (see [Walk] for sorted queries). It is Walk(ctx, q).Items().
 //
 // GET /v2/users (repeatedly)
 func (s *UsersService) ListIter(ctx context.Context, q *Query) iter.Seq2[*User, error] {
 	return s.r.listIter(ctx, q)
+}
+
+// Walk returns a walk over every user matching q: Items for the
+// users, Pages for whole pages with their *Response, and Total, Page and
+// Count readable inside the loop (from the list headers, without extra
+// requests). [Prefetch] and [Concurrency] set how many pages are fetched
+// ahead or at once. The query is checked before any I/O.
+//
+// GET /v2/users (repeatedly)
+func (s *UsersService) Walk(ctx context.Context, q *Query, opts ...WalkOption) *Walk[User] {
+	return s.r.walk(ctx, q, opts)
+}
+
+// Pages returns every page of users matching q, each with its
+// *Response; it is Walk(ctx, q, opts...).Pages().
+//
+// GET /v2/users (repeatedly)
+func (s *UsersService) Pages(ctx context.Context, q *Query, opts ...WalkOption) iter.Seq2[*Page[User], error] {
+	return s.r.walk(ctx, q, opts).Pages()
 }
 
 // Get returns one user; q may select and populate fields (nil: all
@@ -254,13 +342,35 @@ func (s *OrganizationsService) List(ctx context.Context, q *Query) ([]*Organizat
 	return s.r.list(ctx, q)
 }
 
-// ListIter returns every organization matching q, fetching pages lazily (200
-// per request unless q sets a limit) and stopping when the loop breaks. An
-// error is yielded once and ends the sequence; q is never modified.
+// ListIter returns every organization matching q, 200 per request unless q
+// sets a limit, with the next page fetched while the loop works on the
+// current one; it stops when the loop breaks. An error is yielded once and
+// ends the sequence; q is never modified. Each organization that matched when
+// the walk began and still exists is yielded once, whatever the loop changes
+// (see [Walk] for sorted queries). It is Walk(ctx, q).Items().
 //
 // GET /v2/organizations (repeatedly)
 func (s *OrganizationsService) ListIter(ctx context.Context, q *Query) iter.Seq2[*Organization, error] {
 	return s.r.listIter(ctx, q)
+}
+
+// Walk returns a walk over every organization matching q: Items for the
+// organizations, Pages for whole pages with their *Response, and Total, Page and
+// Count readable inside the loop (from the list headers, without extra
+// requests). [Prefetch] and [Concurrency] set how many pages are fetched
+// ahead or at once. The query is checked before any I/O.
+//
+// GET /v2/organizations (repeatedly)
+func (s *OrganizationsService) Walk(ctx context.Context, q *Query, opts ...WalkOption) *Walk[Organization] {
+	return s.r.walk(ctx, q, opts)
+}
+
+// Pages returns every page of organizations matching q, each with its
+// *Response; it is Walk(ctx, q, opts...).Pages().
+//
+// GET /v2/organizations (repeatedly)
+func (s *OrganizationsService) Pages(ctx context.Context, q *Query, opts ...WalkOption) iter.Seq2[*Page[Organization], error] {
+	return s.r.walk(ctx, q, opts).Pages()
 }
 
 // Get returns one organization; q may select and populate fields (nil: all
@@ -311,13 +421,35 @@ func (s *OrgGroupsService) List(ctx context.Context, q *Query) ([]*OrgGroup, *Re
 	return s.r.list(ctx, q)
 }
 
-// ListIter returns every organization group matching q, fetching pages lazily (200
-// per request unless q sets a limit) and stopping when the loop breaks. An
-// error is yielded once and ends the sequence; q is never modified.
+// ListIter returns every organization group matching q, 200 per request unless q
+// sets a limit, with the next page fetched while the loop works on the
+// current one; it stops when the loop breaks. An error is yielded once and
+// ends the sequence; q is never modified. Each organization group that matched when
+// the walk began and still exists is yielded once, whatever the loop changes
+// (see [Walk] for sorted queries). It is Walk(ctx, q).Items().
 //
 // GET /v2/orggroups (repeatedly)
 func (s *OrgGroupsService) ListIter(ctx context.Context, q *Query) iter.Seq2[*OrgGroup, error] {
 	return s.r.listIter(ctx, q)
+}
+
+// Walk returns a walk over every organization group matching q: Items for the
+// organization groups, Pages for whole pages with their *Response, and Total, Page and
+// Count readable inside the loop (from the list headers, without extra
+// requests). [Prefetch] and [Concurrency] set how many pages are fetched
+// ahead or at once. The query is checked before any I/O.
+//
+// GET /v2/orggroups (repeatedly)
+func (s *OrgGroupsService) Walk(ctx context.Context, q *Query, opts ...WalkOption) *Walk[OrgGroup] {
+	return s.r.walk(ctx, q, opts)
+}
+
+// Pages returns every page of organization groups matching q, each with its
+// *Response; it is Walk(ctx, q, opts...).Pages().
+//
+// GET /v2/orggroups (repeatedly)
+func (s *OrgGroupsService) Pages(ctx context.Context, q *Query, opts ...WalkOption) iter.Seq2[*Page[OrgGroup], error] {
+	return s.r.walk(ctx, q, opts).Pages()
 }
 
 // Get returns one organization group; q may select and populate fields (nil: all
@@ -368,13 +500,35 @@ func (s *ChannelsService) List(ctx context.Context, q *Query) ([]*Channel, *Resp
 	return s.r.list(ctx, q)
 }
 
-// ListIter returns every channel matching q, fetching pages lazily (200
-// per request unless q sets a limit) and stopping when the loop breaks. An
-// error is yielded once and ends the sequence; q is never modified.
+// ListIter returns every channel matching q, 200 per request unless q
+// sets a limit, with the next page fetched while the loop works on the
+// current one; it stops when the loop breaks. An error is yielded once and
+// ends the sequence; q is never modified. Each channel that matched when
+// the walk began and still exists is yielded once, whatever the loop changes
+// (see [Walk] for sorted queries). It is Walk(ctx, q).Items().
 //
 // GET /v2/channels (repeatedly)
 func (s *ChannelsService) ListIter(ctx context.Context, q *Query) iter.Seq2[*Channel, error] {
 	return s.r.listIter(ctx, q)
+}
+
+// Walk returns a walk over every channel matching q: Items for the
+// channels, Pages for whole pages with their *Response, and Total, Page and
+// Count readable inside the loop (from the list headers, without extra
+// requests). [Prefetch] and [Concurrency] set how many pages are fetched
+// ahead or at once. The query is checked before any I/O.
+//
+// GET /v2/channels (repeatedly)
+func (s *ChannelsService) Walk(ctx context.Context, q *Query, opts ...WalkOption) *Walk[Channel] {
+	return s.r.walk(ctx, q, opts)
+}
+
+// Pages returns every page of channels matching q, each with its
+// *Response; it is Walk(ctx, q, opts...).Pages().
+//
+// GET /v2/channels (repeatedly)
+func (s *ChannelsService) Pages(ctx context.Context, q *Query, opts ...WalkOption) iter.Seq2[*Page[Channel], error] {
+	return s.r.walk(ctx, q, opts).Pages()
 }
 
 // Get returns one channel; q may select and populate fields (nil: all
@@ -427,13 +581,35 @@ func (s *ServicesService) List(ctx context.Context, q *Query) ([]*Service, *Resp
 	return s.r.list(ctx, q)
 }
 
-// ListIter returns every service matching q, fetching pages lazily (200
-// per request unless q sets a limit) and stopping when the loop breaks. An
-// error is yielded once and ends the sequence; q is never modified.
+// ListIter returns every service matching q, 200 per request unless q
+// sets a limit, with the next page fetched while the loop works on the
+// current one; it stops when the loop breaks. An error is yielded once and
+// ends the sequence; q is never modified. Each service that matched when
+// the walk began and still exists is yielded once, whatever the loop changes
+// (see [Walk] for sorted queries). It is Walk(ctx, q).Items().
 //
 // GET /v2/services (repeatedly)
 func (s *ServicesService) ListIter(ctx context.Context, q *Query) iter.Seq2[*Service, error] {
 	return s.r.listIter(ctx, q)
+}
+
+// Walk returns a walk over every service matching q: Items for the
+// services, Pages for whole pages with their *Response, and Total, Page and
+// Count readable inside the loop (from the list headers, without extra
+// requests). [Prefetch] and [Concurrency] set how many pages are fetched
+// ahead or at once. The query is checked before any I/O.
+//
+// GET /v2/services (repeatedly)
+func (s *ServicesService) Walk(ctx context.Context, q *Query, opts ...WalkOption) *Walk[Service] {
+	return s.r.walk(ctx, q, opts)
+}
+
+// Pages returns every page of services matching q, each with its
+// *Response; it is Walk(ctx, q, opts...).Pages().
+//
+// GET /v2/services (repeatedly)
+func (s *ServicesService) Pages(ctx context.Context, q *Query, opts ...WalkOption) iter.Seq2[*Page[Service], error] {
+	return s.r.walk(ctx, q, opts).Pages()
 }
 
 // Get returns one service; q may select and populate fields (nil: all
@@ -485,13 +661,35 @@ func (s *FormsService) List(ctx context.Context, q *Query) ([]*Form, *Response, 
 	return s.r.list(ctx, q)
 }
 
-// ListIter returns every form matching q, fetching pages lazily (200
-// per request unless q sets a limit) and stopping when the loop breaks. An
-// error is yielded once and ends the sequence; q is never modified.
+// ListIter returns every form matching q, 200 per request unless q
+// sets a limit, with the next page fetched while the loop works on the
+// current one; it stops when the loop breaks. An error is yielded once and
+// ends the sequence; q is never modified. Each form that matched when
+// the walk began and still exists is yielded once, whatever the loop changes
+// (see [Walk] for sorted queries). It is Walk(ctx, q).Items().
 //
 // GET /v2/forms (repeatedly)
 func (s *FormsService) ListIter(ctx context.Context, q *Query) iter.Seq2[*Form, error] {
 	return s.r.listIter(ctx, q)
+}
+
+// Walk returns a walk over every form matching q: Items for the
+// forms, Pages for whole pages with their *Response, and Total, Page and
+// Count readable inside the loop (from the list headers, without extra
+// requests). [Prefetch] and [Concurrency] set how many pages are fetched
+// ahead or at once. The query is checked before any I/O.
+//
+// GET /v2/forms (repeatedly)
+func (s *FormsService) Walk(ctx context.Context, q *Query, opts ...WalkOption) *Walk[Form] {
+	return s.r.walk(ctx, q, opts)
+}
+
+// Pages returns every page of forms matching q, each with its
+// *Response; it is Walk(ctx, q, opts...).Pages().
+//
+// GET /v2/forms (repeatedly)
+func (s *FormsService) Pages(ctx context.Context, q *Query, opts ...WalkOption) iter.Seq2[*Page[Form], error] {
+	return s.r.walk(ctx, q, opts).Pages()
 }
 
 // Get returns one form; q may select and populate fields (nil: all
@@ -543,13 +741,35 @@ func (s *WorkflowsService) List(ctx context.Context, q *Query) ([]*Workflow, *Re
 	return s.r.list(ctx, q)
 }
 
-// ListIter returns every workflow matching q, fetching pages lazily (200
-// per request unless q sets a limit) and stopping when the loop breaks. An
-// error is yielded once and ends the sequence; q is never modified.
+// ListIter returns every workflow matching q, 200 per request unless q
+// sets a limit, with the next page fetched while the loop works on the
+// current one; it stops when the loop breaks. An error is yielded once and
+// ends the sequence; q is never modified. Each workflow that matched when
+// the walk began and still exists is yielded once, whatever the loop changes
+// (see [Walk] for sorted queries). It is Walk(ctx, q).Items().
 //
 // GET /v2/workflows (repeatedly)
 func (s *WorkflowsService) ListIter(ctx context.Context, q *Query) iter.Seq2[*Workflow, error] {
 	return s.r.listIter(ctx, q)
+}
+
+// Walk returns a walk over every workflow matching q: Items for the
+// workflows, Pages for whole pages with their *Response, and Total, Page and
+// Count readable inside the loop (from the list headers, without extra
+// requests). [Prefetch] and [Concurrency] set how many pages are fetched
+// ahead or at once. The query is checked before any I/O.
+//
+// GET /v2/workflows (repeatedly)
+func (s *WorkflowsService) Walk(ctx context.Context, q *Query, opts ...WalkOption) *Walk[Workflow] {
+	return s.r.walk(ctx, q, opts)
+}
+
+// Pages returns every page of workflows matching q, each with its
+// *Response; it is Walk(ctx, q, opts...).Pages().
+//
+// GET /v2/workflows (repeatedly)
+func (s *WorkflowsService) Pages(ctx context.Context, q *Query, opts ...WalkOption) iter.Seq2[*Page[Workflow], error] {
+	return s.r.walk(ctx, q, opts).Pages()
 }
 
 // Get returns one workflow; q may select and populate fields (nil: all
@@ -601,13 +821,35 @@ func (s *BotsService) List(ctx context.Context, q *Query) ([]*Bot, *Response, er
 	return s.r.list(ctx, q)
 }
 
-// ListIter returns every bot matching q, fetching pages lazily (200
-// per request unless q sets a limit) and stopping when the loop breaks. An
-// error is yielded once and ends the sequence; q is never modified.
+// ListIter returns every bot matching q, 200 per request unless q
+// sets a limit, with the next page fetched while the loop works on the
+// current one; it stops when the loop breaks. An error is yielded once and
+// ends the sequence; q is never modified. Each bot that matched when
+// the walk began and still exists is yielded once, whatever the loop changes
+// (see [Walk] for sorted queries). It is Walk(ctx, q).Items().
 //
 // GET /v2/bots (repeatedly)
 func (s *BotsService) ListIter(ctx context.Context, q *Query) iter.Seq2[*Bot, error] {
 	return s.r.listIter(ctx, q)
+}
+
+// Walk returns a walk over every bot matching q: Items for the
+// bots, Pages for whole pages with their *Response, and Total, Page and
+// Count readable inside the loop (from the list headers, without extra
+// requests). [Prefetch] and [Concurrency] set how many pages are fetched
+// ahead or at once. The query is checked before any I/O.
+//
+// GET /v2/bots (repeatedly)
+func (s *BotsService) Walk(ctx context.Context, q *Query, opts ...WalkOption) *Walk[Bot] {
+	return s.r.walk(ctx, q, opts)
+}
+
+// Pages returns every page of bots matching q, each with its
+// *Response; it is Walk(ctx, q, opts...).Pages().
+//
+// GET /v2/bots (repeatedly)
+func (s *BotsService) Pages(ctx context.Context, q *Query, opts ...WalkOption) iter.Seq2[*Page[Bot], error] {
+	return s.r.walk(ctx, q, opts).Pages()
 }
 
 // Get returns one bot; q may select and populate fields (nil: all
@@ -661,13 +903,35 @@ func (s *BotInstancesService) List(ctx context.Context, q *Query) ([]*BotInstanc
 	return s.r.list(ctx, q)
 }
 
-// ListIter returns every bot instance matching q, fetching pages lazily (200
-// per request unless q sets a limit) and stopping when the loop breaks. An
-// error is yielded once and ends the sequence; q is never modified.
+// ListIter returns every bot instance matching q, 200 per request unless q
+// sets a limit, with the next page fetched while the loop works on the
+// current one; it stops when the loop breaks. An error is yielded once and
+// ends the sequence; q is never modified. Each bot instance that matched when
+// the walk began and still exists is yielded once, whatever the loop changes
+// (see [Walk] for sorted queries). It is Walk(ctx, q).Items().
 //
 // GET /v2/botinstances (repeatedly)
 func (s *BotInstancesService) ListIter(ctx context.Context, q *Query) iter.Seq2[*BotInstance, error] {
 	return s.r.listIter(ctx, q)
+}
+
+// Walk returns a walk over every bot instance matching q: Items for the
+// bot instances, Pages for whole pages with their *Response, and Total, Page and
+// Count readable inside the loop (from the list headers, without extra
+// requests). [Prefetch] and [Concurrency] set how many pages are fetched
+// ahead or at once. The query is checked before any I/O.
+//
+// GET /v2/botinstances (repeatedly)
+func (s *BotInstancesService) Walk(ctx context.Context, q *Query, opts ...WalkOption) *Walk[BotInstance] {
+	return s.r.walk(ctx, q, opts)
+}
+
+// Pages returns every page of bot instances matching q, each with its
+// *Response; it is Walk(ctx, q, opts...).Pages().
+//
+// GET /v2/botinstances (repeatedly)
+func (s *BotInstancesService) Pages(ctx context.Context, q *Query, opts ...WalkOption) iter.Seq2[*Page[BotInstance], error] {
+	return s.r.walk(ctx, q, opts).Pages()
 }
 
 // Get returns one bot instance; q may select and populate fields (nil: all
@@ -706,9 +970,10 @@ func (s *BotInstancesService) Delete(ctx context.Context, id string) (*Response,
 // field: the escape hatch for the collections the SDK has no type for (kbases,
 // kbitems, articles, files, locations, watemplates, metrics, points, partners,
 // tests, testresults, links) and for any added later. Get one with
-// Client.Collection. Update sends every field of its Document: to change a few
-// fields, send a Document holding only those. The mandatory filters of messages
-// and conversations apply when the collection is one of those.
+// Client.Collection(name); {name} in the paths below is that name. Update sends
+// every field of its Document: to change a few fields, send a Document holding
+// only those. The mandatory filters of messages and conversations apply when
+// the collection is one of those.
 //
 // ChatShipper API docs: https://developers.chatshipper.com/docs/api-resource-sets
 type CollectionService struct {
@@ -719,24 +984,46 @@ type CollectionService struct {
 // populate, sort and page (nil: the first page with the server's defaults).
 // The *Response carries the totals and offsets of the listing.
 //
-// GET /v2/{collection}
+// GET /v2/{name}
 func (s *CollectionService) List(ctx context.Context, q *Query) ([]*Document, *Response, error) {
 	return s.r.list(ctx, q)
 }
 
-// ListIter returns every document matching q, fetching pages lazily (200
-// per request unless q sets a limit) and stopping when the loop breaks. An
-// error is yielded once and ends the sequence; q is never modified.
+// ListIter returns every document matching q, 200 per request unless q
+// sets a limit, with the next page fetched while the loop works on the
+// current one; it stops when the loop breaks. An error is yielded once and
+// ends the sequence; q is never modified. Each document that matched when
+// the walk began and still exists is yielded once, whatever the loop changes
+// (see [Walk] for sorted queries). It is Walk(ctx, q).Items().
 //
-// GET /v2/{collection} (repeatedly)
+// GET /v2/{name} (repeatedly)
 func (s *CollectionService) ListIter(ctx context.Context, q *Query) iter.Seq2[*Document, error] {
 	return s.r.listIter(ctx, q)
+}
+
+// Walk returns a walk over every document matching q: Items for the
+// documents, Pages for whole pages with their *Response, and Total, Page and
+// Count readable inside the loop (from the list headers, without extra
+// requests). [Prefetch] and [Concurrency] set how many pages are fetched
+// ahead or at once. The query is checked before any I/O.
+//
+// GET /v2/{name} (repeatedly)
+func (s *CollectionService) Walk(ctx context.Context, q *Query, opts ...WalkOption) *Walk[Document] {
+	return s.r.walk(ctx, q, opts)
+}
+
+// Pages returns every page of documents matching q, each with its
+// *Response; it is Walk(ctx, q, opts...).Pages().
+//
+// GET /v2/{name} (repeatedly)
+func (s *CollectionService) Pages(ctx context.Context, q *Query, opts ...WalkOption) iter.Seq2[*Page[Document], error] {
+	return s.r.walk(ctx, q, opts).Pages()
 }
 
 // Get returns one document; q may select and populate fields (nil: all
 // fields, nothing populated).
 //
-// GET /v2/{collection}/{id}
+// GET /v2/{name}/{id}
 func (s *CollectionService) Get(ctx context.Context, id string, q *Query) (*Document, *Response, error) {
 	return s.r.get(ctx, id, q)
 }
@@ -744,7 +1031,7 @@ func (s *CollectionService) Get(ctx context.Context, id string, q *Query) (*Docu
 // Create creates a document from body, validated before any I/O, and
 // returns it as stored.
 //
-// POST /v2/{collection}
+// POST /v2/{name}
 func (s *CollectionService) Create(ctx context.Context, body *Document) (*Document, *Response, error) {
 	return s.r.create(ctx, body)
 }
@@ -753,14 +1040,14 @@ func (s *CollectionService) Create(ctx context.Context, body *Document) (*Docume
 // in body are sent; the server merges top-level fields and replaces nested
 // objects and arrays (meta, params, profile, ...) whole.
 //
-// PATCH /v2/{collection}/{id}
+// PATCH /v2/{name}/{id}
 func (s *CollectionService) Update(ctx context.Context, id string, body *Document) (*Document, *Response, error) {
 	return s.r.update(ctx, id, body)
 }
 
 // Delete deletes a document.
 //
-// DELETE /v2/{collection}/{id}
+// DELETE /v2/{name}/{id}
 func (s *CollectionService) Delete(ctx context.Context, id string) (*Response, error) {
 	return s.r.delete(ctx, id)
 }

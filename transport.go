@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"time"
 )
@@ -11,11 +12,29 @@ import (
 // limiterTransport makes every attempt wait for a request slot.
 type limiterTransport struct {
 	limiter Limiter
+	client  *Client // for its logger
 	next    http.RoundTripper
 }
 
+// logLimiterWaitOver is the shortest wait for a request slot that is logged:
+// shorter waits are the limiter's normal spacing, longer ones explain a slow
+// job.
+const logLimiterWaitOver = 100 * time.Millisecond
+
 func (t *limiterTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := t.limiter.Wait(req.Context()); err != nil {
+	start := time.Now()
+	err := t.limiter.Wait(req.Context())
+	if waited := time.Since(start); waited >= logLimiterWaitOver {
+		if l := t.client.logger; l != nil {
+			attrs := []slog.Attr{slog.String("method", req.Method), slog.String("url", redactURL(req.URL)),
+				slog.Duration("waited", waited)}
+			if st := stateFrom(req.Context()); st != nil {
+				attrs = append(attrs, slog.Int("attempt", st.attempts))
+			}
+			l.LogAttrs(req.Context(), slog.LevelDebug, "chatshipper: waited for rate limit", attrs...)
+		}
+	}
+	if err != nil {
 		closeBody(req)
 		return nil, err
 	}
@@ -71,11 +90,19 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	st := stateFrom(req.Context())
 	if st != nil {
-		st.attempts++
+		st.beginHop(req)
 	}
 	start := time.Now()
+	orig := req
 	if c.tokens != nil && sameOrigin(req.URL, c.baseURL) {
-		tok, err := c.tokens.Token(req.Context())
+		tctx := req.Context()
+		if c.logger != nil {
+			tctx = context.WithValue(tctx, loggerKey{}, c.logger)
+		}
+		tok, err := c.tokens.Token(tctx)
+		if err == nil {
+			err = checkToken("token", tok) // from any TokenSource
+		}
 		if err != nil {
 			closeBody(req)
 			err = fmt.Errorf("chatshipper: token source: %w", err)
@@ -98,6 +125,15 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req = r2
 	}
 	resp, err := t.next.RoundTrip(req)
+	if resp != nil {
+		// The response names the request without the Authorization header
+		// (the transport would name the authorized clone), so no token is
+		// reachable from a returned *Response or error.
+		resp.Request = orig
+	}
+	if st != nil {
+		st.endHop(resp, err)
+	}
 	c.logAttempt(req, st, start, resp, err)
 	return resp, err
 }

@@ -11,6 +11,7 @@ import (
 )
 
 func TestTimestampParse(t *testing.T) {
+	t.Parallel()
 	utc := func(y int, mo time.Month, d, h, mi, s, ns int) time.Time {
 		return time.Date(y, mo, d, h, mi, s, ns, time.UTC)
 	}
@@ -51,6 +52,7 @@ func TestTimestampParse(t *testing.T) {
 }
 
 func TestTimestampMarshal(t *testing.T) {
+	t.Parallel()
 	ts := NewTimestamp(time.Date(2018, 9, 30, 3, 31, 43, 457_900_000, time.FixedZone("CEST", 2*3600)))
 	b, err := json.Marshal(ts)
 	require.NoError(t, err)
@@ -68,6 +70,7 @@ func TestTimestampMarshal(t *testing.T) {
 }
 
 func TestRef(t *testing.T) {
+	t.Parallel()
 	type holder struct {
 		Contact  Ref[Contact]   `json:"contact,omitzero"`
 		Messages []Ref[Message] `json:"messages,omitzero"`
@@ -131,6 +134,7 @@ func TestRef(t *testing.T) {
 
 // Ref works for a user type without a refID method: the id is read from "id".
 func TestRefForeignType(t *testing.T) {
+	t.Parallel()
 	type kb struct {
 		Name string `json:"name"`
 	}
@@ -141,6 +145,7 @@ func TestRefForeignType(t *testing.T) {
 }
 
 func TestEnumsSurviveRoundTrip(t *testing.T) {
+	t.Parallel()
 	in := `{"id":"5bb0277fd99faf11a3f4a37e","type":"hologram","status":"snoozed","participants":[{"role":"supervisor","unreadCount":0,"inbox":false,"accepted":false,"active":false}]}`
 	var c Conversation
 	require.NoError(t, json.Unmarshal([]byte(in), &c))
@@ -152,6 +157,7 @@ func TestEnumsSurviveRoundTrip(t *testing.T) {
 }
 
 func TestMetaKeepsArbitraryJSON(t *testing.T) {
+	t.Parallel()
 	in := `{"text":"/set","meta":{"engagement":"high","scores":[8,7,6.5],"nested":{"a":{"b":[true,null]}},"n":null}}`
 	var m Message
 	require.NoError(t, json.Unmarshal([]byte(in), &m))

@@ -31,7 +31,8 @@ func scopeLevel(scope string) int {
 	return lvl
 }
 
-// scopeForRole maps a user role to its token scope; "viewer" is the guest role.
+// scopeForRole maps a user role to the scope name the auth response reports;
+// "viewer" is the guest role.
 func scopeForRole(role string) string {
 	switch role {
 	case "admin", "bot", "agent":
@@ -41,24 +42,56 @@ func scopeForRole(role string) string {
 	}
 }
 
-var jwtHeader = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
-
-// IssueToken returns a signed JWT for userID with the given space-delimited
-// scope ("guest", "agent", "bot", "admin"). ttl 0 makes a permanent token
-// without an exp claim, like a bot's API key. The user need not exist yet,
-// but requests with the token fail with 401 "invalid token" until it does.
-func (s *Server) IssueToken(userID string, scope string, ttl time.Duration) string {
-	return s.sign(userID, scope, ttl, "")
+// tokenScope is the scope claim of a role's access tokens: every scope up to
+// the role's, lowest first, as the platform's tokens list them
+// ("viewer guest agent bot admin" for an admin).
+func tokenScope(role string) string {
+	switch scopeForRole(role) {
+	case "admin":
+		return "viewer guest agent bot admin"
+	case "bot":
+		return "viewer guest agent bot"
+	case "agent":
+		return "viewer guest agent"
+	default:
+		return "viewer guest"
+	}
 }
 
-func (s *Server) sign(userID, scope string, ttl time.Duration, grant string) string {
+var jwtHeader = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
+
+// Values of the grant_type claim.
+const (
+	grantAccess  = "access_token"
+	grantRefresh = "refresh_token"
+)
+
+// IssueToken returns a signed access token (a JWT) for userID with the given
+// space-delimited scope, used verbatim: "guest", "agent", "bot" or "admin",
+// or a cumulative list such as "viewer guest agent bot" like the platform's
+// tokens. Its claims are _id, scope, organization (the user's selected
+// organization, when the user exists), grant_type "access_token", iat and,
+// when ttl > 0, exp; ttl 0 makes a permanent token, like a bot's API key. The
+// user need not exist yet, but requests with the token fail with 401
+// "invalid token" until it does.
+func (s *Server) IssueToken(userID string, scope string, ttl time.Duration) string {
+	s.mu.Lock()
+	org := ""
+	if u, ok := s.store.get("users", userID); ok {
+		org, _ = userOrg(u, "")
+	}
+	s.mu.Unlock()
+	return s.sign(userID, scope, org, ttl, grantAccess)
+}
+
+func (s *Server) sign(userID, scope, org string, ttl time.Duration, grant string) string {
 	now := s.now()
-	claims := map[string]any{"_id": userID, "scope": scope, "iat": now.Unix()}
+	claims := map[string]any{"_id": userID, "scope": scope, "iat": now.Unix(), "grant_type": grant}
+	if org != "" {
+		claims["organization"] = org
+	}
 	if ttl > 0 {
 		claims["exp"] = now.Add(ttl).Unix()
-	}
-	if grant != "" {
-		claims["grant_type"] = grant
 	}
 	payload, _ := json.Marshal(claims)
 	unsigned := jwtHeader + "." + base64.RawURLEncoding.EncodeToString(payload)
@@ -85,11 +118,11 @@ func (s *Server) verify(token string) (tokenClaims, *apiError) {
 	var c tokenClaims
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
-		return c, errf(http.StatusUnauthorized, "No authorization token was found")
+		return c, errf(http.StatusUnauthorized, "jwt malformed: a JWT has three dot-separated parts")
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil || json.Unmarshal(payload, &c) != nil {
-		return c, errf(http.StatusUnauthorized, "No authorization token was found")
+		return c, errf(http.StatusUnauthorized, "jwt malformed: the payload is not base64url-encoded JSON")
 	}
 	if !hmac.Equal([]byte(parts[2]), []byte(s.mac(parts[0]+"."+parts[1]))) {
 		return c, errf(http.StatusUnauthorized, "invalid signature")
@@ -123,16 +156,19 @@ func (c *caller) msgRole() string {
 
 // authenticate resolves the bearer token of r to a caller.
 func (s *Server) authenticate(r *http.Request) (*caller, error) {
-	h := r.Header.Get("Authorization")
-	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+	h := strings.TrimSpace(r.Header.Get("Authorization"))
+	scheme, token, _ := strings.Cut(h, " ")
+	switch {
+	case h == "" || strings.EqualFold(h, "Bearer"):
 		return nil, errf(http.StatusUnauthorized, "No authorization token was found")
+	case !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "":
+		return nil, errf(http.StatusUnauthorized, "Format is Authorization: Bearer [token]")
 	}
 	c, aerr := s.verify(strings.TrimSpace(token))
 	if aerr != nil {
 		return nil, aerr
 	}
-	if c.GrantType == "refresh_token" {
+	if c.GrantType == grantRefresh {
 		return nil, errf(http.StatusUnauthorized, "invalid token")
 	}
 	s.mu.Lock()
@@ -225,22 +261,12 @@ func (s *Server) handleToken(w http.ResponseWriter, body []byte) error {
 		return err
 	}
 	var userID string
-	if rt, ok := in["refreshToken"].(string); ok {
-		client, _ := in["clientId"].(string)
-		c, aerr := s.verify(rt)
-		if aerr != nil {
-			return aerr
+	if rt, ok := in["refreshToken"]; ok {
+		id, err := s.checkRefresh(rt, in["clientId"])
+		if err != nil {
+			return err
 		}
-		if c.GrantType != "refresh_token" {
-			return errf(http.StatusUnauthorized, "invalid token")
-		}
-		s.mu.Lock()
-		cred, known := s.creds[strings.ToLower(client)]
-		s.mu.Unlock()
-		if (!known || cred.userID != c.ID) && client != c.ID {
-			return errf(http.StatusUnauthorized, "invalid token")
-		}
-		userID = c.ID
+		userID = id
 	} else {
 		email, _ := in["email"].(string)
 		pw, _ := in["password"].(string)
@@ -263,18 +289,60 @@ func (s *Server) handleToken(w http.ResponseWriter, body []byte) error {
 	}
 	s.mu.Unlock()
 	if !ok {
-		return errf(http.StatusUnauthorized, "invalid token")
+		return refreshRefused("the user of the refresh token no longer exists")
 	}
-	scope := scopeForRole(role)
+	scope := tokenScope(role)
 	now := s.now()
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"tokenType":    "Bearer",
-		"token":        s.sign(userID, scope, s.cfg.tokenTTL, ""),
-		"refreshToken": s.sign(userID, scope, refreshTTL, "refresh_token"),
+		"token":        s.sign(userID, scope, org, s.cfg.tokenTTL, grantAccess),
+		"refreshToken": s.sign(userID, scope, org, refreshTTL, grantRefresh),
 		"user":         userID,
 		"organization": org,
 		"expiresAt":    formatTime(now.Add(s.cfg.tokenTTL)),
-		"scope":        scope,
+		"scope":        scopeForRole(role),
 	})
 	return nil
+}
+
+// refreshRefused is the 401 of a refused refresh. Its message never contains
+// the access-token messages ("jwt expired", "invalid signature", "invalid
+// token"; nor "token expired" or "jwt malformed"): clients refresh when they
+// see those, and would refresh again and again.
+func refreshRefused(reason string) error {
+	return errf(http.StatusUnauthorized, "Refresh refused: %s", reason)
+}
+
+// checkRefresh validates a refresh request's refreshToken and clientId (the
+// user's e-mail address or id) and returns the user id.
+func (s *Server) checkRefresh(rt, clientID any) (string, error) {
+	tok, _ := rt.(string)
+	client, _ := clientID.(string)
+	if tok == "" {
+		return "", refreshRefused("refreshToken must be a non-empty string")
+	}
+	if client == "" {
+		return "", refreshRefused("clientId (the user's e-mail address) is required")
+	}
+	c, aerr := s.verify(tok)
+	if aerr != nil {
+		switch aerr.msg {
+		case "jwt expired":
+			return "", refreshRefused("the refresh token has run out; log in again")
+		case "invalid signature":
+			return "", refreshRefused("the refresh token's signature does not match")
+		default:
+			return "", refreshRefused("the refresh token is not a well-formed JWT")
+		}
+	}
+	if c.GrantType != grantRefresh {
+		return "", refreshRefused("the token given is not a refresh token")
+	}
+	s.mu.Lock()
+	cred, known := s.creds[strings.ToLower(client)]
+	s.mu.Unlock()
+	if (!known || cred.userID != c.ID) && client != c.ID {
+		return "", refreshRefused("the refresh token does not belong to this clientId")
+	}
+	return c.ID, nil
 }

@@ -25,12 +25,13 @@ func claims(t *testing.T, token string) map[string]any {
 }
 
 func TestAuthRejectsBadTokens(t *testing.T) {
+	t.Parallel()
 	srv, clk := newTest(t)
 	other := NewServer(t, WithSeed(99))
 	expiring := srv.IssueToken(srv.Seed.BotUserID, "bot", time.Hour)
 	parts := strings.Split(srv.Token, ".")
 	forgedPayload := base64.RawURLEncoding.EncodeToString([]byte(`{"_id":"` + srv.Seed.BotUserID + `","scope":"admin"}`))
-	refresh := srv.sign(srv.Seed.BotUserID, "bot", refreshTTL, "refresh_token")
+	refresh := srv.sign(srv.Seed.BotUserID, "bot", "", refreshTTL, grantRefresh)
 	ghost := srv.IssueToken("5bb0277fd99faf11a3f4a37e", "admin", 0)
 	clk.advance(time.Hour)
 
@@ -40,10 +41,11 @@ func TestAuthRejectsBadTokens(t *testing.T) {
 		want   string
 	}{
 		{"missing header", "", "No authorization token was found"},
-		{"other scheme", "Basic " + srv.Token, "No authorization token was found"},
+		{"other scheme", "Basic " + srv.Token, "Format is Authorization: Bearer [token]"},
+		{"no scheme", srv.Token, "Format is Authorization: Bearer [token]"},
 		{"empty bearer", "Bearer ", "No authorization token was found"},
-		{"garbage", "Bearer not-a-token", "No authorization token was found"},
-		{"undecodable payload", "Bearer a.%%%.c", "No authorization token was found"},
+		{"garbage", "Bearer not-a-token", "jwt malformed: a JWT has three dot-separated parts"},
+		{"undecodable payload", "Bearer a.%%%.c", "jwt malformed: the payload is not base64url-encoded JSON"},
 		{"foreign signature", "Bearer " + other.Token, "invalid signature"},
 		{"forged payload", "Bearer " + parts[0] + "." + forgedPayload + "." + parts[2], "invalid signature"},
 		{"expired", "Bearer " + expiring, "jwt expired"},
@@ -69,21 +71,24 @@ func TestAuthRejectsBadTokens(t *testing.T) {
 }
 
 func TestAuthTokenClaims(t *testing.T) {
+	t.Parallel()
 	srv, clk := newTest(t)
 	c := claims(t, srv.Token)
-	assert.Equal(t, m{"_id": srv.Seed.BotUserID, "scope": "bot", "iat": float64(clk.t.Unix())}, c,
+	assert.Equal(t, m{"_id": srv.Seed.BotUserID, "scope": "viewer guest agent bot", "iat": float64(clk.t.Unix()),
+		"organization": srv.Seed.OrganizationID, "grant_type": "access_token"}, c,
 		"the bot token is permanent: no exp")
 	c = claims(t, srv.IssueToken(srv.Seed.AdminUserID, "admin", time.Hour))
 	assert.Equal(t, float64(clk.t.Add(time.Hour).Unix()), c["exp"])
 	for _, tok := range []string{srv.AdminToken, srv.AgentToken, srv.GuestToken} {
 		assert.NotContains(t, claims(t, tok), "exp")
 	}
-	assert.Equal(t, "admin", claims(t, srv.AdminToken)["scope"])
-	assert.Equal(t, "agent", claims(t, srv.AgentToken)["scope"])
-	assert.Equal(t, "guest", claims(t, srv.GuestToken)["scope"])
+	assert.Equal(t, "viewer guest agent bot admin", claims(t, srv.AdminToken)["scope"])
+	assert.Equal(t, "viewer guest agent", claims(t, srv.AgentToken)["scope"])
+	assert.Equal(t, "viewer guest", claims(t, srv.GuestToken)["scope"])
 }
 
 func TestAuthDeletedUserIsRevoked(t *testing.T) {
+	t.Parallel()
 	srv, _ := newTest(t)
 	agent2 := srv.Seed.AgentUserIDs[1]
 	tok := srv.IssueToken(agent2, "agent", 0)
@@ -99,6 +104,7 @@ func TestAuthDeletedUserIsRevoked(t *testing.T) {
 // TestAuthPermissions walks the rows of the permission table (api-notes §2.6)
 // for each of the four cascading scopes.
 func TestAuthPermissions(t *testing.T) {
+	t.Parallel()
 	srv, _ := newTest(t)
 	sd := srv.Seed
 	missing := "5bb0277fd99faf11a3f4a3ff"
@@ -181,6 +187,7 @@ func TestAuthPermissions(t *testing.T) {
 }
 
 func TestAuthLogin(t *testing.T) {
+	t.Parallel()
 	srv, clk := newTest(t)
 	sd := srv.Seed
 	r := mustCall(t, srv, http.StatusCreated, "POST", "auth/token", "", m{"email": sd.AdminEmail, "password": sd.AdminPassword})
@@ -189,8 +196,9 @@ func TestAuthLogin(t *testing.T) {
 	refresh, _ := body["refreshToken"].(string)
 	assert.Equal(t, m{"tokenType": "Bearer", "token": tok, "refreshToken": refresh, "user": sd.AdminUserID,
 		"organization": sd.OrganizationID, "expiresAt": clk.stamp(24 * time.Hour), "scope": "admin"}, body)
-	assert.Equal(t, m{"_id": sd.AdminUserID, "scope": "admin", "iat": float64(clk.t.Unix()),
-		"exp": float64(clk.t.Add(24 * time.Hour).Unix())}, claims(t, tok))
+	assert.Equal(t, m{"_id": sd.AdminUserID, "scope": "viewer guest agent bot admin", "iat": float64(clk.t.Unix()),
+		"exp": float64(clk.t.Add(24 * time.Hour).Unix()), "organization": sd.OrganizationID,
+		"grant_type": "access_token"}, claims(t, tok))
 	assert.Equal(t, "refresh_token", claims(t, refresh)["grant_type"])
 	mustCall(t, srv, http.StatusOK, "GET", "services", tok, nil)
 
@@ -231,6 +239,7 @@ func TestAuthLogin(t *testing.T) {
 }
 
 func TestAuthRefreshAndExpiry(t *testing.T) {
+	t.Parallel()
 	srv, clk := newTest(t, WithTokenTTL(time.Hour))
 	sd := srv.Seed
 	login := mustCall(t, srv, http.StatusCreated, "POST", "auth/token", "",
@@ -259,9 +268,12 @@ func TestAuthRefreshAndExpiry(t *testing.T) {
 		body any
 		msg  string
 	}{
-		{"access token as refresh token", m{"clientId": sd.AgentEmails[0], "refreshToken": fresh["token"]}, "invalid token"},
-		{"someone else's client id", m{"clientId": sd.AdminEmail, "refreshToken": refresh}, "invalid token"},
-		{"garbage", m{"clientId": sd.AgentEmails[0], "refreshToken": "xyz"}, "No authorization token was found"},
+		{"access token as refresh token", m{"clientId": sd.AgentEmails[0], "refreshToken": fresh["token"]},
+			"Refresh refused: the token given is not a refresh token"},
+		{"someone else's client id", m{"clientId": sd.AdminEmail, "refreshToken": refresh},
+			"Refresh refused: the refresh token does not belong to this clientId"},
+		{"garbage", m{"clientId": sd.AgentEmails[0], "refreshToken": "xyz"},
+			"Refresh refused: the refresh token is not a well-formed JWT"},
 	}
 	for _, b := range bad {
 		t.Run(b.name, func(t *testing.T) {
@@ -272,6 +284,6 @@ func TestAuthRefreshAndExpiry(t *testing.T) {
 	t.Run("refresh token expires", func(t *testing.T) {
 		clk.advance(refreshTTL)
 		r := mustCall(t, srv, http.StatusUnauthorized, "POST", "auth/token", "", m{"clientId": sd.AgentEmails[0], "refreshToken": refresh})
-		assert.Equal(t, "jwt expired", r.errMsg(t))
+		assert.Equal(t, "Refresh refused: the refresh token has run out; log in again", r.errMsg(t))
 	})
 }

@@ -38,6 +38,11 @@ func (s *Server) runCommand(t *tx, cl *caller, conv, m doc) error {
 		var p map[string]any
 		if p, err = s.ensureParticipant(t, conv, actor); err == nil {
 			setFlags(t, p, "active", true)
+			// Joining re-opens a closed conversation; a queued or active
+			// one keeps its status (spec: lifecycle and /join).
+			if str(conv, "status") == "closed" {
+				setStatus(t, conv, "active")
+			}
 		}
 	case "accept":
 		var p map[string]any
@@ -69,11 +74,12 @@ func (s *Server) runCommand(t *tx, cl *caller, conv, m doc) error {
 }
 
 // cmdNotify targets channels: meta.channels exactly, else the channels of
-// meta.organizations, else those of the conversation's organization. An
-// active (or archived) conversation is left alone.
+// meta.organizations, else those of the conversation's organization. A key
+// whose value is null counts as absent. An active (or archived) conversation
+// is left alone.
 func (s *Server) cmdNotify(t *tx, conv, meta doc) error {
 	var chans []any
-	if v, ok := meta["channels"]; ok {
+	if v, ok := meta["channels"]; ok && v != nil {
 		ids, ok := strs(v)
 		if !ok || len(ids) == 0 {
 			return unprocessable("meta.channels must be a non-empty array of channel ids")
@@ -84,7 +90,7 @@ func (s *Server) cmdNotify(t *tx, conv, meta doc) error {
 			}
 		}
 		chans = anys(ids)
-	} else if v, ok := meta["organizations"]; ok {
+	} else if v, ok := meta["organizations"]; ok && v != nil {
 		ids, ok := strs(v)
 		if !ok || len(ids) == 0 {
 			return unprocessable("meta.organizations must be a non-empty array of organization ids")

@@ -13,6 +13,7 @@ import (
 // TestLifecycleContactConversation walks a consumer conversation through
 // every state and participant command, checking the state after each step.
 func TestLifecycleContactConversation(t *testing.T) {
+	t.Parallel()
 	srv, _ := newTest(t)
 	sd := srv.Seed
 	alice, bob := sd.AgentUserIDs[0], sd.AgentUserIDs[1]
@@ -82,6 +83,7 @@ func TestLifecycleContactConversation(t *testing.T) {
 }
 
 func TestTeamConversationInbox(t *testing.T) {
+	t.Parallel()
 	srv, _ := newTest(t)
 	sd := srv.Seed
 	alice, bob := sd.AgentUserIDs[0], sd.AgentUserIDs[1]
@@ -127,6 +129,7 @@ func TestTeamConversationInbox(t *testing.T) {
 }
 
 func TestNotifyRouting(t *testing.T) {
+	t.Parallel()
 	srv, _ := newTest(t)
 	sd := srv.Seed
 	other := mustCall(t, srv, 201, "POST", "organizations", srv.AdminToken, m{"name": "Other"}).obj(t)["id"].(string)
@@ -170,6 +173,7 @@ func TestNotifyRouting(t *testing.T) {
 }
 
 func TestSetCommand(t *testing.T) {
+	t.Parallel()
 	srv, _ := newTest(t)
 	id := newConv(t, srv, srv.Token, m{"meta": m{"keep": "me"}})["id"].(string)
 	steps := []struct {
@@ -214,6 +218,7 @@ func TestSetCommand(t *testing.T) {
 }
 
 func TestActionLikeAndComment(t *testing.T) {
+	t.Parallel()
 	srv, _ := newTest(t)
 	sd := srv.Seed
 	alice := sd.AgentUserIDs[0]
@@ -266,6 +271,7 @@ func TestActionLikeAndComment(t *testing.T) {
 }
 
 func TestFormsFieldsAndSend(t *testing.T) {
+	t.Parallel()
 	srv, _ := newTest(t)
 	sd := srv.Seed
 	form := sd.FormID
@@ -337,6 +343,7 @@ func TestFormsFieldsAndSend(t *testing.T) {
 }
 
 func TestImportInterleavesMessages(t *testing.T) {
+	t.Parallel()
 	srv, clk := newTest(t)
 	at := func(d time.Duration) { clk.t = newClock().t.Add(d) }
 	at(0)
@@ -384,6 +391,7 @@ func TestImportInterleavesMessages(t *testing.T) {
 }
 
 func TestBotAndUnknownCommands(t *testing.T) {
+	t.Parallel()
 	srv, _ := newTest(t)
 	id := newConv(t, srv, srv.Token, m{})["id"].(string)
 	before := getDoc(t, srv, "conversations", id)

@@ -54,6 +54,7 @@ func flags(t *testing.T, conv map[string]any, user string) [3]bool {
 }
 
 func TestCreateConversationSpecExample(t *testing.T) {
+	t.Parallel()
 	srv, clk := newTest(t)
 	sd := srv.Seed
 	now := clk.stamp(0)
@@ -97,6 +98,7 @@ func TestCreateConversationSpecExample(t *testing.T) {
 }
 
 func TestCreateConversationAssignAndReply(t *testing.T) {
+	t.Parallel()
 	srv, _ := newTest(t)
 	sd := srv.Seed
 	agent := sd.AgentUserIDs[0]
@@ -119,6 +121,7 @@ func TestCreateConversationAssignAndReply(t *testing.T) {
 }
 
 func TestCreateConversationDefaultsAndErrors(t *testing.T) {
+	t.Parallel()
 	srv, _ := newTest(t)
 	sd := srv.Seed
 	got := newConv(t, srv, srv.AgentToken, m{"meta": m{"topic": "x"}, "touchpoint": "web", "status": "active", "id": "ignored"})
@@ -165,6 +168,7 @@ func TestCreateConversationDefaultsAndErrors(t *testing.T) {
 }
 
 func TestCreateContactConversation(t *testing.T) {
+	t.Parallel()
 	srv, _ := newTest(t)
 	sd := srv.Seed
 	body := m{"type": "contact", "contact": m{"profile": m{"name": "John Doe", "email": "john@example.com", "telephone": "+441134960999"}},
@@ -219,6 +223,7 @@ func TestCreateContactConversation(t *testing.T) {
 }
 
 func TestPostMessages(t *testing.T) {
+	t.Parallel()
 	srv, clk := newTest(t)
 	sd := srv.Seed
 	conv := newConv(t, srv, srv.Token, m{})["id"].(string)

@@ -13,6 +13,7 @@ import (
 )
 
 func TestCRUDEveryCollection(t *testing.T) {
+	t.Parallel()
 	srv, clk := newTest(t)
 	org := srv.Seed.OrganizationID
 	for _, c := range collectionNames {
@@ -56,6 +57,7 @@ func TestCRUDEveryCollection(t *testing.T) {
 }
 
 func TestCRUDErrors(t *testing.T) {
+	t.Parallel()
 	srv, _ := newTest(t)
 	missing := "5bb0277fd99faf11a3f4a3ff"
 	tests := []struct {
@@ -110,6 +112,7 @@ func readFixture(t *testing.T, name string) map[string]any {
 
 // TestPatchSpecExample replays the PATCH example of spec ch1 "API Basics".
 func TestPatchSpecExample(t *testing.T) {
+	t.Parallel()
 	srv, _ := newTest(t)
 	record := readFixture(t, "service_patch_record.json")
 	id := srv.Put("services", record)
@@ -130,6 +133,7 @@ func TestPatchSpecExample(t *testing.T) {
 }
 
 func TestCreateDefaults(t *testing.T) {
+	t.Parallel()
 	srv, clk := newTest(t)
 	sd := srv.Seed
 	stamp := `^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`
@@ -196,6 +200,7 @@ func TestCreateDefaults(t *testing.T) {
 // TestUpdatePanicReleasesState checks the transaction mechanism itself: a
 // panic half-way through a change undoes it and frees the store.
 func TestUpdatePanicReleasesState(t *testing.T) {
+	t.Parallel()
 	srv, _ := newTest(t)
 	form := srv.Seed.FormID
 	before := getDoc(t, srv, "forms", form)

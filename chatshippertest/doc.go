@@ -16,13 +16,18 @@
 //
 // # What it implements
 //
-//   - Auth: Bearer JWTs (HS256, claims _id, scope, iat, exp, grant_type)
-//     checked on every route but POST /v2/auth/token, with the API's 401
+//   - Auth: Bearer JWTs (HS256, claims _id, scope, organization, grant_type,
+//     iat, exp; the scope lists the role's scopes cumulatively, "viewer guest
+//     agent bot admin" for an admin) checked on every route but POST
+//     /v2/auth/token, with the API's 401
 //     messages ("No authorization token was found", "jwt expired", "invalid
-//     signature", "invalid token") and 403 "Permission denied" from the
+//     signature", "invalid token", "jwt malformed: ..." for a token that
+//     cannot be read) and 403 "Permission denied" from the
 //     permission table of the docs. Operations the table does not show
 //     (update, delete, other collections) need scope bot or admin. Login with
-//     email/password, refresh with clientId/refreshToken. Deleting a user
+//     email/password, refresh with clientId/refreshToken; a refused refresh
+//     answers 401 "Refresh refused: <reason>", never one of the access-token
+//     messages above, on which clients refresh (and would loop). Deleting a user
 //     revokes its tokens.
 //   - Generic collections (conversations, messages, contacts, users,
 //     organizations, channels, services, forms, ... 24 in all) with list,
@@ -34,14 +39,20 @@
 //     flags; the commands /notify, /assign, /join, /accept, /leave (/close),
 //     /block, /set, /action like|comment, /send, /import; form and field
 //     messages; bot commands (">...") stored and ignored. /enqueue is accepted
-//     as an alias of /notify. A request that fails half-way changes nothing.
+//     as an alias of /notify. A command meta key whose value is null counts
+//     as absent. A request that fails half-way changes nothing.
 //   - The query language of the docs on every list: operators, OR over
 //     fields, dot paths, array indexes, select, populate (with field lists),
-//     sort, offset/limit, the X-Total/X-Range/Link headers, mandatory filters.
+//     sort, offset/limit (any value up to the largest int answers a page;
+//     anything else a 400), the X-Total/X-Range/Link headers, mandatory
+//     filters. Lists are ordered by id unless sorted, ids follow creation
+//     order, and "_id" is another name of "id" in filters and sorts (id=>X
+//     pages by key).
 //     Regular expressions (~re) are case-insensitive, like OR queries.
 //   - Limits: 20 requests per sliding second per token and per IP, and the
-//     bot loop limits (identical and consecutive messages), all 429 with
-//     Retry-After. WithClock lets tests move time instead of sleeping.
+//     bot loop limits (identical and consecutive messages, see below), all
+//     429 with Retry-After. WithClock lets tests move time instead of
+//     sleeping.
 //   - Fault injection (InjectFault): error statuses, Retry-After, delays,
 //     dropped connections before or after acting.
 //   - Webhooks: services of type "webhook" are verified with the challenge
@@ -50,10 +61,54 @@
 //     <resource>.create/update/delete), filtered by params.events ("*" one
 //     word, "**" any number), in order per webhook, retried with doubling
 //     delays. WaitDeliveries waits for them; WebhookDeliveries reports them.
+//     Creating a webhook (or moving its URL) answers at once with status
+//     "unverified" and runs the challenge in the background; events raised
+//     meanwhile are held and delivered, in order, once the challenge passes
+//     (dropped if it fails), so the first event after the create is never
+//     lost.
 //
 // Requests returns every request received, in order. Get, List and Put read
 // and write the state directly (Put stores documents verbatim, so fixtures
 // round-trip exactly).
+//
+// # Fast tests
+//
+// Both the server and the SDK's client keep to the API's 20 requests per
+// second by default, so a suite that makes many requests runs at that pace.
+// For unit tests turn both off: WithRateLimit(0) on the server ([WithRateLimit]), and
+// [Server.NewClient] builds a [github.com/go-chatshipper/chatshipper.Client]
+// for the server (its URL, HTTP client and bot token) with the client's
+// limiter off:
+//
+//	srv := chatshippertest.NewServer(t, chatshippertest.WithRateLimit(0))
+//	c, err := srv.NewClient()
+//
+// Keep the defaults in a test of how code behaves under the limit.
+//
+// # Bot loop limits
+//
+// The API limits messages created as a bot user, per bot and per
+// conversation: 8 identical messages in 3 minutes, 20 consecutive messages in
+// an hour until an agent or the contact replies
+// (https://developers.chatshipper.com/docs/api-introduction, Rate Limiting;
+// WithLoopLimits changes the numbers). Where the docs leave a point open, the
+// fake takes one reading, the same as the client's loop guard:
+//
+//   - A bot user is a user whose role in its selected organization is bot;
+//     only its messages are counted.
+//   - A message with role agent or contact is a reply, whoever posts it (an
+//     agent, a bot relaying a consumer's message, a bot speaking to the
+//     consumer as an agent): it is not counted and it resets the consecutive
+//     count of every bot in the conversation. Identical counts survive
+//     replies.
+//   - Identical means the same type, text and meta, meta compared as decoded
+//     JSON (key order and number spelling do not matter; an empty meta is no
+//     meta).
+//   - Every message a request creates counts, the initial messages of POST
+//     /v2/conversations included, in order; a batch is all or nothing, so a
+//     batch refused with 429 counts nothing.
+//   - A message created at t counts until t+window: at exactly t+window it no
+//     longer does. A refused message counts nothing.
 //
 // # Tests that wait
 //

@@ -13,23 +13,39 @@ import (
 // commits, from the final state, for every active webhook whose organization
 // owns the event and whose params.events match it.
 
-// activeHook is a snapshot of an active webhook service.
+// activeHook is a snapshot of an active webhook service, or of an unverified
+// one whose challenge is under way (pending): its events are held until the
+// challenge passes.
 type activeHook struct {
 	id, org, url, secret string
 	patterns             []string
+	pending              bool
 }
 
-// activeHooks lists the active webhooks; callers hold s.mu.
+// activeHooks lists the active webhooks and those being verified; callers
+// hold s.mu.
 func (s *Server) activeHooks() []activeHook {
 	var out []activeHook
 	for _, svc := range s.store.all("services") {
-		if str(svc, "type") != "webhook" || str(svc, "status") != "active" {
+		if str(svc, "type") != "webhook" {
 			continue
 		}
 		p := obj(svc, "params")
+		id, target := str(svc, "id"), str(p, "url")
+		pending := false
+		switch str(svc, "status") {
+		case "active":
+		case "unverified":
+			if !s.hooks.isVerifying(id, target) {
+				continue
+			}
+			pending = true
+		default:
+			continue
+		}
 		pats, _ := strs(p["events"])
-		out = append(out, activeHook{id: str(svc, "id"), org: str(svc, "organization"),
-			url: str(p, "url"), secret: str(p, "secret"), patterns: pats})
+		out = append(out, activeHook{id: id, org: str(svc, "organization"),
+			url: target, secret: str(p, "secret"), patterns: pats, pending: pending})
 	}
 	return out
 }
@@ -76,8 +92,8 @@ func (s *Server) buildEvents(t *tx) []delivery {
 		}
 		var body []byte
 		for _, h := range hooks {
-			if !h.wants(name, orgPath) {
-				continue
+			if !h.wants(name, orgPath) || h.pending && ev.coll == "services" && ev.id == h.id {
+				continue // a webhook being verified is not told about its own change
 			}
 			if body == nil {
 				var buf bytes.Buffer
@@ -89,7 +105,7 @@ func (s *Server) buildEvents(t *tx) []delivery {
 				body = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 			}
 			out = append(out, delivery{hook: h.id, url: h.url, secret: h.secret,
-				event: name, id: payload["id"].(string), body: body})
+				event: name, id: payload["id"].(string), body: body, pending: h.pending})
 		}
 	}
 	return out

@@ -15,6 +15,7 @@ import (
 )
 
 func TestFaultStatus(t *testing.T) {
+	t.Parallel()
 	srv, _ := newTest(t)
 	srv.InjectFault(Fault{Method: "get", PathPrefix: "/v2/users", Count: 2, Status: 503, RetryAfter: "7", Message: "try later"})
 	for range 2 {
@@ -51,6 +52,7 @@ func TestFaultStatus(t *testing.T) {
 }
 
 func TestFaultAfter(t *testing.T) {
+	t.Parallel()
 	srv, _ := newTest(t)
 	srv.InjectFault(Fault{Method: "POST", Count: 1, Status: 502, After: true})
 	r := mustCall(t, srv, 502, "POST", "conversations", srv.Token, m{"name": "Acted"})
@@ -61,6 +63,7 @@ func TestFaultAfter(t *testing.T) {
 }
 
 func TestFaultDrop(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		mode   DropMode
@@ -71,6 +74,7 @@ func TestFaultDrop(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			srv, _ := newTest(t)
 			srv.InjectFault(Fault{Method: "POST", PathPrefix: "/v2/conversations", Count: 1, Drop: tt.mode})
 			req, err := http.NewRequest("POST", srv.URL+"conversations", strings.NewReader(`{"name":"x"}`))
@@ -98,6 +102,7 @@ func TestFaultDrop(t *testing.T) {
 }
 
 func TestFaultDelay(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		srv := NewInProcessServer(t, WithRateLimit(0))
 		srv.InjectFault(Fault{PathPrefix: "/v2/users", Count: 1, Delay: 5 * time.Second})
@@ -127,6 +132,7 @@ func TestFaultDelay(t *testing.T) {
 }
 
 func TestCloseEndsDelays(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		srv := NewInProcessServer(t)
 		srv.InjectFault(Fault{Delay: time.Hour})
@@ -145,6 +151,7 @@ func TestCloseEndsDelays(t *testing.T) {
 }
 
 func TestFaultProbability(t *testing.T) {
+	t.Parallel()
 	run := func(seed int64) []int {
 		srv, _ := newTest(t, WithSeed(seed))
 		srv.InjectFault(Fault{Probability: 0.5, Status: 500})
@@ -196,6 +203,7 @@ func TestFaultProbability(t *testing.T) {
 }
 
 func TestFaultValidation(t *testing.T) {
+	t.Parallel()
 	srv, _ := newTest(t)
 	for _, f := range []Fault{{Count: -1}, {Probability: 1.5}, {Probability: -0.1}, {Status: 42}, {Delay: -time.Second}, {Drop: 7}} {
 		assert.Panics(t, func() { srv.InjectFault(f) }, "%+v", f)
@@ -203,6 +211,7 @@ func TestFaultValidation(t *testing.T) {
 }
 
 func TestRequestsRecorded(t *testing.T) {
+	t.Parallel()
 	srv, clk := newTest(t, WithRateLimit(2))
 	mustCall(t, srv, 201, "POST", "conversations?x=1", srv.Token, m{"name": "n"})
 	clk.advance(time.Millisecond)
@@ -246,6 +255,7 @@ func TestRequestsRecorded(t *testing.T) {
 }
 
 func TestInProcessServer(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		srv := NewInProcessServer(t)
 		assert.Equal(t, "http://127.0.0.1:9/v2/", srv.URL)

@@ -3,6 +3,8 @@ package chatshippertest
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -86,4 +88,71 @@ func FuzzWriteRequests(f *testing.F) {
 			t.Fatalf("%s %s %q: %d %s", tg.method, tg.path, body, rec.Code, rec.Body)
 		}
 	})
+}
+
+// FuzzListQueryParams sends list and fetch requests whose offset, limit,
+// sort, select, populate and filter parameters are arbitrary: every answer
+// must be a page or a 4xx, never a 5xx, and a page's X-Total-Pages, X-Page
+// and X-Per-Page are never negative.
+func FuzzListQueryParams(f *testing.F) {
+	const maxInt = "9223372036854775807"
+	seeds := [][6]string{
+		{"", "", "", "", "", ""},
+		{"5", "5", "-createdAt", "name,email", "organizations.organization", "givenName=~a"},
+		{maxInt, maxInt, "", "", "", ""},
+		{maxInt, "1", "givenName,-id", "-email", "", "status=active"},
+		{"9223372036854775806", "2", "", "", "", "age=>18,<=30"},
+		{"-1", "9223372036854775808", "", "", "", ""},
+		{"0", "0", "a.b.c", "a..b", "messages:type|text", "x.1=!"},
+		{"1e3", " 7", "--x", "-a,b", "participants.user:givenName", "name,displayName=acme"},
+		{"", "", "", "", "nope", "createdAt=>2018-01-01T00:00:00Z"},
+	}
+	for _, s := range seeds {
+		for which := range byte(3) {
+			f.Add(which, s[0], s[1], s[2], s[3], s[4], s[5])
+		}
+	}
+	srv := NewInProcessServer(nil, WithRateLimit(0))
+	defer srv.Close()
+	srv.Put("users", m{"givenName": "Extra", "familyName": "User", "email": "extra@acme.test"})
+	conv := newFuzzConv(srv)
+	paths := []string{"/v2/users", "/v2/conversations", "/v2/conversations/" + conv}
+	f.Fuzz(func(t *testing.T, which byte, offset, limit, sort, sel, populate, filter string) {
+		v := url.Values{}
+		for k, val := range map[string]string{"offset": offset, "limit": limit, "sort": sort, "select": sel, "populate": populate} {
+			if val != "" {
+				v.Set(k, val)
+			}
+		}
+		raw := v.Encode()
+		if filter != "" {
+			// The filter is sent as written (key=value), escapes and all.
+			raw += "&" + filter
+		}
+		path := paths[int(which)%len(paths)]
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.URL.Path, req.URL.RawQuery = path, strings.TrimPrefix(raw, "&")
+		req.Header.Set("Authorization", "Bearer "+srv.AdminToken)
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		if rec.Code >= 500 {
+			t.Fatalf("GET %s?%s: %d %s", path, req.URL.RawQuery, rec.Code, rec.Body)
+		}
+		if rec.Code == http.StatusOK && path != paths[2] {
+			for _, h := range []string{"X-Total-Pages", "X-Page", "X-Per-Page", "X-Total"} {
+				n, err := strconv.Atoi(rec.Header().Get(h))
+				if err != nil || n < 0 {
+					t.Fatalf("GET %s?%s: %s %q", path, req.URL.RawQuery, h, rec.Header().Get(h))
+				}
+			}
+		}
+	})
+}
+
+// newFuzzConv stores a conversation with one message and a participant, for
+// populate paths to follow.
+func newFuzzConv(srv *Server) string {
+	msg := srv.Put("messages", m{"organization": srv.Seed.OrganizationID, "type": "chat", "text": "hi", "user": srv.Seed.BotUserID})
+	return srv.Put("conversations", m{"organization": srv.Seed.OrganizationID, "type": "contact",
+		"participants": []any{m{"user": srv.Seed.BotUserID}}, "messages": []any{msg}})
 }

@@ -108,19 +108,23 @@ func (t *tx) touchLoops(conv string) map[string]*loopState {
 	return lt.convs[conv]
 }
 
-// checkLoop enforces the bot loop limits before a message is stored. Messages
-// of bot users count (except relayed consumer messages, role "contact"); a
-// message by an agent (any non-bot user) or with role contact resets the
-// consecutive count of every bot in the conversation.
+// checkLoop enforces the bot loop limits before a message is stored, with
+// the reading documented in the package doc ("Bot loop limits"): a message
+// with role agent or contact, whoever posts it, is a reply: it is not counted
+// and resets the consecutive count of every bot in the conversation. Other
+// messages count when the caller is a bot user. Identical means same type,
+// text and meta (as decoded JSON: key order and number spelling do not
+// matter).
 func (s *Server) checkLoop(t *tx, cl *caller, conv, typ, text, role string, meta doc) error {
-	if cl.role != "bot" || role == "contact" {
-		if role == "contact" || role == "agent" {
-			if len(s.loops.convs[conv]) > 0 {
-				for _, st := range t.touchLoops(conv) {
-					st.consecutive = nil
-				}
+	if role == "contact" || role == "agent" {
+		if len(s.loops.convs[conv]) > 0 {
+			for _, st := range t.touchLoops(conv) {
+				st.consecutive = nil
 			}
 		}
+		return nil
+	}
+	if cl.role != "bot" {
 		return nil
 	}
 	cfg := s.cfg
@@ -133,8 +137,11 @@ func (s *Server) checkLoop(t *tx, cl *caller, conv, typ, text, role string, meta
 		st = &loopState{identical: map[string][]time.Time{}}
 		bots[cl.userID] = st
 	}
-	metaJSON, _ := json.Marshal(meta)
-	fp := typ + "\x00" + text + "\x00" + string(metaJSON)
+	if len(meta) == 0 {
+		meta = nil // an empty meta is no meta
+	}
+	fpJSON, _ := json.Marshal([]any{typ, text, meta})
+	fp := string(fpJSON)
 	now := t.now
 	st.identical[fp] = prune(st.identical[fp], now, cfg.identicalWindow)
 	st.consecutive = prune(st.consecutive, now, cfg.consecutiveWindow)

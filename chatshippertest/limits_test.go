@@ -1,6 +1,7 @@
 package chatshippertest
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 )
 
 func TestRateLimitSlidingSecond(t *testing.T) {
+	t.Parallel()
 	srv, clk := newTest(t, WithRateLimit(3))
 	get := func() result { return call(t, srv, "GET", "users/"+srv.Seed.BotUserID, srv.Token, nil) }
 	for i := range 3 {
@@ -43,6 +45,7 @@ func TestRateLimitSlidingSecond(t *testing.T) {
 }
 
 func TestRateLimitPerTokenAndPerIP(t *testing.T) {
+	t.Parallel()
 	srv, _ := newTest(t, WithRateLimit(2))
 	other := srv.IssueToken(srv.Seed.AdminUserID, "admin", 0)
 	send := func(ip, token string) int {
@@ -62,6 +65,7 @@ func TestRateLimitPerTokenAndPerIP(t *testing.T) {
 }
 
 func TestRateLimitDefaultAndOff(t *testing.T) {
+	t.Parallel()
 	clk := newClock()
 	srv := NewServer(t, WithClock(clk.now))
 	for i := range 20 {
@@ -76,6 +80,7 @@ func TestRateLimitDefaultAndOff(t *testing.T) {
 }
 
 func TestLoopLimitIdentical(t *testing.T) {
+	t.Parallel()
 	srv, clk := newTest(t)
 	id := newConv(t, srv, srv.Token, m{})["id"].(string)
 	same := m{"text": "I've said this before...", "meta": m{"k": "v"}}
@@ -103,6 +108,7 @@ func TestLoopLimitIdentical(t *testing.T) {
 }
 
 func TestLoopLimitConsecutive(t *testing.T) {
+	t.Parallel()
 	srv, clk := newTest(t)
 	sd := srv.Seed
 	id := newConv(t, srv, srv.Token, m{})["id"].(string)
@@ -150,6 +156,7 @@ func TestLoopLimitConsecutive(t *testing.T) {
 }
 
 func TestLoopLimitBatches(t *testing.T) {
+	t.Parallel()
 	srv, _ := newTest(t)
 	batch := make([]any, 21)
 	for i := range batch {
@@ -170,6 +177,7 @@ func TestLoopLimitBatches(t *testing.T) {
 }
 
 func TestLoopLimitOptions(t *testing.T) {
+	t.Parallel()
 	srv, _ := newTest(t, WithLoopLimits(2, time.Minute, 3, 90*time.Second))
 	id := newConv(t, srv, srv.Token, m{})["id"].(string)
 	post(t, srv, srv.Token, id, m{"text": "a"})
@@ -191,10 +199,60 @@ func TestLoopLimitOptions(t *testing.T) {
 }
 
 func TestSpell(t *testing.T) {
+	t.Parallel()
 	for d, want := range map[time.Duration]string{
 		time.Hour: "an hour", 2 * time.Hour: "2 hours", 3 * time.Minute: "3 minutes", time.Minute: "a minute",
 		time.Second: "a second", 90 * time.Second: "90 seconds", 1500 * time.Millisecond: "1.5s",
 	} {
 		assert.Equal(t, want, spell(d))
 	}
+}
+
+// The readings the package doc states under "Bot loop limits", each shown.
+func TestLoopLimitEdges(t *testing.T) {
+	set := func(i int) m { return cmd(fmt.Sprintf("/set someVar %d", i)) }
+	t.Run("a bot's message with role agent is a reply, not counted", func(t *testing.T) {
+		srv, _ := newTest(t)
+		id := newConv(t, srv, srv.Token, m{})["id"].(string)
+		for i := range 20 {
+			post(t, srv, srv.Token, id, set(i))
+		}
+		mustCall(t, srv, 429, "POST", "conversations/"+id+"/messages", srv.Token, set(20))
+		for range 12 { // identical, yet not counted
+			post(t, srv, srv.Token, id, m{"text": "Hello from the bot", "role": "agent"})
+		}
+		for i := range 20 {
+			post(t, srv, srv.Token, id, set(100+i))
+		}
+		mustCall(t, srv, 429, "POST", "conversations/"+id+"/messages", srv.Token, set(200))
+	})
+	t.Run("a window frees at exactly t+window", func(t *testing.T) {
+		srv, clk := newTest(t, WithLoopLimits(2, time.Minute, 100, time.Hour))
+		id := newConv(t, srv, srv.Token, m{})["id"].(string)
+		post(t, srv, srv.Token, id, m{"text": "a"})
+		post(t, srv, srv.Token, id, m{"text": "a"})
+		clk.advance(time.Minute - time.Millisecond)
+		r := mustCall(t, srv, 429, "POST", "conversations/"+id+"/messages", srv.Token, m{"text": "a"})
+		assert.Equal(t, "1", r.Header.Get("Retry-After"))
+		clk.advance(time.Millisecond)
+		post(t, srv, srv.Token, id, m{"text": "a"})
+	})
+	t.Run("initial messages of a created conversation count", func(t *testing.T) {
+		srv, _ := newTest(t)
+		same := make([]any, 8)
+		for i := range same {
+			same[i] = m{"text": "same"}
+		}
+		id := newConv(t, srv, srv.Token, m{"messages": same})["id"].(string)
+		mustCall(t, srv, 429, "POST", "conversations/"+id+"/messages", srv.Token, m{"text": "same"})
+	})
+	t.Run("identical compares type, text and meta as decoded JSON", func(t *testing.T) {
+		srv, _ := newTest(t, WithLoopLimits(1, time.Minute, 100, time.Hour))
+		id := newConv(t, srv, srv.Token, m{})["id"].(string)
+		mustCall(t, srv, 201, "POST", "conversations/"+id+"/messages", srv.Token, json.RawMessage(`{"text":"a","meta":{"x":1,"y":2}}`))
+		mustCall(t, srv, 429, "POST", "conversations/"+id+"/messages", srv.Token, json.RawMessage(`{"text":"a","meta":{"y":2.0,"x":1}}`))
+		mustCall(t, srv, 201, "POST", "conversations/"+id+"/messages", srv.Token, json.RawMessage(`{"text":"a"}`))
+		mustCall(t, srv, 429, "POST", "conversations/"+id+"/messages", srv.Token, json.RawMessage(`{"text":"a","meta":{}}`))
+		mustCall(t, srv, 201, "POST", "conversations/"+id+"/messages", srv.Token, json.RawMessage(`{"text":"a","type":"card"}`))
+	})
 }

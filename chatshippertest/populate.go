@@ -2,6 +2,7 @@ package chatshippertest
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -178,12 +179,23 @@ func (s *Server) query(c string, q *listQuery, filters []filter) ([]doc, int) {
 	}
 	sortDocs(hits, q.sorts)
 	total := len(hits)
-	page := hits[min(q.offset, total):min(q.offset+q.limit, total)]
+	start, end := pageBounds(q.offset, q.limit, total)
+	page := hits[start:end]
 	out := make([]doc, len(page))
 	for i, d := range page {
 		out[i] = s.render(c, d, q)
 	}
 	return out, total
+}
+
+// pageBounds is the slice [start, end) of a page of total documents, without
+// overflowing for offsets and limits near the integer limits.
+func pageBounds(offset, limit, total int) (int, int) {
+	start := min(offset, total)
+	if limit >= total-start {
+		return start, total
+	}
+	return start, start + limit
 }
 
 // setPageHeaders writes X-Total, X-Total-Pages, X-Page, X-Per-Page, X-Range and
@@ -192,8 +204,18 @@ func setPageHeaders(w http.ResponseWriter, r *http.Request, q *listQuery, total,
 	h := w.Header()
 	limit, offset := q.limit, q.offset
 	h.Set("X-Total", strconv.Itoa(total))
-	h.Set("X-Total-Pages", strconv.Itoa((total+limit-1)/limit))
-	h.Set("X-Page", strconv.Itoa(offset/limit+1))
+	// Written so that no sum can overflow: offset and limit may be anything
+	// up to the largest int.
+	pages := 0
+	if total > 0 {
+		pages = (total-1)/limit + 1
+	}
+	h.Set("X-Total-Pages", strconv.Itoa(pages))
+	page := offset / limit
+	if page < math.MaxInt {
+		page++
+	}
+	h.Set("X-Page", strconv.Itoa(page))
 	h.Set("X-Per-Page", strconv.Itoa(limit))
 	if n == 0 {
 		h.Set("X-Range", "0-0")
@@ -216,7 +238,7 @@ func setPageHeaders(w http.ResponseWriter, r *http.Request, q *listQuery, total,
 	if offset > 0 {
 		links = append(links, link(0, "first"), link(max(0, offset-limit), "prev"))
 	}
-	if offset+limit < total {
+	if offset < total && limit < total-offset {
 		// The last page keeps the current alignment so next links reach it.
 		last := offset + ((total-1-offset)/limit)*limit
 		links = append(links, link(offset+limit, "next"), link(last, "last"))

@@ -171,6 +171,7 @@ func (q *listQuery) add(key, val string) error {
 			if err := checkPath(k.path); err != nil {
 				return fmt.Errorf("sort: %v", err)
 			}
+			k.path = storedField(k.path)
 			q.sorts = append(q.sorts, k)
 		}
 		return nil
@@ -212,10 +213,11 @@ func pathList(v, sep string) ([]string, error) {
 // parseFilter parses "key=value" where value carries the operator prefix.
 func parseFilter(key, v string) (filter, error) {
 	fields := strings.Split(key, ",")
-	for _, f := range fields {
+	for i, f := range fields {
 		if err := checkPath(f); err != nil {
 			return filter{}, err
 		}
+		fields[i] = storedField(f)
 	}
 	f := filter{fields: fields}
 	if len(fields) > 1 {
@@ -254,6 +256,16 @@ func parseFilter(key, v string) (filter, error) {
 		f.op, f.value = opEq, v
 	}
 	return f, nil
+}
+
+// storedField maps the API's "_id" (the field the docs say lists are ordered
+// by) to "id", the name documents are stored and served under; "_id>X" and
+// "id>X" are the same filter, and sort=_id the default order.
+func storedField(p string) string {
+	if p == "_id" {
+		return "id"
+	}
+	return p
 }
 
 // splitList splits the members of "[a,b]"; "[]" is the empty list.

@@ -42,6 +42,7 @@ func putArticles(srv *Server) {
 }
 
 func TestQueryFilters(t *testing.T) {
+	t.Parallel()
 	srv, _ := newTest(t)
 	putArticles(srv)
 	tests := []struct {
@@ -107,6 +108,7 @@ func TestQueryFilters(t *testing.T) {
 }
 
 func TestQueryErrors(t *testing.T) {
+	t.Parallel()
 	srv, _ := newTest(t)
 	tests := []struct {
 		path, msg string
@@ -150,6 +152,7 @@ func TestQueryErrors(t *testing.T) {
 }
 
 func TestQuerySelectAndPopulate(t *testing.T) {
+	t.Parallel()
 	srv, _ := newTest(t)
 	sd := srv.Seed
 	conv := newConv(t, srv, srv.Token, m{"contact": m{"profile": m{"name": "John Doe", "email": "j@example.com"}},
@@ -227,6 +230,7 @@ func TestQuerySelectAndPopulate(t *testing.T) {
 }
 
 func TestQuerySort(t *testing.T) {
+	t.Parallel()
 	srv, _ := newTest(t)
 	sd := srv.Seed
 	putArticles(srv)
@@ -253,6 +257,7 @@ func TestQuerySort(t *testing.T) {
 }
 
 func TestQueryPagination(t *testing.T) {
+	t.Parallel()
 	srv, _ := newTest(t)
 	for i := range 4 {
 		srv.Put("users", m{"givenName": "Extra", "familyName": string(rune('A' + i)), "email": "extra" + string(rune('a'+i)) + "@acme.test"})

@@ -96,10 +96,10 @@ func (s *Server) seed() {
 		})
 		s.creds[strings.ToLower(p.email)] = credential{userID: id, password: p.password}
 	}
-	s.Token = s.IssueToken(sd.BotUserID, "bot", 0)
-	s.AdminToken = s.IssueToken(sd.AdminUserID, "admin", 0)
-	s.AgentToken = s.IssueToken(sd.AgentUserIDs[0], "agent", 0)
-	s.GuestToken = s.IssueToken(sd.GuestUserID, "guest", 0)
+	s.Token = s.IssueToken(sd.BotUserID, tokenScope("bot"), 0)
+	s.AdminToken = s.IssueToken(sd.AdminUserID, tokenScope("admin"), 0)
+	s.AgentToken = s.IssueToken(sd.AgentUserIDs[0], tokenScope("agent"), 0)
+	s.GuestToken = s.IssueToken(sd.GuestUserID, tokenScope("guest"), 0)
 }
 
 // avatarURL is the deterministic avatar of a user.

@@ -10,6 +10,7 @@ import (
 )
 
 func TestSeedData(t *testing.T) {
+	t.Parallel()
 	srv, clk := newTest(t)
 	sd := srv.Seed
 	now := clk.stamp(0)
@@ -69,6 +70,7 @@ func TestSeedData(t *testing.T) {
 }
 
 func TestSeedIsDeterministic(t *testing.T) {
+	t.Parallel()
 	a, b := NewServer(t, WithSeed(7)), NewServer(t, WithSeed(7))
 	c := NewServer(t, WithSeed(8))
 	assert.Equal(t, a.Seed, b.Seed)
@@ -82,6 +84,7 @@ func TestSeedIsDeterministic(t *testing.T) {
 }
 
 func TestNewServerNilTB(t *testing.T) {
+	t.Parallel()
 	srv := NewServer(nil, WithRateLimit(0))
 	mustCall(t, srv, http.StatusOK, "GET", "users/"+srv.Seed.BotUserID, srv.Token, nil)
 	srv.Close()
@@ -93,6 +96,7 @@ func TestNewServerNilTB(t *testing.T) {
 }
 
 func TestOptionsValidation(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		opt  Option
 		want string

@@ -147,10 +147,13 @@ func WithWebhookClient(hc *http.Client) Option {
 type Server struct {
 	// URL is the API base URL including "/v2/", e.g. "http://127.0.0.1:41234/v2/".
 	URL string
-	// Token is a valid non-expiring token of the seeded bot user (scope "bot").
+	// Token is a valid non-expiring access token of the seeded bot user, with
+	// the claims of the platform's tokens: scope "viewer guest agent bot",
+	// organization and grant_type "access_token".
 	Token string
-	// AdminToken, AgentToken and GuestToken are non-expiring tokens of the
-	// seeded admin, first agent and guest users.
+	// AdminToken, AgentToken and GuestToken are non-expiring access tokens of
+	// the seeded admin, first agent and guest users (scopes "viewer guest
+	// agent bot admin", "viewer guest agent" and "viewer guest").
 	AdminToken, AgentToken, GuestToken string
 	// Seed holds the IDs and credentials of the seeded data.
 	Seed Seed
@@ -247,7 +250,8 @@ func (s *Server) Close() {
 }
 
 // Client returns an HTTP client that reaches this server: the httptest client
-// for a listening server, an in-process client for NewInProcessServer.
+// for a listening server, an in-process client for NewInProcessServer. For a
+// client of the SDK use NewClient.
 func (s *Server) Client() *http.Client { return s.client }
 
 func (s *Server) now() time.Time { return s.cfg.now().UTC().Truncate(time.Millisecond) }

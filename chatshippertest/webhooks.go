@@ -40,6 +40,9 @@ type delivery struct {
 	hook, url, secret string
 	event, id         string
 	body              []byte
+	// pending: built while the webhook's challenge was under way; held
+	// until it passes, dropped if it fails.
+	pending bool
 }
 
 // webhookDispatcher owns the delivery queues and background goroutines.
@@ -56,12 +59,77 @@ type webhookDispatcher struct {
 	idle    chan struct{} // closed when pending drops to 0
 	closed  bool
 	log     []WebhookDelivery
+
+	// verifying maps a webhook id to the URL whose challenge is under way;
+	// held keeps the events raised meanwhile (counted in pending); verified
+	// maps a webhook id to the URL that last passed, for held events
+	// enqueued after the outcome.
+	verifying map[string]string
+	held      map[string][]delivery
+	verified  map[string]string
 }
 
 func newWebhookDispatcher(s *Server) *webhookDispatcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &webhookDispatcher{s: s, ctx: ctx, cancel: cancel,
-		queues: map[string][]delivery{}, running: map[string]bool{}}
+		queues: map[string][]delivery{}, running: map[string]bool{},
+		verifying: map[string]string{}, held: map[string][]delivery{}, verified: map[string]string{}}
+}
+
+// isVerifying reports whether the challenge of webhook id at rawURL is under way.
+func (d *webhookDispatcher) isVerifying(id, rawURL string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.verifying[id] == rawURL
+}
+
+// startVerify notes that webhook id at rawURL is to be verified: from now on
+// its events are held. Callers hold s.mu (inside the saving transaction, so
+// no event raised after the save can miss the webhook).
+func (d *webhookDispatcher) startVerify(id, rawURL string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.verifying[id] = rawURL
+	delete(d.verified, id)
+}
+
+// cancelVerify undoes startVerify when the saving transaction rolls back.
+func (d *webhookDispatcher) cancelVerify(id, rawURL string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.verifying[id] == rawURL {
+		delete(d.verifying, id)
+	}
+}
+
+// finishVerify ends the challenge of webhook id at rawURL: when it passed,
+// the held events are queued (before any later event); otherwise they are
+// dropped. Callers hold s.mu.
+func (d *webhookDispatcher) finishVerify(id, rawURL string, passed bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.verifying[id] == rawURL {
+		delete(d.verifying, id)
+	}
+	var keep []delivery
+	for _, dl := range d.held[id] {
+		switch {
+		case dl.url != rawURL:
+			keep = append(keep, dl)
+		case passed && !d.closed:
+			d.queueLocked(dl)
+		default:
+			d.pending-- // dropped; the verification itself is still pending
+		}
+	}
+	if len(keep) > 0 {
+		d.held[id] = keep
+	} else {
+		delete(d.held, id)
+	}
+	if passed {
+		d.verified[id] = rawURL
+	}
 }
 
 func (d *webhookDispatcher) client() *http.Client {
@@ -99,12 +167,28 @@ func (d *webhookDispatcher) enqueue(ds []delivery) {
 		return
 	}
 	for _, dl := range ds {
-		d.queues[dl.hook] = append(d.queues[dl.hook], dl)
-		d.addLocked(1)
-		if !d.running[dl.hook] {
-			d.running[dl.hook] = true
-			go d.worker(dl.hook)
+		if dl.pending {
+			switch {
+			case d.verifying[dl.hook] == dl.url:
+				d.held[dl.hook] = append(d.held[dl.hook], dl)
+				d.addLocked(1)
+				continue
+			case d.verified[dl.hook] != dl.url:
+				continue // the challenge failed: the event is dropped
+			}
 		}
+		d.addLocked(1)
+		d.queueLocked(dl)
+	}
+}
+
+// queueLocked appends a counted delivery to its webhook's queue, starting a
+// worker when none runs; callers hold d.mu.
+func (d *webhookDispatcher) queueLocked(dl delivery) {
+	d.queues[dl.hook] = append(d.queues[dl.hook], dl)
+	if !d.running[dl.hook] {
+		d.running[dl.hook] = true
+		go d.worker(dl.hook)
 	}
 }
 
@@ -206,7 +290,8 @@ func (d *webhookDispatcher) challenge(rawURL string) bool {
 }
 
 // verifyAsync verifies a new or moved webhook in the background; success
-// activates it unless it changed meanwhile.
+// activates it unless it changed meanwhile, and delivers the events held
+// since it was saved.
 func (d *webhookDispatcher) verifyAsync(id, rawURL string) {
 	d.mu.Lock()
 	if d.closed {
@@ -217,15 +302,19 @@ func (d *webhookDispatcher) verifyAsync(id, rawURL string) {
 	d.mu.Unlock()
 	go func() {
 		defer d.done()
-		if !d.challenge(rawURL) {
-			return
-		}
+		passed := d.challenge(rawURL)
 		s := d.s
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if svc, ok := s.store.get("services", id); ok && str(obj(svc, "params"), "url") == rawURL && str(svc, "status") == "unverified" {
-			svc["status"] = "active"
+		active := false
+		if svc, ok := s.store.get("services", id); ok && str(obj(svc, "params"), "url") == rawURL {
+			if passed && str(svc, "status") == "unverified" {
+				svc["status"] = "active"
+			}
+			// Also active when a PATCH {"status":"active"} verified it meanwhile.
+			active = str(svc, "status") == "active"
 		}
+		d.finishVerify(id, rawURL, active)
 	}()
 }
 
@@ -311,8 +400,8 @@ func (s *Server) preverify(c, id string, in doc) (bool, error) {
 }
 
 // prepareWebhook validates a webhook service and runs its lifecycle: new or
-// moved URLs are unverified until the challenge passes (in the background);
-// a missing secret is generated.
+// moved URLs are unverified until the challenge passes (in the background,
+// holding the events raised meanwhile); a missing secret is generated.
 func (s *Server) prepareWebhook(t *tx, d, prev doc) error {
 	p := obj(d, "params")
 	target := str(p, "url")
@@ -340,6 +429,8 @@ func (s *Server) prepareWebhook(t *tx, d, prev doc) error {
 	case moved:
 		d["status"] = "unverified"
 		id := str(d, "id")
+		s.hooks.startVerify(id, target)
+		t.undo = append(t.undo, func() { s.hooks.cancelVerify(id, target) })
 		t.after = append(t.after, func() { s.hooks.verifyAsync(id, target) })
 	}
 	return nil

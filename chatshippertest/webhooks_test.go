@@ -112,6 +112,7 @@ func addHook(t *testing.T, srv *Server, params m) map[string]any {
 }
 
 func TestWebhookVerifyAndDeliver(t *testing.T) {
+	t.Parallel()
 	rc := &receiver{}
 	hsURL := listen(t, rc)
 	srv, clk := newTest(t)
@@ -166,6 +167,7 @@ func TestWebhookVerifyAndDeliver(t *testing.T) {
 }
 
 func TestWebhookVerificationLifecycle(t *testing.T) {
+	t.Parallel()
 	rc := &receiver{badEcho: true}
 	hsURL := listen(t, rc)
 	srv, _ := newTest(t)
@@ -222,6 +224,7 @@ func TestWebhookVerificationLifecycle(t *testing.T) {
 }
 
 func TestWebhookEventFilterPatterns(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		pattern, name string
 		want          bool
@@ -263,6 +266,7 @@ func TestWebhookEventFilterPatterns(t *testing.T) {
 }
 
 func TestWebhookResourceEvents(t *testing.T) {
+	t.Parallel()
 	rc := &receiver{}
 	hsURL := listen(t, rc)
 	srv, _ := newTest(t)
@@ -287,6 +291,7 @@ func TestWebhookResourceEvents(t *testing.T) {
 }
 
 func TestWebhookOrganizationScope(t *testing.T) {
+	t.Parallel()
 	rcParent, rcChild := &receiver{}, &receiver{}
 	hpURL, hcURL := listen(t, rcParent), listen(t, rcChild)
 	srv, _ := newTest(t)
@@ -320,6 +325,7 @@ func inProcessHook(t *testing.T, rc *receiver, opts ...Option) *Server {
 }
 
 func TestWebhookRetriesWithBackoff(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		rc := &receiver{}
 		srv := inProcessHook(t, rc, WithWebhookRetry(time.Second, 4))
@@ -355,6 +361,7 @@ func TestWebhookRetriesWithBackoff(t *testing.T) {
 }
 
 func TestWebhookGivesUpAndTimesOut(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		rc := &receiver{}
 		srv := inProcessHook(t, rc, WithWebhookRetry(time.Second, 3))
@@ -385,6 +392,7 @@ func TestWebhookGivesUpAndTimesOut(t *testing.T) {
 }
 
 func TestWaitDeliveriesContextAndClose(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		rc := &receiver{}
 		srv := inProcessHook(t, rc, WithWebhookRetry(time.Hour, 5))

@@ -426,6 +426,10 @@ func (h *Handler) dedupeFailed(ctx context.Context, e *Event, err error) {
 
 // readBody reads at most maxBody bytes; it returns a status when the body is
 // too large (413) or unreadable (400).
+// initialBodyBuffer bounds the buffer allocated before any byte of a body
+// has arrived; a typical event is a few KiB.
+const initialBodyBuffer = 32 << 10
+
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int) {
 	if r.ContentLength > h.maxBody {
 		return nil, http.StatusRequestEntityTooLarge
@@ -433,9 +437,12 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int)
 	// MaxBytesReader reads at most maxBody+1 bytes and tells the server to
 	// close the connection instead of draining an oversized body.
 	rd := http.MaxBytesReader(w, r.Body, h.maxBody)
-	size := 512
+	// The claimed length only sizes the first buffer, and only up to
+	// initialBodyBuffer: memory grows with the bytes that actually arrive,
+	// never with what a sender claims it will send.
+	size := int64(512)
 	if r.ContentLength > 0 {
-		size = int(r.ContentLength) + 1 // +1 lets the final read see EOF without growing
+		size = min(r.ContentLength, initialBodyBuffer) + 1 // +1 lets the final read see EOF without growing
 	}
 	buf := make([]byte, 0, size)
 	for {

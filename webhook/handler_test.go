@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -1521,5 +1523,57 @@ func FuzzParseEvent(f *testing.F) {
 		again, err := ParseEvent(b)
 		require.NoError(t, err, "an encoded event parses again")
 		require.Equal(t, e.Name, again.Name)
+	})
+}
+
+// oneByteReader sends one byte of a body and then stalls out, like a sender
+// that claims a large Content-Length and never sends it.
+type oneByteReader struct{ sent bool }
+
+func (o *oneByteReader) Read(p []byte) (int, error) {
+	if o.sent {
+		return 0, io.ErrUnexpectedEOF
+	}
+	o.sent = true
+	p[0] = '{'
+	return 1, nil
+}
+
+// The receiver's memory follows the bytes received, not the claimed
+// Content-Length: 32 one-byte deliveries claiming 1 MiB each allocated
+// 32 MiB before. Not parallel: it reads the process's allocation counter.
+func TestWebhookMemoryFollowsBytesReceived(t *testing.T) {
+	for _, maxBody := range []int64{DefaultMaxBody, 1 << 40, math.MaxInt64} {
+		t.Run(fmt.Sprint(maxBody), func(t *testing.T) {
+			h := newWH(t, WithMaxBody(maxBody))
+			claimed := int64(1 << 20)
+			if maxBody > claimed {
+				claimed = maxBody
+			}
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			for range 32 {
+				r := httptest.NewRequest(http.MethodPost, "/hook", &oneByteReader{})
+				r.ContentLength = claimed
+				r.Header.Set(SignatureHeader, "sha1=00")
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				require.Equal(t, http.StatusBadRequest, w.Code)
+			}
+			runtime.ReadMemStats(&after)
+			perRequest := (after.TotalAlloc - before.TotalAlloc) / 32
+			assert.Less(t, perRequest, uint64(64<<10), "bytes allocated per one-byte delivery")
+		})
+	}
+	t.Run("a claimed length over the cap is refused before reading", func(t *testing.T) {
+		h := newWH(t, WithMaxBody(1<<10))
+		rd := &countingReader{r: strings.NewReader("{}")}
+		r := httptest.NewRequest(http.MethodPost, "/hook", rd)
+		r.ContentLength = 1<<10 + 1
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		assert.Equal(t, http.StatusRequestEntityTooLarge, w.Code)
+		assert.Zero(t, rd.n)
 	})
 }

@@ -69,11 +69,12 @@ func TestIntegrationWebhookEndToEnd(t *testing.T) {
 	assert.Equal(t, srv.Seed.OrganizationID, e.Organization)
 	assert.NotEmpty(t, e.ID)
 
+	// Bot messages (role bot): a message with role agent would be a reply.
 	for i := range 20 {
-		_, _, err := bot.Conversations.Send(ctx, conv.ID, chatshipper.Chat("reply "+string(rune('a'+i))).WithRole(chatshipper.RoleAgent))
+		_, _, err := bot.Conversations.Send(ctx, conv.ID, chatshipper.Chat("reply "+string(rune('a'+i))))
 		require.NoError(t, err)
 	}
-	_, _, err = bot.Conversations.Send(ctx, conv.ID, chatshipper.Chat("one too many").WithRole(chatshipper.RoleAgent))
+	_, _, err = bot.Conversations.Send(ctx, conv.ID, chatshipper.Chat("one too many"))
 	require.ErrorIs(t, err, chatshipper.ErrLoopLimit)
 
 	// The contact writes: the event reaches the bot and resets its count.
@@ -81,7 +82,7 @@ func TestIntegrationWebhookEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	e = <-events
 	assert.Equal(t, "are you there?", e.Data.Message.Text)
-	_, _, err = bot.Conversations.Send(ctx, conv.ID, chatshipper.Chat("yes!").WithRole(chatshipper.RoleAgent))
+	_, _, err = bot.Conversations.Send(ctx, conv.ID, chatshipper.Chat("yes!"))
 	require.NoError(t, err, "the contact's message seen in the webhook reset the loop guard")
 
 	// The bot's own messages were delivered by the server but never dispatched.

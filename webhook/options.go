@@ -165,7 +165,7 @@ func WithSelfUser(userID string) Option {
 	}
 }
 
-// WithIncludeSelf(true) dispatches message.create events written by the own
+// WithIncludeSelf with true dispatches message.create events written by the own
 // user too; they are dropped by default (WithIncludeSelf(false)).
 func WithIncludeSelf(include bool) Option {
 	return func(c *config) error {
@@ -174,7 +174,7 @@ func WithIncludeSelf(include bool) Option {
 	}
 }
 
-// WithSkipBots(true) drops message.create events whose message has the role
+// WithSkipBots with true drops message.create events whose message has the role
 // "bot" (written by any automation), not only the own user's. The default is
 // WithSkipBots(false).
 func WithSkipBots(skip bool) Option {

@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -42,25 +43,33 @@ func main() {
 	k := flag.Int("k", 60, "conversations to spread them over")
 	w := flag.Int("w", 8, "concurrent workers")
 	flag.Parse()
-	if *m < 1 || *k < 1 || *w < 1 {
-		setup.Fail("flags", fmt.Errorf("-m, -k and -w must be at least 1"))
+	if err := run(*m, *k, *w); err != nil {
+		fmt.Fprintf(os.Stderr, "error: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// run sends m messages over k conversations with w workers.
+func run(m, k, w int) error {
+	if m < 1 || k < 1 || w < 1 {
+		return errors.New("-m, -k and -w must be at least 1")
 	}
 
 	ct := &counting{next: http.DefaultTransport}
 	env, err := setup.Connect(chatshipper.WithHTTPClient(&http.Client{Transport: ct, Timeout: time.Minute}))
 	if err != nil {
-		setup.Fail("connecting", err)
+		return fmt.Errorf("connecting: %w", err)
 	}
 	defer env.Close()
 	c := env.Client
 	ctx := context.Background()
 
 	start := time.Now()
-	convs := make([]string, *k)
+	convs := make([]string, k)
 	for i := range convs {
 		conv, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Name: fmt.Sprintf("bulk %d", i)})
 		if err != nil {
-			setup.Fail("creating conversations", err)
+			return fmt.Errorf("creating conversation %d of %d: %w", i+1, k, err)
 		}
 		convs[i] = conv.ID
 	}
@@ -69,10 +78,8 @@ func main() {
 	var sent, failed atomic.Int64
 	var firstErr sync.Once
 	var wg sync.WaitGroup
-	for range *w {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for range w {
+		wg.Go(func() {
 			for i := range jobs {
 				_, _, err := c.Conversations.Send(ctx, convs[i%len(convs)], chatshipper.Chat(fmt.Sprintf("bulk message %d", i)))
 				if err != nil {
@@ -82,9 +89,9 @@ func main() {
 				}
 				sent.Add(1)
 			}
-		}()
+		})
 	}
-	for i := range *m {
+	for i := range m {
 		jobs <- i
 	}
 	close(jobs)
@@ -92,10 +99,11 @@ func main() {
 	elapsed := time.Since(start)
 
 	reqs := ct.requests.Load()
-	fmt.Printf("conversations: %d, messages sent: %d, errors: %d\n", *k, sent.Load(), failed.Load())
+	fmt.Printf("conversations: %d, messages sent: %d, errors: %d\n", k, sent.Load(), failed.Load())
 	fmt.Printf("requests: %d in %s = %.1f requests/second, 429s seen: %d\n",
 		reqs, elapsed.Round(time.Millisecond), float64(reqs)/elapsed.Seconds(), ct.status429.Load())
-	if failed.Load() > 0 {
-		os.Exit(1)
+	if n := failed.Load(); n > 0 {
+		return fmt.Errorf("%d of %d messages failed", n, m)
 	}
+	return nil
 }

@@ -31,10 +31,16 @@ import (
 func main() {
 	addr := flag.String("addr", ":8080", "listen address (with CHATSHIPPER_TOKEN)")
 	flag.Parse()
+	if err := run(*addr); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
 
+func run(addr string) error {
 	env, err := setup.Connect()
 	if err != nil {
-		setup.Fail("connecting", err)
+		return fmt.Errorf("connecting: %w", err)
 	}
 	defer env.Close()
 	c := env.Client
@@ -44,22 +50,22 @@ func main() {
 		secret = "echobot-demo-secret"
 	}
 	if secret == "" {
-		setup.Fail("configuration", errors.New("set CHATSHIPPER_WEBHOOK_SECRET to the webhook service's secret"))
+		return errors.New("configuration: set CHATSHIPPER_WEBHOOK_SECRET to the webhook service's secret")
 	}
 
 	replies := make(chan string, 16)
 	bot, err := newBot(c, secret, replies)
 	if err != nil {
-		setup.Fail("building the webhook handler", err)
+		return fmt.Errorf("building the webhook handler: %w", err)
 	}
 
 	if env.Fake == nil {
-		serve(bot, *addr)
-		return
+		return serve(bot, addr)
 	}
 	if err := demo(env, bot, secret, replies); err != nil {
-		setup.Fail("demo", err)
+		return fmt.Errorf("demo: %w", err)
 	}
+	return nil
 }
 
 // newBot returns the webhook handler: it answers every contact chat message.
@@ -85,7 +91,7 @@ func newBot(c *chatshipper.Client, secret string, replies chan<- string) (*webho
 	return h, err
 }
 
-func serve(h *webhook.Handler, addr string) {
+func serve(h *webhook.Handler, addr string) error {
 	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -98,8 +104,9 @@ func serve(h *webhook.Handler, addr string) {
 	}()
 	fmt.Printf("echobot listening on %s\n", addr)
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		setup.Fail("serving", err)
+		return fmt.Errorf("serving: %w", err)
 	}
+	return nil
 }
 
 // demo registers the bot with the fake server and plays a consumer.

@@ -7,8 +7,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/go-chatshipper/chatshipper"
@@ -19,10 +21,19 @@ func main() {
 	n := flag.Int("n", 1000, "conversations to seed in the fake server")
 	pageSize := flag.Int("limit", 200, "page size")
 	flag.Parse()
+	if err := run(*n, *pageSize); err != nil {
+		fmt.Fprintf(os.Stderr, "error: %v\n", err)
+		os.Exit(1)
+	}
+}
 
+func run(n, pageSize int) error {
+	if n < 0 || pageSize < 1 {
+		return errors.New("-n must be at least 0 and -limit at least 1")
+	}
 	env, err := setup.Connect()
 	if err != nil {
-		setup.Fail("connecting", err)
+		return fmt.Errorf("connecting: %w", err)
 	}
 	defer env.Close()
 	c := env.Client
@@ -30,26 +41,26 @@ func main() {
 	defer cancel()
 
 	if env.Fake != nil {
-		seed(env, *n)
-		fmt.Printf("seeded %d conversations\n", *n)
+		seed(env, n)
+		fmt.Printf("seeded %d conversations\n", n)
 	}
 
 	// One small page to read the totals from the headers.
 	all := chatshipper.NewQuery().Limit(1)
 	_, resp, err := c.Conversations.List(ctx, all)
 	if err != nil {
-		setup.Fail("listing", err)
+		return fmt.Errorf("listing conversations: %w", err)
 	}
 	fmt.Printf("X-Total: %d conversations (X-Total-Pages %d at 1 per page)\n", resp.Total, resp.TotalPages)
 
 	statuses := []chatshipper.ConversationStatus{chatshipper.StatusQueued, chatshipper.StatusActive, chatshipper.StatusClosed}
 	for _, st := range statuses {
-		q := chatshipper.NewQuery().Where("status", chatshipper.Eq(st)).Limit(*pageSize)
+		q := chatshipper.NewQuery().Where("status", chatshipper.Eq(st)).Limit(pageSize)
 		_, resp, err := c.Conversations.List(ctx, q)
 		if err != nil {
-			setup.Fail("listing "+string(st), err)
+			return fmt.Errorf("listing %s conversations: %w", st, err)
 		}
-		fmt.Printf("status=%-7s X-Total %4d, %d page(s) of %d\n", st, resp.Total, resp.TotalPages, *pageSize)
+		fmt.Printf("status=%-7s X-Total %4d, %d page(s) of %d\n", st, resp.Total, resp.TotalPages, pageSize)
 	}
 
 	// Walk every queued or active contact conversation, newest first.
@@ -58,12 +69,12 @@ func main() {
 		Where("type", chatshipper.Eq(chatshipper.ConversationContact)).
 		Select("name", "status", "createdAt").
 		Sort("-createdAt").
-		Limit(*pageSize)
+		Limit(pageSize)
 	count, first, last := 0, "", ""
 	start := time.Now()
 	for conv, err := range c.Conversations.ListIter(ctx, q) {
 		if err != nil {
-			setup.Fail("iterating", err)
+			return fmt.Errorf("iterating over open contact conversations: %w", err)
 		}
 		if count == 0 {
 			first = conv.Name
@@ -73,6 +84,7 @@ func main() {
 	}
 	fmt.Printf("ListIter: %d open contact conversations in %s (newest %q, oldest %q)\n",
 		count, time.Since(start).Round(time.Millisecond), first, last)
+	return nil
 }
 
 // seed stores n conversations in the fake server directly (the API would take

@@ -9,6 +9,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -18,9 +19,16 @@ import (
 )
 
 func main() {
+	if err := run(); err != nil {
+		fmt.Fprintf(os.Stderr, "error: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
 	env, err := setup.Connect()
 	if err != nil {
-		setup.Fail("connecting", err)
+		return fmt.Errorf("connecting: %w", err)
 	}
 	defer env.Close()
 	c := env.Client
@@ -32,35 +40,51 @@ func main() {
 		Messages: []chatshipper.MessageInput{chatshipper.Chat("Hello from chatshipper-go"), chatshipper.Notify()},
 	})
 	if err != nil {
-		setup.Fail("creating the conversation", err)
+		return fmt.Errorf("creating the conversation: %w", err)
 	}
 	fmt.Printf("created conversation %s\n", conv.ID)
-	show(ctx, c, conv.ID, "after create + /notify")
+	if err := show(ctx, c, conv.ID, "after create + /notify"); err != nil {
+		return err
+	}
 
 	if _, _, err := c.Conversations.Send(ctx, conv.ID,
 		chatshipper.Chat("This conversation was opened by the quickstart."),
 		chatshipper.Chat("An internal note").Backchannel()); err != nil {
-		setup.Fail("sending messages", err)
+		return fmt.Errorf("sending messages: %w", err)
 	}
-	show(ctx, c, conv.ID, "after 2 messages")
+	if err := show(ctx, c, conv.ID, "after 2 messages"); err != nil {
+		return err
+	}
 
-	step(ctx, c, conv.ID, "/accept", chatshipper.Accept())
-	step(ctx, c, conv.ID, "/set engagement high", chatshipper.SetMeta("engagement", "high"))
-	step(ctx, c, conv.ID, "/leave", chatshipper.Leave())
+	steps := []struct {
+		label string
+		cmd   chatshipper.MessageInput
+	}{
+		{"/accept", chatshipper.Accept()},
+		{"/set engagement high", chatshipper.SetMeta("engagement", "high")},
+		{"/leave", chatshipper.Leave()},
+	}
+	for _, st := range steps {
+		if err := step(ctx, c, conv.ID, st.label, st.cmd); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-func step(ctx context.Context, c *chatshipper.Client, id, label string, cmd chatshipper.MessageInput) {
+// step sends one slash command and shows the conversation after it.
+func step(ctx context.Context, c *chatshipper.Client, id, label string, cmd chatshipper.MessageInput) error {
 	if _, _, err := c.Conversations.Command(ctx, id, cmd); err != nil {
-		setup.Fail(label, err)
+		return fmt.Errorf("sending %s: %w", label, err)
 	}
-	show(ctx, c, id, "after "+label)
+	return show(ctx, c, id, "after "+label)
 }
 
 // show prints the conversation's status, participants and meta.
-func show(ctx context.Context, c *chatshipper.Client, id, label string) {
+func show(ctx context.Context, c *chatshipper.Client, id, label string) error {
 	conv, _, err := c.Conversations.Get(ctx, id, chatshipper.NewQuery().Populate("participants.user", "name"))
 	if err != nil {
-		setup.Fail("reading the conversation", err)
+		return fmt.Errorf("reading the conversation %s: %w", id, err)
 	}
 	var parts []string
 	for _, p := range conv.Participants {
@@ -92,4 +116,5 @@ func show(ctx context.Context, c *chatshipper.Client, id, label string) {
 		line += " meta={" + strings.Join(kv, " ") + "}"
 	}
 	fmt.Println(line)
+	return nil
 }

@@ -33,7 +33,7 @@ func Connect(opts ...chatshipper.Option) (*Env, error) {
 		}
 		return &Env{Client: c}, nil
 	}
-	srv := chatshippertest.NewServer(nil, FakeOptions...)
+	srv := chatshippertest.NewServer(nil)
 	fmt.Printf("No CHATSHIPPER_TOKEN set: using the embedded fake ChatShipper server at %s\n", srv.URL)
 	c, err := chatshipper.NewClient(srv.Token, append([]chatshipper.Option{chatshipper.WithBaseURL(srv.URL)}, opts...)...)
 	if err != nil {
@@ -43,18 +43,9 @@ func Connect(opts ...chatshipper.Option) (*Env, error) {
 	return &Env{Client: c, Fake: srv}, nil
 }
 
-// FakeOptions configure the embedded fake server (set before Connect).
-var FakeOptions []chatshippertest.Option
-
 // Close stops the fake server, if one was started.
 func (e *Env) Close() {
 	if e != nil && e.Fake != nil {
 		e.Fake.Close()
 	}
-}
-
-// Fail prints a readable error and exits with status 1.
-func Fail(what string, err error) {
-	fmt.Fprintf(os.Stderr, "error: %s: %v\n", what, err)
-	os.Exit(1)
 }

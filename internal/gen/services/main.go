@@ -31,19 +31,19 @@ type svc struct {
 
 const resourceSets = "https://developers.chatshipper.com/docs/api-resource-sets"
 
-var all = "List ListIter Get Create Update Delete"
+var all = "List ListIter Walk Pages Get Create Update Delete"
 
 var services = []svc{
 	{Type: "ConversationsService", T: "Conversation", C: "ConversationCreate", U: "ConversationUpdate",
 		Path: "conversations", IDName: "conversationID", Singular: "conversation", Plural: "conversations",
 		Doc:  "ConversationsService is the conversations API, /v2/conversations: the threads between a contact, agents and bots, with their lifecycle and commands. Create (with initial messages), Send and Command are declared in conversations.go.",
-		Docs: "https://developers.chatshipper.com/docs/messaging-introduction", Methods: f("List ListIter Get Update Delete"),
+		Docs: "https://developers.chatshipper.com/docs/messaging-introduction", Methods: f("List ListIter Walk Pages Get Update Delete"),
 		ListNote: "A filter on a meta field needs a filter on one of id, type, participants.user, status, createdAt, categoryIndex, category, organization or updatedAt as well; a query without one is refused before any I/O.",
 		Observe:  "observeConversations"},
 	{Type: "MessagesService", T: "Message", C: "MessageInput", U: "MessageUpdate",
 		Path: "messages", IDName: "messageID", Singular: "message", Plural: "messages",
 		Doc:  "MessagesService is the messages API, /v2/messages. Messages are created with ConversationsService.Send and ConversationsService.Command (POST /v2/conversations/{id}/messages); Replace is declared in messages.go.",
-		Docs: "https://developers.chatshipper.com/docs/messaging-types", Methods: f("List ListIter Get Update Delete"),
+		Docs: "https://developers.chatshipper.com/docs/messaging-types", Methods: f("List ListIter Walk Pages Get Update Delete"),
 		ListNote: "The API requires a filter on one of id, organization, conversation, type, role or createdAt; a query without one is refused before any I/O.",
 		Observe:  "observeMessages"},
 	{Type: "ContactsService", T: "Contact", C: "ContactCreate", U: "ContactUpdate",
@@ -77,8 +77,8 @@ var services = []svc{
 		Path: "botinstances", IDName: "botInstanceID", Singular: "bot instance", Plural: "bot instances",
 		Doc: "BotInstancesService is the bot instances API, /v2/botinstances: the per-organization copies of a bot with their configuration. The official Node SDK reads a bot's configuration with NewQuery().Where(\"bot\", Eq(botID)).Where(\"organization\", In(orgPath...)).Sort(\"orgPath\").", Docs: resourceSets, Methods: f(all)},
 	{Type: "CollectionService", T: "Document", C: "Document", U: "Document",
-		Path: "{collection}", IDName: "documentID", Singular: "document", Plural: "documents",
-		Doc: "CollectionService serves any collection over Document, which keeps every field: the escape hatch for the collections the SDK has no type for (kbases, kbitems, articles, files, locations, watemplates, metrics, points, partners, tests, testresults, links) and for any added later. Get one with Client.Collection. Update sends every field of its Document: to change a few fields, send a Document holding only those. The mandatory filters of messages and conversations apply when the collection is one of those.", Docs: resourceSets, Methods: f(all)},
+		Path: "{name}", IDName: "documentID", Singular: "document", Plural: "documents",
+		Doc: "CollectionService serves any collection over Document, which keeps every field: the escape hatch for the collections the SDK has no type for (kbases, kbitems, articles, files, locations, watemplates, metrics, points, partners, tests, testresults, links) and for any added later. Get one with Client.Collection(name); {name} in the paths below is that name. Update sends every field of its Document: to change a few fields, send a Document holding only those. The mandatory filters of messages and conversations apply when the collection is one of those.", Docs: resourceSets, Methods: f(all)},
 }
 
 func f(s string) []string { return strings.Fields(s) }
@@ -113,14 +113,36 @@ func (s *{{.Type}}) List(ctx context.Context, q *Query) ([]*{{.T}}, *Response, e
 	return s.r.list(ctx, q)
 }
 {{end}}{{if has .Methods "ListIter"}}
-// ListIter returns every {{.Singular}} matching q, fetching pages lazily (200
-// per request unless q sets a limit) and stopping when the loop breaks. An
-// error is yielded once and ends the sequence; q is never modified.{{if .ListNote}}
+// ListIter returns every {{.Singular}} matching q, 200 per request unless q
+// sets a limit, with the next page fetched while the loop works on the
+// current one; it stops when the loop breaks. An error is yielded once and
+// ends the sequence; q is never modified. Each {{.Singular}} that matched when
+// the walk began and still exists is yielded once, whatever the loop changes
+// (see [Walk] for sorted queries). It is Walk(ctx, q).Items().{{if .ListNote}}
 {{comment .ListNote}}{{end}}
 //
 // GET /v2/{{.Path}} (repeatedly)
 func (s *{{.Type}}) ListIter(ctx context.Context, q *Query) iter.Seq2[*{{.T}}, error] {
 	return s.r.listIter(ctx, q)
+}
+{{end}}{{if has .Methods "Walk"}}
+// Walk returns a walk over every {{.Singular}} matching q: Items for the
+// {{.Plural}}, Pages for whole pages with their *Response, and Total, Page and
+// Count readable inside the loop (from the list headers, without extra
+// requests). [Prefetch] and [Concurrency] set how many pages are fetched
+// ahead or at once. The query is checked before any I/O.
+//
+// GET /v2/{{.Path}} (repeatedly)
+func (s *{{.Type}}) Walk(ctx context.Context, q *Query, opts ...WalkOption) *Walk[{{.T}}] {
+	return s.r.walk(ctx, q, opts)
+}
+{{end}}{{if has .Methods "Pages"}}
+// Pages returns every page of {{.Plural}} matching q, each with its
+// *Response; it is Walk(ctx, q, opts...).Pages().
+//
+// GET /v2/{{.Path}} (repeatedly)
+func (s *{{.Type}}) Pages(ctx context.Context, q *Query, opts ...WalkOption) iter.Seq2[*Page[{{.T}}], error] {
+	return s.r.walk(ctx, q, opts).Pages()
 }
 {{end}}{{if has .Methods "Get"}}
 // Get returns one {{.Singular}}; q may select and populate fields (nil: all

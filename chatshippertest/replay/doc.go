@@ -1,0 +1,77 @@
+// Package replay records a test's exchanges with the ChatShipper API once and
+// replays them offline on every later run: unit tests on fixtures recorded
+// from a real account, committed under testdata/.
+//
+// # Recording and replaying
+//
+// [New] is the one entry point. It replays by default and records when the
+// test runs with the -chatshipper.record flag or CHATSHIPPER_RECORD=1, in the
+// manner of Go's golden files:
+//
+//	func TestCloseStale(t *testing.T) {
+//		rp := replay.New(t, "testdata/fixtures/"+t.Name())
+//		token := "replayed" // any token: nothing reaches the network
+//		if rp.Recording() {
+//			token = os.Getenv("CHATSHIPPER_TOKEN")
+//		}
+//		c, err := chatshipper.NewClient(token, rp.ClientOptions()...)
+//		...
+//	}
+//
+// Record once against the real account, review the files, commit them:
+//
+//	CHATSHIPPER_TOKEN=... go test -run '^TestCloseStale$' -args -chatshipper.record
+//
+// The client is built on the session's transport, so it cannot talk to the
+// network behind the test's back; and a request that was not recorded fails
+// at once with a [*NoFixtureError] (errors.Is [ErrNoFixture]) naming the
+// request, the closest recorded one and what differs. The error is not a
+// network error, so the client does not retry it.
+//
+// [Recorder] and [Replayer] are the two transports underneath, for use
+// without a testing.TB (see the example). Both plug into a client with
+// [chatshipper.WithHTTPClient].
+//
+// # Fixture files
+//
+// Each exchange is one pretty-printed JSON file named after its order, method
+// and path: 0001-POST-auth-token.json, 0002-GET-conversations.json. A file
+// holds the method, the path, the decoded query and body of the request, and
+// the status, the headers that matter (Content-Type, Link, Retry-After, X-Total,
+// X-Total-Pages, X-Range...) and the body of the response. Request headers are
+// never recorded. Recording again replaces every file of the directory.
+//
+// # Scrubbing
+//
+// Before a file is written, the bearer token, passwords, one-time codes,
+// access and refresh tokens, webhook secrets (service params.secret),
+// signatures (X-Hub-Signature) and anything under a key naming a password,
+// token, secret, key or credential become [Redacted]; so does every JSON Web
+// Token found elsewhere, and every later occurrence of a secret seen once
+// (the token a login returned, say). The scheme and host of the API become
+// [RecordedOrigin], and the replayer puts the replayed request's origin back,
+// so a fixture recorded against one base URL replays against another. Dates
+// and IDs are kept as recorded, so replays are deterministic.
+//
+// [WithScrubber] adds scrubbers for what only the caller knows about:
+// [ScrubRegexp] for e-mail addresses or telephone numbers, [ScrubKeys] for
+// more keys, [ScrubStrings] or a [Scrubber] of one's own for the rest. The
+// replayer runs the same scrubbing over each incoming request before
+// matching, so a login replays whatever password the test sends, and the same
+// scrubbers must be given when replaying.
+//
+// # Matching
+//
+// A request matches a recorded one with the same method and path, the same
+// decoded query in any parameter order, and the same JSON body as a value
+// (key order and spacing do not matter, every value does). Each recording
+// answers once; the same request recorded several times is answered in the
+// recorded order. [Replayer.Unused] lists what was recorded but not asked for.
+//
+// # httpmock and the fake server
+//
+// [Register] serves a directory from an [httpmock.MockTransport] beside the
+// test's own responders. [Seed] loads the documents of recorded answers into
+// a [chatshippertest.Server] with its Put, so a test can start the stateful
+// fake from a real account's shapes.
+package replay

@@ -1,0 +1,239 @@
+package chatshipper_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/go-chatshipper/chatshipper"
+	"github.com/go-chatshipper/chatshipper/chatshippertest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// putQueued stores n queued contact conversations and returns their IDs in
+// creation order.
+func putQueued(srv *chatshippertest.Server, n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = srv.Put("conversations", map[string]any{
+			"organization": srv.Seed.OrganizationID, "type": "contact", "status": "queued",
+			"name": fmt.Sprintf("billing %d", i), "category": "Billing",
+		})
+	}
+	return ids
+}
+
+// putBatch stores n contacts with meta.batch set to batch.
+func putBatch(srv *chatshippertest.Server, n int, batch string) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = srv.Put("contacts", map[string]any{
+			"organization": srv.Seed.OrganizationID, "profile": map[string]any{"name": fmt.Sprintf("Walker %d", i)},
+			"meta": map[string]any{"batch": batch},
+		})
+	}
+	return ids
+}
+
+// requireEachOnce checks that every ID of want was seen exactly once.
+func requireEachOnce(t *testing.T, want, seen []string) {
+	t.Helper()
+	count := map[string]int{}
+	for _, id := range seen {
+		count[id]++
+	}
+	for id, n := range count {
+		require.Equal(t, 1, n, "item %s yielded %d times", id, n)
+	}
+	for _, id := range want {
+		require.Equal(t, 1, count[id], "item %s missed", id)
+	}
+}
+
+// The job of the issue: forward every queued billing conversation. Each one
+// leaves status=queued when forwarded; the walk still visits all 120.
+func TestWalkForwardEveryItem(t *testing.T) {
+	t.Parallel()
+	c, srv := fakeClient(t)
+	ctx := t.Context()
+	want := putQueued(srv, 120)
+	q := chatshipper.NewQuery().Where("status", chatshipper.Eq("queued")).Where("category", chatshipper.Eq("Billing")).Limit(50)
+	before, err := q.Encode()
+	require.NoError(t, err)
+
+	var seen []string
+	for conv, err := range c.Conversations.ListIter(ctx, q) {
+		require.NoError(t, err)
+		seen = append(seen, conv.ID)
+		_, _, err := c.Conversations.Command(ctx, conv.ID, chatshipper.Close())
+		require.NoError(t, err)
+	}
+	requireEachOnce(t, want, seen)
+	assert.Len(t, seen, 120)
+	after, err := q.Encode()
+	require.NoError(t, err)
+	assert.Equal(t, before, after, "the caller's query is not changed")
+	left, resp, err := c.Conversations.List(ctx, q)
+	require.NoError(t, err)
+	assert.Empty(t, left)
+	assert.Equal(t, 0, resp.Total)
+}
+
+func TestWalkDeleteEveryItem(t *testing.T) {
+	t.Parallel()
+	c, srv := fakeClient(t)
+	ctx := t.Context()
+	want := putBatch(srv, 120, "delete")
+	q := chatshipper.NewQuery().Where("meta.batch", chatshipper.Eq("delete")).Limit(50)
+	var seen []string
+	for contact, err := range c.Contacts.ListIter(ctx, q) {
+		require.NoError(t, err)
+		seen = append(seen, contact.ID)
+		_, err := c.Contacts.Delete(ctx, contact.ID)
+		require.NoError(t, err)
+	}
+	requireEachOnce(t, want, seen)
+	assert.Len(t, seen, 120)
+}
+
+func TestWalkCreateWhileWalking(t *testing.T) {
+	t.Parallel()
+	c, srv := fakeClient(t)
+	ctx := t.Context()
+	want := putBatch(srv, 120, "grow")
+	original := map[string]bool{}
+	for _, id := range want {
+		original[id] = true
+	}
+	q := chatshipper.NewQuery().Where("meta.batch", chatshipper.Eq("grow")).Limit(50)
+	var seen, created []string
+	for contact, err := range c.Contacts.ListIter(ctx, q) {
+		require.NoError(t, err)
+		seen = append(seen, contact.ID)
+		if !original[contact.ID] {
+			continue // created by this loop: comes after every original
+		}
+		// One matching item and one that does not match, per original.
+		for _, batch := range []string{"grow", "other"} {
+			nc, _, err := c.Contacts.Create(ctx, &chatshipper.ContactCreate{
+				Organization: srv.Seed.OrganizationID,
+				Profile:      chatshipper.ContactProfile{Name: "New " + contact.ID},
+				Meta:         chatshipper.Meta{"batch": batch},
+			})
+			require.NoError(t, err)
+			if batch == "grow" {
+				created = append(created, nc.ID)
+			}
+		}
+	}
+	requireEachOnce(t, want, seen[:120])
+	// The items created during the walk match too; they come last, once each.
+	requireEachOnce(t, created, seen[120:])
+	assert.Len(t, seen, 240)
+}
+
+// A sorted query cannot page by key: it goes by offset, and says so in the
+// requests it makes.
+func TestWalkSortedQueryPagesByOffset(t *testing.T) {
+	t.Parallel()
+	c, srv := fakeClient(t)
+	want := putBatch(srv, 120, "sorted")
+	srv.ResetRequests()
+	q := chatshipper.NewQuery().Where("meta.batch", chatshipper.Eq("sorted")).Sort("-createdAt").Limit(50)
+	var seen []string
+	for contact, err := range c.Contacts.ListIter(t.Context(), q) {
+		require.NoError(t, err)
+		seen = append(seen, contact.ID)
+	}
+	requireEachOnce(t, want, seen)
+	var offsets []string
+	for _, r := range srv.Requests() {
+		assert.False(t, r.Query.Has("id"))
+		offsets = append(offsets, r.Query.Get("offset"))
+	}
+	assert.Equal(t, []string{"0", "50", "100"}, offsets)
+}
+
+// The default walk asks for id>last after the first page, and reports its
+// progress from X-Total without extra requests.
+func TestWalkProgressAndPages(t *testing.T) {
+	t.Parallel()
+	c, srv := fakeClient(t)
+	want := putBatch(srv, 120, "progress")
+	srv.ResetRequests()
+	q := chatshipper.NewQuery().Where("meta.batch", chatshipper.Eq("progress")).Limit(50)
+
+	w := c.Contacts.Walk(t.Context(), q)
+	assert.Equal(t, -1, w.Total())
+	var seen []string
+	type progress struct{ page, count, total int }
+	var got []progress
+	for contact, err := range w.Items() {
+		require.NoError(t, err)
+		seen = append(seen, contact.ID)
+		if n := len(seen); n == 1 || n == 50 || n == 51 || n == 120 {
+			got = append(got, progress{w.Page(), w.Count(), w.Total()})
+		}
+	}
+	requireEachOnce(t, want, seen)
+	assert.Equal(t, []progress{{1, 1, 120}, {1, 50, 120}, {2, 51, 120}, {3, 120, 120}}, got)
+	reqs := srv.Requests()
+	require.Len(t, reqs, 3, "ceil(120/50) requests, no extra one for the total")
+	assert.Equal(t, "", reqs[0].Query.Get("id"))
+	assert.Equal(t, ">"+want[49], reqs[1].Query.Get("id"))
+	assert.Equal(t, ">"+want[99], reqs[2].Query.Get("id"))
+
+	type pageInfo struct{ number, start, total, items, xTotal int }
+	var pages []pageInfo
+	for p, err := range c.Contacts.Pages(t.Context(), q) {
+		require.NoError(t, err)
+		require.NotNil(t, p.Response)
+		pages = append(pages, pageInfo{p.Number, p.Start, p.Total, len(p.Items), p.Response.Total})
+	}
+	// X-Total of a page by key counts the items from that page on.
+	assert.Equal(t, []pageInfo{{1, 0, 120, 50, 120}, {2, 50, 120, 50, 70}, {3, 100, 120, 20, 20}}, pages)
+}
+
+// The read-only concurrent walk fetches by offset and yields in order.
+func TestWalkConcurrent(t *testing.T) {
+	t.Parallel()
+	c, srv := fakeClient(t)
+	want := putBatch(srv, 1000, "concurrent")
+	srv.ResetRequests()
+	q := chatshipper.NewQuery().Where("meta.batch", chatshipper.Eq("concurrent")).Limit(30)
+	var seen []string
+	w := c.Contacts.Walk(t.Context(), q, chatshipper.Concurrency(4))
+	for contact, err := range w.Items() {
+		require.NoError(t, err)
+		seen = append(seen, contact.ID)
+		require.Equal(t, 1000, w.Total())
+	}
+	assert.Equal(t, want, seen, "every item once, in order")
+	reqs := srv.Requests()
+	require.Len(t, reqs, 34)
+	offsets := map[string]bool{}
+	for _, r := range reqs {
+		assert.False(t, r.Query.Has("id"))
+		offsets[r.Query.Get("offset")] = true
+	}
+	for off := 30; off < 1000; off += 30 {
+		assert.True(t, offsets[fmt.Sprint(off)], "offset %d fetched", off)
+	}
+}
+
+func TestWalkOptionErrors(t *testing.T) {
+	t.Parallel()
+	c, srv := fakeClient(t)
+	for _, opt := range []chatshipper.WalkOption{chatshipper.Prefetch(-1), chatshipper.Concurrency(0)} {
+		srv.ResetRequests()
+		n := 0
+		for item, err := range c.Contacts.Walk(context.Background(), nil, opt).Items() {
+			n++
+			assert.Nil(t, item)
+			assert.ErrorIs(t, err, chatshipper.ErrInvalidArgument)
+		}
+		assert.Equal(t, 1, n)
+		assert.Empty(t, srv.Requests())
+	}
+}
