@@ -1,6 +1,7 @@
-// Package redisstore shares the ChatShipper client's request limit and the
-// webhook handler's duplicate check between processes through Redis, for a
-// bot that runs as several replicas, or beside a batch job, with one token.
+// Package redisstore shares the ChatShipper client's request limit, its bot
+// loop guard's counts and the webhook handler's duplicate check between
+// processes through Redis, for a bot that runs as several replicas, or beside
+// a batch job, with one token.
 //
 // It is a module of its own (github.com/go-chatshipper/chatshipper/redisstore),
 // so only programs that import it depend on github.com/redis/go-redis/v9.
@@ -66,6 +67,25 @@
 // two groups together may exceed the limit; the server then answers 429,
 // the client waits as told and pauses its limiter: it is seen, never
 // silent. Fail closed when that matters more than availability.
+//
+// # The bot loop limits
+//
+// The server refuses a bot's messages beyond its loop limits per bot and
+// conversation (https://developers.chatshipper.com/docs/api-introduction,
+// Rate Limiting); the client's loop guard refuses them before sending, from
+// counts kept in memory by default. A [LoopGuardStore] keeps those counts in
+// Redis, so every process sending as the same bot counts together:
+//
+//	store, err := redisstore.NewLoopGuardStore(rdb)
+//	if err != nil { ... }
+//	client, err := chatshipper.NewClient(token, chatshipper.WithLoopGuardStore(store))
+//
+// Each of Reserve, Release and Reset is one Lua script run on the two sorted
+// sets of one bot and conversation, and both expire a window after their
+// newest entry. As the interface requires, the windows are measured with the
+// callers' clocks, so keep the processes' clocks synchronized. When Redis
+// cannot answer, Reserve returns an error matching [ErrUnavailable] and the
+// client refuses the send.
 //
 // # Webhook duplicates
 //

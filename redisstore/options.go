@@ -23,8 +23,9 @@ const (
 	DefaultLease = time.Minute
 )
 
-// Option configures [NewLimiter] or [NewDeduper]. Each option says which of
-// the two it applies to; passing it to the other is an argument error.
+// Option configures [NewLimiter], [NewDeduper] or [NewLoopGuardStore]. Each
+// option says which it applies to; passing it to another is an argument
+// error.
 type Option func(*config) error
 
 type config struct {
@@ -66,7 +67,7 @@ func buildConfig(opts []Option) (config, error) {
 
 // WithKeyPrefix replaces [DefaultKeyPrefix] as the start of every key
 // written, for several applications sharing one Redis database. Applies to
-// both [NewLimiter] and [NewDeduper].
+// [NewLimiter], [NewDeduper] and [NewLoopGuardStore].
 func WithKeyPrefix(prefix string) Option {
 	return func(c *config) error {
 		if prefix == "" || strings.ContainsAny(prefix, "{} \t\r\n") {
@@ -79,8 +80,8 @@ func WithKeyPrefix(prefix string) Option {
 
 // WithCallTimeout bounds each Redis call (default [DefaultCallTimeout]); a
 // call that takes longer fails with an error matching [ErrUnavailable]. The
-// caller's context bounds it too. Applies to both [NewLimiter] and
-// [NewDeduper].
+// caller's context bounds it too. Applies to [NewLimiter], [NewDeduper] and
+// [NewLoopGuardStore].
 func WithCallTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
