@@ -91,7 +91,9 @@ func TestDedupeTwoReplicas(t *testing.T) {
 	var runs, failOnce sync.Map
 	var replicas [2]*replica
 	for i := range replicas {
-		d, err := redisstore.NewDeduper(newClient(t, addr), name)
+		// A generous call timeout: 64 deliveries at once queue for the
+		// connection pool, and this test is about exactly-once, not timeouts.
+		d, err := redisstore.NewDeduper(newClient(t, addr), name, redisstore.WithCallTimeout(10*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -58,9 +58,11 @@
 //     the number of processes, so that together they stay within it. Once a
 //     process reaches Redis again it records its fallback grants there and
 //     holds the shared window, granting from Redis to nobody, for a probe
-//     interval plus a window, while every process returning records each
-//     fallback grant in Redis as it makes it; after the hold, Redis knows
-//     every grant of the last window and decides alone again.
+//     interval, a window and two call timeouts, while every process
+//     returning records each fallback grant in Redis as it makes it and
+//     stops using the fallback a call timeout before the hold ends; after
+//     the hold, Redis knows every grant of the last window and decides alone
+//     again.
 //
 // The fallback assumes that Redis fails for every process alike, as when it
 // is down. If only some processes lose it while others still reach it, the

@@ -87,13 +87,13 @@ func limitersOn(t *testing.T, addr, name string, opts ...redisstore.Option) []*r
 }
 
 // TestRedisKilledFailsClosed: without a fallback, killing Redis mid-run
-// makes every Wait fail with ErrUnavailable within the call timeout (not the
-// caller's 10 s context), no request is sent without a grant, and the
+// makes every Wait fail with ErrUnavailable within the call timeout (1 s
+// here, not the caller's 10 s context), no request is sent without a grant, and the
 // server's window holds throughout.
 func TestRedisKilledFailsClosed(t *testing.T) {
 	rs := startRedisServer(t)
 	srv := chatshippertest.NewServer(t)
-	ls := limitersOn(t, rs.addr(), uniqueName(t), redisstore.WithLimit(chatshipper.DefaultRequestsPerSecond, testWindow))
+	ls := limitersOn(t, rs.addr(), uniqueName(t), redisstore.WithLimit(chatshipper.DefaultRequestsPerSecond, testWindow), redisstore.WithCallTimeout(time.Second))
 	ld := startLoad(t, srv, ls)
 	time.Sleep(1500 * time.Millisecond)
 	rs.kill()
@@ -121,12 +121,12 @@ func TestRedisKilledFallsBack(t *testing.T) {
 	rs := startRedisServer(t)
 	srv := chatshippertest.NewServer(t)
 	name := uniqueName(t)
-	ls := limitersOn(t, rs.addr(), name, redisstore.WithFallback(6), redisstore.WithLimit(chatshipper.DefaultRequestsPerSecond, testWindow))
+	ls := limitersOn(t, rs.addr(), name, redisstore.WithFallback(6), redisstore.WithLimit(chatshipper.DefaultRequestsPerSecond, testWindow), redisstore.WithCallTimeout(time.Second))
 	ld := startLoad(t, srv, ls)
 	time.Sleep(1500 * time.Millisecond)
 	rs.kill()
 	atKill := ld.sent.Load()
-	time.Sleep(4 * time.Second) // detection (2 call timeouts), a window and a call timeout of pause, grants
+	time.Sleep(6 * time.Second) // detection (2 call timeouts), a window and a call timeout of pause, grants
 	atRestart := ld.sent.Load()
 	rs.start()
 	time.Sleep(3500 * time.Millisecond)

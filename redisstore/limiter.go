@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -187,6 +188,7 @@ type Limiter struct {
 	pending   []fallbackGrant // fallback grants not yet recorded in Redis
 
 	failingSince time.Time // first of a run of failed Redis calls; zero after a success
+	probing      bool      // a probe is running
 }
 
 type fbState int
@@ -367,44 +369,88 @@ func (l *Limiter) sleepPause(ctx context.Context) error {
 }
 
 // fallbackDeadline reports whether this Wait goes to the fallback limiter,
-// and until when: no deadline while degraded, the end of the hold while
-// returning. In the degraded state one caller per probe interval first
-// tries Redis (a probe).
+// and until when: no deadline while degraded; while returning, a call
+// timeout before the end of the hold, so that the last fallback grant is
+// recorded in Redis before anyone takes a grant from Redis again. In the
+// degraded state one caller per probe interval first tries Redis (a
+// probe), without holding the lock during the call.
 func (l *Limiter) fallbackDeadline() (time.Time, bool) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	now := time.Now()
-	if l.state == stateDegraded && !now.Before(l.nextProbe) {
+	if l.state == stateDegraded && !l.probing && !now.Before(l.nextProbe) {
 		l.nextProbe = now.Add(l.probeInterval())
-		l.probeLocked()
+		l.probing = true
+		replay := slices.Clone(l.pending)
+		l.mu.Unlock()
+		l.probe(replay)
+		l.mu.Lock()
+		now = time.Now()
 	}
+	defer l.mu.Unlock()
 	switch l.state {
 	case stateDegraded:
 		return time.Time{}, true
 	case stateReturning:
+		if stop := l.holdUntil.Add(-l.callTimeout); now.Before(stop) {
+			return stop, true
+		}
 		if now.Before(l.holdUntil) {
-			return l.holdUntil, true
+			return time.Time{}, false // Redis holds this caller until the end
 		}
 		l.state = stateRedis
 	}
 	return time.Time{}, false
 }
 
-// probeLocked tries Redis once after a failure: it records the fallback's
-// grants of the last window and holds the shared window for every process
+// probe tries Redis once after a failure: it records the fallback's grants
+// of the last window (replay) and holds the shared window for every process
 // (no Redis grant) until all of them have had time to notice that Redis is
 // back and to record their own fallback grants. On success the limiter is
-// returning. Called with l.mu held, bounded by the call timeout.
-func (l *Limiter) probeLocked() {
-	hold := l.probeInterval() + l.window + l.callTimeout
+// returning, and fallback grants made during the probe are recorded too.
+func (l *Limiter) probe(replay []fallbackGrant) {
+	hold := l.probeInterval() + l.window + 2*l.callTimeout
 	start := time.Now()
-	left, err := l.record(l.pending, hold)
-	if err != nil {
+	left, err := l.record(replay, hold)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.probing = false
+	if err != nil || l.state != stateDegraded {
 		return
+	}
+	sent := make(map[string]bool, len(replay))
+	for _, g := range replay {
+		sent[g.member] = true
+	}
+	for _, g := range l.pending {
+		if !sent[g.member] {
+			l.recordAsyncLocked(g)
+		}
 	}
 	l.pending = l.pending[:0]
 	l.state = stateReturning
 	l.holdUntil = start.Add(left)
+}
+
+// recordAsyncLocked records a fallback grant in Redis in the background, so
+// that the request it allows is not delayed; if that fails the grant is kept
+// for the next probe and the limiter degrades. Redis grants nobody while
+// the hold lasts, and fallback grants stop a call timeout before its end, so
+// the record lands before Redis decides again.
+func (l *Limiter) recordAsyncLocked(g fallbackGrant) {
+	go func() {
+		start := time.Now()
+		left, err := l.record([]fallbackGrant{g}, 0)
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if err == nil {
+			if l.state == stateReturning {
+				l.holdUntil = start.Add(left)
+			}
+			return
+		}
+		l.pending = append(l.pending, g)
+		l.degradeLocked()
+	}()
 }
 
 // failed handles a failed Redis call with a fallback configured: the
@@ -441,10 +487,9 @@ func (l *Limiter) degradeLocked() {
 }
 
 // waitFallback takes a slot from the fallback limiter, giving up at deadline
-// (the end of a hold; zero for none), which returns false and no error. Out
-// of the degraded state the grant is recorded in Redis before Wait returns;
-// if that fails the limiter is degraded and the grant kept for the next
-// probe.
+// (before the end of a hold; zero for none), which returns false and no
+// error. Out of the degraded state the grant is recorded in Redis in the
+// background; in the degraded state it is kept for the next probe.
 func (l *Limiter) waitFallback(ctx context.Context, deadline time.Time) (bool, error) {
 	fctx := ctx
 	if !deadline.IsZero() {
@@ -462,15 +507,8 @@ func (l *Limiter) waitFallback(ctx context.Context, deadline time.Time) (bool, e
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.state != stateDegraded {
-		start := time.Now()
-		left, err := l.record([]fallbackGrant{g}, 0)
-		if err == nil {
-			if l.state == stateReturning {
-				l.holdUntil = start.Add(left)
-			}
-			return true, nil
-		}
-		l.degradeLocked()
+		l.recordAsyncLocked(g)
+		return true, nil
 	}
 	cut := time.Now().Add(-l.window)
 	keep := l.pending[:0]

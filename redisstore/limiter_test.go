@@ -88,6 +88,11 @@ func TestTokenName(t *testing.T) {
 // arrival at the server varies by more than 25 ms.
 const testWindow = time.Second + 50*time.Millisecond
 
+// testCallTimeout replaces the default call timeout where a test is about
+// the limit, not about Redis trouble: under the race detector on a loaded
+// machine a call can wait longer than 250 ms for a pooled connection.
+const testCallTimeout = 2 * time.Second
+
 // sharedRun sends requests through clients, one per limiter, with workers
 // goroutines each, until total requests were answered; it returns the
 // number each client sent and the elapsed time.
@@ -149,7 +154,8 @@ func TestLimiterSharedAcrossClients(t *testing.T) {
 	name := redisstore.TokenName(srv.Token) + "-" + uniqueName(t)
 	var limiters []chatshipper.Limiter
 	for range 3 {
-		l, err := redisstore.NewLimiter(newClient(t, addr), name, redisstore.WithLimit(chatshipper.DefaultRequestsPerSecond, testWindow))
+		l, err := redisstore.NewLimiter(newClient(t, addr), name, redisstore.WithLimit(chatshipper.DefaultRequestsPerSecond, testWindow),
+			redisstore.WithCallTimeout(testCallTimeout))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -241,7 +247,8 @@ func TestLimiterFairness(t *testing.T) {
 	var counts [3]atomic.Int64
 	var wg sync.WaitGroup
 	for i := range counts {
-		l, err := redisstore.NewLimiter(newClient(t, addr), name, redisstore.WithLimit(n, 200*time.Millisecond))
+		l, err := redisstore.NewLimiter(newClient(t, addr), name, redisstore.WithLimit(n, 200*time.Millisecond),
+			redisstore.WithCallTimeout(testCallTimeout))
 		if err != nil {
 			t.Fatal(err)
 		}
