@@ -19,7 +19,7 @@ type credential struct {
 	password string
 }
 
-// scopeLevels orders the cascading scopes of api-notes §2.6.
+// scopeLevels orders the cascading scopes (https://developers.chatshipper.com/docs/api-authentication).
 var scopeLevels = map[string]int{"guest": 1, "viewer": 1, "agent": 2, "bot": 3, "admin": 4}
 
 // scopeLevel is the highest level named in a space-delimited scope string.
@@ -175,7 +175,7 @@ func (s *Server) authenticate(r *http.Request) (*caller, error) {
 	defer s.mu.Unlock()
 	u, ok := s.store.get("users", c.ID)
 	if !ok {
-		// Deleting a user revokes its tokens (api-notes §2.2).
+		// Deleting a user revokes its tokens (https://developers.chatshipper.com/docs/api-authentication).
 		return nil, errf(http.StatusUnauthorized, "invalid token")
 	}
 	cl := &caller{userID: c.ID, scope: c.Scope, level: scopeLevel(c.Scope)}
@@ -225,7 +225,7 @@ const (
 	opDelete = "delete"
 )
 
-// permissions is the visible part of the permission matrix of api-notes §2.6:
+// permissions is the visible part of the permission matrix (https://developers.chatshipper.com/docs/api-authentication):
 // the lowest scope allowed per operation and collection. Anything the table
 // does not show (update, delete, other collections) needs scope bot.
 var permissions = map[string]map[string]int{

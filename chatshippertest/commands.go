@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// System commands of spec ch5. Each runs inside the message's transaction;
+// System commands (https://developers.chatshipper.com/docs/messaging-commands). Each runs inside the message's transaction;
 // any error undoes the whole request.
 
 func unprocessable(format string, args ...any) error {
@@ -270,7 +270,7 @@ func (s *Server) resolveCategory(t *tx, conv doc, val string) (int, string, erro
 	return 0, "", unprocessable("unknown category %q", val)
 }
 
-// Message action limits of spec ch5.
+// Message action limits (https://developers.chatshipper.com/docs/messaging-commands).
 const (
 	maxLikes    = 100
 	maxComments = 10

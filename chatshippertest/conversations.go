@@ -7,7 +7,7 @@ import (
 )
 
 // Conversations and messages: creation, the message pipeline and the status
-// rules of spec ch1 "Conversation Lifecycle". Commands are in commands.go.
+// rules of "Conversation Lifecycle" (https://developers.chatshipper.com/docs/messaging-introduction). Commands are in commands.go.
 
 // conversationReserved are keys of a create body the server sets itself.
 var conversationReserved = []string{"id", "_id", "createdAt", "updatedAt", "messages", "participants",
@@ -18,7 +18,7 @@ var conversationReserved = []string{"id", "_id", "createdAt", "updatedAt", "mess
 var messageReserved = []string{"id", "_id", "createdAt", "updatedAt", "conversation", "organization",
 	"orgPath", "version", "likes", "comments"}
 
-// validMessageTypes are the twelve message types (api-notes §5).
+// validMessageTypes are the twelve message types (https://developers.chatshipper.com/docs/messaging-types).
 var validMessageTypes = []string{"chat", "card", "postback", "mention", "tag", "search", "command",
 	"form", "field", "results", "report", "status"}
 

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Webhook event payloads (api-notes §9.5, §9.6): built when a transaction
+// Webhook event payloads (https://developers.web1on1.chat/webhooks/payloads): built when a transaction
 // commits, from the final state, for every active webhook whose organization
 // owns the event and whose params.events match it.
 

@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// Forms, fields and results (api-notes §5.9–5.11, §7): form messages activate
+// Forms, fields and results (https://developers.web1on1.chat/messaging/formsfieldseandresults): form messages activate
 // and deactivate forms in conversation.forms, field messages fill values, and
 // /send moves completed forms into conversation.results.
 

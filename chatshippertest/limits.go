@@ -10,7 +10,7 @@ import (
 )
 
 // rateLimiter is a sliding one-second log of accepted requests per token and
-// per client IP (spec ch1 API Basics: 20 requests per second each).
+// per client IP (https://developers.chatshipper.com/docs/api-introduction: 20 requests per second each).
 type rateLimiter struct {
 	mu   sync.Mutex
 	logs map[string][]time.Time

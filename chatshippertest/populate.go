@@ -199,7 +199,7 @@ func pageBounds(offset, limit, total int) (int, int) {
 }
 
 // setPageHeaders writes X-Total, X-Total-Pages, X-Page, X-Per-Page, X-Range and
-// Link (spec ch3). An empty page has X-Range "0-0".
+// Link (https://developers.chatshipper.com/docs/api-resource-sets). An empty page has X-Range "0-0".
 func setPageHeaders(w http.ResponseWriter, r *http.Request, q *listQuery, total, n int) {
 	h := w.Header()
 	limit, offset := q.limit, q.offset

@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 )
 
-// The query language of spec chapter 3, parsed from the raw query string so
+// The query language (https://developers.chatshipper.com/docs/api-resource-sets), parsed from the raw query string so
 // that repeated parameters can be detected and refused.
 
 // defaultLimit is the API's page size when no limit is given.
@@ -330,7 +330,7 @@ func (q *listQuery) hasFilter(fields ...string) bool {
 	return false
 }
 
-// checkMandatory enforces the mandatory filters of spec ch3.
+// checkMandatory enforces the mandatory filters of the API docs.
 func checkMandatory(c string, q *listQuery) error {
 	switch c {
 	case "messages":

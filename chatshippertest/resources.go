@@ -170,7 +170,7 @@ func (s *Server) create(w http.ResponseWriter, c string, cl *caller, body []byte
 }
 
 // patch serves PATCH /v2/{c}/{id}: top-level keys are merged, nested objects
-// and arrays replaced whole (spec ch1 API Basics).
+// and arrays replaced whole (https://developers.chatshipper.com/docs/api-introduction).
 func (s *Server) patch(w http.ResponseWriter, c, id string, cl *caller, body []byte) error {
 	in, err := decodeObject(body)
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 // query engine can compare them without reflection.
 type doc = map[string]any
 
-// collectionNames lists every REST collection the fake serves (api-notes §4.1).
+// collectionNames lists every REST collection the fake serves (https://developers.chatshipper.com/docs/api-resource-sets).
 var collectionNames = []string{
 	"conversations", "messages", "contacts", "users", "organizations", "orggroups",
 	"channels", "services", "forms", "workflows", "bots", "botinstances", "kbases",

@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// Webhooks (api-notes §9): services of type "webhook" are verified with a
+// Webhooks (https://developers.web1on1.chat/webhooks/creating): services of type "webhook" are verified with a
 // challenge GET and then receive signed event POSTs, in order per webhook,
 // retried with exponential backoff.
 
