@@ -346,3 +346,36 @@ func (e *AttemptTimeoutError) Unwrap() error { return e.Err }
 
 // Timeout reports true: this is a timeout.
 func (e *AttemptTimeoutError) Timeout() bool { return true }
+
+// TransportError is returned when no HTTP answer was received (connection
+// refused, reset, timeout), also when the failure came after following a
+// redirect. For a POST, PATCH or PUT the server may have acted before the
+// connection failed: the request was not retried, so nothing is sent twice,
+// and the caller decides.
+type TransportError struct {
+	// Method and URL identify the request (the URL as the caller gave it,
+	// never a redirect target, and redacted as described under Errors).
+	Method string
+	URL    string
+	// Attempts is how many times the request was sent.
+	Attempts int
+	// Err is the transport's error.
+	Err error
+
+	reached bool // an attempt may have reached the server (see MayHaveReachedServer)
+}
+
+// Error describes the request and the cause.
+func (e *TransportError) Error() string {
+	return fmt.Sprintf("chatshipper: %s %s failed after %d attempt(s): %v", e.Method, e.URL, e.Attempts, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *TransportError) Unwrap() error { return e.Err }
+
+// MayHaveReachedServer reports whether the server could have acted on the
+// request. It is judged by the first hop of every attempt: false only when no
+// attempt ever connected. A request whose first hop was answered with a
+// redirect reached the server even when the redirect target then could not be
+// connected to.
+func (e *TransportError) MayHaveReachedServer() bool { return e.reached || !isDialError(e.Err) }
