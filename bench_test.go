@@ -1,12 +1,14 @@
 package chatshipper
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -367,4 +369,25 @@ func BenchmarkQueryBuildEncode(b *testing.B) {
 			_ = v.Encode()
 		}
 	})
+}
+
+// TestBenchPageFixture keeps testdata/bench/conversations-200.json (the page
+// the Node SDK comparison in bench/ reads) equal to benchPage(200).
+// CHATSHIPPER_UPDATE_FIXTURES=1 rewrites it.
+func TestBenchPageFixture(t *testing.T) {
+	t.Parallel()
+	const name = "testdata/bench/conversations-200.json"
+	page := benchPage(200)
+	if os.Getenv("CHATSHIPPER_UPDATE_FIXTURES") == "1" {
+		if err := os.WriteFile(name, page, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, page) {
+		t.Fatalf("%s differs from benchPage(200): run with CHATSHIPPER_UPDATE_FIXTURES=1", name)
+	}
 }
