@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/go-chatshipper/chatshipper"
+	"github.com/go-chatshipper/chatshipper/webhook"
 )
 
 const (
@@ -141,18 +142,17 @@ func decode(file string, d time.Duration) error {
 // dropped, one handler for what contacts write) and an empty handler that
 // only reads the body.
 func serveWebhook(addrSDK, addrEmpty string) error {
-	h, err := chatshipper.NewWebhookHandler(chatshipper.WithWebhookSecret(secret),
-		chatshipper.WithWebhookSelfUser(botUser), chatshipper.WithWebhookDedupe(1024))
+	h, err := webhook.NewHandler(webhook.WithSecret(secret), webhook.WithSelfUser(botUser), webhook.WithDedupe(1024))
 	if err != nil {
 		return err
 	}
 	var handled atomic.Int64
-	err = h.OnMessage(func(_ context.Context, e *chatshipper.Event) error {
+	err = h.OnMessage(func(_ context.Context, e *webhook.Event) error {
 		if e.Data.Message.Text != "" {
 			handled.Add(1)
 		}
 		return nil
-	}, chatshipper.MessageRole(chatshipper.RoleContact))
+	}, webhook.MessageRole(chatshipper.RoleContact))
 	if err != nil {
 		return err
 	}
@@ -169,7 +169,7 @@ func serveWebhook(addrSDK, addrEmpty string) error {
 // deliveries returns n signed copies of the message.create fixture, each
 // with its own event ID so duplicate suppression does not short-cut the work.
 func deliveries(n int) ([][]byte, []string, error) {
-	raw, err := os.ReadFile("testdata/webhooks/message.create.contact.chat.json")
+	raw, err := os.ReadFile("webhook/testdata/webhooks/message.create.contact.chat.json")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -187,7 +187,7 @@ func deliveries(n int) ([][]byte, []string, error) {
 	for i := range n {
 		body := []byte(strings.Replace(tmpl, id, fmt.Sprintf("3f1c9a2e-7b4d-4e8a-9c1f-%012d", i), 1))
 		bodies = append(bodies, body)
-		sigs = append(sigs, chatshipper.SignWebhookBody(body, secret))
+		sigs = append(sigs, webhook.Sign(body, secret))
 	}
 	return bodies, sigs, nil
 }
@@ -229,7 +229,7 @@ func load(d time.Duration, rounds int, targets []string) error {
 						return
 					}
 					req.Header.Set("Content-Type", "application/json")
-					req.Header.Set(chatshipper.SignatureHeader, sigs[k])
+					req.Header.Set(webhook.SignatureHeader, sigs[k])
 					resp, err := client.Do(req)
 					if err != nil {
 						failed.Store(err)
