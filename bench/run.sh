@@ -43,12 +43,12 @@ fi
 
 if [ "$what" = webhook ] || [ "$what" = all ]; then
   echo "== webhook receivers: events/s (load generator in its own process, 8 connections)"
-  "$tmp/jsonbench-go1.27" serve-webhook 127.0.0.1:18091 127.0.0.1:18092 & pids+=($!)
-  "$tmp/jsonbench-go1.26" serve-webhook 127.0.0.1:18093 127.0.0.1:18094 & pids+=($!)
-  node bench/node/webhook.js 18095 & pids+=($!)
+  "$tmp/jsonbench-go1.27" serve-webhook 127.0.0.1:18091 127.0.0.1:18092 & pids+=($!); p27=$!
+  "$tmp/jsonbench-go1.26" serve-webhook 127.0.0.1:18093 127.0.0.1:18094 & pids+=($!); p26=$!
+  node bench/node/webhook.js 18095 & pids+=($!); pnode=$!
   sleep 1
   "$tmp/jsonbench-go1.26" load "$SECS" "$ROUNDS" \
-    sdk-go1.27=http://127.0.0.1:18091/ empty-go1.27=http://127.0.0.1:18092/ \
-    sdk-go1.26=http://127.0.0.1:18093/ empty-go1.26=http://127.0.0.1:18094/ \
-    node-chipchat=http://127.0.0.1:18095/
+    sdk-go1.27=http://127.0.0.1:18091/@$p27 empty-go1.27=http://127.0.0.1:18092/@$p27 \
+    sdk-go1.26=http://127.0.0.1:18093/@$p26 empty-go1.26=http://127.0.0.1:18094/@$p26 \
+    node-chipchat=http://127.0.0.1:18095/@$pnode
 fi

@@ -6,9 +6,10 @@
 //	decode PAGE.json SECONDS       decode the page with the SDK's codec in a loop
 //	serve-webhook ADDR-SDK ADDR-EMPTY
 //	                               the SDK's webhook handler and an empty handler
-//	load SECONDS ROUNDS NAME=URL...
+//	load SECONDS ROUNDS NAME=URL[@PID]...
 //	                               the load generator: signed deliveries to each
 //	                               target in turn, rounds alternating the order
+//	                               (with PID, the server's CPU time is counted too)
 //
 // Every loop prints one JSON line: operations, wall seconds, CPU seconds.
 package main
@@ -194,8 +195,29 @@ func deliveries(n int) ([][]byte, []string, error) {
 
 type target struct {
 	name, url string
+	pid       int // of the server process, for its CPU time; 0 if unknown
 	events    int
 	elapsed   time.Duration
+	cpu       time.Duration
+}
+
+// procCPU returns the user+system CPU time of process pid from /proc (Linux).
+func procCPU(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	_, rest, _ := strings.Cut(string(b), ") ") // the command name may hold spaces
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
 }
 
 // load sends signed deliveries to each target for d per round with 8
@@ -209,7 +231,8 @@ func load(d time.Duration, rounds int, targets []string) error {
 	var ts []*target
 	for _, t := range targets {
 		name, url, _ := strings.Cut(t, "=")
-		ts = append(ts, &target{name: name, url: url})
+		url, pid, _ := strings.Cut(url, "@")
+		ts = append(ts, &target{name: name, url: url, pid: atoi(pid)})
 	}
 	tr := &http.Transport{MaxIdleConns: 4 * conc, MaxIdleConnsPerHost: conc}
 	client := &http.Client{Transport: tr}
@@ -218,7 +241,7 @@ func load(d time.Duration, rounds int, targets []string) error {
 		var wg sync.WaitGroup
 		var failed atomic.Value
 		var n atomic.Int64
-		start := time.Now()
+		cpu0, start := procCPU(t.pid), time.Now()
 		for range conc {
 			wg.Go(func() {
 				for time.Since(start) < d {
@@ -247,6 +270,7 @@ func load(d time.Duration, rounds int, targets []string) error {
 		}
 		wg.Wait()
 		t.elapsed += time.Since(start)
+		t.cpu += procCPU(t.pid) - cpu0
 		t.events += int(n.Load())
 		if err, ok := failed.Load().(error); ok {
 			return err
@@ -257,7 +281,7 @@ func load(d time.Duration, rounds int, targets []string) error {
 		if err := send(t, d/2); err != nil {
 			return err
 		}
-		t.events, t.elapsed = 0, 0
+		t.events, t.elapsed, t.cpu = 0, 0, 0
 	}
 	for r := range rounds {
 		for i := range ts {
@@ -269,7 +293,8 @@ func load(d time.Duration, rounds int, targets []string) error {
 	}
 	for _, t := range ts {
 		out, _ := json.Marshal(map[string]any{"target": t.name, "events": t.events, "seconds": t.elapsed.Seconds(),
-			"eventsPerSec": float64(t.events) / t.elapsed.Seconds()})
+			"eventsPerSec": float64(t.events) / t.elapsed.Seconds(), "serverCPUSeconds": t.cpu.Seconds(),
+			"eventsPerServerCPUSecond": float64(t.events) / t.cpu.Seconds()})
 		fmt.Println(string(out))
 	}
 	return nil
