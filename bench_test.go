@@ -45,7 +45,7 @@ func benchConversation(i int) Conversation {
 		Touchpoint:    "web",
 		Touchpoints:   []string{"web", "email"},
 		Language:      "en",
-		Meta:          Meta{"intent": "greeting", "engagement": "high", "scores": []any{8.0, 7.0, 6.5}},
+		Meta:          obj(Meta{"intent": "greeting", "engagement": "high", "scores": []any{8.0, 7.0, 6.5}}),
 		CreatedBy:     NewRef[User]("aaa000000000000000000111"),
 		CreatedAt:     now,
 		UpdatedAt:     now,

@@ -106,7 +106,7 @@ func TestDeliveryAmbiguousOutcomesResolveToOneMessage(t *testing.T) {
 					for i, m := range got {
 						assert.Equal(t, want[i], m.Text)
 						assert.NotEmpty(t, m.ID)
-						assert.Len(t, m.Meta[chatshipper.DeliveryKeyMeta], 32)
+						assert.Len(t, m.Meta.Get(chatshipper.DeliveryKeyMeta), 32)
 					}
 					assert.Equal(t, append([]string{"before"}, want...), storedTexts(srv, conv.ID), "each message stored once, in order")
 
@@ -255,8 +255,8 @@ func TestDeliveryConversationCreate(t *testing.T) {
 				require.NoError(t, err)
 				require.NotNil(t, conv)
 				assert.Equal(t, "created once", conv.Name)
-				assert.Equal(t, "a", conv.Meta["team"])
-				assert.Len(t, conv.Meta[chatshipper.DeliveryKeyMeta], 32)
+				assert.Equal(t, "a", conv.Meta.Get("team"))
+				assert.Len(t, conv.Meta.Get(chatshipper.DeliveryKeyMeta), 32)
 				assert.Len(t, srv.List("conversations"), before+1, "exactly one conversation")
 				assert.Equal(t, []string{"one", "two"}, storedTexts(srv, conv.ID))
 			})

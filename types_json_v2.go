@@ -159,3 +159,21 @@ func (l *messageList) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	*l = ms
 	return nil
 }
+
+// MarshalJSONTo is MarshalJSON for encoding/json/v2.
+func (o Object) MarshalJSONTo(enc *jsontext.Encoder) error {
+	if o.raw == nil {
+		return enc.WriteToken(jsontext.Null)
+	}
+	return enc.WriteValue(o.raw)
+}
+
+// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2: the object's bytes
+// are kept as they are read, without building a map.
+func (o *Object) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	v, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	return o.set(v)
+}
