@@ -1,3 +1,10 @@
+//go:build !go1.27 || !goexperiment.jsonv2
+
+// This file goes when go.mod's minimum Go version reaches 1.27: from Go 1.27
+// the codec is encoding/json/v2 and decodes message events about as fast,
+// with fewer allocations (BENCHMARKS.md, "Webhooks"), so fastdecode_v2.go
+// replaces it there and this decoder is built only for Go 1.25 and 1.26.
+
 package webhook
 
 import (
@@ -30,7 +37,8 @@ import (
 // escapes are unquoted by encoding/json itself, and the fields whose types
 // decode themselves (Ref, Timestamp) get the bytes encoding/json would give
 // their UnmarshalJSON. Rare nested types (actions, items, results, comments,
-// forms) are handed to encoding/json whole.
+// forms) and meta objects (kept as received) are handed to encoding/json
+// whole.
 //
 // The guards: FuzzEventFastDecode compares the two decoders on arbitrary
 // input, TestEventFastDecodeEveryField on a payload with every field of every
