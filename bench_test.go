@@ -391,3 +391,34 @@ func TestBenchPageFixture(t *testing.T) {
 		t.Fatalf("%s differs from benchPage(200): run with CHATSHIPPER_UPDATE_FIXTURES=1", name)
 	}
 }
+
+// BenchmarkDecodePageMeta isolates what the meta of the 200 conversations of
+// the bench page costs to decode: kept as an Object (what the models hold)
+// against decoded into a Meta map (what they held before).
+func BenchmarkDecodePageMeta(b *testing.B) {
+	page := benchPage(200)
+	b.Run("Object", func(b *testing.B) {
+		b.SetBytes(int64(len(page)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var convs []struct {
+				Meta Object `json:"meta"`
+			}
+			if err := decodeJSON(page, &convs); err != nil || convs[0].Meta.IsZero() {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("map", func(b *testing.B) {
+		b.SetBytes(int64(len(page)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var convs []struct {
+				Meta Meta `json:"meta"`
+			}
+			if err := decodeJSON(page, &convs); err != nil || convs[0].Meta == nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -352,55 +352,6 @@ func (r *fastReader) end() {
 	}
 }
 
-// value reads any value as encoding/json does into an interface: objects as
-// map[string]any, arrays as []any (empty, not nil, for []), numbers as float64.
-func (r *fastReader) value() any {
-	switch c := r.peek(); {
-	case c == '"':
-		return r.str()
-	case c == '{':
-		return r.object()
-	case c == '[':
-		a := make([]any, 0)
-		if r.enter('[') {
-			for n := 0; r.more(']', n); n++ {
-				a = append(a, r.value())
-			}
-		}
-		return a
-	case c == 't':
-		r.literal("true")
-		return true
-	case c == 'f':
-		r.literal("false")
-		return false
-	case c == 'n':
-		r.literal("null")
-		return nil
-	case c == '-' || c >= '0' && c <= '9':
-		f, err := strconv.ParseFloat(string(r.number()), 64)
-		if err != nil { // out of range: encoding/json refuses it
-			r.fail()
-		}
-		return f
-	}
-	r.fail()
-	return nil
-}
-
-// object reads an object into a map (a later duplicate key wins, as in
-// encoding/json).
-func (r *fastReader) object() map[string]any {
-	m := make(map[string]any)
-	if r.enter('{') {
-		for n := 0; r.more('}', n); n++ {
-			k := r.key()
-			m[string(k)] = r.value()
-		}
-	}
-	return m
-}
-
 // Field decoders. Each handles null as encoding/json does: nothing for
 // strings, numbers and booleans, nil for pointers, slices and maps (the
 // target is always a zero value here, so that is nothing too), and the
@@ -466,17 +417,6 @@ func fastStrings(r *fastReader, dst *[]string) {
 		s = append(s, r.str())
 	}
 	*dst = s
-}
-
-func fastMeta(r *fastReader, dst *chatshipper.Meta) {
-	if r.null() {
-		return
-	}
-	if r.peek() != '{' {
-		r.fail()
-		return
-	}
-	*dst = r.object()
 }
 
 func fastLinks(r *fastReader, dst *map[string]string) {

@@ -18,6 +18,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -35,7 +36,7 @@ import (
 )
 
 const (
-	secret  = "bench-webhook-secret"
+	secret  = "bench-webhook-secret" //nolint:gosec // a benchmark fixture, not a credential
 	botUser = "aaa000000000000000000111"
 	token   = "bench-token"
 )
@@ -49,7 +50,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: jsonbench serve-page|list|decode|serve-webhook|load ...")
+		return errors.New("usage: jsonbench serve-page, list, decode, serve-webhook or load")
 	}
 	switch args[0] {
 	case "serve-page":
@@ -86,16 +87,16 @@ func report(kind string, ops int, wall, cpuUsed time.Duration) {
 }
 
 func servePage(addr, file string) error {
-	page, err := os.ReadFile(file)
+	page, err := os.ReadFile(file) //nolint:gosec // the page file named on the command line
 	if err != nil {
 		return err
 	}
 	http.HandleFunc("GET /v2/conversations", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("X-Total", "200")
-		_, _ = w.Write(page)
+		_, _ = w.Write(page) //nolint:gosec // a fixed JSON fixture
 	})
-	return http.ListenAndServe(addr, nil)
+	return serve(addr, http.DefaultServeMux)
 }
 
 func list(base string, d time.Duration) error {
@@ -121,7 +122,7 @@ func list(base string, d time.Duration) error {
 }
 
 func decode(file string, d time.Duration) error {
-	page, err := os.ReadFile(file)
+	page, err := os.ReadFile(file) //nolint:gosec // the page file named on the command line
 	if err != nil {
 		return err
 	}
@@ -162,8 +163,8 @@ func serveWebhook(addrSDK, addrEmpty string) error {
 		w.WriteHeader(http.StatusOK)
 	})
 	errc := make(chan error, 2)
-	go func() { errc <- http.ListenAndServe(addrSDK, h) }()
-	go func() { errc <- http.ListenAndServe(addrEmpty, empty) }()
+	go func() { errc <- serve(addrSDK, h) }()
+	go func() { errc <- serve(addrEmpty, empty) }()
 	return <-errc
 }
 
@@ -259,7 +260,7 @@ func load(d time.Duration, rounds int, targets []string) error {
 						return
 					}
 					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
+					_ = resp.Body.Close()
 					if resp.StatusCode != http.StatusOK {
 						failed.Store(fmt.Errorf("%s: status %d", t.name, resp.StatusCode))
 						return
@@ -298,4 +299,9 @@ func load(d time.Duration, rounds int, targets []string) error {
 		fmt.Println(string(out))
 	}
 	return nil
+}
+
+func serve(addr string, h http.Handler) error {
+	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	return srv.ListenAndServe()
 }
