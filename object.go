@@ -160,7 +160,12 @@ func (o *Object) set(b []byte) error {
 		return errNotObject(b)
 	}
 	// Compact, so that what Marshal writes (encoding/json compacts a
-	// Marshaler's output) decodes to an equal Object.
+	// Marshaler's output) decodes to an equal Object. API answers are
+	// usually compact already.
+	if !bytes.ContainsAny(b, " \t\r\n") {
+		o.raw = bytes.Clone(b)
+		return nil
+	}
 	var buf bytes.Buffer
 	buf.Grow(len(b))
 	if err := json.Compact(&buf, b); err != nil {
