@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/go-chatshipper/chatshipper/internal/wire"
 
@@ -131,4 +132,16 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("round trip changed %q into %q (%v)", out, out2, err)
 		}
 	})
+}
+
+// TestEncodeSameOnEveryToolchain: a timestamp outside what RFC 3339 can
+// write is an error on both codecs, and the formats agree.
+func TestEncodeSameOnEveryToolchain(t *testing.T) {
+	t.Parallel()
+	_, err := encodeJSON(struct{ At Timestamp }{NewTimestamp(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC))})
+	require.Error(t, err, wire.Engine)
+	out, err := encodeJSON(decodeTarget{At: NewTimestamp(time.Date(2018, 9, 30, 1, 31, 43, 457e6, time.FixedZone("x", 3600))),
+		Ref: NewRef[User]("a<b"), Meta: obj(Meta{"k": "<&>"})})
+	require.NoError(t, err)
+	assert.Equal(t, `{"contact":{},"doc":{},"ref":"a\u003cb","at":"2018-09-30T00:31:43.457Z","meta":{"k":"\u003c\u0026\u003e"}}`, string(out), wire.Engine)
 }

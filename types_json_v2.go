@@ -22,10 +22,11 @@ func (t Timestamp) MarshalJSONTo(enc *jsontext.Encoder) error {
 	if t.IsZero() {
 		return enc.WriteToken(jsontext.Null)
 	}
-	var buf [len(timestampLayout) + 8]byte
-	b := append(buf[:0], '"')
-	b = t.UTC().AppendFormat(b, timestampLayout)
-	return enc.WriteValue(append(b, '"'))
+	b, err := t.MarshalJSON() // one place for the format and the year check
+	if err != nil {
+		return err
+	}
+	return enc.WriteValue(b)
 }
 
 // UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2.
