@@ -1,15 +1,18 @@
 package chatshipper
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"testing"
 	"time"
 
-	"github.com/go-chatshipper/chatshipper/internal/wire"
-
+	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/go-chatshipper/chatshipper/internal/wire"
 )
 
 // decodeTarget is what the codec tests decode into: the SDK's own types with
@@ -144,4 +147,27 @@ func TestEncodeSameOnEveryToolchain(t *testing.T) {
 		Ref: NewRef[User]("a<b"), Meta: obj(Meta{"k": "<&>"})})
 	require.NoError(t, err)
 	assert.Equal(t, `{"contact":{},"doc":{},"ref":"a\u003cb","at":"2018-09-30T00:31:43.457Z","meta":{"k":"\u003c\u0026\u003e"}}`, string(out), wire.Engine)
+}
+
+// TestResponseDecodeErrorsSameOnEveryToolchain: a bad answer body surfaces
+// from the client wrapped, with the same error types for errors.As on both
+// codecs, and names the request.
+func TestResponseDecodeErrorsSameOnEveryToolchain(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		body, kind string
+	}{
+		{`[{"id":"5bb0277fd99faf11a3f4a37e"`, "syntax"},
+		{`[{"id":5}]`, "type"},
+		{`[{"meta":"x"}]`, "type"},
+		{`[{"createdAt":"soon"}]`, "other"},
+	} {
+		cl, mt := newTestClient(t)
+		mt.RegisterResponder(http.MethodGet, testBase+"conversations", httpmock.NewStringResponder(200, c.body))
+		_, _, err := cl.Conversations.List(context.Background(), NewQuery().Where("status", Eq("active")))
+		require.Error(t, err, c.body)
+		assert.Equal(t, c.kind, errorKind(err), "%s (%s): %v", c.body, wire.Engine, err)
+		assert.Contains(t, err.Error(), "GET ", c.body)
+		assert.Contains(t, err.Error(), "decoding response", c.body)
+	}
 }
