@@ -300,10 +300,10 @@ func TestDeliveryTrackingOff(t *testing.T) {
 		ctx := context.Background()
 		conv, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Name: "off"})
 		require.NoError(t, err)
-		assert.NotContains(t, conv.Meta, chatshipper.DeliveryKeyMeta)
+		assert.NotContains(t, conv.Meta.Map(), chatshipper.DeliveryKeyMeta)
 		got, _, err := c.Conversations.Send(ctx, conv.ID, chatshipper.Chat("plain"))
 		require.NoError(t, err)
-		assert.NotContains(t, got[0].Meta, chatshipper.DeliveryKeyMeta)
+		assert.NotContains(t, got[0].Meta.Map(), chatshipper.DeliveryKeyMeta)
 
 		srv.InjectFault(chatshippertest.Fault{Method: http.MethodPost, PathPrefix: "/v2/conversations/", Count: 1, Status: 502, After: true})
 		srv.ResetRequests()
