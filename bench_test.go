@@ -1,12 +1,14 @@
 package chatshipper
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -43,7 +45,7 @@ func benchConversation(i int) Conversation {
 		Touchpoint:    "web",
 		Touchpoints:   []string{"web", "email"},
 		Language:      "en",
-		Meta:          Meta{"intent": "greeting", "engagement": "high", "scores": []any{8.0, 7.0, 6.5}},
+		Meta:          obj(Meta{"intent": "greeting", "engagement": "high", "scores": []any{8.0, 7.0, 6.5}}),
 		CreatedBy:     NewRef[User]("aaa000000000000000000111"),
 		CreatedAt:     now,
 		UpdatedAt:     now,
@@ -365,6 +367,58 @@ func BenchmarkQueryBuildEncode(b *testing.B) {
 			v.Set("sort", "-createdAt,name")
 			v.Set("limit", "50")
 			_ = v.Encode()
+		}
+	})
+}
+
+// TestBenchPageFixture keeps testdata/bench/conversations-200.json (the page
+// the Node SDK comparison in bench/ reads) equal to benchPage(200).
+// CHATSHIPPER_UPDATE_FIXTURES=1 rewrites it.
+func TestBenchPageFixture(t *testing.T) {
+	t.Parallel()
+	const name = "testdata/bench/conversations-200.json"
+	page := benchPage(200)
+	if os.Getenv("CHATSHIPPER_UPDATE_FIXTURES") == "1" {
+		if err := os.WriteFile(name, page, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, page) {
+		t.Fatalf("%s differs from benchPage(200): run with CHATSHIPPER_UPDATE_FIXTURES=1", name)
+	}
+}
+
+// BenchmarkDecodePageMeta isolates what the meta of the 200 conversations of
+// the bench page costs to decode: kept as an Object (what the models hold)
+// against decoded into a Meta map (what they held before).
+func BenchmarkDecodePageMeta(b *testing.B) {
+	page := benchPage(200)
+	b.Run("Object", func(b *testing.B) {
+		b.SetBytes(int64(len(page)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var convs []struct {
+				Meta Object `json:"meta"`
+			}
+			if err := decodeJSON(page, &convs); err != nil || convs[0].Meta.IsZero() {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("map", func(b *testing.B) {
+		b.SetBytes(int64(len(page)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var convs []struct {
+				Meta Meta `json:"meta"`
+			}
+			if err := decodeJSON(page, &convs); err != nil || convs[0].Meta == nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }

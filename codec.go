@@ -9,7 +9,12 @@ import (
 
 // All JSON of requests, responses and webhook bodies goes through the codec
 // of package wire (shared with package webhook), so it can be measured and
-// replaced in one place.
+// replaced in one place. It is encoding/json before Go 1.27 and
+// encoding/json/v2 with encoding/json's options from Go 1.27 on; the two
+// accept and produce the same JSON (duplicate keys: the last wins; invalid
+// UTF-8: replaced by U+FFFD; keys matched case-insensitively) and return
+// errors of the same types. types_json_v2.go holds the streaming methods
+// the v2 engine uses for the SDK's own types.
 
 // encodeJSON returns the JSON encoding of v without a trailing newline.
 func encodeJSON(v any) ([]byte, error) { return wire.Marshal(v) }

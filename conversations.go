@@ -78,7 +78,7 @@ type Conversation struct {
 	Touchpoint    string       `json:"touchpoint,omitempty"`
 	Touchpoints   []string     `json:"touchpoints,omitzero"`
 	Language      string       `json:"language,omitempty"`
-	Meta          Meta         `json:"meta,omitempty"`
+	Meta          Object       `json:"meta,omitzero"`
 	CreatedBy     Ref[User]    `json:"createdBy,omitzero"`
 	CreatedAt     Timestamp    `json:"createdAt,omitzero"`
 	UpdatedAt     Timestamp    `json:"updatedAt,omitzero"`

@@ -468,7 +468,7 @@ func (c *Client) lookupMessages(ctx context.Context, conversationID string, keys
 		}
 		last = resp
 		for _, m := range msgs {
-			if k, ok := m.Meta[DeliveryKeyMeta].(string); ok && found[k] == nil {
+			if k, ok := m.Meta.Get(DeliveryKeyMeta).(string); ok && found[k] == nil {
 				found[k] = m
 			}
 		}

@@ -106,7 +106,7 @@ func TestDeliveryAmbiguousOutcomesResolveToOneMessage(t *testing.T) {
 					for i, m := range got {
 						assert.Equal(t, want[i], m.Text)
 						assert.NotEmpty(t, m.ID)
-						assert.Len(t, m.Meta[chatshipper.DeliveryKeyMeta], 32)
+						assert.Len(t, m.Meta.Get(chatshipper.DeliveryKeyMeta), 32)
 					}
 					assert.Equal(t, append([]string{"before"}, want...), storedTexts(srv, conv.ID), "each message stored once, in order")
 
@@ -255,8 +255,8 @@ func TestDeliveryConversationCreate(t *testing.T) {
 				require.NoError(t, err)
 				require.NotNil(t, conv)
 				assert.Equal(t, "created once", conv.Name)
-				assert.Equal(t, "a", conv.Meta["team"])
-				assert.Len(t, conv.Meta[chatshipper.DeliveryKeyMeta], 32)
+				assert.Equal(t, "a", conv.Meta.Get("team"))
+				assert.Len(t, conv.Meta.Get(chatshipper.DeliveryKeyMeta), 32)
 				assert.Len(t, srv.List("conversations"), before+1, "exactly one conversation")
 				assert.Equal(t, []string{"one", "two"}, storedTexts(srv, conv.ID))
 			})
@@ -300,10 +300,10 @@ func TestDeliveryTrackingOff(t *testing.T) {
 		ctx := context.Background()
 		conv, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Name: "off"})
 		require.NoError(t, err)
-		assert.NotContains(t, conv.Meta, chatshipper.DeliveryKeyMeta)
+		assert.NotContains(t, conv.Meta.Map(), chatshipper.DeliveryKeyMeta)
 		got, _, err := c.Conversations.Send(ctx, conv.ID, chatshipper.Chat("plain"))
 		require.NoError(t, err)
-		assert.NotContains(t, got[0].Meta, chatshipper.DeliveryKeyMeta)
+		assert.NotContains(t, got[0].Meta.Map(), chatshipper.DeliveryKeyMeta)
 
 		srv.InjectFault(chatshippertest.Fault{Method: http.MethodPost, PathPrefix: "/v2/conversations/", Count: 1, Status: 502, After: true})
 		srv.ResetRequests()

@@ -237,6 +237,21 @@
 // ignored and unknown enum values are kept, because the API adds fields and
 // values in backward-compatible releases.
 //
+// The meta of a resource the API returns (Conversation.Meta, Message.Meta,
+// Contact.Meta, ...) is an [Object]: its JSON as received, decoded only when
+// read, so a page nobody reads the meta of builds no maps. Read it with
+// conv.Meta.Get("intent"), [Object.Lookup], [Object.Map] (a fresh [Meta] map)
+// or [Object.Decode] (into a struct); build one with [ObjectOf]. [Meta], a
+// plain map, is what you send: in create and update bodies and in commands
+// such as [SetMetaValues].
+//
+// JSON is read and written by encoding/json before Go 1.27 and by
+// encoding/json/v2 from Go 1.27 on, with the same results and errors of the
+// same types (*json.SyntaxError, *json.UnmarshalTypeError) on both: v2 runs
+// with encoding/json's options, so both accept duplicate keys (the last one
+// wins), replace invalid UTF-8 with U+FFFD and match keys to fields without
+// regard to case.
+//
 // # Queries
 //
 // List calls take a [*Query] built with [NewQuery] in the API's query language

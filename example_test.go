@@ -55,7 +55,7 @@ func ExampleConversationsService_Send() {
 		fmt.Println(m.Type, m.Text)
 	}
 	conv, _, _ = c.Conversations.Get(ctx, conv.ID, nil)
-	fmt.Println(conv.Status, conv.Meta["engagement"])
+	fmt.Println(conv.Status, conv.Meta.Get("engagement"))
 	// Output:
 	// chat Taking this one
 	// command /accept

@@ -112,8 +112,9 @@ func TestIntegrationLifecycleEveryCommand(t *testing.T) {
 	assert.Equal(t, "General", conv.Category)
 	assert.Equal(t, "email", conv.Touchpoint)
 	assert.Equal(t, "de", conv.Language)
-	delete(conv.Meta, chatshipper.DeliveryKeyMeta) // the conversation's own delivery key, from Create
-	assert.Equal(t, chatshipper.Meta{"engagement": "high", "scores": []any{8.0, 7.0, 6.5}}, conv.Meta)
+	meta := conv.Meta.Map()
+	delete(meta, chatshipper.DeliveryKeyMeta) // the conversation's own delivery key, from Create
+	assert.Equal(t, chatshipper.Meta{"engagement": "high", "scores": []any{8.0, 7.0, 6.5}}, meta)
 
 	// /action like and comment on the first message.
 	first := conv.Messages[0].ID
@@ -237,11 +238,11 @@ func TestIntegrationFormsSendAndImport(t *testing.T) {
 	assert.Equal(t, "TRANSFERRED", o.Name)
 	assert.Equal(t, chatshipper.StatusArchived, o.Status)
 	require.NotNil(t, o.Messages[0].Value)
-	copyID, _ := o.Messages[0].Value.Meta["_target"].(string)
+	copyID, _ := o.Messages[0].Value.Meta.Get("_target").(string)
 	require.NotEmpty(t, copyID)
 	copied, _, err := c.Messages.Get(ctx, copyID, nil)
 	require.NoError(t, err)
-	assert.Equal(t, o.Messages[0].ID, copied.Meta["_source"])
+	assert.Equal(t, o.Messages[0].ID, copied.Meta.Get("_source"))
 	target, _, _ := c.Conversations.Get(ctx, conv.ID, chatshipper.NewQuery().Populate("messages", "createdAt"))
 	assert.True(t, sort.SliceIsSorted(target.Messages, func(i, j int) bool {
 		return target.Messages[i].Value.CreatedAt.Before(target.Messages[j].Value.CreatedAt.Time)
@@ -369,7 +370,7 @@ func TestIntegrationPatchSemantics(t *testing.T) {
 	got, _, err := c.Conversations.Update(ctx, conv.ID, &chatshipper.ConversationUpdate{Name: &name, Meta: chatshipper.Meta{"b": map[string]any{"x": 9}}})
 	require.NoError(t, err)
 	assert.Equal(t, "Patched", got.Name)
-	assert.Equal(t, chatshipper.Meta{"b": map[string]any{"x": 9.0}}, got.Meta, "nested objects are replaced, not merged")
+	assert.Equal(t, chatshipper.Meta{"b": map[string]any{"x": 9.0}}, got.Meta.Map(), "nested objects are replaced, not merged")
 	assert.Equal(t, conv.Type, got.Type, "top-level fields not sent are kept")
 
 	// The spec's own PATCH example on a service.

@@ -100,7 +100,7 @@ type Message struct {
 	IsBackchannel bool              `json:"isBackchannel,omitempty"`
 	Touchpoint    string            `json:"touchpoint,omitempty"`
 	Delay         int               `json:"delay,omitempty"` // milliseconds
-	Meta          Meta              `json:"meta,omitempty"`
+	Meta          Object            `json:"meta,omitzero"`
 	Actions       []Action          `json:"actions,omitzero"`
 	Items         []Item            `json:"items,omitzero"`
 	Results       []Result          `json:"results,omitzero"`

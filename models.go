@@ -34,7 +34,7 @@ type Contact struct {
 	// schema is not documented, so each keeps every field.
 	Presences []Meta    `json:"presences,omitzero"`
 	Blocked   bool      `json:"blocked,omitempty"`
-	Meta      Meta      `json:"meta,omitempty"`
+	Meta      Object    `json:"meta,omitzero"`
 	CreatedAt Timestamp `json:"createdAt,omitzero"`
 	UpdatedAt Timestamp `json:"updatedAt,omitzero"`
 }
@@ -70,7 +70,7 @@ type User struct {
 	Status        string             `json:"status,omitempty"`
 	Role          Role               `json:"role,omitempty"`
 	Organizations []UserOrganization `json:"organizations,omitzero"`
-	Meta          Meta               `json:"meta,omitempty"`
+	Meta          Object             `json:"meta,omitzero"`
 	CreatedAt     Timestamp          `json:"createdAt,omitzero"`
 	UpdatedAt     Timestamp          `json:"updatedAt,omitzero"`
 }
@@ -108,7 +108,7 @@ type Organization struct {
 	// Commands is the organization's bot-command configuration; its schema
 	// is not documented, so it is kept as raw JSON.
 	Commands  json.RawMessage `json:"commands,omitempty"`
-	Meta      Meta            `json:"meta,omitempty"`
+	Meta      Object          `json:"meta,omitzero"`
 	CreatedAt Timestamp       `json:"createdAt,omitzero"`
 	UpdatedAt Timestamp       `json:"updatedAt,omitzero"`
 }
@@ -129,7 +129,7 @@ type Form struct {
 	Name         string            `json:"name,omitempty"`
 	Organization Ref[Organization] `json:"organization,omitzero"`
 	Fields       []FormField       `json:"fields,omitzero"`
-	Meta         Meta              `json:"meta,omitempty"`
+	Meta         Object            `json:"meta,omitzero"`
 	CreatedAt    Timestamp         `json:"createdAt,omitzero"`
 	UpdatedAt    Timestamp         `json:"updatedAt,omitzero"`
 }
@@ -148,7 +148,7 @@ type Service struct {
 	// and LogValue print them redacted. WebhookParams reads a webhook's.
 	Params    Meta          `json:"params,omitempty"`
 	Status    ServiceStatus `json:"status,omitempty"`
-	Meta      Meta          `json:"meta,omitempty"`
+	Meta      Object        `json:"meta,omitzero"`
 	CreatedAt Timestamp     `json:"createdAt,omitzero"`
 	UpdatedAt Timestamp     `json:"updatedAt,omitzero"`
 }
@@ -199,7 +199,7 @@ type OrgGroup struct {
 	Name         string            `json:"name,omitempty"`
 	Organization Ref[Organization] `json:"organization,omitzero"`
 	OrgPath      string            `json:"orgPath,omitempty"`
-	Meta         Meta              `json:"meta,omitempty"`
+	Meta         Object            `json:"meta,omitzero"`
 	CreatedAt    Timestamp         `json:"createdAt,omitzero"`
 	UpdatedAt    Timestamp         `json:"updatedAt,omitzero"`
 }
@@ -215,7 +215,7 @@ type Channel struct {
 	Name         string            `json:"name,omitempty"`
 	Organization Ref[Organization] `json:"organization,omitzero"`
 	OrgPath      string            `json:"orgPath,omitempty"`
-	Meta         Meta              `json:"meta,omitempty"`
+	Meta         Object            `json:"meta,omitzero"`
 	CreatedAt    Timestamp         `json:"createdAt,omitzero"`
 	UpdatedAt    Timestamp         `json:"updatedAt,omitzero"`
 }
@@ -232,7 +232,7 @@ type Workflow struct {
 	Name         string            `json:"name,omitempty"`
 	Organization Ref[Organization] `json:"organization,omitzero"`
 	OrgPath      string            `json:"orgPath,omitempty"`
-	Meta         Meta              `json:"meta,omitempty"`
+	Meta         Object            `json:"meta,omitzero"`
 	CreatedAt    Timestamp         `json:"createdAt,omitzero"`
 	UpdatedAt    Timestamp         `json:"updatedAt,omitzero"`
 }
@@ -247,7 +247,7 @@ type Bot struct {
 	Organization Ref[Organization] `json:"organization,omitzero"`
 	Enabled      bool              `json:"enabled,omitempty"`
 	Status       BotStatus         `json:"status,omitempty"`
-	Meta         Meta              `json:"meta,omitempty"`
+	Meta         Object            `json:"meta,omitzero"`
 	CreatedAt    Timestamp         `json:"createdAt,omitzero"`
 	UpdatedAt    Timestamp         `json:"updatedAt,omitzero"`
 }
@@ -265,7 +265,7 @@ type BotInstance struct {
 	OrgPath   string    `json:"orgPath,omitempty"`
 	Enabled   bool      `json:"enabled,omitempty"`
 	Status    BotStatus `json:"status,omitempty"`
-	Meta      Meta      `json:"meta,omitempty"`
+	Meta      Object    `json:"meta,omitzero"`
 	CreatedAt Timestamp `json:"createdAt,omitzero"`
 	UpdatedAt Timestamp `json:"updatedAt,omitzero"`
 }

@@ -125,7 +125,7 @@ func TestIntegrationResourcesRoundTrip(t *testing.T) {
 		assert.Equal(t, "Host", got.Bot.Value.Name)
 		upd, _, err := c.BotInstances.Update(context.Background(), inst.ID, &chatshipper.BotInstanceUpdate{Meta: chatshipper.Meta{"greeting": "hello"}})
 		require.NoError(t, err)
-		assert.Equal(t, chatshipper.Meta{"greeting": "hello"}, upd.Meta)
+		assert.Equal(t, chatshipper.Meta{"greeting": "hello"}, upd.Meta.Map())
 	})
 	t.Run("kbases collection", func(t *testing.T) {
 		kb := c.Collection("kbases")

@@ -757,6 +757,7 @@ func TestWebhookParamsView(t *testing.T) {
 func TestFixtureResourceUser(t *testing.T) {
 	t.Parallel()
 	u := decodeFixture[User](t, "resources/user.json")
+	u.Meta = canonical(u.Meta)
 	assert.Equal(t, User{
 		ID:         resUserID,
 		Name:       "Jenny Jones",
@@ -769,7 +770,7 @@ func TestFixtureResourceUser(t *testing.T) {
 			{Organization: NewRef[Organization](resOrgID), OrgPath: "563f1bd1b8a9ce1e0b9b6b6d#" + resOrgID, Selected: true, Role: RoleAgent},
 			{Organization: NewRef[Organization]("5917f2e1a4c63e0011ddaee3"), OrgPath: "563f1bd1b8a9ce1e0b9b6b6d#" + resOrgID + "#5917f2e1a4c63e0011ddaee3", Role: RoleViewer},
 		},
-		Meta:      Meta{"team": "sales", "shift": 2.0},
+		Meta:      obj(Meta{"team": "sales", "shift": 2.0}),
 		CreatedAt: ts("2019-04-06T09:12:44.123Z"),
 		UpdatedAt: ts("2019-04-07T15:00:01.500Z"),
 	}, u)
@@ -788,6 +789,7 @@ func TestFixtureResourceAuthToken(t *testing.T) {
 func TestFixtureResourceOrganization(t *testing.T) {
 	t.Parallel()
 	o := decodeFixture[Organization](t, "resources/organization.json")
+	o.Meta = canonical(o.Meta)
 	leeds := "5917f2e1a4c63e0011ddaee3"
 	path := "563f1bd1b8a9ce1e0b9b6b6d#" + resOrgID + "#" + leeds
 	assert.Equal(t, Organization{
@@ -812,7 +814,7 @@ func TestFixtureResourceOrganization(t *testing.T) {
 		Level:     OrgLevelSub,
 		Tags:      []string{"dealer", "north"},
 		Commands:  json.RawMessage(`[{"name":"lookup","description":"Look up a vehicle"}]`),
-		Meta:      Meta{"region": "north"},
+		Meta:      obj(Meta{"region": "north"}),
 		CreatedAt: ts("2017-05-14T06:00:01.000Z"),
 		UpdatedAt: ts("2019-01-02T03:04:05.006Z"),
 	}, o)
@@ -845,11 +847,13 @@ func TestFixtureResourceWebhookService(t *testing.T) {
 func TestFixtureResourceBots(t *testing.T) {
 	t.Parallel()
 	b := decodeFixture[Bot](t, "resources/bot.json")
+	b.Meta = canonical(b.Meta)
 	assert.Equal(t, Bot{ID: resBotID, Name: "Review bot", Organization: NewRef[Organization](resOrgID), Enabled: true,
-		Status: BotActive, Meta: Meta{"consumerFacing": true, "audience": "suborgs"},
+		Status: BotActive, Meta: obj(Meta{"consumerFacing": true, "audience": "suborgs"}),
 		CreatedAt: ts("2021-03-01T08:00:00.000Z"), UpdatedAt: ts("2021-03-02T08:00:00.000Z")}, b)
 
 	bi := decodeFixture[BotInstance](t, "resources/botinstance.json")
+	bi.Meta = canonical(bi.Meta)
 	assert.Equal(t, BotInstance{
 		ID:           "6040f0c2a1b2c3d4e5f60718",
 		Bot:          Ref[Bot]{ID: resBotID, Value: &Bot{ID: resBotID, Name: "Review bot", Enabled: true, Status: BotActive}},
@@ -857,7 +861,7 @@ func TestFixtureResourceBots(t *testing.T) {
 		OrgPath:      "563f1bd1b8a9ce1e0b9b6b6d#" + resOrgID + "#5917f2e1a4c63e0011ddaee3",
 		Enabled:      true,
 		Status:       BotActive,
-		Meta:         Meta{"greeting": "Hi there!", "reviewForm": resFormID},
+		Meta:         obj(Meta{"greeting": "Hi there!", "reviewForm": resFormID}),
 		CreatedAt:    ts("2021-03-04T10:20:30.000Z"),
 		UpdatedAt:    ts("2021-03-05T10:20:30.000Z"),
 	}, bi)
@@ -866,6 +870,7 @@ func TestFixtureResourceBots(t *testing.T) {
 func TestFixtureResourceForm(t *testing.T) {
 	t.Parallel()
 	f := decodeFixture[Form](t, "resources/form.json")
+	f.Meta = canonical(f.Meta)
 	assert.Equal(t, Form{
 		ID:           resFormID,
 		Name:         "Test drive",
@@ -874,7 +879,7 @@ func TestFixtureResourceForm(t *testing.T) {
 			{Name: "Model", Key: "model", Type: "text"},
 			{Name: "Preferred date", Key: "date", Type: "date", Meta: Meta{"required": true}},
 		},
-		Meta:      Meta{"init": "590c76bdde1b762f2113e900"},
+		Meta:      obj(Meta{"init": "590c76bdde1b762f2113e900"}),
 		CreatedAt: ts("2017-05-05T11:11:11.111Z"),
 		UpdatedAt: ts("2017-05-06T11:11:11.111Z"),
 	}, f)
@@ -883,6 +888,7 @@ func TestFixtureResourceForm(t *testing.T) {
 func TestFixtureResourceContact(t *testing.T) {
 	t.Parallel()
 	c := decodeFixture[Contact](t, "resources/contact.json")
+	c.Meta = canonical(c.Meta)
 	assert.Equal(t, Contact{
 		ID:           "5c9a1b2c3d4e5f6071829304",
 		Organization: NewRef[Organization]("5917f2e1a4c63e0011ddaee3"),
@@ -894,7 +900,7 @@ func TestFixtureResourceContact(t *testing.T) {
 			{"type": "whatsapp", "id": "441134960999", "since": "2020-01-01T00:00:00.000Z"},
 			{"type": "sms", "id": "+441134960999"},
 		},
-		Meta:      Meta{"crmId": "C-1042"},
+		Meta:      obj(Meta{"crmId": "C-1042"}),
 		CreatedAt: ts("2019-03-26T12:00:00.000Z"),
 		UpdatedAt: ts("2019-03-27T12:00:00.000Z"),
 	}, c)
@@ -904,14 +910,17 @@ func TestFixtureResourceGroupsChannelsWorkflows(t *testing.T) {
 	t.Parallel()
 	path := "563f1bd1b8a9ce1e0b9b6b6d#" + resOrgID
 	g := decodeFixture[OrgGroup](t, "resources/orggroup.json")
+	g.Meta = canonical(g.Meta)
 	assert.Equal(t, OrgGroup{ID: "5d0a0b0c0d0e0f1011121314", Name: "Northern dealers", Organization: NewRef[Organization](resOrgID),
-		OrgPath: path, Meta: Meta{"tag": "north"}, CreatedAt: ts("2019-06-19T07:00:00.000Z"), UpdatedAt: ts("2019-06-20T07:00:00.000Z")}, g)
+		OrgPath: path, Meta: obj(Meta{"tag": "north"}), CreatedAt: ts("2019-06-19T07:00:00.000Z"), UpdatedAt: ts("2019-06-20T07:00:00.000Z")}, g)
 	ch := decodeFixture[Channel](t, "resources/channel.json")
+	ch.Meta = canonical(ch.Meta)
 	assert.Equal(t, Channel{ID: "5b2bf9dd9f3c885eb7ad7a63", Name: "Sales team", Organization: NewRef[Organization](resOrgID),
-		OrgPath: path, Meta: Meta{"color": "blue"}, CreatedAt: ts("2018-06-21T19:00:45.000Z"), UpdatedAt: ts("2018-06-22T19:00:45.000Z")}, ch)
+		OrgPath: path, Meta: obj(Meta{"color": "blue"}), CreatedAt: ts("2018-06-21T19:00:45.000Z"), UpdatedAt: ts("2018-06-22T19:00:45.000Z")}, ch)
 	w := decodeFixture[Workflow](t, "resources/workflow.json")
+	w.Meta = canonical(w.Meta)
 	assert.Equal(t, Workflow{ID: "5e1f2a3b4c5d6e7f80910111", Name: "Office hours", Organization: NewRef[Organization](resOrgID),
-		OrgPath: path, Meta: Meta{"priority": 1.0}, CreatedAt: ts("2020-01-08T09:00:00.000Z"), UpdatedAt: ts("2020-01-09T09:00:00.000Z")}, w)
+		OrgPath: path, Meta: obj(Meta{"priority": 1.0}), CreatedAt: ts("2020-01-08T09:00:00.000Z"), UpdatedAt: ts("2020-01-09T09:00:00.000Z")}, w)
 
 	// The workflow's undocumented rules are still reachable as a Document.
 	var d Document

@@ -269,8 +269,12 @@ func plainJSONString(b []byte) (string, bool) {
 	return string(in), true
 }
 
-// Meta holds arbitrary JSON metadata (conversation.meta, message.meta, ...).
-// Numbers decode as float64, objects as map[string]any, arrays as []any.
+// Meta is a free-form JSON object as a map: the meta, params and values you
+// send in create and update bodies and commands, and a few free-form fields
+// of the models (Address, Presences, Params, form results). The meta of a
+// resource as the API returns it is an [Object], decoded when read;
+// [Object.Map] gives it as a Meta. Numbers decode as float64, objects as
+// map[string]any, arrays as []any.
 type Meta map[string]any
 
 // IsValidID reports whether s looks like a ChatShipper resource ID: 24

@@ -161,7 +161,7 @@ func TestMetaKeepsArbitraryJSON(t *testing.T) {
 	in := `{"text":"/set","meta":{"engagement":"high","scores":[8,7,6.5],"nested":{"a":{"b":[true,null]}},"n":null}}`
 	var m Message
 	require.NoError(t, json.Unmarshal([]byte(in), &m))
-	assert.Equal(t, []any{8.0, 7.0, 6.5}, m.Meta["scores"])
+	assert.Equal(t, []any{8.0, 7.0, 6.5}, m.Meta.Get("scores"))
 	out, err := json.Marshal(m)
 	require.NoError(t, err)
 	assert.JSONEq(t, in, string(out))

@@ -1,3 +1,10 @@
+//go:build !go1.27 || !goexperiment.jsonv2
+
+// This file goes when go.mod's minimum Go version reaches 1.27: from Go 1.27
+// the codec is encoding/json/v2 and decodes message events about as fast,
+// with fewer allocations (BENCHMARKS.md, "Webhooks"), so fastdecode_v2.go
+// replaces it there and this decoder is built only for Go 1.25 and 1.26.
+
 package webhook
 
 import (
@@ -30,7 +37,8 @@ import (
 // escapes are unquoted by encoding/json itself, and the fields whose types
 // decode themselves (Ref, Timestamp) get the bytes encoding/json would give
 // their UnmarshalJSON. Rare nested types (actions, items, results, comments,
-// forms) are handed to encoding/json whole.
+// forms) and meta objects (kept as received) are handed to encoding/json
+// whole.
 //
 // The guards: FuzzEventFastDecode compares the two decoders on arbitrary
 // input, TestEventFastDecodeEveryField on a payload with every field of every
@@ -344,55 +352,6 @@ func (r *fastReader) end() {
 	}
 }
 
-// value reads any value as encoding/json does into an interface: objects as
-// map[string]any, arrays as []any (empty, not nil, for []), numbers as float64.
-func (r *fastReader) value() any {
-	switch c := r.peek(); {
-	case c == '"':
-		return r.str()
-	case c == '{':
-		return r.object()
-	case c == '[':
-		a := make([]any, 0)
-		if r.enter('[') {
-			for n := 0; r.more(']', n); n++ {
-				a = append(a, r.value())
-			}
-		}
-		return a
-	case c == 't':
-		r.literal("true")
-		return true
-	case c == 'f':
-		r.literal("false")
-		return false
-	case c == 'n':
-		r.literal("null")
-		return nil
-	case c == '-' || c >= '0' && c <= '9':
-		f, err := strconv.ParseFloat(string(r.number()), 64)
-		if err != nil { // out of range: encoding/json refuses it
-			r.fail()
-		}
-		return f
-	}
-	r.fail()
-	return nil
-}
-
-// object reads an object into a map (a later duplicate key wins, as in
-// encoding/json).
-func (r *fastReader) object() map[string]any {
-	m := make(map[string]any)
-	if r.enter('{') {
-		for n := 0; r.more('}', n); n++ {
-			k := r.key()
-			m[string(k)] = r.value()
-		}
-	}
-	return m
-}
-
 // Field decoders. Each handles null as encoding/json does: nothing for
 // strings, numbers and booleans, nil for pointers, slices and maps (the
 // target is always a zero value here, so that is nothing too), and the
@@ -458,17 +417,6 @@ func fastStrings(r *fastReader, dst *[]string) {
 		s = append(s, r.str())
 	}
 	*dst = s
-}
-
-func fastMeta(r *fastReader, dst *chatshipper.Meta) {
-	if r.null() {
-		return
-	}
-	if r.peek() != '{' {
-		r.fail()
-		return
-	}
-	*dst = r.object()
 }
 
 func fastLinks(r *fastReader, dst *map[string]string) {
@@ -638,7 +586,7 @@ var (
 		{"touchpoint", func(r *fastReader, c *chatshipper.Conversation) { fastString(r, &c.Touchpoint) }},
 		{"language", func(r *fastReader, c *chatshipper.Conversation) { fastString(r, &c.Language) }},
 		{"participants", func(r *fastReader, c *chatshipper.Conversation) { fastParticipants(r, &c.Participants) }},
-		{"meta", func(r *fastReader, c *chatshipper.Conversation) { fastMeta(r, &c.Meta) }},
+		{"meta", func(r *fastReader, c *chatshipper.Conversation) { fastDelegate(r, &c.Meta) }},
 		{"createdAt", func(r *fastReader, c *chatshipper.Conversation) { fastTimestamp(r, &c.CreatedAt) }},
 		{"updatedAt", func(r *fastReader, c *chatshipper.Conversation) { fastTimestamp(r, &c.UpdatedAt) }},
 		{"slug", func(r *fastReader, c *chatshipper.Conversation) { fastString(r, &c.Slug) }},
@@ -679,7 +627,7 @@ var (
 		{"contentType", func(r *fastReader, m *chatshipper.Message) { fastString(r, &m.ContentType) }},
 		{"isBackchannel", func(r *fastReader, m *chatshipper.Message) { fastBool(r, &m.IsBackchannel) }},
 		{"touchpoint", func(r *fastReader, m *chatshipper.Message) { fastString(r, &m.Touchpoint) }},
-		{"meta", func(r *fastReader, m *chatshipper.Message) { fastMeta(r, &m.Meta) }},
+		{"meta", func(r *fastReader, m *chatshipper.Message) { fastDelegate(r, &m.Meta) }},
 		{"createdAt", func(r *fastReader, m *chatshipper.Message) { fastTimestamp(r, &m.CreatedAt) }},
 		{"updatedAt", func(r *fastReader, m *chatshipper.Message) { fastTimestamp(r, &m.UpdatedAt) }},
 		{"delay", func(r *fastReader, m *chatshipper.Message) { fastInt(r, &m.Delay) }},

@@ -1,3 +1,5 @@
+//go:build !go1.27 || !goexperiment.jsonv2
+
 package webhook
 
 import (
@@ -207,6 +209,8 @@ func fastAgreeCases(tb testing.TB) []fastCase {
 			"data":{"message":{"createdAt":"2024-03-14T10:26:53.589+01:00","updatedAt":""}}}`},
 		{"null string elements", `{"event":"message.create.contact.chat","data":{"conversation":{"channels":["a",null]}}}`},
 		{"null array elements of structs", `{"event":"message.create.contact.chat","data":{"conversation":{"participants":[null,{"name":"x"}]}}}`},
+		{"meta is kept as received, even a number out of range and an invalid UTF-8 key",
+			"{\"event\":\"message.create.contact.chat\",\"data\":{\"message\":{\"meta\":{\"x\":1e400,\"\xff\":1}}}}"},
 		{"duplicate keys inside meta", `{"event":"message.create.contact.chat","data":{"message":{"meta":{"a":1,"a":{"b":2}}}}}`},
 		{"duplicate link keys", `{"event":"message.update","data":{"links":{"conversation":"a","conversation":"b"}}}`},
 		{"non-ASCII keys in meta", "{\"event\":\"message.create.contact.chat\",\"data\":{\"message\":{\"meta\":{\"\u212aelvin\":\"K\",\"ключ\":1}}}}"},
@@ -270,13 +274,12 @@ var fastGiveUpCases = []fastCase{
 	{"field matched by Unicode folding (long s)", "{" + fastEv + ",\"data\":{\"conversation\":{\"\u017ftatus\":\"closed\"}}}"},
 	{"non-ASCII unknown key", `{` + fastEv + `,"data":{"message":{"tëxt":"a"}}}`},
 	{"escaped key", `{` + fastEv + `,"data":{"message":{"te\u0078t":"a"}}}`},
-	{"invalid UTF-8 key", "{" + fastEv + ",\"data\":{\"message\":{\"meta\":{\"\xff\":1}}}}"},
+	{"invalid UTF-8 key", "{" + fastEv + ",\"data\":{\"message\":{\"\xff\":1}}}"},
 	{"string field given a number", `{` + fastEv + `,"data":{"message":{"text":1}}}`},
 	{"bool field given a string", `{` + fastEv + `,"data":{"message":{"isBackchannel":"yes"}}}`},
 	{"int field given a fraction", `{` + fastEv + `,"data":{"message":{"delay":1.5}}}`},
 	{"int field given an exponent", `{` + fastEv + `,"data":{"message":{"delay":1e3}}}`},
 	{"int overflow", `{` + fastEv + `,"data":{"message":{"delay":9223372036854775808}}}`},
-	{"meta number out of range", `{` + fastEv + `,"data":{"message":{"meta":{"x":1e400}}}}`},
 	{"meta not an object", `{` + fastEv + `,"data":{"message":{"meta":[1]}}}`},
 	{"link not a string", `{` + fastEv + `,"data":{"links":{"conversation":1}}}`},
 	{"slice given an object", `{` + fastEv + `,"data":{"conversation":{"channels":{}}}}`},

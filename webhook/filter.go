@@ -135,9 +135,9 @@ func ConversationTypes(types ...chatshipper.ConversationType) EventFilter {
 // included literally) equal to value. value is compared as JSON: 3, int64(3)
 // and 3.0 are the same number. Events without a message are refused.
 func MetaEquals(key string, value any) EventFilter {
-	return metaFilter("MetaEquals", key, value, func(e *Event) chatshipper.Meta {
+	return metaFilter("MetaEquals", key, value, func(e *Event) chatshipper.Object {
 		if e.Data.Message == nil {
-			return nil
+			return chatshipper.Object{}
 		}
 		return e.Data.Message.Meta
 	})
@@ -146,15 +146,15 @@ func MetaEquals(key string, value any) EventFilter {
 // ConversationMetaEquals is MetaEquals on data.conversation's meta (where bots
 // usually keep their state). Events without a conversation are refused.
 func ConversationMetaEquals(key string, value any) EventFilter {
-	return metaFilter("ConversationMetaEquals", key, value, func(e *Event) chatshipper.Meta {
+	return metaFilter("ConversationMetaEquals", key, value, func(e *Event) chatshipper.Object {
 		if e.Data.Conversation == nil {
-			return nil
+			return chatshipper.Object{}
 		}
 		return e.Data.Conversation.Meta
 	})
 }
 
-func metaFilter(name, key string, value any, meta func(*Event) chatshipper.Meta) EventFilter {
+func metaFilter(name, key string, value any, meta func(*Event) chatshipper.Object) EventFilter {
 	if key == "" {
 		return EventFilter{err: argError(name, "empty key")}
 	}
@@ -163,11 +163,7 @@ func metaFilter(name, key string, value any, meta func(*Event) chatshipper.Meta)
 		return EventFilter{err: argError(name, "value for %q cannot be encoded as JSON: %v", wire.Truncate(key, 64), err)}
 	}
 	return EventFilter{match: func(e *Event) bool {
-		m := meta(e)
-		if m == nil {
-			return false
-		}
-		got, ok := m[key]
+		got, ok := meta(e).Lookup(key)
 		return ok && reflect.DeepEqual(got, want)
 	}}
 }

@@ -1214,7 +1214,7 @@ func TestParseEventFixtures(t *testing.T) {
 				User: chatshipper.NewRef[chatshipper.User](whBot), Name: "Support Bot", Role: chatshipper.RoleBot, Active: true,
 				CreatedAt: ts("2024-03-14T09:20:11.002Z"),
 			}},
-			Meta:      chatshipper.Meta{"intent": "greeting", "engagement": "high", "visits": 3.0},
+			Meta:      jsonObject(t, `{"intent":"greeting","engagement":"high","visits":3}`),
 			CreatedAt: ts("2024-03-14T09:20:10.871Z"),
 			UpdatedAt: ts("2024-03-14T09:26:53.512Z"),
 		}, e.Data.Conversation)
@@ -1229,7 +1229,7 @@ func TestParseEventFixtures(t *testing.T) {
 			Text:         "Hi, do you have the blue model in stock?",
 			ContentType:  "text/plain",
 			Touchpoint:   "web",
-			Meta:         chatshipper.Meta{"page": "https://shop.example.com/bikes/blue", "locale": "en-GB"},
+			Meta:         jsonObject(t, `{"page":"https://shop.example.com/bikes/blue","locale":"en-GB"}`),
 			CreatedAt:    ts("2024-03-14T09:26:53.501Z"),
 			UpdatedAt:    ts("2024-03-14T09:26:53.501Z"),
 		}, e.Data.Message)
@@ -1267,7 +1267,7 @@ func TestParseEventFixtures(t *testing.T) {
 			Contact:      chatshipper.NewRef[chatshipper.Contact](whContact),
 			Participants: []chatshipper.Participant{{User: chatshipper.NewRef[chatshipper.User](whAgent), Name: "Jenny Agent", Role: chatshipper.RoleAgent,
 				UnreadCount: 2, Accepted: true, Active: true}},
-			Meta:      chatshipper.Meta{"intent": "purchase"},
+			Meta:      jsonObject(t, `{"intent":"purchase"}`),
 			UpdatedAt: ts("2024-03-14T08:31:02.100Z"),
 		}, e.Data.Conversation)
 		assert.Nil(t, e.Data.Message)
@@ -1593,4 +1593,13 @@ func TestHandlerPrintsNoSecret(t *testing.T) {
 	slog.New(slog.NewJSONHandler(&out, nil)).Info("h", "handler", h)
 	assert.NotContains(t, out.String(), canary)
 	assert.NotContains(t, out.String(), fmt.Sprintf("%x", canary))
+}
+
+// jsonObject is the Object a payload's meta decodes to: its JSON, compacted,
+// in the key order received.
+func jsonObject(t *testing.T, s string) chatshipper.Object {
+	t.Helper()
+	var o chatshipper.Object
+	require.NoError(t, o.UnmarshalJSON([]byte(s)))
+	return o
 }

@@ -500,7 +500,7 @@ func TestSeedFromRecording(t *testing.T) {
 	contact, _, err := c.Contacts.Get(ctx, ids[0], nil)
 	require.NoError(t, err)
 	assert.Equal(t, "Ada Lovelace", contact.Profile.Name)
-	assert.Equal(t, "gold", contact.Meta["tier"])
+	assert.Equal(t, "gold", contact.Meta.Get("tier"))
 }
 
 func TestNewRecordsThenReplays(t *testing.T) {

@@ -104,7 +104,8 @@ func show(ctx context.Context, c *chatshipper.Client, id, label string) error {
 	}
 	line := fmt.Sprintf("%-28s status=%-7s participants=[%s]", label+":", conv.Status, strings.Join(parts, "; "))
 	var keys []string
-	for k := range conv.Meta {
+	meta := conv.Meta.Map()
+	for k := range meta {
 		if k != chatshipper.DeliveryKeyMeta { // the SDK's own exactly-once key
 			keys = append(keys, k)
 		}
@@ -113,7 +114,7 @@ func show(ctx context.Context, c *chatshipper.Client, id, label string) error {
 		sort.Strings(keys)
 		var kv []string
 		for _, k := range keys {
-			kv = append(kv, fmt.Sprintf("%s=%v", k, conv.Meta[k]))
+			kv = append(kv, fmt.Sprintf("%s=%v", k, meta[k]))
 		}
 		line += " meta={" + strings.Join(kv, " ") + "}"
 	}

@@ -1,0 +1,307 @@
+// Command jsonbench is the Go side of the comparison with the Node SDK
+// (chipchat) recorded in BENCHMARKS.md; bench/run.sh drives it. Subcommands:
+//
+//	serve-page ADDR PAGE.json      serve GET /v2/conversations with the page
+//	list URL SECONDS               list 200 conversations with the SDK in a loop
+//	decode PAGE.json SECONDS       decode the page with the SDK's codec in a loop
+//	serve-webhook ADDR-SDK ADDR-EMPTY
+//	                               the SDK's webhook handler and an empty handler
+//	load SECONDS ROUNDS NAME=URL[@PID]...
+//	                               the load generator: signed deliveries to each
+//	                               target in turn, rounds alternating the order
+//	                               (with PID, the server's CPU time is counted too)
+//
+// Every loop prints one JSON line: operations, wall seconds, CPU seconds.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/go-chatshipper/chatshipper"
+	"github.com/go-chatshipper/chatshipper/webhook"
+)
+
+const (
+	secret  = "bench-webhook-secret" //nolint:gosec // a benchmark fixture, not a credential
+	botUser = "aaa000000000000000000111"
+	token   = "bench-token"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "jsonbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	if len(args) == 0 {
+		return errors.New("usage: jsonbench serve-page, list, decode, serve-webhook or load")
+	}
+	switch args[0] {
+	case "serve-page":
+		return servePage(args[1], args[2])
+	case "list":
+		return list(args[1], seconds(args[2]))
+	case "decode":
+		return decode(args[1], seconds(args[2]))
+	case "serve-webhook":
+		return serveWebhook(args[1], args[2])
+	case "load":
+		return load(seconds(args[1]), atoi(args[2]), args[3:])
+	}
+	return fmt.Errorf("unknown subcommand %q", args[0])
+}
+
+func seconds(s string) time.Duration {
+	f, _ := strconv.ParseFloat(s, 64)
+	return time.Duration(f * float64(time.Second))
+}
+
+func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
+
+func cpu() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func report(kind string, ops int, wall, cpuUsed time.Duration) {
+	out, _ := json.Marshal(map[string]any{"who": "go " + runtime.Version(), "what": kind, "ops": ops,
+		"seconds": wall.Seconds(), "cpuSeconds": cpuUsed.Seconds(), "opsPerSec": float64(ops) / wall.Seconds()})
+	fmt.Println(string(out))
+}
+
+func servePage(addr, file string) error {
+	page, err := os.ReadFile(file) //nolint:gosec // the page file named on the command line
+	if err != nil {
+		return err
+	}
+	http.HandleFunc("GET /v2/conversations", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Total", "200")
+		_, _ = w.Write(page) //nolint:gosec // a fixed JSON fixture
+	})
+	return serve(addr, http.DefaultServeMux)
+}
+
+func list(base string, d time.Duration) error {
+	c, err := chatshipper.NewClient(token, chatshipper.WithBaseURL(base+"/v2/"), chatshipper.WithRateLimit(0))
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	q := chatshipper.NewQuery().Limit(200)
+	if _, _, err := c.Conversations.List(ctx, q); err != nil { // warm up the connection
+		return err
+	}
+	c0, start, n := cpu(), time.Now(), 0
+	for time.Since(start) < d {
+		convs, _, err := c.Conversations.List(ctx, q)
+		if err != nil || len(convs) != 200 {
+			return fmt.Errorf("list: %v (%d)", err, len(convs))
+		}
+		n++
+	}
+	report("list200", n, time.Since(start), cpu()-c0)
+	return nil
+}
+
+func decode(file string, d time.Duration) error {
+	page, err := os.ReadFile(file) //nolint:gosec // the page file named on the command line
+	if err != nil {
+		return err
+	}
+	c0, start, n := cpu(), time.Now(), 0
+	for time.Since(start) < d {
+		var convs []*chatshipper.Conversation
+		// encoding/json.Unmarshal is exactly the SDK's decodeJSON on both
+		// toolchains (on Go 1.27 it is encoding/json/v2 with the v1 options).
+		if err := json.Unmarshal(page, &convs); err != nil || len(convs) != 200 {
+			return fmt.Errorf("decode: %v", err)
+		}
+		n++
+	}
+	report("decode200", n, time.Since(start), cpu()-c0)
+	return nil
+}
+
+// serveWebhook serves a typical bot's handler (signature checked, own messages
+// dropped, one handler for what contacts write) and an empty handler that
+// only reads the body.
+func serveWebhook(addrSDK, addrEmpty string) error {
+	h, err := webhook.NewHandler(webhook.WithSecret(secret), webhook.WithSelfUser(botUser), webhook.WithDedupe(1024))
+	if err != nil {
+		return err
+	}
+	var handled atomic.Int64
+	err = h.OnMessage(func(_ context.Context, e *webhook.Event) error {
+		if e.Data.Message.Text != "" {
+			handled.Add(1)
+		}
+		return nil
+	}, webhook.MessageRole(chatshipper.RoleContact))
+	if err != nil {
+		return err
+	}
+	empty := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusOK)
+	})
+	errc := make(chan error, 2)
+	go func() { errc <- serve(addrSDK, h) }()
+	go func() { errc <- serve(addrEmpty, empty) }()
+	return <-errc
+}
+
+// deliveries returns n signed copies of the message.create fixture, each
+// with its own event ID so duplicate suppression does not short-cut the work.
+func deliveries(n int) ([][]byte, []string, error) {
+	raw, err := os.ReadFile("webhook/testdata/webhooks/message.create.contact.chat.json")
+	if err != nil {
+		return nil, nil, err
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, raw); err != nil {
+		return nil, nil, err
+	}
+	const id = "3f1c9a2e-7b4d-4e8a-9c1f-2d6e5a7b8c90"
+	tmpl := compact.String()
+	if !strings.Contains(tmpl, id) {
+		return nil, nil, fmt.Errorf("fixture ID not found")
+	}
+	var bodies [][]byte
+	var sigs []string
+	for i := range n {
+		body := []byte(strings.Replace(tmpl, id, fmt.Sprintf("3f1c9a2e-7b4d-4e8a-9c1f-%012d", i), 1))
+		bodies = append(bodies, body)
+		sigs = append(sigs, webhook.Sign(body, secret))
+	}
+	return bodies, sigs, nil
+}
+
+type target struct {
+	name, url string
+	pid       int // of the server process, for its CPU time; 0 if unknown
+	events    int
+	elapsed   time.Duration
+	cpu       time.Duration
+}
+
+// procCPU returns the user+system CPU time of process pid from /proc (Linux).
+func procCPU(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	_, rest, _ := strings.Cut(string(b), ") ") // the command name may hold spaces
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+}
+
+// load sends signed deliveries to each target for d per round with 8
+// connections, rounds alternating the order, and prints events/s per target.
+func load(d time.Duration, rounds int, targets []string) error {
+	const distinct, conc = 4096, 8
+	bodies, sigs, err := deliveries(distinct)
+	if err != nil {
+		return err
+	}
+	var ts []*target
+	for _, t := range targets {
+		name, url, _ := strings.Cut(t, "=")
+		url, pid, _ := strings.Cut(url, "@")
+		ts = append(ts, &target{name: name, url: url, pid: atoi(pid)})
+	}
+	tr := &http.Transport{MaxIdleConns: 4 * conc, MaxIdleConnsPerHost: conc}
+	client := &http.Client{Transport: tr}
+	var cursor atomic.Int64
+	send := func(t *target, d time.Duration) error {
+		var wg sync.WaitGroup
+		var failed atomic.Value
+		var n atomic.Int64
+		cpu0, start := procCPU(t.pid), time.Now()
+		for range conc {
+			wg.Go(func() {
+				for time.Since(start) < d {
+					k := int(cursor.Add(1) % distinct)
+					req, err := http.NewRequest(http.MethodPost, t.url, bytes.NewReader(bodies[k]))
+					if err != nil {
+						failed.Store(err)
+						return
+					}
+					req.Header.Set("Content-Type", "application/json")
+					req.Header.Set(webhook.SignatureHeader, sigs[k])
+					resp, err := client.Do(req)
+					if err != nil {
+						failed.Store(err)
+						return
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					_ = resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						failed.Store(fmt.Errorf("%s: status %d", t.name, resp.StatusCode))
+						return
+					}
+					n.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		t.elapsed += time.Since(start)
+		t.cpu += procCPU(t.pid) - cpu0
+		t.events += int(n.Load())
+		if err, ok := failed.Load().(error); ok {
+			return err
+		}
+		return nil
+	}
+	for _, t := range ts { // warm up: connections, JIT
+		if err := send(t, d/2); err != nil {
+			return err
+		}
+		t.events, t.elapsed, t.cpu = 0, 0, 0
+	}
+	for r := range rounds {
+		for i := range ts {
+			t := ts[(i+r)%len(ts)]
+			if err := send(t, d); err != nil {
+				return err
+			}
+		}
+	}
+	for _, t := range ts {
+		out, _ := json.Marshal(map[string]any{"target": t.name, "events": t.events, "seconds": t.elapsed.Seconds(),
+			"eventsPerSec": float64(t.events) / t.elapsed.Seconds(), "serverCPUSeconds": t.cpu.Seconds(),
+			"eventsPerServerCPUSecond": float64(t.events) / t.cpu.Seconds()})
+		fmt.Println(string(out))
+	}
+	return nil
+}
+
+func serve(addr string, h http.Handler) error {
+	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	return srv.ListenAndServe()
+}
