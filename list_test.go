@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/jarcoal/httpmock"
@@ -99,8 +100,19 @@ func TestConversationsListIterRequestCounts(t *testing.T) {
 func TestListIterBreakAndError(t *testing.T) {
 	t.Parallel()
 	c, mt := newTestClient(t)
+	// httpmock lets a responder run on after its request was cancelled (the
+	// page fetched ahead when the loop broke), so the responders and the
+	// reads below share a lock.
+	var mu sync.Mutex
+	locked := func(next httpmock.Responder) httpmock.Responder {
+		return func(r *http.Request) (*http.Response, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return next(r)
+		}
+	}
 	var queries []url.Values
-	mt.RegisterResponder("GET", testBase+"conversations", pagedConversations(1000, true, &queries))
+	mt.RegisterResponder("GET", testBase+"conversations", locked(pagedConversations(1000, true, &queries)))
 	count := 0
 	for _, err := range c.Conversations.ListIter(context.Background(), NewQuery().Limit(50)) {
 		require.NoError(t, err)
@@ -111,18 +123,22 @@ func TestListIterBreakAndError(t *testing.T) {
 	}
 	assert.Equal(t, 5, count)
 	// Breaking out stops fetching; the page fetched ahead may have gone out.
-	require.NotEmpty(t, queries)
-	assert.LessOrEqual(t, len(queries), 2, "breaking out stops fetching")
+	mu.Lock()
+	sent := len(queries)
+	mu.Unlock()
+	require.NotZero(t, sent)
+	assert.LessOrEqual(t, sent, 2, "breaking out stops fetching")
 
 	// An error on page 3 is yielded once, after the first two pages.
 	calls := 0
-	mt.RegisterResponder("GET", testBase+"conversations", func(r *http.Request) (*http.Response, error) {
+	var later []url.Values
+	mt.RegisterResponder("GET", testBase+"conversations", locked(func(r *http.Request) (*http.Response, error) {
 		calls++
 		if calls == 3 {
 			return httpmock.NewStringResponse(404, `{"error":{"message":"gone"}}`), nil
 		}
-		return pagedConversations(1000, true, &queries)(r)
-	})
+		return pagedConversations(1000, true, &later)(r)
+	}))
 	items, errs := 0, 0
 	for _, err := range c.Conversations.ListIter(context.Background(), NewQuery().Limit(10)) {
 		if err != nil {
@@ -134,7 +150,9 @@ func TestListIterBreakAndError(t *testing.T) {
 	}
 	assert.Equal(t, 20, items)
 	assert.Equal(t, 1, errs)
+	mu.Lock()
 	assert.Equal(t, 3, calls)
+	mu.Unlock()
 }
 
 func TestListSendsQueryAndReadsHeaders(t *testing.T) {
