@@ -375,7 +375,13 @@ func (e *TransportError) Unwrap() error { return e.Err }
 
 // MayHaveReachedServer reports whether the server could have acted on the
 // request. It is judged by the first hop of every attempt: false only when no
-// attempt ever connected. A request whose first hop was answered with a
+// attempt ever connected, or the token source failed before anything was sent. A request whose first hop was answered with a
 // redirect reached the server even when the redirect target then could not be
 // connected to.
-func (e *TransportError) MayHaveReachedServer() bool { return e.reached || !isDialError(e.Err) }
+func (e *TransportError) MayHaveReachedServer() bool {
+	if e.reached {
+		return true
+	}
+	var ts *tokenSourceError
+	return !isDialError(e.Err) && !errors.As(e.Err, &ts)
+}

@@ -144,6 +144,26 @@ func TestLoopGuardRegressionFailedSendsDoNotCount(t *testing.T) {
 			}
 		})
 	})
+	t.Run("token source failures", func(t *testing.T) {
+		t.Parallel()
+		srv := chatshippertest.NewInProcessServer(t, chatshippertest.WithRateLimit(0))
+		ts := &flakyTokens{token: srv.Token}
+		bot, _ := loopClient(t, srv, "", chatshipper.WithTokenSource(ts), chatshipper.WithLoopGuard(true))
+		ctx := context.Background()
+		id := newConversation(t, bot)
+		ts.fail.Store(true)
+		for range 20 {
+			_, _, err := bot.Conversations.Send(ctx, id, chatshipper.Chat("same"))
+			var te *chatshipper.TransportError
+			require.ErrorAs(t, err, &te)
+			require.False(t, te.MayHaveReachedServer(), "nothing was sent: %v", err)
+		}
+		ts.fail.Store(false)
+		for i := range 8 {
+			_, _, err := bot.Conversations.Send(ctx, id, chatshipper.Chat("same"))
+			require.NoError(t, err, "message %d once the token source works again", i+1)
+		}
+	})
 	t.Run("4xx answers", func(t *testing.T) {
 		t.Parallel()
 		srv := chatshippertest.NewInProcessServer(t, chatshippertest.WithRateLimit(0))
@@ -345,4 +365,18 @@ func TestLoopGuardSharedStore(t *testing.T) {
 
 	_, err = chatshipper.NewClient("tok", chatshipper.WithLoopGuardStore(nil))
 	require.ErrorIs(t, err, chatshipper.ErrInvalidArgument)
+}
+
+// flakyTokens is a token source that fails while fail is set, as a refresh
+// against an unreachable auth endpoint would.
+type flakyTokens struct {
+	token string
+	fail  atomic.Bool
+}
+
+func (f *flakyTokens) Token(context.Context) (string, error) {
+	if f.fail.Load() {
+		return "", errors.New("refresh failed")
+	}
+	return f.token, nil
 }

@@ -2,7 +2,6 @@ package chatshipper
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -105,7 +104,7 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		if err != nil {
 			closeBody(req)
-			err = fmt.Errorf("chatshipper: token source: %w", err)
+			err = &tokenSourceError{err: err}
 			c.logAttempt(req, st, start, nil, err)
 			return nil, err
 		}
@@ -137,3 +136,11 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c.logAttempt(req, st, start, resp, err)
 	return resp, err
 }
+
+// tokenSourceError is a token source's failure: the request was never sent,
+// so it provably did not reach the server (the loop guard releases the
+// message's count, delivery tracking does not look it up).
+type tokenSourceError struct{ err error }
+
+func (e *tokenSourceError) Error() string { return "chatshipper: token source: " + e.err.Error() }
+func (e *tokenSourceError) Unwrap() error { return e.err }
