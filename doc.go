@@ -430,8 +430,9 @@
 // request provably did not create it: it never left the machine (a dial
 // error, or the token source failed), it failed before any I/O, or the server
 // answered 4xx (a loop-limit 429 included). It keeps counting on 2xx, on 5xx
-// and when the answer was lost, since the server may have stored it: counting a message the server
-// did not store only makes the guard stricter for a while, while missing one
+// and when the answer was lost, since the server may have stored it:
+// counting a message the server did not store only makes the guard stricter
+// for a while, while missing one
 // it stored would let the bot run into the server's block. For the same
 // reason a reply sent in a request whose outcome is unknown does not reset
 // the count. With WithRetryNonIdempotent, a batch sent again after a 502, 503
