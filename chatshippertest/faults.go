@@ -122,43 +122,21 @@ func (s *Server) applyFault(w, raw http.ResponseWriter, r *http.Request, body []
 		s.applyAfter(w, raw, r, body, f)
 		return
 	}
-	if f.Delay > 0 {
-		timer := time.NewTimer(f.Delay)
-		select {
-		case <-timer.C:
-		case <-r.Context().Done():
-			timer.Stop()
-			return
-		case <-s.closing:
-			timer.Stop()
-			dropConn(raw)
-			return
-		}
-	}
-	if f.Drop == DropBefore {
-		dropConn(raw)
+	if !s.waitFault(raw, r, f.Delay) {
 		return
 	}
-	if f.Drop == DropAfter || f.After && f.Status != 0 {
+	switch {
+	case f.Drop == DropBefore:
+		dropConn(raw)
+	case f.Drop == DropAfter:
 		// Act for real; the answer is thrown away.
 		s.serve(&memWriter{header: http.Header{}}, r, body)
-		if f.Drop == DropAfter {
-			dropConn(raw)
-			return
-		}
-	}
-	if f.Status == 0 {
+		dropConn(raw)
+	case f.Status == 0:
 		s.serve(w, r, body)
-		return
+	default:
+		writeFaultStatus(w, f)
 	}
-	msg := f.Message
-	if msg == "" {
-		msg = http.StatusText(f.Status)
-	}
-	if f.RetryAfter != "" {
-		w.Header().Set("Retry-After", f.RetryAfter)
-	}
-	writeJSON(w, f.Status, map[string]any{"error": map[string]any{"message": msg}})
 }
 
 // applyAfter acts on r, then waits f.Delay, then drops the connection,
@@ -166,31 +144,14 @@ func (s *Server) applyFault(w, raw http.ResponseWriter, r *http.Request, body []
 func (s *Server) applyAfter(w, raw http.ResponseWriter, r *http.Request, body []byte, f Fault) {
 	real := &memWriter{header: http.Header{}}
 	s.serve(real, r, body) // acted on: stored, commands run
-	if f.Delay > 0 {
-		timer := time.NewTimer(f.Delay)
-		select {
-		case <-timer.C:
-		case <-r.Context().Done():
-			timer.Stop()
-			return
-		case <-s.closing:
-			timer.Stop()
-			dropConn(raw)
-			return
-		}
+	if !s.waitFault(raw, r, f.Delay) {
+		return
 	}
 	switch {
 	case f.Drop != DropNone:
 		dropConn(raw)
 	case f.Status != 0:
-		msg := f.Message
-		if msg == "" {
-			msg = http.StatusText(f.Status)
-		}
-		if f.RetryAfter != "" {
-			w.Header().Set("Retry-After", f.RetryAfter)
-		}
-		writeJSON(w, f.Status, map[string]any{"error": map[string]any{"message": msg}})
+		writeFaultStatus(w, f)
 	default:
 		for k, v := range real.header {
 			w.Header()[k] = v
@@ -202,6 +163,38 @@ func (s *Server) applyAfter(w, raw http.ResponseWriter, r *http.Request, body []
 		w.WriteHeader(status)
 		_, _ = w.Write(real.buf.Bytes())
 	}
+}
+
+// waitFault waits d before a fault's answer. It reports false when the
+// request ended first (nothing is answered) or the server is closing (the
+// connection is dropped).
+func (s *Server) waitFault(raw http.ResponseWriter, r *http.Request, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	case <-s.closing:
+		dropConn(raw)
+		return false
+	}
+}
+
+// writeFaultStatus answers a fault's Status with the API's error body.
+func writeFaultStatus(w http.ResponseWriter, f Fault) {
+	msg := f.Message
+	if msg == "" {
+		msg = http.StatusText(f.Status)
+	}
+	if f.RetryAfter != "" {
+		w.Header().Set("Retry-After", f.RetryAfter)
+	}
+	writeJSON(w, f.Status, map[string]any{"error": map[string]any{"message": msg}})
 }
 
 // dropConn closes the client connection without a response: a TCP reset for
