@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"iter"
 	"net/http"
-	"reflect"
 )
 
 // resource is the one implementation of the CRUD calls every service makes:
@@ -112,11 +111,12 @@ func (r *resource[T, C, U]) create(ctx context.Context, body *C) (*T, *Response,
 }
 
 func (r *resource[T, C, U]) update(ctx context.Context, id string, body *U) (*T, *Response, error) {
-	return r.write(ctx, http.MethodPatch, id, body)
+	return r.write(ctx, http.MethodPatch, id, body, checkBody(body))
 }
 
 // write sends body to one item with method (PATCH, or PUT for a replace).
-func (r *resource[T, C, U]) write(ctx context.Context, method, id string, body any) (*T, *Response, error) {
+// bodyErr is the caller's verdict on body, reported after the ID's.
+func (r *resource[T, C, U]) write(ctx context.Context, method, id string, body any, bodyErr error) (*T, *Response, error) {
 	if err := r.check(); err != nil {
 		return nil, nil, err
 	}
@@ -124,8 +124,8 @@ func (r *resource[T, C, U]) write(ctx context.Context, method, id string, body a
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := checkAnyBody(body); err != nil {
-		return nil, nil, err
+	if bodyErr != nil {
+		return nil, nil, bodyErr
 	}
 	return sendBody[T](ctx, r.client, method, path, body)
 }
@@ -208,15 +208,7 @@ func checkBody[B any](body *B) error {
 	if body == nil {
 		return argError("body", "must not be nil")
 	}
-	return checkAnyBody(body)
-}
-
-// checkAnyBody refuses a nil pointer body and lets a body check itself.
-func checkAnyBody(body any) error {
-	if body == nil || isNilPointer(body) {
-		return argError("body", "must not be nil")
-	}
-	if v, ok := body.(validator); ok {
+	if v, ok := any(body).(validator); ok {
 		return v.validate()
 	}
 	return nil
@@ -235,10 +227,4 @@ func sendBody[T any](ctx context.Context, c *Client, method, path string, body a
 		body = json.RawMessage(raw)
 	}
 	return doJSON[T](ctx, c, method, path, body)
-}
-
-// isNilPointer reports whether v is a typed nil pointer.
-func isNilPointer(v any) bool {
-	rv := reflect.ValueOf(v)
-	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }

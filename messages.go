@@ -136,5 +136,5 @@ func (s *MessagesService) Replace(ctx context.Context, id string, msg MessageInp
 	if err := msg.validate("msg"); err != nil {
 		return nil, nil, err
 	}
-	return s.r.write(ctx, http.MethodPut, id, &msg)
+	return s.r.write(ctx, http.MethodPut, id, &msg, nil)
 }
