@@ -50,7 +50,7 @@ func (r *resource[T, C, U]) checkQuery(q *Query) error {
 }
 
 func (r *resource[T, C, U]) seen(items ...*T) {
-	if r.observe != nil && len(items) > 0 && items[0] != nil {
+	if r.observe != nil && len(items) > 0 {
 		r.observe(items)
 	}
 }
