@@ -472,7 +472,11 @@
 // decodes events, skips duplicates and the bot's own messages, and routes
 // events to handlers by pattern and filter. Connected to a Client with
 // webhook.WithClient, it asks [Client.SelfUserID] who the bot is and tells
-// the loop guard what it saw with [Client.ObserveMessages].
+// the loop guard what it saw with [Client.ObserveMessages]. Its patterns take
+// "**" for any number of words; the platform's own event filter (the Events
+// of [WebhookServiceCreate]) does not, and CreateWebhook refuses "message.**"
+// saying so: subscribe to all events, or to each depth, and let the handler's
+// pattern choose.
 //
 // # Testing your automation
 //

@@ -162,7 +162,9 @@ type WebhookServiceCreate struct {
 	// Secret keys the X-Hub-Signature HMAC; "" lets the platform generate one.
 	Secret string
 	// Events restricts the events delivered ("message.create.contact.*");
-	// empty means all.
+	// empty means all. "*" stands for one whole word; the platform has no
+	// "**" (the webhook package's handler patterns do), so "message.**" is
+	// refused: list each depth or leave Events empty.
 	Events []string
 	// Meta is the service's free-form metadata.
 	Meta Meta
@@ -227,7 +229,9 @@ func checkWebhookURL(name, raw string) error {
 
 // checkWebhookEvents refuses a subscription pattern the platform's matcher
 // cannot mean: empty words, white space, or "*" inside a word (it stands for
-// exactly one whole dot-separated word).
+// exactly one whole dot-separated word). A "**" word, which the webhook
+// package's Handler.Handle takes for any number of words, is refused with
+// that explanation: the platform's filter has no such wildcard.
 func checkWebhookEvents(name string, events []string) error {
 	for i, ev := range events {
 		n := fmt.Sprintf("%s[%d]", name, i)
@@ -241,12 +245,31 @@ func checkWebhookEvents(name string, events []string) error {
 			if w == "" {
 				return argError(n, "%s has an empty word", quoteQueryValue(ev))
 			}
+			if w == "**" {
+				return argError(n, "%s: the platform's event filter takes \"*\" for one whole word only; "+
+					"\"**\" (any number of words) is a pattern of the webhook package's Handler.Handle, not of the platform's subscription: "+
+					"leave Events empty or list each depth (%s, %s, ...) and match %s in the handler",
+					quoteQueryValue(ev), quoteQueryValue(starDepth(ev, "*")), quoteQueryValue(starDepth(ev, "*.*")), quoteQueryValue(ev))
+			}
 			if w != "*" && strings.Contains(w, "*") {
-				return argError(n, "%s: \"*\" must be a whole word", quoteQueryValue(ev))
+				return argError(n, "%s: \"*\" must be a whole word (it stands for exactly one word)", quoteQueryValue(ev))
 			}
 		}
 	}
 	return nil
+}
+
+// starDepth replaces the first "**" word of pattern with words ("*" or
+// "*.*"): the platform filters that cover one and two words of it.
+func starDepth(pattern, words string) string {
+	ws := strings.Split(pattern, ".")
+	for i, w := range ws {
+		if w == "**" {
+			ws[i] = words
+			break
+		}
+	}
+	return strings.Join(ws, ".")
 }
 
 // eventList reads params.events as decoded JSON ([]any) or as set in Go
