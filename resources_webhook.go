@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+
+	"github.com/go-chatshipper/chatshipper/internal/wire"
 )
 
 // Service bodies, the webhook view of a service, and the redaction that keeps
@@ -95,8 +97,10 @@ func (s Service) LogValue() slog.Value {
 
 // WebhookParams is the typed view of a webhook service's params. Secret is the
 // HMAC key of the X-Hub-Signature header; the platform generates one when none
-// is given. String, GoString and LogValue redact the secret and any password
-// in the URL (the documentation suggests basic auth credentials there).
+// is given. String, GoString, Format and LogValue redact the secret and the
+// credentials a URL may carry: a user info password (the documentation
+// suggests basic auth credentials there) and credential query parameters
+// such as ?token= or ?access_token=.
 type WebhookParams struct {
 	// URL receives the events (and the verification challenge).
 	URL string
@@ -301,34 +305,28 @@ func redactedIfSet(s string) string {
 	return "[redacted]"
 }
 
-// redactURLString removes the password of a URL's user info; a string that
-// does not parse is replaced whole, since it may be anything.
+// redactURLString returns a URL fit for printing: the password of its user
+// info, user info without a password (a token as user name) and the values of
+// credential query or fragment parameters (token, access_token, apiKey, ...:
+// see [wire.SecretName]) read "redacted". A string that does not parse is
+// replaced whole, since it may be anything.
 func redactURLString(raw string) string {
 	if raw == "" {
 		return `""`
 	}
-	u, err := url.Parse(raw)
-	if err != nil {
+	if _, err := url.Parse(raw); err != nil {
 		return "[unparsable URL]"
 	}
-	if u.User == nil {
-		return u.String()
-	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "redacted")
-	}
-	return u.String()
+	// The URL itself, then any URL inside it (a callback in its query).
+	return wire.RedactURLs(wire.RedactURL(raw, "redacted", nil), "redacted", nil)
 }
 
-// secretParamKey reports whether a params key names a credential.
+// secretParamKey reports whether a params key names a credential: a
+// [wire.SecretName], or any key mentioning "key" or "auth" (printing errs on
+// the side of hiding).
 func secretParamKey(k string) bool {
-	k = strings.ToLower(k)
-	for _, w := range []string{"secret", "password", "passwd", "token", "key", "auth", "credential"} {
-		if strings.Contains(k, w) {
-			return true
-		}
-	}
-	return false
+	l := strings.ToLower(k)
+	return wire.SecretName(k) || strings.Contains(l, "key") || strings.Contains(l, "auth")
 }
 
 // redactParams returns a copy of params for printing: credential values are
@@ -361,9 +359,7 @@ func redactValue(v any) any {
 		}
 		return out
 	case string:
-		if strings.Contains(x, "://") && strings.Contains(x, "@") {
-			return redactURLString(x)
-		}
+		return wire.RedactURLs(x, "redacted", nil)
 	}
 	return v
 }

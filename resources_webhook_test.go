@@ -1,7 +1,10 @@
 package chatshipper
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"log/slog"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -40,4 +43,62 @@ func TestWebhookEventsDoubleStarExplained(t *testing.T) {
 		})
 	}
 	assert.Equal(t, 0, mt.GetTotalCallCount())
+}
+
+// A webhook URL's credentials (a token query value, a user info password, a
+// user name alone) never print: not with any fmt verb, not in slog's JSON or
+// text output, for every webhook type.
+func TestWebhookURLCredentialsNeverPrinted(t *testing.T) {
+	t.Parallel()
+	const (
+		tokenCanary  = "qtok-CANARY-81d0"
+		accessCanary = "qacc-CANARY-3f2e"
+		keyCanary    = "qkey-CANARY-77b1"
+		passCanary   = "upw-CANARY-6a5c"
+		userCanary   = "utok-CANARY-c4d9"
+	)
+	urls := []string{
+		"https://hooks.example.com/in?token=" + tokenCanary + "&source=chatshipper",
+		"https://bob:" + passCanary + "@hooks.example.com/in?access_token=" + accessCanary,
+		"https://" + userCanary + "@hooks.example.com/in?apiKey=" + keyCanary + "&x=1",
+	}
+	canaries := []string{tokenCanary, accessCanary, keyCanary, passCanary, userCanary}
+	for i, u := range urls {
+		p := WebhookParams{URL: u, Secret: webhookSec, Events: []string{"message.*"}}
+		w := WebhookServiceCreate{Name: "n", URL: u, Secret: webhookSec}
+		svc := Service{ID: resOrgID, Type: ServiceWebhook, Params: Meta{"url": u, "secret": webhookSec,
+			"nested": map[string]any{"callbacks": []any{"see " + u + " for details"}}}}
+		sc := *w.serviceCreate()
+		su := ServiceUpdate{Params: p.Params()}
+		values := []any{p, &p, w, &w, svc, &svc, sc, &sc, su, &su}
+		var outputs []string
+		for _, v := range values {
+			for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
+				outputs = append(outputs, fmt.Sprintf(verb, v))
+			}
+			outputs = append(outputs, fmt.Sprint(v))
+			for _, h := range []func(*bytes.Buffer) slog.Handler{
+				func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, nil) },
+				func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, nil) },
+			} {
+				var buf bytes.Buffer
+				slog.New(h(&buf)).Info("webhook", "v", v)
+				outputs = append(outputs, buf.String())
+			}
+		}
+		for _, out := range outputs {
+			for _, c := range append(canaries, webhookSec) {
+				assert.NotContains(t, out, c, "url %d", i)
+			}
+		}
+	}
+	// What is not a credential stays readable.
+	assert.Equal(t, `WebhookParams{URL:https://hooks.example.com/in?token=redacted&source=chatshipper Secret:"" Events:[]}`,
+		WebhookParams{URL: urls[0]}.String())
+	assert.Equal(t, `WebhookParams{URL:https://bob:redacted@hooks.example.com/in?access_token=redacted Secret:"" Events:[]}`,
+		WebhookParams{URL: urls[1]}.String())
+	assert.Equal(t, `WebhookParams{URL:https://redacted@hooks.example.com/in?apiKey=redacted&x=1 Secret:"" Events:[]}`,
+		WebhookParams{URL: urls[2]}.String())
+	assert.Equal(t, `WebhookParams{URL:https://hooks.example.com/in?page=2&id=5 Secret:"" Events:[]}`,
+		WebhookParams{URL: "https://hooks.example.com/in?page=2&id=5"}.String())
 }

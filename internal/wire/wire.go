@@ -1,6 +1,8 @@
 // Package wire holds what the chatshipper and webhook packages share on the
 // wire side: the JSON codec every request, response and webhook body goes
-// through, and the truncation used when a value is quoted in an error.
+// through, the truncation used when a value is quoted in an error, and the
+// one rule for what is a secret (SecretName, RedactURLs), which the client's
+// printing and errors and the replay package's fixtures all follow.
 //
 // The codec has two implementations, chosen by build constraints:
 //
