@@ -407,6 +407,7 @@ func (c *Client) Do(req *http.Request, v any) (*Response, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chatshipper: reading request body: %w", err)
 	}
+	st.body = rreq.BodyBytes
 
 	resp, err := c.send(rreq, st)
 	if err != nil {
@@ -515,18 +516,18 @@ func (c *Client) wrapTransportErr(req *http.Request, st *callState, err error) e
 	return &TransportError{Method: req.Method, URL: redactURL(req.URL), Attempts: st.attempts, Err: err, reached: st.reached}
 }
 
-// checkResponse maps a non-2xx answer to a typed error.
+// checkResponse maps a non-2xx answer to a typed error, with the secrets
+// the request carried (its token, credentials in its body) redacted from the
+// server's message.
 func (c *Client) checkResponse(resp *http.Response, st *callState) error {
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
 		return nil
 	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	er := &ErrorResponse{
-		StatusCode: resp.StatusCode,
-		Message:    parseErrorMessage(body),
-		Body:       body,
-		Response:   resp,
+	var reqBody []byte
+	if st.body != nil {
+		reqBody, _ = st.body()
 	}
+	er := newErrorResponse(resp, requestSecrets(st.token, reqBody))
 	er.Method, er.URL = st.method, st.url
 	if resp.Request != nil {
 		er.Method = resp.Request.Method

@@ -56,7 +56,8 @@
 // The base URL must be https; http is accepted only for loopback hosts (tests
 // and the chatshippertest fake server), so a token never crosses a network in
 // clear text. Tokens, passwords, refresh tokens and webhook secrets never
-// appear in an error string or a log line, and no value holding one prints
+// appear in an error string or a log line, not even when the server's message
+// quotes them (see Errors), and no value holding one prints
 // it, with any fmt verb or either slog handler: [*Client], every token
 // source, [Token], [Credentials], [RefreshConfig], [UserCreate], [UserUpdate]
 // and the webhook service types print redacted. The *http.Request reachable
@@ -227,6 +228,17 @@
 // looks like a telephone number ("+" and 6 to 15 digits, separators allowed,
 // or 6 to 15 bare digits). Parameter names and other values (ids, status,
 // dates, limit, offset) stay, so a log line still says what was asked.
+//
+// A server may quote in its message the value it refused, as validation
+// errors do ("Path `password` (`hunter2`) is shorter than the minimum
+// allowed length"), or the token it refused. Before any answer becomes an
+// error, every secret the request carried is replaced by "[redacted]" in the
+// message, the error string and the kept body: the bearer token, and in the
+// JSON body the values under a credential's name (password, otp,
+// refreshToken, secret, token, accessKey, signingKey, apiKey and the like,
+// numbers included; not the delivery key) and the user info password and
+// credential query values (?token=) of every URL. This holds for every call,
+// Login and token refreshes included.
 //
 // # Times, references and unknown data
 //

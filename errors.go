@@ -1,13 +1,20 @@
 package chatshipper
 
 import (
+	"bytes"
+	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/go-chatshipper/chatshipper/internal/wire"
 )
 
 // Sentinel errors matched with errors.Is against the errors returned by the
@@ -39,13 +46,24 @@ var (
 const maxErrorBody = 1 << 20
 
 // ErrorResponse is the error for an API answer with a non-2xx status.
+//
+// A server may quote in its message what the request carried (a validation
+// error that cites the refused value, a 401 that cites the token), so every
+// secret the request carried is replaced by "[redacted]" in Message and Body
+// before the error is made: the bearer token, and in the JSON body the values
+// under credential names (password, otp, refreshToken, secret, token,
+// accessKey, signingKey, apiKey, ...) and the credentials of every URL (a
+// user info password, a token query value). Credentials of URLs in the
+// server's answer are replaced too, whatever the request held.
 type ErrorResponse struct {
 	// StatusCode is the HTTP status of the answer.
 	StatusCode int
 	// Message is the server's explanation, from {"message": ...} or
-	// {"error": {"message": ...}} (empty when the body had neither).
+	// {"error": {"message": ...}} (empty when the body had neither), with
+	// the request's secrets redacted.
 	Message string
-	// Body is the raw response body, capped at 1 MiB.
+	// Body is the response body, capped at 1 MiB, with the request's
+	// secrets redacted.
 	Body []byte
 	// Method and URL identify the request. The URL never carries credentials.
 	Method string
@@ -177,6 +195,141 @@ func parseErrorMessage(body []byte) string {
 		return eb.Message
 	}
 	return eb.Error.Message
+}
+
+// redactedSecret replaces a secret of the request in an error.
+const redactedSecret = "[redacted]"
+
+// shortSecret is the length under which a secret is replaced only where it
+// stands as a whole word, so a two-letter password does not blank out every
+// word holding those letters.
+const shortSecret = 4
+
+// requestSecrets lists what a request carried that must not come back in an
+// error: its bearer token, and from its JSON body the values under the names
+// of credentials (see [wire.SecretName]: passwords, one-time codes numeric or
+// not, tokens, secrets, keys; never the delivery key) at any depth, and the
+// credentials of every URL in a string value. Longest first.
+func requestSecrets(token string, body []byte) []string {
+	var out []string
+	add := func(s string) {
+		if s != "" && s != redactedSecret && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	add(token)
+	if len(body) > 0 {
+		d := json.NewDecoder(bytes.NewReader(body))
+		d.UseNumber()
+		var v any
+		if d.Decode(&v) == nil {
+			collectSecrets(v, false, add)
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
+	return out
+}
+
+// collectSecrets walks a decoded JSON value; under is true below a
+// credential's name, where every scalar is a secret.
+func collectSecrets(v any, under bool, add func(string)) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			collectSecrets(e, under || wire.SecretName(k), add)
+		}
+	case []any:
+		for _, e := range x {
+			collectSecrets(e, under, add)
+		}
+	case string:
+		if under {
+			add(x)
+			return
+		}
+		wire.RedactURLs(x, redactedSecret, add)
+	case json.Number:
+		if under {
+			add(x.String())
+		}
+	case bool:
+	}
+}
+
+// redactSecrets replaces every secret in text, and the credentials of any URL
+// in it. A secret shorter than shortSecret is replaced where no letter or
+// digit touches it.
+func redactSecrets(text string, secrets []string) string {
+	for _, s := range secrets {
+		text = replaceSecret(text, s)
+	}
+	return wire.RedactURLs(text, redactedSecret, nil)
+}
+
+func replaceSecret(text, secret string) string {
+	if !strings.Contains(text, secret) {
+		return text
+	}
+	if len(secret) >= shortSecret {
+		return strings.ReplaceAll(text, secret, redactedSecret)
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(text, secret)
+		if i < 0 {
+			b.WriteString(text)
+			return b.String()
+		}
+		j := i + len(secret)
+		if (i > 0 && isWordByte(text[i-1])) || (j < len(text) && isWordByte(text[j])) {
+			b.WriteString(text[:j])
+		} else {
+			b.WriteString(text[:i])
+			b.WriteString(redactedSecret)
+		}
+		text = text[j:]
+	}
+}
+
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
+}
+
+// redactBody replaces the secrets in a raw (JSON) body: as they are, and as a
+// JSON encoder writes them inside a string (quotes, backslashes, control
+// characters and, for some encoders, <, > and & escaped).
+func redactBody(body []byte, secrets []string) []byte {
+	if len(body) == 0 {
+		return body
+	}
+	text := string(body)
+	for _, s := range secrets {
+		text = replaceSecret(text, s)
+		for _, html := range []bool{false, true} {
+			var buf bytes.Buffer
+			enc := json.NewEncoder(&buf)
+			enc.SetEscapeHTML(html)
+			if enc.Encode(s) == nil {
+				if esc := strings.TrimSuffix(strings.TrimSpace(buf.String()), `"`)[1:]; esc != s {
+					text = replaceSecret(text, esc)
+				}
+			}
+		}
+	}
+	return []byte(wire.RedactURLs(text, redactedSecret, nil))
+}
+
+// newErrorResponse reads a non-2xx answer into an *ErrorResponse, with the
+// secrets of the request (see requestSecrets) redacted from its message and
+// body.
+func newErrorResponse(resp *http.Response, secrets []string) *ErrorResponse {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	return &ErrorResponse{
+		StatusCode: resp.StatusCode,
+		Message:    redactSecrets(parseErrorMessage(body), secrets),
+		Body:       redactBody(body, secrets),
+		Response:   resp,
+	}
 }
 
 // loopLimitPattern recognises the server's answer to a bot loop (api basics:

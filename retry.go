@@ -52,6 +52,9 @@ type callState struct {
 
 	// method and url (redacted) name the request in log lines.
 	method, url string
+	// body reads the request body again, for the secrets an error must not
+	// quote (nil without a body).
+	body func() ([]byte, error)
 	// Why the last attempt failed, set by checkRetry for the log.
 	retryReason string
 	retryStatus int
