@@ -200,11 +200,6 @@ func parseErrorMessage(body []byte) string {
 // redactedSecret replaces a secret of the request in an error.
 const redactedSecret = "[redacted]"
 
-// shortSecret is the length under which a secret is replaced only where it
-// stands as a whole word, so a two-letter password does not blank out every
-// word holding those letters.
-const shortSecret = 4
-
 // requestSecrets lists what a request carried that must not come back in an
 // error: its bearer token, and from its JSON body the values under the names
 // of credentials (see [wire.SecretName]: passwords, one-time codes numeric or
@@ -256,43 +251,13 @@ func collectSecrets(v any, under bool, add func(string)) {
 	}
 }
 
-// redactSecrets replaces every secret in text, and the credentials of any URL
-// in it. A secret shorter than shortSecret is replaced where no letter or
-// digit touches it.
+// redactSecrets replaces every secret in text (see [wire.ReplaceSecret]),
+// and the credentials of any URL in it.
 func redactSecrets(text string, secrets []string) string {
 	for _, s := range secrets {
-		text = replaceSecret(text, s)
+		text = wire.ReplaceSecret(text, s, redactedSecret)
 	}
 	return wire.RedactURLs(text, redactedSecret, nil)
-}
-
-func replaceSecret(text, secret string) string {
-	if !strings.Contains(text, secret) {
-		return text
-	}
-	if len(secret) >= shortSecret {
-		return strings.ReplaceAll(text, secret, redactedSecret)
-	}
-	var b strings.Builder
-	for {
-		i := strings.Index(text, secret)
-		if i < 0 {
-			b.WriteString(text)
-			return b.String()
-		}
-		j := i + len(secret)
-		if (i > 0 && isWordByte(text[i-1])) || (j < len(text) && isWordByte(text[j])) {
-			b.WriteString(text[:j])
-		} else {
-			b.WriteString(text[:i])
-			b.WriteString(redactedSecret)
-		}
-		text = text[j:]
-	}
-}
-
-func isWordByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
 }
 
 // redactBody replaces the secrets in a raw (JSON) body: as they are, and as a
@@ -304,14 +269,14 @@ func redactBody(body []byte, secrets []string) []byte {
 	}
 	text := string(body)
 	for _, s := range secrets {
-		text = replaceSecret(text, s)
+		text = wire.ReplaceSecret(text, s, redactedSecret)
 		for _, html := range []bool{false, true} {
 			var buf bytes.Buffer
 			enc := json.NewEncoder(&buf)
 			enc.SetEscapeHTML(html)
 			if enc.Encode(s) == nil {
 				if esc := strings.TrimSuffix(strings.TrimSpace(buf.String()), `"`)[1:]; esc != s {
-					text = replaceSecret(text, esc)
+					text = wire.ReplaceSecret(text, esc, redactedSecret)
 				}
 			}
 		}

@@ -43,15 +43,34 @@
 //
 // # Scrubbing
 //
-// Before a file is written, the bearer token, passwords, one-time codes,
-// access and refresh tokens, webhook secrets (service params.secret),
-// signatures (X-Hub-Signature) and anything under a key naming a password,
-// token, secret, key or credential become [Redacted]; so does every JSON Web
-// Token found elsewhere, and every later occurrence of a secret seen once
-// (the token a login returned, say). The scheme and host of the API become
-// [RecordedOrigin], and the replayer puts the replayed request's origin back,
-// so a fixture recorded against one base URL replays against another. Dates
-// and IDs are kept as recorded, so replays are deterministic.
+// Before a file is written, these become [Redacted]:
+//
+//   - the bearer token, and the value (string or number) of every JSON key,
+//     query parameter or header that names a credential. A name does when,
+//     lower-cased with '-', '_' and '.' removed, it contains password,
+//     passwd, secret, token, credential, signature, apikey, privatekey,
+//     cookie or authorization (but not when it ends in "type", as tokenType
+//     does); when it is otp, pin, auth, key, sig or hmac; or when it ends in
+//     "key" (accessKey, signingKey, encryptionKey, ...), except the keys that
+//     identify rather than authenticate: those ending in deliverykey (the
+//     SDK's chatshipperDeliveryKey), fieldkey, sortkey, idempotencykey,
+//     primarykey, foreignkey, partitionkey, routingkey, cachekey and
+//     lookupkey, which are kept, as are ids;
+//   - the credentials of every URL in any string: a user info password
+//     ("https://user:pass@host" keeps the user), user info without a password
+//     (a token used as the user name) and the values of credential query and
+//     fragment parameters ("?token=", "?access_token=", "#apiKey=");
+//   - every JSON Web Token found anywhere;
+//   - every later occurrence of a secret seen once, of 4 characters or more
+//     (the token a login returned, a webhook URL's password), anywhere in the
+//     exchange; a secret made only of digits (a one-time code) only where no
+//     letter or digit touches it, so IDs and dates stay whole.
+//
+// The scheme and host of the API become [RecordedOrigin], and the replayer
+// puts the replayed request's origin back, so a fixture recorded against one
+// base URL replays against another. Dates and IDs are kept as recorded, so
+// replays are deterministic. A file's name is made from the scrubbed path,
+// after the caller's scrubbers too: it holds nothing its contents do not.
 //
 // [WithScrubber] adds scrubbers for what only the caller knows about:
 // [ScrubRegexp] for e-mail addresses or telephone numbers, [ScrubKeys] for

@@ -135,6 +135,8 @@ func unmarshalExchange(b []byte) (*Exchange, error) {
 
 // fixtureName is the file name of the n-th exchange (from 1):
 // "0001-GET-conversations.json", "0002-POST-conversations-5bb0...-messages.json".
+// path is the scrubbed path, so a name holds nothing the file does not;
+// each run of other characters becomes one '-'.
 func fixtureName(n int, method, path string) string {
 	p := strings.Trim(path, "/")
 	p = strings.TrimPrefix(p, "v2/")
@@ -146,7 +148,7 @@ func fixtureName(n int, method, path string) string {
 		switch {
 		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_':
 			b.WriteRune(r)
-		default:
+		case !strings.HasSuffix(b.String(), "-"):
 			b.WriteByte('-')
 		}
 	}

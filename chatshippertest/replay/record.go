@@ -161,7 +161,8 @@ func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	ex.Response.Body, ex.Response.BodyText = decodeBody(respBody)
 	r.scrub.scrubResponse(ex, origin)
 
-	name := fixtureName(n, req.Method, req.URL.Path)
+	// The name comes from the scrubbed path: a name is as public as the file.
+	name := fixtureName(n, ex.Request.Method, ex.Request.Path)
 	if err := r.write(name, ex); err != nil {
 		_ = resp.Body.Close()
 		return nil, err

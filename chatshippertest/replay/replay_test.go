@@ -674,3 +674,128 @@ func TestSeedSkipsPartialAnswers(t *testing.T) {
 	_, err = replay.Seed(srv, filepath.Join(t.TempDir(), "missing"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
+
+// TestFixtureNamesAndContentsScrubbedAlike records exchanges whose paths,
+// bodies and answers carry credentials the scrubbing must find: a webhook
+// URL's user info and token query value, keys naming a key (accessKey,
+// signingKey), a numeric one-time code, the bearer token and an e-mail
+// address in the path. No canary reaches a file name or a file, the
+// delivery key and ordinary key fields stay, and the recording replays.
+func TestFixtureNamesAndContentsScrubbedAlike(t *testing.T) {
+	t.Parallel()
+	const (
+		bearer     = "tok-CANARY-path-5a1b"
+		urlPass    = "upw-CANARY-2c3d"
+		urlToken   = "qtok-CANARY-4e5f"
+		urlUser    = "utok-CANARY-6a7b"
+		accessKey  = "ak-CANARY-8c9d"
+		signingKey = "sk-CANARY-0e1f"
+		otp        = 482913
+		email      = "jane.doe@example.com"
+		delivery   = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+	)
+	hookURL := "https://bob:" + urlPass + "@hooks.example.com/in?token=" + urlToken + "&source=cs"
+	userURL := "https://" + urlUser + "@hooks.example.com/other"
+	mt := newMock()
+	echo := func(status int, extra map[string]any) httpmock.Responder {
+		return func(req *http.Request) (*http.Response, error) {
+			var body map[string]any
+			if req.Body != nil {
+				_ = json.NewDecoder(req.Body).Decode(&body)
+			}
+			if body == nil {
+				body = map[string]any{}
+			}
+			body["id"] = "5bb0277fd99faf11a3f4a600"
+			for k, v := range extra {
+				body[k] = v
+			}
+			r, err := httpmock.NewJsonResponse(status, body)
+			if err == nil {
+				r.Header.Set("Link", `<https://api.example.com/v2/services?offset=1>; rel="next"`)
+			}
+			return r, err
+		}
+	}
+	mt.RegisterResponder("POST", "https://api.example.com/v2/auth/token", echo(201, map[string]any{
+		"token": "opaque-login-token-1234", "accessKey": accessKey, "credentials": map[string]any{"signingKey": signingKey}}))
+	mt.RegisterResponder("POST", "https://api.example.com/v2/services", echo(201, map[string]any{"note": "will call " + hookURL}))
+	mt.RegisterResponder("GET", "https://api.example.com/v2/tokens/"+bearer, echo(200, nil))
+	mt.RegisterResponder("GET", "https://api.example.com/v2/contacts/"+email, echo(200, map[string]any{"email": email}))
+	dir := t.TempDir()
+	emailRe := regexp.MustCompile(`[\w.+-]+@[\w-]+(\.[\w-]+)+`)
+	scrub := replay.WithScrubber(replay.ScrubRegexp(emailRe, "user@example.com"))
+	rec, err := replay.NewRecorder(dir, scrub, replay.WithTransport(mt))
+	require.NoError(t, err)
+	hc := rec.Client()
+	send := func(hc *http.Client, method, path, body string) string {
+		req, err := http.NewRequest(method, "https://api.example.com"+path, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+bearer)
+		resp, err := hc.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var buf bytes.Buffer
+		_, err = buf.ReadFrom(resp.Body)
+		require.NoError(t, err)
+		return buf.String()
+	}
+	bodies := []struct{ method, path, body string }{
+		{"POST", "/v2/auth/token", fmt.Sprintf(`{"email":%q,"password":"pw-CANARY-9f8e","otp":%d}`, email, otp)},
+		{"POST", "/v2/services", fmt.Sprintf(`{"type":"webhook","params":{"url":%q,"secret":"whsec-CANARY-3b2a","events":["message.*"]},`+
+			`"meta":{"chatshipperDeliveryKey":%q,"fieldKey":"firstName","callback":%q}}`, hookURL, delivery, userURL)},
+		{"GET", "/v2/tokens/" + bearer, ""},
+		{"GET", "/v2/contacts/" + email, ""},
+	}
+	for _, b := range bodies {
+		send(hc, b.method, b.path, b.body)
+	}
+
+	files := rec.Files()
+	assert.Equal(t, []string{"0001-POST-auth-token.json", "0002-POST-services.json", "0003-GET-tokens-redacted.json",
+		"0004-GET-contacts-user-example.com.json"}, files)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	var all []byte
+	for _, e := range entries {
+		names = append(names, e.Name())
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		require.NoError(t, err)
+		all = append(all, b...)
+	}
+	assert.Equal(t, files, names, "every file the recorder wrote, and no other")
+	canaries := []string{bearer, urlPass, urlToken, urlUser, accessKey, signingKey, "482913", email, "pw-CANARY", "whsec-CANARY", "opaque-login-token-1234"}
+	for _, c := range canaries {
+		for _, n := range names {
+			assert.NotContains(t, n, c, "file name")
+		}
+		assert.NotContains(t, string(all), c, "fixture contents")
+	}
+	text := string(all)
+	assert.Contains(t, text, `"url": "https://bob:[redacted]@hooks.example.com/in?token=[redacted]&source=cs"`)
+	assert.Contains(t, text, `"callback": "https://[redacted]@hooks.example.com/other"`)
+	assert.Contains(t, text, `"otp": "[redacted]"`)
+	assert.Contains(t, text, `"accessKey": "[redacted]"`)
+	assert.Contains(t, text, `"signingKey": "[redacted]"`)
+	assert.Contains(t, text, `"chatshipperDeliveryKey": "`+delivery+`"`, "the delivery key is no secret")
+	assert.Contains(t, text, `"fieldKey": "firstName"`, "nor is a field key")
+	assert.Contains(t, text, `"path": "/v2/tokens/[redacted]"`)
+	assert.Contains(t, text, `"path": "/v2/contacts/user@example.com"`)
+	assert.Contains(t, text, "5bb0277fd99faf11a3f4a600", "ids stay")
+
+	// The recording replays, with other credentials of the same shape.
+	rep, err := replay.NewReplayer(dir, scrub)
+	require.NoError(t, err)
+	rc := rep.Client()
+	other := strings.NewReplacer(urlPass, "other-pass", urlToken, "other-token", urlUser, "other-user", "482913", "111111", "pw-CANARY-9f8e", "other-pw",
+		"whsec-CANARY-3b2a", "other-secret", email, "john@example.org")
+	for i, b := range bodies {
+		if i == 2 {
+			continue // the replayer learns no token, so a path holding one does not replay
+		}
+		send(rc, b.method, other.Replace(b.path), other.Replace(b.body))
+	}
+	assert.Zero(t, rep.Misses())
+	assert.Equal(t, []string{"0003-GET-tokens-redacted.json"}, rep.Unused())
+}

@@ -2,11 +2,14 @@ package replay
 
 import (
 	"cmp"
+	"encoding/json"
 	"net/http"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/go-chatshipper/chatshipper/internal/wire"
 )
 
 // Redacted replaces every secret in a fixture.
@@ -59,29 +62,15 @@ func ScrubKeys(keys ...string) Scrubber {
 }
 
 // secretKey reports whether a JSON key, query parameter or header names a
-// credential: passwords, tokens (access and refresh), secrets (webhook
-// secrets in service params), signatures (X-Hub-Signature), API keys,
-// one-time codes.
-func secretKey(k string) bool {
-	k = strings.ToLower(k)
-	k = strings.NewReplacer("-", "", "_", "", ".", "").Replace(k)
-	if strings.HasSuffix(k, "type") { // tokenType: "Bearer"
-		return false
-	}
-	for _, w := range []string{"password", "passwd", "secret", "token", "credential", "apikey", "signature", "privatekey", "cookie", "authorization"} {
-		if strings.Contains(k, w) {
-			return true
-		}
-	}
-	switch k {
-	case "otp", "auth", "key", "pin", "xhubsignature":
-		return true
-	}
-	return false
-}
+// credential: the SDK's one rule (passwords, tokens, secrets, signatures,
+// cookies, one-time codes, keys naming a key such as accessKey or
+// signingKey; never the delivery key chatshipperDeliveryKey nor keys that
+// identify, such as fieldKey or sortKey). See the package documentation.
+func secretKey(k string) bool { return wire.SecretName(k) }
 
-// redactKeys replaces the strings held under keys that match (and everything
-// below them) with Redacted; found, if not nil, receives the replaced values.
+// redactKeys replaces the strings and numbers held under keys that match
+// (and everything below them) with Redacted; found, if not nil, receives the
+// replaced values.
 func redactKeys(v any, match func(string) bool, under bool, found func(string)) any {
 	switch x := v.(type) {
 	case map[string]any:
@@ -98,6 +87,13 @@ func redactKeys(v any, match func(string) bool, under bool, found func(string)) 
 		if under {
 			if found != nil {
 				found(x)
+			}
+			return Redacted
+		}
+	case json.Number: // a numeric one-time code
+		if under {
+			if found != nil {
+				found(x.String())
 			}
 			return Redacted
 		}
@@ -155,8 +151,9 @@ var jwtPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A
 const minSecretLen = 4
 
 // scrubber is the built-in scrubbing plus the caller's. It remembers the
-// secrets it has seen (a token from a login answer, the password sent) and
-// removes them from everything recorded afterwards, wherever they appear.
+// secrets it has seen (a token from a login answer, the password sent, the
+// credentials of a URL) and removes them from everything recorded
+// afterwards, wherever they appear.
 type scrubber struct {
 	extra []Scrubber
 	// learn is false for the replayer: the secrets of a replayed request
@@ -167,6 +164,7 @@ type scrubber struct {
 	mu       sync.Mutex
 	secrets  map[string]bool
 	replacer *strings.Replacer
+	bounded  []string // secrets replaced only as whole words (digits only)
 }
 
 func newScrubber(extra []Scrubber, learn bool) *scrubber {
@@ -181,7 +179,8 @@ func (s *scrubber) add(v string) {
 	s.replacer = nil
 }
 
-// replace removes known secrets, JWTs and the API origin from one string.
+// replace removes known secrets, JWTs, the credentials of URLs and the API
+// origin from one string.
 func (s *scrubber) replace(v, origin string) string {
 	if s.replacer == nil && len(s.secrets) > 0 {
 		list := make([]string, 0, len(s.secrets))
@@ -193,24 +192,43 @@ func (s *scrubber) replace(v, origin string) string {
 			return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(a, b))
 		})
 		pairs := make([]string, 0, 2*len(list))
+		s.bounded = s.bounded[:0]
 		for _, k := range list {
+			if strings.Trim(k, "0123456789") == "" {
+				// A numeric code could be part of an ID or a date.
+				s.bounded = append(s.bounded, k)
+				continue
+			}
 			pairs = append(pairs, k, Redacted)
 		}
 		s.replacer = strings.NewReplacer(pairs...)
 	}
 	if s.replacer != nil {
 		v = s.replacer.Replace(v)
+		for _, k := range s.bounded {
+			v = wire.ReplaceSecret(v, k, Redacted)
+		}
 	}
 	v = jwtPattern.ReplaceAllString(v, Redacted)
+	v = wire.RedactURLs(v, Redacted, nil)
 	if origin != "" {
 		v = strings.ReplaceAll(v, origin, RecordedOrigin)
 	}
 	return v
 }
 
+// learnURLs learns the credentials of the URLs in v's strings.
+func (s *scrubber) learnURLs(v any) {
+	mapStrings(v, func(x string) string {
+		wire.RedactURLs(x, Redacted, s.add)
+		return x
+	})
+}
+
 // scrubRequest scrubs the request half of ex; reqHeader is the request's
 // header (never recorded, but its credentials are learnt), origin the
-// request's scheme and host.
+// request's scheme and host. Every secret is learnt before anything is
+// replaced, so a secret is removed wherever it appears in the request.
 func (s *scrubber) scrubRequest(ex *Exchange, reqHeader http.Header, origin string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -234,6 +252,14 @@ func (s *scrubber) scrubRequest(ex *Exchange, reqHeader http.Header, origin stri
 		}
 	}
 	ex.Request.Body = redactKeys(ex.Request.Body, secretKey, false, s.add)
+	s.learnURLs(ex.Request.Path)
+	for _, vs := range ex.Request.Query {
+		for _, v := range vs {
+			s.learnURLs(v)
+		}
+	}
+	s.learnURLs(ex.Request.Body)
+	s.learnURLs(ex.Request.BodyText)
 	f := func(v string) string { return s.replace(v, origin) }
 	ex.Request.Path = f(ex.Request.Path)
 	for _, vs := range ex.Request.Query {
@@ -250,6 +276,13 @@ func (s *scrubber) scrubRequest(ex *Exchange, reqHeader http.Header, origin stri
 func (s *scrubber) scrubResponse(ex *Exchange, origin string) {
 	s.mu.Lock()
 	ex.Response.Body = redactKeys(ex.Response.Body, secretKey, false, s.add)
+	for _, vs := range ex.Response.Header {
+		for _, v := range vs {
+			s.learnURLs(v)
+		}
+	}
+	s.learnURLs(ex.Response.Body)
+	s.learnURLs(ex.Response.BodyText)
 	f := func(v string) string { return s.replace(v, origin) }
 	for _, vs := range ex.Response.Header {
 		for i := range vs {

@@ -164,3 +164,36 @@ func unescape(s string) string {
 	}
 	return s
 }
+
+// ReplaceSecret replaces secret in text with repl. A secret shorter than 4
+// bytes, or made of digits only (a one-time code), is replaced only where no
+// letter or digit touches it, so it does not take pieces out of words, IDs
+// and numbers that happen to hold it.
+func ReplaceSecret(text, secret, repl string) string {
+	if secret == "" || !strings.Contains(text, secret) {
+		return text
+	}
+	if len(secret) >= 4 && strings.ContainsFunc(secret, func(r rune) bool { return r < '0' || r > '9' }) {
+		return strings.ReplaceAll(text, secret, repl)
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(text, secret)
+		if i < 0 {
+			b.WriteString(text)
+			return b.String()
+		}
+		j := i + len(secret)
+		if (i > 0 && isWordByte(text[i-1])) || (j < len(text) && isWordByte(text[j])) {
+			b.WriteString(text[:j])
+		} else {
+			b.WriteString(text[:i])
+			b.WriteString(repl)
+		}
+		text = text[j:]
+	}
+}
+
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
+}

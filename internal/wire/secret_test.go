@@ -67,3 +67,18 @@ func TestRedactURL(t *testing.T) {
 		assert.Equal(t, tc.want, RedactURL(tc.in, "X", nil), tc.in)
 	}
 }
+
+func TestReplaceSecret(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ text, secret, want string }{
+		{"pw is hunter2, hunter2!", "hunter2", "pw is X, X!"},
+		{"xhunter2x", "hunter2", "xXx"},
+		{"(`Zq9`) Zq9a aZq9 Zq9", "Zq9", "(`X`) Zq9a aZq9 X"},
+		{"code 482913 id 5bb0482913aa n=1482913", "482913", "code X id 5bb0482913aa n=1482913"},
+		{"482913", "482913", "X"},
+		{"nothing", "", "nothing"},
+		{"pw: é, café", "é", "pw: X, café"},
+	} {
+		assert.Equal(t, tc.want, ReplaceSecret(tc.text, tc.secret, "X"), tc.text)
+	}
+}
