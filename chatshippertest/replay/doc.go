@@ -87,6 +87,20 @@
 // answers once; the same request recorded several times is answered in the
 // recorded order. [Replayer.Unused] lists what was recorded but not asked for.
 //
+// Delivery keys are the one exception, so that code sending messages replays
+// with delivery tracking on, as by default. The client puts a new random key
+// under [chatshipper.DeliveryKeyMeta] in the meta of every conversation and
+// message it creates; a string under that key, at any depth of the body,
+// matches any string, and the client's delivery lookup
+// (GET /v2/messages?meta.chatshipperDeliveryKey=[k1,k2]) matches a recorded
+// lookup with the same operator and number of keys. The answer then carries
+// the keys of the replayed request where the recording had its own, position
+// by position, in the body and in headers such as Link, as the server would
+// have answered: the client's own check of the keys it gets back passes.
+// A recorded key of 16 characters or more (the client's are 32) is replaced
+// wherever it appears; a shorter one, set by the caller, only where it stands
+// alone. Nothing needs to be configured for this.
+//
 // # httpmock and the fake server
 //
 // [Register] serves a directory from an [httpmock.MockTransport] beside the

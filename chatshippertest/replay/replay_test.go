@@ -6,12 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -798,4 +801,175 @@ func TestFixtureNamesAndContentsScrubbedAlike(t *testing.T) {
 	}
 	assert.Zero(t, rep.Misses())
 	assert.Equal(t, []string{"0003-GET-tokens-redacted.json"}, rep.Unused())
+}
+
+// deliveryBot creates a conversation with initial messages, sends a batch and
+// runs a command, all with delivery tracking on (the default), and returns
+// what it got with the delivery keys taken out, and the keys apart.
+func deliveryBot(ctx context.Context, c *chatshipper.Client) (string, []string, error) {
+	conv, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Name: "Orders",
+		Messages: []chatshipper.MessageInput{chatshipper.Chat("Hello"), chatshipper.Chat("How can I help?")}})
+	if err != nil {
+		return "", nil, err
+	}
+	sent, _, err := c.Conversations.Send(ctx, conv.ID, chatshipper.Chat("one"), chatshipper.Chat("two"),
+		chatshipper.Chat("three").WithMeta("order", 17))
+	if err != nil {
+		return "", nil, err
+	}
+	cmd, _, err := c.Conversations.Command(ctx, conv.ID, chatshipper.Notify())
+	if err != nil {
+		return "", nil, err
+	}
+	var keys []string
+	out := []any{conv.ID, conv.Name, conv.Status}
+	key := func(m chatshipper.Object) {
+		k, _ := m.Get(chatshipper.DeliveryKeyMeta).(string)
+		keys = append(keys, k)
+	}
+	key(conv.Meta)
+	for _, r := range conv.Messages {
+		out = append(out, r.ID)
+	}
+	for _, m := range append(sent, cmd) {
+		key(m.Meta)
+		out = append(out, m.ID, m.Text, m.Type, m.Meta.Get("order"))
+	}
+	j, err := json.Marshal(out)
+	return string(j), keys, err
+}
+
+// wireKeys records the delivery keys a client puts on the wire, in order.
+type wireKeys struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	keys []string
+}
+
+func (w *wireKeys) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Body != nil && req.Method == http.MethodPost {
+		b, err := io.ReadAll(req.Body)
+		if err != nil {
+			return nil, err
+		}
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		re := regexp.MustCompile(`"` + chatshipper.DeliveryKeyMeta + `":"([^"]+)"`)
+		w.mu.Lock()
+		for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+			w.keys = append(w.keys, m[1])
+		}
+		w.mu.Unlock()
+	}
+	return w.next.RoundTrip(req)
+}
+
+// TestDeliveryKeysRecordAndReplay records a bot against the fake and replays
+// it with delivery tracking on, as by default: every tracked POST carries
+// new random keys, the replay matches the recorded exchanges whatever their
+// keys, and answers with the keys the replaying client sent, so what the bot
+// gets back carries its own keys.
+func TestDeliveryKeysRecordAndReplay(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := newFake(t)
+	dir := filepath.Join(t.TempDir(), "fixtures")
+	rp := replay.New(t, dir, replay.WithRecording(true))
+	c, err := chatshipper.NewClient(srv.Token, append([]chatshipper.Option{chatshipper.WithBaseURL(srv.URL)}, rp.ClientOptions()...)...)
+	require.NoError(t, err)
+	recorded, recKeys, err := deliveryBot(ctx, c)
+	require.NoError(t, err)
+	require.Len(t, recKeys, 5, "the conversation, 3 sent, 1 command")
+	for _, k := range recKeys {
+		require.NotEmpty(t, k)
+	}
+	files := rp.Recorder().Files()
+	srv.Close()
+
+	rp = replay.New(t, dir, replay.WithRecording(false))
+	spy := &wireKeys{next: rp.Transport()}
+	c, err = chatshipper.NewClient("replayed", append(rp.ClientOptions(), chatshipper.WithBaseURL(otherBase),
+		chatshipper.WithHTTPClient(&http.Client{Transport: spy}))...)
+	require.NoError(t, err)
+	replayed, gotKeys, err := deliveryBot(ctx, c)
+	require.NoError(t, err)
+	assert.JSONEq(t, recorded, replayed)
+	require.Len(t, spy.keys, 7, "the conversation, 2 initial messages, 3 sent, 1 command")
+	for i, k := range gotKeys {
+		assert.Contains(t, spy.keys, k, "every object comes back with the key the replaying client sent")
+		assert.NotEqual(t, recKeys[i], k, "a new random key")
+	}
+	assert.Zero(t, rp.Replayer().Misses())
+	assert.Empty(t, rp.Replayer().Unused())
+	assert.Len(t, files, rp.Replayer().Calls())
+}
+
+// TestDeliveryKeyLookupReplays replays the SDK's delivery lookup (a GET with
+// meta.chatshipperDeliveryKey=[k1,k2]) and a send whatever their keys: the
+// answer, its Link header included, carries the replayed keys in place of the
+// recorded ones; a lookup for another number of keys, or with another
+// operator, does not match.
+func TestDeliveryKeyLookupReplays(t *testing.T) {
+	t.Parallel()
+	const (
+		conv = "5bb0277fd99faf11a3f4a37e"
+		k1   = "0123456789abcdef0123456789abcdef"
+		k2   = "fedcba9876543210fedcba9876543210"
+		n1   = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1"
+		n2   = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb2"
+	)
+	lookup := func(keys string) string {
+		return "https://api.example.com/v2/messages?conversation=" + conv + "&meta.chatshipperDeliveryKey=" + url.QueryEscape(keys) + "&limit=200"
+	}
+	mt := newMock()
+	mt.RegisterResponder("GET", "https://api.example.com/v2/messages", func(req *http.Request) (*http.Response, error) {
+		r := httpmock.NewStringResponse(200, `[{"id":"5bb0277fd99faf11a3f4a401","meta":{"chatshipperDeliveryKey":"`+k1+`"}},`+
+			`{"id":"5bb0277fd99faf11a3f4a402","meta":{"chatshipperDeliveryKey":"`+k2+`"}}]`)
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Link", "<"+lookup("["+k1+","+k2+"]")+"&offset=200>; rel=\"next\"")
+		return r, nil
+	})
+	mt.RegisterResponder("POST", "https://api.example.com/v2/conversations/"+conv+"/messages", func(req *http.Request) (*http.Response, error) {
+		return httpmock.NewStringResponse(201, `{"id":"5bb0277fd99faf11a3f4a403","text":"ok a1 a1b","meta":{"chatshipperDeliveryKey":"a1"}}`), nil
+	})
+	dir := t.TempDir()
+	rec, err := replay.NewRecorder(dir, replay.WithTransport(mt))
+	require.NoError(t, err)
+	_, _, err = do(t, rec.Client(), "GET", lookup("["+k1+","+k2+"]"), "")
+	require.NoError(t, err)
+	_, _, err = do(t, rec.Client(), "POST", "https://api.example.com/v2/conversations/"+conv+"/messages",
+		`{"type":"chat","text":"ok","meta":{"chatshipperDeliveryKey":"a1"}}`)
+	require.NoError(t, err)
+
+	rep, err := replay.NewReplayer(dir)
+	require.NoError(t, err)
+	resp, body, err := do(t, rep.Client(), "GET", lookup("["+n1+","+n2+"]"), "")
+	require.NoError(t, err)
+	assert.JSONEq(t, `[{"id":"5bb0277fd99faf11a3f4a401","meta":{"chatshipperDeliveryKey":"`+n1+`"}},`+
+		`{"id":"5bb0277fd99faf11a3f4a402","meta":{"chatshipperDeliveryKey":"`+n2+`"}}]`, body)
+	assert.Equal(t, "<"+lookup("["+n1+","+n2+"]")+"&offset=200>; rel=\"next\"", resp.Header.Get("Link"))
+
+	// A short caller-set key is replaced where it stands alone.
+	_, body, err = do(t, rep.Client(), "POST", "https://api.example.com/v2/conversations/"+conv+"/messages",
+		`{"type":"chat","text":"ok","meta":{"chatshipperDeliveryKey":"b2"}}`)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"id":"5bb0277fd99faf11a3f4a403","text":"ok b2 a1b","meta":{"chatshipperDeliveryKey":"b2"}}`, body)
+	assert.Zero(t, rep.Misses())
+
+	for _, keys := range []string{"[" + n1 + "]", "![" + n1 + "," + n2 + "]"} {
+		rep, err := replay.NewReplayer(dir)
+		require.NoError(t, err)
+		_, _, err = do(t, rep.Client(), "GET", lookup(keys), "")
+		var nf *replay.NoFixtureError
+		require.ErrorAs(t, err, &nf)
+		assert.Len(t, nf.Differences, 1)
+		assert.Contains(t, nf.Differences[0], `query "meta.chatshipperDeliveryKey": got `)
+	}
+	// A changed body is still told apart, and the key is not called a difference.
+	rep, err = replay.NewReplayer(dir)
+	require.NoError(t, err)
+	_, _, err = do(t, rep.Client(), "POST", "https://api.example.com/v2/conversations/"+conv+"/messages",
+		`{"type":"chat","text":"other","meta":{"chatshipperDeliveryKey":"c3"}}`)
+	var nf *replay.NoFixtureError
+	require.ErrorAs(t, err, &nf)
+	assert.Equal(t, []string{`body.text: got "other", recorded "ok"`}, nf.Differences)
 }

@@ -14,6 +14,8 @@ import (
 	"sync"
 
 	"github.com/jarcoal/httpmock"
+
+	"github.com/go-chatshipper/chatshipper"
 )
 
 // ErrNoFixture is matched (with errors.Is) by every [*NoFixtureError].
@@ -72,7 +74,9 @@ func describe(method, path string, q url.Values) string {
 // the same method and path, the same decoded query (parameter order is
 // irrelevant; the values of a repeated parameter keep their order) and the
 // same body (JSON compared as values: key order and spacing are irrelevant),
-// after the same scrubbing the recording had. Each fixture answers once; when
+// after the same scrubbing the recording had; delivery keys match whatever
+// their values and come back as the request sent them (see the package
+// documentation). Each fixture answers once; when
 // the same request was recorded several times, the answers come back in the
 // recorded order. A request that matches no unused fixture fails at once with
 // a [*NoFixtureError]. It is safe for concurrent use.
@@ -184,9 +188,13 @@ func (p *Replayer) RoundTrip(req *http.Request) (*http.Response, error) {
 	p.mu.Lock()
 	p.calls++
 	idx := -1
+	var keys keyPairs
 	for i, f := range p.fixtures {
-		if !p.used[i] && sameRequest(&f.ex.Request, &in.Request) {
-			idx = i
+		if p.used[i] {
+			continue
+		}
+		if k, ok := sameRequest(&f.ex.Request, &in.Request); ok {
+			idx, keys = i, k
 			break
 		}
 	}
@@ -200,12 +208,13 @@ func (p *Replayer) RoundTrip(req *http.Request) (*http.Response, error) {
 	rec := p.fixtures[idx].ex.Response
 	p.mu.Unlock()
 
-	return respond(req, &rec, origin)
+	return respond(req, &rec, origin, keys)
 }
 
 // respond builds the recorded response, with the request's origin in place
-// of RecordedOrigin.
-func respond(req *http.Request, rec *Response, origin string) (*http.Response, error) {
+// of RecordedOrigin and the request's delivery keys in place of the recorded
+// ones.
+func respond(req *http.Request, rec *Response, origin string, keys keyPairs) (*http.Response, error) {
 	b, err := encodeBody(rec.Body, rec.BodyText)
 	if err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
@@ -213,13 +222,14 @@ func respond(req *http.Request, rec *Response, origin string) (*http.Response, e
 	if origin != "" {
 		b = bytes.ReplaceAll(b, []byte(RecordedOrigin), []byte(origin))
 	}
+	b = []byte(keys.substitute(string(b)))
 	h := http.Header{}
 	for k, vs := range rec.Header {
 		for _, v := range vs {
 			if origin != "" {
 				v = strings.ReplaceAll(v, RecordedOrigin, origin)
 			}
-			h.Add(k, v)
+			h.Add(k, keys.substitute(v))
 		}
 	}
 	h.Set("Content-Length", strconv.Itoa(len(b)))
@@ -236,22 +246,171 @@ func respond(req *http.Request, rec *Response, origin string) (*http.Response, e
 	}, nil
 }
 
-func sameRequest(rec, in *Request) bool {
-	return rec.Method == in.Method && rec.Path == in.Path && sameQuery(rec.Query, in.Query) &&
-		reflect.DeepEqual(rec.Body, in.Body) && rec.BodyText == in.BodyText
+// sameRequest reports whether in matches the recorded request rec, and
+// pairs the recorded delivery keys with in's (see keyPairs).
+func sameRequest(rec, in *Request) (keyPairs, bool) {
+	if rec.Method != in.Method || rec.Path != in.Path || rec.BodyText != in.BodyText {
+		return nil, false
+	}
+	keys := keyPairs{}
+	if !sameQuery(rec.Query, in.Query, keys) || !sameValue(rec.Body, in.Body, false, keys) {
+		return nil, false
+	}
+	return keys, true
 }
 
-func sameQuery(a, b url.Values) bool {
-	if len(a) != len(b) {
+func sameQuery(rec, in url.Values, keys keyPairs) bool {
+	if len(rec) != len(in) {
 		return false
 	}
-	for k, va := range a {
-		vb, ok := b[k]
-		if !ok || !slices.Equal(va, vb) {
+	for k, vr := range rec {
+		vi, ok := in[k]
+		if !ok || len(vr) != len(vi) {
 			return false
+		}
+		for i := range vr {
+			if vr[i] == vi[i] {
+				continue
+			}
+			if !isDeliveryKeyParam(k) || !sameKeyFilter(vr[i], vi[i], keys) {
+				return false
+			}
 		}
 	}
 	return true
+}
+
+// keyPairs maps the delivery keys of a recorded request to those of the
+// replayed request that matched it, position by position. The SDK puts a new
+// random key under chatshipper.DeliveryKeyMeta in the meta of every
+// conversation and message it creates, so a recorded send can only match
+// whatever its keys; the answer then carries the caller's keys where the
+// recording had its own, as a server would.
+type keyPairs map[string]string
+
+// pair notes that the recorded key rec was sent as in; a value that could not
+// be a key (not a string) matches only itself.
+func (k keyPairs) pair(rec, in any) bool {
+	rs, rok := rec.(string)
+	is, iok := in.(string)
+	if !rok || !iok {
+		return reflect.DeepEqual(rec, in)
+	}
+	if rs != is {
+		k[rs] = is
+	}
+	return true
+}
+
+// substitute replaces, in s, each recorded key by the caller's: a key of 16
+// characters or more (the SDK's are 32) wherever it appears, URLs of Link
+// headers included; a shorter (caller-set) key where it stands alone, not
+// inside a longer run of key characters.
+func (k keyPairs) substitute(s string) string {
+	if len(k) == 0 {
+		return s
+	}
+	var long []string
+	short := false
+	for rec, in := range k {
+		if len(rec) >= 16 {
+			long = append(long, rec, in)
+		} else {
+			short = true
+		}
+	}
+	if len(long) > 0 {
+		s = strings.NewReplacer(long...).Replace(s)
+	}
+	if !short {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		j := i
+		for j < len(s) && isKeyByte(s[j]) {
+			j++
+		}
+		if j == i {
+			b.WriteByte(s[i])
+			i++
+			continue
+		}
+		run := s[i:j]
+		if in, ok := k[run]; ok && len(run) < 16 {
+			run = in
+		}
+		b.WriteString(run)
+		i = j
+	}
+	return b.String()
+}
+
+func isKeyByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+}
+
+// isDeliveryKeyParam reports whether a query parameter filters on the
+// delivery key (the SDK's lookup: meta.chatshipperDeliveryKey=[k1,k2]).
+func isDeliveryKeyParam(name string) bool {
+	return name == "meta."+chatshipper.DeliveryKeyMeta || strings.HasSuffix(name, "."+chatshipper.DeliveryKeyMeta)
+}
+
+// sameKeyFilter matches two values of a delivery key filter whatever their
+// keys: the same operator and the same number of keys ("k" or "[k1,k2]").
+func sameKeyFilter(rec, in string, keys keyPairs) bool {
+	rop, rlist := splitFilter(rec)
+	iop, ilist := splitFilter(in)
+	if rop != iop || len(rlist) != len(ilist) {
+		return false
+	}
+	for i := range rlist {
+		keys.pair(rlist[i], ilist[i])
+	}
+	return true
+}
+
+func splitFilter(v string) (op string, list []string) {
+	rest := strings.TrimLeft(v, "!<>=~")
+	op = v[:len(v)-len(rest)]
+	if len(rest) >= 2 && rest[0] == '[' && rest[len(rest)-1] == ']' {
+		return op + "[]", strings.Split(rest[1:len(rest)-1], ",")
+	}
+	return op, []string{rest}
+}
+
+// sameValue compares decoded JSON values; a string under the delivery key
+// (at any depth) matches any string, and is paired in keys.
+func sameValue(rec, in any, underKey bool, keys keyPairs) bool {
+	if underKey {
+		return keys.pair(rec, in)
+	}
+	switch r := rec.(type) {
+	case map[string]any:
+		i, ok := in.(map[string]any)
+		if !ok || len(r) != len(i) {
+			return false
+		}
+		for k, rv := range r {
+			iv, ok := i[k]
+			if !ok || !sameValue(rv, iv, k == chatshipper.DeliveryKeyMeta, keys) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		i, ok := in.([]any)
+		if !ok || len(r) != len(i) {
+			return false
+		}
+		for n := range r {
+			if !sameValue(r[n], i[n], false, keys) {
+				return false
+			}
+		}
+		return true
+	}
+	return reflect.DeepEqual(rec, in)
 }
 
 // noFixture builds the error for an unmatched request; p.mu is held.
@@ -311,12 +470,12 @@ func compare(rec, in *Request) (int, []string) {
 		case !iok:
 			score += 5
 			diffs = append(diffs, fmt.Sprintf("query %q: missing, recorded %s", k, short(rv)))
-		case !slices.Equal(rv, iv):
+		case !sameQuery(url.Values{k: rv}, url.Values{k: iv}, keyPairs{}):
 			score += 2
 			diffs = append(diffs, fmt.Sprintf("query %q: got %s, recorded %s", k, short(iv), short(rv)))
 		}
 	}
-	if !reflect.DeepEqual(rec.Body, in.Body) || rec.BodyText != in.BodyText {
+	if !sameValue(rec.Body, in.Body, false, keyPairs{}) || rec.BodyText != in.BodyText {
 		var bd []string
 		if rec.Body != nil || in.Body != nil {
 			diffValue("body", rec.Body, in.Body, &bd)
@@ -331,9 +490,10 @@ func compare(rec, in *Request) (int, []string) {
 
 const maxDiffs = 5
 
-// diffValue lists where two decoded JSON values differ, as dot paths.
+// diffValue lists where two decoded JSON values differ, as dot paths
+// (delivery keys differ on every run and are not listed).
 func diffValue(path string, rec, in any, out *[]string) {
-	if len(*out) >= maxDiffs || reflect.DeepEqual(rec, in) {
+	if len(*out) >= maxDiffs || sameValue(rec, in, strings.HasSuffix(path, "."+chatshipper.DeliveryKeyMeta), keyPairs{}) {
 		return
 	}
 	rm, rok := rec.(map[string]any)
