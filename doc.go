@@ -483,8 +483,11 @@
 // its Handler answers the subscription challenge, verifies signatures,
 // decodes events, skips duplicates and the bot's own messages, and routes
 // events to handlers by pattern and filter. Connected to a Client with
-// webhook.WithClient, it asks [Client.SelfUserID] who the bot is and tells
-// the loop guard what it saw with [Client.ObserveMessages]. Its patterns take
+// webhook.WithClient, it asks [Client.SelfUserID] who the bot is (a token
+// that is not a JWT cannot tell: give the bot's user ID with
+// webhook.WithSelfUser) and tells the loop guard what it saw with
+// [Client.ObserveMessages]. A failed event is logged to slog.Default() unless
+// the handler has a logger or an error handler of its own. Its patterns take
 // "**" for any number of words; the platform's own event filter (the Events
 // of [WebhookServiceCreate]) does not, and CreateWebhook refuses "message.**"
 // saying so: subscribe to all events, or to each depth, and let the handler's

@@ -72,15 +72,30 @@
 // retries), since the platform gives up waiting after 20 seconds.
 // [Handler.Shutdown] drains every acknowledged event.
 //
+// A failed event is never silent: it goes to [WithErrorHandler] when one is
+// set, is logged to [WithLogger]'s logger when one is given, and otherwise
+// is logged to [slog.Default] at error level (event name, ID, error).
+// WithLogger(nil) silences the handler; an error handler that ignores the
+// error silences failed events only.
+//
 // # Bots
 //
 // Bots must not answer themselves: by default message.create events written
 // by the client's own user ([WithClient], which asks
 // [chatshipper.Client.SelfUserID], or [WithSelfUser]) are not dispatched, and
-// [WithSkipBots] drops every bot's. With WithClient every message seen in an
-// event also feeds the client's loop guard
-// ([chatshipper.Client.ObserveMessages]), so a contact's reply resets the
-// bot's consecutive-message count.
+// [WithSkipBots] drops every bot's. The client can tell its user only from a
+// JWT (a login's token) or a login answer; with a token that is not a JWT, a
+// bot's permanent API key for instance, it cannot, own messages are then
+// dispatched, and the handler logs that once (to its logger, or
+// [slog.Default]). Give the bot's user ID with [WithSelfUser] (it is on the
+// bot's user in the admin UI):
+//
+//	webhook.NewHandler(webhook.WithSecret(secret), webhook.WithClient(c),
+//		webhook.WithSelfUser(os.Getenv("CHATSHIPPER_BOT_USER_ID")))
+//
+// With WithClient every message seen in an event also feeds the client's loop
+// guard ([chatshipper.Client.ObserveMessages]), so a contact's reply resets
+// the bot's consecutive-message count.
 //
 // # Events received elsewhere
 //

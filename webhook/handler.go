@@ -111,8 +111,10 @@ type Handler struct {
 	selfTried   time.Time
 	client      Client // nil unless WithClient
 
-	onError func(*Event, error)
-	logger  *slog.Logger
+	onError   func(*Event, error)
+	logger    *slog.Logger
+	loggerSet bool      // WithLogger was given: no fallback to slog.Default
+	selfWarn  sync.Once // the unknown own user is logged once
 
 	// Lifecycle: mu guards closed, inflight and the queue send.
 	mu       sync.Mutex
@@ -157,6 +159,7 @@ func NewHandler(opts ...Option) (*Handler, error) {
 		selfUser:    cfg.selfUser,
 		onError:     cfg.onError,
 		logger:      cfg.logger,
+		loggerSet:   cfg.loggerSet,
 		stopped:     make(chan struct{}),
 		syncIdle:    make(chan struct{}),
 	}
@@ -185,9 +188,14 @@ func NewHandler(opts ...Option) (*Handler, error) {
 			h.selfLookup = func(ctx context.Context) string {
 				id, err := cl.SelfUserID(ctx)
 				if err != nil {
-					if h.logger != nil {
-						h.logger.LogAttrs(ctx, slog.LevelWarn, "chatshipper: webhook: own user unknown, own messages are not dropped",
-							slog.String("error", err.Error()))
+					if ctx.Err() == nil {
+						// Once, not per event: the answer rarely changes.
+						h.selfWarn.Do(func() {
+							if l := h.lostLogger(); l != nil {
+								l.LogAttrs(ctx, slog.LevelWarn, "chatshipper: webhook: own user unknown, so the bot's own messages are not skipped; give its user ID with webhook.WithSelfUser",
+									slog.String("error", err.Error()))
+							}
+						})
 					}
 					return ""
 				}
@@ -590,11 +598,25 @@ func (rt *route) run(ctx context.Context, e *Event) (err error) {
 	return rt.fn(ctx, e)
 }
 
-// report hands a failure to the error handler and the log. A panicking error
-// handler is contained, as it may run on a worker.
+// lostLogger is where what nobody else would hear of is logged: the
+// WithLogger logger, else slog.Default(); nil after WithLogger(nil).
+func (h *Handler) lostLogger() *slog.Logger {
+	if h.loggerSet {
+		return h.logger
+	}
+	return slog.Default()
+}
+
+// report hands a failure to the error handler and the log (slog.Default()
+// when neither a logger nor an error handler is set, so it is never silent).
+// A panicking error handler is contained, as it may run on a worker.
 func (h *Handler) report(ctx context.Context, e *Event, err error) {
-	if h.logger != nil {
-		h.logger.LogAttrs(ctx, slog.LevelError, "chatshipper: webhook handler failed",
+	l := h.logger
+	if l == nil && h.onError == nil {
+		l = h.lostLogger()
+	}
+	if l != nil {
+		l.LogAttrs(ctx, slog.LevelError, "chatshipper: webhook handler failed",
 			slog.String("event", e.Name), slog.String("id", e.ID), slog.String("error", err.Error()))
 	}
 	if h.onError == nil {

@@ -28,6 +28,7 @@ type config struct {
 	includeSelf bool
 	skipBots    bool
 	logger      *slog.Logger
+	loggerSet   bool
 }
 
 // Client is what a Handler uses of an API client: the bot's own user ID, for
@@ -103,7 +104,8 @@ func WithDeduper(d Deduper) Option {
 // and decoded, and run the handlers on workers goroutines fed by a queue of
 // queueSize events. When the queue is full the delivery is answered 503, so
 // the platform delivers it again later: an acknowledged event is never
-// dropped. Handler errors go to WithErrorHandler. Stop the workers with
+// dropped. Handler errors go to WithErrorHandler, else to the log (see
+// WithLogger). Stop the workers with
 // [Handler.Shutdown].
 //
 // Answering in time: https://developers.web1on1.chat/webhooks/responding/
@@ -121,10 +123,11 @@ func WithAsync(workers, queueSize int) Option {
 }
 
 // WithErrorHandler sets a function told of every failed event: the joined
-// errors of its failing handlers, panics included (as [*PanicError]). It is
-// the only place asynchronous failures surface; in synchronous mode it is
-// called before the 500 is sent. It may be called from several goroutines at
-// once.
+// errors of its failing handlers, panics included (as [*PanicError]). In
+// synchronous mode it is called before the 500 is sent. It may be called from
+// several goroutines at once. With it, failed events are logged only when
+// [WithLogger] gives a logger; without it, they are logged to that logger or
+// to [slog.Default].
 func WithErrorHandler(fn func(e *Event, err error)) Option {
 	return func(c *config) error {
 		if fn == nil {
@@ -151,7 +154,12 @@ func WithClient(cl Client) Option {
 }
 
 // WithSelfUser sets the bot's own user ID, so that messages it wrote itself
-// are not dispatched (a bot never answers itself).
+// are not dispatched (a bot never answers itself). It is needed when the
+// handler cannot learn the ID from [WithClient]: a client whose token is not
+// a JWT naming its user (a bot's permanent API key, say) cannot tell, and
+// the handler then logs once that own messages are not skipped. The ID is on
+// the bot's user in the admin UI, or found once with the API
+// (Users.List with a filter on the bot's name or e-mail address).
 func WithSelfUser(userID string) Option {
 	return func(c *config) error {
 		switch {
@@ -184,12 +192,18 @@ func WithSkipBots(skip bool) Option {
 	}
 }
 
-// WithLogger makes the handler log refused deliveries (reason only) at warn
-// level and failed events at error level. Bodies, headers and the secret are
-// never logged. Without it nothing is logged.
+// WithLogger makes the handler log to l: refused deliveries (reason only)
+// at warn level, failed events at error level, and, once, that the bot's own
+// user is unknown (see [WithSelfUser]). Bodies, headers and the secret are
+// never logged.
+//
+// Without WithLogger, what nobody else would hear of goes to
+// [slog.Default]: a failed event when no [WithErrorHandler] is set, and the
+// unknown own user; refused deliveries are answered with their status only.
+// WithLogger(nil) silences the handler entirely.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {
-		c.logger = l
+		c.logger, c.loggerSet = l, true
 		return nil
 	}
 }
