@@ -599,7 +599,7 @@ func keyFilter(keys []string) Filter {
 // message list, so the lookup sends one that excludes nothing the server can
 // hold. A floor taken from the client's clock would miss what a server whose
 // clock is behind stored.
-var deliveryLookupFloor = time.Date(2000, time.January, 1, 0, 0, 0, 0, time.UTC)
+var deliveryLookupFloor = time.Unix(0, 0).UTC()
 
 // errKeyFilterIgnored is returned by a lookup answered with an item that
 // carries none of the keys asked for: the server did not apply the filter,
@@ -971,7 +971,7 @@ func (s *ConversationsService) findCreated(ctx context.Context, key string, sinc
 // moved back by as much as the Date of the server's answer shows its clock
 // behind the client's.
 //
-// GET /v2/conversations?meta.chatshipperDeliveryKey={key}&createdAt=>=2000-01-01T00:00:00Z
+// GET /v2/conversations?meta.chatshipperDeliveryKey={key}&createdAt=>=1970-01-01T00:00:00.000Z
 func (s *ConversationsService) ResolveCreate(ctx context.Context, key string, since time.Time, messageKeys ...string) (*Conversation, *Response, error) {
 	if err := s.r.check(); err != nil {
 		return nil, nil, err

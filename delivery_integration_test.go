@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -287,6 +288,10 @@ func TestDeliveryCreateUnknownAndResolveCreate(t *testing.T) {
 		none, _, err := c.Conversations.ResolveCreate(ctx, "no-such-key", du.Since)
 		require.NoError(t, err)
 		assert.Nil(t, none)
+		anyTime, _, err := c.Conversations.ResolveCreate(ctx, du.ConversationKey, time.Time{})
+		require.NoError(t, err, "a zero since searches at any time")
+		require.NotNil(t, anyTime)
+		assert.Equal(t, conv.ID, anyTime.ID)
 	})
 }
 
@@ -536,4 +541,171 @@ func TestDeliveryRetryAfterBeyondLongestWait(t *testing.T) {
 			})
 		})
 	}
+}
+
+// dateTransport stamps every answer with a Date header read from now (the
+// server's clock), as a real server does.
+type dateTransport struct {
+	rt  http.RoundTripper
+	now func() time.Time
+}
+
+func (d dateTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := d.rt.RoundTrip(r)
+	if resp != nil {
+		resp.Header.Set("Date", d.now().UTC().Format(http.TimeFormat))
+	}
+	return resp, err
+}
+
+// pageCapTransport makes srv a server whose pages hold at most max items
+// whatever limit is asked for (the fake then answers X-Per-Page, X-Total and
+// Link for the limit it applied); with bare, the answers carry none of those
+// headers.
+type pageCapTransport struct {
+	rt   http.RoundTripper
+	max  int
+	bare bool
+}
+
+func (p pageCapTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodGet {
+		q := r.URL.Query()
+		if l, err := strconv.Atoi(q.Get("limit")); err != nil || l > p.max {
+			q.Set("limit", strconv.Itoa(p.max))
+			r = r.Clone(r.Context())
+			r.URL.RawQuery = q.Encode()
+		}
+	}
+	resp, err := p.rt.RoundTrip(r)
+	if resp != nil && p.bare {
+		for _, h := range []string{"X-Total", "X-Total-Pages", "X-Page", "X-Per-Page", "X-Range", "Link"} {
+			resp.Header.Del(h)
+		}
+	}
+	return resp, err
+}
+
+// wrappedClient is deliveryClient with srv's transport wrapped by wrap.
+func wrappedClient(t *testing.T, srv *chatshippertest.Server, token string, wrap func(http.RoundTripper) http.RoundTripper, opts ...chatshipper.Option) *chatshipper.Client {
+	t.Helper()
+	hc := &http.Client{Transport: wrap(srv.Client().Transport), Timeout: 2 * time.Second}
+	opts = append([]chatshipper.Option{chatshipper.WithBaseURL(srv.URL), chatshipper.WithHTTPClient(hc),
+		chatshipper.WithRetryWait(100*time.Millisecond, 5*time.Second)}, opts...)
+	c, err := chatshipper.NewClient(token, opts...)
+	require.NoError(t, err)
+	return c
+}
+
+// TestDeliveryCreateUnderServerClockSkew: an ambiguous create is found by its
+// key whatever the server's clock says (2 h behind or ahead of the client's):
+// one conversation. When the server appended to an existing contact's
+// conversation, its initial messages are found by the SDK's keys at any
+// time, or by caller-set keys from the create's start as the server's Date
+// tells it.
+func TestDeliveryCreateUnderServerClockSkew(t *testing.T) {
+	t.Parallel()
+	for _, skew := range []time.Duration{-2 * time.Hour, 2 * time.Hour} {
+		for _, tc := range []struct {
+			name    string
+			contact bool
+			key     string // a caller-set key on the initial message
+		}{
+			{"new conversation", false, ""},
+			{"existing contact, SDK keys", true, ""},
+			{"existing contact, caller keys", true, "event-7"},
+		} {
+			t.Run(fmt.Sprintf("server %v, %s", skew, tc.name), func(t *testing.T) {
+				t.Parallel()
+				synctest.Test(t, func(t *testing.T) {
+					serverNow := func() time.Time { return time.Now().Add(skew) }
+					srv := chatshippertest.NewInProcessServer(t, chatshippertest.WithClock(serverNow))
+					c := wrappedClient(t, srv, srv.Token, func(rt http.RoundTripper) http.RoundTripper {
+						return dateTransport{rt: rt, now: serverNow}
+					})
+					ctx := context.Background()
+					var contact *chatshipper.ContactCreate
+					var first *chatshipper.Conversation
+					if tc.contact {
+						contact = &chatshipper.ContactCreate{Profile: chatshipper.ContactProfile{Email: "jane@example.com"}}
+						var err error
+						first, _, err = c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Contact: contact,
+							Messages: []chatshipper.MessageInput{chatshipper.Chat("first")}})
+						require.NoError(t, err)
+						time.Sleep(time.Minute)
+					}
+					before := len(srv.List("conversations"))
+					srv.InjectFault(chatshippertest.Fault{Method: http.MethodPost, PathPrefix: "/v2/conversations", Count: 1, Drop: chatshippertest.DropAfter})
+					msg := chatshipper.Chat("hello")
+					if tc.key != "" {
+						msg = msg.WithMeta(chatshipper.DeliveryKeyMeta, tc.key)
+					}
+					conv, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Name: "skewed", Contact: contact,
+						Messages: []chatshipper.MessageInput{msg}})
+					require.NoError(t, err)
+					require.NotNil(t, conv)
+					if tc.contact {
+						assert.Equal(t, first.ID, conv.ID, "the contact's own conversation")
+						assert.Equal(t, []string{"first", "hello"}, storedTexts(srv, first.ID), "stored once")
+						assert.Len(t, srv.List("conversations"), before)
+						return
+					}
+					assert.Len(t, srv.List("conversations"), before+1, "exactly one conversation")
+					assert.Equal(t, []string{"hello"}, storedTexts(srv, conv.ID))
+				})
+			})
+		}
+	}
+}
+
+// TestDeliveryCallerKeyIsIdempotent: sending the same message with the same
+// caller-set key again (a webhook handler run twice, another replica with its
+// own client) stores it once and returns the stored message; so does
+// creating a conversation with the same caller-set key. Each such call costs
+// one lookup; a send without a caller key none.
+func TestDeliveryCallerKeyIsIdempotent(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := chatshippertest.NewInProcessServer(t)
+		replica1, replica2 := deliveryClient(t, srv), deliveryClient(t, srv)
+		ctx := context.Background()
+		create := func(c *chatshipper.Client) *chatshipper.Conversation {
+			conv, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Name: "order 7",
+				Meta: chatshipper.Meta{chatshipper.DeliveryKeyMeta: "order-7"},
+				Messages: []chatshipper.MessageInput{chatshipper.Chat("welcome"),
+					chatshipper.Chat("details").WithMeta(chatshipper.DeliveryKeyMeta, "order-7-details")}})
+			require.NoError(t, err)
+			return conv
+		}
+		before := len(srv.List("conversations"))
+		srv.ResetRequests()
+		conv := create(replica1)
+		assert.Equal(t, 1, countRequests(srv, http.MethodGet, "/v2/conversations", ""), "one lookup before the create")
+		again := create(replica2)
+		assert.Equal(t, conv.ID, again.ID)
+		assert.Len(t, srv.List("conversations"), before+1, "one conversation")
+		assert.Equal(t, 1, countRequests(srv, http.MethodPost, "/v2/conversations", ""), "created once")
+		assert.Equal(t, []string{"welcome", "details"}, storedTexts(srv, conv.ID))
+
+		send := func(c *chatshipper.Client) *chatshipper.Message {
+			got, _, err := c.Conversations.Send(ctx, conv.ID, chatshipper.Chat("paid").WithMeta(chatshipper.DeliveryKeyMeta, "event-42"))
+			require.NoError(t, err)
+			require.Len(t, got, 1)
+			return got[0]
+		}
+		srv.ResetRequests()
+		m1 := send(replica1)
+		m2 := send(replica1)
+		m3 := send(replica2)
+		assert.Equal(t, m1.ID, m2.ID)
+		assert.Equal(t, m1.ID, m3.ID)
+		assert.Equal(t, []string{"welcome", "details", "paid"}, storedTexts(srv, conv.ID))
+		assert.Equal(t, 1, countRequests(srv, http.MethodPost, "/v2/conversations/", "/messages"))
+		assert.Equal(t, 3, countRequests(srv, http.MethodGet, "/v2/messages", ""), "one lookup per send")
+
+		srv.ResetRequests()
+		_, _, err := replica1.Conversations.Send(ctx, conv.ID, chatshipper.Chat("no key"))
+		require.NoError(t, err)
+		assert.Equal(t, 0, countRequests(srv, http.MethodGet, "/v2/messages", ""), "no caller key: no lookup")
+	})
 }

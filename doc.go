@@ -196,7 +196,7 @@
 // later one.
 //
 // Creates: after an ambiguous Create the conversation is looked up by its key
-// (GET /v2/conversations?meta.chatshipperDeliveryKey={key}&createdAt=>=2000-01-01T00:00:00Z:
+// (GET /v2/conversations?meta.chatshipperDeliveryKey={key}&createdAt=>=1970-01-01T00:00:00.000Z:
 // the API wants an indexed filter beside a meta filter, and the key decides
 // alone, so the createdAt filter excludes nothing; a floor from the client's
 // clock would miss a conversation stored by a server whose clock is behind).
