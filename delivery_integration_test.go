@@ -332,62 +332,176 @@ func TestDeliveryTrackingOff(t *testing.T) {
 // must see no error for these transient faults, the client must keep the
 // server's rate limit, and no goroutine may be left.
 func TestFaultInjectionExactlyOnce(t *testing.T) {
-	const (
-		conversations = 50
-		perConv       = 20
-		workers       = 8
-	)
-	chunks := []int{1, 3, 2, 1, 3, 2, 1, 3, 2, 1, 1} // 20 messages per conversation
 	baseline := runtime.NumGoroutine()
+	runExactlyOnce(t, exactlyOnceSuite{
+		conversations: 50,
+		chunks:        []int{1, 3, 2, 1, 3, 2, 1, 3, 2, 1, 1}, // 20 messages per conversation
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > baseline && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	assert.LessOrEqual(t, runtime.NumGoroutine(), baseline, "goroutines leaked")
+}
+
+// TestFaultInjectionExactlyOnceOtherServers is the fault suite against
+// servers the API documentation allows but the fake does not play by
+// default: pages capped at 10 or 50 items whatever limit is asked for (with
+// their X-Total and Link headers, or with no paging headers at all), and a
+// server clock 2 h behind or ahead of the client's (answers stamped with its
+// Date). The 1,000 messages go to 10 conversations in batches of up to 60,
+// so that lookups span several pages, and the conversations are created
+// under the same faults, so that create lookups meet the skewed clock. The
+// client's user is not a bot, so the loop limits stay out of the way of
+// batches of 60.
+func TestFaultInjectionExactlyOnceOtherServers(t *testing.T) {
+	t.Parallel()
+	chunks := []int{60, 11, 2, 15, 1, 11} // 100 messages per conversation
+	for _, tc := range []struct {
+		name string
+		wrap func(*chatshippertest.Server) func(http.RoundTripper) http.RoundTripper
+		opts []chatshippertest.Option
+	}{
+		{"pages of 10", capPages(10, false), nil},
+		{"pages of 50", capPages(50, false), nil},
+		{"pages of 10 without paging headers", capPages(10, true), nil},
+		{"server clock 2h behind", stampDate(-2 * time.Hour), []chatshippertest.Option{skewClock(-2 * time.Hour)}},
+		{"server clock 2h ahead", stampDate(2 * time.Hour), []chatshippertest.Option{skewClock(2 * time.Hour)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			runExactlyOnce(t, exactlyOnceSuite{
+				conversations: 10,
+				chunks:        chunks,
+				admin:         true,
+				faultCreates:  true,
+				wrap:          tc.wrap,
+				serverOpts:    tc.opts,
+			})
+		})
+	}
+}
+
+func capPages(n int, bare bool) func(*chatshippertest.Server) func(http.RoundTripper) http.RoundTripper {
+	return func(*chatshippertest.Server) func(http.RoundTripper) http.RoundTripper {
+		return func(rt http.RoundTripper) http.RoundTripper { return pageCapTransport{rt: rt, max: n, bare: bare} }
+	}
+}
+
+func stampDate(skew time.Duration) func(*chatshippertest.Server) func(http.RoundTripper) http.RoundTripper {
+	return func(*chatshippertest.Server) func(http.RoundTripper) http.RoundTripper {
+		return func(rt http.RoundTripper) http.RoundTripper {
+			return dateTransport{rt: rt, now: func() time.Time { return time.Now().Add(skew) }}
+		}
+	}
+}
+
+func skewClock(skew time.Duration) chatshippertest.Option {
+	return chatshippertest.WithClock(func() time.Time { return time.Now().Add(skew) })
+}
+
+// exactlyOnceSuite describes one run of the delivery fault suite.
+type exactlyOnceSuite struct {
+	conversations int
+	chunks        []int // the batches sent to each conversation, in order
+	admin         bool  // send with the admin token (not a bot: no loop limits)
+	faultCreates  bool  // create the conversations under the faults too
+	// wrap, when set, wraps the client's transport to the server.
+	wrap       func(*chatshippertest.Server) func(http.RoundTripper) http.RoundTripper
+	serverOpts []chatshippertest.Option
+	seed       int64 // the fake's seed (its faults' dice); 0 means 7
+}
+
+// runExactlyOnce runs the delivery fault suite s: every message must be
+// stored exactly once and in order, every conversation created once, the
+// caller must see no error for the transient faults, and the client must
+// keep the server's rate limit.
+func runExactlyOnce(t *testing.T, s exactlyOnceSuite) {
+	t.Helper()
+	perConv := 0
+	for _, n := range s.chunks {
+		perConv += n
+	}
 	synctest.Test(t, func(t *testing.T) {
-		srv := chatshippertest.NewInProcessServer(t, chatshippertest.WithSeed(7))
+		seed := s.seed
+		if seed == 0 {
+			seed = 7
+		}
+		srv := chatshippertest.NewInProcessServer(t, append([]chatshippertest.Option{chatshippertest.WithSeed(seed)}, s.serverOpts...)...)
+		token := srv.Token
+		if s.admin {
+			token = srv.AdminToken
+		}
+		wrap := func(rt http.RoundTripper) http.RoundTripper { return rt }
+		if s.wrap != nil {
+			wrap = s.wrap(srv)
+		}
 		// About 13% of POST attempts meet a fault that stores nothing (503,
 		// 429, dropped or too late before acting). With the default budget
 		// of 3 retries, 4 such faults in a row (0.13^4 per batch, ~550
 		// batches) end about one run in six with an error that did outlast
 		// the budget; 6 retries make that about one run in 3,000, so a
 		// failure here means a fault that should have been absorbed was not.
-		c := deliveryClient(t, srv, chatshipper.WithMaxRetries(6))
+		c := wrappedClient(t, srv, token, wrap, chatshipper.WithMaxRetries(6))
 		ctx := context.Background()
-		convs := make([]string, conversations)
+
+		// Faults are rolled in order, so each probability is conditional on
+		// the ones before it not firing: overall 5%, 5%, 2%, 2%, 2%, 1%, 1%.
+		prefix := "/v2/conversations/" // message posts only
+		if s.faultCreates {
+			prefix = "/v2/conversations" // and creates
+		}
+		post := func(p float64, f chatshippertest.Fault) chatshippertest.Fault {
+			f.Method, f.PathPrefix, f.Probability = http.MethodPost, prefix, p
+			return f
+		}
+		injectFaults := func() {
+			srv.InjectFault(post(0.05, chatshippertest.Fault{Status: 503}))
+			srv.InjectFault(post(0.05/0.95, chatshippertest.Fault{Status: 429, RetryAfter: "1"}))
+			srv.InjectFault(post(0.02/0.90, chatshippertest.Fault{Drop: chatshippertest.DropBefore}))
+			srv.InjectFault(post(0.02/0.88, chatshippertest.Fault{Drop: chatshippertest.DropAfter}))
+			srv.InjectFault(post(0.02/0.86, chatshippertest.Fault{Status: 502, After: true}))
+			srv.InjectFault(post(0.01/0.84, chatshippertest.Fault{Delay: 3 * time.Second}))
+			srv.InjectFault(post(0.01/0.83, chatshippertest.Fault{Delay: 3 * time.Second, After: true}))
+			srv.InjectFault(chatshippertest.Fault{Method: http.MethodGet, PathPrefix: "/v2/messages", Probability: 0.05, Status: 503})
+			if s.faultCreates {
+				srv.InjectFault(chatshippertest.Fault{Method: http.MethodGet, PathPrefix: "/v2/conversations", Probability: 0.05, Status: 503})
+			}
+		}
+		if s.faultCreates {
+			srv.ResetRequests()
+			injectFaults()
+		}
+		before := len(srv.List("conversations"))
+		convs := make([]string, s.conversations)
 		for i := range convs {
 			conv, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Name: fmt.Sprint("exactly once ", i)})
 			require.NoError(t, err)
 			convs[i] = conv.ID
 		}
-
-		// Faults are rolled in order, so each probability is conditional on
-		// the ones before it not firing: overall 5%, 5%, 2%, 2%, 2%, 1%, 1%.
-		post := func(p float64, f chatshippertest.Fault) chatshippertest.Fault {
-			f.Method, f.PathPrefix, f.Probability = http.MethodPost, "/v2/conversations/", p
-			return f
+		created := len(srv.List("conversations")) - before
+		assert.Equal(t, s.conversations, created, "every conversation created once")
+		if !s.faultCreates {
+			srv.ResetRequests()
+			injectFaults()
 		}
-		srv.ResetRequests()
-		srv.InjectFault(post(0.05, chatshippertest.Fault{Status: 503}))
-		srv.InjectFault(post(0.05/0.95, chatshippertest.Fault{Status: 429, RetryAfter: "1"}))
-		srv.InjectFault(post(0.02/0.90, chatshippertest.Fault{Drop: chatshippertest.DropBefore}))
-		srv.InjectFault(post(0.02/0.88, chatshippertest.Fault{Drop: chatshippertest.DropAfter}))
-		srv.InjectFault(post(0.02/0.86, chatshippertest.Fault{Status: 502, After: true}))
-		srv.InjectFault(post(0.01/0.84, chatshippertest.Fault{Delay: 3 * time.Second}))
-		srv.InjectFault(post(0.01/0.83, chatshippertest.Fault{Delay: 3 * time.Second, After: true}))
-		srv.InjectFault(chatshippertest.Fault{Method: http.MethodGet, PathPrefix: "/v2/messages", Probability: 0.05, Status: 503})
 
 		type outcome struct {
 			texts []string
 			err   error
 		}
-		results := make([][]outcome, conversations)
+		results := make([][]outcome, s.conversations)
 		jobs := make(chan int)
 		var wg sync.WaitGroup
-		for range workers {
+		for range 8 {
 			wg.Go(func() {
 				for ci := range jobs {
 					n := 0
-					for _, size := range chunks {
+					for _, size := range s.chunks {
 						var msgs []chatshipper.MessageInput
 						var texts []string
 						for range size {
-							text := fmt.Sprintf("c%02d m%02d", ci, n)
+							text := fmt.Sprintf("c%02d m%03d", ci, n)
 							n++
 							msgs = append(msgs, chatshipper.Chat(text))
 							texts = append(texts, text)
@@ -401,7 +515,7 @@ func TestFaultInjectionExactlyOnce(t *testing.T) {
 				}
 			})
 		}
-		for i := range conversations {
+		for i := range s.conversations {
 			jobs <- i
 		}
 		close(jobs)
@@ -413,7 +527,7 @@ func TestFaultInjectionExactlyOnce(t *testing.T) {
 				stored[text]++
 			}
 		}
-		var sent, failed, unknown int
+		var sent, failed, unknown, lost, duplicated int
 		kinds := map[string]int{}
 		for ci, rs := range results {
 			var want []string
@@ -434,37 +548,44 @@ func TestFaultInjectionExactlyOnce(t *testing.T) {
 				want = append(want, r.texts...)
 			}
 			for _, text := range want {
-				require.Equal(t, 1, stored[text], "%q stored %d times", text, stored[text])
+				switch {
+				case stored[text] == 0:
+					lost++
+				case stored[text] > 1:
+					duplicated++
+				}
 			}
 			assert.Equal(t, want, storedTexts(srv, convs[ci]), "conversation %d: every message once, in order", ci)
 		}
-		assert.Equal(t, conversations*perConv, sent+failed)
+		assert.Zero(t, lost, "returned as sent but not stored")
+		assert.Zero(t, duplicated, "stored more than once")
+		assert.Equal(t, s.conversations*perConv, sent+failed)
 		assert.Zero(t, failed, "transient faults must not reach the caller")
 
 		// What the faults did, from the server's log.
 		statuses := map[string]int{}
 		var times []time.Time
-		var posts, lookups int
+		var posts, lookups, lookupPages int
 		for _, r := range srv.Requests() {
 			times = append(times, r.Time)
 			switch {
-			case r.Method == http.MethodPost:
+			case r.Method == http.MethodPost && r.Path != "/v2/conversations":
 				posts++
 				statuses[fmt.Sprint(r.Status)]++
 			case r.Method == http.MethodGet && r.Path == "/v2/messages":
 				lookups++
+				if r.Query.Get("offset") != "" {
+					lookupPages++
+				}
 			}
 		}
-		t.Logf("messages %d: stored once %d, errors to the caller %d (delivery unknown %d) %v; "+
-			"message POSTs %d (answers by status, 0 = dropped or too late: %v), lookups %d",
-			conversations*perConv, sent, failed, unknown, kinds, posts, statuses, lookups)
+		t.Logf("messages %d: stored once %d, lost %d, duplicated %d, errors to the caller %d (delivery unknown %d) %v; "+
+			"conversations %d created %d; message POSTs %d (answers by status, 0 = dropped or too late: %v), "+
+			"lookup requests %d (of which pages after the first %d)",
+			s.conversations*perConv, sent-lost-duplicated, lost, duplicated, failed, unknown, kinds,
+			s.conversations, created, posts, statuses, lookups, lookupPages)
 		chatshipper.RequireAtMostNPerWindow(t, times, 20, time.Second)
 	})
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > baseline && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	assert.LessOrEqual(t, runtime.NumGoroutine(), baseline, "goroutines leaked")
 }
 
 // TestDeliveryCreateForExistingContact: when the server appends the initial
