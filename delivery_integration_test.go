@@ -830,3 +830,29 @@ func TestDeliveryCallerKeyIsIdempotent(t *testing.T) {
 		assert.Equal(t, 0, countRequests(srv, http.MethodGet, "/v2/messages", ""), "no caller key: no lookup")
 	})
 }
+
+// TestDeliveryCallerKeyCreateNotCountedTwice: a create whose caller-set key
+// finds the conversation already there sends nothing, so the loop guard does
+// not count its initial messages again.
+func TestDeliveryCallerKeyCreateNotCountedTwice(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := chatshippertest.NewInProcessServer(t)
+		c := deliveryClient(t, srv, chatshipper.WithLoopGuard(true), chatshipper.WithLoopGuardConfig(chatshipper.LoopGuardConfig{Consecutive: 3}))
+		ctx := context.Background()
+		create := func() *chatshipper.Conversation {
+			conv, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Name: "ticket 9",
+				Meta:     chatshipper.Meta{chatshipper.DeliveryKeyMeta: "ticket-9"},
+				Messages: []chatshipper.MessageInput{chatshipper.Chat("one"), chatshipper.Chat("two")}})
+			require.NoError(t, err)
+			return conv
+		}
+		conv := create()
+		assert.Equal(t, conv.ID, create().ID)
+		_, _, err := c.Conversations.Send(ctx, conv.ID, chatshipper.Chat("three"))
+		require.NoError(t, err, "2 counted of 3, not 4")
+		_, _, err = c.Conversations.Send(ctx, conv.ID, chatshipper.Chat("four"))
+		require.ErrorIs(t, err, chatshipper.ErrLoopLimit)
+		assert.Equal(t, []string{"one", "two", "three"}, storedTexts(srv, conv.ID))
+	})
+}

@@ -673,3 +673,22 @@ func TestDeliveryNonNetworkErrorFailsAtOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestDeliveryCreateNonNetworkErrorFailsAtOnce: a create that meets a
+// transport error other than a network failure fails at once too: no wait,
+// no lookup.
+func TestDeliveryCreateNonNetworkErrorFailsAtOnce(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c, mt := newTestClient(t)
+		mt.RegisterResponder(http.MethodGet, testBase+"conversations", httpmock.NewStringResponder(200, `[]`))
+		start := time.Now()
+		_, _, err := c.Conversations.Create(context.Background(), &ConversationCreate{Name: "x", Messages: chats("a")})
+		var te *TransportError
+		require.ErrorAs(t, err, &te)
+		assert.ErrorIs(t, err, httpmock.NoResponderFound)
+		assert.NotErrorIs(t, err, ErrDeliveryUnknown)
+		assert.Zero(t, mt.GetCallCountInfo()["GET "+testBase+"conversations"], "no lookup")
+		assert.Zero(t, time.Since(start), "no wait")
+	})
+}
