@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -287,6 +288,10 @@ func TestDeliveryCreateUnknownAndResolveCreate(t *testing.T) {
 		none, _, err := c.Conversations.ResolveCreate(ctx, "no-such-key", du.Since)
 		require.NoError(t, err)
 		assert.Nil(t, none)
+		anyTime, _, err := c.Conversations.ResolveCreate(ctx, du.ConversationKey, time.Time{})
+		require.NoError(t, err, "a zero since searches at any time")
+		require.NotNil(t, anyTime)
+		assert.Equal(t, conv.ID, anyTime.ID)
 	})
 }
 
@@ -327,62 +332,176 @@ func TestDeliveryTrackingOff(t *testing.T) {
 // must see no error for these transient faults, the client must keep the
 // server's rate limit, and no goroutine may be left.
 func TestFaultInjectionExactlyOnce(t *testing.T) {
-	const (
-		conversations = 50
-		perConv       = 20
-		workers       = 8
-	)
-	chunks := []int{1, 3, 2, 1, 3, 2, 1, 3, 2, 1, 1} // 20 messages per conversation
 	baseline := runtime.NumGoroutine()
+	runExactlyOnce(t, exactlyOnceSuite{
+		conversations: 50,
+		chunks:        []int{1, 3, 2, 1, 3, 2, 1, 3, 2, 1, 1}, // 20 messages per conversation
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > baseline && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	assert.LessOrEqual(t, runtime.NumGoroutine(), baseline, "goroutines leaked")
+}
+
+// TestFaultInjectionExactlyOnceOtherServers is the fault suite against
+// servers the API documentation allows but the fake does not play by
+// default: pages capped at 10 or 50 items whatever limit is asked for (with
+// their X-Total and Link headers, or with no paging headers at all), and a
+// server clock 2 h behind or ahead of the client's (answers stamped with its
+// Date). The 1,000 messages go to 10 conversations in batches of up to 60,
+// so that lookups span several pages, and the conversations are created
+// under the same faults, so that create lookups meet the skewed clock. The
+// client's user is not a bot, so the loop limits stay out of the way of
+// batches of 60.
+func TestFaultInjectionExactlyOnceOtherServers(t *testing.T) {
+	t.Parallel()
+	chunks := []int{60, 11, 2, 15, 1, 11} // 100 messages per conversation
+	for _, tc := range []struct {
+		name string
+		wrap func(*chatshippertest.Server) func(http.RoundTripper) http.RoundTripper
+		opts []chatshippertest.Option
+	}{
+		{"pages of 10", capPages(10, false), nil},
+		{"pages of 50", capPages(50, false), nil},
+		{"pages of 10 without paging headers", capPages(10, true), nil},
+		{"server clock 2h behind", stampDate(-2 * time.Hour), []chatshippertest.Option{skewClock(-2 * time.Hour)}},
+		{"server clock 2h ahead", stampDate(2 * time.Hour), []chatshippertest.Option{skewClock(2 * time.Hour)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			runExactlyOnce(t, exactlyOnceSuite{
+				conversations: 10,
+				chunks:        chunks,
+				admin:         true,
+				faultCreates:  true,
+				wrap:          tc.wrap,
+				serverOpts:    tc.opts,
+			})
+		})
+	}
+}
+
+func capPages(n int, bare bool) func(*chatshippertest.Server) func(http.RoundTripper) http.RoundTripper {
+	return func(*chatshippertest.Server) func(http.RoundTripper) http.RoundTripper {
+		return func(rt http.RoundTripper) http.RoundTripper { return pageCapTransport{rt: rt, max: n, bare: bare} }
+	}
+}
+
+func stampDate(skew time.Duration) func(*chatshippertest.Server) func(http.RoundTripper) http.RoundTripper {
+	return func(*chatshippertest.Server) func(http.RoundTripper) http.RoundTripper {
+		return func(rt http.RoundTripper) http.RoundTripper {
+			return dateTransport{rt: rt, now: func() time.Time { return time.Now().Add(skew) }}
+		}
+	}
+}
+
+func skewClock(skew time.Duration) chatshippertest.Option {
+	return chatshippertest.WithClock(func() time.Time { return time.Now().Add(skew) })
+}
+
+// exactlyOnceSuite describes one run of the delivery fault suite.
+type exactlyOnceSuite struct {
+	conversations int
+	chunks        []int // the batches sent to each conversation, in order
+	admin         bool  // send with the admin token (not a bot: no loop limits)
+	faultCreates  bool  // create the conversations under the faults too
+	// wrap, when set, wraps the client's transport to the server.
+	wrap       func(*chatshippertest.Server) func(http.RoundTripper) http.RoundTripper
+	serverOpts []chatshippertest.Option
+	seed       int64 // the fake's seed (its faults' dice); 0 means 7
+}
+
+// runExactlyOnce runs the delivery fault suite s: every message must be
+// stored exactly once and in order, every conversation created once, the
+// caller must see no error for the transient faults, and the client must
+// keep the server's rate limit.
+func runExactlyOnce(t *testing.T, s exactlyOnceSuite) {
+	t.Helper()
+	perConv := 0
+	for _, n := range s.chunks {
+		perConv += n
+	}
 	synctest.Test(t, func(t *testing.T) {
-		srv := chatshippertest.NewInProcessServer(t, chatshippertest.WithSeed(7))
+		seed := s.seed
+		if seed == 0 {
+			seed = 7
+		}
+		srv := chatshippertest.NewInProcessServer(t, append([]chatshippertest.Option{chatshippertest.WithSeed(seed)}, s.serverOpts...)...)
+		token := srv.Token
+		if s.admin {
+			token = srv.AdminToken
+		}
+		wrap := func(rt http.RoundTripper) http.RoundTripper { return rt }
+		if s.wrap != nil {
+			wrap = s.wrap(srv)
+		}
 		// About 13% of POST attempts meet a fault that stores nothing (503,
 		// 429, dropped or too late before acting). With the default budget
 		// of 3 retries, 4 such faults in a row (0.13^4 per batch, ~550
 		// batches) end about one run in six with an error that did outlast
 		// the budget; 6 retries make that about one run in 3,000, so a
 		// failure here means a fault that should have been absorbed was not.
-		c := deliveryClient(t, srv, chatshipper.WithMaxRetries(6))
+		c := wrappedClient(t, srv, token, wrap, chatshipper.WithMaxRetries(6))
 		ctx := context.Background()
-		convs := make([]string, conversations)
+
+		// Faults are rolled in order, so each probability is conditional on
+		// the ones before it not firing: overall 5%, 5%, 2%, 2%, 2%, 1%, 1%.
+		prefix := "/v2/conversations/" // message posts only
+		if s.faultCreates {
+			prefix = "/v2/conversations" // and creates
+		}
+		post := func(p float64, f chatshippertest.Fault) chatshippertest.Fault {
+			f.Method, f.PathPrefix, f.Probability = http.MethodPost, prefix, p
+			return f
+		}
+		injectFaults := func() {
+			srv.InjectFault(post(0.05, chatshippertest.Fault{Status: 503}))
+			srv.InjectFault(post(0.05/0.95, chatshippertest.Fault{Status: 429, RetryAfter: "1"}))
+			srv.InjectFault(post(0.02/0.90, chatshippertest.Fault{Drop: chatshippertest.DropBefore}))
+			srv.InjectFault(post(0.02/0.88, chatshippertest.Fault{Drop: chatshippertest.DropAfter}))
+			srv.InjectFault(post(0.02/0.86, chatshippertest.Fault{Status: 502, After: true}))
+			srv.InjectFault(post(0.01/0.84, chatshippertest.Fault{Delay: 3 * time.Second}))
+			srv.InjectFault(post(0.01/0.83, chatshippertest.Fault{Delay: 3 * time.Second, After: true}))
+			srv.InjectFault(chatshippertest.Fault{Method: http.MethodGet, PathPrefix: "/v2/messages", Probability: 0.05, Status: 503})
+			if s.faultCreates {
+				srv.InjectFault(chatshippertest.Fault{Method: http.MethodGet, PathPrefix: "/v2/conversations", Probability: 0.05, Status: 503})
+			}
+		}
+		if s.faultCreates {
+			srv.ResetRequests()
+			injectFaults()
+		}
+		before := len(srv.List("conversations"))
+		convs := make([]string, s.conversations)
 		for i := range convs {
 			conv, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Name: fmt.Sprint("exactly once ", i)})
 			require.NoError(t, err)
 			convs[i] = conv.ID
 		}
-
-		// Faults are rolled in order, so each probability is conditional on
-		// the ones before it not firing: overall 5%, 5%, 2%, 2%, 2%, 1%, 1%.
-		post := func(p float64, f chatshippertest.Fault) chatshippertest.Fault {
-			f.Method, f.PathPrefix, f.Probability = http.MethodPost, "/v2/conversations/", p
-			return f
+		created := len(srv.List("conversations")) - before
+		assert.Equal(t, s.conversations, created, "every conversation created once")
+		if !s.faultCreates {
+			srv.ResetRequests()
+			injectFaults()
 		}
-		srv.ResetRequests()
-		srv.InjectFault(post(0.05, chatshippertest.Fault{Status: 503}))
-		srv.InjectFault(post(0.05/0.95, chatshippertest.Fault{Status: 429, RetryAfter: "1"}))
-		srv.InjectFault(post(0.02/0.90, chatshippertest.Fault{Drop: chatshippertest.DropBefore}))
-		srv.InjectFault(post(0.02/0.88, chatshippertest.Fault{Drop: chatshippertest.DropAfter}))
-		srv.InjectFault(post(0.02/0.86, chatshippertest.Fault{Status: 502, After: true}))
-		srv.InjectFault(post(0.01/0.84, chatshippertest.Fault{Delay: 3 * time.Second}))
-		srv.InjectFault(post(0.01/0.83, chatshippertest.Fault{Delay: 3 * time.Second, After: true}))
-		srv.InjectFault(chatshippertest.Fault{Method: http.MethodGet, PathPrefix: "/v2/messages", Probability: 0.05, Status: 503})
 
 		type outcome struct {
 			texts []string
 			err   error
 		}
-		results := make([][]outcome, conversations)
+		results := make([][]outcome, s.conversations)
 		jobs := make(chan int)
 		var wg sync.WaitGroup
-		for range workers {
+		for range 8 {
 			wg.Go(func() {
 				for ci := range jobs {
 					n := 0
-					for _, size := range chunks {
+					for _, size := range s.chunks {
 						var msgs []chatshipper.MessageInput
 						var texts []string
 						for range size {
-							text := fmt.Sprintf("c%02d m%02d", ci, n)
+							text := fmt.Sprintf("c%02d m%03d", ci, n)
 							n++
 							msgs = append(msgs, chatshipper.Chat(text))
 							texts = append(texts, text)
@@ -396,7 +515,7 @@ func TestFaultInjectionExactlyOnce(t *testing.T) {
 				}
 			})
 		}
-		for i := range conversations {
+		for i := range s.conversations {
 			jobs <- i
 		}
 		close(jobs)
@@ -408,7 +527,7 @@ func TestFaultInjectionExactlyOnce(t *testing.T) {
 				stored[text]++
 			}
 		}
-		var sent, failed, unknown int
+		var sent, failed, unknown, lost, duplicated int
 		kinds := map[string]int{}
 		for ci, rs := range results {
 			var want []string
@@ -429,37 +548,44 @@ func TestFaultInjectionExactlyOnce(t *testing.T) {
 				want = append(want, r.texts...)
 			}
 			for _, text := range want {
-				require.Equal(t, 1, stored[text], "%q stored %d times", text, stored[text])
+				switch {
+				case stored[text] == 0:
+					lost++
+				case stored[text] > 1:
+					duplicated++
+				}
 			}
 			assert.Equal(t, want, storedTexts(srv, convs[ci]), "conversation %d: every message once, in order", ci)
 		}
-		assert.Equal(t, conversations*perConv, sent+failed)
+		assert.Zero(t, lost, "returned as sent but not stored")
+		assert.Zero(t, duplicated, "stored more than once")
+		assert.Equal(t, s.conversations*perConv, sent+failed)
 		assert.Zero(t, failed, "transient faults must not reach the caller")
 
 		// What the faults did, from the server's log.
 		statuses := map[string]int{}
 		var times []time.Time
-		var posts, lookups int
+		var posts, lookups, lookupPages int
 		for _, r := range srv.Requests() {
 			times = append(times, r.Time)
 			switch {
-			case r.Method == http.MethodPost:
+			case r.Method == http.MethodPost && r.Path != "/v2/conversations":
 				posts++
 				statuses[fmt.Sprint(r.Status)]++
 			case r.Method == http.MethodGet && r.Path == "/v2/messages":
 				lookups++
+				if r.Query.Get("offset") != "" {
+					lookupPages++
+				}
 			}
 		}
-		t.Logf("messages %d: stored once %d, errors to the caller %d (delivery unknown %d) %v; "+
-			"message POSTs %d (answers by status, 0 = dropped or too late: %v), lookups %d",
-			conversations*perConv, sent, failed, unknown, kinds, posts, statuses, lookups)
+		t.Logf("messages %d: stored once %d, lost %d, duplicated %d, errors to the caller %d (delivery unknown %d) %v; "+
+			"conversations %d created %d; message POSTs %d (answers by status, 0 = dropped or too late: %v), "+
+			"lookup requests %d (of which pages after the first %d)",
+			s.conversations*perConv, sent-lost-duplicated, lost, duplicated, failed, unknown, kinds,
+			s.conversations, created, posts, statuses, lookups, lookupPages)
 		chatshipper.RequireAtMostNPerWindow(t, times, 20, time.Second)
 	})
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > baseline && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	assert.LessOrEqual(t, runtime.NumGoroutine(), baseline, "goroutines leaked")
 }
 
 // TestDeliveryCreateForExistingContact: when the server appends the initial
@@ -536,4 +662,197 @@ func TestDeliveryRetryAfterBeyondLongestWait(t *testing.T) {
 			})
 		})
 	}
+}
+
+// dateTransport stamps every answer with a Date header read from now (the
+// server's clock), as a real server does.
+type dateTransport struct {
+	rt  http.RoundTripper
+	now func() time.Time
+}
+
+func (d dateTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := d.rt.RoundTrip(r)
+	if resp != nil {
+		resp.Header.Set("Date", d.now().UTC().Format(http.TimeFormat))
+	}
+	return resp, err
+}
+
+// pageCapTransport makes srv a server whose pages hold at most max items
+// whatever limit is asked for (the fake then answers X-Per-Page, X-Total and
+// Link for the limit it applied); with bare, the answers carry none of those
+// headers.
+type pageCapTransport struct {
+	rt   http.RoundTripper
+	max  int
+	bare bool
+}
+
+func (p pageCapTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodGet {
+		q := r.URL.Query()
+		if l, err := strconv.Atoi(q.Get("limit")); err != nil || l > p.max {
+			q.Set("limit", strconv.Itoa(p.max))
+			r = r.Clone(r.Context())
+			r.URL.RawQuery = q.Encode()
+		}
+	}
+	resp, err := p.rt.RoundTrip(r)
+	if resp != nil && p.bare {
+		for _, h := range []string{"X-Total", "X-Total-Pages", "X-Page", "X-Per-Page", "X-Range", "Link"} {
+			resp.Header.Del(h)
+		}
+	}
+	return resp, err
+}
+
+// wrappedClient is deliveryClient with srv's transport wrapped by wrap.
+func wrappedClient(t *testing.T, srv *chatshippertest.Server, token string, wrap func(http.RoundTripper) http.RoundTripper, opts ...chatshipper.Option) *chatshipper.Client {
+	t.Helper()
+	hc := &http.Client{Transport: wrap(srv.Client().Transport), Timeout: 2 * time.Second}
+	opts = append([]chatshipper.Option{chatshipper.WithBaseURL(srv.URL), chatshipper.WithHTTPClient(hc),
+		chatshipper.WithRetryWait(100*time.Millisecond, 5*time.Second)}, opts...)
+	c, err := chatshipper.NewClient(token, opts...)
+	require.NoError(t, err)
+	return c
+}
+
+// TestDeliveryCreateUnderServerClockSkew: an ambiguous create is found by its
+// key whatever the server's clock says (2 h behind or ahead of the client's):
+// one conversation. When the server appended to an existing contact's
+// conversation, its initial messages are found by the SDK's keys at any
+// time, or by caller-set keys from the create's start as the server's Date
+// tells it.
+func TestDeliveryCreateUnderServerClockSkew(t *testing.T) {
+	t.Parallel()
+	for _, skew := range []time.Duration{-2 * time.Hour, 2 * time.Hour} {
+		for _, tc := range []struct {
+			name    string
+			contact bool
+			key     string // a caller-set key on the initial message
+		}{
+			{"new conversation", false, ""},
+			{"existing contact, SDK keys", true, ""},
+			{"existing contact, caller keys", true, "event-7"},
+		} {
+			t.Run(fmt.Sprintf("server %v, %s", skew, tc.name), func(t *testing.T) {
+				t.Parallel()
+				synctest.Test(t, func(t *testing.T) {
+					serverNow := func() time.Time { return time.Now().Add(skew) }
+					srv := chatshippertest.NewInProcessServer(t, chatshippertest.WithClock(serverNow))
+					c := wrappedClient(t, srv, srv.Token, func(rt http.RoundTripper) http.RoundTripper {
+						return dateTransport{rt: rt, now: serverNow}
+					})
+					ctx := context.Background()
+					var contact *chatshipper.ContactCreate
+					var first *chatshipper.Conversation
+					if tc.contact {
+						contact = &chatshipper.ContactCreate{Profile: chatshipper.ContactProfile{Email: "jane@example.com"}}
+						var err error
+						first, _, err = c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Contact: contact,
+							Messages: []chatshipper.MessageInput{chatshipper.Chat("first")}})
+						require.NoError(t, err)
+						time.Sleep(time.Minute)
+					}
+					before := len(srv.List("conversations"))
+					srv.InjectFault(chatshippertest.Fault{Method: http.MethodPost, PathPrefix: "/v2/conversations", Count: 1, Drop: chatshippertest.DropAfter})
+					msg := chatshipper.Chat("hello")
+					if tc.key != "" {
+						msg = msg.WithMeta(chatshipper.DeliveryKeyMeta, tc.key)
+					}
+					conv, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Name: "skewed", Contact: contact,
+						Messages: []chatshipper.MessageInput{msg}})
+					require.NoError(t, err)
+					require.NotNil(t, conv)
+					if tc.contact {
+						assert.Equal(t, first.ID, conv.ID, "the contact's own conversation")
+						assert.Equal(t, []string{"first", "hello"}, storedTexts(srv, first.ID), "stored once")
+						assert.Len(t, srv.List("conversations"), before)
+						return
+					}
+					assert.Len(t, srv.List("conversations"), before+1, "exactly one conversation")
+					assert.Equal(t, []string{"hello"}, storedTexts(srv, conv.ID))
+				})
+			})
+		}
+	}
+}
+
+// TestDeliveryCallerKeyIsIdempotent: sending the same message with the same
+// caller-set key again (a webhook handler run twice, another replica with its
+// own client) stores it once and returns the stored message; so does
+// creating a conversation with the same caller-set key. Each such call costs
+// one lookup; a send without a caller key none.
+func TestDeliveryCallerKeyIsIdempotent(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := chatshippertest.NewInProcessServer(t)
+		replica1, replica2 := deliveryClient(t, srv), deliveryClient(t, srv)
+		ctx := context.Background()
+		create := func(c *chatshipper.Client) *chatshipper.Conversation {
+			conv, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Name: "order 7",
+				Meta: chatshipper.Meta{chatshipper.DeliveryKeyMeta: "order-7"},
+				Messages: []chatshipper.MessageInput{chatshipper.Chat("welcome"),
+					chatshipper.Chat("details").WithMeta(chatshipper.DeliveryKeyMeta, "order-7-details")}})
+			require.NoError(t, err)
+			return conv
+		}
+		before := len(srv.List("conversations"))
+		srv.ResetRequests()
+		conv := create(replica1)
+		assert.Equal(t, 1, countRequests(srv, http.MethodGet, "/v2/conversations", ""), "one lookup before the create")
+		again := create(replica2)
+		assert.Equal(t, conv.ID, again.ID)
+		assert.Len(t, srv.List("conversations"), before+1, "one conversation")
+		assert.Equal(t, 1, countRequests(srv, http.MethodPost, "/v2/conversations", ""), "created once")
+		assert.Equal(t, []string{"welcome", "details"}, storedTexts(srv, conv.ID))
+
+		send := func(c *chatshipper.Client) *chatshipper.Message {
+			got, _, err := c.Conversations.Send(ctx, conv.ID, chatshipper.Chat("paid").WithMeta(chatshipper.DeliveryKeyMeta, "event-42"))
+			require.NoError(t, err)
+			require.Len(t, got, 1)
+			return got[0]
+		}
+		srv.ResetRequests()
+		m1 := send(replica1)
+		m2 := send(replica1)
+		m3 := send(replica2)
+		assert.Equal(t, m1.ID, m2.ID)
+		assert.Equal(t, m1.ID, m3.ID)
+		assert.Equal(t, []string{"welcome", "details", "paid"}, storedTexts(srv, conv.ID))
+		assert.Equal(t, 1, countRequests(srv, http.MethodPost, "/v2/conversations/", "/messages"))
+		assert.Equal(t, 3, countRequests(srv, http.MethodGet, "/v2/messages", ""), "one lookup per send")
+
+		srv.ResetRequests()
+		_, _, err := replica1.Conversations.Send(ctx, conv.ID, chatshipper.Chat("no key"))
+		require.NoError(t, err)
+		assert.Equal(t, 0, countRequests(srv, http.MethodGet, "/v2/messages", ""), "no caller key: no lookup")
+	})
+}
+
+// TestDeliveryCallerKeyCreateNotCountedTwice: a create whose caller-set key
+// finds the conversation already there sends nothing, so the loop guard does
+// not count its initial messages again.
+func TestDeliveryCallerKeyCreateNotCountedTwice(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := chatshippertest.NewInProcessServer(t)
+		c := deliveryClient(t, srv, chatshipper.WithLoopGuard(true), chatshipper.WithLoopGuardConfig(chatshipper.LoopGuardConfig{Consecutive: 3}))
+		ctx := context.Background()
+		create := func() *chatshipper.Conversation {
+			conv, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Name: "ticket 9",
+				Meta:     chatshipper.Meta{chatshipper.DeliveryKeyMeta: "ticket-9"},
+				Messages: []chatshipper.MessageInput{chatshipper.Chat("one"), chatshipper.Chat("two")}})
+			require.NoError(t, err)
+			return conv
+		}
+		conv := create()
+		assert.Equal(t, conv.ID, create().ID)
+		_, _, err := c.Conversations.Send(ctx, conv.ID, chatshipper.Chat("three"))
+		require.NoError(t, err, "2 counted of 3, not 4")
+		_, _, err = c.Conversations.Send(ctx, conv.ID, chatshipper.Chat("four"))
+		require.ErrorIs(t, err, chatshipper.ErrLoopLimit)
+		assert.Equal(t, []string{"one", "two", "three"}, storedTexts(srv, conv.ID))
+	})
 }
