@@ -28,6 +28,11 @@ type config struct {
 	includeSelf bool
 	skipBots    bool
 	logger      *slog.Logger
+
+	// bot features (bot.go)
+	firstMatch   bool
+	skipUnjoined bool
+	noReplyKeys  bool
 }
 
 // Client is what a Handler uses of an API client: the bot's own user ID, for
