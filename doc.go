@@ -472,7 +472,12 @@
 // decodes events, skips duplicates and the bot's own messages, and routes
 // events to handlers by pattern and filter. Connected to a Client with
 // webhook.WithClient, it asks [Client.SelfUserID] who the bot is and tells
-// the loop guard what it saw with [Client.ObserveMessages].
+// the loop guard what it saw with [Client.ObserveMessages]. For bots it
+// offers chipchat's conversation context (say, ask and answer kept in the
+// conversation's meta so any replica takes the answer, accept, leave, set),
+// middleware, and replies whose delivery keys are derived from the event, so
+// that a redelivered event is answered once; webhook.NewBotFromEnv configures
+// a bot from the environment as chipchat reads it.
 //
 // # Testing your automation
 //
