@@ -171,8 +171,9 @@ func (c *Conversation) setLocal(values map[string]any) {
 // posted. Two replicas running the same event at the very same moment may
 // both miss the other's message in that lookup; a shared [Deduper] closes
 // that window. A message that has a key keeps it; "/set" commands carry none
-// (the server merges their meta into the conversation's), and setting the
-// same value again changes nothing. Outside a handler, and with
+// (the server merges their meta into the conversation's): run again, they set
+// the same value again, which leaves the meta as it was but shows the
+// command twice among the messages. Outside a handler, and with
 // [WithReplyKeys](false), the client's own random keys apply.
 //
 // POST /v2/conversations/{id}/messages
