@@ -198,7 +198,10 @@ const conversationsPath = "conversations"
 // (ordinary messages and commands mixed). Every message is validated, and
 // checked against the loop guard, before any I/O. For a contact conversation
 // whose contact already exists, the server may append to that contact's
-// conversation and answer 200 instead of 201 (resp.StatusCode tells).
+// conversation and answer 200 instead of 201 (resp.StatusCode tells). With
+// a key the caller set in c.Meta under DeliveryKeyMeta, the conversation is
+// looked up by it first (one GET): when it exists it is returned, and only
+// those of c.Messages with a caller-set key that it lacks are sent.
 //
 // POST /v2/conversations
 func (s *ConversationsService) Create(ctx context.Context, c *ConversationCreate) (*Conversation, *Response, error) {
@@ -228,12 +231,13 @@ func (s *ConversationsService) Create(ctx context.Context, c *ConversationCreate
 	if err != nil {
 		return nil, nil, err
 	}
-	conv, resp, err := s.createTracked(ctx, c) // delivery.go
+	conv, outcomes, resp, err := s.createTracked(ctx, c) // delivery.go
 	if guarded && conv != nil && conv.ID != "" {
 		// The conversation ID is known only now, so the loop guard records the
-		// initial messages afterwards. When the answer is lost or a 5xx, the
-		// conversation is unknown and they are not recorded.
-		client.loopRecordNew(ctx, conv.ID, batch)
+		// initial messages afterwards (those this call may have created).
+		// When the answer is lost or a 5xx, the conversation is unknown and
+		// they are not recorded.
+		client.loopRecordNew(ctx, conv.ID, counted(batch, outcomes))
 	}
 	return conv, resp, err
 }
@@ -245,7 +249,9 @@ func (s *ConversationsService) Create(ctx context.Context, c *ConversationCreate
 // one request; a single message as an object. With delivery tracking on (the
 // default, see WithDeliveryTracking) each message carries a key in its meta
 // and an ambiguous outcome is settled by a lookup, so each message is stored
-// once; a *DeliveryUnknownError says the lookup failed.
+// once; a *DeliveryUnknownError says the lookup failed. Messages with a key
+// the caller set (see DeliveryKeyMeta) are looked up before they are sent,
+// one GET for the batch: those already stored are returned, not sent again.
 //
 // POST /v2/conversations/{id}/messages
 func (s *ConversationsService) Send(ctx context.Context, conversationID string, msgs ...MessageInput) ([]*Message, *Response, error) {
@@ -273,8 +279,8 @@ func (s *ConversationsService) Send(ctx context.Context, conversationID string, 
 	if err != nil {
 		return nil, nil, err
 	}
-	out, resp, err := client.sendMessages(ctx, path+"/messages", conversationID, msgs) // delivery.go
-	client.loopSettle(ctx, ls, resp, err)
+	out, outcomes, resp, err := client.sendMessages(ctx, path+"/messages", conversationID, msgs) // delivery.go
+	client.loopSettle(ctx, ls, outcomes)
 	return out, resp, err
 }
 

@@ -27,13 +27,24 @@ import (
 // read as a number or a boolean ("1e5", "true"), and be unique within the
 // conversation.
 //
+// A caller-set key is the caller's own idempotency key: before the first
+// send the SDK looks it up (one GET per send that carries caller-set keys,
+// for all of them), and a message already stored under it is returned
+// instead of being sent again, however often the send is repeated (a webhook
+// handler that runs twice, a second replica, a restart). Two sends with the
+// same key running at the same time can still both store it: the lookup of
+// one may come before the other's message is stored. The same holds for a
+// key set in the meta of a [ConversationCreate].
+//
 // One kind of message gets no key: a "/set" command ([SetMeta],
 // [SetMetaValues]), because the server merges a command's meta into the
 // conversation's meta, where a key would stay.
 const DeliveryKeyMeta = "chatshipperDeliveryKey"
 
-// deliveryClockSkew is how far before the start of a conversation create its
-// lookup reaches back, for clocks of client and server that disagree.
+// deliveryClockSkew is how far before the start of a conversation create the
+// search for its initial messages by caller-set keys reaches back, for
+// clocks of client and server that disagree (further when the server's Date
+// shows its clock behind; see findCreated).
 const deliveryClockSkew = time.Hour
 
 // deliveryLookupChunk is how many keys one lookup request asks for.
@@ -51,8 +62,10 @@ var ErrDeliveryUnknown = errors.New("chatshipper: delivery outcome unknown")
 // request may have left, a 500/502/503/504 answer, an attempt timeout) is
 // resolved by looking the keys up before anything is sent again; only
 // messages that were not created are sent again, with the same keys, within
-// the retry budget ([WithMaxRetries]). With it off, such a send returns its
-// error and is never sent again (unless [WithRetryNonIdempotent]).
+// the retry budget ([WithMaxRetries]). A key the caller set is looked up
+// before the first send (see [DeliveryKeyMeta]). With it off, such a send
+// returns its error and is never sent again (unless [WithRetryNonIdempotent]),
+// and caller-set keys are sent as plain meta.
 func WithDeliveryTracking(enabled bool) Option {
 	return func(c *config) error {
 		c.noDeliveryTracking = !enabled
@@ -82,7 +95,9 @@ type DeliveryUnknownError struct {
 	Unkeyed int
 	// ConversationKey is, for a create, the delivery key of the conversation.
 	ConversationKey string
-	// Since is, for a create, the earliest creation time to search from.
+	// Since is, for a create, where the search for its initial messages by
+	// caller-set keys starts (in the client's clock; see
+	// [ConversationsService.ResolveCreate]).
 	Since time.Time
 	// Err is the outcome of the send that left the doubt.
 	Err error
@@ -250,19 +265,21 @@ func nonEmpty(keys []string) []string {
 	return out
 }
 
-// placement is what a lookup tells about the messages of one send.
-type placement struct {
-	stored      []*Message // found, in order (a "/set" placed as stored has no object and is left out)
-	missing     []MessageInput
-	missingKeys []string
-	unknown     int // "/set" commands the keys cannot place
-}
+// placed is what a lookup tells about one message of a send.
+type placed uint8
 
-// place sorts the messages of a send by the lookup's answer. A batch is
-// stored whole or in order, so what is stored is a prefix: a "/set" command
-// (no key) before a message found was stored, one after a message not found
-// was not, and one in between is unknown.
-func place(msgs []MessageInput, keys []string, found map[string]*Message) placement {
+const (
+	placedMissing placed = iota // not stored: may be sent again with its key
+	placedStored                // stored (a "/set" command without a key has no object to return)
+	placedUnknown               // a "/set" command without a key that the keys around it cannot place
+)
+
+// place sorts the messages of a send (keys[i] is the key of the i-th, "" for
+// a "/set" command without one) by the lookup's answer. A batch is stored
+// whole or in order, so what is stored is a prefix: a "/set" command before
+// a message found was stored, one after a message not found was not, and one
+// in between is unknown.
+func place(keys []string, found map[string]*Message) []placed {
 	lastFound, firstMissing := -1, len(keys)
 	for i, k := range keys {
 		switch {
@@ -273,21 +290,49 @@ func place(msgs []MessageInput, keys []string, found map[string]*Message) placem
 			firstMissing = i
 		}
 	}
-	var p placement
+	out := make([]placed, len(keys))
 	for i, k := range keys {
 		switch {
 		case k != "" && found[k] != nil:
-			p.stored = append(p.stored, found[k])
+			out[i] = placedStored
 		case k != "" || i > firstMissing:
-			p.missing = append(p.missing, msgs[i])
-			p.missingKeys = append(p.missingKeys, k)
+			out[i] = placedMissing
 		case i < lastFound:
-			// stored, but without a key there is no object to return
+			out[i] = placedStored
 		default:
-			p.unknown++
+			out[i] = placedUnknown
 		}
 	}
-	return p
+	return out
+}
+
+// pick returns the elements of s at the positions idx, in that order.
+func pick[T any](s []T, idx []int) []T {
+	out := make([]T, len(idx))
+	for j, i := range idx {
+		out[j] = s[i]
+	}
+	return out
+}
+
+// sameOutcome returns n copies of o.
+func sameOutcome(n int, o sendOutcome) []sendOutcome {
+	out := make([]sendOutcome, n)
+	for i := range out {
+		out[i] = o
+	}
+	return out
+}
+
+// callerKeys returns the keys the caller set in msgs' meta (checked before).
+func callerKeys(msgs []MessageInput) []string {
+	var out []string
+	for i := range msgs {
+		if k, ok := msgs[i].Meta[DeliveryKeyMeta].(string); ok && k != "" {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // withoutDeliveryKey returns meta without the delivery key (nil when nothing
@@ -307,10 +352,16 @@ func withoutDeliveryKey(meta Meta) Meta {
 // deliveryOutcome classifies a failed tracked POST: ambiguous when it may
 // have created something, resendable when a message found missing may be
 // sent again (a 500 is not retried by the retry policy, so it is not either).
+//
+// A transport error is ambiguous only when the request may have left and the
+// error is a network failure that can strike after it did (see
+// mayHaveActed); any other transport error (a test double's "no responder",
+// an error of the caller's own RoundTripper) fails at once, as the retry
+// table of the package documentation says, without a lookup.
 func deliveryOutcome(err error, d *deliveryCall) (ambiguous, resendable bool) {
 	var te *TransportError
 	if errors.As(err, &te) {
-		return te.MayHaveReachedServer(), true
+		return te.MayHaveReachedServer() && mayHaveActed(te.Err, d.st), true
 	}
 	var er *ErrorResponse
 	if errors.As(err, &er) {
@@ -328,6 +379,19 @@ func deliveryOutcome(err error, d *deliveryCall) (ambiguous, resendable bool) {
 		return d.st != nil && d.st.attempts > 0, false
 	}
 	return false, false
+}
+
+// mayHaveActed reports whether the transport error err, of a request that
+// may have left, leaves open whether the server acted on it: a redirect was
+// answered (the server has seen the request, whatever failed later), or err
+// is a network failure (the transient errors of retryableTransportError:
+// a reset, an EOF, a timeout) or an attempt timeout.
+func mayHaveActed(err error, st *callState) bool {
+	if st != nil && st.hops > 1 {
+		return true
+	}
+	var ate *AttemptTimeoutError
+	return errors.As(err, &ate) || retryableTransportError(err)
 }
 
 // waitResend waits after an ambiguous outcome, before the lookup: the
@@ -389,54 +453,130 @@ func (c *Client) postMessages(ctx context.Context, path string, msgs []MessageIn
 	return out, resp, nil
 }
 
-// sendMessages posts msgs to a conversation (path is its messages path).
-// With delivery tracking on, an ambiguous outcome is resolved by looking the
-// keys up: messages found are success; the missing ones are sent again, in
-// order, with the same keys, within the retry budget. On an error the
-// messages returned are those known to be stored.
-func (c *Client) sendMessages(ctx context.Context, path, conversationID string, msgs []MessageInput) ([]*Message, *Response, error) {
+// sendMessages posts msgs to a conversation (path is its messages path) and
+// says, per message, what the server did with it (for the loop guard). With
+// delivery tracking on, each message carries a key; the keys the caller set
+// are looked up first (see deliver).
+func (c *Client) sendMessages(ctx context.Context, path, conversationID string, msgs []MessageInput) ([]*Message, []sendOutcome, *Response, error) {
 	if c.noDeliveryTracking {
-		return c.postMessages(ctx, path, msgs)
+		out, resp, err := c.postMessages(ctx, path, msgs)
+		return out, sameOutcome(len(msgs), outcomeOf(resp, err)), resp, err
 	}
-	pending, keys := withDeliveryKeys(msgs)
-	var stored []*Message
+	keyed, keys := withDeliveryKeys(msgs)
+	return c.deliver(ctx, path, conversationID, keyed, keys, callerKeys(msgs))
+}
+
+// deliver posts msgs, which carry their delivery keys (keys[i] is msgs[i]'s,
+// "" for a "/set" command without one), to a conversation, each exactly once.
+//
+// The keys in lookFirst (the caller's own, see DeliveryKeyMeta) are looked up
+// before the first send: a message already stored under its key is returned
+// and not sent; the others are sent, in order. After an ambiguous outcome the
+// keys are looked up: messages found are success, the missing ones are sent
+// again, in order, with the same keys, within the retry budget.
+//
+// It returns the messages known to be stored, in the order of msgs, and, per
+// message of msgs, what this call did: created, not created (never sent,
+// refused, found missing, or stored by an earlier call) or unknown.
+func (c *Client) deliver(ctx context.Context, path, conversationID string, msgs []MessageInput, keys, lookFirst []string) ([]*Message, []sendOutcome, *Response, error) {
+	got := make([]*Message, len(msgs))
+	outcomes := make([]sendOutcome, len(msgs)) // outcomeUnknown until known
+	var extra []*Message                       // answers beyond the messages sent (never expected)
+	result := func() []*Message {
+		out := make([]*Message, 0, len(msgs)+len(extra))
+		for _, m := range got {
+			if m != nil {
+				out = append(out, m)
+			}
+		}
+		return append(out, extra...)
+	}
+	pending := make([]int, 0, len(msgs)) // the positions still to send
+	if len(lookFirst) > 0 {
+		found, resp, err := c.lookupMessages(ctx, conversationID, lookFirst)
+		if err != nil {
+			return nil, sameOutcome(len(msgs), outcomeNotCreated), resp, err // nothing was sent
+		}
+		for i, k := range keys {
+			if m := found[k]; k != "" && m != nil {
+				got[i], outcomes[i] = m, outcomeNotCreated // stored by an earlier call
+			} else {
+				pending = append(pending, i)
+			}
+		}
+		if len(pending) == 0 {
+			return result(), outcomes, resp, nil
+		}
+	} else {
+		for i := range msgs {
+			pending = append(pending, i)
+		}
+	}
 	for resends := 0; ; resends++ {
+		batch := pick(msgs, pending)
 		d := &deliveryCall{}
-		out, resp, err := c.postMessages(context.WithValue(ctx, deliveryCallKey{}, d), path, pending)
+		out, resp, err := c.postMessages(context.WithValue(ctx, deliveryCallKey{}, d), path, batch)
 		if err == nil {
-			return append(stored, out...), resp, nil
+			for j, i := range pending {
+				outcomes[i] = outcomeCreated
+				if j < len(out) {
+					got[i] = out[j]
+				}
+			}
+			if len(out) > len(pending) {
+				extra = append(extra, out[len(pending):]...)
+			}
+			return result(), outcomes, resp, nil
 		}
 		ambiguous, resendable := deliveryOutcome(err, d)
 		if !ambiguous {
-			return stored, resp, err
+			o := outcomeOf(resp, err)
+			for _, i := range pending {
+				outcomes[i] = o
+			}
+			return result(), outcomes, resp, err
 		}
+		pendingKeys := pick(keys, pending)
 		// Wait first, then look: a server still working on the request has
 		// time to finish, and a message found missing is sent again at once.
-		mayResend, lerr := c.waitResend(ctx, resends, err, totalDelay(pending))
+		mayResend, lerr := c.waitResend(ctx, resends, err, totalDelay(batch))
 		var found map[string]*Message
 		var lresp *Response
 		if lerr == nil {
-			found, lresp, lerr = c.lookupMessages(ctx, conversationID, nonEmpty(keys))
+			found, lresp, lerr = c.lookupMessages(ctx, conversationID, nonEmpty(pendingKeys))
 		}
 		if lerr != nil {
-			return stored, resp, &DeliveryUnknownError{ConversationID: conversationID, Keys: nonEmpty(keys), Unkeyed: len(keys) - len(nonEmpty(keys)), Err: err, LookupErr: lerr}
+			keyed := nonEmpty(pendingKeys)
+			return result(), outcomes, resp, &DeliveryUnknownError{ConversationID: conversationID, Keys: keyed, Unkeyed: len(pendingKeys) - len(keyed), Err: err, LookupErr: lerr}
 		}
 		// The messages found are a prefix of the batch and the missing ones
 		// the rest; should the server ever store a batch with a gap, the
 		// missing messages are still sent (once each, in their order), after
 		// the ones found.
-		p := place(pending, keys, found)
-		stored = append(stored, p.stored...)
-		if p.unknown > 0 {
-			return stored, resp, &DeliveryUnknownError{ConversationID: conversationID, Keys: nonEmpty(p.missingKeys), Unkeyed: p.unknown, Err: err}
+		var missing []int
+		unknown := 0
+		for j, p := range place(pendingKeys, found) {
+			i := pending[j]
+			switch p {
+			case placedStored:
+				got[i], outcomes[i] = found[keys[i]], outcomeCreated
+			case placedMissing:
+				outcomes[i] = outcomeNotCreated
+				missing = append(missing, i)
+			default:
+				unknown++
+			}
 		}
-		if len(p.missing) == 0 {
-			return stored, lresp, nil
+		if unknown > 0 {
+			return result(), outcomes, resp, &DeliveryUnknownError{ConversationID: conversationID, Keys: nonEmpty(pick(keys, missing)), Unkeyed: unknown, Err: err}
+		}
+		if len(missing) == 0 {
+			return result(), outcomes, lresp, nil
 		}
 		if !resendable || !mayResend || resends >= c.maxRetries {
-			return stored, resp, err // known: the missing messages were not created
+			return result(), outcomes, resp, err // known: the missing messages were not created
 		}
-		pending, keys = p.missing, p.missingKeys
+		pending = missing
 	}
 }
 
@@ -452,7 +592,84 @@ func keyFilter(keys []string) Filter {
 	return In(vs...)
 }
 
-// lookupMessages finds the messages of a conversation carrying keys.
+// deliveryLookupFloor is the createdAt filter of the lookups that search by
+// a key alone (a conversation by its key; messages across conversations by
+// SDK-made keys, which are unique everywhere): the API wants one of a few
+// indexed filters beside a meta filter on conversations, and on every
+// message list, so the lookup sends one that excludes nothing the server can
+// hold. A floor taken from the client's clock would miss what a server whose
+// clock is behind stored.
+var deliveryLookupFloor = time.Date(2000, time.January, 1, 0, 0, 0, 0, time.UTC)
+
+// errKeyFilterIgnored is returned by a lookup answered with an item that
+// carries none of the keys asked for: the server did not apply the filter,
+// so the answer cannot tell what was stored.
+var errKeyFilterIgnored = fmt.Errorf("%w: the lookup by %s was answered with an item without one of the keys asked for", ErrInvalidResponse, DeliveryKeyMeta)
+
+// lookupPages reads the answer to q page by page, handing every item to visit
+// until visit reports that it has what it looks for (or fails), or the pages
+// run out. The page length is the server's: the API documents a default of
+// 200 that may change, and a server may cap the limit asked for. So the next
+// page starts after the items received, and the answer says whether there is
+// one: a next link, or X-Total beyond what was read; without either header,
+// pages are read until one is empty (or shorter than its X-Per-Page). A page
+// that brings no item not seen before (a server that ignores the offset)
+// ends the lookup with ErrInvalidResponse instead of looping.
+func lookupPages[T any](ctx context.Context, q *Query, list func(context.Context, *Query) ([]T, *Response, error),
+	id func(T) string, visit func(T) (done bool, err error)) (*Response, error) {
+	seen := map[string]bool{}
+	for offset := 0; ; {
+		pq := q
+		if offset > 0 {
+			pq = q.Offset(offset)
+		}
+		page, resp, err := list(ctx, pq)
+		if err != nil {
+			return resp, err
+		}
+		fresh := 0
+		for _, item := range page {
+			if k := id(item); k != "" && !seen[k] {
+				seen[k] = true
+				fresh++
+			}
+			if done, err := visit(item); done || err != nil {
+				return resp, err
+			}
+		}
+		if len(page) == 0 {
+			return resp, nil
+		}
+		if fresh == 0 {
+			return resp, errPageNoProgress
+		}
+		offset += len(page)
+		if !morePages(resp, offset, len(page)) {
+			return resp, nil
+		}
+	}
+}
+
+// morePages reports whether the answer resp, a page of n items ending at
+// offset next, says that more items follow. Where its headers disagree, it
+// reads on: one request more, rather than a stored message taken as missing.
+func morePages(resp *Response, next, n int) bool {
+	p := resp.Pagination
+	switch {
+	case p.NextOffset >= 0:
+		return true
+	case p.Total >= 0:
+		return next < p.Total
+	case p.FirstOffset >= 0 || p.PrevOffset >= 0 || p.LastOffset >= 0:
+		return false // links, but no next one: the last page
+	case p.PerPage > 0:
+		return n >= p.PerPage
+	}
+	return true // nothing says: read on until a page comes back empty
+}
+
+// lookupMessages finds the messages of a conversation carrying keys, reading
+// every page of the answer until each key is found or the pages run out.
 //
 // GET /v2/messages?conversation={id}&meta.<DeliveryKeyMeta>=[k1,k2,...]
 func (c *Client) lookupMessages(ctx context.Context, conversationID string, keys []string) (map[string]*Message, *Response, error) {
@@ -460,28 +677,49 @@ func (c *Client) lookupMessages(ctx context.Context, conversationID string, keys
 	var last *Response
 	for start := 0; start < len(keys); start += deliveryLookupChunk {
 		chunk := keys[start:min(start+deliveryLookupChunk, len(keys))]
+		wanted := make(map[string]bool, len(chunk)) // key -> still missing
+		for _, k := range chunk {
+			wanted[k] = found[k] == nil
+		}
+		left := 0
+		for _, missing := range wanted {
+			if missing {
+				left++
+			}
+		}
 		q := NewQuery().Where("conversation", Eq(conversationID)).
 			Where("meta."+DeliveryKeyMeta, keyFilter(chunk)).Limit(4 * deliveryLookupChunk)
-		msgs, resp, err := c.Messages.List(ctx, q)
+		resp, err := lookupPages(ctx, q, c.Messages.List, messageIDOf, func(m *Message) (bool, error) {
+			k, _ := m.Meta.Get(DeliveryKeyMeta).(string)
+			missing, asked := wanted[k]
+			if !asked {
+				return false, errKeyFilterIgnored
+			}
+			if missing {
+				found[k], wanted[k] = m, false
+				left--
+			}
+			return left == 0, nil
+		})
 		if err != nil {
 			return nil, resp, err
 		}
 		last = resp
-		for _, m := range msgs {
-			if k, ok := m.Meta.Get(DeliveryKeyMeta).(string); ok && found[k] == nil {
-				found[k] = m
-			}
-		}
 	}
 	return found, last, nil
 }
+
+func messageIDOf(m *Message) string { return m.ID }
+
+func conversationIDOf(c *Conversation) string { return c.ID }
 
 // Resolve finds out which messages of a conversation were stored, by their
 // delivery keys (see [DeliveryKeyMeta]): typically the ConversationID and Keys
 // of a [*DeliveryUnknownError]. The result has one entry per key, in the same
 // order: the stored message, or nil when no message carries that key (it was
-// not created, and may be sent again with the same key). Keys are checked
-// before any I/O.
+// not created, and may be sent again with the same key). Every page of the
+// server's answer is read, whatever its page length. Keys are checked before
+// any I/O.
 //
 // GET /v2/messages?conversation={id}&meta.chatshipperDeliveryKey=[k1,k2,...]
 func (s *MessagesService) Resolve(ctx context.Context, conversationID string, keys ...string) ([]*Message, *Response, error) {
@@ -512,108 +750,213 @@ func (s *MessagesService) Resolve(ctx context.Context, conversationID string, ke
 
 // createTracked creates a conversation; with delivery tracking on, the
 // conversation and its initial messages carry delivery keys and an ambiguous
-// outcome is resolved by looking the conversation up by its key.
-func (s *ConversationsService) createTracked(ctx context.Context, cc *ConversationCreate) (*Conversation, *Response, error) {
+// outcome is resolved by looking the conversation up by its key. A key the
+// caller set on the conversation is looked up before the create: when that
+// conversation exists, it is returned and only those of its initial messages
+// with a caller-set key that are not stored are sent. It also says, per
+// initial message, what this call did with it (for the loop guard).
+func (s *ConversationsService) createTracked(ctx context.Context, cc *ConversationCreate) (*Conversation, []sendOutcome, *Response, error) {
 	c := s.r.client
 	if c == nil || c.noDeliveryTracking || cc == nil {
-		return s.r.create(ctx, cc)
+		conv, resp, err := s.r.create(ctx, cc)
+		n := 0
+		if cc != nil {
+			n = len(cc.Messages)
+		}
+		return conv, sameOutcome(n, outcomeCreated), resp, err
 	}
 	if err := checkDeliveryKey("conversation", cc.Meta); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	body := *cc
+	_, callerKey := cc.Meta[DeliveryKeyMeta]
 	var convKey string
 	body.Meta, convKey = withDeliveryKey(cc.Meta)
 	var msgKeys []string
 	body.Messages, msgKeys = withDeliveryKeys(cc.Messages)
+	// The messages search (for a conversation the server appended to) goes
+	// by the SDK's own keys, unique everywhere, at any time; the caller's
+	// keys are unique within a conversation only, so they are searched
+	// from the create's start on (see findCreated).
 	since := time.Now().Add(-deliveryClockSkew)
+	searchKeys, searchSince := generatedKeys(cc.Messages, msgKeys), time.Time{}
+	if len(searchKeys) == 0 {
+		searchKeys, searchSince = nonEmpty(msgKeys), since
+	}
+	if callerKey {
+		conv, resp, err := s.findCreated(ctx, convKey, time.Time{}, nil)
+		if err != nil {
+			return nil, nil, resp, err // nothing was sent
+		}
+		if conv != nil {
+			// Created by an earlier call, with its initial messages; those with
+			// a key of the caller's own that are not there are sent.
+			outcomes := sameOutcome(len(body.Messages), outcomeNotCreated)
+			var own []int
+			for i, m := range cc.Messages {
+				if _, ok := m.Meta[DeliveryKeyMeta]; ok {
+					own = append(own, i)
+				}
+			}
+			if len(own) == 0 {
+				return conv, outcomes, resp, nil
+			}
+			o, cresp, err := c.completeMessages(ctx, conv.ID, pick(body.Messages, own), pick(msgKeys, own), outcomeNotCreated)
+			for j, i := range own {
+				outcomes[i] = o[j]
+			}
+			if cresp == nil {
+				cresp = resp
+			}
+			return conv, outcomes, cresp, err
+		}
+	}
 	for resends := 0; ; resends++ {
 		d := &deliveryCall{}
 		conv, resp, err := s.r.create(context.WithValue(ctx, deliveryCallKey{}, d), &body)
 		if err == nil {
-			return conv, resp, nil
+			return conv, sameOutcome(len(body.Messages), outcomeCreated), resp, nil
 		}
 		ambiguous, resendable := deliveryOutcome(err, d)
 		if !ambiguous {
-			return nil, resp, err
+			return nil, nil, resp, err
 		}
 		unknown := func(lerr error) error {
 			return &DeliveryUnknownError{ConversationKey: convKey, Since: since, Keys: nonEmpty(msgKeys), Err: err, LookupErr: lerr}
 		}
-		mayResend, lerr := c.waitResend(ctx, resends, err, totalDelay(body.Messages)) // see sendMessages
+		mayResend, lerr := c.waitResend(ctx, resends, err, totalDelay(body.Messages)) // see deliver
 		var lresp *Response
 		if lerr == nil {
-			conv, lresp, lerr = s.findCreated(ctx, convKey, since, nonEmpty(msgKeys))
+			conv, lresp, lerr = s.findCreated(ctx, convKey, searchSince, searchKeys)
 		}
 		if lerr != nil {
-			return nil, resp, unknown(lerr)
+			return nil, nil, resp, unknown(lerr)
 		}
 		if conv != nil {
-			if len(body.Messages) > 0 {
-				// The conversation is there; make sure its initial messages are
-				// too (sending only the missing ones, in order).
-				if _, _, serr := c.completeMessages(ctx, conv.ID, body.Messages, msgKeys); serr != nil {
-					return conv, lresp, serr
-				}
+			if len(body.Messages) == 0 {
+				return conv, nil, lresp, nil
 			}
-			return conv, lresp, nil
+			// The conversation is there; make sure its initial messages are
+			// too (sending only the missing ones, in order).
+			outcomes, _, serr := c.completeMessages(ctx, conv.ID, body.Messages, msgKeys, outcomeCreated)
+			return conv, outcomes, lresp, serr
 		}
 		if !resendable || !mayResend || resends >= c.maxRetries {
-			return nil, resp, err
+			return nil, nil, resp, err
 		}
 	}
 }
 
+// generatedKeys returns the keys of keys (those of msgs) that the SDK made,
+// not the caller.
+func generatedKeys(msgs []MessageInput, keys []string) []string {
+	var out []string
+	for i, k := range keys {
+		if _, own := msgs[i].Meta[DeliveryKeyMeta]; k != "" && !own {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 // completeMessages sends those of msgs (already keyed) that are not yet
-// stored in the conversation.
-func (c *Client) completeMessages(ctx context.Context, conversationID string, msgs []MessageInput, keys []string) ([]*Message, *Response, error) {
+// stored in the conversation, and says per message what was done: found
+// ones are stored (whose outcome is stored: created by this call, or by an
+// earlier one), the others as their send went.
+func (c *Client) completeMessages(ctx context.Context, conversationID string, msgs []MessageInput, keys []string, stored sendOutcome) ([]sendOutcome, *Response, error) {
+	outcomes := make([]sendOutcome, len(msgs)) // outcomeUnknown until known
 	found, resp, err := c.lookupMessages(ctx, conversationID, nonEmpty(keys))
 	if err != nil {
-		return nil, resp, &DeliveryUnknownError{ConversationID: conversationID, Keys: nonEmpty(keys), Unkeyed: len(keys) - len(nonEmpty(keys)), LookupErr: err}
+		return outcomes, resp, &DeliveryUnknownError{ConversationID: conversationID, Keys: nonEmpty(keys), Unkeyed: len(keys) - len(nonEmpty(keys)), LookupErr: err}
 	}
-	p := place(msgs, keys, found)
-	if p.unknown > 0 {
-		return p.stored, resp, &DeliveryUnknownError{ConversationID: conversationID, Keys: nonEmpty(p.missingKeys), Unkeyed: p.unknown}
+	var missing []int
+	unknown := 0
+	for i, p := range place(keys, found) {
+		switch p {
+		case placedStored:
+			outcomes[i] = stored
+		case placedMissing:
+			missing = append(missing, i)
+		default:
+			unknown++
+		}
 	}
-	missing := p.missing
+	if unknown > 0 {
+		for _, i := range missing {
+			outcomes[i] = outcomeNotCreated
+		}
+		return outcomes, resp, &DeliveryUnknownError{ConversationID: conversationID, Keys: nonEmpty(pick(keys, missing)), Unkeyed: unknown}
+	}
 	if len(missing) == 0 {
-		return nil, resp, nil
+		return outcomes, resp, nil
 	}
 	path, err := itemPath(conversationsPath, "conversationID", conversationID)
 	if err != nil {
-		return nil, nil, err
+		return outcomes, nil, err
 	}
-	return c.sendMessages(ctx, path+"/messages", conversationID, missing)
+	_, sent, resp, err := c.deliver(ctx, path+"/messages", conversationID, pick(msgs, missing), pick(keys, missing), nil)
+	for j, i := range missing {
+		outcomes[i] = sent[j]
+	}
+	return outcomes, resp, err
 }
 
 // findCreated looks a created conversation up: by the key in its meta, or
 // (when the server appended to an existing contact's conversation, whose meta
-// is not replaced) by the keys of its initial messages. since bounds both
-// searches, as the API wants an indexed filter beside a meta filter.
+// is not replaced) by msgKeys, the keys of its initial messages.
 //
-// GET /v2/conversations?meta.<DeliveryKeyMeta>={key}&createdAt=>={since}
+// The conversation's key decides alone, so its search has no time floor
+// beyond the one the API's filter rules need (deliveryLookupFloor). The
+// messages search has none either when since is zero (keys the SDK made,
+// unique everywhere); otherwise it starts at since, in the client's clock,
+// moved back by as much as the Date of the server's first answer shows the
+// server's clock behind the client's, so a server whose clock is late does
+// not hide what it stored.
+//
+// GET /v2/conversations?meta.<DeliveryKeyMeta>={key}&createdAt=>={floor}
 func (s *ConversationsService) findCreated(ctx context.Context, key string, since time.Time, msgKeys []string) (*Conversation, *Response, error) {
-	q := NewQuery().Where("meta."+DeliveryKeyMeta, Eq(key)).Where("createdAt", Gte(since)).Limit(1)
-	convs, resp, err := s.List(ctx, q)
-	if err != nil {
-		return nil, resp, err
+	q := NewQuery().Where("meta."+DeliveryKeyMeta, Eq(key)).Where("createdAt", Gte(deliveryLookupFloor)).Limit(1)
+	var conv *Conversation
+	resp, err := lookupPages(ctx, q, s.List, conversationIDOf, func(c *Conversation) (bool, error) {
+		if k, _ := c.Meta.Get(DeliveryKeyMeta).(string); k != key {
+			return false, errKeyFilterIgnored
+		}
+		conv = c
+		return true, nil
+	})
+	answered := time.Now()
+	if err != nil || conv != nil || len(msgKeys) == 0 {
+		return conv, resp, err
 	}
-	if len(convs) > 0 {
-		return convs[0], resp, nil
-	}
-	if len(msgKeys) == 0 {
-		return nil, resp, nil
+	floor := deliveryLookupFloor
+	if !since.IsZero() {
+		floor = since
+		if resp != nil && resp.Response != nil {
+			if date, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+				if behind := answered.Sub(date); behind > 0 {
+					floor = floor.Add(-behind)
+				}
+			}
+		}
 	}
 	chunk := msgKeys[:min(deliveryLookupChunk, len(msgKeys))]
-	mq := NewQuery().Where("createdAt", Gte(since)).Where("meta."+DeliveryKeyMeta, keyFilter(chunk)).Limit(1)
-	msgs, resp, err := s.r.client.Messages.List(ctx, mq)
-	if err != nil {
+	asked := make(map[string]bool, len(chunk))
+	for _, k := range chunk {
+		asked[k] = true
+	}
+	var convID string
+	mq := NewQuery().Where("createdAt", Gte(floor)).Where("meta."+DeliveryKeyMeta, keyFilter(chunk)).Limit(1)
+	resp, err = lookupPages(ctx, mq, s.r.client.Messages.List, messageIDOf, func(m *Message) (bool, error) {
+		if k, _ := m.Meta.Get(DeliveryKeyMeta).(string); !asked[k] {
+			return false, errKeyFilterIgnored
+		}
+		convID = m.Conversation.ID
+		return convID != "", nil
+	})
+	if err != nil || convID == "" {
 		return nil, resp, err
 	}
-	if len(msgs) == 0 || msgs[0].Conversation.ID == "" {
-		return nil, resp, nil
-	}
-	return s.Get(ctx, msgs[0].Conversation.ID, nil)
+	return s.Get(ctx, convID, nil)
 }
 
 // ResolveCreate finds a conversation whose create ended in a
@@ -622,16 +965,19 @@ func (s *ConversationsService) findCreated(ctx context.Context, key string, sinc
 // case the create may be sent again. It does not send missing initial
 // messages: check them with [MessagesService.Resolve].
 //
-// GET /v2/conversations?meta.chatshipperDeliveryKey={key}&createdAt=>={since}
+// The conversation is searched by its key alone, at any time. The message
+// keys find a conversation the server appended the initial messages to (an
+// existing contact's): they are searched from since on (zero: at any time),
+// moved back by as much as the Date of the server's answer shows its clock
+// behind the client's.
+//
+// GET /v2/conversations?meta.chatshipperDeliveryKey={key}&createdAt=>=2000-01-01T00:00:00Z
 func (s *ConversationsService) ResolveCreate(ctx context.Context, key string, since time.Time, messageKeys ...string) (*Conversation, *Response, error) {
 	if err := s.r.check(); err != nil {
 		return nil, nil, err
 	}
 	if !validDeliveryKey(key) {
 		return nil, nil, argError("key", deliveryKeyRule)
-	}
-	if since.IsZero() {
-		return nil, nil, argError("since", "must not be zero")
 	}
 	for i, k := range messageKeys {
 		if !validDeliveryKey(k) {

@@ -3,13 +3,18 @@ package chatshipper
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -61,6 +66,14 @@ type mockSend struct {
 	bodies  [][]map[string]any
 	queries []url.Values
 	nextID  int
+
+	// perPage caps the lookup's pages whatever limit was asked for (0: no
+	// cap beyond the limit).
+	perPage int
+	// pageHeaders says which paging headers lookups carry: "" all of
+	// X-Total, X-Per-Page and Link; "total", "link" or "perpage" only that
+	// one; "none" none of them.
+	pageHeaders string
 }
 
 type mockPost struct {
@@ -68,6 +81,8 @@ type mockPost struct {
 	// store says which messages of the batch the server stores (nil: all
 	// when the status is 2xx, none otherwise).
 	store []bool
+	// retryAfter is the Retry-After header of a non-2xx answer.
+	retryAfter string
 }
 
 func (m *mockSend) register(mt *httpmock.MockTransport) {
@@ -100,7 +115,11 @@ func (m *mockSend) register(mt *httpmock.MockTransport) {
 			}
 		}
 		if p.status >= 300 {
-			return httpmock.NewStringResponse(p.status, `{"message":"fault"}`), nil
+			resp := httpmock.NewStringResponse(p.status, `{"message":"fault"}`)
+			if p.retryAfter != "" {
+				resp.Header.Set("Retry-After", p.retryAfter)
+			}
+			return resp, nil
 		}
 		var body []byte
 		if len(out) == 1 && len(b) > 0 && b[0] == '{' {
@@ -120,15 +139,57 @@ func (m *mockSend) register(mt *httpmock.MockTransport) {
 		for _, k := range strings.Split(strings.Trim(want, "[]"), ",") {
 			keys[k] = true
 		}
-		out := []map[string]any{}
+		hits := []map[string]any{}
 		for _, msg := range m.stored {
 			if meta, ok := msg["meta"].(map[string]any); ok && keys[fmt.Sprint(meta[DeliveryKeyMeta])] {
-				out = append(out, msg)
+				hits = append(hits, msg)
 			}
 		}
+		out, h := mockPage(q, hits, m.perPage, m.pageHeaders)
 		body, _ := json.Marshal(out)
-		return httpmock.NewBytesResponse(200, body), nil
+		resp := httpmock.NewBytesResponse(200, body)
+		maps.Copy(resp.Header, h)
+		return resp, nil
 	})
+}
+
+// mockPage answers a list query over hits as a server whose pages hold at
+// most perPage items (0: as many as the limit asks, 200 by default), with the
+// paging headers named by which (see mockSend.pageHeaders).
+func mockPage[T any](q url.Values, hits []T, perPage int, which string) ([]T, http.Header) {
+	limit := 200
+	if l, err := strconv.Atoi(q.Get("limit")); err == nil && l > 0 {
+		limit = l
+	}
+	if perPage > 0 {
+		limit = min(limit, perPage)
+	}
+	offset, _ := strconv.Atoi(q.Get("offset"))
+	start := min(offset, len(hits))
+	end := min(start+limit, len(hits))
+	h := http.Header{}
+	if which == "" || which == "total" {
+		h.Set("X-Total", strconv.Itoa(len(hits)))
+	}
+	if which == "" || which == "perpage" {
+		h.Set("X-Per-Page", strconv.Itoa(limit))
+	}
+	if which == "" || which == "link" {
+		var links []string
+		link := func(off int, rel string) string {
+			return fmt.Sprintf(`<%smessages?offset=%d&limit=%d>; rel="%s"`, testBase, off, limit, rel)
+		}
+		if offset > 0 {
+			links = append(links, link(0, "first"), link(max(0, offset-limit), "prev"))
+		}
+		if end < len(hits) {
+			links = append(links, link(offset+limit, "next"), link(((len(hits)-1)/limit)*limit, "last"))
+		}
+		if len(links) > 0 {
+			h.Set("Link", strings.Join(links, ", "))
+		}
+	}
+	return hits[start:end], h
 }
 
 func (m *mockSend) texts() []string {
@@ -358,10 +419,257 @@ func TestDeliveryResolveRefusedBeforeIO(t *testing.T) {
 		func() error { _, _, err := c.Messages.Resolve(ctx, convID); return err },
 		func() error { _, _, err := c.Messages.Resolve(ctx, convID, "a,b"); return err },
 		func() error { _, _, err := c.Conversations.ResolveCreate(ctx, "", time.Now()); return err },
-		func() error { _, _, err := c.Conversations.ResolveCreate(ctx, "k", time.Time{}); return err },
 		func() error { _, _, err := c.Conversations.ResolveCreate(ctx, "k", time.Now(), "[x]"); return err },
 	} {
 		require.ErrorIs(t, call(), ErrInvalidArgument)
 	}
 	assert.Zero(t, mt.GetTotalCallCount())
+}
+
+// TestDeliveryLookupReadsEveryPage: a server whose pages are shorter than the
+// batch (here 10 per page whatever the limit asks) makes the lookup read on
+// until every key is answered or the pages run out, whichever paging headers
+// it sends (X-Total, Link, X-Per-Page, or none: then until an empty page). A
+// batch of 15 stored and answered 503 is found whole and not sent again; one
+// of which 12 were stored has exactly its last 3 sent again.
+func TestDeliveryLookupReadsEveryPage(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		headers     string
+		stored      int
+		wantOffsets []string // the offset of each lookup request after the 503
+	}{
+		{"", 15, []string{"", "10"}},
+		{"total", 15, []string{"", "10"}},
+		{"link", 15, []string{"", "10"}},
+		{"perpage", 15, []string{"", "10"}},
+		{"none", 15, []string{"", "10"}},
+		{"", 12, []string{"", "10"}},
+		{"total", 12, []string{"", "10"}},
+		{"link", 12, []string{"", "10"}},
+		{"perpage", 12, []string{"", "10"}},
+		{"none", 12, []string{"", "10", "12"}},
+	} {
+		t.Run(fmt.Sprintf("headers %q, %d stored", tt.headers, tt.stored), func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				c, mt := newTestClient(t)
+				store := make([]bool, 15)
+				for i := range tt.stored {
+					store[i] = true
+				}
+				m := &mockSend{posts: []mockPost{{status: 503, store: store}}, perPage: 10, pageHeaders: tt.headers}
+				m.register(mt)
+				var in []string
+				for i := range 15 {
+					in = append(in, fmt.Sprintf("m%02d", i))
+				}
+				got, _, err := c.Conversations.Send(context.Background(), convID, chats(in...)...)
+				require.NoError(t, err)
+				require.Len(t, got, 15)
+				for i, msg := range got {
+					assert.Equal(t, in[i], msg.Text)
+				}
+				assert.Equal(t, in, m.texts(), "each stored once, in order")
+				if tt.stored == 15 {
+					assert.Len(t, m.bodies, 1, "found whole: not sent again")
+				} else {
+					require.Len(t, m.bodies, 2)
+					assert.Equal(t, in[tt.stored:], texts(m.bodies[1]), "only the missing sent again")
+				}
+				var offsets []string
+				for _, q := range m.queries {
+					offsets = append(offsets, q.Get("offset"))
+				}
+				assert.Equal(t, tt.wantOffsets, offsets)
+
+				// Resolve reads every page too.
+				var keys []string
+				for _, msg := range m.bodies[0] {
+					keys = append(keys, keyOf(msg))
+				}
+				res, _, err := c.Messages.Resolve(context.Background(), convID, keys...)
+				require.NoError(t, err)
+				require.Len(t, res, 15)
+				for i, msg := range res {
+					require.NotNil(t, msg, "key %d reported missing", i)
+					assert.Equal(t, in[i], msg.Text)
+				}
+			})
+		})
+	}
+}
+
+// TestDeliveryLookupRefusesPagesThatDoNotAdvance: a server that ignores the
+// offset (the same page again) or the key filter (messages without one of
+// the keys asked for) ends the lookup with ErrInvalidResponse: the send is
+// then a *DeliveryUnknownError, never a loop or a message sent twice.
+func TestDeliveryLookupRefusesPagesThatDoNotAdvance(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name  string
+		reply func(keys []string) []map[string]any
+	}{
+		{"same page again", func(keys []string) []map[string]any {
+			return []map[string]any{{"id": "5d60a7b7949e381ffa0e0001", "meta": map[string]any{DeliveryKeyMeta: keys[0]}}}
+		}},
+		{"filter ignored", func([]string) []map[string]any {
+			return []map[string]any{{"id": "5d60a7b7949e381ffa0e0001", "meta": map[string]any{DeliveryKeyMeta: "someone-else"}}}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				c, mt := newTestClient(t)
+				var posted []map[string]any
+				mt.RegisterResponder(http.MethodPost, testBase+"conversations/"+convID+"/messages", func(r *http.Request) (*http.Response, error) {
+					b, _ := io.ReadAll(r.Body)
+					_ = json.Unmarshal(b, &posted)
+					return httpmock.NewStringResponse(503, `{"message":"busy"}`), nil
+				})
+				gets := 0
+				mt.RegisterResponder(http.MethodGet, testBase+"messages", func(*http.Request) (*http.Response, error) {
+					gets++
+					body, _ := json.Marshal(tt.reply([]string{keyOf(posted[0])}))
+					resp := httpmock.NewBytesResponse(200, body)
+					resp.Header.Set("X-Total", "1000")
+					return resp, nil
+				})
+				_, _, err := c.Conversations.Send(context.Background(), convID, Chat("a"), Chat("b"))
+				var du *DeliveryUnknownError
+				require.ErrorAs(t, err, &du)
+				require.ErrorIs(t, du.LookupErr, ErrInvalidResponse)
+				assert.LessOrEqual(t, gets, 2)
+				assert.Equal(t, 1, mt.GetCallCountInfo()["POST "+testBase+"conversations/"+convID+"/messages"])
+			})
+		})
+	}
+}
+
+// TestDeliveryCallerKeyLookedUpFirst: a key the caller sets is looked up
+// before the first send (one GET for all of a batch's caller keys, none
+// without them); a message whose key is stored is returned, not sent again,
+// and only the others are sent, in order.
+func TestDeliveryCallerKeyLookedUpFirst(t *testing.T) {
+	t.Parallel()
+	c, mt := newTestClient(t)
+	m := &mockSend{}
+	m.register(mt)
+	ctx := context.Background()
+	keyed := func(text, key string) MessageInput { return Chat(text).WithMeta(DeliveryKeyMeta, key) }
+
+	first, _, err := c.Conversations.Send(ctx, convID, keyed("a", "order-1"))
+	require.NoError(t, err)
+	require.Len(t, first, 1)
+	require.Len(t, m.queries, 1, "looked up before the first send")
+	assert.Equal(t, "order-1", m.queries[0].Get("meta."+DeliveryKeyMeta))
+	assert.Equal(t, convID, m.queries[0].Get("conversation"))
+
+	again, _, err := c.Conversations.Send(ctx, convID, keyed("a", "order-1"))
+	require.NoError(t, err)
+	require.Len(t, again, 1)
+	assert.Equal(t, first[0].ID, again[0].ID, "the stored message is returned")
+	assert.Len(t, m.bodies, 1, "not sent again")
+	assert.Len(t, m.queries, 2)
+
+	batch, _, err := c.Conversations.Send(ctx, convID, keyed("a", "order-1"), Chat("b"), keyed("c", "order-2"))
+	require.NoError(t, err)
+	require.Len(t, m.queries, 3, "one lookup for the batch")
+	assert.Equal(t, "[order-1,order-2]", m.queries[2].Get("meta."+DeliveryKeyMeta))
+	require.Len(t, m.bodies, 2)
+	assert.Equal(t, []string{"b", "c"}, texts(m.bodies[1]), "only the messages not stored are sent")
+	require.Len(t, batch, 3)
+	assert.Equal(t, []string{"a", "b", "c"}, []string{batch[0].Text, batch[1].Text, batch[2].Text})
+	assert.Equal(t, first[0].ID, batch[0].ID)
+	assert.Equal(t, []string{"a", "b", "c"}, m.texts(), "each stored once")
+
+	_, _, err = c.Conversations.Send(ctx, convID, Chat("plain"))
+	require.NoError(t, err)
+	assert.Len(t, m.queries, 3, "no caller key: no lookup")
+}
+
+// TestDeliveryCallerKeyLookupFails: when the lookup before the first send
+// fails, nothing is sent and its error is returned as it is (not a
+// *DeliveryUnknownError: nothing is in doubt).
+func TestDeliveryCallerKeyLookupFails(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c, mt := newTestClient(t, WithMaxRetries(0))
+		mt.RegisterResponder(http.MethodGet, testBase+"messages", httpmock.NewStringResponder(400, `{"message":"bad"}`))
+		_, _, err := c.Conversations.Send(context.Background(), convID, Chat("a").WithMeta(DeliveryKeyMeta, "order-1"))
+		var er *ErrorResponse
+		require.ErrorAs(t, err, &er)
+		assert.Equal(t, 400, er.StatusCode)
+		assert.NotErrorIs(t, err, ErrDeliveryUnknown)
+		assert.Zero(t, mt.GetCallCountInfo()["POST "+testBase+"conversations/"+convID+"/messages"])
+	})
+}
+
+// roundTripFunc adapts a function to http.RoundTripper.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestDeliveryNonNetworkErrorFailsAtOnce: a transport error that is not a
+// known network failure (httpmock's "no responder", an error of the
+// caller's own RoundTripper) fails the send at once: no wait, no lookup, not
+// a *DeliveryUnknownError. A network failure after the request may have
+// left (a reset, an EOF, a timeout) is still looked up.
+func TestDeliveryNonNetworkErrorFailsAtOnce(t *testing.T) {
+	t.Parallel()
+	errMine := errors.New("my transport refuses")
+	for _, tt := range []struct {
+		name      string
+		err       error // nil: no responder registered for the POST
+		ambiguous bool
+	}{
+		{"httpmock no responder", nil, false},
+		{"the caller's RoundTripper", errMine, false},
+		{"connection reset", &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}, true},
+		{"EOF", io.EOF, true},
+		{"unexpected EOF", fmt.Errorf("reading answer: %w", io.ErrUnexpectedEOF), true},
+		{"timeout", context.DeadlineExceeded, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				mt := httpmock.NewMockTransport()
+				gets := 0
+				mt.RegisterResponder(http.MethodGet, testBase+"messages", func(*http.Request) (*http.Response, error) {
+					gets++
+					return httpmock.NewStringResponse(200, `[]`), nil
+				})
+				posts := 0
+				rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+					if r.Method == http.MethodPost {
+						posts++
+						if tt.err != nil {
+							return nil, tt.err
+						}
+					}
+					return mt.RoundTrip(r)
+				})
+				c, err := NewClient(testToken, WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: rt}),
+					WithRetryWait(time.Second, 30*time.Second), WithMaxRetries(0))
+				require.NoError(t, err)
+				start := time.Now()
+				_, _, err = c.Conversations.Send(context.Background(), convID, Chat("x"))
+				var te *TransportError
+				require.ErrorAs(t, err, &te)
+				if tt.ambiguous {
+					assert.Equal(t, 1, gets, "looked up")
+					return
+				}
+				if tt.err == nil {
+					assert.ErrorIs(t, err, httpmock.NoResponderFound)
+				} else {
+					assert.ErrorIs(t, err, errMine)
+				}
+				assert.NotErrorIs(t, err, ErrDeliveryUnknown)
+				assert.Zero(t, gets, "no lookup")
+				assert.Equal(t, 1, posts)
+				assert.Zero(t, time.Since(start), "no wait")
+			})
+		})
+	}
 }

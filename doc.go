@@ -129,6 +129,26 @@
 // number or boolean, unique within the conversation). The loop guard ignores
 // keys: two messages that differ only in their key are identical to it.
 //
+// A caller's own key makes the send idempotent across calls, processes and
+// restarts (a webhook handler that runs twice for one event, two replicas, a
+// retried job): before the first send, the SDK looks the caller's keys up,
+// with the same request as below (one GET for all of a batch's caller keys,
+// 50 keys per request, more only when the server's pages are shorter than
+// the answer), and a message already stored under its key is returned, not
+// sent again, and not counted again by the loop guard. The others (those
+// without a caller key, and those not found) are sent, in order, in one
+// request. Only sends with a caller-set key pay that GET. Sends without one
+// skip it, as their random keys cannot have been used. The window: two calls
+// that run at the same time with the same key (between one's lookup and its
+// store) can both send, and the message is then stored twice; serialise
+// the work per key (a queue, a lock, the webhook package's dedupe) where
+// that matters. A "/set" command without a key of its own is sent again.
+// The same holds for [ConversationsService.Create] when the caller sets the
+// key in the conversation's meta: the conversation is looked up by it first,
+// and when it exists it is returned and only those of its initial messages
+// with a caller-set key that are missing are sent. Its initial messages
+// without a caller-set key are taken to have been stored with it.
+//
 // When a send ends in an outcome that may or may not have created its
 // messages (the connection failed after the request may have left, an
 // attempt timed out, the answer was 500, 502, 503 or 504, or the caller's
@@ -138,7 +158,14 @@
 //
 //	GET /v2/messages?conversation={id}&meta.chatshipperDeliveryKey=[k1,k2,...]
 //
-// and decides:
+// and reads every page of the answer until each key is found or the pages
+// run out: the page length is the server's (the API's default of 200 may
+// change, and a server may cap the limit asked for), so the lookup follows
+// the next link or X-Total, and without either reads on until a page comes
+// back empty. A transport error that is not a network failure (httpmock's
+// "no responder found", an error of the caller's own RoundTripper) is not
+// ambiguous: it is returned at once, without a wait or a lookup, as the
+// table above says. It then decides:
 //
 //	found                        success: the stored messages are returned, nothing is sent again
 //	not found                    not created: sent again at once with the same keys, at most
@@ -169,14 +196,20 @@
 // later one.
 //
 // Creates: after an ambiguous Create the conversation is looked up by its key
-// (GET /v2/conversations?meta.chatshipperDeliveryKey={key}&createdAt=>={start
-// - 1h}: the API wants an indexed filter beside a meta filter), or, when the
-// server appended the messages to an existing contact's conversation, by the
-// keys of its initial messages (GET /v2/messages with createdAt). Found, it
-// is returned and any initial message missing from it is sent; not found,
-// the create is sent again within the budget. A failed lookup gives a
-// *DeliveryUnknownError with ConversationKey and Since, for
-// [ConversationsService.ResolveCreate].
+// (GET /v2/conversations?meta.chatshipperDeliveryKey={key}&createdAt=>=2000-01-01T00:00:00Z:
+// the API wants an indexed filter beside a meta filter, and the key decides
+// alone, so the createdAt filter excludes nothing; a floor from the client's
+// clock would miss a conversation stored by a server whose clock is behind).
+// When the server appended the messages to an existing contact's
+// conversation, it is found by the keys of its initial messages (GET
+// /v2/messages with createdAt): by the SDK's own keys at any time, or, when
+// every initial message carries a caller-set key (unique within a
+// conversation only), from an hour before the create on, moved back by as
+// much as the Date of the server's answer shows its clock behind the
+// client's. Found, the conversation is returned and any initial message
+// missing from it is sent; not found, the create is sent again within the
+// budget. A failed lookup gives a *DeliveryUnknownError with ConversationKey
+// and Since, for [ConversationsService.ResolveCreate].
 //
 // "/set" commands (SetMeta, SetMetaValues) carry no key: the server merges a
 // command's meta into the conversation's meta, where a key would stay. Such a
@@ -195,8 +228,9 @@
 // after its client gave up may store it after the lookup; the wait before the
 // lookup (never shorter than the sum of the messages' Delay fields, as a
 // delayed message may be stored late) narrows that window but cannot close
-// it. A lookup costs one request per ambiguous outcome (50 keys per request)
-// and takes a rate-limit slot like any other.
+// it. A lookup costs one request per ambiguous outcome (50 keys per request,
+// and one per further page of the answer) and takes a rate-limit slot like
+// any other.
 //
 // # Errors
 //
@@ -428,8 +462,12 @@
 //
 // A message counts from the moment it is sent, and stops counting when the
 // request provably did not create it: it never left the machine (a dial
-// error, or the token source failed), it failed before any I/O, or the server
-// answered 4xx (a loop-limit 429 included). It keeps counting on 2xx, on 5xx
+// error, or the token source failed), it failed before any I/O, the server
+// answered 4xx (a loop-limit 429 included), the delivery lookup found it
+// missing, or a caller-set key found it stored by an earlier call (so it was
+// not sent). This holds per message of a batch: when the lookup found 2 of 3
+// stored and the third, sent again, was refused, the 2 keep counting and the
+// third does not. It keeps counting on 2xx, on 5xx
 // and when the answer was lost, since the server may have stored it:
 // counting a message the server did not store only makes the guard stricter
 // for a while, while missing one

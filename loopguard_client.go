@@ -122,8 +122,7 @@ func loopHash(m *MessageInput) (string, error) {
 // loopSend is a batch the guard let through, to settle once the server
 // answered.
 type loopSend struct {
-	r       *LoopReservation
-	replies bool
+	r *LoopReservation
 }
 
 // newReservationID returns 128 random bits, hex encoded.
@@ -161,11 +160,7 @@ func (c *Client) loopReserve(ctx context.Context, conversationID string, batch [
 		}
 		return nil, &loopStoreError{err: err}
 	}
-	ls := &loopSend{r: r}
-	for _, m := range batch {
-		ls.replies = ls.replies || m.Reply
-	}
-	return ls, nil
+	return &loopSend{r: r}, nil
 }
 
 // loopStoreError reports that the loop guard's store failed, so the message
@@ -216,26 +211,69 @@ func outcomeOf(resp *Response, err error) sendOutcome {
 	return outcomeUnknown
 }
 
-// loopSettle makes the guard's counts follow what the server did with a
-// reserved batch: released when it provably created nothing; kept when it did
-// or may have (a 5xx or a lost answer: the server may have stored the
-// messages, and counting a message the server did not store only makes the
-// guard stricter, while not counting one it stored would let the bot run into
-// the server's block). A reply in the batch resets the consecutive count only
-// when the server answered 2xx.
-func (c *Client) loopSettle(ctx context.Context, ls *loopSend, resp *Response, err error) {
+// loopSettle makes the guard's counts follow what the server did with each
+// message of a reserved batch (outcomes, one per message of the batch): a
+// message it provably did not create (never sent, refused with a 4xx, found
+// missing by the delivery lookup, or found stored by an earlier call) is
+// released; one it created or may have created (a 5xx or a lost answer the
+// lookup could not settle) stays counted, as counting a message the server
+// did not store only makes the guard stricter, while not counting one it
+// stored would let the bot run into the server's block. A reply the server
+// created resets the consecutive count.
+//
+// The store releases whole reservations, so when only part of the batch is
+// released, the part that stays is recorded as a reservation of its own
+// (same time, forced: the server has it) before the batch is released, and
+// the guard is never less strict in between; should recording fail, the
+// whole batch stays counted.
+func (c *Client) loopSettle(ctx context.Context, ls *loopSend, outcomes []sendOutcome) {
 	if ls == nil {
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
-	switch outcomeOf(resp, err) {
-	case outcomeNotCreated:
-		_ = c.guard.store.Release(ctx, ls.r)
-	case outcomeCreated:
-		if ls.replies {
-			_ = c.guard.store.Reset(ctx, ls.r.Key, ls.r.At, ls.r.ID)
+	r := ls.r
+	kept := make([]LoopMessage, 0, len(r.Messages))
+	replyCreated := false
+	for i, m := range r.Messages {
+		o := outcomeUnknown
+		if i < len(outcomes) {
+			o = outcomes[i]
+		}
+		if o == outcomeNotCreated {
+			continue
+		}
+		kept = append(kept, m)
+		replyCreated = replyCreated || m.Reply && o == outcomeCreated
+	}
+	switch {
+	case len(kept) == 0:
+		_ = c.guard.store.Release(ctx, r)
+		return
+	case len(kept) < len(r.Messages):
+		part := &LoopReservation{ID: newReservationID(), Key: r.Key, At: r.At, Limits: r.Limits, Messages: kept, Force: true}
+		if c.guard.store.Reserve(ctx, part) == nil {
+			_ = c.guard.store.Release(ctx, r)
+			r = part
 		}
 	}
+	if replyCreated {
+		_ = c.guard.store.Reset(ctx, r.Key, r.At, r.ID)
+	}
+}
+
+// counted returns the messages of batch that a create may have created
+// (outcomes, one per message: all of them when outcomes is nil).
+func counted(batch []LoopMessage, outcomes []sendOutcome) []LoopMessage {
+	if outcomes == nil {
+		return batch
+	}
+	out := make([]LoopMessage, 0, len(batch))
+	for i, m := range batch {
+		if i >= len(outcomes) || outcomes[i] != outcomeNotCreated {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // loopCheckNew checks the initial messages of a conversation being created:
@@ -261,6 +299,9 @@ func (c *Client) loopCheckNew(ctx context.Context, batch []LoopMessage) (bool, e
 // server created them, so they are recorded even beyond the limits (an
 // existing contact's conversation may already hold messages).
 func (c *Client) loopRecordNew(ctx context.Context, conversationID string, batch []LoopMessage) {
+	if len(batch) == 0 {
+		return
+	}
 	r := &LoopReservation{
 		ID:       newReservationID(),
 		Key:      LoopGuardKey{Bot: c.selfUserID(ctx), Conversation: conversationID},

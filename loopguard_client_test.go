@@ -456,3 +456,55 @@ func TestLoopGuardRoleLookupOnce(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, 1, mt.GetCallCountInfo()["GET "+users])
 }
+
+// TestLoopGuardKeepsWhatTheLookupProvedStored: a batch of 3 answered 503
+// after the server stored 2, whose third message is then refused 429 when
+// sent again, leaves the 2 stored messages counted and releases only the
+// third. Messages a caller-set key found already stored (sent by an earlier
+// call) are not counted again.
+func TestLoopGuardKeepsWhatTheLookupProvedStored(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c, mt := newTestClient(t, WithRateLimit(0), WithLoopGuard(true), WithLoopGuardConfig(LoopGuardConfig{Consecutive: 4}))
+		m := &mockSend{posts: []mockPost{
+			{status: 503, store: []bool{true, true, false}},
+			{status: 429, retryAfter: "3600"},
+		}}
+		m.register(mt)
+		ctx := context.Background()
+		_, _, err := c.Conversations.Send(ctx, convID, chats("a", "b", "c")...)
+		var rl *RateLimitError
+		require.ErrorAs(t, err, &rl)
+		require.Equal(t, []string{"a", "b"}, m.texts())
+
+		// 2 counted of 4: a batch of 3 is refused before any I/O, one of 2 goes.
+		_, _, err = c.Conversations.Send(ctx, convID, chats("d", "e", "f")...)
+		require.ErrorIs(t, err, ErrLoopLimit)
+		assert.Len(t, m.bodies, 2, "refused before any I/O")
+		_, _, err = c.Conversations.Send(ctx, convID, chats("d", "e")...)
+		require.NoError(t, err)
+		assert.Equal(t, []string{"a", "b", "d", "e"}, m.texts())
+	})
+}
+
+// TestLoopGuardNotCountedWhenFoundByCallerKey: a message whose caller-set
+// key is already stored is not sent, so it is not counted again.
+func TestLoopGuardNotCountedWhenFoundByCallerKey(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c, mt := newTestClient(t, WithRateLimit(0), WithLoopGuard(true), WithLoopGuardConfig(LoopGuardConfig{Consecutive: 2}))
+		m := &mockSend{}
+		m.register(mt)
+		ctx := context.Background()
+		same := Chat("a").WithMeta(DeliveryKeyMeta, "event-1")
+		for range 5 {
+			_, _, err := c.Conversations.Send(ctx, convID, same)
+			require.NoError(t, err)
+		}
+		assert.Equal(t, []string{"a"}, m.texts())
+		_, _, err := c.Conversations.Send(ctx, convID, Chat("b"))
+		require.NoError(t, err, "1 counted of 2")
+		_, _, err = c.Conversations.Send(ctx, convID, Chat("c"))
+		require.ErrorIs(t, err, ErrLoopLimit)
+	})
+}

@@ -475,8 +475,10 @@ func HandlerTransport(h http.Handler) http.RoundTripper { return handlerTranspor
 
 type handlerTransport struct{ h http.Handler }
 
-// errDropped is what an in-process client sees when a fault drops the connection.
-var errDropped = errors.New("chatshippertest: connection closed by server without a response")
+// errDropped is what an in-process client sees when a fault drops the
+// connection: like a real connection closed before the answer, it wraps
+// io.EOF, so clients take it for the network failure it stands for.
+var errDropped = fmt.Errorf("chatshippertest: connection closed by server without a response: %w", io.EOF)
 
 func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var body []byte
