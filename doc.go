@@ -529,7 +529,12 @@
 // "**" for any number of words; the platform's own event filter (the Events
 // of [WebhookServiceCreate]) does not, and CreateWebhook refuses "message.**"
 // saying so: subscribe to all events, or to each depth, and let the handler's
-// pattern choose.
+// pattern choose. For bots it
+// offers chipchat's conversation context (say, ask and answer kept in the
+// conversation's meta so any replica takes the answer, accept, leave, set),
+// middleware, and replies whose delivery keys are derived from the event, so
+// that a redelivered event is answered once; webhook.NewBotFromEnv configures
+// a bot from the environment as chipchat reads it.
 //
 // # Testing your automation
 //

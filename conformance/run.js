@@ -79,6 +79,48 @@ function startServer() {
     return { child, info: within(info, 120000, 'the fake server to start') };
 }
 
+// startGoBot runs the Go bot (conformance/gobot, written with the webhook
+// package), configured through chipchat's environment variable names, and
+// reads its webhook URL.
+function startGoBot(info) {
+    const cmd = process.env.CONFORMANCE_GOBOT;
+    const env = {
+        ...process.env,
+        TOKEN: info.token,
+        APIHOST: info.host,
+        SECRET,
+        WEBHOOK_PATH: '/hooks/go',
+        CHATSHIPPER_LISTEN_ADDR: '127.0.0.1:0'
+    };
+    const child = cmd
+        ? spawn(cmd, [], { env, stdio: ['pipe', 'pipe', 'inherit'] })
+        : spawn('go', ['run', './conformance/gobot'], { cwd: repoRoot, env, stdio: ['pipe', 'pipe', 'inherit'] });
+    const lines = readline.createInterface({ input: child.stdout });
+    const url = new Promise((resolve, reject) => {
+        lines.once('line', (line) => resolve(JSON.parse(line).url));
+        child.once('exit', (code) => reject(new Error(`the Go bot exited with ${code}`)));
+        child.once('error', reject);
+    });
+    const stop = () => {
+        child.stdin.end();
+        child.kill('SIGTERM');
+    };
+    return { url: within(url, 120000, 'the Go bot to start'), stop };
+}
+
+// eventually polls fn until it returns a truthy value, or fails after ms.
+async function eventually(fn, ms, what) {
+    const until = Date.now() + ms;
+    for (;;) {
+        // eslint-disable-next-line no-await-in-loop
+        const v = await fn();
+        if (v) return v;
+        if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+        // eslint-disable-next-line no-await-in-loop
+        await new Promise((r) => setTimeout(r, 20));
+    }
+}
+
 // httpJSON makes a plain HTTP request with an optional JSON body and returns
 // the status and decoded body (no global fetch: old Node versions lack it).
 function httpJSON(method, url, body) {
@@ -508,6 +550,105 @@ async function main(info) {
             server.close();
         }
     });
+
+    // --- Bots: chipchat and a Go bot (webhook package) share the ask protocol --
+    // Both run as the same bot user; the question waits in the conversation's
+    // meta under _asked<bot user id>, named by the answer, so either can ask
+    // and the other answer.
+    const goBot = startGoBot(info);
+    try {
+        const goURL = await goBot.url;
+        const asked = `_asked${seed.BotUserID}`;
+        const lastAgentText = async (convId) => {
+            const msgs = await admin.messages.list({ conversation: convId });
+            const agent = msgs.filter((m) => m.role === 'agent');
+            return agent.length ? agent[agent.length - 1].text : undefined;
+        };
+
+        await check('bots: chipchat asks (ask with a callback name), the Go bot answers and clears the marker', async () => {
+            const svc = await admin.services.create({
+                name: 'go bot', type: 'webhook',
+                params: { url: goURL, secret: SECRET, events: ['message.create.contact.*'] }
+            });
+            try {
+                const c = await admin.conversations.create({
+                    contact: { profile: { name: 'Colour', email: 'colour@example.com' } },
+                    messages: [{ text: 'Hello', role: 'contact' }]
+                });
+                await control(info, 'POST', '/wait');
+                const asker = new ChipChat({ host: info.host, token: info.token });
+                asker.on('error', () => {});
+                const qctx = await asker.conversation(c.id);
+                qctx.ask('What is your favorite color?', 'color');
+                await eventually(async () => ((await admin.conversations.get(c.id)).meta || {})[asked] === 'color',
+                    10000, "chipchat's /set of the marker");
+                await admin.send(c.id, { text: 'blue', role: 'contact' });
+                await control(info, 'POST', '/wait');
+                assert.equal(await lastAgentText(c.id), 'Go bot: blue is a fine color.');
+                assert.equal(((await admin.conversations.get(c.id)).meta || {})[asked], '', 'the Go bot cleared the marker');
+            } finally {
+                await admin.services.delete(svc.id);
+            }
+        });
+
+        await check('bots: the Go bot asks (Conversation.Ask), chipchat answers with registerCallback and clears the marker', async () => {
+            const svc = await admin.services.create({
+                name: 'go bot asks', type: 'webhook',
+                params: { url: goURL, secret: SECRET, events: ['message.create.contact.*'] }
+            });
+            const c = await admin.conversations.create({
+                contact: { profile: { name: 'Couleur', email: 'couleur@example.com' } },
+                messages: [{ text: 'go ask', role: 'contact' }]
+            });
+            await control(info, 'POST', '/wait');
+            await admin.services.delete(svc.id);
+            const conv = await admin.conversations.get(c.id);
+            assert.equal((conv.meta || {})[asked], 'color', 'the Go bot set the marker as chipchat does');
+            assert.equal(await lastAgentText(c.id), 'What is your favorite color?');
+
+            const port = await freePort();
+            const receiver = new ChipChat({ host: info.host, token: info.token, secret: SECRET, webhook: '/hooks/chipchat-answers' });
+            const errors = [];
+            receiver.on('error', (e) => errors.push(e));
+            const answered = new Promise((resolve) => {
+                receiver.registerCallback('color', (m, ctx) => {
+                    ctx.say({ text: `chipchat: ${m.text} noted`, role: 'agent' }).then(resolve);
+                });
+            });
+            const ready = once(receiver, 'ready');
+            const log = console.log;
+            console.log = () => {}; // bot.start prints a banner
+            receiver.start(port);
+            try {
+                await within(ready, 5000, 'bot.start');
+            } finally {
+                console.log = log;
+            }
+            try {
+                const rsvc = await admin.services.create({
+                    name: 'chipchat answers', type: 'webhook',
+                    params: { url: `http://127.0.0.1:${port}/hooks/chipchat-answers`, secret: SECRET, events: ['message.create.contact.*'] }
+                });
+                await admin.send(c.id, { text: 'green', role: 'contact' });
+                await within(answered, 10000, "chipchat's registered callback");
+                await control(info, 'POST', '/wait');
+                assert.equal(await lastAgentText(c.id), 'chipchat: green noted');
+                assert.equal(((await admin.conversations.get(c.id)).meta || {})[asked], '', 'chipchat cleared the marker');
+                assert.deepEqual(errors, []);
+                await admin.services.delete(rsvc.id);
+            } finally {
+                receiver.close();
+            }
+        });
+
+        await check('bots: the Go bot answers GET <path>/ping as chipchat\'s router does', async () => {
+            const res = await httpJSON('GET', goURL.replace(/\/hooks\/go$/, '/hooks/go/ping'));
+            assert.equal(res.status, 200);
+            assert.match(res.json.pong, /^[0-9]+$/);
+        });
+    } finally {
+        goBot.stop();
+    }
 }
 
 (async () => {

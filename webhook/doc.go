@@ -97,6 +97,109 @@
 // guard ([chatshipper.Client.ObserveMessages]), so a contact's reply resets
 // the bot's consecutive-message count.
 //
+// # The conversation context
+//
+// [Handler.Conversation] gives a handler what chipchat, the official Node SDK,
+// calls the conversation context: the event's conversation bound to the
+// handler's client (a [*chatshipper.Client], or any [Client] that is also a
+// [Sender]). [Conversation.Say] sends a chat message with the role agent, so
+// it reaches the contact; [Conversation.Send] sends any messages and commands;
+// [Conversation.Accept], [Conversation.Join], [Conversation.Leave],
+// [Conversation.Close], [Conversation.Assign] and [Conversation.Notify] send
+// the commands (https://developers.chatshipper.com/docs/messaging-commands );
+// [Conversation.Set] and [Conversation.SetValues] send "/set". Meta is read
+// without a request ([Conversation.Meta], [Conversation.MetaString]): from
+// what this Conversation set, else from the newest copy of the conversation
+// the handler has seen, the event's own or a later one brought by a
+// conversation.update event ([Conversation.Data]).
+//
+//	err = h.Handle("message.create.contact.chat", func(ctx context.Context, e *webhook.Event) error {
+//		c, err := h.Conversation(ctx, e) // pass the handler's ctx: it numbers the sends
+//		if err != nil {
+//			return err
+//		}
+//		if name := c.MetaString("name"); name != "" {
+//			_, err = c.Say(ctx, "Welcome back, "+name)
+//			return err
+//		}
+//		_, err = c.Ask(ctx, "What is your name?", "name")
+//		return err
+//	})
+//
+// # Ask and answer
+//
+// [Conversation.Ask] asks a question and names the function that takes the
+// answer, registered once at start-up with [Handler.RegisterAnswer] (chipchat's
+// registerCallback). Nothing waits in memory: Ask first sets the
+// conversation's meta [AskedMetaKey] ("_asked" and the bot's user ID) to the
+// name with "/set", exactly as chipchat does, then sends the question. The
+// contact's next chat or postback message (in a team conversation, a
+// contact's or an agent's) arrives with that marker in its data.conversation,
+// so whichever replica receives it clears the marker and runs the
+// [AnswerFunc] instead of the handlers. A chipchat bot running as the same
+// user reads the same marker: it answers questions asked here when it
+// registered a callback of that name, and the answers registered here take
+// the questions it asked with a callback name (a question asked with a
+// callback function stores the question's message ID, which only that
+// process can answer). The marker is read from the event's own copy of the
+// conversation, never a newer one, so a later question cannot take an
+// earlier answer. A marker naming no answer registered here is logged and the
+// message goes to the handlers: the delivery is acknowledged, never retried
+// for it. An empty question, an unregistered name, a handler without a
+// client that can send and an unknown own user ID are refused before any
+// request.
+//
+// # One reply per event
+//
+// Every message a handler (or answer function, or middleware) sends through
+// its Conversation carries a delivery key in its meta
+// ([chatshipper.DeliveryKeyMeta]) derived from the event (for a new message,
+// the message's ID, which every delivery of it carries however the platform
+// numbers its retries; otherwise the event ID), the bot's user ID, the
+// handler (its pattern, or the answer's name) and the send's position among
+// that handler's sends. A redelivered event, the same event handed to a second
+// replica, or a restarted process thus sends the same keys, and the client,
+// which looks a caller-set key up before the first send, returns the message
+// already stored instead of posting it twice: one reply per event, with no
+// shared store. The cost is one lookup request per send; two replicas running
+// the same event at the same instant can both miss the other's message
+// between lookup and store, which a shared [Deduper] prevents. "/set"
+// commands carry no key (the server merges their meta into the
+// conversation's); setting the same value twice changes nothing. The sends of
+// one handler should be made one after the other, since their order numbers
+// them. [WithReplyKeys](false) turns the derived keys off.
+//
+// # The order events go through, and middleware
+//
+// A delivery is checked (signature, size, JSON), claimed by the duplicate
+// check, shown to the loop guard, and then:
+//
+//  1. the built-in filters drop the bot's own messages, bots' messages
+//     ([WithSkipBots]) and, with [WithSkipUnjoined], messages of
+//     conversations the bot has not joined (except an /assign, a bot command
+//     or a mention that calls it in);
+//  2. the middleware added with [Handler.Use] run, the first added outermost;
+//  3. an answer to a question runs its [AnswerFunc], and nothing else;
+//  4. otherwise every handler whose pattern and filters match runs, in
+//     registration order, or only the first with [WithFirstMatchOnly].
+//
+// Sends go through the middleware added with [Handler.UseSend], the first
+// added outermost, with their delivery keys already set. chipchat's event
+// aliases are handler registrations: [Handler.OnNotify], [Handler.OnAssign],
+// [Handler.OnCommand] (narrowed with [CommandName]) and [Handler.OnMention].
+//
+// # Configuration from the environment, and health
+//
+// [NewBotFromEnv] builds the client and the handler from [EnvToken],
+// [EnvWebhookSecret], [EnvBaseURL], [EnvWebhookPath] and [EnvListenAddr], or
+// from the names a chipchat bot uses (TOKEN, SECRET or WEBHOOK_SECRET,
+// APIHOST, WEBHOOK_PATH, PORT), and refuses an empty token or secret and a
+// base URL that is not https (loopback hosts excepted) with an [*EnvError]
+// naming the variable, never its value. [Bot.ListenAndServe] serves the
+// webhook on its path and [Handler.Health] on the path followed by "/ping",
+// answering {"pong":"<milliseconds>"} as chipchat's router does, and 503 once
+// the handler shuts down.
+//
 // # Events received elsewhere
 //
 // A serverless function or a queue consumer that receives the raw body itself

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -116,6 +115,8 @@ type Handler struct {
 	loggerSet bool      // WithLogger was given: no fallback to slog.Default
 	selfWarn  sync.Once // the unknown own user is logged once
 
+	bots botFeatures // conversation contexts, answers, middleware (bot.go)
+
 	// Lifecycle: mu guards closed, inflight and the queue send.
 	mu       sync.Mutex
 	closed   bool
@@ -132,6 +133,7 @@ type route struct {
 	words   eventPattern
 	fn      HandlerFunc
 	filters []func(*Event) bool
+	scope   string // names the route in reply delivery keys (bot.go)
 }
 
 type queued struct {
@@ -204,6 +206,7 @@ func NewHandler(opts ...Option) (*Handler, error) {
 		}
 	}
 	h.routes.Store(new([]route))
+	h.bots.init(&cfg)
 	if cfg.workers > 0 {
 		h.queue = make(chan queued, cfg.queueSize)
 		h.workers.Add(cfg.workers)
@@ -247,6 +250,7 @@ func (h *Handler) Handle(pattern string, fn HandlerFunc, filters ...EventFilter)
 	h.regMu.Lock()
 	defer h.regMu.Unlock()
 	old := *h.routes.Load()
+	rt.scope = routeScope(old, pattern)
 	next := make([]route, len(old), len(old)+1)
 	copy(next, old)
 	next = append(next, rt)
@@ -547,44 +551,23 @@ func (h *Handler) process(ctx context.Context, e *Event) error {
 	return err
 }
 
-// dispatch runs every handler whose pattern and filters match e. A panic in
-// code it calls (a filter, the own-user lookup) becomes an error like a
-// handler's, so the event's bookkeeping always completes.
+// dispatch runs every handler whose pattern and filters match e (see
+// Handler.route). A panic in code it calls (a filter, a middleware, the
+// own-user lookup) becomes an error like a handler's, so the event's
+// bookkeeping always completes.
 func (h *Handler) dispatch(ctx context.Context, e *Event) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = &PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
-	routes := *h.routes.Load()
-	if len(routes) == 0 {
-		return nil
-	}
-	words := strings.Split(e.Name, ".")
-	var errs []error
-	checked := false // the bot filters run once, and only when a pattern matches
-	for i := range routes {
-		rt := &routes[i]
-		if !rt.words.match(words) {
-			continue
-		}
-		if !checked {
-			if h.dropped(ctx, e) {
-				return nil
-			}
-			checked = true
-		}
-		if err := rt.run(ctx, e); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return h.route(ctx, e)
 }
 
-// run applies the route's filters and, if they all accept, its handler. A
-// panic in either becomes a *PanicError, so one faulty handler cannot
-// take the server (or a worker) down.
-func (rt *route) run(ctx context.Context, e *Event) (err error) {
+// run applies the route's filters and, if they all accept, its handler; ran
+// reports whether the handler ran. A panic in either becomes a *PanicError,
+// so one faulty handler cannot take the server (or a worker) down.
+func (rt *route) run(ctx context.Context, e *Event) (ran bool, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = &PanicError{Pattern: rt.pattern, Value: v, Stack: debug.Stack()}
@@ -592,10 +575,11 @@ func (rt *route) run(ctx context.Context, e *Event) (err error) {
 	}()
 	for _, f := range rt.filters {
 		if !f(e) {
-			return nil
+			return false, nil
 		}
 	}
-	return rt.fn(ctx, e)
+	ran = true
+	return true, rt.fn(ctx, e)
 }
 
 // lostLogger is where what nobody else would hear of is logged: the

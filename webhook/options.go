@@ -29,6 +29,11 @@ type config struct {
 	skipBots    bool
 	logger      *slog.Logger
 	loggerSet   bool
+
+	// bot features (bot.go)
+	firstMatch   bool
+	skipUnjoined bool
+	noReplyKeys  bool
 }
 
 // Client is what a Handler uses of an API client: the bot's own user ID, for
