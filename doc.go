@@ -322,19 +322,20 @@
 //
 // The API documents paging by offset and limit only, so the walk checks that
 // the server pages by key before relying on it: the first page asked by key
-// must hold ids in increasing order after the last one seen, and an empty
-// answer while X-Total, a next link or a full page says more remain (or an
-// X-Total below what remained) is checked with one request by offset. A server that ignores
-// "id=>", answers it with nothing, skips items with it or lists newest first
-// is walked by offset from there on (following the next link, else counting
-// items), with the limits of a walk by offset above, and the logger set with
-// WithLogger gets one warning, "chatshipper: walk pages by offset", with the
-// reason. Once a server has paged by key, a page by key that would repeat an
-// item or is out of id order is refused: the walk ends with an error
-// matching ErrInvalidResponse before any item of that page is yielded. A
-// page shorter than the limit is the last only when neither X-Total nor a
-// next link says more remain (a server may cap its pages below the limit,
-// and say so in X-Per-Page).
+// must hold ids in increasing order after the last one seen and, when the
+// server sends X-Total, count at least the items the page before left; an
+// empty answer while X-Total, a next link or a full page says more remain is
+// checked with one request by offset. A server that ignores "id=>", refuses
+// it (400 or 422), answers it with nothing, skips items with it or lists them
+// in another order (newest first, say) is walked by offset from there on
+// (following the next link, else counting items), with the limits of a walk
+// by offset above, and the logger set with WithLogger gets one warning,
+// "chatshipper: walk pages by offset", with the reason. Once a server has
+// paged by key, a page by key that would repeat an item or is out of id
+// order is refused: the walk ends with an error matching ErrInvalidResponse
+// before any item of that page is yielded. A page shorter than the limit is
+// the last only when neither X-Total nor a next link says more remain (a
+// server may cap its pages below the limit, and say so in X-Per-Page).
 //
 // Walk returns the same walk as a value that tells its progress from the list
 // headers, without extra requests: Total (from X-Total), Page and Count, read

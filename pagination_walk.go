@@ -2,9 +2,11 @@ package chatshipper
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"log/slog"
+	"net/http"
 	"sync"
 )
 
@@ -146,12 +148,13 @@ func (w *Walk[T]) Items() iter.Seq2[*T, error] {
 // The API documents paging by offset and limit; that a list filter "id=>X"
 // compares ids is not documented, so the walk checks it before relying on
 // it. The first page is asked by offset, and the first page asked by key is
-// compared with what the first page said: its ids must come in increasing
-// order after the last one seen, and when it is empty although X-Total, a
-// next link or a full first page says more may remain (or X-Total counts
-// fewer than remained), one request by offset decides. A server that ignores
-// the key filter, answers it with nothing, skips items with it or does not
-// order by id is walked by offset from there on, following the next link
+// checked against it: its ids must come in increasing order after the last
+// one seen, and its X-Total, when there is one, must count at least the
+// items the first page left; when it is empty although X-Total, a next link
+// or a full first page says more may remain, one request by offset decides.
+// A server that ignores the key filter, refuses it (400 or 422), answers it
+// with nothing, skips items with it, lists newest first or orders by
+// something else is walked by offset from there on, following the next link
 // (or counting items when there is none), and the client's logger (see
 // [WithLogger]) gets one warning, "chatshipper: walk pages by offset", with
 // the collection, the page and the reason; such a walk has the limits of a
@@ -522,6 +525,12 @@ func (s *walkState[E]) nextPage(ctx context.Context) *walkPage[E] {
 	if s.mode == modeKey || s.keyNext {
 		items, resp, err := s.fetch(ctx, s.keyQuery())
 		if err != nil {
+			var er *ErrorResponse
+			if s.keyNext && errors.As(err, &er) && (er.StatusCode == http.StatusBadRequest || er.StatusCode == http.StatusUnprocessableEntity) {
+				// A server that validates the id filter and refuses it.
+				s.toOffset(ctx, fmt.Sprintf("the server refused the id filter (status %d)", er.StatusCode))
+				return s.fetchOffsetPage(ctx)
+			}
 			return &walkPage[E]{err: err, remaining: -1}
 		}
 		if s.keyNext {
@@ -543,64 +552,43 @@ func (s *walkState[E]) fetchOffsetPage(ctx context.Context) *walkPage[E] {
 // firstKeyPage decides, from the first answer to a key query, whether the
 // server pages by key. Nothing of that answer has been yielded, so when it
 // is in doubt the walk can still go on by offset without losing or repeating
-// an item:
+// an item (as it does when the server refuses the key query with a 400 or
+// 422, in nextPage):
 //
 //   - a page holding an id not after the last one yielded, or out of
 //     increasing order, is dropped: the server ignores the key filter or
 //     orders otherwise; the page at the next offset follows instead;
+//   - so is a page whose X-Total counts fewer items than the page before
+//     left (X-Total minus the offset after it): the key filter skips items,
+//     or the server orders by something else than the id (the items after
+//     the last id are fewer than the items after the last position);
 //   - an empty answer (while the page before left room for more, which is
 //     why a key page was asked) is checked with one request by offset: when
-//     that finds items, the key filter missed them;
-//   - a count (X-Total) below what the offset pages left is checked the same
-//     way: when the page by offset holds an item the key page should have
-//     held, the key filter skips items.
+//     that finds items, the key filter missed them.
 func (s *walkState[E]) firstKeyPage(ctx context.Context, items []E, resp *Response) *walkPage[E] {
 	s.keyNext = false
 	pg := paginationOf(resp)
 	if len(items) == 0 {
-		return s.probe(ctx, items, resp, "the id filter found nothing after the last item")
+		// The page at the next offset decides.
+		items, resp, err := s.fetch(ctx, s.offsetQuery())
+		if err != nil {
+			return &walkPage[E]{err: err, remaining: -1}
+		}
+		if len(items) > 0 {
+			s.toOffset(ctx, "the id filter found nothing where the offset did")
+		}
+		return s.offsetPage(ctx, items, resp)
 	}
 	if _, reason := s.keyOrder(items, s.key); reason != "" {
 		s.toOffset(ctx, "the server does not page by id: "+reason)
 		return s.fetchOffsetPage(ctx)
 	}
-	if pg.Total >= 0 && s.prevTotal >= 0 && pg.Total < s.prevTotal-s.offset {
-		return s.probe(ctx, items, resp, "the id filter skipped items")
+	if left := s.prevTotal - s.offset; pg.Total >= 0 && s.prevTotal >= 0 && pg.Total < left {
+		s.toOffset(ctx, fmt.Sprintf("the id filter counts %d items (X-Total) where %d were left", pg.Total, left))
+		return s.fetchOffsetPage(ctx)
 	}
 	s.mode = modeKey
 	return s.keyPage(items, resp)
-}
-
-// probe fetches the page at the next offset to check a doubtful first key
-// page (keyItems): the walk goes on by offset, with the probe as its page,
-// when the probe holds an item after the last one yielded and up to the key
-// page's last that the key page lacks (all of them when it is empty);
-// otherwise by key, with the key page.
-func (s *walkState[E]) probe(ctx context.Context, keyItems []E, keyResp *Response, reason string) *walkPage[E] {
-	items, resp, err := s.fetch(ctx, s.offsetQuery())
-	if err != nil {
-		return &walkPage[E]{err: err, remaining: -1}
-	}
-	if len(keyItems) == 0 {
-		if len(items) > 0 {
-			s.toOffset(ctx, reason)
-		}
-		return s.offsetPage(ctx, items, resp)
-	}
-	keyIDs := make(map[string]struct{}, len(keyItems))
-	for _, it := range keyItems {
-		keyIDs[s.idOf(it)] = struct{}{}
-	}
-	upTo := s.idOf(keyItems[len(keyItems)-1])
-	for _, it := range items {
-		id := s.idOf(it)
-		if _, ok := keyIDs[id]; !ok && id > s.key && id <= upTo {
-			s.toOffset(ctx, reason)
-			return s.offsetPage(ctx, items, resp)
-		}
-	}
-	s.mode = modeKey
-	return s.keyPage(keyItems, keyResp)
 }
 
 // keyOrder checks that the ids of items are non-empty, increasing and after

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +30,7 @@ const (
 	keysIgnored                      // drops the parameter: every item matches
 	keysNothing                      // matches no item (compares a string with an ObjectId)
 	keysLossy                        // keeps the ids above X, but never those whose number divides by 7
+	keysRejected                     // answers 400: the value is not an id
 )
 
 // docServer serves the contacts 1..n (id i is i in 24-digit hex) with the
@@ -46,6 +48,7 @@ type docProfile struct {
 	n            int
 	keys         idFilterMode
 	newestFirst  bool // the default order is by id, descending
+	grouped      bool // the default order is by id modulo 3, then by id (honours "id=>X" all the same)
 	pageCap      int  // the server answers at most this many items, whatever the limit (0: no cap)
 	capAfter     int  // the cap applies from this request on (1-based; 0: from the first)
 	noTotal      bool // no X-Total and X-Total-Pages
@@ -54,6 +57,11 @@ type docProfile struct {
 }
 
 func docID(i int) string { return fmt.Sprintf("%024x", i) }
+
+func docNumber(id string) int {
+	n, _ := strconv.ParseInt(id, 16, 64)
+	return int(n)
+}
 
 func (s *docServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -68,6 +76,10 @@ func (s *docServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if v := q.Get("id"); v != "" {
 		after, ok := strings.CutPrefix(v, ">")
+		if s.keys == keysRejected {
+			http.Error(w, `{"error":{"message":"Cast to ObjectId failed for value \"`+v+`\" at path \"_id\""}}`, http.StatusBadRequest)
+			return
+		}
 		if !ok {
 			http.Error(w, `{"error":{"message":"unexpected id filter"}}`, http.StatusBadRequest)
 			return
@@ -93,6 +105,9 @@ func (s *docServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		for a, b := 0, len(ids)-1; a < b; a, b = a+1, b-1 {
 			ids[a], ids[b] = ids[b], ids[a]
 		}
+	}
+	if s.grouped {
+		sort.SliceStable(ids, func(a, b int) bool { return ids[a]%3 < ids[b]%3 })
 	}
 	offset := 0
 	if v := q.Get("offset"); v != "" {
@@ -208,8 +223,11 @@ func TestWalkDocumentedPagingServers(t *testing.T) {
 		{"ignores id", docProfile{keys: keysIgnored}, logOnKeyStep},
 		{"id matches nothing", docProfile{keys: keysNothing}, logOnKeyStep},
 		{"id filter skips items", docProfile{keys: keysLossy}, logAtMost1},
+		{"id filter refused", docProfile{keys: keysRejected}, logOnKeyStep},
+		{"no X-Total, no Link, id filter refused", docProfile{keys: keysRejected, noTotal: true, noLink: true}, logAtMost1},
 		{"newest first", docProfile{newestFirst: true}, logOnKeyStep},
 		{"newest first, ignores id", docProfile{newestFirst: true, keys: keysIgnored}, logOnKeyStep},
+		{"grouped order", docProfile{grouped: true}, logAtMost1},
 		{"newest first, id matches nothing", docProfile{newestFirst: true, keys: keysNothing}, logOnKeyStep},
 		{"cap 10", docProfile{pageCap: 10}, logNever},
 		{"cap 10, ignores id", docProfile{pageCap: 10, keys: keysIgnored}, logOnKeyStep},
@@ -269,6 +287,9 @@ func TestWalkDocumentedPagingServers(t *testing.T) {
 									want[a], want[b] = want[b], want[a]
 								}
 							}
+							if srv.grouped {
+								sort.SliceStable(want, func(a, b int) bool { return docNumber(want[a])%3 < docNumber(want[b])%3 })
+							}
 							want = want[min(offset, n):]
 
 							var got []string
@@ -316,9 +337,11 @@ func TestWalkByOffsetLogLine(t *testing.T) {
 		reason string
 	}{
 		{"ignores id", docProfile{keys: keysIgnored},
-			"the server does not page by id: its first id " + docID(1) + " is not after " + docID(10) + ", the last id yielded"},
-		{"id matches nothing", docProfile{keys: keysNothing}, "the id filter found nothing after the last item"},
-		{"id filter skips items", docProfile{keys: keysLossy}, "the id filter skipped items"},
+			"the server does not page by id: its first id " + docID(1) + " is not after " + docID(5) + ", the last id yielded"},
+		{"id matches nothing", docProfile{keys: keysNothing}, "the id filter found nothing where the offset did"},
+		{"id filter skips items", docProfile{keys: keysLossy}, "the id filter counts 21 items (X-Total) where 25 were left"},
+		{"grouped order", docProfile{grouped: true}, "the id filter counts 15 items (X-Total) where 25 were left"},
+		{"id filter refused", docProfile{keys: keysRejected}, "the server refused the id filter (status 400)"},
 		{"newest first", docProfile{newestFirst: true},
 			"the server does not order by id: item 1 (id " + docID(29) + ") is not after id " + docID(30)},
 	}
@@ -330,7 +353,7 @@ func TestWalkByOffsetLogLine(t *testing.T) {
 			rec := &captureHandler{}
 			c := newHandlerClient(t, srv, rec)
 			n := 0
-			for _, err := range c.Contacts.ListIter(t.Context(), NewQuery().Limit(10)) {
+			for _, err := range c.Contacts.ListIter(t.Context(), NewQuery().Limit(5)) {
 				require.NoError(t, err)
 				n++
 			}
