@@ -173,9 +173,9 @@ func (w *Walk[T]) Items() iter.Seq2[*T, error] {
 // first, or filter so that the loop's changes do not move items out of the
 // query, when such a walk must see everything.
 //
-// A page shorter than the limit ends the walk unless X-Total or a next link
-// says more remain, or the server's X-Per-Page shows that it caps its pages
-// at that length.
+// A page shorter than the limit (or than the server's X-Per-Page, when it
+// caps its pages lower) ends the walk unless X-Total or a next link says
+// more remain.
 //
 // Pages fetched ahead (see [Prefetch]) hold the items as they were when
 // fetched, a page or so before the caller reaches them.
