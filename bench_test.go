@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -277,18 +278,36 @@ func BenchmarkClientGetLimiter(b *testing.B) {
 }
 
 // BenchmarkListIter10000 walks 10,000 conversations (50 pages of 200): the
-// SDK's iterator against the same paging loop written by hand.
+// SDK's iterator against the same paging loop written by hand. The server
+// answers offsets and "id=>X" (what the SDK's walk asks after page one) with
+// distinct conversations, made once before the timing.
 func BenchmarkListIter10000(b *testing.B) {
-	page := benchPage(200)
+	const total, size = 10000, 200
+	pages := make([][]byte, total/size)
+	for k := range pages {
+		convs := make([]Conversation, size)
+		for i := range convs {
+			convs[i] = benchConversation(k*size + i)
+		}
+		var err error
+		if pages[k], err = json.Marshal(convs); err != nil {
+			b.Fatal(err)
+		}
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v2/conversations", func(w http.ResponseWriter, r *http.Request) {
-		off, _ := strconv.Atoi(r.URL.Query().Get("offset"))
-		w.Header().Set("X-Total", "10000")
-		if off >= 10000 {
+		start, _ := strconv.Atoi(r.URL.Query().Get("offset"))
+		matching := total
+		if after, ok := strings.CutPrefix(r.URL.Query().Get("id"), ">"); ok {
+			last, _ := strconv.ParseInt(after[len(after)-4:], 16, 64) // benchConversation's ids end in the index
+			start, matching = int(last)+1, total-int(last)-1
+		}
+		w.Header().Set("X-Total", strconv.Itoa(matching))
+		if start >= total {
 			_, _ = w.Write([]byte("[]"))
 			return
 		}
-		_, _ = w.Write(page)
+		_, _ = w.Write(pages[start/size])
 	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()

@@ -118,7 +118,10 @@ func WithRetryWait(minWait, maxWait time.Duration) Option {
 //     shared limiter;
 //   - "chatshipper: refreshing token", "chatshipper: token refreshed" and (at
 //     warn level) "chatshipper: token refresh failed", for a
-//     RefreshingTokenSource that has no logger of its own.
+//     RefreshingTokenSource that has no logger of its own;
+//   - at warn level, "chatshipper: walk pages by offset": a walk that found
+//     the server does not page by key (see [Walk.Pages]), with the
+//     collection, the first page asked by offset and the reason.
 //
 // Headers and bodies, and so tokens and passwords, are never logged, and
 // query values that may be personal data are redacted from URLs. Without it

@@ -361,9 +361,27 @@
 // items out of the query, deletes them or creates others (matching items
 // created during the walk come last). A query with Sort, or its own filter
 // on id, is walked by offset instead: an item that leaves the query or is
-// deleted during such a walk makes it skip one of the items after it, and an
-// item that enters it before the walk's position makes it repeat one. A page
-// fetched ahead holds its items as they were a page earlier.
+// deleted during such a walk makes it skip one of the items after it; an
+// item that enters it before the walk's position pushes one onto the next
+// page, where the walk drops it rather than yield it twice. A page fetched
+// ahead holds its items as they were a page earlier.
+//
+// The API documents paging by offset and limit only, so the walk checks that
+// the server pages by key before relying on it: the first page asked by key
+// must hold ids in increasing order after the last one seen and, when the
+// server sends X-Total, count at least the items the page before left; an
+// empty answer while X-Total, a next link or a full page says more remain is
+// checked with one request by offset. A server that ignores "id=>", refuses
+// it (400 or 422), answers it with nothing, skips items with it or lists them
+// in another order (newest first, say) is walked by offset from there on
+// (following the next link, else counting items), with the limits of a walk
+// by offset above, and the logger set with WithLogger gets one warning,
+// "chatshipper: walk pages by offset", with the reason. Once a server has
+// paged by key, a page by key that would repeat an item or is out of id
+// order is refused: the walk ends with an error matching ErrInvalidResponse
+// before any item of that page is yielded. A page shorter than the limit is
+// the last only when neither X-Total nor a next link says more remain (a
+// server may cap its pages below the limit, and say so in X-Per-Page).
 //
 // Walk returns the same walk as a value that tells its progress from the list
 // headers, without extra requests: Total (from X-Total), Page and Count, read
@@ -381,9 +399,11 @@
 // memory stays bounded by the pages in flight. Concurrency(n) makes a
 // read-only walk: after the first page has told the total, the other pages
 // are fetched by offset, n at once, and yielded in order, so a large listing
-// is read at the rate limit rather than one round trip per page. Its offsets
-// are fixed when it starts: use it only when nothing changes the listing
-// during the walk.
+// is read at the rate limit rather than one round trip per page. Its pages
+// are as long as the first answer (a server may cap them below the limit),
+// and a page that comes back shorter is completed before it is yielded. Its
+// offsets are fixed when it starts: use it only when nothing changes the
+// listing during the walk.
 //
 // # Commands and messages
 //

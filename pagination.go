@@ -33,13 +33,19 @@ const defaultPageLimit = 200
 
 // ErrInvalidResponse is matched (through errors.Is) by the error for a 2xx
 // answer the SDK cannot use: a list page holding null items, or pages that
-// do not advance (a server that ignores the offset or the key filter, or a
-// next link that rewinds). Such answers end the call or the walk with this
-// error instead of yielding garbage or looping.
+// do not advance or would yield an item twice (a server that ignores the
+// offset, a next link that rewinds, a page asked by key whose ids are not in
+// increasing order after the last one yielded). Such answers end the call or
+// the walk with this error instead of yielding garbage, duplicates or
+// looping.
 var ErrInvalidResponse = errors.New("chatshipper: invalid response")
 
 // errPageNoProgress is wrapped when pages would repeat or rewind.
 var errPageNoProgress = fmt.Errorf("%w: pagination does not advance", ErrInvalidResponse)
+
+// errPageOrder is wrapped when a page asked by key is not in increasing id
+// order after the last id yielded.
+var errPageOrder = fmt.Errorf("%w: page out of id order", ErrInvalidResponse)
 
 // parsePagination reads the X-* pagination headers and the Link header.
 func parsePagination(h http.Header) Pagination {

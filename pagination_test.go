@@ -362,7 +362,8 @@ func TestPaginateCounts(t *testing.T) {
 				assert.Equal(t, pageSeqInts(0, tt.n), items, "every item once, in order")
 				require.Len(t, f.calls, mode.want)
 				for i, v := range f.calls {
-					assert.Equal(t, url.Values{"offset": {strconv.Itoa(200 * i)}, "limit": {"200"}}, v)
+					// Each page starts where the one before ended.
+					assert.Equal(t, url.Values{"offset": {strconv.Itoa(min(200*i, tt.n))}, "limit": {"200"}}, v)
 				}
 			})
 		}
@@ -413,26 +414,42 @@ func TestPaginateLeavesCallerQueryWithoutLimit(t *testing.T) {
 
 func TestPaginateFollowsNextLink(t *testing.T) {
 	t.Parallel()
-	// The server's next link, not offset+len(page), decides where to go.
-	var offsets []int
-	fetch := func(_ context.Context, q *Query) ([]string, Pagination, error) {
-		off, _ := q.OffsetValue()
-		offsets = append(offsets, off)
-		h := http.Header{}
-		switch off {
-		case 0:
-			h.Set("Link", `<https://api.chatshipper.com.v2/x?offset=10&limit=2>; rel="next"`)
-			return []string{"a", "b"}, parsePagination(h), nil
-		case 10:
-			h.Set("Link", `<https://api.chatshipper.com/v2/x?limit=2>; rel="first", <https://api.chatshipper.com/v2/x?offset=0&limit=2>; rel="prev"`)
-			return []string{"c", "d"}, parsePagination(h), nil
-		}
-		return nil, paginationAbsent, fmt.Errorf("unexpected offset %d", off)
+	// After a short page, the server's next link decides where to go (the
+	// server held back items of its window); after a full page, the next
+	// page starts right after it, wherever the link points: following a link
+	// further on would skip items the server holds, and one further back
+	// would repeat items.
+	tests := []struct {
+		name    string
+		limit   int
+		page1   []string
+		next    int
+		offsets []int
+	}{
+		{"short page, link further on", 5, []string{"a", "b"}, 10, []int{0, 10}},
+		{"full page, link further on", 2, []string{"a", "b"}, 10, []int{0, 2}},
+		{"full page, link inside the page", 2, []string{"a", "b"}, 1, []int{0, 2}},
 	}
-	items, errs := collectPages(t, paginate(t.Context(), NewQuery().Limit(2), fetch))
-	require.Empty(t, errs)
-	assert.Equal(t, []string{"a", "b", "c", "d"}, items)
-	assert.Equal(t, []int{0, 10}, offsets)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var offsets []int
+			fetch := func(_ context.Context, q *Query) ([]string, Pagination, error) {
+				off, _ := q.OffsetValue()
+				offsets = append(offsets, off)
+				h := http.Header{}
+				if off == 0 {
+					h.Set("Link", fmt.Sprintf(`<https://api.chatshipper.com.v2/x?offset=%d&limit=%d>; rel="next"`, tt.next, tt.limit))
+					return tt.page1, parsePagination(h), nil
+				}
+				h.Set("Link", `<https://api.chatshipper.com/v2/x?limit=2>; rel="first", <https://api.chatshipper.com/v2/x?offset=0&limit=2>; rel="prev"`)
+				return []string{"c", "d"}, parsePagination(h), nil
+			}
+			items, errs := collectPages(t, paginate(t.Context(), NewQuery().Limit(tt.limit), fetch))
+			require.Empty(t, errs)
+			assert.Equal(t, []string{"a", "b", "c", "d"}, items)
+			assert.Equal(t, tt.offsets, offsets)
+		})
+	}
 }
 
 func TestPaginateServerPageCap(t *testing.T) {

@@ -2,8 +2,11 @@ package chatshipper
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
+	"log/slog"
+	"net/http"
 	"sync"
 )
 
@@ -36,6 +39,9 @@ type walkConfig struct {
 	prefetch    int // pages fetched ahead of the one the caller works on
 	concurrency int // >1: the read-only walk by offset, that many pages at once
 	err         error
+	// logOffset, if set, is told when a walk that wanted to page by key
+	// pages by offset instead, from page on, and why.
+	logOffset func(ctx context.Context, page int, reason string)
 }
 
 // defaultPrefetch is how many pages a walk fetches ahead of the caller.
@@ -61,10 +67,14 @@ func Prefetch(n int) WalkOption {
 // through the client's limiter and retries, and yields them in order. The
 // offsets are fixed when the walk starts, so this is for listings that do not
 // change during the walk: an item created, deleted or moved in or out of the
-// query during the walk shifts the others and can make the walk skip or
-// repeat items. Without X-Total in the first answer the walk goes on page by
-// page. n must be at least 1; 1 means the default walk. Memory is bounded by
-// n pages.
+// query during the walk shifts the others and can make the walk skip items
+// (an item pushed onto the next page is dropped there, not yielded twice).
+// The pages are as long as the first one the server answered (it may answer
+// fewer items than the limit, and say so in X-Per-Page), and a page that
+// comes back shorter than that is completed with more requests before it is
+// yielded, so a server that shortens its pages makes no gap. Without X-Total
+// in the first answer the walk goes on page by page. n must be at least 1; 1
+// means the default walk. Memory is bounded by n pages.
 func Concurrency(n int) WalkOption {
 	return func(c *walkConfig) {
 		if n < 1 {
@@ -126,8 +136,8 @@ func (w *Walk[T]) Items() iter.Seq2[*T, error] {
 //
 // A walk without Concurrency and with a query that neither sorts nor filters
 // on id pages by key: after a page it asks for the items whose id is greater
-// than the last one seen (the API's default order is by id; see
-// https://developers.chatshipper.com/docs/api-introduction). So every item
+// than the last one seen (the API orders lists by id by default; see
+// https://developers.chatshipper.com/docs/api-resource-sets). So every item
 // that matched when the walk began and still matches when the walk reaches
 // it is yielded exactly once, whatever the loop changes: items leaving or
 // entering the query, deleted or created, do not shift the others. Items
@@ -135,12 +145,37 @@ func (w *Walk[T]) Items() iter.Seq2[*T, error] {
 // that creates a matching item for each one it sees never ends). A query's
 // own Offset applies to the first page only.
 //
+// The API documents paging by offset and limit; that a list filter "id=>X"
+// compares ids is not documented, so the walk checks it before relying on
+// it. The first page is asked by offset, and the first page asked by key is
+// checked against it: its ids must come in increasing order after the last
+// one seen, and its X-Total, when there is one, must count at least the
+// items the first page left; when it is empty although X-Total, a next link
+// or a full first page says more may remain, one request by offset decides.
+// A server that ignores the key filter, refuses it (400 or 422), answers it
+// with nothing, skips items with it, lists newest first or orders by
+// something else is walked by offset from there on, following the next link
+// (or counting items when there is none), and the client's logger (see
+// [WithLogger]) gets one warning, "chatshipper: walk pages by offset", with
+// the collection, the page and the reason; such a walk has the limits of a
+// walk by offset, below. Once the server has answered a page by key as
+// expected, a later page by key whose ids are not in increasing order after
+// the last id yielded (a page end repeated, newest items first) is refused:
+// the walk ends with an error matching [ErrInvalidResponse], and none of
+// that page's items is yielded.
+//
 // A query that sorts, or filters on id itself, is walked by offset: an item
 // that leaves the query or is deleted during the walk shifts the ones after
-// it back, and the walk skips as many of them; an item that enters the query
-// before the walk's position makes it yield one item twice. Collect the IDs
+// it back, and the walk skips as many of them. An item that enters the query
+// before the walk's position pushes the last item of a page onto the next;
+// the walk drops an item it yielded on the page before, so it is not yielded
+// twice unless the items are pushed more than a page on. Collect the IDs
 // first, or filter so that the loop's changes do not move items out of the
 // query, when such a walk must see everything.
+//
+// A page shorter than the limit (or than the server's X-Per-Page, when it
+// caps its pages lower) ends the walk unless X-Total or a next link says
+// more remain.
 //
 // Pages fetched ahead (see [Prefetch]) hold the items as they were when
 // fetched, a page or so before the caller reaches them.
@@ -177,6 +212,12 @@ func (w *Walk[T]) Count() int { return w.count }
 // page before the caller does (the loop guard learns of replies from it).
 func newWalk[T any](ctx context.Context, c *Client, collection string, q *Query, opts []WalkOption, observe func([]*T)) *Walk[T] {
 	cfg := newWalkConfig(opts)
+	if c.logger != nil {
+		cfg.logOffset = func(ctx context.Context, page int, reason string) {
+			c.logger.LogAttrs(ctx, slog.LevelWarn, "chatshipper: walk pages by offset",
+				slog.String("collection", collection), slog.Int("page", page), slog.String("reason", reason))
+		}
+	}
 	fetch := func(ctx context.Context, q *Query) ([]*T, *Response, error) {
 		return listPage[T](ctx, c, collection, q)
 	}
@@ -213,21 +254,29 @@ func errWalk[T any](err error) *Walk[T] {
 
 // walkPage is one page as the engine hands it on.
 type walkPage[E any] struct {
-	items               []E
-	resp                *Response
-	number, start       int
-	total               int
-	err                 error // yielded after items, if any
-	last                bool  // no page follows
-	pageOffset, advance int   // offset the request used; where the next starts
+	items  []E
+	resp   *Response
+	number int
+	start  int // set by the consumer: items yielded before this page
+	total  int // the walk's expected total (offset pages), or -1
+	// remaining is X-Total of a page asked by key (the items from this
+	// page on), or -1; the consumer adds the items yielded before it.
+	remaining int
+	err       error // yielded after items, if any
+	last      bool  // no page follows
+	// byOffset: the page was asked by offset, so it may repeat items of the
+	// page before (the listing moved, or the server ignores the offset).
+	byOffset            bool
+	pageOffset, advance int // offset the request used; where the next starts
 }
 
 // walkPages is the paging engine. fetch gets a fresh query per page (the
 // caller's q is never changed). idOf, when non-nil, reads an item's ID so the
-// walk can page by key; with nil, or a query that sorts or filters on id, or
-// with Concurrency, the walk pages by offset. Pages are fetched by one
-// goroutine (several with Concurrency) at most cfg.prefetch pages ahead of
-// the consumer; when the consumer stops, the walk's context is cancelled and
+// walk can page by key and never yields an item of a page again on the page
+// after it; with nil, or a query that sorts or filters on id, or with
+// Concurrency, the walk pages by offset. Pages are fetched by one goroutine
+// (several with Concurrency) at most cfg.prefetch pages ahead of the
+// consumer; when the consumer stops, the walk's context is cancelled and
 // walkPages returns only after every goroutine it started has ended.
 func walkPages[E any](ctx context.Context, q *Query, cfg walkConfig, fetch func(context.Context, *Query) ([]E, *Response, error), idOf func(E) string) iter.Seq2[*walkPage[E], error] {
 	return func(yield func(*walkPage[E], error) bool) {
@@ -250,11 +299,8 @@ func walkPages[E any](ctx context.Context, q *Query, cfg walkConfig, fetch func(
 			wg.Wait()
 		}()
 
-		s := &walkState[E]{q: q, fetch: fetch, idOf: idOf}
-		s.init()
-		if cfg.concurrency > 1 {
-			s.byKey = false
-		}
+		s := &walkState[E]{q: q, fetch: fetch, idOf: idOf, logOffset: cfg.logOffset}
+		s.init(cfg.concurrency > 1)
 		slots := cfg.prefetch + 1
 		if cfg.concurrency > slots {
 			slots = cfg.concurrency
@@ -270,6 +316,9 @@ func walkPages[E any](ctx context.Context, q *Query, cfg walkConfig, fetch func(
 			s.run(wctx, cfg.concurrency, sem, order, &wg)
 		}()
 
+		var prevIDs []string // the ids of the page before, as yielded
+		prevTotal := -1
+		yielded := 0
 		for ch := range order {
 			var p *walkPage[E]
 			select {
@@ -280,6 +329,32 @@ func walkPages[E any](ctx context.Context, q *Query, cfg walkConfig, fetch func(
 				case <-ctx.Done():
 					yield(nil, ctx.Err())
 					return
+				}
+			}
+			if p.byOffset && idOf != nil && len(prevIDs) > 0 && len(p.items) > 0 {
+				p.items = dropRepeated(p.items, prevIDs, idOf)
+				// Only items of the page before, and no more items in
+				// the listing than then: the server ignores the offset.
+				// (When the listing grew, items entered it before the
+				// walk's position and pushed the page before onto this
+				// one: the walk goes on.)
+				if len(p.items) == 0 && p.err == nil && (p.total < 0 || p.total <= prevTotal) {
+					p.err = fmt.Errorf("%w: page %d holds only items of the page before (offset ignored?)", errPageNoProgress, p.number)
+				}
+			}
+			if p.byOffset {
+				prevTotal = p.total
+			}
+			p.start = yielded
+			if p.remaining >= 0 {
+				p.total = yielded + p.remaining
+			}
+			yielded += len(p.items)
+			if idOf != nil && len(p.items) > 0 {
+				// Read before the caller can change the page's slice.
+				prevIDs = prevIDs[:0]
+				for _, it := range p.items {
+					prevIDs = append(prevIDs, idOf(it))
 				}
 			}
 			if len(p.items) > 0 || p.err == nil {
@@ -303,41 +378,103 @@ func walkPages[E any](ctx context.Context, q *Query, cfg walkConfig, fetch func(
 	}
 }
 
-// walkState is the dispatcher's view of the walk.
-type walkState[E any] struct {
-	q     *Query
-	fetch func(context.Context, *Query) ([]E, *Response, error)
-	idOf  func(E) string
-
-	byKey       bool
-	limit       int
-	firstOffset int // the caller's offset
-	offset      int // offset of the next request (offset walk)
-	key         string
-	prevFirst   string // the first item's ID of the previous page (offset walk)
-	number      int
-	start       int // items in the pages fetched so far
+// dropRepeated returns items without those whose id is in prevIDs (an item
+// shifted onto the next offset page by a change to the listing, or a page
+// answered again by a server that ignores the offset). Items without an id
+// are kept.
+func dropRepeated[E any](items []E, prevIDs []string, idOf func(E) string) []E {
+	seen := make(map[string]struct{}, len(prevIDs))
+	for _, id := range prevIDs {
+		if id != "" {
+			seen[id] = struct{}{}
+		}
+	}
+	var kept []E
+	for i, it := range items {
+		if _, dup := seen[idOf(it)]; !dup {
+			if kept != nil {
+				kept = append(kept, it)
+			}
+			continue
+		}
+		if kept == nil {
+			kept = append(make([]E, 0, len(items)-1), items[:i]...)
+		}
+	}
+	if kept == nil {
+		return items
+	}
+	return kept
 }
 
-func (s *walkState[E]) init() {
+// walkMode is how the walk asks for its pages.
+type walkMode int
+
+const (
+	// modeOffset asks by offset and limit, as the API documents: a query
+	// that sorts or filters on id, Concurrency, items without IDs, or a
+	// server found not to page by key.
+	modeOffset walkMode = iota
+	// modeUnverified wants to page by key but has not seen the server
+	// answer a key page yet: its first page came by offset, and the first
+	// page asked by key is checked (firstKeyPage).
+	modeUnverified
+	// modeKey asks for the items whose id is greater than the last one
+	// yielded; the server answered the first such page as expected.
+	modeKey
+)
+
+// walkState is the dispatcher's view of the walk.
+type walkState[E any] struct {
+	q         *Query
+	fetch     func(context.Context, *Query) ([]E, *Response, error)
+	idOf      func(E) string
+	logOffset func(ctx context.Context, page int, reason string)
+
+	mode        walkMode
+	keyNext     bool // modeUnverified: the next page is the first asked by key
+	limit       int
+	firstOffset int    // the caller's offset
+	offset      int    // offset of the next offset request
+	key         string // the last (greatest) id yielded (modeUnverified, modeKey)
+	prevTotal   int    // X-Total of the last offset page, or -1
+	number      int
+}
+
+func (s *walkState[E]) init(concurrent bool) {
 	s.limit = defaultPageLimit
 	if l, ok := s.q.LimitValue(); ok {
 		s.limit = l
 	}
 	s.firstOffset, _ = s.q.OffsetValue()
 	s.offset = s.firstOffset
-	s.byKey = s.idOf != nil && !s.q.sorted() && !s.q.Has("id") && !s.q.Has("_id")
+	s.prevTotal = -1
+	s.mode = modeOffset
+	if s.idOf != nil && !concurrent && !s.q.sorted() && !s.q.Has("id") && !s.q.Has("_id") {
+		s.mode = modeUnverified
+	}
 }
 
-// nextQuery is the query of the next sequential page.
-func (s *walkState[E]) nextQuery() *Query {
-	if s.byKey {
-		if s.number == 0 {
-			return s.q.Limit(s.limit)
-		}
-		return s.q.withoutOffset().Where("id", Gt(s.key)).Limit(s.limit)
+// offsetQuery is the query of the next page by offset. The first page of a
+// walk that wants keys keeps the caller's query as it is (offset included).
+func (s *walkState[E]) offsetQuery() *Query {
+	if s.number == 0 && s.mode != modeOffset {
+		return s.q.Limit(s.limit)
 	}
 	return s.q.Offset(s.offset).Limit(s.limit)
+}
+
+// keyQuery is the query of the next page by key.
+func (s *walkState[E]) keyQuery() *Query {
+	return s.q.withoutOffset().Where("id", Gt(s.key)).Limit(s.limit)
+}
+
+// toOffset makes the walk page by offset from here on, and logs why.
+func (s *walkState[E]) toOffset(ctx context.Context, reason string) {
+	s.mode, s.keyNext = modeOffset, false
+	if s.logOffset != nil {
+		s.logOffset(ctx, s.number+1, reason)
+	}
 }
 
 // put hands a page to the consumer: it waits for a free slot, then queues
@@ -370,141 +507,262 @@ func (s *walkState[E]) run(ctx context.Context, concurrency int, sem chan struct
 		if !ok {
 			return
 		}
-		q := s.nextQuery()
-		items, resp, err := s.fetch(ctx, q)
-		if err != nil {
-			ch <- &walkPage[E]{err: err}
-			return
-		}
-		p := s.sequentialPage(items, resp)
+		p := s.nextPage(ctx)
 		ch <- p
 		if p.last || p.err != nil {
 			return
 		}
-		if concurrency > 1 && s.number == 1 && p.resp != nil && p.resp.Total >= 0 {
-			s.runConcurrent(ctx, p, sem, order, wg)
+		if concurrency > 1 && s.number == 1 && p.resp != nil && p.resp.Total >= 0 && s.runConcurrent(ctx, p, sem, order, wg) {
 			return
 		}
 	}
 }
 
-// sequentialPage builds the page just fetched and moves the walk on.
-func (s *walkState[E]) sequentialPage(items []E, resp *Response) *walkPage[E] {
-	pg := paginationAbsentValue()
-	if resp != nil {
-		pg = resp.Pagination
+// nextPage fetches the next sequential page: by key, by offset, or, for the
+// first key page, by key checked against a page by offset when its answer
+// is in doubt.
+func (s *walkState[E]) nextPage(ctx context.Context) *walkPage[E] {
+	if s.mode == modeKey || s.keyNext {
+		items, resp, err := s.fetch(ctx, s.keyQuery())
+		if err != nil {
+			var er *ErrorResponse
+			if s.keyNext && errors.As(err, &er) && (er.StatusCode == http.StatusBadRequest || er.StatusCode == http.StatusUnprocessableEntity) {
+				// A server that validates the id filter and refuses it.
+				s.toOffset(ctx, fmt.Sprintf("the server refused the id filter (status %d)", er.StatusCode))
+				return s.fetchOffsetPage(ctx)
+			}
+			return &walkPage[E]{err: err, remaining: -1}
+		}
+		if s.keyNext {
+			return s.firstKeyPage(ctx, items, resp)
+		}
+		return s.keyPage(items, resp)
 	}
+	return s.fetchOffsetPage(ctx)
+}
+
+func (s *walkState[E]) fetchOffsetPage(ctx context.Context) *walkPage[E] {
+	items, resp, err := s.fetch(ctx, s.offsetQuery())
+	if err != nil {
+		return &walkPage[E]{err: err, remaining: -1}
+	}
+	return s.offsetPage(ctx, items, resp)
+}
+
+// firstKeyPage decides, from the first answer to a key query, whether the
+// server pages by key. Nothing of that answer has been yielded, so when it
+// is in doubt the walk can still go on by offset without losing or repeating
+// an item (as it does when the server refuses the key query with a 400 or
+// 422, in nextPage):
+//
+//   - a page holding an id not after the last one yielded, or out of
+//     increasing order, is dropped: the server ignores the key filter or
+//     orders otherwise; the page at the next offset follows instead;
+//   - so is a page whose X-Total counts fewer items than the page before
+//     left (X-Total minus the offset after it): the key filter skips items,
+//     or the server orders by something else than the id (the items after
+//     the last id are fewer than the items after the last position);
+//   - an empty answer (while the page before left room for more, which is
+//     why a key page was asked) is checked with one request by offset: when
+//     that finds items, the key filter missed them.
+func (s *walkState[E]) firstKeyPage(ctx context.Context, items []E, resp *Response) *walkPage[E] {
+	s.keyNext = false
+	pg := paginationOf(resp)
+	if len(items) == 0 {
+		// The page at the next offset decides.
+		items, resp, err := s.fetch(ctx, s.offsetQuery())
+		if err != nil {
+			return &walkPage[E]{err: err, remaining: -1}
+		}
+		if len(items) > 0 {
+			s.toOffset(ctx, "the id filter found nothing where the offset did")
+		}
+		return s.offsetPage(ctx, items, resp)
+	}
+	if _, reason := s.keyOrder(items, s.key); reason != "" {
+		s.toOffset(ctx, "the server does not page by id: "+reason)
+		return s.fetchOffsetPage(ctx)
+	}
+	if left := s.prevTotal - s.offset; pg.Total >= 0 && s.prevTotal >= 0 && pg.Total < left {
+		s.toOffset(ctx, fmt.Sprintf("the id filter counts %d items (X-Total) where %d were left", pg.Total, left))
+		return s.fetchOffsetPage(ctx)
+	}
+	s.mode = modeKey
+	return s.keyPage(items, resp)
+}
+
+// keyOrder checks that the ids of items are non-empty, increasing and after
+// the key after; it returns the last id, or why they are not.
+func (s *walkState[E]) keyOrder(items []E, after string) (last, reason string) {
+	last = after
+	for i, it := range items {
+		id := s.idOf(it)
+		switch {
+		case id == "":
+			return "", fmt.Sprintf("item %d has no id", i)
+		case last != "" && id <= last && i == 0:
+			return "", fmt.Sprintf("its first id %s is not after %s, the last id yielded", id, last)
+		case last != "" && id <= last:
+			return "", fmt.Sprintf("item %d (id %s) is not after id %s", i, id, last)
+		}
+		last = id
+	}
+	return last, ""
+}
+
+// lastPage reads the headers of a page of n items; pos is where the next
+// page starts in the listing X-Total counts. X-Total decides, then the links
+// (the API leaves "next" out only on the last page), then the page length: a
+// page shorter than the limit, or than X-Per-Page when the server caps its
+// pages lower, is the last. So a short page is not the end while X-Total or
+// a next link says more remain; a server that caps its pages and says so in
+// none of these headers cannot be told from one whose listing ends there.
+func (s *walkState[E]) lastPage(n, pos int, pg Pagination) bool {
+	switch {
+	case n == 0:
+		return true
+	case pg.Total >= 0:
+		return pos >= pg.Total
+	case pg.NextOffset >= 0:
+		return false
+	case pg.FirstOffset >= 0 || pg.PrevOffset >= 0 || pg.LastOffset >= 0:
+		return true
+	}
+	return !s.full(n, pg)
+}
+
+// full reports whether a page of n items is as long as the server makes
+// them.
+func (s *walkState[E]) full(n int, pg Pagination) bool {
+	size := s.limit
+	if pg.PerPage > 0 {
+		size = min(size, pg.PerPage)
+	}
+	return n >= size
+}
+
+// offsetPage builds the page just fetched by offset and moves the walk on.
+func (s *walkState[E]) offsetPage(ctx context.Context, items []E, resp *Response) *walkPage[E] {
+	pg := paginationOf(resp)
 	s.number++
 	reqOffset := s.offset
-	if s.byKey && s.number > 1 {
-		reqOffset = 0
-	}
-	p := &walkPage[E]{items: items, resp: resp, number: s.number, start: s.start, total: -1, pageOffset: reqOffset}
+	p := &walkPage[E]{items: items, resp: resp, number: s.number, total: -1, remaining: -1, byOffset: true, pageOffset: reqOffset}
 	if pg.Total >= 0 {
-		p.total = s.start + max(pg.Total-reqOffset, 0)
-		if !s.byKey {
-			p.total = max(pg.Total-s.firstOffset, 0)
-		}
+		p.total = max(pg.Total-s.firstOffset, 0)
 	}
-	s.start += len(items)
+	s.prevTotal = pg.Total
 	if len(items) == 0 {
 		p.last = true
 		return p
 	}
+	// The next page starts after this one. A next link further on is
+	// followed only after a short page (the server held back items of its
+	// window); after a full page it would skip items.
 	next := reqOffset + len(items)
 	if pg.NextOffset >= 0 {
 		if pg.NextOffset <= reqOffset {
 			p.err = fmt.Errorf("%w: next offset %d after offset %d", errPageNoProgress, pg.NextOffset, reqOffset)
 			return p
 		}
-		if !s.byKey {
+		if pg.NextOffset > next && !s.full(len(items), pg) {
 			next = pg.NextOffset
 		}
 	}
-	p.advance = next
-	switch {
-	case pg.Total >= 0:
-		p.last = next >= pg.Total
-	case pg.NextOffset < 0 && (pg.FirstOffset >= 0 || pg.PrevOffset >= 0):
-		// The spec omits "next" only on the last page; first/prev show
-		// that the server does send links for this listing.
+	p.advance, s.offset = next, next
+	if s.lastPage(len(items), next, pg) {
 		p.last = true
-	default:
-		// A server that caps the page size says so in X-Per-Page; a page
-		// is short only against what the server allows.
-		pageSize := s.limit
-		if pg.PerPage > 0 && pg.PerPage < pageSize {
-			pageSize = pg.PerPage
-		}
-		p.last = len(items) < pageSize
-	}
-	if p.last {
 		return p
 	}
-	if s.byKey {
-		id := s.idOf(items[len(items)-1])
-		if id == "" {
-			p.err = fmt.Errorf("%w: the last item of page %d has no id", errPageNoProgress, s.number)
-			return p
+	if s.mode == modeUnverified {
+		// The next page is asked by key, if this one is in id order.
+		if last, reason := s.keyOrder(items, s.key); reason != "" {
+			s.toOffset(ctx, "the server does not order by id: "+reason)
+		} else {
+			s.key, s.keyNext = last, true
 		}
-		if s.key != "" && id <= s.key {
-			p.err = fmt.Errorf("%w: page %d ends at id %s, not after %s", errPageNoProgress, s.number, id, s.key)
-			return p
-		}
-		s.key = id
-	} else {
-		// A server that ignores the offset answers the same page again:
-		// without totals or links nothing else would end the walk.
-		if s.idOf != nil {
-			first := s.idOf(items[0])
-			if first != "" && first == s.prevFirst {
-				p.err = fmt.Errorf("%w: page %d starts with the same item as the page before (offset ignored?)", errPageNoProgress, s.number)
-				return p
-			}
-			s.prevFirst = first
-		}
-		s.offset = next
 	}
 	return p
 }
 
-// runConcurrent fetches the pages after the first by offset, up to cap(sem)
-// at once, once the first page told the total.
-func (s *walkState[E]) runConcurrent(ctx context.Context, first *walkPage[E], sem chan struct{}, order chan chan *walkPage[E], wg *sync.WaitGroup) {
-	total := first.resp.Total
-	step := first.advance - first.pageOffset
-	if step <= 0 {
-		return
+// keyPage builds a page fetched by key. Its items must come in increasing id
+// order, after the last one yielded: a page that does not is refused, with
+// an error, before any of its items is yielded.
+func (s *walkState[E]) keyPage(items []E, resp *Response) *walkPage[E] {
+	pg := paginationOf(resp)
+	s.number++
+	p := &walkPage[E]{items: items, resp: resp, number: s.number, total: -1, remaining: pg.Total}
+	if len(items) == 0 {
+		p.last = true
+		return p
 	}
+	last, reason := s.keyOrder(items, s.key)
+	if reason != "" {
+		p.items = nil
+		p.err = fmt.Errorf("%w: page %d (ids after %s): %s", errPageOrder, s.number, s.key, reason)
+		return p
+	}
+	s.key = last
+	p.last = s.lastPage(len(items), len(items), pg)
+	return p
+}
+
+// runConcurrent fetches the pages after the first by offset, up to cap(sem)
+// at once, once the first page told the total. Each page is asked for the
+// first page's length (the server's page length: a page never overlaps the
+// next), and a page that comes back short is completed with more requests
+// at once, so a server that shortens its pages later on makes no gap. It
+// reports false, having started nothing, when the first page tells no page
+// length.
+func (s *walkState[E]) runConcurrent(ctx context.Context, first *walkPage[E], sem chan struct{}, order chan chan *walkPage[E], wg *sync.WaitGroup) bool {
+	total := first.resp.Total
+	step := min(first.advance-first.pageOffset, s.limit)
 	if pp := first.resp.PerPage; pp > 0 && pp < step {
 		step = pp
+	}
+	if step <= 0 {
+		return false
 	}
 	walkTotal := max(total-s.firstOffset, 0)
 	number := 1
 	for off := first.advance; off < total; off += step {
 		ch, ok := put(ctx, sem, order)
 		if !ok {
-			return
+			return true
 		}
 		number++
-		last := off+step >= total
-		q := s.q.Offset(off).Limit(s.limit)
-		p := &walkPage[E]{number: number, start: off - s.firstOffset, total: walkTotal, last: last}
+		want := min(step, total-off)
+		p := &walkPage[E]{number: number, total: walkTotal, remaining: -1, last: off+step >= total, byOffset: true, pageOffset: off}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			items, resp, err := s.fetch(ctx, q)
-			if err != nil {
-				ch <- &walkPage[E]{err: err}
-				return
-			}
-			p.items, p.resp = items, resp
-			if len(items) == 0 {
-				p.last = true // the listing shrank
+			for len(p.items) < want {
+				got := len(p.items)
+				items, resp, err := s.fetch(ctx, s.q.Offset(off+got).Limit(step-got))
+				if err != nil {
+					ch <- &walkPage[E]{err: err, remaining: -1}
+					return
+				}
+				if p.resp == nil {
+					p.resp = resp
+				}
+				if len(items) == 0 {
+					p.last = true // the listing shrank
+					break
+				}
+				p.items = append(p.items, items[:min(len(items), step-got)]...)
 			}
 			ch <- p
 		}()
 	}
+	return true
+}
+
+// paginationOf is the pagination of resp, all absent for a nil resp.
+func paginationOf(resp *Response) Pagination {
+	if resp == nil {
+		return paginationAbsentValue()
+	}
+	return resp.Pagination
 }
 
 func paginationAbsentValue() Pagination {

@@ -237,3 +237,30 @@ func TestWalkOptionErrors(t *testing.T) {
 		assert.Empty(t, srv.Requests())
 	}
 }
+
+// A walk by offset (a sorted query) does not yield an item twice when the
+// loop makes an item enter the query before the walk's position: the item
+// pushed from the end of one page to the start of the next is dropped.
+func TestWalkSortedQueryInsertBeforePosition(t *testing.T) {
+	t.Parallel()
+	c, srv := fakeClient(t)
+	ctx := t.Context()
+	want := putBatch(srv, 120, "insert")
+	q := chatshipper.NewQuery().Where("meta.batch", chatshipper.Eq("insert")).Sort("profile.name").Limit(50)
+	var seen []string
+	for contact, err := range c.Contacts.Walk(ctx, q, chatshipper.Prefetch(0)).Items() {
+		require.NoError(t, err)
+		seen = append(seen, contact.ID)
+		if len(seen) == 10 {
+			// Sorts before every "Walker ...": the rest moves one place on.
+			_, _, err := c.Contacts.Create(ctx, &chatshipper.ContactCreate{
+				Organization: srv.Seed.OrganizationID,
+				Profile:      chatshipper.ContactProfile{Name: "Aardvark"},
+				Meta:         chatshipper.Meta{"batch": "insert"},
+			})
+			require.NoError(t, err)
+		}
+	}
+	requireEachOnce(t, want, seen)
+	assert.Len(t, seen, 120)
+}
