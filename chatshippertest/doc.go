@@ -11,8 +11,10 @@
 // token; AdminToken, AgentToken and GuestToken belong to the other seeded
 // users, and srv.Seed holds every seeded id and login (e-mail and password
 // for POST /v2/auth/token). NewServer(nil) starts a server that the caller
-// closes, as the examples do. IDs, names and slugs are deterministic for a
-// given WithSeed and request order.
+// closes, as the examples do. IDs, names, slugs and generated secrets are
+// deterministic for a given WithSeed and request order; webhook event ids are
+// not: they are unique to each server, so a dedupe store that outlives one
+// test run never takes the next run's events for repeats.
 //
 // # What it implements
 //
@@ -110,7 +112,9 @@
 //     replies.
 //   - Identical means the same type, text and meta, meta compared as decoded
 //     JSON (key order and number spelling do not matter; an empty meta is no
-//     meta).
+//     meta). The delivery key the SDK adds to every message
+//     (meta.chatshipperDeliveryKey) is left out, so it never makes messages
+//     differ; the SDK's loop guard leaves it out too.
 //   - Every message a request creates counts, the initial messages of POST
 //     /v2/conversations included, in order; a batch is all or nothing, so a
 //     batch refused with 429 counts nothing.

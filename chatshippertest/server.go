@@ -2,6 +2,7 @@ package chatshippertest
 
 import (
 	"bytes"
+	crand "crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -112,7 +113,8 @@ func WithTokenTTL(d time.Duration) Option {
 
 // WithSeed makes generated IDs, names, slugs, secrets and probabilistic faults
 // follow seed (default 1). Two servers with the same seed that receive the
-// same requests produce the same IDs.
+// same requests produce the same IDs. Webhook event ids are the exception:
+// they are unique to each server, whatever the seed.
 func WithSeed(seed int64) Option { return func(c *config) { c.seed = seed } }
 
 // WithWebhookRetry sets the delay before the first retry of a failed webhook
@@ -174,6 +176,9 @@ type Server struct {
 
 	rngMu sync.Mutex
 	rng   *rand.Rand
+	// instance is random per server, whatever the seed: it makes webhook
+	// event ids unique to this server.
+	instance [16]byte
 
 	recMu   sync.Mutex
 	records []RecordedRequest
@@ -222,6 +227,7 @@ func build(tb testing.TB, opts []Option) *Server {
 	}
 	s := &Server{cfg: cfg, store: newStore(), creds: map[string]credential{}, closing: make(chan struct{})}
 	s.rng = rand.New(rand.NewPCG(uint64(cfg.seed), 0x6368617473686970))
+	_, _ = crand.Read(s.instance[:]) // never fails (crypto/rand.Read)
 	s.idPrefix = 0x5b000000 | s.rng.Uint32()&0x00ffffff
 	s.idCounter = s.rng.Uint64() & 0xffffffffff
 	s.key = []byte(fmt.Sprintf("chatshippertest-key-%d-%x", cfg.seed, s.rng.Uint64()))

@@ -364,10 +364,17 @@ func (s *Server) randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// uuid returns a seeded random version-4 UUID.
-func (s *Server) uuid() string {
+// eventID returns a version-4 UUID for a webhook event: a seeded draw (so
+// the seeded names, slugs and secrets that follow are the same as ever)
+// mixed with the server's own random bytes, so event ids never repeat from
+// one server to the next, whatever the seed: a dedupe store that outlives a
+// test run must not take the next run's events for repeats.
+func (s *Server) eventID() string {
 	h := s.randomHex(16)
 	b, _ := hex.DecodeString(h)
+	for i := range b {
+		b[i] ^= s.instance[i]
+	}
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
