@@ -120,7 +120,7 @@ func (t *tx) touchLoops(conv string) map[string]*loopState {
 // and resets the consecutive count of every bot in the conversation. Other
 // messages count when the caller is a bot user. Identical means same type,
 // text and meta (as decoded JSON: key order and number spelling do not
-// matter; the delivery key is left out).
+// matter; the delivery key is left out), or what WithIdenticalBy says.
 func (s *Server) checkLoop(t *tx, cl *caller, conv, typ, text, role string, meta doc) error {
 	if role == "contact" || role == "agent" {
 		if len(s.loops.convs[conv]) > 0 {
@@ -150,7 +150,15 @@ func (s *Server) checkLoop(t *tx, cl *caller, conv, typ, text, role string, meta
 	if len(meta) == 0 {
 		meta = nil // an empty meta is no meta
 	}
-	fpJSON, _ := json.Marshal([]any{typ, text, meta})
+	var fpJSON []byte
+	switch cfg.identicalBy {
+	case IdenticalByText:
+		fpJSON, _ = json.Marshal([]any{text})
+	case IdenticalByTextMeta:
+		fpJSON, _ = json.Marshal([]any{text, meta})
+	default:
+		fpJSON, _ = json.Marshal([]any{typ, text, meta})
+	}
 	fp := string(fpJSON)
 	now := t.now
 	st.identical[fp] = prune(st.identical[fp], now, cfg.identicalWindow)
