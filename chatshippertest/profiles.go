@@ -99,7 +99,8 @@ const (
 
 // Profiles returns the documented profiles, one per variation, in a fixed
 // order; each is a fresh copy. Combine them with [Combine] or by name with
-// [ParseProfile].
+// [ParseProfile]. The default server is not among them: it is Combine()
+// (ParseProfile("default")), named "default".
 //
 //	for _, p := range chatshippertest.Profiles() {
 //		t.Run("profile="+p.Name, func(t *testing.T) {

@@ -46,7 +46,7 @@ func TestProfilesCatalogue(t *testing.T) {
 			assert.Equal(t, []string{p.Name}, partNames(p))
 			got := profile(t, p.Name)
 			assert.Equal(t, p.Name, got.Name)
-			NewServer(nil, p.Option).Close() // a valid option
+			NewInProcessServer(nil, p.Option).Close() // a valid option
 		})
 	}
 	assert.Equal(t, want, names, "names are stable: test names and command lines use them")
@@ -56,7 +56,7 @@ func TestProfilesCatalogue(t *testing.T) {
 	assert.Empty(t, def.Parts())
 	assert.Equal(t, "default", Combine().Name)
 	assert.Equal(t, "default", Profile{}.String())
-	NewServer(nil, def.Option).Close()
+	NewInProcessServer(nil, def.Option).Close()
 
 	combo := profile(t, "page-cap-10+no-total+clock-behind-2h")
 	assert.Equal(t, "page-cap-10+no-total+clock-behind-2h", combo.Name)
@@ -80,7 +80,7 @@ func TestProfilesCatalogue(t *testing.T) {
 		assert.True(t, strings.HasPrefix(err.Error(), bad.err), "%s: %v", bad.name, err)
 	}
 	assert.PanicsWithError(t, "chatshippertest: profiles clock-ahead-2h and clock-behind-2h both set the clock", func() {
-		NewServer(nil, Combine(profile(t, "clock-ahead-2h"), profile(t, "clock-behind-2h")).Option)
+		NewInProcessServer(nil, Combine(profile(t, "clock-ahead-2h"), profile(t, "clock-behind-2h")).Option)
 	})
 }
 

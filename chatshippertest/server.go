@@ -148,8 +148,9 @@ func WithWebhookRetry(initial time.Duration, attempts int) Option {
 }
 
 // WithWebhookClient sets the HTTP client used for webhook verification and
-// delivery (default: a plain client; each attempt is bounded to 20 s by a
-// context). Tests running inside testing/synctest pass a client whose
+// delivery (default: a client with its own transport, cloned from
+// http.DefaultTransport, so closing other test servers never breaks a
+// delivery; each attempt is bounded to 20 s by a context). Tests running inside testing/synctest pass a client whose
 // transport calls their handler in-process.
 func WithWebhookClient(hc *http.Client) Option {
 	return func(c *config) {

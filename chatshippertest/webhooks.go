@@ -57,6 +57,7 @@ type webhookDispatcher struct {
 	s      *Server
 	ctx    context.Context
 	cancel context.CancelFunc
+	own    *http.Client // the default client (ownClient)
 
 	mu      sync.Mutex
 	queues  map[string][]delivery
@@ -87,7 +88,7 @@ type webhookDispatcher struct {
 
 func newWebhookDispatcher(s *Server) *webhookDispatcher {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &webhookDispatcher{s: s, ctx: ctx, cancel: cancel,
+	return &webhookDispatcher{s: s, ctx: ctx, cancel: cancel, own: ownClient(),
 		queues: map[string][]delivery{}, running: map[string]bool{},
 		sched: map[string][]*scheduled{}, wake: map[string]chan struct{}{},
 		jitter:    rand.New(rand.NewPCG(uint64(s.cfg.seed), 0x6a6974746572)),
@@ -153,6 +154,19 @@ func (d *webhookDispatcher) finishVerify(id, rawURL string, passed bool) {
 func (d *webhookDispatcher) client() *http.Client {
 	if c := d.s.cfg.hookClient; c != nil {
 		return c
+	}
+	return d.own
+}
+
+// ownClient is the default webhook client: a transport of its own, cloned
+// from http.DefaultTransport, because closing any httptest.Server closes the
+// idle connections of http.DefaultTransport and now and then broke a POST
+// the receiver had already handled (the retry then delivered the event
+// twice). When http.DefaultTransport is not an *http.Transport (a test
+// replaced it), http.DefaultClient is used.
+func ownClient() *http.Client {
+	if t, ok := http.DefaultTransport.(*http.Transport); ok {
+		return &http.Client{Transport: t.Clone()}
 	}
 	return http.DefaultClient
 }
@@ -448,6 +462,9 @@ func (d *webhookDispatcher) close() {
 	d.closed = true
 	d.mu.Unlock()
 	d.cancel()
+	if d.own != http.DefaultClient {
+		d.own.CloseIdleConnections()
+	}
 }
 
 // WaitDeliveries blocks until no webhook delivery or verification is pending

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -440,4 +441,38 @@ func TestWebhookEventIDsUniquePerServer(t *testing.T) {
 			seen[e["id"]] = true
 		}
 	})
+}
+
+// Closing any httptest.Server closes the idle connections of
+// http.DefaultTransport; a webhook POST on such a connection, which the
+// receiver had already handled, now and then failed with "connection broken:
+// CloseIdleConnections called", and the retry delivered the event twice (seen
+// in TestWebhookFirstEventDelivered and TestWebhookResourceEvents under load).
+// The server's default webhook client has its own transport. Not parallel:
+// it swaps http.DefaultTransport to see who uses it.
+func TestWebhookClientOwnTransport(t *testing.T) {
+	rc := &receiver{}
+	hsURL := listen(t, rc)
+	srv, _ := newTest(t)
+	shared := &countingTransport{next: http.DefaultTransport}
+	http.DefaultTransport = shared
+	t.Cleanup(func() { http.DefaultTransport = shared.next })
+
+	addHook(t, srv, m{"url": hsURL, "events": []any{"conversation.create"}})
+	newConv(t, srv, srv.Token, m{})
+	wait(t, srv)
+	assert.Len(t, rc.got(t), 1)
+	assert.Equal(t, 2, len(rc.challenges)+len(rc.events), "a challenge and a delivery")
+	assert.Zero(t, shared.n.Load(), "the shared default transport is not used")
+}
+
+// countingTransport counts the requests it passes on.
+type countingTransport struct {
+	next http.RoundTripper
+	n    atomic.Int64
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.next.RoundTrip(r)
 }
