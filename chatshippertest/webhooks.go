@@ -468,7 +468,7 @@ func (d *webhookDispatcher) close() {
 }
 
 // WaitDeliveries blocks until no webhook delivery or verification is pending
-// (retries included), or ctx ends.
+// (retries, late and repeated deliveries included), or ctx ends.
 func (s *Server) WaitDeliveries(ctx context.Context) error {
 	d := s.hooks
 	d.mu.Lock()
