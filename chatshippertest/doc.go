@@ -11,8 +11,10 @@
 // token; AdminToken, AgentToken and GuestToken belong to the other seeded
 // users, and srv.Seed holds every seeded id and login (e-mail and password
 // for POST /v2/auth/token). NewServer(nil) starts a server that the caller
-// closes, as the examples do. IDs, names and slugs are deterministic for a
-// given WithSeed and request order.
+// closes, as the examples do. IDs, names, slugs and generated secrets are
+// deterministic for a given WithSeed and request order; webhook event ids are
+// not: they are unique to each server, so a dedupe store that outlives one
+// test run never takes the next run's events for repeats.
 //
 // # What it implements
 //
@@ -52,7 +54,8 @@
 //   - Limits: 20 requests per sliding second per token and per IP, and the
 //     bot loop limits (identical and consecutive messages, see below), all
 //     429 with Retry-After. WithClock lets tests move time instead of
-//     sleeping.
+//     sleeping; timestamps, token times, the limits' windows and the Date
+//     header of every answer follow it.
 //   - Fault injection (InjectFault): error statuses, Retry-After, delays,
 //     dropped connections before or after acting.
 //   - Transactions: every request is all or nothing. A batch of messages
@@ -72,7 +75,7 @@
 //     "unverified" and runs the challenge in the background; events raised
 //     meanwhile are held and delivered, in order, once the challenge passes
 //     (dropped if it fails), so the first event after the create is never
-//     lost.
+//     lost. Event ids are unique to each server (see WithSeed).
 //
 // Requests returns every request received, in order. Get, List and Put read
 // and write the state directly (Put stores documents verbatim, so fixtures
@@ -110,12 +113,61 @@
 //     replies.
 //   - Identical means the same type, text and meta, meta compared as decoded
 //     JSON (key order and number spelling do not matter; an empty meta is no
-//     meta).
+//     meta). The delivery key the SDK adds to every message
+//     (meta.chatshipperDeliveryKey) is left out, so it never makes messages
+//     differ; the SDK's loop guard leaves it out too.
 //   - Every message a request creates counts, the initial messages of POST
 //     /v2/conversations included, in order; a batch is all or nothing, so a
 //     batch refused with 429 counts nothing.
 //   - A message created at t counts until t+window: at exactly t+window it no
 //     longer does. A refused message counts nothing.
+//
+// # Profiles: every server the documentation allows
+//
+// The defaults are one reading of the documentation. Where it leaves a point
+// open, an option makes the fake another server it allows, and [Profiles]
+// lists them by name, each with the documentation that allows it:
+//
+//   - page-cap-10, page-cap-50: pages capped below the limit asked
+//     ([WithPageCap]).
+//   - id-compare-ignored, id-compare-unmatched, id-compare-refused: id>X
+//     and the other id ranges ignored, matching nothing, or answered 400
+//     ([WithIDComparisons]).
+//   - no-total, no-link, no-paging-headers: no X-Total, X-Total-Pages or
+//     rel="last" link ([WithoutTotalHeaders]); no Link header
+//     ([WithoutLinkHeader]); neither.
+//   - clock-ahead-2h, clock-behind-2h: the server's clock 2 hours off
+//     ([WithClockSkew]).
+//   - errors-quote-values: 4xx messages quote the request's values,
+//     secrets included ([WithErrorsQuotingValues]).
+//   - retry-after-3600, retry-after-date, no-retry-after: 429s say
+//     Retry-After: 3600 or more ([WithMinRetryAfter]), an HTTP date, or
+//     nothing ([WithRetryAfterForm]).
+//   - per-ip-limit: the documented 20 requests per second per key and per
+//     IP, on ([WithRateLimit]).
+//   - identical-text, identical-text-meta: the loop limit compares text
+//     only, or text and meta but not type ([WithIdenticalBy]).
+//   - webhooks-late, webhooks-out-of-order, webhooks-repeated: deliveries
+//     10 minutes late ([WithWebhookDelay]), 0 to 2 minutes late at random
+//     and so out of order ([WithWebhookJitter]), every event delivered
+//     twice a minute apart ([WithWebhookRepeats]).
+//
+// Profiles combine: [ParseProfile] takes "default", a name, or names joined
+// by "+" ("page-cap-10+no-total+clock-behind-2h"), and [Combine] joins
+// Profile values; two parts that set the same thing are refused. A suite
+// runs each promise under each profile:
+//
+//	for _, p := range chatshippertest.Profiles() {
+//		t.Run("profile="+p.Name, func(t *testing.T) {
+//			srv := chatshippertest.NewInProcessServer(t, chatshippertest.WithRateLimit(0), p.Option)
+//			...
+//		})
+//	}
+//
+// Give a profile's Option after the options it should override (per-ip-limit
+// after WithRateLimit(0)). The webhook profiles wait on timers: use them
+// inside a testing/synctest bubble with NewInProcessServer and
+// WithWebhookClient, where an hour's lateness takes no wall time.
 //
 // # Tests that wait
 //

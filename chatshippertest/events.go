@@ -168,7 +168,7 @@ func (s *Server) eventPayload(ev pendingEvent, now time.Time) (string, string, d
 	ts := formatTime(now)
 	verb := strings.ToUpper(ev.action[:1]) + ev.action[1:]
 	return name, orgPath, doc{
-		"id":           s.uuid(),
+		"id":           s.eventID(),
 		"event":        name,
 		"timestamp":    ts,
 		"organization": org,

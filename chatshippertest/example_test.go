@@ -109,3 +109,48 @@ func ExampleServer_WaitDeliveries() {
 	// message.create.bot.chat true
 	// message.create.bot.command true
 }
+
+// A profile makes the fake another server the documentation allows: here
+// one whose pages hold at most 10 items, whatever limit is asked, and whose
+// answers carry no Link header.
+func ExampleParseProfile() {
+	p, err := chatshippertest.ParseProfile("page-cap-10+no-link")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	srv := chatshippertest.NewServer(nil, chatshippertest.WithRateLimit(0), p.Option)
+	defer srv.Close()
+	for range 25 {
+		srv.Put("contacts", map[string]any{"name": "Ann"})
+	}
+
+	req, _ := http.NewRequest("GET", srv.URL+"contacts?name=Ann&limit=100", nil)
+	req.Header.Set("Authorization", "Bearer "+srv.Token)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var page []map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&page)
+	fmt.Println(p.Name, "-", p.Area)
+	fmt.Println(len(page), "items; X-Per-Page", resp.Header.Get("X-Per-Page"), "X-Total", resp.Header.Get("X-Total"),
+		"Link", fmt.Sprintf("%q", resp.Header.Get("Link")))
+	// Output:
+	// page-cap-10+no-link - pages
+	// 10 items; X-Per-Page 10 X-Total 25 Link ""
+}
+
+// Profiles lists every documented profile, for suites that run their
+// promises against each.
+func ExampleProfiles() {
+	for _, p := range chatshippertest.Profiles()[:3] {
+		fmt.Println(p.Name, "|", p.Area, "|", p.URL)
+	}
+	// Output:
+	// page-cap-10 | pages | https://developers.chatshipper.com/docs/api-introduction
+	// page-cap-50 | pages | https://developers.chatshipper.com/docs/api-introduction
+	// id-compare-ignored | pages | https://developers.chatshipper.com/docs/api-resource-sets
+}

@@ -3,6 +3,7 @@ package chatshippertest
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -59,6 +60,11 @@ func ceilSeconds(d time.Duration) int {
 	return max(1, int((d+time.Second-1)/time.Second))
 }
 
+// deliveryKeyMeta is the meta key under which the SDK puts each message's
+// delivery key (github.com/go-chatshipper/chatshipper.DeliveryKeyMeta). It
+// never makes two messages differ for the loop limit.
+const deliveryKeyMeta = "chatshipperDeliveryKey"
+
 // loopTracker keeps, per conversation and bot user, the times of the bot's
 // messages since an agent or contact last spoke, and of identical messages.
 type loopTracker struct {
@@ -114,7 +120,7 @@ func (t *tx) touchLoops(conv string) map[string]*loopState {
 // and resets the consecutive count of every bot in the conversation. Other
 // messages count when the caller is a bot user. Identical means same type,
 // text and meta (as decoded JSON: key order and number spelling do not
-// matter).
+// matter; the delivery key is left out), or what WithIdenticalBy says.
 func (s *Server) checkLoop(t *tx, cl *caller, conv, typ, text, role string, meta doc) error {
 	if role == "contact" || role == "agent" {
 		if len(s.loops.convs[conv]) > 0 {
@@ -137,10 +143,22 @@ func (s *Server) checkLoop(t *tx, cl *caller, conv, typ, text, role string, meta
 		st = &loopState{identical: map[string][]time.Time{}}
 		bots[cl.userID] = st
 	}
+	if _, keyed := meta[deliveryKeyMeta]; keyed {
+		meta = maps.Clone(meta)
+		delete(meta, deliveryKeyMeta)
+	}
 	if len(meta) == 0 {
 		meta = nil // an empty meta is no meta
 	}
-	fpJSON, _ := json.Marshal([]any{typ, text, meta})
+	var fpJSON []byte
+	switch cfg.identicalBy {
+	case IdenticalByText:
+		fpJSON, _ = json.Marshal([]any{text})
+	case IdenticalByTextMeta:
+		fpJSON, _ = json.Marshal([]any{text, meta})
+	default:
+		fpJSON, _ = json.Marshal([]any{typ, text, meta})
+	}
 	fp := string(fpJSON)
 	now := t.now
 	st.identical[fp] = prune(st.identical[fp], now, cfg.identicalWindow)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-chatshipper/chatshipper"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -255,4 +256,31 @@ func TestLoopLimitEdges(t *testing.T) {
 		mustCall(t, srv, 429, "POST", "conversations/"+id+"/messages", srv.Token, json.RawMessage(`{"text":"a","meta":{}}`))
 		mustCall(t, srv, 201, "POST", "conversations/"+id+"/messages", srv.Token, json.RawMessage(`{"text":"a","type":"card"}`))
 	})
+}
+
+// The delivery key (meta.chatshipperDeliveryKey, which the SDK puts on every
+// message it sends) never makes messages differ: the SDK's loop guard ignores
+// it, and so must the server it mirrors.
+func TestLoopLimitIdenticalIgnoresDeliveryKey(t *testing.T) {
+	t.Parallel()
+	srv, _ := newTest(t)
+	id := newConv(t, srv, srv.Token, m{})["id"].(string)
+	keyed := func(i int) m {
+		return m{"text": "same", "meta": m{"k": "v", deliveryKeyMeta: fmt.Sprintf("key%d", i)}}
+	}
+	for i := range 7 {
+		post(t, srv, srv.Token, id, keyed(i))
+	}
+	post(t, srv, srv.Token, id, m{"text": "same", "meta": m{"k": "v"}})
+	r := mustCall(t, srv, 429, "POST", "conversations/"+id+"/messages", srv.Token, keyed(99))
+	assert.Equal(t, "Loop limit: more than 8 identical messages in 3 minutes", r.errMsg(t))
+	assert.Equal(t, chatshipper.DeliveryKeyMeta, deliveryKeyMeta, "the key the SDK sets")
+
+	// A meta holding only the key is no meta.
+	other := newConv(t, srv, srv.Token, m{})["id"].(string)
+	for i := range 4 {
+		post(t, srv, srv.Token, other, m{"text": "x", "meta": m{deliveryKeyMeta: fmt.Sprintf("k%d", i)}})
+		post(t, srv, srv.Token, other, m{"text": "x"})
+	}
+	mustCall(t, srv, 429, "POST", "conversations/"+other+"/messages", srv.Token, m{"text": "x", "meta": m{}})
 }

@@ -159,9 +159,16 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, c string, extra ..
 	if err := checkPopulate(c, q); err != nil {
 		return err
 	}
-	filters := append(append([]filter(nil), q.filters...), extra...)
+	if capped := s.cfg.pageCap; capped > 0 && q.limit > capped {
+		q.limit = capped // the page length the server allows; X-Per-Page says so
+	}
+	filters, err := s.idComparisons(q)
+	if err != nil {
+		return err
+	}
+	filters = append(filters, extra...)
 	out, total := s.query(c, q, filters)
-	setPageHeaders(w, r, q, total, len(out))
+	s.setPageHeaders(w, r, q, total, len(out))
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
@@ -200,17 +207,27 @@ func pageBounds(offset, limit, total int) (int, int) {
 
 // setPageHeaders writes X-Total, X-Total-Pages, X-Page, X-Per-Page, X-Range and
 // Link (https://developers.chatshipper.com/docs/api-resource-sets). An empty page has X-Range "0-0".
-func setPageHeaders(w http.ResponseWriter, r *http.Request, q *listQuery, total, n int) {
+// WithoutTotalHeaders leaves out X-Total, X-Total-Pages and the "last" link,
+// WithoutLinkHeader the Link header.
+func (s *Server) setPageHeaders(w http.ResponseWriter, r *http.Request, q *listQuery, total, n int) {
 	h := w.Header()
 	limit, offset := q.limit, q.offset
-	h.Set("X-Total", strconv.Itoa(total))
-	// Written so that no sum can overflow: offset and limit may be anything
-	// up to the largest int.
-	pages := 0
-	if total > 0 {
-		pages = (total-1)/limit + 1
+	exposed := []string{"X-Total", "X-Total-Pages", "X-Page", "X-Per-Page", "X-Range", "Link"}
+	if s.cfg.noTotals {
+		exposed = exposed[2:]
+	} else {
+		h.Set("X-Total", strconv.Itoa(total))
+		// Written so that no sum can overflow: offset and limit may be
+		// anything up to the largest int.
+		pages := 0
+		if total > 0 {
+			pages = (total-1)/limit + 1
+		}
+		h.Set("X-Total-Pages", strconv.Itoa(pages))
 	}
-	h.Set("X-Total-Pages", strconv.Itoa(pages))
+	if s.cfg.noLink {
+		exposed = exposed[:len(exposed)-1]
+	}
 	page := offset / limit
 	if page < math.MaxInt {
 		page++
@@ -239,12 +256,15 @@ func setPageHeaders(w http.ResponseWriter, r *http.Request, q *listQuery, total,
 		links = append(links, link(0, "first"), link(max(0, offset-limit), "prev"))
 	}
 	if offset < total && limit < total-offset {
-		// The last page keeps the current alignment so next links reach it.
-		last := offset + ((total-1-offset)/limit)*limit
-		links = append(links, link(offset+limit, "next"), link(last, "last"))
+		links = append(links, link(offset+limit, "next"))
+		if !s.cfg.noTotals {
+			// The last page keeps the current alignment so next links reach it.
+			last := offset + ((total-1-offset)/limit)*limit
+			links = append(links, link(last, "last"))
+		}
 	}
-	if len(links) > 0 {
+	if len(links) > 0 && !s.cfg.noLink {
 		h.Set("Link", strings.Join(links, ", "))
 	}
-	h.Set("Access-Control-Expose-Headers", "X-Total, X-Total-Pages, X-Page, X-Per-Page, X-Range, Link")
+	h.Set("Access-Control-Expose-Headers", strings.Join(exposed, ", "))
 }

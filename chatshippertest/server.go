@@ -2,6 +2,7 @@ package chatshippertest
 
 import (
 	"bytes"
+	crand "crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,6 +33,22 @@ type config struct {
 	hookAttempts      int
 	hookClient        *http.Client
 	err               error
+
+	// What the documentation leaves open (profiles.go); zero values are
+	// the defaults.
+	skew           time.Duration
+	pageCap        int
+	idComparisons  IDComparisons
+	noTotals       bool
+	noLink         bool
+	quoteValues    bool
+	minRetryAfter  time.Duration
+	retryAfterForm RetryAfterForm
+	identicalBy    IdenticalBy
+	hookDelay      time.Duration
+	hookJitter     time.Duration
+	hookRepeats    int
+	hookRepeatGap  time.Duration
 }
 
 func defaultConfig() config {
@@ -60,8 +77,9 @@ func (c *config) fail(format string, args ...any) {
 }
 
 // WithClock replaces time.Now for everything time-based: timestamps, token
-// expiry, rate-limit and loop-limit windows. Delays and webhook backoff still
-// use real timers (fake under testing/synctest).
+// expiry, rate-limit and loop-limit windows, the Date header of every answer.
+// Delays, webhook backoff and late webhook deliveries still use timers (fake
+// under testing/synctest). [WithClockSkew] moves this clock by a fixed offset.
 func WithClock(now func() time.Time) Option {
 	return func(c *config) {
 		if now == nil {
@@ -112,7 +130,8 @@ func WithTokenTTL(d time.Duration) Option {
 
 // WithSeed makes generated IDs, names, slugs, secrets and probabilistic faults
 // follow seed (default 1). Two servers with the same seed that receive the
-// same requests produce the same IDs.
+// same requests produce the same IDs. Webhook event ids are the exception:
+// they are unique to each server, whatever the seed.
 func WithSeed(seed int64) Option { return func(c *config) { c.seed = seed } }
 
 // WithWebhookRetry sets the delay before the first retry of a failed webhook
@@ -129,8 +148,9 @@ func WithWebhookRetry(initial time.Duration, attempts int) Option {
 }
 
 // WithWebhookClient sets the HTTP client used for webhook verification and
-// delivery (default: a plain client; each attempt is bounded to 20 s by a
-// context). Tests running inside testing/synctest pass a client whose
+// delivery (default: a client with its own transport, cloned from
+// http.DefaultTransport, so closing other test servers never breaks a
+// delivery; each attempt is bounded to 20 s by a context). Tests running inside testing/synctest pass a client whose
 // transport calls their handler in-process.
 func WithWebhookClient(hc *http.Client) Option {
 	return func(c *config) {
@@ -174,6 +194,9 @@ type Server struct {
 
 	rngMu sync.Mutex
 	rng   *rand.Rand
+	// instance is random per server, whatever the seed: it makes webhook
+	// event ids unique to this server.
+	instance [16]byte
 
 	recMu   sync.Mutex
 	records []RecordedRequest
@@ -222,6 +245,7 @@ func build(tb testing.TB, opts []Option) *Server {
 	}
 	s := &Server{cfg: cfg, store: newStore(), creds: map[string]credential{}, closing: make(chan struct{})}
 	s.rng = rand.New(rand.NewPCG(uint64(cfg.seed), 0x6368617473686970))
+	_, _ = crand.Read(s.instance[:]) // never fails (crypto/rand.Read)
 	s.idPrefix = 0x5b000000 | s.rng.Uint32()&0x00ffffff
 	s.idCounter = s.rng.Uint64() & 0xffffffffff
 	s.key = []byte(fmt.Sprintf("chatshippertest-key-%d-%x", cfg.seed, s.rng.Uint64()))
@@ -254,7 +278,10 @@ func (s *Server) Close() {
 // client of the SDK use NewClient.
 func (s *Server) Client() *http.Client { return s.client }
 
-func (s *Server) now() time.Time { return s.cfg.now().UTC().Truncate(time.Millisecond) }
+// now is the server's clock: the configured clock moved by the skew.
+func (s *Server) now() time.Time {
+	return s.cfg.now().Add(s.cfg.skew).UTC().Truncate(time.Millisecond)
+}
 
 // randIntN returns a seeded random number in [0, n).
 func (s *Server) randIntN(n int) int {
@@ -354,6 +381,9 @@ const maxBody = 8 << 20
 
 // ServeHTTP serves the API: record, fault injection, rate limit, auth, route.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The Date header follows the server's clock (net/http keeps a Date
+	// the handler set).
+	w.Header().Set("Date", s.now().Format(http.TimeFormat))
 	body, readErr := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	rec := s.record(r, body)
 	sw := &statusWriter{ResponseWriter: w, s: s, rec: rec}
@@ -370,11 +400,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	if readErr != nil {
-		writeError(sw, errf(http.StatusBadRequest, "could not read request body"))
+		s.writeError(sw, r, nil, errf(http.StatusBadRequest, "could not read request body"))
 		return
 	}
 	if len(body) > maxBody {
-		writeError(sw, errf(http.StatusRequestEntityTooLarge, "request body too large"))
+		s.writeError(sw, r, nil, errf(http.StatusRequestEntityTooLarge, "request body too large"))
 		return
 	}
 	if f, ok := s.takeFault(r); ok {
@@ -387,11 +417,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serve handles one request after recording and fault injection.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, body []byte) {
 	if err := s.limiter.allow(s, r); err != nil {
-		writeError(w, err)
+		s.writeError(w, r, body, err)
 		return
 	}
 	if err := s.route(w, r, body); err != nil {
-		writeError(w, err)
+		s.writeError(w, r, body, err)
 	}
 }
 
@@ -408,13 +438,29 @@ func errf(status int, format string, args ...any) *apiError {
 	return &apiError{status: status, msg: fmt.Sprintf(format, args...)}
 }
 
-func writeError(w http.ResponseWriter, err error) {
+// writeError answers err as the API does; the profiles of the server decide
+// the form of Retry-After and whether the message quotes the request's
+// values (profiles.go).
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, body []byte, err error) {
 	var ae *apiError
 	if !errors.As(err, &ae) {
 		ae = errf(http.StatusInternalServerError, "internal error")
 	}
+	msg := ae.msg
+	if s.cfg.quoteValues && ae.status >= 400 && ae.status < 500 && ae.status != http.StatusTooManyRequests {
+		msg += quotedValues(r, body)
+	}
 	if ae.retryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(ae.retryAfter))
+		s.setRetryAfter(w.Header(), ae.retryAfter)
+	}
+	writeJSON(w, ae.status, map[string]any{"error": map[string]any{"message": msg}})
+}
+
+// writeError answers err without the server's profiles (a bug's 500).
+func writeError(w http.ResponseWriter, err error) {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		ae = errf(http.StatusInternalServerError, "internal error")
 	}
 	writeJSON(w, ae.status, map[string]any{"error": map[string]any{"message": ae.msg}})
 }

@@ -1,14 +1,17 @@
 package chatshippertest
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha1" //nolint:gosec // G505: the platform signs webhooks with HMAC-SHA1 (X-Hub-Signature)
 	"encoding/hex"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +36,9 @@ type WebhookDelivery struct {
 	Attempts, Status int
 	// Delivered reports a 2xx answer.
 	Delivered bool
+	// Repeat is 0 for an event's first delivery and n for its n-th
+	// repetition ([WithWebhookRepeats]): the same ID and body again.
+	Repeat int
 }
 
 // delivery is one event queued for one webhook.
@@ -51,10 +57,21 @@ type webhookDispatcher struct {
 	s      *Server
 	ctx    context.Context
 	cancel context.CancelFunc
+	own    *http.Client // the default client (ownClient)
 
 	mu      sync.Mutex
 	queues  map[string][]delivery
 	running map[string]bool
+	// sched holds, per webhook, the deliveries waiting for their time when
+	// deliveries are late, out of order or repeated (WithWebhookDelay,
+	// WithWebhookJitter, WithWebhookRepeats), earliest first; wake tells a
+	// sleeping worker that an earlier one arrived. jitter draws the seeded
+	// random lateness.
+	sched  map[string][]*scheduled
+	wake   map[string]chan struct{}
+	seq    uint64
+	jitter *rand.Rand
+
 	pending int
 	idle    chan struct{} // closed when pending drops to 0
 	closed  bool
@@ -71,8 +88,10 @@ type webhookDispatcher struct {
 
 func newWebhookDispatcher(s *Server) *webhookDispatcher {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &webhookDispatcher{s: s, ctx: ctx, cancel: cancel,
+	return &webhookDispatcher{s: s, ctx: ctx, cancel: cancel, own: ownClient(),
 		queues: map[string][]delivery{}, running: map[string]bool{},
+		sched: map[string][]*scheduled{}, wake: map[string]chan struct{}{},
+		jitter:    rand.New(rand.NewPCG(uint64(s.cfg.seed), 0x6a6974746572)),
 		verifying: map[string]string{}, held: map[string][]delivery{}, verified: map[string]string{}}
 }
 
@@ -136,6 +155,19 @@ func (d *webhookDispatcher) client() *http.Client {
 	if c := d.s.cfg.hookClient; c != nil {
 		return c
 	}
+	return d.own
+}
+
+// ownClient is the default webhook client: a transport of its own, cloned
+// from http.DefaultTransport, because closing any httptest.Server closes the
+// idle connections of http.DefaultTransport and now and then broke a POST
+// the receiver had already handled (the retry then delivered the event
+// twice). When http.DefaultTransport is not an *http.Transport (a test
+// replaced it), http.DefaultClient is used.
+func ownClient() *http.Client {
+	if t, ok := http.DefaultTransport.(*http.Transport); ok {
+		return &http.Client{Transport: t.Clone()}
+	}
 	return http.DefaultClient
 }
 
@@ -185,6 +217,14 @@ func (d *webhookDispatcher) enqueue(ds []delivery) {
 // queueLocked appends a counted delivery to its webhook's queue, starting a
 // worker when none runs; callers hold d.mu.
 func (d *webhookDispatcher) queueLocked(dl delivery) {
+	if cfg := d.s.cfg; cfg.hookDelay > 0 || cfg.hookJitter > 0 || cfg.hookRepeats > 0 {
+		late := cfg.hookDelay
+		if cfg.hookJitter > 0 {
+			late += time.Duration(d.jitter.Int64N(int64(cfg.hookJitter)))
+		}
+		d.scheduleLocked(&scheduled{dl: dl, due: time.Now().Add(late)})
+		return
+	}
 	d.queues[dl.hook] = append(d.queues[dl.hook], dl)
 	if !d.running[dl.hook] {
 		d.running[dl.hook] = true
@@ -209,6 +249,104 @@ func (d *webhookDispatcher) worker(hook string) {
 		d.deliver(next)
 		d.done()
 	}
+}
+
+// scheduled is a delivery that waits for its time: late, out of order or
+// repeated deliveries.
+type scheduled struct {
+	dl       delivery
+	due      time.Time // on the timers' clock (time.Now: fake in a synctest bubble)
+	seq      uint64    // ties between equal due times go in scheduling order
+	attempts int       // POSTs made so far
+	repeat   int       // 0: the event's first delivery; n: its n-th repetition
+}
+
+// scheduleLocked puts a counted delivery in its webhook's schedule and starts
+// or wakes the webhook's worker; callers hold d.mu.
+func (d *webhookDispatcher) scheduleLocked(it *scheduled) {
+	d.seq++
+	it.seq = d.seq
+	q := d.sched[it.dl.hook]
+	at, _ := slices.BinarySearchFunc(q, it, func(a, b *scheduled) int {
+		if c := a.due.Compare(b.due); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.seq, b.seq)
+	})
+	d.sched[it.dl.hook] = slices.Insert(q, at, it)
+	if d.running[it.dl.hook] {
+		select {
+		case d.wake[it.dl.hook] <- struct{}{}:
+		default: // a wake-up is already waiting
+		}
+		return
+	}
+	d.running[it.dl.hook] = true
+	d.wake[it.dl.hook] = make(chan struct{}, 1)
+	go d.scheduledWorker(it.dl.hook)
+}
+
+// scheduledWorker sends a webhook's scheduled deliveries one at a time, each
+// when it is due, earliest first; it exits when none is left. Once the server
+// closes, what is left is abandoned.
+func (d *webhookDispatcher) scheduledWorker(hook string) {
+	for {
+		d.mu.Lock()
+		q := d.sched[hook]
+		if len(q) == 0 {
+			delete(d.sched, hook)
+			delete(d.running, hook)
+			delete(d.wake, hook)
+			d.mu.Unlock()
+			return
+		}
+		next := q[0]
+		if wait := time.Until(next.due); wait > 0 && d.ctx.Err() == nil {
+			wake := d.wake[hook]
+			d.mu.Unlock()
+			timer := time.NewTimer(wait)
+			select {
+			case <-timer.C:
+			case <-wake:
+			case <-d.ctx.Done():
+			}
+			timer.Stop()
+			continue
+		}
+		d.sched[hook] = q[1:]
+		d.mu.Unlock()
+		if d.ctx.Err() != nil {
+			d.done()
+			continue
+		}
+		d.attempt(next)
+	}
+}
+
+// attempt makes one POST of a scheduled delivery: a success is logged and,
+// with WithWebhookRepeats, repeated later; a failure is due again after the
+// doubling backoff until the attempts run out.
+func (d *webhookDispatcher) attempt(it *scheduled) {
+	cfg := d.s.cfg
+	it.attempts++
+	status := d.post(it.dl)
+	delivered := status >= 200 && status < 300
+	if !delivered && it.attempts < cfg.hookAttempts && d.ctx.Err() == nil {
+		d.mu.Lock()
+		it.due = time.Now().Add(cfg.hookInitial << (it.attempts - 1))
+		d.scheduleLocked(it)
+		d.mu.Unlock()
+		return
+	}
+	d.mu.Lock()
+	d.log = append(d.log, WebhookDelivery{Service: it.dl.hook, URL: it.dl.url, Event: it.dl.event, ID: it.dl.id,
+		Attempts: it.attempts, Status: status, Delivered: delivered, Repeat: it.repeat})
+	if delivered && it.repeat < cfg.hookRepeats && !d.closed {
+		d.addLocked(1)
+		d.scheduleLocked(&scheduled{dl: it.dl, due: time.Now().Add(cfg.hookRepeatGap), repeat: it.repeat + 1})
+	}
+	d.mu.Unlock()
+	d.done()
 }
 
 // deliver posts one event, retrying failures (non-2xx, no response, timeout)
@@ -324,10 +462,13 @@ func (d *webhookDispatcher) close() {
 	d.closed = true
 	d.mu.Unlock()
 	d.cancel()
+	if d.own != http.DefaultClient {
+		d.own.CloseIdleConnections()
+	}
 }
 
 // WaitDeliveries blocks until no webhook delivery or verification is pending
-// (retries included), or ctx ends.
+// (retries, late and repeated deliveries included), or ctx ends.
 func (s *Server) WaitDeliveries(ctx context.Context) error {
 	d := s.hooks
 	d.mu.Lock()
@@ -364,10 +505,17 @@ func (s *Server) randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// uuid returns a seeded random version-4 UUID.
-func (s *Server) uuid() string {
+// eventID returns a version-4 UUID for a webhook event: a seeded draw (so
+// the seeded names, slugs and secrets that follow are the same as ever)
+// mixed with the server's own random bytes, so event ids never repeat from
+// one server to the next, whatever the seed: a dedupe store that outlives a
+// test run must not take the next run's events for repeats.
+func (s *Server) eventID() string {
 	h := s.randomHex(16)
 	b, _ := hex.DecodeString(h)
+	for i := range b {
+		b[i] ^= s.instance[i]
+	}
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])

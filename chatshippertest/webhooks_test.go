@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -411,4 +412,67 @@ func TestWaitDeliveriesContextAndClose(t *testing.T) {
 		assert.NoError(t, srv.WaitDeliveries(context.Background()), "closing abandons pending deliveries")
 		assert.Len(t, rc.got(t), 1)
 	})
+}
+
+// Event ids are unique per server instance, even with the same seed: a
+// dedupe store that outlives one test run must not drop the next run's
+// events. The seeded ids, names and secrets stay as they were.
+func TestWebhookEventIDsUniquePerServer(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		run := func() (events []map[string]any, conv map[string]any, secret any) {
+			rc := &receiver{}
+			srv := inProcessHook(t, rc, WithSeed(42), WithClock(newClock().now))
+			svc := addHook(t, srv, m{"url": "http://hooks.test/in", "events": []any{"conversation.create", "message.create.*.*"}})
+			conv = newConv(t, srv, srv.Token, m{"messages": []any{m{"text": "Hello"}}})
+			wait(t, srv)
+			return rc.got(t), conv, svc["params"].(map[string]any)["secret"]
+		}
+		ev1, conv1, secret1 := run()
+		ev2, conv2, secret2 := run()
+		require.Len(t, ev1, 2)
+		require.Len(t, ev2, 2)
+		assert.Equal(t, conv1, conv2, "ids, names and slugs follow the seed")
+		assert.Equal(t, secret1, secret2, "generated secrets follow the seed")
+		seen := map[any]bool{}
+		for _, e := range append(ev1, ev2...) {
+			assert.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, e["id"])
+			assert.False(t, seen[e["id"]], "event id %v repeated", e["id"])
+			seen[e["id"]] = true
+		}
+	})
+}
+
+// Closing any httptest.Server closes the idle connections of
+// http.DefaultTransport; a webhook POST on such a connection, which the
+// receiver had already handled, now and then failed with "connection broken:
+// CloseIdleConnections called", and the retry delivered the event twice (seen
+// in TestWebhookFirstEventDelivered and TestWebhookResourceEvents under load).
+// The server's default webhook client has its own transport. Not parallel:
+// it swaps http.DefaultTransport to see who uses it.
+func TestWebhookClientOwnTransport(t *testing.T) {
+	rc := &receiver{}
+	hsURL := listen(t, rc)
+	srv, _ := newTest(t)
+	shared := &countingTransport{next: http.DefaultTransport}
+	http.DefaultTransport = shared
+	t.Cleanup(func() { http.DefaultTransport = shared.next })
+
+	addHook(t, srv, m{"url": hsURL, "events": []any{"conversation.create"}})
+	newConv(t, srv, srv.Token, m{})
+	wait(t, srv)
+	assert.Len(t, rc.got(t), 1)
+	assert.Equal(t, 2, len(rc.challenges)+len(rc.events), "a challenge and a delivery")
+	assert.Zero(t, shared.n.Load(), "the shared default transport is not used")
+}
+
+// countingTransport counts the requests it passes on.
+type countingTransport struct {
+	next http.RoundTripper
+	n    atomic.Int64
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.next.RoundTrip(r)
 }
