@@ -396,14 +396,27 @@
 //	for page, err := range c.Contacts.Pages(ctx, q) { ... page.Items, page.Response ... }
 //
 // Prefetch(n) sets how many pages are fetched ahead (default 1, 0 for none);
-// memory stays bounded by the pages in flight. Concurrency(n) makes a
-// read-only walk: after the first page has told the total, the other pages
-// are fetched by offset, n at once, and yielded in order, so a large listing
-// is read at the rate limit rather than one round trip per page. Its pages
-// are as long as the first answer (a server may cap them below the limit),
-// and a page that comes back shorter is completed before it is yielded. Its
-// offsets are fixed when it starts: use it only when nothing changes the
-// listing during the walk.
+// memory stays bounded by the pages in flight. Concurrency(n) fetches up to n
+// pages at once, so a large listing is read at the rate limit rather than one
+// round trip per page. A query that neither sorts nor filters on id is then
+// walked by id ranges: after the first page, one request reads the last
+// item's id (offset X-Total-1), the ids in between are split into up to n
+// ranges (ids are ObjectIds, which begin with their creation time), and each
+// range is walked by key at once ("id=>a,<=b"; the last range has no upper
+// bound). The promise of the walk by key holds: every item that matched when
+// the walk began and still matches when its range reaches it is yielded
+// exactly once, whatever the loop changes. The order is not the listing's:
+// the first page comes first, then the ranges' pages as they arrive, ids
+// increasing within each range. The first answers of all ranges are checked
+// before any is yielded (ids in order and inside their range, X-Totals adding
+// up to what the first page left); a server that does not compare ids that
+// way, or ids that are not ObjectIds, make the walk go by offset from the
+// second page on, with the warning above. A query with Sort or an id filter
+// is walked by offset n pages at once and yielded in order: its pages are as
+// long as the first answer (a server may cap them below the limit), a page
+// that comes back shorter is completed before it is yielded, and its offsets
+// are fixed when it starts, so use it only when nothing changes the listing
+// during the walk.
 //
 // # Commands and messages
 //

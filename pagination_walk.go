@@ -37,7 +37,7 @@ type WalkOption func(*walkConfig)
 // walkConfig is what the WalkOptions set.
 type walkConfig struct {
 	prefetch    int // pages fetched ahead of the one the caller works on
-	concurrency int // >1: the read-only walk by offset, that many pages at once
+	concurrency int // >1: that many pages at once (by id ranges, or by offset)
 	err         error
 	// logOffset, if set, is told when a walk that wanted to page by key
 	// pages by offset instead, from page on, and why.
@@ -62,19 +62,50 @@ func Prefetch(n int) WalkOption {
 	}
 }
 
-// Concurrency makes a read-only walk: once the first page has told the total
-// (X-Total), it fetches the other pages by offset, up to n at once, all
-// through the client's limiter and retries, and yields them in order. The
-// offsets are fixed when the walk starts, so this is for listings that do not
-// change during the walk: an item created, deleted or moved in or out of the
-// query during the walk shifts the others and can make the walk skip items
-// (an item pushed onto the next page is dropped there, not yielded twice).
-// The pages are as long as the first one the server answered (it may answer
-// fewer items than the limit, and say so in X-Per-Page), and a page that
-// comes back shorter than that is completed with more requests before it is
-// yielded, so a server that shortens its pages makes no gap. Without X-Total
-// in the first answer the walk goes on page by page. n must be at least 1; 1
-// means the default walk. Memory is bounded by n pages.
+// Concurrency makes a walk fetch up to n pages at once, all through the
+// client's limiter and retries, so that it runs at the rate limit rather
+// than at one round trip per page. n must be at least 1; 1 means the default
+// walk. Memory is bounded by n pages.
+//
+// A query that neither sorts nor filters on id is walked by id ranges, with
+// the promise of the default walk: every item that matched when the walk
+// began and still matches when its range reaches it is yielded exactly once,
+// whatever the loop changes. The first page comes by offset, as in every
+// walk; when its ids are in increasing order and its X-Total says more
+// remain, one request more (offset X-Total-1, limit 1) reads the last item's
+// id, and the ids after the first page are split into up to n ranges, each
+// walked by key at once ("id=>a,<=b", the last one "id=>a", so items created
+// during the walk come in the last range). The ids of the API are ObjectIds,
+// which begin with their creation time, so the ranges split the listing by
+// age; they are cut as if the ids were evenly spread, and a range with more
+// items than the others simply takes more pages.
+//
+// The order is not the listing's: the first page comes first, and after it
+// the pages of the ranges as they arrive, interleaved; within a range, ids
+// increase. (Holding pages back to restore the listing's order would make
+// memory grow with the listing.) Walk without Concurrency when the order
+// matters.
+//
+// Before any page of a range is yielded, the first answer of every range is
+// checked: its ids in increasing order and inside the range, and the ranges'
+// X-Totals adding up to at least what the first page left. A server that
+// ignores, refuses (400 or 422) or mismatches id comparisons, orders by
+// something else, or has ids that are not ObjectIds (24 lowercase hex
+// digits) is walked by offset from the second page on, and the client's
+// logger (see [WithLogger]) gets one warning, "chatshipper: walk pages by
+// offset", with the reason. Without X-Total in the first answer the walk
+// goes on by key, page by page.
+//
+// A query that sorts, or filters on id itself, is walked by offset: once the
+// first page has told the total, the other pages are fetched n at once and
+// yielded in order. The offsets are fixed when the walk starts, so such a
+// walk is for listings that do not change during it: an item created,
+// deleted or moved in or out of the query shifts the others and can make the
+// walk skip items (an item pushed onto the next page is dropped there, not
+// yielded twice). Its pages are as long as the first one the server answered
+// (it may answer fewer items than the limit, and say so in X-Per-Page), and a
+// page that comes back shorter than that is completed with more requests
+// before it is yielded, so a server that shortens its pages makes no gap.
 func Concurrency(n int) WalkOption {
 	return func(c *walkConfig) {
 		if n < 1 {
@@ -134,10 +165,11 @@ func (w *Walk[T]) Items() iter.Seq2[*T, error] {
 // cancels the requests in flight and returns only when nothing of the walk
 // runs any more.
 //
-// A walk without Concurrency and with a query that neither sorts nor filters
-// on id pages by key: after a page it asks for the items whose id is greater
-// than the last one seen (the API orders lists by id by default; see
-// https://developers.chatshipper.com/docs/api-resource-sets). So every item
+// A walk with a query that neither sorts nor filters on id pages by key:
+// after a page it asks for the items whose id is greater than the last one
+// seen (the API orders lists by id by default; see
+// https://developers.chatshipper.com/docs/api-resource-sets); with
+// [Concurrency] it does so in ranges of ids at once. So every item
 // that matched when the walk began and still matches when the walk reaches
 // it is yielded exactly once, whatever the loop changes: items leaving or
 // entering the query, deleted or created, do not shift the others. Items
@@ -272,12 +304,13 @@ type walkPage[E any] struct {
 
 // walkPages is the paging engine. fetch gets a fresh query per page (the
 // caller's q is never changed). idOf, when non-nil, reads an item's ID so the
-// walk can page by key and never yields an item of a page again on the page
-// after it; with nil, or a query that sorts or filters on id, or with
-// Concurrency, the walk pages by offset. Pages are fetched by one goroutine
-// (several with Concurrency) at most cfg.prefetch pages ahead of the
-// consumer; when the consumer stops, the walk's context is cancelled and
-// walkPages returns only after every goroutine it started has ended.
+// walk can page by key (with Concurrency, by id ranges at once:
+// pagination_partition.go) and never yields an item of a page again on the
+// page after it; with nil, or a query that sorts or filters on id, the walk
+// pages by offset. Pages are fetched by one goroutine (several with
+// Concurrency) at most cfg.prefetch pages ahead of the consumer; when the
+// consumer stops, the walk's context is cancelled and walkPages returns only
+// after every goroutine it started has ended.
 func walkPages[E any](ctx context.Context, q *Query, cfg walkConfig, fetch func(context.Context, *Query) ([]E, *Response, error), idOf func(E) string) iter.Seq2[*walkPage[E], error] {
 	return func(yield func(*walkPage[E], error) bool) {
 		if err := cfg.err; err != nil {
@@ -300,7 +333,7 @@ func walkPages[E any](ctx context.Context, q *Query, cfg walkConfig, fetch func(
 		}()
 
 		s := &walkState[E]{q: q, fetch: fetch, idOf: idOf, logOffset: cfg.logOffset}
-		s.init(cfg.concurrency > 1)
+		s.init()
 		slots := cfg.prefetch + 1
 		if cfg.concurrency > slots {
 			slots = cfg.concurrency
@@ -412,15 +445,16 @@ type walkMode int
 
 const (
 	// modeOffset asks by offset and limit, as the API documents: a query
-	// that sorts or filters on id, Concurrency, items without IDs, or a
-	// server found not to page by key.
+	// that sorts or filters on id, items without IDs, or a server found not
+	// to page by key.
 	modeOffset walkMode = iota
 	// modeUnverified wants to page by key but has not seen the server
 	// answer a key page yet: its first page came by offset, and the first
 	// page asked by key is checked (firstKeyPage).
 	modeUnverified
 	// modeKey asks for the items whose id is greater than the last one
-	// yielded; the server answered the first such page as expected.
+	// yielded (or, walking id ranges, inside a range); the server answered
+	// the first such page (or every range's first page) as expected.
 	modeKey
 )
 
@@ -439,9 +473,10 @@ type walkState[E any] struct {
 	key         string // the last (greatest) id yielded (modeUnverified, modeKey)
 	prevTotal   int    // X-Total of the last offset page, or -1
 	number      int
+	handMu      sync.Mutex // the partitioned walk's ranges hand pages on one at a time
 }
 
-func (s *walkState[E]) init(concurrent bool) {
+func (s *walkState[E]) init() {
 	s.limit = defaultPageLimit
 	if l, ok := s.q.LimitValue(); ok {
 		s.limit = l
@@ -450,7 +485,7 @@ func (s *walkState[E]) init(concurrent bool) {
 	s.offset = s.firstOffset
 	s.prevTotal = -1
 	s.mode = modeOffset
-	if s.idOf != nil && !concurrent && !s.q.sorted() && !s.q.Has("id") && !s.q.Has("_id") {
+	if s.idOf != nil && !s.q.sorted() && !s.q.Has("id") && !s.q.Has("_id") {
 		s.mode = modeUnverified
 	}
 }
@@ -496,8 +531,10 @@ func put[E any](ctx context.Context, sem chan struct{}, order chan chan *walkPag
 }
 
 // run fetches the pages. Sequential pages are fetched here one by one; with
-// concurrency > 1 and a known total, the pages after the first are fetched by
-// one goroutine each, at most concurrency at once.
+// concurrency > 1 and a known total, the rest after the first page is
+// fetched at most concurrency pages at once: by id ranges when the first
+// page asks for a page by key next (runPartitioned), else by offset, one
+// goroutine per page (runConcurrent).
 func (s *walkState[E]) run(ctx context.Context, concurrency int, sem chan struct{}, order chan chan *walkPage[E], wg *sync.WaitGroup) {
 	for {
 		if ctx.Err() != nil {
@@ -512,8 +549,15 @@ func (s *walkState[E]) run(ctx context.Context, concurrency int, sem chan struct
 		if p.last || p.err != nil {
 			return
 		}
-		if concurrency > 1 && s.number == 1 && p.resp != nil && p.resp.Total >= 0 && s.runConcurrent(ctx, p, sem, order, wg) {
-			return
+		if concurrency > 1 && s.number == 1 && p.resp != nil && p.resp.Total >= 0 {
+			// The rest at once: in ranges of ids, each by key, when the
+			// first page asks for a page by key next; else by offset.
+			if s.keyNext && s.runPartitioned(ctx, p, concurrency, sem, order, wg) {
+				return
+			}
+			if s.mode == modeOffset && s.runConcurrent(ctx, p, sem, order, wg) {
+				return
+			}
 		}
 	}
 }

@@ -3,6 +3,11 @@ package chatshipper_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/go-chatshipper/chatshipper"
@@ -195,7 +200,9 @@ func TestWalkProgressAndPages(t *testing.T) {
 	assert.Equal(t, []pageInfo{{1, 0, 120, 50, 120}, {2, 50, 120, 50, 70}, {3, 100, 120, 20, 20}}, pages)
 }
 
-// The read-only concurrent walk fetches by offset and yields in order.
+// Concurrency(n) on a query that neither sorts nor filters on id walks the
+// ids after the first page in ranges, each by key, at once: every item once,
+// with one request for the last id and the rest by id range, never by offset.
 func TestWalkConcurrent(t *testing.T) {
 	t.Parallel()
 	c, srv := fakeClient(t)
@@ -209,6 +216,58 @@ func TestWalkConcurrent(t *testing.T) {
 		seen = append(seen, contact.ID)
 		require.Equal(t, 1000, w.Total())
 	}
+	assert.ElementsMatch(t, want, seen, "every item once")
+	assert.Equal(t, want[:30], seen[:30], "the first page first")
+	reqs := srv.Requests()
+	// The first page, the last id, and 970 items in ranges of 240, 240, 240
+	// and 250 items (8, 8, 8 and 9 pages of 30).
+	require.Len(t, reqs, 2+33)
+	assert.Equal(t, url.Values{"meta.batch": {"concurrent"}, "limit": {"30"}}, reqs[0].Query)
+	assert.Equal(t, url.Values{"meta.batch": {"concurrent"}, "limit": {"1"}, "offset": {"999"}}, reqs[1].Query)
+	firsts := map[string]bool{}
+	for _, r := range reqs[2:] {
+		assert.False(t, r.Query.Has("offset"), "no request by offset after the last id")
+		id := r.Query.Get("id")
+		require.True(t, strings.HasPrefix(id, ">"), "by key: %s", id)
+		lower, _, _ := strings.Cut(id[1:], ",")
+		firsts[lower] = true
+	}
+	for _, lower := range []string{want[29], want[269], want[509], want[749]} {
+		assert.True(t, firsts[lower], "a range starts after %s", lower)
+	}
+	// Within each range the ids come in increasing order.
+	rangeOf := func(id string) int {
+		switch {
+		case id <= want[269]:
+			return 0
+		case id <= want[509]:
+			return 1
+		case id <= want[749]:
+			return 2
+		}
+		return 3
+	}
+	last := map[int]string{}
+	for _, id := range seen[30:] {
+		r := rangeOf(id)
+		assert.Greater(t, id, last[r])
+		last[r] = id
+	}
+}
+
+// A sorted query walked with Concurrency(n) fetches by offset and yields in
+// order, as before.
+func TestWalkConcurrentSortedByOffset(t *testing.T) {
+	t.Parallel()
+	c, srv := fakeClient(t)
+	want := putBatch(srv, 1000, "concurrent")
+	srv.ResetRequests()
+	q := chatshipper.NewQuery().Where("meta.batch", chatshipper.Eq("concurrent")).Sort("createdAt").Limit(30)
+	var seen []string
+	for contact, err := range c.Contacts.Walk(t.Context(), q, chatshipper.Concurrency(4)).Items() {
+		require.NoError(t, err)
+		seen = append(seen, contact.ID)
+	}
 	assert.Equal(t, want, seen, "every item once, in order")
 	reqs := srv.Requests()
 	require.Len(t, reqs, 34)
@@ -220,6 +279,222 @@ func TestWalkConcurrent(t *testing.T) {
 	for off := 30; off < 1000; off += 30 {
 		assert.True(t, offsets[fmt.Sprint(off)], "offset %d fetched", off)
 	}
+}
+
+// The key walk's promises under Concurrency(n): the loop closes, deletes or
+// adds items while the ranges are walked, and every original item is yielded
+// exactly once.
+func TestWalkConcurrentChangesWhileWalking(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{2, 4, 8} {
+		t.Run(fmt.Sprintf("forward every item/n=%d", n), func(t *testing.T) {
+			t.Parallel()
+			c, srv := fakeClient(t)
+			ctx := t.Context()
+			want := putQueued(srv, 300)
+			q := chatshipper.NewQuery().Where("status", chatshipper.Eq("queued")).Where("category", chatshipper.Eq("Billing")).Limit(20)
+			var seen []string
+			for conv, err := range c.Conversations.Walk(ctx, q, chatshipper.Concurrency(n)).Items() {
+				require.NoError(t, err)
+				seen = append(seen, conv.ID)
+				_, _, err := c.Conversations.Command(ctx, conv.ID, chatshipper.Close())
+				require.NoError(t, err)
+			}
+			requireEachOnce(t, want, seen)
+			assert.Len(t, seen, 300)
+			left, _, err := c.Conversations.List(ctx, q)
+			require.NoError(t, err)
+			assert.Empty(t, left)
+		})
+		t.Run(fmt.Sprintf("delete every item/n=%d", n), func(t *testing.T) {
+			t.Parallel()
+			c, srv := fakeClient(t)
+			ctx := t.Context()
+			want := putBatch(srv, 300, "delete")
+			q := chatshipper.NewQuery().Where("meta.batch", chatshipper.Eq("delete")).Limit(20)
+			var seen []string
+			for contact, err := range c.Contacts.Walk(ctx, q, chatshipper.Concurrency(n)).Items() {
+				require.NoError(t, err)
+				seen = append(seen, contact.ID)
+				_, err := c.Contacts.Delete(ctx, contact.ID)
+				require.NoError(t, err)
+			}
+			requireEachOnce(t, want, seen)
+			assert.Len(t, seen, 300)
+		})
+		t.Run(fmt.Sprintf("delete the items not seen yet/n=%d", n), func(t *testing.T) {
+			t.Parallel()
+			c, srv := fakeClient(t)
+			ctx := t.Context()
+			want := putBatch(srv, 300, "ahead")
+			q := chatshipper.NewQuery().Where("meta.batch", chatshipper.Eq("ahead")).Limit(20)
+			// Each item seen deletes the original whose index mirrors its
+			// own, unless that one was seen already. Every item not deleted
+			// is yielded once; a deleted one at most once (a page fetched
+			// before the delete holds it as it was then).
+			index := map[string]int{}
+			for i, id := range want {
+				index[id] = i
+			}
+			deleted := map[string]bool{}
+			var seen []string
+			for contact, err := range c.Contacts.Walk(ctx, q, chatshipper.Concurrency(n)).Items() {
+				require.NoError(t, err)
+				seen = append(seen, contact.ID)
+				mirror := want[len(want)-1-index[contact.ID]]
+				if !slices.Contains(seen, mirror) && !deleted[mirror] {
+					_, err := c.Contacts.Delete(ctx, mirror)
+					require.NoError(t, err)
+					deleted[mirror] = true
+				}
+			}
+			var kept []string
+			for _, id := range want {
+				if !deleted[id] {
+					kept = append(kept, id)
+				}
+			}
+			requireEachOnce(t, kept, seen) // and none twice
+			assert.NotEmpty(t, deleted)
+		})
+		t.Run(fmt.Sprintf("create while walking/n=%d", n), func(t *testing.T) {
+			t.Parallel()
+			c, srv := fakeClient(t)
+			ctx := t.Context()
+			want := putBatch(srv, 300, "grow")
+			original := map[string]bool{}
+			for _, id := range want {
+				original[id] = true
+			}
+			q := chatshipper.NewQuery().Where("meta.batch", chatshipper.Eq("grow")).Limit(20)
+			var seen, createdSeen []string
+			created := map[string]bool{}
+			for contact, err := range c.Contacts.Walk(ctx, q, chatshipper.Concurrency(n)).Items() {
+				require.NoError(t, err)
+				if !original[contact.ID] {
+					require.True(t, created[contact.ID], "%s neither original nor created by the loop", contact.ID)
+					createdSeen = append(createdSeen, contact.ID)
+					continue
+				}
+				seen = append(seen, contact.ID)
+				for _, batch := range []string{"grow", "other"} {
+					nc, _, err := c.Contacts.Create(ctx, &chatshipper.ContactCreate{
+						Organization: srv.Seed.OrganizationID,
+						Profile:      chatshipper.ContactProfile{Name: "New " + contact.ID},
+						Meta:         chatshipper.Meta{"batch": batch},
+					})
+					require.NoError(t, err)
+					if batch == "grow" {
+						created[nc.ID] = true
+					}
+				}
+			}
+			requireEachOnce(t, want, seen)
+			assert.Len(t, seen, 300)
+			// Items created during the walk come in the last range, at most once.
+			assert.Len(t, createdSeen, len(slices.Compact(slices.Sorted(slices.Values(createdSeen)))))
+		})
+	}
+}
+
+// TestWalkConcurrentProfiles walks the fake under the profiles that bear on
+// paging, with Concurrency(3): every item once; a server that does not
+// compare ids (ignored, matching nothing, refused) is walked by offset after
+// the first page, in order, with one log line; one without X-Total goes by
+// key page by page; the others by id ranges, without a log line.
+func TestWalkConcurrentProfiles(t *testing.T) {
+	t.Parallel()
+	type how int
+	const (
+		byRanges how = iota
+		byOffset
+		byKey
+	)
+	tests := []struct {
+		profile string
+		how     how
+	}{
+		{"default", byRanges},
+		{"page-cap-10", byRanges},
+		{"page-cap-50", byRanges},
+		{"no-link", byRanges},
+		{"id-compare-ignored", byOffset},
+		{"id-compare-unmatched", byOffset},
+		{"id-compare-refused", byOffset},
+		{"page-cap-10+id-compare-ignored", byOffset},
+		{"no-total", byKey},
+		{"no-paging-headers", byKey},
+	}
+	for _, tt := range tests {
+		t.Run("profile="+tt.profile, func(t *testing.T) {
+			t.Parallel()
+			p, err := chatshippertest.ParseProfile(tt.profile)
+			require.NoError(t, err)
+			srv := chatshippertest.NewInProcessServer(t, chatshippertest.WithRateLimit(0), p.Option)
+			rec := &logRecorder{}
+			c, err := chatshipper.NewClient(srv.Token, chatshipper.WithBaseURL(srv.URL), chatshipper.WithHTTPClient(srv.Client()),
+				chatshipper.WithRateLimit(0), chatshipper.WithLogger(slog.New(rec)))
+			require.NoError(t, err)
+			want := putBatch(srv, 450, "profile")
+			srv.ResetRequests()
+			q := chatshipper.NewQuery().Where("meta.batch", chatshipper.Eq("profile")).Limit(50)
+			var seen []string
+			for contact, err := range c.Contacts.Walk(t.Context(), q, chatshipper.Concurrency(3)).Items() {
+				require.NoError(t, err)
+				seen = append(seen, contact.ID)
+			}
+			var ranged, offsets int
+			for _, r := range srv.Requests()[1:] {
+				if strings.Contains(r.Query.Get("id"), ",") {
+					ranged++
+				}
+				if r.Query.Has("offset") && r.Query.Get("limit") != "1" {
+					offsets++
+				}
+			}
+			switch tt.how {
+			case byRanges:
+				assert.ElementsMatch(t, want, seen, "every item once")
+				assert.Empty(t, rec.messages())
+				assert.Positive(t, ranged)
+				assert.Zero(t, offsets)
+			case byOffset:
+				assert.Equal(t, want, seen, "every item once, in order")
+				assert.Equal(t, []string{"chatshipper: walk pages by offset"}, rec.messages())
+				assert.Positive(t, offsets)
+			case byKey:
+				assert.Equal(t, want, seen, "every item once, in order")
+				assert.Empty(t, rec.messages())
+				assert.Zero(t, ranged)
+				assert.Zero(t, offsets)
+			}
+		})
+	}
+}
+
+// logRecorder is a slog.Handler that keeps the messages logged at level
+// warning and above.
+type logRecorder struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (*logRecorder) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+
+func (h *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.msgs = append(h.msgs, r.Message)
+	return nil
+}
+
+func (h *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *logRecorder) WithGroup(string) slog.Handler      { return h }
+
+func (h *logRecorder) messages() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.msgs)
 }
 
 func TestWalkOptionErrors(t *testing.T) {

@@ -9,8 +9,9 @@
 //     nothing, as a ratio to the rate-limit bound (n/200 requests at 20/s);
 //   - the default walk with a caller that spends -work per page, as a ratio
 //     to the caller's own time, next to the same walk without prefetch;
-//   - the read-only concurrent walk (Concurrency(-c)) as a ratio to the bound,
-//     with the 429 answers seen;
+//   - the concurrent walk (Concurrency(-c)) as a ratio to the bound, with the
+//     429 answers seen: by id ranges (each range by key, so the walk is as
+//     change-safe as the default one), and, for a sorted query, by offset;
 //   - with -pad, every answer leaves the server -delay after its request
 //     arrived, the server's own work included (the fake's is about 25 ms a
 //     page at 10,000 items on a small machine), a round trip of -delay;
@@ -154,7 +155,8 @@ func run() error {
 		{"default walk, idle caller", nil, 0, bound, "bound"},
 		{fmt.Sprintf("default walk, caller %v/page", *work), nil, *work, callerTime, "caller's time"},
 		{fmt.Sprintf("no prefetch, caller %v/page", *work), []chatshipper.WalkOption{chatshipper.Prefetch(0)}, *work, callerTime, "caller's time"},
-		{fmt.Sprintf("concurrent walk, Concurrency(%d)", *conc), []chatshipper.WalkOption{chatshipper.Concurrency(*conc)}, 0, bound, "bound"},
+		{fmt.Sprintf("id ranges, Concurrency(%d)", *conc), []chatshipper.WalkOption{chatshipper.Concurrency(*conc)}, 0, bound, "bound"},
+		{fmt.Sprintf("sorted, by offset, Concurrency(%d)", *conc), []chatshipper.WalkOption{chatshipper.Concurrency(*conc)}, 0, bound, "bound"},
 	} {
 		if *onlyConc && sc.opts == nil || *onlyConc && sc.work > 0 {
 			continue
@@ -170,7 +172,11 @@ func run() error {
 		}
 		start := time.Now()
 		items := 0
-		for p, err := range c.Contacts.Pages(context.Background(), q, sc.opts...) {
+		sq := q
+		if strings.HasPrefix(sc.name, "sorted") {
+			sq = q.Sort("createdAt") // a sorted query is walked by offset
+		}
+		for p, err := range c.Contacts.Pages(context.Background(), sq, sc.opts...) {
 			if err != nil {
 				return fmt.Errorf("%s: %w", sc.name, err)
 			}
@@ -232,28 +238,40 @@ func walkHeap(size int, opts ...chatshipper.WalkOption) (uint64, error) {
 }
 
 // synthetic serves n contacts made up on request, ordered by id, with
-// id=>X, offset, limit and X-Total, so the server holds nothing in memory.
+// id=>X, id=>X,<=Y, offset, limit and X-Total, so the server holds nothing in
+// memory. It ignores sort.
 func synthetic(n int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		first := 0
-		if gt, ok := strings.CutPrefix(q.Get("id"), ">"); ok {
+		first, last := 0, n // the items first+1..last match
+		if v := q.Get("id"); v != "" {
+			lower, upper, ranged := strings.Cut(v, ",")
+			gt, ok := strings.CutPrefix(lower, ">")
 			after, err := strconv.ParseInt(gt, 16, 64)
-			if err != nil {
+			if !ok || err != nil {
 				http.Error(w, `{"error":{"message":"bad id"}}`, http.StatusBadRequest)
 				return
 			}
 			first = min(int(after), n)
+			if ranged {
+				lte, ok := strings.CutPrefix(upper, "<=")
+				upTo, err := strconv.ParseInt(lte, 16, 64)
+				if !ok || err != nil {
+					http.Error(w, `{"error":{"message":"bad id"}}`, http.StatusBadRequest)
+					return
+				}
+				last = max(min(int(upTo), n), first)
+			}
 		}
 		offset, _ := strconv.Atoi(q.Get("offset"))
 		limit, err := strconv.Atoi(q.Get("limit"))
 		if err != nil || limit < 1 {
 			limit = 200
 		}
-		start := min(first+offset, n)
-		end := min(start+limit, n)
+		start := min(first+offset, last)
+		end := min(start+limit, last)
 		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("X-Total", strconv.Itoa(n-first))
+		w.Header().Set("X-Total", strconv.Itoa(last-first))
 		var b strings.Builder
 		b.WriteByte('[')
 		for i := start; i < end; i++ {

@@ -1,0 +1,313 @@
+package chatshipper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+	"sync"
+)
+
+// The partitioned walk: what Concurrency(n) does for a query that neither
+// sorts nor filters on id. The first page comes by offset, as in every walk;
+// when it is in id order and its X-Total says more remain, one request by
+// offset reads the last item's id, the ids after the first page are split
+// into up to n ranges, and each range is walked by key at once ("id=>a,<=b";
+// the last range is open: "id=>a"). The first answer of every range is
+// checked before any of them is yielded: ids in increasing order inside the
+// range, and X-Totals that add up to at least what the first page left. A
+// server that fails the check (it ignores, refuses or mismatches id
+// comparisons, or orders otherwise) is walked by offset from the second page
+// on, as before; nothing but the first page has been yielded then.
+
+// runPartitioned walks the listing after the first page in ranges of ids, up
+// to n at once, and returns once every range has ended (or the walk's
+// context has). It reports false, having yielded and started nothing, when
+// the walk should go on page by page by key instead (the rest fits one range,
+// or the listing shrank so that its last item could not be read).
+func (s *walkState[E]) runPartitioned(ctx context.Context, first *walkPage[E], n int, sem chan struct{}, order chan chan *walkPage[E], wg *sync.WaitGroup) bool {
+	total := first.resp.Total
+	remaining := total - first.advance // items after the first page's last id, when it began
+	step := min(first.advance-first.pageOffset, s.limit)
+	if pp := first.resp.PerPage; pp > 0 && pp < step {
+		step = pp
+	}
+	if step <= 0 || remaining <= step || n < 2 {
+		return false
+	}
+	lo := s.key
+	if !isObjectID(lo) {
+		s.toOffset(ctx, fmt.Sprintf("the id %q is not an ObjectId (24 lowercase hex digits), so ids cannot be split into ranges", lo))
+		return s.runConcurrent(ctx, first, sem, order, wg)
+	}
+	hi, err := s.lastID(ctx, total)
+	switch {
+	case err != nil:
+		s.failWalk(ctx, sem, order, err)
+		return true
+	case hi == "":
+		return false
+	case !isObjectID(hi):
+		s.toOffset(ctx, fmt.Sprintf("the id %q is not an ObjectId (24 lowercase hex digits), so ids cannot be split into ranges", hi))
+		return s.runConcurrent(ctx, first, sem, order, wg)
+	case hi <= lo:
+		s.toOffset(ctx, fmt.Sprintf("the last item's id %s is not after the first page's last id %s", hi, lo))
+		return s.runConcurrent(ctx, first, sem, order, wg)
+	}
+	ranges := splitIDRange(lo, hi, n, remaining, step)
+
+	// The first page of every range, at once; each holds a page slot.
+	answers := make([]rangeAnswer[E], len(ranges))
+	var fw sync.WaitGroup
+	for i := range ranges {
+		fw.Go(func() {
+			a := &answers[i]
+			select {
+			case sem <- struct{}{}:
+				a.slot = true
+			case <-ctx.Done():
+				a.err = ctx.Err()
+				return
+			}
+			a.items, a.resp, a.err = s.fetch(ctx, s.rangeQuery(ranges[i]))
+		})
+	}
+	fw.Wait()
+	release := func() {
+		for i := range answers {
+			if answers[i].slot {
+				answers[i].slot = false
+				<-sem
+			}
+		}
+	}
+	if ctx.Err() != nil {
+		return true
+	}
+	reason, err := s.checkRanges(ranges, answers, remaining)
+	if err != nil {
+		release()
+		s.failWalk(ctx, sem, order, err)
+		return true
+	}
+	if reason != "" {
+		release()
+		s.toOffset(ctx, reason)
+		return s.runConcurrent(ctx, first, sem, order, wg)
+	}
+
+	// The server pages by id range: hand the first pages on in range order,
+	// then walk every range that has more, at once, each page handed on as
+	// it comes.
+	s.mode = modeKey
+	var more []idRange
+	for i := range answers {
+		a := &answers[i]
+		a.slot = false
+		if len(a.items) == 0 {
+			<-sem
+			continue
+		}
+		s.handOn(ctx, order, &walkPage[E]{items: a.items, resp: a.resp, total: first.total, remaining: -1})
+		if !s.lastPage(len(a.items), len(a.items), paginationOf(a.resp)) {
+			r := ranges[i]
+			r.after, _ = s.keyOrder(a.items, r.after) // checked above
+			more = append(more, r)
+		}
+	}
+	var rw sync.WaitGroup
+	for _, r := range more {
+		rw.Go(func() { s.walkRange(ctx, r, first.total, sem, order) })
+	}
+	rw.Wait()
+	return true
+}
+
+// idRange is a range of ids a partitioned walk walks by key: the ids after
+// after, up to and including upTo ("" for no upper bound).
+type idRange struct{ after, upTo string }
+
+// rangeAnswer is the first answer of a range.
+type rangeAnswer[E any] struct {
+	items []E
+	resp  *Response
+	err   error
+	slot  bool // holds a page slot
+}
+
+// rangeQuery is the query of the next page of r.
+func (s *walkState[E]) rangeQuery(r idRange) *Query {
+	q := s.q.withoutOffset()
+	if r.upTo == "" {
+		return q.Where("id", Gt(r.after)).Limit(s.limit)
+	}
+	return q.Where("id", Between(Gt(r.after), Lte(r.upTo))).Limit(s.limit)
+}
+
+// lastID reads the id of the listing's last item by offset (total-1 in the
+// listing X-Total counted). When the listing has shrunk since, the answer's
+// X-Total gives the new position, once; "" means no last item was found.
+func (s *walkState[E]) lastID(ctx context.Context, total int) (string, error) {
+	for try := 0; try < 2 && total > 0; try++ {
+		items, resp, err := s.fetch(ctx, s.q.Offset(total-1).Limit(1))
+		if err != nil {
+			return "", err
+		}
+		if len(items) > 0 {
+			return s.idOf(items[len(items)-1]), nil
+		}
+		pg := paginationOf(resp)
+		if pg.Total < 0 || pg.Total >= total {
+			break
+		}
+		total = pg.Total
+	}
+	return "", nil
+}
+
+// checkRanges checks the first answers of the ranges before any is yielded.
+// It returns why the server does not page by id range (the walk goes on by
+// offset), or the error that ends the walk.
+func (s *walkState[E]) checkRanges(ranges []idRange, answers []rangeAnswer[E], remaining int) (string, error) {
+	for _, a := range answers {
+		if a.err == nil {
+			continue
+		}
+		var er *ErrorResponse
+		if errors.As(a.err, &er) && (er.StatusCode == http.StatusBadRequest || er.StatusCode == http.StatusUnprocessableEntity) {
+			return fmt.Sprintf("the server refused an id range (status %d)", er.StatusCode), nil
+		}
+		return "", a.err
+	}
+	sum, counted, found := 0, true, false
+	for i, a := range answers {
+		last, reason := s.keyOrder(a.items, ranges[i].after)
+		if reason != "" {
+			return "the server does not page by id range: " + reason, nil
+		}
+		if up := ranges[i].upTo; up != "" && len(a.items) > 0 && last > up {
+			return fmt.Sprintf("the server does not page by id range: id %s is after the range's end %s", last, up), nil
+		}
+		found = found || len(a.items) > 0
+		if t := paginationOf(a.resp).Total; t >= 0 {
+			sum += t
+		} else {
+			counted = false
+		}
+	}
+	switch {
+	case counted && sum < remaining:
+		return fmt.Sprintf("the id ranges count %d items (X-Total) where %d were left", sum, remaining), nil
+	case !found:
+		return fmt.Sprintf("the id ranges found nothing where %d items were left", remaining), nil
+	}
+	return "", nil
+}
+
+// walkRange walks the range r by key after its first page, handing each page
+// on as it comes; a page out of id order or beyond the range ends the walk
+// with an error, before any of its items is yielded.
+func (s *walkState[E]) walkRange(ctx context.Context, r idRange, total int, sem chan struct{}, order chan chan *walkPage[E]) {
+	for {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		items, resp, err := s.fetch(ctx, s.rangeQuery(r))
+		if err != nil {
+			s.handOn(ctx, order, &walkPage[E]{err: err, remaining: -1})
+			return
+		}
+		last, reason := s.keyOrder(items, r.after)
+		if reason == "" && r.upTo != "" && len(items) > 0 && last > r.upTo {
+			reason = fmt.Sprintf("id %s is after the range's end %s", last, r.upTo)
+		}
+		if reason != "" {
+			s.handOn(ctx, order, &walkPage[E]{err: fmt.Errorf("%w: a page of ids after %s: %s", errPageOrder, r.after, reason), remaining: -1})
+			return
+		}
+		if len(items) == 0 {
+			<-sem
+			return
+		}
+		s.handOn(ctx, order, &walkPage[E]{items: items, resp: resp, total: total, remaining: -1})
+		r.after = last
+		if s.lastPage(len(items), len(items), paginationOf(resp)) {
+			return
+		}
+	}
+}
+
+// handOn gives the consumer a page that holds a page slot, numbering it in
+// the order pages are handed on.
+func (s *walkState[E]) handOn(ctx context.Context, order chan chan *walkPage[E], p *walkPage[E]) {
+	s.handMu.Lock()
+	defer s.handMu.Unlock()
+	s.number++
+	p.number = s.number
+	ch := make(chan *walkPage[E], 1)
+	ch <- p
+	select {
+	case order <- ch:
+	case <-ctx.Done():
+	}
+}
+
+// failWalk ends the walk with err.
+func (s *walkState[E]) failWalk(ctx context.Context, sem chan struct{}, order chan chan *walkPage[E], err error) {
+	if ch, ok := put(ctx, sem, order); ok {
+		ch <- &walkPage[E]{err: err, remaining: -1}
+	}
+}
+
+// isObjectID reports whether id is a MongoDB ObjectId as the API writes
+// them: 24 lowercase hexadecimal digits, the first 8 of which are its
+// creation time in seconds (so ids grow with time, and compare as text in
+// the same order as numbers).
+func isObjectID(id string) bool {
+	if len(id) != 24 {
+		return false
+	}
+	for i := range len(id) {
+		if c := id[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// splitIDRange splits the ids after lo up to hi (ObjectIds, lo < hi),
+// where remaining items were counted, into at most n ranges for pages of
+// step items. Each range gets a whole number of pages' worth of the span, as
+// if the ids were spread evenly, so that evenly spread ids fill every page
+// but the last of the last range. The last range has no upper bound, so the
+// walk reaches every item after lo whatever hi was.
+func splitIDRange(lo, hi string, n, remaining, step int) []idRange {
+	a, _ := new(big.Int).SetString(lo, 16)
+	b, _ := new(big.Int).SetString(hi, 16)
+	span := new(big.Int).Sub(b, a)
+	pages := (remaining + step - 1) / step
+	k := max(min(n, pages), 1)
+	bounds := make([]string, 0, k)
+	bounds = append(bounds, lo)
+	for i := 1; i < k; i++ {
+		// The first id of the range that starts at page i*pages/k.
+		items := min(i*pages/k*step, remaining)
+		x := new(big.Int).Mul(span, big.NewInt(int64(items)))
+		x.Quo(x, big.NewInt(int64(remaining)))
+		x.Add(x, a)
+		if id := fmt.Sprintf("%024x", x); id > bounds[len(bounds)-1] {
+			bounds = append(bounds, id)
+		}
+	}
+	out := make([]idRange, len(bounds))
+	for i := range bounds {
+		out[i].after = bounds[i]
+		if i+1 < len(bounds) {
+			out[i].upTo = bounds[i+1]
+		}
+	}
+	return out
+}
