@@ -45,6 +45,7 @@ type Client struct {
 	maxBody     int64
 	retryUnsafe bool
 	limiter     Limiter    // nil when rate limiting is off
+	pace        int        // requests per second a BatchSender forms its batches for (0: no limiter)
 	guard       *loopGuard // nil when the loop guard is off
 	self        selfState
 
@@ -133,6 +134,14 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 		c.limiter = cfg.limiter
 	case cfg.rateLimit > 0:
 		c.limiter = NewWindowLimiter(cfg.rateLimit, time.Second+cfg.rateMargin)
+	}
+	if c.limiter != nil {
+		// The built-in limiter's rate, or the API's own for a limiter of
+		// the caller's (see BatchSender).
+		c.pace = DefaultRequestsPerSecond
+		if cfg.limiter == nil {
+			c.pace = cfg.rateLimit
+		}
 	}
 	if !cfg.anonymous {
 		c.guard = newLoopGuard(cfg.loopGuard, cfg.guardCfg, cfg.guardStore)

@@ -479,23 +479,28 @@ func (c *Client) sendMessages(ctx context.Context, path, conversationID string, 
 // message of msgs, what this call did: created, not created (never sent,
 // refused, found missing, or stored by an earlier call) or unknown.
 func (c *Client) deliver(ctx context.Context, path, conversationID string, msgs []MessageInput, keys, lookFirst []string) ([]*Message, []sendOutcome, *Response, error) {
-	got := make([]*Message, len(msgs))
-	outcomes := make([]sendOutcome, len(msgs)) // outcomeUnknown until known
-	var extra []*Message                       // answers beyond the messages sent (never expected)
-	result := func() []*Message {
-		out := make([]*Message, 0, len(msgs)+len(extra))
-		for _, m := range got {
-			if m != nil {
-				out = append(out, m)
-			}
+	got, extra, outcomes, resp, err := c.deliverEach(ctx, path, conversationID, msgs, keys, lookFirst)
+	out := make([]*Message, 0, len(msgs)+len(extra))
+	for _, m := range got {
+		if m != nil {
+			out = append(out, m)
 		}
-		return append(out, extra...)
 	}
-	pending := make([]int, 0, len(msgs)) // the positions still to send
+	return append(out, extra...), outcomes, resp, err
+}
+
+// deliverEach is deliver with the stored messages by position: got[i] is
+// msgs[i] as stored, or nil (not stored, unknown, or a "/set" command
+// without a key whose object the lookup cannot return); extra holds the
+// answers beyond the messages sent (never expected).
+func (c *Client) deliverEach(ctx context.Context, path, conversationID string, msgs []MessageInput, keys, lookFirst []string) (got, extra []*Message, _ []sendOutcome, _ *Response, _ error) {
+	got = make([]*Message, len(msgs))
+	outcomes := make([]sendOutcome, len(msgs)) // outcomeUnknown until known
+	pending := make([]int, 0, len(msgs))       // the positions still to send
 	if len(lookFirst) > 0 {
 		found, resp, err := c.lookupMessages(ctx, conversationID, lookFirst)
 		if err != nil {
-			return nil, sameOutcome(len(msgs), outcomeNotCreated), resp, err // nothing was sent
+			return got, nil, sameOutcome(len(msgs), outcomeNotCreated), resp, err // nothing was sent
 		}
 		for i, k := range keys {
 			if m := found[k]; k != "" && m != nil {
@@ -505,7 +510,7 @@ func (c *Client) deliver(ctx context.Context, path, conversationID string, msgs 
 			}
 		}
 		if len(pending) == 0 {
-			return result(), outcomes, resp, nil
+			return got, extra, outcomes, resp, nil
 		}
 	} else {
 		for i := range msgs {
@@ -526,7 +531,7 @@ func (c *Client) deliver(ctx context.Context, path, conversationID string, msgs 
 			if len(out) > len(pending) {
 				extra = append(extra, out[len(pending):]...)
 			}
-			return result(), outcomes, resp, nil
+			return got, extra, outcomes, resp, nil
 		}
 		ambiguous, resendable := deliveryOutcome(err, d)
 		if !ambiguous {
@@ -534,7 +539,7 @@ func (c *Client) deliver(ctx context.Context, path, conversationID string, msgs 
 			for _, i := range pending {
 				outcomes[i] = o
 			}
-			return result(), outcomes, resp, err
+			return got, extra, outcomes, resp, err
 		}
 		pendingKeys := pick(keys, pending)
 		// Wait first, then look: a server still working on the request has
@@ -547,7 +552,7 @@ func (c *Client) deliver(ctx context.Context, path, conversationID string, msgs 
 		}
 		if lerr != nil {
 			keyed := nonEmpty(pendingKeys)
-			return result(), outcomes, resp, &DeliveryUnknownError{ConversationID: conversationID, Keys: keyed, Unkeyed: len(pendingKeys) - len(keyed), Err: err, LookupErr: lerr}
+			return got, extra, outcomes, resp, &DeliveryUnknownError{ConversationID: conversationID, Keys: keyed, Unkeyed: len(pendingKeys) - len(keyed), Err: err, LookupErr: lerr}
 		}
 		// The messages found are a prefix of the batch and the missing ones
 		// the rest; should the server ever store a batch with a gap, the
@@ -568,13 +573,13 @@ func (c *Client) deliver(ctx context.Context, path, conversationID string, msgs 
 			}
 		}
 		if unknown > 0 {
-			return result(), outcomes, resp, &DeliveryUnknownError{ConversationID: conversationID, Keys: nonEmpty(pick(keys, missing)), Unkeyed: unknown, Err: err}
+			return got, extra, outcomes, resp, &DeliveryUnknownError{ConversationID: conversationID, Keys: nonEmpty(pick(keys, missing)), Unkeyed: unknown, Err: err}
 		}
 		if len(missing) == 0 {
-			return result(), outcomes, lresp, nil
+			return got, extra, outcomes, lresp, nil
 		}
 		if !resendable || !mayResend || resends >= c.maxRetries {
-			return result(), outcomes, resp, err // known: the missing messages were not created
+			return got, extra, outcomes, resp, err // known: the missing messages were not created
 		}
 		pending = missing
 	}

@@ -530,6 +530,38 @@
 // under the same bot with another store, and replies it is not told about,
 // are not counted.
 //
+// # Sending in bulk
+//
+// The rate limit caps requests, not messages: a request may carry an ordered
+// array of messages. [ConversationsService.NewBatchSender] returns a
+// [BatchSender], safe for many goroutines, that puts the messages waiting for
+// a conversation into one request:
+//
+//	s, err := c.Conversations.NewBatchSender()
+//	if err != nil { ... }
+//	defer s.Close(ctx)
+//	msgs, err := s.Send(ctx, convID, chatshipper.Chat("hello"))  // returns once stored
+//	p := s.Queue(ctx, convID, chatshipper.Chat("and then"))      // returns at once, in order
+//	msgs, err = p.Result()
+//
+// A conversation has one request in flight at a time. Under the rate limit a
+// send goes at once, alone; at the limit, the sender starts no more requests
+// per second than the limiter grants, the conversation that has waited
+// longest first, and whatever arrived for a conversation by its turn goes in
+// its request, in arrival order, each call's messages together, up to
+// [MaxBatch] messages (default [DefaultMaxBatch], 50; the API documents no
+// limit). Each call gets its own messages, or its own error: every batch goes
+// through exactly-once delivery above (a failed lookup gives each call a
+// *DeliveryUnknownError with only its keys), the loop guard checks call by
+// call, and a batch refused whole with 400, 413 or 422 is sent again call by
+// call so that only the call at fault gets the refusal. A call whose context
+// ends while queued is not sent; once its request is out, it returns a
+// *DeliveryUnknownError to resolve after [BatchSender.Flush]. Create sends a
+// conversation with its initial messages in one request, in turn with the
+// batches. [BatchSender.Close] sends what is queued, then refuses sends with
+// ErrSenderClosed. examples/bulk sends 600 messages over 60 conversations
+// in 120 requests where one message per request takes 660.
+//
 // # Resources
 //
 // Besides [Client.Conversations] and [Client.Messages] (with
