@@ -201,10 +201,12 @@ const conversationsPath = "conversations"
 // conversation and answer 200 instead of 201 (resp.StatusCode tells).
 //
 // POST /v2/conversations
-func (s *ConversationsService) Create(ctx context.Context, c *ConversationCreate) (*Conversation, *Response, error) {
+func (s *ConversationsService) Create(ctx context.Context, c *ConversationCreate) (_ *Conversation, _ *Response, err error) {
 	if err := s.r.check(); err != nil {
 		return nil, nil, err
 	}
+	ctx, call := s.r.client.startCall(ctx, conversationsPath, "Create") // observer.go
+	defer call.end(ctx, &err)
 	if c == nil {
 		return nil, nil, argError("conversation", "must not be nil")
 	}
@@ -248,10 +250,12 @@ func (s *ConversationsService) Create(ctx context.Context, c *ConversationCreate
 // once; a *DeliveryUnknownError says the lookup failed.
 //
 // POST /v2/conversations/{id}/messages
-func (s *ConversationsService) Send(ctx context.Context, conversationID string, msgs ...MessageInput) ([]*Message, *Response, error) {
+func (s *ConversationsService) Send(ctx context.Context, conversationID string, msgs ...MessageInput) (_ []*Message, _ *Response, err error) {
 	if err := s.r.check(); err != nil {
 		return nil, nil, err
 	}
+	ctx, call := s.r.client.startCall(ctx, conversationsPath, "Send") // observer.go
+	defer call.end(ctx, &err)
 	path, err := itemPath(conversationsPath, "conversationID", conversationID)
 	if err != nil {
 		return nil, nil, err

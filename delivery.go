@@ -417,6 +417,7 @@ func (c *Client) sendMessages(ctx context.Context, path, conversationID string, 
 		var lresp *Response
 		if lerr == nil {
 			found, lresp, lerr = c.lookupMessages(ctx, conversationID, nonEmpty(keys))
+			c.observeLookup(ctx, conversationID, len(nonEmpty(keys)), len(found), lerr)
 		}
 		if lerr != nil {
 			return stored, resp, &DeliveryUnknownError{ConversationID: conversationID, Keys: nonEmpty(keys), Unkeyed: len(keys) - len(nonEmpty(keys)), Err: err, LookupErr: lerr}
@@ -436,6 +437,7 @@ func (c *Client) sendMessages(ctx context.Context, path, conversationID string, 
 		if !resendable || !mayResend || resends >= c.maxRetries {
 			return stored, resp, err // known: the missing messages were not created
 		}
+		c.observeResend(ctx, conversationID, len(p.missing))
 		pending, keys = p.missing, p.missingKeys
 	}
 }
@@ -544,6 +546,7 @@ func (s *ConversationsService) createTracked(ctx context.Context, cc *Conversati
 		var lresp *Response
 		if lerr == nil {
 			conv, lresp, lerr = s.findCreated(ctx, convKey, since, nonEmpty(msgKeys))
+			c.observeCreateLookup(ctx, conv, lerr)
 		}
 		if lerr != nil {
 			return nil, resp, unknown(lerr)
@@ -561,6 +564,7 @@ func (s *ConversationsService) createTracked(ctx context.Context, cc *Conversati
 		if !resendable || !mayResend || resends >= c.maxRetries {
 			return nil, resp, err
 		}
+		c.observeResend(ctx, "", 1)
 	}
 }
 
@@ -568,6 +572,7 @@ func (s *ConversationsService) createTracked(ctx context.Context, cc *Conversati
 // stored in the conversation.
 func (c *Client) completeMessages(ctx context.Context, conversationID string, msgs []MessageInput, keys []string) ([]*Message, *Response, error) {
 	found, resp, err := c.lookupMessages(ctx, conversationID, nonEmpty(keys))
+	c.observeLookup(ctx, conversationID, len(nonEmpty(keys)), len(found), err)
 	if err != nil {
 		return nil, resp, &DeliveryUnknownError{ConversationID: conversationID, Keys: nonEmpty(keys), Unkeyed: len(keys) - len(nonEmpty(keys)), LookupErr: err}
 	}

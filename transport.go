@@ -23,6 +23,7 @@ const logLimiterWaitOver = 100 * time.Millisecond
 func (t *limiterTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	start := time.Now()
 	err := t.limiter.Wait(req.Context())
+	t.client.observeLimiterWait(req, start, err)
 	if waited := time.Since(start); waited >= logLimiterWaitOver {
 		if l := t.client.logger; l != nil {
 			attrs := []slog.Attr{slog.String("method", req.Method), slog.String("url", redactURL(req.URL)),
@@ -93,6 +94,7 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	start := time.Now()
 	orig := req
+	req, att := c.startAttempt(req, st) // req itself unless observed (observer.go)
 	if c.tokens != nil && sameOrigin(req.URL, c.baseURL) {
 		tctx := req.Context()
 		if c.logger != nil {
@@ -106,6 +108,7 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			closeBody(req)
 			err = &tokenSourceError{err: err}
 			c.logAttempt(req, st, start, nil, err)
+			att.end(nil, err)
 			return nil, err
 		}
 		if st != nil {
@@ -134,6 +137,7 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		st.endHop(resp, err)
 	}
 	c.logAttempt(req, st, start, resp, err)
+	att.end(resp, err)
 	return resp, err
 }
 

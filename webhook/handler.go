@@ -113,6 +113,7 @@ type Handler struct {
 
 	onError func(*Event, error)
 	logger  *slog.Logger
+	obs     Observer // nil: nothing is observed (observer.go)
 
 	// Lifecycle: mu guards closed, inflight and the queue send.
 	mu       sync.Mutex
@@ -157,6 +158,7 @@ func NewHandler(opts ...Option) (*Handler, error) {
 		selfUser:    cfg.selfUser,
 		onError:     cfg.onError,
 		logger:      cfg.logger,
+		obs:         cfg.observer,
 		stopped:     make(chan struct{}),
 		syncIdle:    make(chan struct{}),
 	}
@@ -303,8 +305,9 @@ func (h *Handler) serveDelivery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.observe(e)
+	h.observeVerified(r.Context(), e)
 
-	switch st, err := h.begin(r.Context(), e.ID); {
+	switch st, err := h.begin(r.Context(), e); {
 	case err != nil:
 		h.dedupeFailed(r.Context(), e, err)
 		http.Error(w, "duplicate check unavailable", http.StatusServiceUnavailable)
@@ -332,6 +335,7 @@ func (h *Handler) serveDelivery(w http.ResponseWriter, r *http.Request) {
 	}
 	if !h.beginSync() {
 		h.finish(r.Context(), e.ID, false)
+		h.observeEvent(r.Context(), e, Observation{Outcome: OutcomeUnavailable, Status: http.StatusServiceUnavailable})
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
@@ -374,7 +378,7 @@ func (h *Handler) Dispatch(ctx context.Context, e *Event) error {
 	}
 	defer h.endSync()
 	h.observe(e)
-	st, err := h.begin(ctx, e.ID)
+	st, err := h.begin(ctx, e)
 	switch {
 	case err != nil:
 		h.dedupeFailed(ctx, e, err)
@@ -396,11 +400,13 @@ func (h *Handler) observe(e *Event) {
 
 // begin claims the event ID with the Deduper. Events without an ID, and
 // every event when duplicate suppression is off, are new.
-func (h *Handler) begin(ctx context.Context, id string) (DedupeState, error) {
-	if h.dedupe == nil || id == "" {
+func (h *Handler) begin(ctx context.Context, e *Event) (DedupeState, error) {
+	if h.dedupe == nil || e.ID == "" {
 		return DedupeNew, nil
 	}
-	return h.dedupe.Begin(ctx, id)
+	st, err := h.dedupe.Begin(ctx, e.ID)
+	h.observeBegin(ctx, e, st, err)
+	return st, err
 }
 
 // finish records the outcome of a claim. It runs after the handlers even when
@@ -484,6 +490,7 @@ func (h *Handler) verify(body []byte, headers []string) error {
 // refuse answers a delivery that never reached the handlers. The reason is
 // logged but not sent: it is for the operator, not whoever sent the request.
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, reason string) {
+	h.observeEvent(r.Context(), nil, Observation{Outcome: OutcomeRefused, Status: status})
 	if h.logger != nil {
 		h.logger.LogAttrs(r.Context(), slog.LevelWarn, "chatshipper: webhook delivery refused",
 			slog.Int("status", status), slog.String("reason", reason), slog.String("remote", r.RemoteAddr))
@@ -511,6 +518,7 @@ func (h *Handler) enqueue(w http.ResponseWriter, r *http.Request, e *Event) {
 	h.mu.Unlock()
 	if !ok {
 		h.finish(r.Context(), e.ID, false)
+		h.observeEvent(r.Context(), e, Observation{Outcome: OutcomeUnavailable, Status: http.StatusServiceUnavailable})
 		msg := "queue full"
 		if closed {
 			msg = "shutting down"
@@ -531,7 +539,9 @@ func (h *Handler) work() {
 // process runs the matching handlers of an accepted event, records the
 // outcome for duplicate suppression and reports a failure.
 func (h *Handler) process(ctx context.Context, e *Event) error {
+	ctx, hs := h.startHandling(ctx, e) // ctx itself unless observed (observer.go)
 	err := h.dispatch(ctx, e)
+	hs.end(ctx, err)
 	h.finish(ctx, e.ID, err == nil)
 	if err != nil {
 		h.report(ctx, e, err)

@@ -28,6 +28,7 @@ type config struct {
 	includeSelf bool
 	skipBots    bool
 	logger      *slog.Logger
+	observer    Observer
 }
 
 // Client is what a Handler uses of an API client: the bot's own user ID, for
