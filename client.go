@@ -145,8 +145,9 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 		}
 	}
 
-	// The transport stack, outermost first: retry -> auth -> (limiter) -> the
-	// user's transport. Every attempt passes the layers under the retry layer.
+	// The transport stack, outermost first: retry -> auth -> (limiter) ->
+	// (observer) -> (attempt timeout) -> the user's transport. Every attempt
+	// passes the layers under the retry layer.
 	var hc http.Client
 	var inner http.RoundTripper
 	attemptTimeout := time.Duration(defaultTimeout)
@@ -164,6 +165,9 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	hc.Timeout = 0
 	if attemptTimeout > 0 {
 		inner = &timeoutTransport{timeout: attemptTimeout, next: inner}
+	}
+	if c.obs != nil {
+		inner = &observeTransport{client: c, next: inner} // observer.go: each request sent, after the limiter's wait
 	}
 	if c.limiter != nil {
 		inner = &limiterTransport{limiter: c.limiter, client: c, next: inner}

@@ -35,10 +35,11 @@ type Observer interface {
 	// EndCall is called once for every StartCall, with the context
 	// StartCall returned, when the call returns.
 	EndCall(ctx context.Context, call CallInfo, result CallResult)
-	// StartAttempt is called for each HTTP request the client sends: each
-	// attempt, and each hop of an attempt that follows a redirect. The
-	// context it returns (derived from ctx) is the one the request is sent
-	// with. It may add trace context headers to attempt.Header.
+	// StartAttempt is called for each HTTP request the client sends, after
+	// its wait for the rate limiter: each attempt, and each hop of an
+	// attempt that follows a redirect. The context it returns (derived from
+	// ctx) is the one the request is sent with. It may add trace context
+	// headers to attempt.Header.
 	StartAttempt(ctx context.Context, attempt AttemptInfo) context.Context
 	// EndAttempt is called once for every StartAttempt, with the context
 	// StartAttempt returned, when the response headers arrived or the
@@ -144,9 +145,9 @@ type AttemptInfo struct {
 	// Hop is 1, or the number of the request within an attempt that
 	// follows redirects.
 	Hop int
-	// Header is the attempt's own copy of the request headers (without the
-	// Authorization header, which is added later): an observer may add
-	// trace context headers to it. Keep no reference after StartAttempt.
+	// Header is the attempt's own copy of the request headers, from which
+	// the Authorization header is removed: an observer may add trace
+	// context headers to it. Keep no reference after StartAttempt.
 	Header http.Header
 }
 
@@ -158,7 +159,7 @@ type AttemptResult struct {
 	// [Decision] for the kinds.
 	ErrorKind string
 	// Duration is how long the attempt took until the response headers
-	// arrived, including its wait for the rate limiter.
+	// arrived (its wait for the rate limiter not included).
 	Duration time.Duration
 }
 
@@ -292,6 +293,17 @@ func (oc *obsCall) end(ctx context.Context, errp *error) {
 	}
 	err := *errp
 	o := oc.c.obs
+	if err != nil {
+		oc.errorDecisions(ctx, err)
+	}
+	o.EndCall(ctx, oc.info, CallResult{Outcome: callOutcomeOf(err), StatusCode: int(oc.status.Load()),
+		Attempts: int(oc.attempts.Load()), Duration: time.Since(oc.start), Err: err})
+}
+
+// errorDecisions reports the decisions a call's error tells of: a loop guard
+// refusal, a delivery whose outcome is unknown.
+func (oc *obsCall) errorDecisions(ctx context.Context, err error) {
+	o := oc.c.obs
 	var le *LoopLimitError
 	if errors.As(err, &le) {
 		o.Decision(ctx, Decision{Kind: DecisionLoopGuardRefusal, Reason: string(le.Kind),
@@ -306,12 +318,13 @@ func (oc *obsCall) end(ctx context.Context, errp *error) {
 		o.Decision(ctx, Decision{Kind: DecisionDeliveryUnknown, ConversationID: du.ConversationID, Messages: n,
 			ErrorKind: lookupErrorKind(du.LookupErr)})
 	}
-	o.EndCall(ctx, oc.info, CallResult{Outcome: callOutcomeOf(err), StatusCode: int(oc.status.Load()),
-		Attempts: int(oc.attempts.Load()), Duration: time.Since(oc.start), Err: err})
 }
 
 // callOutcomeOf classifies a call's error.
 func callOutcomeOf(err error) CallOutcome {
+	if err == nil {
+		return OutcomeOK
+	}
 	var (
 		du *DeliveryUnknownError
 		le *LoopLimitError
@@ -320,8 +333,6 @@ func callOutcomeOf(err error) CallOutcome {
 		te *TransportError
 	)
 	switch {
-	case err == nil:
-		return OutcomeOK
 	case errors.As(err, &du):
 		return OutcomeDeliveryUnknown
 	case errors.Is(err, ErrInvalidArgument):
@@ -419,11 +430,17 @@ func serviceOf(collection string) string {
 	return "Collection"
 }
 
-// collectionLabel returns name when it is a valid collection name, else "":
-// a refused name (which could be anything) is never reported.
+// collectionLabel returns name when it is a valid collection name (see
+// checkCollectionName), else "": a refused name, which could be anything, is
+// never reported.
 func collectionLabel(name string) string {
-	if checkCollectionName(name) != nil {
+	if name == "" || len(name) > maxCollectionName {
 		return ""
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] < 'a' || name[i] > 'z' {
+			return ""
+		}
 	}
 	return name
 }
@@ -442,60 +459,69 @@ func (c *Client) collectionOf(u *url.URL) string {
 	return collectionLabel(seg)
 }
 
-// obsAttempt is one observed attempt (a hop of it).
-type obsAttempt struct {
-	c     *Client
-	oc    *obsCall
-	ctx   context.Context
-	info  AttemptInfo
-	start time.Time
+// observeTransport reports each request sent. It sits under the limiter, so
+// an attempt's time is its time on the wire, not its wait for a slot (which
+// is a decision of its own), and a request the limiter or the token source
+// stopped is no attempt.
+type observeTransport struct {
+	client *Client
+	next   http.RoundTripper
 }
 
-// startAttempt reports a request about to be sent and returns the request
-// to send: without an observer req itself, otherwise a copy with the
-// attempt's context and its own header map (for trace context headers).
-func (c *Client) startAttempt(req *http.Request, st *callState) (*http.Request, *obsAttempt) {
-	if c.obs == nil {
-		return req, nil
-	}
+func (t *observeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	c := t.client
 	ctx := req.Context()
-	a := &obsAttempt{c: c, oc: callFrom(ctx), start: time.Now()}
-	a.info = AttemptInfo{Method: req.Method, URL: redactURL(req.URL), Host: req.URL.Hostname(),
-		Attempt: 1, Hop: 1, Header: req.Header.Clone()}
-	if a.info.Header == nil {
-		a.info.Header = http.Header{}
+	start := time.Now()
+	info := AttemptInfo{Method: req.Method, Host: req.URL.Hostname(), Attempt: 1, Hop: 1}
+	st := stateFrom(ctx)
+	if st != nil {
+		info.Attempt, info.Hop = st.attempts, st.hops
+	}
+	if st != nil && info.Hop == 1 && st.url != "" {
+		info.URL = st.url // the request's own URL, redacted once by Do
+	} else {
+		info.URL = redactURL(req.URL)
 	}
 	if p, err := strconv.Atoi(req.URL.Port()); err == nil {
-		a.info.Port = p
+		info.Port = p
 	}
-	if st != nil {
-		a.info.Attempt, a.info.Hop = st.attempts, st.hops
+	oc := callFrom(ctx)
+	if oc != nil && info.Hop == 1 {
+		oc.attempts.Add(1)
 	}
-	if a.oc != nil && a.info.Hop == 1 {
-		a.oc.attempts.Add(1)
+	// The attempt's own header map, without the token: the values are
+	// shared, capped so that an append makes a copy.
+	h := make(http.Header, len(req.Header)+2)
+	var auth []string
+	for k, v := range req.Header {
+		if k == "Authorization" {
+			auth = v
+			continue
+		}
+		h[k] = v[:len(v):len(v)]
 	}
-	a.ctx = c.obs.StartAttempt(ctx, a.info)
-	r2 := req.WithContext(a.ctx)
-	r2.Header = a.info.Header
-	return r2, a
-}
+	info.Header = h
+	actx := c.obs.StartAttempt(ctx, info)
+	info.Header = nil // not kept for EndAttempt
+	if auth != nil {
+		h["Authorization"] = auth // the observer never sees the token
+	}
+	r2 := req.WithContext(actx)
+	r2.Header = h
 
-// end reports the end of the attempt; it does nothing for nil.
-func (a *obsAttempt) end(resp *http.Response, err error) {
-	if a == nil {
-		return
-	}
-	var res AttemptResult
-	res.Duration = time.Since(a.start)
+	resp, err := t.next.RoundTrip(r2)
+
+	res := AttemptResult{Duration: time.Since(start)}
 	if resp != nil {
 		res.StatusCode = resp.StatusCode
-		if a.oc != nil {
-			a.oc.status.Store(int32(resp.StatusCode))
+		if oc != nil {
+			oc.status.Store(int32(resp.StatusCode))
 		}
 	} else {
 		res.ErrorKind = attemptErrorKind(err)
 	}
-	a.c.obs.EndAttempt(a.ctx, a.info, res)
+	c.obs.EndAttempt(actx, info, res)
+	return resp, err
 }
 
 // observeRetry reports a retry decision about the last failed attempt:

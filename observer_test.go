@@ -46,6 +46,9 @@ func (r *recObserver) EndCall(ctx context.Context, call chatshipper.CallInfo, re
 }
 
 func (r *recObserver) StartAttempt(ctx context.Context, a chatshipper.AttemptInfo) context.Context {
+	if a.Header.Get("Authorization") != "" {
+		r.add("the observer saw the Authorization header")
+	}
 	a.Header.Set("Traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
 	r.add("attempt %s %s #%d hop %d", a.Method, a.URL, a.Attempt, a.Hop)
 	return ctx

@@ -94,7 +94,6 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	start := time.Now()
 	orig := req
-	req, att := c.startAttempt(req, st) // req itself unless observed (observer.go)
 	if c.tokens != nil && sameOrigin(req.URL, c.baseURL) {
 		tctx := req.Context()
 		if c.logger != nil {
@@ -108,7 +107,6 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			closeBody(req)
 			err = &tokenSourceError{err: err}
 			c.logAttempt(req, st, start, nil, err)
-			att.end(nil, err)
 			return nil, err
 		}
 		if st != nil {
@@ -137,7 +135,6 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		st.endHop(resp, err)
 	}
 	c.logAttempt(req, st, start, resp, err)
-	att.end(resp, err)
 	return resp, err
 }
 
