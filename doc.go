@@ -474,6 +474,27 @@
 // webhook.WithClient, it asks [Client.SelfUserID] who the bot is and tells
 // the loop guard what it saw with [Client.ObserveMessages].
 //
+// # Observing what the client decides
+//
+// [WithObserver] hands the client's decisions to an [Observer]: the start
+// and end of each call ([CallInfo]: service, method, collection; [CallResult]:
+// outcome, last status, attempts), each HTTP request sent (status or error
+// kind), and each [Decision]: a retry and its reason and wait, an attempt's
+// wait for the rate limiter, a pause for a 429's Retry-After, a loop guard
+// refusal, a delivery lookup, a re-send, an unknown outcome. The webhook
+// handler has its own (webhook.WithObserver: verified, refused, duplicate,
+// handled, failed, the handlers' time). The separate module
+// github.com/go-chatshipper/chatshipper/otel turns both into OpenTelemetry
+// spans (a span per call, a child per attempt, events for the decisions, the
+// W3C trace context on every request) and metrics:
+//
+//	obs, err := otel.New() // the global OpenTelemetry providers
+//	c, err := chatshipper.NewClient(token, chatshipper.WithObserver(obs))
+//
+// An observer never receives a token, a password or a message text, and
+// URLs reach it redacted as in errors. Without one, the client does no work
+// for it.
+//
 // # Testing your automation
 //
 // Code that uses the SDK is tested in one of three ways. None of them needs a
