@@ -282,7 +282,10 @@ func (c *Client) startDoCall(req *http.Request) (context.Context, *obsCall) {
 func (c *Client) beginCall(ctx context.Context, info CallInfo) (context.Context, *obsCall) {
 	oc := &obsCall{c: c, info: info, start: time.Now()}
 	ctx = context.WithValue(ctx, obsCallKey{}, oc)
-	return c.obs.StartCall(ctx, info), oc
+	if octx := c.obs.StartCall(ctx, info); octx != nil {
+		ctx = octx
+	}
+	return ctx, oc
 }
 
 // end reports the end of the call with the error *errp; it does nothing for
@@ -502,6 +505,9 @@ func (t *observeTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	info.Header = h
 	actx := c.obs.StartAttempt(ctx, info)
+	if actx == nil {
+		actx = ctx
+	}
 	info.Header = nil // not kept for EndAttempt
 	if auth != nil {
 		h["Authorization"] = auth // the observer never sees the token

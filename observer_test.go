@@ -397,3 +397,31 @@ func TestObserverNil(t *testing.T) {
 	_, _, err := c.Users.Get(context.Background(), srv.Seed.BotUserID, nil)
 	require.NoError(t, err)
 }
+
+// nilCtxObserver returns no context: the client goes on with its own.
+type nilCtxObserver struct{ recObserver }
+
+func (o *nilCtxObserver) StartCall(ctx context.Context, call chatshipper.CallInfo) context.Context {
+	o.recObserver.StartCall(ctx, call)
+	return nil // the case under test: an observer breaking its contract
+}
+
+func (o *nilCtxObserver) EndCall(context.Context, chatshipper.CallInfo, chatshipper.CallResult) {}
+
+func (o *nilCtxObserver) StartAttempt(ctx context.Context, a chatshipper.AttemptInfo) context.Context {
+	o.recObserver.StartAttempt(ctx, a)
+	return nil
+}
+
+func TestObserverNilContext(t *testing.T) {
+	t.Parallel()
+	srv := chatshippertest.NewServer(t)
+	obs := &nilCtxObserver{}
+	c := observedClient(t, srv, obs)
+	_, _, err := c.Users.Get(context.Background(), srv.Seed.BotUserID, nil)
+	require.NoError(t, err)
+	lines := obs.take()
+	require.NotEmpty(t, lines)
+	assert.Equal(t, "call Users.Get users", lines[0])
+	assert.Equal(t, `attempt end #1 status=200 error=""`, lines[len(lines)-1])
+}

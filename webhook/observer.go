@@ -130,7 +130,10 @@ func (h *Handler) startHandling(ctx context.Context, e *Event) (context.Context,
 		return ctx, nil
 	}
 	hs := &handling{h: h, e: e, start: time.Now()}
-	return h.obs.StartHandling(ctx, e), hs
+	if octx := h.obs.StartHandling(ctx, e); octx != nil {
+		ctx = octx
+	}
+	return ctx, hs
 }
 
 // end reports the handlers' outcome; it does nothing for nil.
