@@ -115,7 +115,9 @@
 // attempt number, the reason (status or transport error), the server's
 // Retry-After and the wait chosen, and so are waits of 100 ms or more for the
 // rate limiter and token refreshes: a slow job's log shows whether it waited
-// on the rate limit, on Retry-After or on a refresh.
+// on the rate limit, on Retry-After or on a refresh. [WithObserver] hands the
+// same decisions to code, for traces and metrics (see "Observing what the
+// client decides" below).
 //
 // # Exactly-once delivery
 //

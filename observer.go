@@ -68,14 +68,16 @@ type CallInfo struct {
 	// "Collection" for a collection without a typed service; "" for
 	// [Client.Do].
 	Service string
-	// Method is the service method: "List", "Walk" (a walk over every page,
-	// also ListIter and Pages), "Get", "Create", "Update", "Replace",
+	// Method is the service method: "List", "Walk" (one range over a walk,
+	// also ListIter and Pages, from the start of the loop to its end, the
+	// loop's own work included), "Get", "Create", "Update", "Replace",
 	// "Delete" or "Send"; "Do" for [Client.Do]. Methods built on these
 	// report as the one they use (Command as Send, Me as Get, Verify as
 	// Update, FindByTelephone as List).
 	Method string
-	// Collection is the API collection, such as "conversations" ("" when
-	// the URL of a request sent with Do names none).
+	// Collection is the API collection, such as "conversations"; "" when
+	// the URL of a request sent with Do names none, and for a name
+	// [Client.Collection] refused (which is never reported).
 	Collection string
 }
 

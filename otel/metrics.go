@@ -19,7 +19,8 @@ const (
 	// MetricRetries counts retries, by error.type (the status code or the
 	// error kind of the attempt that failed).
 	MetricRetries = "chatshipper.client.retries"
-	// MetricRateLimited counts 429 answers.
+	// MetricRateLimited counts 429 answers (the server's bot loop limit
+	// included; MetricLoopGuardRefusals tells those apart).
 	MetricRateLimited = "chatshipper.client.rate_limited"
 	// MetricLimiterWait is the histogram of attempts' waits for a rate
 	// limiter slot.
