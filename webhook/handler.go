@@ -285,6 +285,7 @@ func (h *Handler) serveChallenge(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) serveDelivery(w http.ResponseWriter, r *http.Request) {
 	if h.isClosed() {
+		h.observeEvent(r.Context(), nil, Observation{Outcome: OutcomeUnavailable, Status: http.StatusServiceUnavailable})
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}

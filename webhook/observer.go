@@ -73,8 +73,11 @@ const (
 type Observation struct {
 	// Outcome says what became of the delivery or event.
 	Outcome Outcome
-	// Status is the HTTP status answered, for a delivery to ServeHTTP
-	// (0 for Dispatch, and for handlers run after the answer).
+	// Status is the HTTP status ServeHTTP answered, when this decision set
+	// it: 400, 401 or 413 for a refused delivery, 503 for one the queue or a
+	// shutdown turned away; 0 otherwise (the answer to a duplicate or to a
+	// failed duplicate check follows from the outcome; Dispatch answers
+	// nothing).
 	Status int
 	// EventName and EventID name the event, when it was decoded.
 	EventName, EventID string

@@ -166,4 +166,9 @@ func TestObserverWebhookShutdown(t *testing.T) {
 	h.enqueue(w, httptest.NewRequest(http.MethodPost, "/hook", nil), e)
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
 	assert.Equal(t, []string{"unavailable status=503 event=message.create.contact.chat id=ev1 err=<nil>"}, obs.take())
+
+	// A delivery after the shutdown is turned away before it is read.
+	w = whPost(h, body, "-")
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+	assert.Equal(t, []string{"unavailable status=503 event= id= err=<nil>"}, obs.take())
 }
