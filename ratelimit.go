@@ -353,6 +353,7 @@ func (c *Client) pauseLimiter(ctx context.Context, d time.Duration) {
 		return
 	}
 	p.Pause(d)
+	c.observePause(ctx, d)
 	if c.logger != nil {
 		c.logger.LogAttrs(ctx, slog.LevelDebug, "chatshipper: rate limiter paused for Retry-After",
 			slog.Duration("retry_after", d))

@@ -23,6 +23,7 @@ const logLimiterWaitOver = 100 * time.Millisecond
 func (t *limiterTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	start := time.Now()
 	err := t.limiter.Wait(req.Context())
+	t.client.observeLimiterWait(req, start, err)
 	if waited := time.Since(start); waited >= logLimiterWaitOver {
 		if l := t.client.logger; l != nil {
 			attrs := []slog.Attr{slog.String("method", req.Method), slog.String("url", redactURL(req.URL)),
