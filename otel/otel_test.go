@@ -217,7 +217,7 @@ func TestSendDroppedAnswer(t *testing.T) {
 				first := kids[0]
 				assert.Equal(t, trace.SpanKindClient, first.SpanKind())
 				assert.Equal(t, codes.Error, first.Status().Code)
-				assert.Equal(t, "other", attr(first.Attributes(), "error.type").AsString())
+				assert.Equal(t, "connection", attr(first.Attributes(), "error.type").AsString())
 				assert.Equal(t, "POST", attr(first.Attributes(), "http.request.method").AsString())
 				assert.Equal(t, srv.URL+"conversations/"+conv.ID+"/messages", attr(first.Attributes(), "url.full").AsString())
 				assert.Equal(t, "127.0.0.1", attr(first.Attributes(), "server.address").AsString())
@@ -231,8 +231,8 @@ func TestSendDroppedAnswer(t *testing.T) {
 				retry := events(send, "chatshipper.retry")
 				require.Len(t, retry, 1)
 				assert.Equal(t, "no_retry", attr(retry[0].Attributes, csotel.KeyRetryDecision).AsString())
-				assert.Equal(t, "not a transient network error", attr(retry[0].Attributes, csotel.KeyRetryReason).AsString())
-				assert.Equal(t, "other", attr(retry[0].Attributes, "error.type").AsString())
+				assert.Equal(t, "the server may have acted on a POST", attr(retry[0].Attributes, csotel.KeyRetryReason).AsString())
+				assert.Equal(t, "connection", attr(retry[0].Attributes, "error.type").AsString())
 				lookup := events(send, "chatshipper.delivery.lookup")
 				require.Len(t, lookup, 1)
 				assert.Equal(t, tc.result, attr(lookup[0].Attributes, csotel.KeyDeliveryResult).AsString())
@@ -262,7 +262,7 @@ func TestSendDroppedAnswer(t *testing.T) {
 				assert.Equal(t, tc.resends, count(t, rm, csotel.MetricDeliveryResends))
 				assert.Equal(t, int64(0), count(t, rm, csotel.MetricRetries), "a POST is not retried blindly")
 				assert.Equal(t, int64(1), count(t, rm, csotel.MetricHTTPClientDuration,
-					attribute.String("http.request.method", "POST"), attribute.String("error.type", "other")))
+					attribute.String("http.request.method", "POST"), attribute.String("error.type", "connection")))
 				assert.Equal(t, int64(tc.posts+1), count(t, rm, csotel.MetricHTTPClientDuration, attribute.String("http.request.method", "POST")),
 					"the send's POSTs and the create's")
 				assert.Equal(t, int64(1), count(t, rm, csotel.MetricCallDuration,
