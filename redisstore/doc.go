@@ -105,9 +105,12 @@
 // replicas, one claims it and runs the handlers, the other is told it is
 // running (the handler answers 503 so the platform tries again later). A
 // success marks the ID done for 24 hours ([WithDoneTTL]); a failure deletes
-// the claim, so the platform's retry runs the event again. Finish changes
-// the claim only while it is still the caller's (a compare-and-delete on a
-// random claim token). A claim whose holder died ends with its lease, so a
+// the claim, so the platform's retry runs the event again. Begin returns
+// the claim with its random token and Finish changes the ID only while it
+// is still held under that token (a compare-and-set in one script): a
+// delivery slower than its lease, whose ID a retry has claimed since, gets
+// [ErrLeaseLost] and leaves the retry's claim alone, in the same process or
+// another. A claim whose holder died ends with its lease, so a
 // later retry is processed. When Redis cannot answer, Begin returns an error
 // matching [ErrUnavailable] and the handler answers 503: the event is neither
 // lost nor run twice.
