@@ -426,7 +426,6 @@ func WithRateLimit(n int) Option {
 			return argError("WithRateLimit", "must not be negative, got %d", n)
 		}
 		c.rateLimit = n
-		c.limiter = nil
 		return nil
 	}
 }
@@ -443,12 +442,13 @@ func WithRateLimitMargin(d time.Duration) Option {
 	}
 }
 
-// WithLimiter replaces the client's own window (WithRateLimit) with l, for
-// example a limiter shared between the processes using one API key (see the
-// redisstore module). If l also implements Pauser, a 429 with Retry-After
-// pauses it; if it implements SlotLimiter, its slots are held until the
-// attempt ends. The window shared per API host (WithIPRateLimit) still
-// applies, unless WithRateLimit(0) turned the built-in windows off.
+// WithLimiter replaces the client's own window (WithRateLimit) with l, in
+// whatever order the options come, for example a limiter shared between the
+// processes using one API key (see the redisstore module). If l also
+// implements Pauser, a 429 with Retry-After pauses it; if it implements
+// SlotLimiter, its slots are held until the attempt ends. The window shared
+// per API host (WithIPRateLimit) still applies, unless WithRateLimit(0)
+// turned the built-in windows off.
 func WithLimiter(l Limiter) Option {
 	return func(c *config) error {
 		if l == nil {
@@ -482,7 +482,6 @@ func WithIPRateLimit(n int) Option {
 			return argError("WithIPRateLimit", "must not be negative, got %d", n)
 		}
 		c.ipRateLimit = n
-		c.ipLimiter = nil
 		return nil
 	}
 }
@@ -490,8 +489,8 @@ func WithIPRateLimit(n int) Option {
 // WithIPLimiter replaces the window shared per API host (WithIPRateLimit)
 // with l, for example a redisstore limiter named after the egress address
 // that every process leaving through it shares. Like WithLimiter, it applies
-// whatever WithRateLimit says, honours Pauser and SlotLimiter, and refuses
-// nil.
+// whatever WithRateLimit and WithIPRateLimit say and in whatever order,
+// honours Pauser and SlotLimiter, and refuses nil.
 func WithIPLimiter(l Limiter) Option {
 	return func(c *config) error {
 		if l == nil {

@@ -972,7 +972,11 @@ func TestHostWindowSharing(t *testing.T) {
 		t.Parallel()
 		assert.Same(t, custom, ip(t, WithBaseURL(a), WithIPLimiter(custom)))
 		assert.Same(t, custom, ip(t, WithBaseURL(a), WithRateLimit(0), WithIPLimiter(custom)))
-		assert.NotSame(t, custom, ip(t, WithBaseURL(a), WithIPLimiter(custom), WithIPRateLimit(20)), "the last option wins")
+		assert.Same(t, custom, ip(t, WithBaseURL(a), WithIPLimiter(custom), WithIPRateLimit(0)), "in any order")
+		c, err := NewClient(testToken, WithLimiter(custom), WithRateLimit(0))
+		require.NoError(t, err)
+		assert.Same(t, custom, c.limiter, "in any order")
+		assert.Nil(t, c.ipLimiter)
 	})
 	t.Run("inside a synctest bubble each client has its own", func(t *testing.T) {
 		t.Parallel()
