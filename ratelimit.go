@@ -563,12 +563,15 @@ type windowRegistry struct {
 // windowKey names a shared window: the API's origin (scheme, lower-case host
 // and port, the default port written out), so that servers on different
 // ports (test servers on loopback) never share one; the window's size; and
-// the transport when it is not an *http.Transport (nil when it is).
+// the address of the transport when it is not an *http.Transport (0 when it
+// is). An address, not the transport, so that the registry keeps no test
+// double (and its canned answers) alive; an address reused after the
+// transport was collected finds a window nobody uses any more.
 type windowKey struct {
 	origin string
 	n      int
 	window time.Duration
-	via    http.RoundTripper
+	via    uintptr
 }
 
 // processWindows is the registry of every client of the process. It keeps
@@ -582,15 +585,18 @@ var processWindows windowRegistry
 // host for the network, so they share a window by origin. Other transports
 // (test doubles such as httpmock's or the fake's in-process transport,
 // recorders, wrappers) may never reach a network, so a client using one
-// shares the window only with clients using the same transport value; a
-// transport that cannot be compared shares with nobody.
+// shares the window only with clients using the same transport; a
+// transport that is not a pointer (a func, a struct value) shares with
+// nobody.
 func (r *windowRegistry) get(base *url.URL, rt http.RoundTripper, n int, window time.Duration) *WindowLimiter {
-	var via http.RoundTripper
+	var via uintptr
 	if _, network := rt.(*http.Transport); !network && rt != nil {
-		if !reflect.ValueOf(rt).Comparable() {
+		switch v := reflect.ValueOf(rt); v.Kind() {
+		case reflect.Pointer, reflect.Map, reflect.Chan, reflect.UnsafePointer:
+			via = v.Pointer()
+		default: // a func or a value: two of them cannot be told apart
 			return NewWindowLimiter(n, window)
 		}
-		via = rt
 	}
 	port := base.Port()
 	if port == "" {

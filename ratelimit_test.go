@@ -996,3 +996,23 @@ func TestHostWindowSharing(t *testing.T) {
 		}
 	})
 }
+
+// roundTripperFunc is a transport that is a func: two cannot be told apart.
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// A transport that is a func shares its window with nobody (and does not
+// make NewClient panic on an uncomparable map key).
+func TestHostWindowFuncTransport(t *testing.T) {
+	t.Parallel()
+	rt := roundTripperFunc(func(*http.Request) (*http.Response, error) { return nil, io.EOF })
+	var got []Limiter
+	for range 2 {
+		c, err := NewClient(testToken, WithBaseURL("https://share-func.test/v2/"), WithHTTPClient(&http.Client{Transport: rt}))
+		require.NoError(t, err)
+		require.NotNil(t, c.ipLimiter)
+		got = append(got, c.ipLimiter)
+	}
+	assert.NotSame(t, got[0], got[1])
+}
