@@ -138,8 +138,9 @@ type route struct {
 }
 
 type queued struct {
-	ctx context.Context
-	ev  *Event
+	ctx   context.Context
+	ev    *Event
+	claim DedupeClaim
 }
 
 // NewHandler returns a handler configured by opts. Register handlers with
@@ -320,7 +321,8 @@ func (h *Handler) serveDelivery(w http.ResponseWriter, r *http.Request) {
 	h.observe(e)
 	h.observeVerified(r.Context(), e)
 
-	switch st, err := h.begin(r.Context(), e); {
+	claim, err := h.begin(r.Context(), e)
+	switch st := claim.State; {
 	case err != nil:
 		h.dedupeFailed(r.Context(), e, err)
 		http.Error(w, "duplicate check unavailable", http.StatusServiceUnavailable)
@@ -343,16 +345,16 @@ func (h *Handler) serveDelivery(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if h.queue != nil {
-		h.enqueue(w, r, e)
+		h.enqueue(w, r, e, claim)
 		return
 	}
 	if !h.beginSync() {
-		h.finish(r.Context(), e.ID, false)
+		h.finish(r.Context(), claim, false)
 		h.observeEvent(r.Context(), e, Observation{Outcome: OutcomeUnavailable, Status: http.StatusServiceUnavailable})
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	err = h.process(r.Context(), e) // never panics: dispatch recovers
+	err = h.process(r.Context(), e, claim) // never panics: dispatch recovers
 	h.endSync()
 	if err != nil {
 		http.Error(w, "handler failed", http.StatusInternalServerError)
@@ -391,17 +393,17 @@ func (h *Handler) Dispatch(ctx context.Context, e *Event) error {
 	}
 	defer h.endSync()
 	h.observe(e)
-	st, err := h.begin(ctx, e)
+	claim, err := h.begin(ctx, e)
 	switch {
 	case err != nil:
 		h.dedupeFailed(ctx, e, err)
 		return fmt.Errorf("chatshipper: webhook duplicate check: %w", err)
-	case st == DedupeDone:
+	case claim.State == DedupeDone:
 		return nil
-	case st == DedupeRunning:
+	case claim.State == DedupeRunning:
 		return ErrInProgress
 	}
-	return h.process(ctx, e)
+	return h.process(ctx, e, claim)
 }
 
 // observe shows the client's loop guard the event's message.
@@ -412,26 +414,28 @@ func (h *Handler) observe(e *Event) {
 }
 
 // begin claims the event ID with the Deduper. Events without an ID, and
-// every event when duplicate suppression is off, are new.
-func (h *Handler) begin(ctx context.Context, e *Event) (DedupeState, error) {
+// every event when duplicate suppression is off, are new (a claim without a
+// token, which finish skips).
+func (h *Handler) begin(ctx context.Context, e *Event) (DedupeClaim, error) {
 	if h.dedupe == nil || e.ID == "" {
-		return DedupeNew, nil
+		return DedupeClaim{ID: e.ID, State: DedupeNew}, nil
 	}
-	st, err := h.dedupe.Begin(ctx, e.ID)
-	h.observeBegin(ctx, e, st, err)
-	return st, err
+	claim, err := h.dedupe.Begin(ctx, e.ID)
+	h.observeBegin(ctx, e, claim.State, err)
+	return claim, err
 }
 
-// finish records the outcome of a claim. It runs after the handlers even when
-// the request was cancelled meanwhile, so the claim is always settled.
-func (h *Handler) finish(ctx context.Context, id string, ok bool) {
-	if h.dedupe == nil || id == "" {
+// finish records the outcome of this delivery's claim. It runs after the
+// handlers even when the request was cancelled meanwhile, so the claim is
+// always settled.
+func (h *Handler) finish(ctx context.Context, claim DedupeClaim, ok bool) {
+	if h.dedupe == nil || claim.ID == "" {
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
-	if err := h.dedupe.Finish(ctx, id, ok); err != nil && h.logger != nil {
+	if err := h.dedupe.Finish(ctx, claim, ok); err != nil && h.logger != nil {
 		h.logger.LogAttrs(ctx, slog.LevelError, "chatshipper: webhook duplicate check could not record an outcome",
-			slog.String("id", id), slog.Bool("ok", ok), slog.String("error", err.Error()))
+			slog.String("id", claim.ID), slog.Bool("ok", ok), slog.String("error", err.Error()))
 	}
 }
 
@@ -514,10 +518,10 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, rea
 // enqueue hands an event to the workers, or answers 503 when the queue is
 // full, forgetting the event ID so the platform's retry is not taken for a
 // duplicate.
-func (h *Handler) enqueue(w http.ResponseWriter, r *http.Request, e *Event) {
+func (h *Handler) enqueue(w http.ResponseWriter, r *http.Request, e *Event, claim DedupeClaim) {
 	// The request's values (trace IDs, ...) go along; its cancellation does
 	// not, since the handler runs after the answer.
-	item := queued{ctx: context.WithoutCancel(r.Context()), ev: e}
+	item := queued{ctx: context.WithoutCancel(r.Context()), ev: e, claim: claim}
 	h.mu.Lock()
 	ok := !h.closed
 	if ok {
@@ -530,7 +534,7 @@ func (h *Handler) enqueue(w http.ResponseWriter, r *http.Request, e *Event) {
 	closed := h.closed
 	h.mu.Unlock()
 	if !ok {
-		h.finish(r.Context(), e.ID, false)
+		h.finish(r.Context(), claim, false)
 		h.observeEvent(r.Context(), e, Observation{Outcome: OutcomeUnavailable, Status: http.StatusServiceUnavailable})
 		msg := "queue full"
 		if closed {
@@ -545,17 +549,17 @@ func (h *Handler) enqueue(w http.ResponseWriter, r *http.Request, e *Event) {
 func (h *Handler) work() {
 	defer h.workers.Done()
 	for item := range h.queue {
-		_ = h.process(item.ctx, item.ev) // errors go to the error handler inside process
+		_ = h.process(item.ctx, item.ev, item.claim) // errors go to the error handler inside process
 	}
 }
 
 // process runs the matching handlers of an accepted event, records the
 // outcome for duplicate suppression and reports a failure.
-func (h *Handler) process(ctx context.Context, e *Event) error {
+func (h *Handler) process(ctx context.Context, e *Event, claim DedupeClaim) error {
 	ctx, hs := h.startHandling(ctx, e) // ctx itself unless observed (observer.go)
 	err := h.dispatch(ctx, e)
 	hs.end(ctx, err)
-	h.finish(ctx, e.ID, err == nil)
+	h.finish(ctx, claim, err == nil)
 	if err != nil {
 		h.report(ctx, e, err)
 	}

@@ -61,8 +61,10 @@ type fixedDeduper struct {
 	err error
 }
 
-func (d fixedDeduper) Begin(context.Context, string) (DedupeState, error) { return d.st, d.err }
-func (d fixedDeduper) Finish(context.Context, string, bool) error         { return nil }
+func (d fixedDeduper) Begin(_ context.Context, id string) (DedupeClaim, error) {
+	return DedupeClaim{ID: id, State: d.st}, d.err
+}
+func (d fixedDeduper) Finish(context.Context, DedupeClaim, bool) error { return nil }
 
 func TestObserverWebhookDeliveries(t *testing.T) {
 	t.Parallel()
@@ -163,7 +165,7 @@ func TestObserverWebhookShutdown(t *testing.T) {
 	// A delivery that passed the first check before the shutdown began is
 	// refused by the queue: it is reported as unavailable.
 	w := httptest.NewRecorder()
-	h.enqueue(w, httptest.NewRequest(http.MethodPost, "/hook", nil), e)
+	h.enqueue(w, httptest.NewRequest(http.MethodPost, "/hook", nil), e, DedupeClaim{ID: e.ID, State: DedupeNew})
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
 	assert.Equal(t, []string{"unavailable status=503 event=message.create.contact.chat id=ev1 err=<nil>"}, obs.take())
 
