@@ -44,12 +44,14 @@ type Client struct {
 	logger      *slog.Logger
 	maxBody     int64
 	retryUnsafe bool
-	limiter     Limiter    // nil when rate limiting is off
+	limiter     Limiter    // the client's own (per token); nil when off
+	ipLimiter   Limiter    // shared per API host (per IP address); nil when off
 	pace        int        // requests per second a BatchSender forms its batches for (0: no limiter)
 	guard       *loopGuard // nil when the loop guard is off
 	self        selfState
 
-	noDeliveryTracking bool // WithDeliveryTracking(false)
+	noDeliveryTracking bool     // WithDeliveryTracking(false)
+	obs                Observer // WithObserver; nil: nothing is observed (observer.go)
 
 	// Conversations is the conversations API (/v2/conversations).
 	Conversations *ConversationsService
@@ -83,13 +85,14 @@ type Client struct {
 // a non-ASCII byte is refused with an *ArgumentError.
 func NewClient(token string, opts ...Option) (*Client, error) {
 	cfg := config{
-		baseURL:    DefaultBaseURL,
-		maxRetries: defaultMaxRetries,
-		waitMin:    defaultRetryWaitShortest,
-		waitMax:    defaultRetryWaitLongest,
-		maxBody:    defaultMaxResponseBytes,
-		rateLimit:  DefaultRequestsPerSecond,
-		rateMargin: DefaultRateLimitMargin,
+		baseURL:     DefaultBaseURL,
+		maxRetries:  defaultMaxRetries,
+		waitMin:     defaultRetryWaitShortest,
+		waitMax:     defaultRetryWaitLongest,
+		maxBody:     defaultMaxResponseBytes,
+		rateLimit:   DefaultRequestsPerSecond,
+		rateMargin:  DefaultRateLimitMargin,
+		ipRateLimit: -1,
 	}
 	for _, opt := range opts {
 		if opt == nil {
@@ -125,21 +128,17 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 		retryUnsafe: cfg.retryUnsafe,
 
 		noDeliveryTracking: cfg.noDeliveryTracking,
+		obs:                cfg.observer,
 	}
 	if cfg.userAgent != "" {
 		c.userAgent += " " + cfg.userAgent
 	}
-	switch {
-	case cfg.limiter != nil:
-		c.limiter = cfg.limiter
-	case cfg.rateLimit > 0:
-		c.limiter = NewWindowLimiter(cfg.rateLimit, time.Second+cfg.rateMargin)
-	}
-	if c.limiter != nil {
-		// The built-in limiter's rate, or the API's own for a limiter of
+	c.limiter, c.ipLimiter = cfg.limiters(base)
+	if c.limiter != nil || c.ipLimiter != nil {
+		// The built-in limiter's rate, or the API's own for limiters of
 		// the caller's (see BatchSender).
 		c.pace = DefaultRequestsPerSecond
-		if cfg.limiter == nil {
+		if cfg.limiter == nil && cfg.rateLimit > 0 {
 			c.pace = cfg.rateLimit
 		}
 	}
@@ -152,8 +151,9 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 		}
 	}
 
-	// The transport stack, outermost first: retry -> auth -> (limiter) -> the
-	// user's transport. Every attempt passes the layers under the retry layer.
+	// The transport stack, outermost first: retry -> auth -> (limiter) ->
+	// (observer) -> (attempt timeout) -> the user's transport. Every attempt
+	// passes the layers under the retry layer.
 	var hc http.Client
 	var inner http.RoundTripper
 	attemptTimeout := time.Duration(defaultTimeout)
@@ -172,8 +172,11 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	if attemptTimeout > 0 {
 		inner = &timeoutTransport{timeout: attemptTimeout, next: inner}
 	}
-	if c.limiter != nil {
-		inner = &limiterTransport{limiter: c.limiter, client: c, next: inner}
+	if c.obs != nil {
+		inner = &observeTransport{client: c, next: inner} // observer.go: each request sent, after the limiter's wait
+	}
+	if lims := c.limiterList(); len(lims) > 0 {
+		inner = &limiterTransport{limiters: lims, client: c, next: inner}
 	}
 	hc.Transport = &authTransport{client: c, next: inner}
 
@@ -404,11 +407,12 @@ func newResponse(r *http.Response) *Response {
 // is returned as *ErrorResponse, *RateLimitError or *LoopLimitError. A
 // cancelled or expired context returns an error for which errors.Is(err,
 // ctx.Err()) holds, also while waiting between retries.
-func (c *Client) Do(req *http.Request, v any) (*Response, error) {
+func (c *Client) Do(req *http.Request, v any) (_ *Response, err error) {
 	if req == nil {
 		return nil, argError("req", "nil request")
 	}
-	ctx := req.Context()
+	ctx, call := c.startDoCall(req) // req.Context() unless observed (observer.go)
+	defer call.end(ctx, &err)
 	st := &callState{idempotent: isIdempotent(req.Method), retryUnsafe: c.retryUnsafe,
 		method: req.Method, url: redactURL(req.URL)}
 	trackCall(ctx, st) // a tracked message send resolves instead of retrying blindly (delivery.go)

@@ -23,11 +23,15 @@ type config struct {
 	rateLimit   int
 	rateMargin  time.Duration
 	limiter     Limiter
+	ipRateLimit int // -1: the default (see WithIPRateLimit)
+	ipLimiter   Limiter
+	windows     *windowRegistry // nil: the process's (tests set their own)
 	loopGuard   loopGuardMode
 	guardCfg    LoopGuardConfig
 	guardStore  LoopGuardStore
 
 	noDeliveryTracking bool
+	observer           Observer
 }
 
 // Option configures a Client. Options validate their arguments: NewClient

@@ -658,6 +658,9 @@ func (s *BatchSender) deliverCalls(ctx context.Context, conversationID string, c
 	if len(calls) == 0 {
 		return
 	}
+	var err error
+	ctx, obs := s.c.startCall(ctx, conversationsPath, "Send") // observer.go: a batch is a Send
+	defer obs.end(ctx, &err)
 	var msgs []MessageInput
 	var keys, own []string
 	for _, call := range calls {
@@ -669,7 +672,6 @@ func (s *BatchSender) deliverCalls(ctx context.Context, conversationID string, c
 	path := calls[0].path
 	var got []*Message
 	var outcomes []sendOutcome
-	var err error
 	if c.noDeliveryTracking {
 		var out []*Message
 		var resp *Response
