@@ -43,6 +43,24 @@
 //     messages; bot commands (">...") stored and ignored. /enqueue is accepted
 //     as an alias of /notify. A command meta key whose value is null counts
 //     as absent. A request that fails half-way changes nothing.
+//   - Mentions and tags
+//     (https://developers.web1on1.chat/messaging/commentstagsandsearch): a
+//     mention needs meta.targetUser (or chipchat's meta.targetBot; an id or
+//     a list) or meta.targetOrganization; target users join with the inbox
+//     flag, a target organization's channels are notified as for /notify; a
+//     leading "@<displayName or name>" is stripped and meta.targetName set.
+//     A tag's text is normalized ("#hashTag, hash !! tag#tag; #hash" is
+//     stored as "hashTag hash tagtag") and gets empty actions and results.
+//     Neither calls other participants in as a chat line does.
+//   - Outbound messaging
+//     (https://developers.chatshipper.com/docs/messaging-outbound): the
+//     first consumer-facing message of a contact conversation (role agent,
+//     chat or card, not backchannel) names the touchpoint when the
+//     conversation has none, and its user, a bot included, accepts: active
+//     and accepted, channels cleared, status active. A contact conversation
+//     created with such a message is active from the start. Without any
+//     touchpoint the message is stored and changes nothing (the
+//     documentation says one is needed, not what happens without one).
 //   - The query language of the docs on every list: operators, OR over
 //     fields, dot paths, array indexes, select, populate (with field lists),
 //     sort, offset/limit (any value up to the largest int answers a page;
