@@ -99,6 +99,40 @@
 // and write the state directly (Put stores documents verbatim, so fixtures
 // round-trip exactly).
 //
+// # Seed files
+//
+// [ParseSeedFile] reads JSON data to add to the seeded start, and
+// [Server.LoadSeedFile] stores it; the command chatshipper-fake
+// (github.com/go-chatshipper/chatshipper/cmd/chatshipper-fake, the fake as a
+// standalone server for tests in any language) takes the same file with
+// -seed-file. Every section is an array and optional:
+//
+//	{
+//	  "organizations": [{"id", "name"*, "displayName", "email", "parent", "categories": ["name", ...], "meta"}],
+//	  "users":         [{"id", "email"*, "password", "role", "givenName", "familyName", "name", "organization", "meta"}],
+//	  "bots":          [{"id", "name"*, "email", "password", "organization", "meta"}],
+//	  "channels":      [{"id", "name"*, "organization", "users": [user ids], "meta"}],
+//	  "conversations": [{"as", "organization", "name", "type", "contact": {"profile"*, "meta"},
+//	                     "touchpoint", "meta", "messages": [{"text"*, "type", "role", "user", "meta",
+//	                     "touchpoint", "isBackchannel", "contentType", "actions", "items"}]}],
+//	  "tokens":        [{"user"*, "name", "ttl": "1h"}]
+//	}
+//
+// (* required). Ids are 24 hex characters, optional (the server makes one)
+// and needed only where another item refers to it; references may also name
+// the default seed's ids. A role is admin, agent (the default), bot or guest.
+// Items without an organization belong to the seeded one. A bot is a user
+// with role bot (e-mail "bot+<id>@chatshipper.com" unless given), its bot
+// definition (GET /v2/bots/<id>) and a permanent token. Conversations are
+// created as POST /v2/conversations creates them, by the user "as" names
+// (default the seeded bot), so their messages run commands, route and accept
+// as usual; seeded messages do not count toward the loop limits. A token
+// without ttl is permanent. The file is checked whole before anything is
+// stored, and stored in one transaction: an unknown section or field, a value
+// of the wrong type, a reference that does not resolve or an e-mail address
+// in use fails with the path of the field ("users[1].emial: unknown field")
+// and stores nothing. [SeedFileResult] lists the ids and tokens.
+//
 // # Fast tests
 //
 // Both the server and the SDK's client keep to the API's 20 requests per
