@@ -105,6 +105,7 @@ func (f *fake) controlMux() http.Handler {
 		srv := f.cur.Load().srv
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
+		defer context.AfterFunc(f.ctx, cancel)() // the command stops: answer now
 		err := srv.WaitDeliveries(ctx)
 		out := map[string]any{"idle": err == nil, "deliveries": deliveries(srv)}
 		if err != nil {

@@ -24,7 +24,7 @@ type fake struct {
 	base    string // "http://127.0.0.1:8026"
 	control http.Handler
 
-	ctx    context.Context // ends when the command stops: ends long polls
+	ctx    context.Context // ends when the command stops: ends the control API's long polls
 	cancel context.CancelFunc
 
 	resetMu sync.Mutex // one reset at a time

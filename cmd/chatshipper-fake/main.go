@@ -158,6 +158,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 
 // run is the command; it returns the exit status.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// Signals first: a harness may stop the fake while it is starting.
+	sigCtx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
+	ctx, stop := context.WithCancel(sigCtx)
+	defer stop()
+
 	cfg, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -165,6 +171,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		complain(stderr, err)
 		return 2
+	}
+	if cfg.watchStdin {
+		go func() {
+			_, _ = io.Copy(io.Discard, stdin)
+			stop()
+		}()
 	}
 	f, err := newFake(cfg)
 	if err != nil {
@@ -186,16 +198,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	defer f.close()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if cfg.watchStdin {
-		go func() {
-			_, _ = io.Copy(io.Discard, stdin)
-			stop()
-		}()
-	}
-	hs := &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second,
-		BaseContext: func(net.Listener) context.Context { return f.ctx }}
+	hs := &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 
@@ -209,8 +212,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		complain(stderr, err)
 		return 1
 	}
-	// Stop within a second: end long polls and Delay faults, give running
-	// requests half a second, then close what is left.
+	// Stop within a second: end long polls, drop requests held by Delay
+	// faults (unanswered, as the fault promises), give running requests
+	// half a second, then close what is left.
 	f.close()
 	shutdown, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()

@@ -104,7 +104,25 @@ func TestCommand(t *testing.T) {
 			_ = resp.Body.Close()
 			polled <- resp.StatusCode
 		}()
-		time.Sleep(100 * time.Millisecond) // let the poll begin; the outcome does not depend on it
+		// A request held by a Delay fault: at the stop it is dropped, never
+		// answered (an empty 200 would tell the client it was served).
+		fault, err := http.Post(in.Control+"faults", "application/json", strings.NewReader(`{"delay":"30s","count":1}`))
+		require.NoError(t, err)
+		_ = fault.Body.Close()
+		require.Equal(t, http.StatusCreated, fault.StatusCode)
+		held := make(chan error, 1)
+		go func() {
+			req, _ := http.NewRequest(http.MethodGet, in.URL+"users", nil)
+			req.Header.Set("Authorization", "Bearer "+in.Tokens["bot"])
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				held <- nil // no answer: what the fault promises
+				return
+			}
+			_ = resp.Body.Close()
+			held <- errors.New("answered " + resp.Status)
+		}()
+		time.Sleep(100 * time.Millisecond) // let the poll and the request begin; the outcome does not depend on it
 
 		require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 		select {
@@ -117,6 +135,12 @@ func TestCommand(t *testing.T) {
 		case <-polled:
 		case <-time.After(exitGuard):
 			t.Fatal("the long poll did not end with the server")
+		}
+		select {
+		case err := <-held:
+			assert.NoError(t, err, "the held request gets no answer")
+		case <-time.After(exitGuard):
+			t.Fatal("the held request did not end with the server")
 		}
 	})
 
