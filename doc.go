@@ -616,8 +616,13 @@
 //	c, err := chatshipper.NewClient(srv.Token, chatshipper.WithBaseURL(srv.URL))
 //
 // srv.Seed names the seeded organization, users (bot, admin, agents, guest),
-// channels and form; srv.Put stores documents directly; srv.Requests records
-// what reached the server; srv.InjectFault makes requests fail.
+// channels and form; srv.Put stores documents directly; srv.LoadSeedFile
+// adds organizations, users, bots, channels, conversations and tokens from a
+// JSON seed file; srv.Requests records what reached the server;
+// srv.InjectFault makes requests fail. The same fake runs as a standalone
+// server for tests in other languages (a bot's Node or Python test suite):
+// go run github.com/go-chatshipper/chatshipper/cmd/chatshipper-fake@latest,
+// with a control API for its clock, faults, webhook deliveries and reset.
 //
 // Recorded fixtures with httpmock: answer the client's requests from JSON
 // files under testdata/. Give each test its own transport, so tests can run in

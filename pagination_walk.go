@@ -508,11 +508,15 @@ func (s *walkState[E]) run(ctx context.Context, concurrency int, sem chan struct
 			return
 		}
 		p := s.nextPage(ctx)
+		// Decide before handing the page over: the consumer owns it from
+		// then on (it may set err or trim items).
+		done := p.last || p.err != nil
+		concurrent := concurrency > 1 && s.number == 1 && p.resp != nil && p.resp.Total >= 0
 		ch <- p
-		if p.last || p.err != nil {
+		if done {
 			return
 		}
-		if concurrency > 1 && s.number == 1 && p.resp != nil && p.resp.Total >= 0 && s.runConcurrent(ctx, p, sem, order, wg) {
+		if concurrent && s.runConcurrent(ctx, p, sem, order, wg) {
 			return
 		}
 	}
