@@ -47,6 +47,8 @@ type hostile struct {
 	postDrop bool
 	// reorder: POST answer lists the stored messages in reverse
 	reorder bool
+	// stripPost: the POST answer leaves meta out
+	stripPost bool
 	// lookupFail: status for GET /v2/messages (0 = ok)
 	lookupFail int
 	skew       time.Duration
@@ -177,6 +179,11 @@ func (h *hostile) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(fault)
 			fmt.Fprintf(w, `{"message":"boom"}`)
 			return
+		}
+		if h.stripPost {
+			for i := range out {
+				out[i].Meta = nil
+			}
 		}
 		if h.reorder {
 			for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
