@@ -272,7 +272,10 @@
 // refreshToken, secret, token, accessKey, signingKey, apiKey and the like,
 // numbers included; not the delivery key) and the user info password and
 // credential query values (?token=) of every URL. This holds for every call,
-// Login and token refreshes included.
+// Login and token refreshes included, and whatever JSON escaping the server
+// writes the quoted value with (\u00e4, surrogate pairs, \/): the kept body is
+// redacted by the decoded value of each of its strings, keys included, and
+// stays JSON.
 //
 // # Times, references and unknown data
 //
