@@ -973,3 +973,66 @@ func TestDeliveryKeyLookupReplays(t *testing.T) {
 	require.ErrorAs(t, err, &nf)
 	assert.Equal(t, []string{`body.text: got "other", recorded "ok"`}, nf.Differences)
 }
+
+// TestURLCredentialsRecordAndReplay records a request whose JSON body holds a
+// URL with credentials, in every place a redacted value can end (the end of
+// the string, before "&", before "#", in a fragment, before a quote, before
+// a closing parenthesis, percent-encoded, as user info), and replays it with
+// other credentials of the same shape. The recorder redacts a value it learnt
+// first and then the URL, the replayer only the URL: both must write the
+// same well-formed "[redacted]".
+func TestURLCredentialsRecordAndReplay(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ url, want string }{
+		{"https://h.example/cb?token=qtok3nvalue99", "https://h.example/cb?token=[redacted]"},
+		{"https://h.example/cb?token=qtok3nvalue99&x=1", "https://h.example/cb?token=[redacted]&x=1"},
+		{"https://h.example/cb?token=qtok3nvalue99#top", "https://h.example/cb?token=[redacted]#top"},
+		{"https://h.example/cb#access_token=qtok3nvalue99", "https://h.example/cb#access_token=[redacted]"},
+		{`call "https://h.example/cb?token=qtok3nvalue99" now`, `call "https://h.example/cb?token=[redacted]" now`},
+		{"call (https://h.example/cb?token=qtok3nvalue99).", "call (https://h.example/cb?token=[redacted])."},
+		{"https://h.example/cb?token=q%2Btok%2F3n%3D", "https://h.example/cb?token=[redacted]"},
+		{"https://hookuser:hookpa55word@h.example/cb", "https://hookuser:[redacted]@h.example/cb"},
+		{"https://hookuser:hookpa55word@h.example/cb?token=qtok3nvalue99", "https://hookuser:[redacted]@h.example/cb?token=[redacted]"},
+		{"https://tok3nAsUserName99@h.example/cb", "https://[redacted]@h.example/cb"},
+	}
+	other := strings.NewReplacer("qtok3nvalue99", "otherval0042", "q%2Btok%2F3n%3D", "o%2Fther%3D", "hookpa55word", "otherpa55", "tok3nAsUserName99", "otherUserName11")
+	for _, tc := range cases {
+		t.Run(tc.url, func(t *testing.T) {
+			t.Parallel()
+			mt := newMock()
+			mt.RegisterResponder("POST", "https://api.example.com/v2/services", func(req *http.Request) (*http.Response, error) {
+				b, _ := io.ReadAll(req.Body)
+				return httpmock.NewBytesResponse(201, b), nil
+			})
+			dir := t.TempDir()
+			rec, err := replay.NewRecorder(dir, replay.WithTransport(mt))
+			require.NoError(t, err)
+			body := func(u string) string {
+				b, _ := json.Marshal(map[string]any{"type": "webhook", "params": map[string]any{"url": u}})
+				return string(b)
+			}
+			_, _, err = do(t, rec.Client(), "POST", "https://api.example.com/v2/services", body(tc.url))
+			require.NoError(t, err)
+			raw, err := os.ReadFile(filepath.Join(dir, rec.Files()[0]))
+			require.NoError(t, err)
+			var fx struct {
+				Request struct {
+					Body struct {
+						Params struct {
+							URL string `json:"url"`
+						} `json:"params"`
+					} `json:"body"`
+				} `json:"request"`
+			}
+			require.NoError(t, json.Unmarshal(raw, &fx))
+			assert.Equal(t, tc.want, fx.Request.Body.Params.URL)
+
+			rep, err := replay.NewReplayer(dir)
+			require.NoError(t, err)
+			_, _, err = do(t, rep.Client(), "POST", "https://api.example.com/v2/services", body(other.Replace(tc.url)))
+			require.NoError(t, err)
+			assert.Zero(t, rep.Misses())
+			assert.Empty(t, rep.Unused())
+		})
+	}
+}
