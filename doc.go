@@ -602,7 +602,9 @@
 // otherwise; its ClientOptions plug it into NewClient, replay.Register serves
 // the fixtures from an httpmock transport, and replay.Seed loads recorded
 // documents into the fake server. A request that was not recorded fails at
-// once, naming the closest recording.
+// once, naming the closest recording. A request that got no answer (a
+// dropped connection, a reset, a timeout) is recorded by its kind and replays
+// as the same kind of transport error, so a send's delivery lookup replays too.
 //
 // Waiting without waiting: inside a [testing/synctest] bubble, Retry-After
 // pauses, backoff and the rate limiter's waits take no real time. A socket
