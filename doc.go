@@ -274,7 +274,10 @@
 // refreshToken, secret, token, accessKey, signingKey, apiKey and the like,
 // numbers included; not the delivery key) and the user info password and
 // credential query values (?token=) of every URL. This holds for every call,
-// Login and token refreshes included.
+// Login and token refreshes included, and whatever JSON escaping the server
+// writes the quoted value with (\u00e4, surrogate pairs, \/): the kept body is
+// redacted by the decoded value of each of its strings, keys included, and
+// stays JSON.
 //
 // # Times, references and unknown data
 //
@@ -649,7 +652,9 @@
 // otherwise; its ClientOptions plug it into NewClient, replay.Register serves
 // the fixtures from an httpmock transport, and replay.Seed loads recorded
 // documents into the fake server. A request that was not recorded fails at
-// once, naming the closest recording.
+// once, naming the closest recording. A request that got no answer (a
+// dropped connection, a reset, a timeout) is recorded by its kind and replays
+// as the same kind of transport error, so a send's delivery lookup replays too.
 //
 // Waiting without waiting: inside a [testing/synctest] bubble, Retry-After
 // pauses, backoff and the rate limiter's waits take no real time. A socket
