@@ -274,7 +274,10 @@
 // refreshToken, secret, token, accessKey, signingKey, apiKey and the like,
 // numbers included; not the delivery key) and the user info password and
 // credential query values (?token=) of every URL. This holds for every call,
-// Login and token refreshes included.
+// Login and token refreshes included, and whatever JSON escaping the server
+// writes the quoted value with (\u00e4, surrogate pairs, \/): the kept body is
+// redacted by the decoded value of each of its strings, keys included, and
+// stays JSON.
 //
 // # Times, references and unknown data
 //
@@ -401,11 +404,11 @@
 // memory stays bounded by the pages in flight. Concurrency(n) fetches up to n
 // pages at once, so a large listing is read at the rate limit rather than one
 // round trip per page. A query that neither sorts nor filters on id is then
-// walked by id ranges: after the first page, one request reads the last
-// item's id (offset X-Total-1), the ids in between are split into up to n
-// ranges (ids are ObjectIds, which begin with their creation time), and each
-// range is walked by key at once ("id=>a,<=b"; the last range has no upper
-// bound). The promise of the walk by key holds: every item that matched when
+// walked by id ranges: beside the first page, one request reads the greatest
+// id (sort=-id, limit 1; else the last item by offset), the ids in between
+// are split into up to n ranges (ids are ObjectIds, which begin with their
+// creation time), and each range is walked by key at once ("id=>a,<=b";
+// the last range has no upper bound). The promise of the walk by key holds: every item that matched when
 // the walk began and still matches when its range reaches it is yielded
 // exactly once, whatever the loop changes. The order is not the listing's:
 // the first page comes first, then the ranges' pages as they arrive, ids
@@ -661,8 +664,13 @@
 //	c, err := chatshipper.NewClient(srv.Token, chatshipper.WithBaseURL(srv.URL))
 //
 // srv.Seed names the seeded organization, users (bot, admin, agents, guest),
-// channels and form; srv.Put stores documents directly; srv.Requests records
-// what reached the server; srv.InjectFault makes requests fail.
+// channels and form; srv.Put stores documents directly; srv.LoadSeedFile
+// adds organizations, users, bots, channels, conversations and tokens from a
+// JSON seed file; srv.Requests records what reached the server;
+// srv.InjectFault makes requests fail. The same fake runs as a standalone
+// server for tests in other languages (a bot's Node or Python test suite):
+// go run github.com/go-chatshipper/chatshipper/cmd/chatshipper-fake@latest,
+// with a control API for its clock, faults, webhook deliveries and reset.
 //
 // Recorded fixtures with httpmock: answer the client's requests from JSON
 // files under testdata/. Give each test its own transport, so tests can run in
@@ -689,7 +697,9 @@
 // otherwise; its ClientOptions plug it into NewClient, replay.Register serves
 // the fixtures from an httpmock transport, and replay.Seed loads recorded
 // documents into the fake server. A request that was not recorded fails at
-// once, naming the closest recording.
+// once, naming the closest recording. A request that got no answer (a
+// dropped connection, a reset, a timeout) is recorded by its kind and replays
+// as the same kind of transport error, so a send's delivery lookup replays too.
 //
 // Waiting without waiting: inside a [testing/synctest] bubble, Retry-After
 // pauses, backoff and the rate limiter's waits take no real time. A socket

@@ -54,7 +54,10 @@ const maxErrorBody = 1 << 20
 // under credential names (password, otp, refreshToken, secret, token,
 // accessKey, signingKey, apiKey, ...) and the credentials of every URL (a
 // user info password, a token query value). Credentials of URLs in the
-// server's answer are replaced too, whatever the request held.
+// server's answer are replaced too, whatever the request held. The Body is
+// redacted by the decoded value of each JSON string in it (keys included),
+// so a server that writes a secret with \uXXXX escapes, surrogate pairs or
+// \/ does not slip it through, and a JSON body stays JSON.
 type ErrorResponse struct {
 	// StatusCode is the HTTP status of the answer.
 	StatusCode int
@@ -260,28 +263,99 @@ func redactSecrets(text string, secrets []string) string {
 	return wire.RedactURLs(text, redactedSecret, nil)
 }
 
-// redactBody replaces the secrets in a raw (JSON) body: as they are, and as a
-// JSON encoder writes them inside a string (quotes, backslashes, control
-// characters and, for some encoders, <, > and & escaped).
+// redactBody replaces the secrets in a raw body. A server may write a
+// secret with whatever JSON escaping it likes (\u00e4, \u003c, surrogate
+// pairs, \/), so the body is redacted in the decoded value space: every JSON
+// string literal in it, keys included, is decoded, redacted as text (see
+// redactSecrets) and, when that changed it, written again as a JSON string;
+// everything else is kept byte for byte. Between the literals (numbers, or a
+// body that is not JSON) the secrets are replaced as they are, a secret
+// outside a string of a JSON body by the string "[redacted]" so the body
+// stays JSON. A literal that does not decode (a body cut at the cap, text
+// with a stray quote) is redacted as written, the secrets' JSON-escaped
+// forms included.
 func redactBody(body []byte, secrets []string) []byte {
 	if len(body) == 0 {
 		return body
 	}
 	text := string(body)
+	outside := redactedSecret
+	if t := strings.TrimLeft(text, " \t\r\n"); t != "" && (t[0] == '{' || t[0] == '[') {
+		outside = `"` + redactedSecret + `"`
+	}
+	var b strings.Builder
+	b.Grow(len(text))
+	for text != "" {
+		i := strings.IndexByte(text, '"')
+		if i < 0 {
+			b.WriteString(redactRaw(text, secrets, outside))
+			break
+		}
+		b.WriteString(redactRaw(text[:i], secrets, outside))
+		j := stringLiteralEnd(text, i)
+		if j < 0 {
+			b.WriteString(redactRaw(text[i:], secrets, redactedSecret))
+			break
+		}
+		b.WriteString(redactLiteral(text[i:j], secrets))
+		text = text[j:]
+	}
+	return []byte(b.String())
+}
+
+// stringLiteralEnd returns the index just after the JSON string literal that
+// starts with the quote at text[i], or -1 when it is not closed.
+func stringLiteralEnd(text string, i int) int {
+	for j := i + 1; j < len(text); j++ {
+		switch text[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return -1
+}
+
+// redactLiteral redacts one JSON string literal (quotes included) by its
+// decoded value, or as written when it does not decode.
+func redactLiteral(lit string, secrets []string) string {
+	var s string
+	if json.Unmarshal([]byte(lit), &s) != nil {
+		return redactRaw(lit, secrets, redactedSecret)
+	}
+	r := redactSecrets(s, secrets)
+	if r == s {
+		return lit
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(r) != nil {
+		return redactRaw(lit, secrets, redactedSecret)
+	}
+	return strings.TrimSuffix(buf.String(), "\n")
+}
+
+// redactRaw replaces the secrets in text as they are, and as a JSON encoder
+// writes them inside a string (quotes, backslashes, control characters and,
+// for some encoders, <, > and & escaped), by repl; and the credentials of
+// any URL in it.
+func redactRaw(text string, secrets []string, repl string) string {
 	for _, s := range secrets {
-		text = wire.ReplaceSecret(text, s, redactedSecret)
+		text = wire.ReplaceSecret(text, s, repl)
 		for _, html := range []bool{false, true} {
 			var buf bytes.Buffer
 			enc := json.NewEncoder(&buf)
 			enc.SetEscapeHTML(html)
 			if enc.Encode(s) == nil {
 				if esc := strings.TrimSuffix(strings.TrimSpace(buf.String()), `"`)[1:]; esc != s {
-					text = wire.ReplaceSecret(text, esc, redactedSecret)
+					text = wire.ReplaceSecret(text, esc, repl)
 				}
 			}
 		}
 	}
-	return []byte(wire.RedactURLs(text, redactedSecret, nil))
+	return wire.RedactURLs(text, redactedSecret, nil)
 }
 
 // newErrorResponse reads a non-2xx answer into an *ErrorResponse, with the

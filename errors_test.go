@@ -253,3 +253,97 @@ func TestServerMessagesNeverQuoteRequestSecrets(t *testing.T) {
 		})
 	}
 }
+
+// A server may write a quoted secret with any JSON escaping: the body is
+// redacted by the decoded value of each string (keys included), so \uXXXX
+// escapes, surrogate pairs and \/ hide nothing, and what holds no secret is
+// kept byte for byte.
+func TestRedactBodyDecodedValues(t *testing.T) {
+	t.Parallel()
+	secrets := []string{"päss<wörd>&1", "emoji-🔑-pass", "a/b/c-pass'x", `lo"gin`, "482913"}
+	cases := []struct{ name, in, want string }{
+		{"\\u escapes", `{"message":"password=` + "`" + `p\u00e4ss\u003cw\u00f6rd\u003e\u00261` + "`" + ` is invalid"}`,
+			`{"message":"password=` + "`[redacted]`" + ` is invalid"}`},
+		{"upper-case hex", `{"m":"P\u00E4ss\u003Cw\u00F6rd\u003E\u00261","n":"p\u00E4ss\u003Cw\u00F6rd\u003E\u00261"}`,
+			`{"m":"P\u00E4ss\u003Cw\u00F6rd\u003E\u00261","n":"[redacted]"}`},
+		{"surrogate pair", `{"m":"x emoji-\ud83d\udd11-pass y"}`, `{"m":"x [redacted] y"}`},
+		{"solidus and apostrophe", `{"m":"a\/b\/c-pass\u0027x"}`, `{"m":"[redacted]"}`},
+		{"quote", `{"m":"lo\"gin"}`, `{"m":"[redacted]"}`},
+		{"a key", `{"errors":{"p\u00e4ss<w\u00f6rd>&1":"bad"}}`, `{"errors":{"[redacted]":"bad"}}`},
+		{"a number stays JSON", `{"otp": 482913, "n": 1482913}`, `{"otp": "[redacted]", "n": 1482913}`},
+		{"a number in a string", `{"m":"code 482913 refused"}`, `{"m":"code [redacted] refused"}`},
+		{"untouched bytes", `{ "a" : "\u0041\/" , "b":[1,2] }`, `{ "a" : "\u0041\/" , "b":[1,2] }`},
+		{"cut at the cap", `{"m":"ok","n":"lo\"gin and p\u00e4ss<w`, `{"m":"ok","n":"[redacted] and p\u00e4ss<w`},
+		{"not JSON", `refused: "emoji-🔑-pass" and a/b/c-pass'x`, `refused: "[redacted]" and [redacted]`},
+		{"a URL escaped", `{"u":"https:\/\/bob:upw@h.example\/in?token=qt&x=1"}`, `{"u":"https://bob:[redacted]@h.example/in?token=[redacted]&x=1"}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tc.want, string(redactBody([]byte(tc.in), secrets)))
+		})
+	}
+}
+
+// The same end to end: a server that echoes the request with every
+// non-ASCII rune, <, >, &, ' and / escaped leaks no password of Users.Create
+// or Login into the error, its Body or the log.
+func TestServerMessagesEscapedNeverQuoteSecrets(t *testing.T) {
+	t.Parallel()
+	escapeAll := func(s string) string {
+		var b strings.Builder
+		for _, r := range s {
+			switch {
+			case r == '"' || r == '\\':
+				b.WriteString(`\` + string(r))
+			case r == '/':
+				b.WriteString(`\/`)
+			case r > 0xffff:
+				r -= 0x10000
+				fmt.Fprintf(&b, `\u%04x\u%04x`, 0xd800+(r>>10)&0x3ff, 0xdc00+r&0x3ff)
+			case r < 0x20 || r > 0x7e || strings.ContainsRune(`<>&'`, r):
+				fmt.Fprintf(&b, `\u%04x`, r)
+			default:
+				b.WriteRune(r)
+			}
+		}
+		return b.String()
+	}
+	for _, pw := range []string{"päss<wörd>&1", "emoji-🔑-pass", "a/b/c-pass'x", `lo"gin<pw>ü`} {
+		t.Run(pw, func(t *testing.T) {
+			t.Parallel()
+			var logs bytes.Buffer
+			mt := httpmock.NewMockTransport()
+			mt.RegisterNoResponder(func(req *http.Request) (*http.Response, error) {
+				var body map[string]any
+				_ = json.NewDecoder(req.Body).Decode(&body)
+				msg := escapeAll(fmt.Sprintf("Path `password` (`%v`) is invalid, auth %s", body["password"], req.Header.Get("Authorization")))
+				resp := httpmock.NewStringResponse(422, `{"message":"`+msg+`","details":{"`+escapeAll(fmt.Sprint(body["password"]))+`":"`+msg+`"}}`)
+				resp.Header.Set("Content-Type", "application/json")
+				return resp, nil
+			})
+			opts := []Option{WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: mt}), WithMaxRetries(0),
+				WithLogger(slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))}
+			c, err := NewClient(testToken, opts...)
+			require.NoError(t, err)
+			_, _, errCreate := c.Users.Create(context.Background(), &UserCreate{Email: "jenny@example.com", Password: pw})
+			_, errLogin := Login(context.Background(), Credentials{Email: "jenny@example.com", Password: pw}, opts...)
+			for _, err := range []error{errCreate, errLogin} {
+				var er *ErrorResponse
+				require.ErrorAs(t, err, &er)
+				assert.Equal(t, "Path `password` (`[redacted]`) is invalid, auth "+map[bool]string{true: "Bearer [redacted]", false: ""}[err == errCreate], er.Message)
+				assert.True(t, json.Valid(er.Body), "the body stays JSON: %s", er.Body)
+				var body struct {
+					Details map[string]string `json:"details"`
+				}
+				require.NoError(t, json.Unmarshal(er.Body, &body))
+				assert.Equal(t, map[string]string{"[redacted]": er.Message}, body.Details)
+				for _, out := range []string{err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", er), string(er.Body), logs.String()} {
+					for _, form := range []string{pw, escapeAll(pw), testToken} {
+						assert.NotContains(t, out, form)
+					}
+				}
+			}
+		})
+	}
+}

@@ -10,11 +10,12 @@ import (
 )
 
 // The partitioned walk: what Concurrency(n) does for a query that neither
-// sorts nor filters on id. The first page comes by offset, as in every walk;
-// when it is in id order and its X-Total says more remain, one request by
-// offset reads the last item's id, the ids after the first page are split
-// into up to n ranges, and each range is walked by key at once ("id=>a,<=b";
-// the last range is open: "id=>a"). The first answer of every range is
+// sorts nor filters on id. The first page comes by offset, as in every walk,
+// and beside it one request asks for the greatest id ("sort=-id", limit 1;
+// by offset, X-Total-1, once the first page is in, from a server that does
+// not sort so). When the first page is in id order and its X-Total says more
+// remain, the ids after it are split into up to n ranges, and each range is
+// walked by key at once ("id=>a,<=b"; the last range is open: "id=>a"). The first answer of every range is
 // checked before any of them is yielded: ids in increasing order inside the
 // range, and X-Totals that add up to at least what the first page left. A
 // server that fails the check (it ignores, refuses or mismatches id
@@ -26,7 +27,7 @@ import (
 // context has). It reports false, having yielded and started nothing, when
 // the walk should go on page by page by key instead (the rest fits one range,
 // or the listing shrank so that its last item could not be read).
-func (s *walkState[E]) runPartitioned(ctx context.Context, first *walkPage[E], n int, sem chan struct{}, order chan chan *walkPage[E], wg *sync.WaitGroup) bool {
+func (s *walkState[E]) runPartitioned(ctx context.Context, first *walkPage[E], n int, probe *lastIDProbe, sem chan struct{}, order chan chan *walkPage[E], wg *sync.WaitGroup) bool {
 	total := first.resp.Total
 	remaining := total - first.advance // items after the first page's last id, when it began
 	step := min(first.advance-first.pageOffset, s.limit)
@@ -41,7 +42,10 @@ func (s *walkState[E]) runPartitioned(ctx context.Context, first *walkPage[E], n
 		s.toOffset(ctx, fmt.Sprintf("the id %q is not an ObjectId (24 lowercase hex digits), so ids cannot be split into ranges", lo))
 		return s.runConcurrent(ctx, first, sem, order, wg)
 	}
-	hi, err := s.lastID(ctx, total)
+	hi, err := probe.id(ctx, lo)
+	if hi == "" && err == nil {
+		hi, err = s.lastID(ctx, total)
+	}
 	switch {
 	case err != nil:
 		s.failWalk(ctx, sem, order, err)
@@ -143,6 +147,51 @@ func (s *walkState[E]) rangeQuery(r idRange) *Query {
 		return q.Where("id", Gt(r.after)).Limit(s.limit)
 	}
 	return q.Where("id", Between(Gt(r.after), Lte(r.upTo))).Limit(s.limit)
+}
+
+// lastIDProbe asks for the listing's greatest id ("sort=-id", limit 1)
+// while the first page is on its way, so that a walk by id ranges needs no
+// round trip of its own for it.
+type lastIDProbe struct {
+	done chan struct{}
+	last string
+	err  error
+}
+
+// probeLastID starts the probe; wg tracks its goroutine.
+func (s *walkState[E]) probeLastID(ctx context.Context, wg *sync.WaitGroup) *lastIDProbe {
+	p := &lastIDProbe{done: make(chan struct{})}
+	wg.Go(func() {
+		defer close(p.done)
+		items, _, err := s.fetch(ctx, s.q.withoutOffset().Sort("-id").Limit(1))
+		if err != nil {
+			p.err = err
+			return
+		}
+		if len(items) > 0 {
+			p.last = s.idOf(items[0])
+		}
+	})
+	return p
+}
+
+// id returns the probe's answer when it is an id after lo: a server that
+// ignores the sort answers with its first item, one that refuses it with an
+// error, and then "" sends the walk to ask by offset (lastID). A nil probe
+// has no answer; an error is returned only when the walk's context ended.
+func (p *lastIDProbe) id(ctx context.Context, lo string) (string, error) {
+	if p == nil {
+		return "", nil
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	if p.err != nil || p.last <= lo {
+		return "", nil
+	}
+	return p.last, nil
 }
 
 // lastID reads the id of the listing's last item by offset (total-1 in the

@@ -135,7 +135,8 @@ func (s *namedIDServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // rangeServer serves n contacts made up on request (id i is i in 24-digit
-// hex) by offset, by "id=>X" and by "id=>X,<=Y", with X-Total. Every answer
+// hex) by offset, by "id=>X" and by "id=>X,<=Y", with X-Total, in id order
+// or, with "sort=-id", newest first (any other sort is ignored). Every answer
 // leaves latency after its request arrived, and a request that would be the
 // 21st in any sliding second is answered 429 (Retry-After 1), counted on
 // arrival like the API. Run it in a synctest bubble: the latency and the
@@ -199,7 +200,11 @@ func (s *rangeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Total", strconv.Itoa(last-first))
 	parts := make([]string, 0, end-start)
 	for i := start; i < end; i++ {
-		parts = append(parts, fmt.Sprintf(`{"id":"%024x"}`, i+1))
+		id := i + 1
+		if q.Get("sort") == "-id" { // newest first
+			id = last + first - i
+		}
+		parts = append(parts, fmt.Sprintf(`{"id":"%024x"}`, id))
 	}
 	_, _ = w.Write([]byte("[" + strings.Join(parts, ",") + "]"))
 }
@@ -208,9 +213,10 @@ func (s *rangeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // 150 ms of latency, with the client's default limiter and a server that
 // allows 20 requests in any sliding second. The rate limit allows the 50
 // pages in 2.5 s; the walk by id ranges (Concurrency(8)) takes 51 requests
-// (the first page, the last id, 49 pages by range) without a 429, and at
-// most 1.2 times that bound in the bubble's time. The default walk, one
-// page after the other by key, takes a round trip per page.
+// (the first page and the last id at once, 49 pages by range) without a
+// 429, and at most 1.2 times that bound in the bubble's time. The walk by
+// offset (a sorted query) takes 50. The default walk, one page after the
+// other by key, takes a round trip per page.
 func TestWalkConcurrentAtTheRateLimit(t *testing.T) {
 	t.Parallel()
 	const n = 10000
@@ -222,6 +228,7 @@ func TestWalkConcurrentAtTheRateLimit(t *testing.T) {
 		atMost   time.Duration
 	}{
 		{"Concurrency(8)", []WalkOption{Concurrency(8)}, 51, bound * 12 / 10},
+		{"sorted, Concurrency(8)", []WalkOption{Concurrency(8)}, 50, bound * 12 / 10},
 		{"default walk", nil, 50, 50 * 160 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -232,7 +239,11 @@ func TestWalkConcurrentAtTheRateLimit(t *testing.T) {
 				require.NoError(t, err)
 				start := time.Now()
 				seen := make(map[string]bool, n)
-				for contact, err := range c.Contacts.Walk(t.Context(), nil, tc.opts...).Items() {
+				var q *Query
+				if strings.HasPrefix(tc.name, "sorted") {
+					q = NewQuery().Sort("createdAt") // by offset
+				}
+				for contact, err := range c.Contacts.Walk(t.Context(), q, tc.opts...).Items() {
 					require.NoError(t, err)
 					require.False(t, seen[contact.ID], "%s twice", contact.ID)
 					seen[contact.ID] = true
@@ -243,6 +254,53 @@ func TestWalkConcurrentAtTheRateLimit(t *testing.T) {
 				assert.LessOrEqual(t, took, tc.atMost)
 				t.Logf("%s: %v in the bubble's time, %.2fx the bound of %v, %d requests", tc.name, took, float64(took)/float64(bound), bound, srv.requests)
 			})
+		})
+	}
+}
+
+// The last id comes from "sort=-id" beside the first page; a server that
+// ignores the sort (it answers with its first item) is asked for its last
+// item by offset once the first page has told the total.
+func TestWalkConcurrentLastID(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		srv      http.Handler
+		byOffset bool
+	}{
+		{"sorts by id", &rangeServer{n: 450, status: map[int]int{}}, false},
+		{"ignores the sort", &docServer{docProfile: docProfile{n: 450}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rec := &captureHandler{}
+			var mu sync.Mutex
+			var queries []url.Values
+			c := newHandlerClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				queries = append(queries, r.URL.Query())
+				mu.Unlock()
+				tc.srv.ServeHTTP(w, r)
+			}), rec)
+			seen := map[string]bool{}
+			for contact, err := range c.Contacts.Walk(t.Context(), NewQuery().Limit(50), Concurrency(3)).Items() {
+				require.NoError(t, err)
+				require.False(t, seen[contact.ID])
+				seen[contact.ID] = true
+			}
+			assert.Len(t, seen, 450)
+			assert.Empty(t, rec.with(msgWalkByOffset))
+			var sorted, offset int
+			for _, q := range queries {
+				if q.Get("sort") == "-id" && q.Get("limit") == "1" {
+					sorted++
+				}
+				if q.Get("offset") == "449" && q.Get("limit") == "1" {
+					offset++
+				}
+			}
+			assert.Equal(t, 1, sorted)
+			assert.Equal(t, map[bool]int{false: 0, true: 1}[tc.byOffset], offset)
 		})
 	}
 }

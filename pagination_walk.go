@@ -71,11 +71,14 @@ func Prefetch(n int) WalkOption {
 // the promise of the default walk: every item that matched when the walk
 // began and still matches when its range reaches it is yielded exactly once,
 // whatever the loop changes. The first page comes by offset, as in every
-// walk; when its ids are in increasing order and its X-Total says more
-// remain, one request more (offset X-Total-1, limit 1) reads the last item's
-// id, and the ids after the first page are split into up to n ranges, each
-// walked by key at once ("id=>a,<=b", the last one "id=>a", so items created
-// during the walk come in the last range). The ids of the API are ObjectIds,
+// walk, and beside it one request more asks for the greatest id ("sort=-id",
+// limit 1; from a server that does not sort so, the last item by offset,
+// X-Total-1, once the first page is in). When the first page's ids are in
+// increasing order and its X-Total says more remain, the ids after it are
+// split into up to n ranges, each walked by key at once ("id=>a,<=b", the
+// last one "id=>a", so items created during the walk come in the last
+// range). A walk that turns out to fit one page has made that one request
+// more. The ids of the API are ObjectIds,
 // which begin with their creation time, so the ranges split the listing by
 // age; they are cut as if the ids were evenly spread, and a range with more
 // items than the others simply takes more pages.
@@ -536,6 +539,10 @@ func put[E any](ctx context.Context, sem chan struct{}, order chan chan *walkPag
 // page asks for a page by key next (runPartitioned), else by offset, one
 // goroutine per page (runConcurrent).
 func (s *walkState[E]) run(ctx context.Context, concurrency int, sem chan struct{}, order chan chan *walkPage[E], wg *sync.WaitGroup) {
+	var last *lastIDProbe
+	if concurrency > 1 && s.mode == modeUnverified {
+		last = s.probeLastID(ctx, wg) // pagination_partition.go: beside the first page
+	}
 	for {
 		if ctx.Err() != nil {
 			return
@@ -545,17 +552,23 @@ func (s *walkState[E]) run(ctx context.Context, concurrency int, sem chan struct
 			return
 		}
 		p := s.nextPage(ctx)
+		// Decide before handing the page over: the consumer owns it from
+		// then on (it may set err or trim items). The concurrent walks
+		// read the first page's headers and offsets from a copy.
+		done := p.last || p.err != nil
+		concurrent := concurrency > 1 && s.number == 1 && p.resp != nil && p.resp.Total >= 0
+		first := *p
 		ch <- p
-		if p.last || p.err != nil {
+		if done {
 			return
 		}
-		if concurrency > 1 && s.number == 1 && p.resp != nil && p.resp.Total >= 0 {
+		if concurrent {
 			// The rest at once: in ranges of ids, each by key, when the
 			// first page asks for a page by key next; else by offset.
-			if s.keyNext && s.runPartitioned(ctx, p, concurrency, sem, order, wg) {
+			if s.keyNext && s.runPartitioned(ctx, &first, concurrency, last, sem, order, wg) {
 				return
 			}
-			if s.mode == modeOffset && s.runConcurrent(ctx, p, sem, order, wg) {
+			if s.mode == modeOffset && s.runConcurrent(ctx, &first, sem, order, wg) {
 				return
 			}
 		}

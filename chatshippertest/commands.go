@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // System commands (https://developers.chatshipper.com/docs/messaging-commands). Each runs inside the message's transaction;
@@ -370,4 +372,136 @@ func setMeta(m doc, k string, v any) {
 		m["meta"] = meta
 	}
 	meta[k] = v
+}
+
+// Mentions and tags (https://developers.web1on1.chat/messaging/commentstagsandsearch):
+// message types that act on the conversation like commands do.
+
+// mentionMessage applies a mention m (already stored): a comment for the
+// agents, never sent to the consumer. meta.targetUser (or chipchat's
+// meta.targetBot; a user id or a list of them) puts each target user in the
+// conversation with the inbox flag set; meta.targetOrganization runs that
+// organization's routing as an inbound consumer message would (as /notify
+// with meta.organizations). A text starting with "@" and a target's display
+// name or name has that prefix stripped (unless nothing would remain), and
+// meta.targetName holds the target's name: the first target user's, else
+// the organization's. A key whose value is null counts as absent.
+func (s *Server) mentionMessage(t *tx, conv, m doc) error {
+	meta := obj(m, "meta")
+	var users []string
+	for _, key := range []string{"targetUser", "targetBot"} {
+		v, ok := meta[key]
+		if !ok || v == nil {
+			continue
+		}
+		ids, isList := strs(v)
+		if id, isID := v.(string); isID {
+			ids, isList = []string{id}, true
+		}
+		if !isList || len(ids) == 0 {
+			return unprocessable("meta.%s must be a user id or a non-empty array of user ids", key)
+		}
+		users = append(users, ids...)
+	}
+	var org doc
+	if v, ok := meta["targetOrganization"]; ok && v != nil {
+		id, _ := v.(string)
+		o, found := t.get("organizations", id)
+		if !found {
+			return unprocessable("Organization %v not found", v)
+		}
+		org = o
+	}
+	if len(users) == 0 && org == nil {
+		return unprocessable("a mention needs meta.targetUser or meta.targetOrganization")
+	}
+	var names []string // the display names and names the text may start with
+	for _, id := range users {
+		u, ok := t.get("users", id)
+		if !ok {
+			return unprocessable("User %s not found", id)
+		}
+		names = append(names, displayName(u), str(u, "name"))
+	}
+	if org != nil {
+		names = append(names, displayName(org), str(org, "name"))
+	}
+	for _, id := range users {
+		p, err := s.ensureParticipant(t, conv, id)
+		if err != nil {
+			return err
+		}
+		setFlags(t, p, "inbox", true)
+	}
+	if org != nil {
+		if err := s.cmdNotify(t, conv, doc{"organizations": []any{org["id"]}}); err != nil {
+			return err
+		}
+	}
+	m["text"] = stripMention(str(m, "text"), names)
+	setMeta(m, "targetName", names[0])
+	t.markChanged(str(conv, "id"))
+	return nil
+}
+
+// displayName is a user's or organization's displayName, else its name.
+func displayName(d doc) string {
+	if n := str(d, "displayName"); n != "" {
+		return n
+	}
+	return str(d, "name")
+}
+
+// stripMention removes a leading "@<name>" (any of names, compared without
+// case, followed by the end or a character that is not a letter or digit)
+// and the spaces and punctuation after it. A text that would be left empty
+// is returned unchanged: a message has text.
+func stripMention(text string, names []string) string {
+	rest, ok := strings.CutPrefix(text, "@")
+	if !ok {
+		return text
+	}
+	for _, n := range names {
+		if n == "" || len(rest) < len(n) || !strings.EqualFold(rest[:len(n)], n) {
+			continue
+		}
+		after := rest[len(n):]
+		if r, _ := utf8.DecodeRuneInString(after); after != "" && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			continue // "@Alice" is not "@Ali"
+		}
+		if out := strings.TrimLeftFunc(after, func(r rune) bool { return unicode.IsSpace(r) || r == ',' || r == ':' }); out != "" {
+			return out
+		}
+		return text
+	}
+	return text
+}
+
+// tagMessage normalizes a tag message m (already stored): the documented
+// example "#hashTag, hash !! tag#tag; #hash" is stored as "hashTag hash
+// tagtag". "#" is dropped wherever it stands, every other character that is
+// not a letter, digit or underscore separates tags, and a repeated tag
+// (compared without case) is kept once, first spelling first. The answer
+// carries empty actions and results arrays, as the documented one does. A
+// text with no tag left is a 422.
+func tagMessage(m doc) error {
+	words := strings.FieldsFunc(strings.ReplaceAll(str(m, "text"), "#", ""), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_'
+	})
+	var tags []string
+	for _, w := range words {
+		if !slices.ContainsFunc(tags, func(t string) bool { return strings.EqualFold(t, w) }) {
+			tags = append(tags, w)
+		}
+	}
+	if len(tags) == 0 {
+		return unprocessable("a tag message needs at least one word")
+	}
+	m["text"] = strings.Join(tags, " ")
+	for _, k := range []string{"actions", "results"} {
+		if _, ok := m[k]; !ok {
+			m[k] = []any{}
+		}
+	}
+	return nil
 }

@@ -410,3 +410,134 @@ func TestBotAndUnknownCommands(t *testing.T) {
 	assert.Equal(t, "Unknown command /dance", postFails(t, srv, 422, srv.Token, id, cmd("/dance")))
 	assert.Equal(t, "/block needs a conversation with a contact", postFails(t, srv, 422, srv.Token, id, cmd("/block")))
 }
+
+// TestMentionTargetUser follows the documentation of mentions
+// (https://developers.web1on1.chat/messaging/commentstagsandsearch): a
+// mention "needs meta.targetUser (a user id) or meta.targetOrganization";
+// "targeting a user sets that participant's inbox flag and notifies them";
+// the text "may start with @<displayName or name>; that prefix is stripped
+// and the system stores meta.targetName".
+func TestMentionTargetUser(t *testing.T) {
+	t.Parallel()
+	srv, _ := newTest(t)
+	sd := srv.Seed
+	alice, bob := sd.AgentUserIDs[0], sd.AgentUserIDs[1]
+	c := newConv(t, srv, srv.Token, m{"messages": []any{m{"text": "Review please"}, cmd("/accept")}})
+	id := c["id"].(string)
+	mention := func(text string, meta m) m { return m{"type": "mention", "text": text, "meta": meta} }
+
+	got := post(t, srv, srv.Token, id, mention("@Alice Agent, please check the offer", m{"targetUser": alice}))
+	assert.Equal(t, "please check the offer", got["text"], "the @name prefix is stripped")
+	assert.Equal(t, m{"targetUser": alice, "targetName": "Alice Agent"}, got["meta"])
+	conv := getDoc(t, srv, "conversations", id)
+	assert.Equal(t, [3]bool{true, false, false}, flags(t, conv, alice), "the target joins with the inbox flag")
+	assert.Equal(t, "active", conv["status"], "a mention does not change the status")
+	stored := getDoc(t, srv, "messages", got["id"].(string))
+	assert.Equal(t, got, stored)
+
+	tests := []struct {
+		name, text, want string
+		meta             m
+	}{
+		{"no prefix", "have a look", "have a look", m{"targetUser": bob}},
+		{"prefix of another name is kept", "@Alice Agentina look", "@Alice Agentina look", m{"targetUser": alice}},
+		{"case does not matter", "@alice agent: look", "look", m{"targetUser": alice}},
+		{"prefix alone is kept", "@Bob Agent", "@Bob Agent", m{"targetUser": bob}},
+		{"chipchat's targetBot, a list", "@Awesome Bot run the check", "run the check", m{"targetBot": []any{sd.BotUserID}}},
+		{"a list of users", "@Bob Agent both of you", "both of you", m{"targetUser": []any{bob, alice}}},
+	}
+	for _, tc := range tests {
+		got := post(t, srv, srv.AgentToken, id, mention(tc.text, tc.meta))
+		assert.Equal(t, tc.want, got["text"], tc.name)
+		assert.Equal(t, got["meta"].(map[string]any)["targetName"], map[string]string{
+			alice: "Alice Agent", bob: "Bob Agent", sd.BotUserID: "Awesome Bot"}[firstTarget(tc.meta)], tc.name)
+	}
+	conv = getDoc(t, srv, "conversations", id)
+	assert.True(t, flags(t, conv, bob)[0], "bob was mentioned")
+	assert.Equal(t, [3]bool{true, true, true}, flags(t, conv, sd.BotUserID), "an active participant gets the inbox flag too")
+
+	for _, bad := range []struct {
+		meta m
+		msg  string
+	}{
+		{m{}, "a mention needs meta.targetUser or meta.targetOrganization"},
+		{m{"targetUser": nil}, "a mention needs meta.targetUser or meta.targetOrganization"},
+		{m{"targetUser": []any{}}, "meta.targetUser must be a user id or a non-empty array of user ids"},
+		{m{"targetUser": 7}, "meta.targetUser must be a user id or a non-empty array of user ids"},
+		{m{"targetUser": "5bb0277fd99faf11a3f4a3ff"}, "User 5bb0277fd99faf11a3f4a3ff not found"},
+		{m{"targetOrganization": "5bb0277fd99faf11a3f4a3ff"}, "Organization 5bb0277fd99faf11a3f4a3ff not found"},
+	} {
+		before := getDoc(t, srv, "conversations", id)
+		assert.Equal(t, bad.msg, postFails(t, srv, 422, srv.Token, id, mention("look", bad.meta)), "%v", bad.meta)
+		assert.Equal(t, before, getDoc(t, srv, "conversations", id), "a refused mention changes nothing")
+	}
+}
+
+func firstTarget(meta m) string {
+	for _, k := range []string{"targetUser", "targetBot"} {
+		switch v := meta[k].(type) {
+		case string:
+			return v
+		case []any:
+			return v[0].(string)
+		}
+	}
+	return ""
+}
+
+// TestMentionTargetOrganization: "targeting an organization runs that
+// organization's routing rules as if it were an inbound consumer message"
+// (https://developers.web1on1.chat/messaging/commentstagsandsearch). The
+// fake's routing notifies the organization's channels (see the package doc).
+func TestMentionTargetOrganization(t *testing.T) {
+	t.Parallel()
+	srv, _ := newTest(t)
+	sd := srv.Seed
+	branch := mustCall(t, srv, 201, "POST", "organizations", srv.AdminToken,
+		m{"name": "Branch", "displayName": "Acme Branch", "parent": sd.OrganizationID}).obj(t)
+	branchID := branch["id"].(string)
+	ch := mustCall(t, srv, 201, "POST", "channels", srv.AdminToken, m{"name": "Branch desk", "organization": branchID}).obj(t)
+
+	id := newConv(t, srv, srv.Token, m{"messages": []any{m{"text": "Hello"}}})["id"].(string)
+	require.Equal(t, "closed", getDoc(t, srv, "conversations", id)["status"])
+	got := post(t, srv, srv.AgentToken, id, m{"type": "mention", "text": "@Acme Branch can you take this?",
+		"meta": m{"targetOrganization": branchID}})
+	assert.Equal(t, "can you take this?", got["text"])
+	assert.Equal(t, "Acme Branch", got["meta"].(map[string]any)["targetName"], "an organization's displayName")
+	conv := getDoc(t, srv, "conversations", id)
+	assert.Equal(t, "queued", conv["status"], "routing queues the conversation")
+	assert.Equal(t, []any{ch["id"]}, conv["channels"], "on the target organization's channels only")
+
+	// As with an inbound consumer message, an active conversation stays active.
+	post(t, srv, srv.AgentToken, id, cmd("/accept"))
+	post(t, srv, srv.AgentToken, id, m{"type": "mention", "text": "@Branch FYI", "meta": m{"targetOrganization": branchID}})
+	conv = getDoc(t, srv, "conversations", id)
+	assert.Equal(t, "active", conv["status"])
+	assert.Equal(t, []any{}, conv["channels"])
+}
+
+// TestTagNormalized: "#hashTag, hash !! tag#tag; #hash" "is stored as
+// hashTag hash tagtag" and "the response also contains empty actions and
+// results arrays" (https://developers.web1on1.chat/messaging/commentstagsandsearch).
+func TestTagNormalized(t *testing.T) {
+	t.Parallel()
+	srv, _ := newTest(t)
+	id := newConv(t, srv, srv.Token, m{"messages": []any{m{"text": "Hello"}}})["id"].(string)
+	got := post(t, srv, srv.AgentToken, id, m{"type": "tag", "text": "#hashTag, hash !! tag#tag; #hash"})
+	assert.Equal(t, "hashTag hash tagtag", got["text"])
+	assert.Equal(t, []any{}, got["actions"])
+	assert.Equal(t, []any{}, got["results"])
+	assert.Equal(t, got, getDoc(t, srv, "messages", got["id"].(string)))
+
+	for text, want := range map[string]string{
+		"#Used_Car #used_car #2024": "Used_Car 2024",
+		"#één, #twee":               "één twee",
+		"plain words":               "plain words",
+	} {
+		assert.Equal(t, want, post(t, srv, srv.AgentToken, id, m{"type": "tag", "text": text})["text"], text)
+	}
+	assert.Equal(t, "a tag message needs at least one word", postFails(t, srv, 422, srv.AgentToken, id, m{"type": "tag", "text": "# !! ;"}))
+	conv := getDoc(t, srv, "conversations", id)
+	assert.Equal(t, "closed", conv["status"], "a tag is no chat line: nobody is called in")
+	assert.Equal(t, [3]bool{false, false, false}, flags(t, conv, srv.Seed.BotUserID))
+}

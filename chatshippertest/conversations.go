@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"unicode"
 )
 
 // Conversations and messages: creation, the message pipeline and the status
@@ -375,13 +376,21 @@ func (s *Server) postMessage(t *tx, cl *caller, conv doc, in doc) (doc, error) {
 			return bad("meta must be an object")
 		}
 	}
+	if v, ok := in["touchpoint"]; ok && v != nil {
+		// Any one word: the documentation names sms and email and hints at more.
+		if tp, isStr := v.(string); !isStr || strings.ContainsFunc(tp, unicode.IsSpace) {
+			return bad("touchpoint must be one word, such as web, email, sms or facebook")
+		}
+	}
 	if role == "contact" {
 		if c, ok := t.get("contacts", str(conv, "contact")); ok && c["blocked"] == true {
 			return bad("the contact of this conversation is blocked")
 		}
 	}
-	if err := s.checkLoop(t, cl, str(conv, "id"), typ, text, role, obj(in, "meta")); err != nil {
-		return nil, err
+	if !t.seeding { // seed data is history, not a bot's traffic
+		if err := s.checkLoop(t, cl, str(conv, "id"), typ, text, role, obj(in, "meta")); err != nil {
+			return nil, err
+		}
 	}
 	m := cloneDoc(in)
 	for _, k := range messageReserved {
@@ -406,6 +415,10 @@ func (s *Server) postMessage(t *tx, cl *caller, conv doc, in doc) (doc, error) {
 		err = s.formMessage(t, conv, m)
 	case "field":
 		err = s.fieldMessage(t, conv, m)
+	case "mention":
+		err = s.mentionMessage(t, conv, m)
+	case "tag":
+		err = tagMessage(m)
 	case "status":
 	default:
 		s.afterMessage(t, conv, m)
@@ -423,17 +436,22 @@ func (s *Server) appendMessage(t *tx, conv doc, id string) {
 
 // afterMessage applies the status rules of an ordinary message: a contact
 // message on a conversation that is not active queues it and notifies the
-// organization's channels; in team conversations every other participant
-// who is not active gets the inbox flag.
+// organization's channels; the first consumer-facing message of a contact
+// conversation with a touchpoint makes its poster accept (outbound); in team
+// conversations every other participant who is not active gets the inbox
+// flag.
 func (s *Server) afterMessage(t *tx, conv, m doc) {
 	st := str(conv, "status")
 	if str(conv, "type") == "contact" {
-		if str(m, "role") == "contact" && st != "active" && st != "archived" {
+		switch {
+		case str(m, "role") == "contact" && st != "active" && st != "archived":
 			if len(arr(conv, "channels")) == 0 {
 				conv["channels"] = s.orgChannels(str(conv, "organization"))
 				t.markChanged(str(conv, "id"))
 			}
 			setStatus(t, conv, "queued")
+		case consumerFacing(m):
+			s.outbound(t, conv, m)
 		}
 		return
 	}
@@ -452,4 +470,60 @@ func (s *Server) afterMessage(t *tx, conv, m doc) {
 	if inbox {
 		queueUnlessActive(t, conv)
 	}
+}
+
+// consumerFacing reports whether m is a message the consumer of a contact
+// conversation receives: a chat or card line with role agent, not in the
+// backchannel (https://developers.web1on1.chat/messaging/messagingtoconsumers).
+func consumerFacing(m doc) bool {
+	typ := str(m, "type")
+	return str(m, "role") == "agent" && (typ == "chat" || typ == "card") && m["isBackchannel"] != true
+}
+
+// outbound applies "Outbound Messaging"
+// (https://developers.chatshipper.com/docs/messaging-outbound) to the
+// consumer-facing message m: when it is the conversation's first, the
+// touchpoint it names becomes the conversation's (if the conversation has
+// none), and, once the conversation has a touchpoint, the message's user
+// accepts the conversation as /accept does: active and accepted, out of the
+// inbox, channels cleared, status active. A first message without a
+// touchpoint in a conversation without one is stored and changes nothing:
+// the documentation says it needs one, not what happens without.
+func (s *Server) outbound(t *tx, conv, m doc) {
+	if st := str(conv, "status"); st == "archived" || !s.firstConsumerFacing(t, conv, str(m, "id")) {
+		return
+	}
+	if str(conv, "touchpoint") == "" {
+		tp := str(m, "touchpoint")
+		if tp == "" {
+			return
+		}
+		conv["touchpoint"] = tp
+		t.markChanged(str(conv, "id"))
+	}
+	p, err := s.ensureParticipant(t, conv, str(m, "user"))
+	if err != nil {
+		return // the user was checked when the message was validated
+	}
+	setFlags(t, p, "active", true, "accepted", true, "inbox", false)
+	conv["channels"], conv["channelsOffline"] = []any{}, []any{}
+	setStatus(t, conv, "active")
+	t.markChanged(str(conv, "id"))
+}
+
+// firstConsumerFacing reports whether no message of conv before id is
+// consumer-facing. It reads from the end, where an earlier outbound line
+// usually is.
+func (s *Server) firstConsumerFacing(t *tx, conv doc, id string) bool {
+	ids := arr(conv, "messages")
+	for i := len(ids) - 1; i >= 0; i-- {
+		mid, _ := ids[i].(string)
+		if mid == id {
+			continue
+		}
+		if prev, ok := t.get("messages", mid); ok && consumerFacing(prev) {
+			return false
+		}
+	}
+	return true
 }

@@ -1,6 +1,7 @@
 package chatshippertest
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -315,5 +316,127 @@ func TestPostMessages(t *testing.T) {
 		id := post(t, srv, srv.Token, conv, m{"text": "oops"})["id"].(string)
 		mustCall(t, srv, 204, "DELETE", "messages/"+id, srv.Token, nil)
 		assert.NotContains(t, getDoc(t, srv, "conversations", conv)["messages"], id)
+	})
+}
+
+// TestOutboundAutoAccept follows "Outbound Messaging"
+// (https://developers.chatshipper.com/docs/messaging-outbound), whose example
+// creates a contact conversation with an agent message naming a touchpoint:
+// "The first message needs to provide a touchpoint, as a
+// conversation.touchpoint is not specified. [...] The agent (no user
+// specified, so defaulting to the API key owner) accepts the conversation as
+// a result of the message, so joins with participant flags 'active' and
+// 'accepted' set. The conversation status is set to 'active'."
+func TestOutboundAutoAccept(t *testing.T) {
+	t.Parallel()
+	profile := func(n int) m {
+		return m{"profile": m{"name": "John Johnson", "telephone": fmt.Sprintf("+3164628099%d", n)}}
+	}
+	tests := []struct {
+		name string
+		// body builds the create request; poster is who should accept ("" = nobody).
+		body           func(sd Seed) m
+		token          func(srv *Server) string
+		poster         func(sd Seed) string
+		wantStatus     string
+		wantTouchpoint any
+	}{
+		{"the documented example: a bot's API key, role agent, the first message names the touchpoint",
+			func(sd Seed) m {
+				return m{"organization": sd.OrganizationID, "type": "contact", "contact": profile(1), "messages": []any{
+					m{"text": "Hey there. Click link", "touchpoint": "sms", "role": "agent"},
+					m{"text": "Click link", "role": "agent"},
+				}}
+			},
+			func(srv *Server) string { return srv.Token }, func(sd Seed) string { return sd.BotUserID }, "active", "sms"},
+		{"an agent's token",
+			func(sd Seed) m {
+				return m{"type": "contact", "contact": profile(2), "messages": []any{m{"text": "Hello", "touchpoint": "email"}}}
+			},
+			func(srv *Server) string { return srv.AgentToken }, func(sd Seed) string { return sd.AgentUserIDs[0] }, "active", "email"},
+		{"on behalf of an agent",
+			func(sd Seed) m {
+				return m{"type": "contact", "contact": profile(3), "messages": []any{
+					m{"text": "Hello", "touchpoint": "whatsapp", "role": "agent", "user": sd.AgentUserIDs[1]}}}
+			},
+			func(srv *Server) string { return srv.Token }, func(sd Seed) string { return sd.AgentUserIDs[1] }, "active", "whatsapp"},
+		{"the conversation names the touchpoint",
+			func(sd Seed) m {
+				return m{"type": "contact", "contact": profile(4), "touchpoint": "sms", "messages": []any{m{"text": "Hello", "role": "agent"}}}
+			},
+			func(srv *Server) string { return srv.Token }, func(sd Seed) string { return sd.BotUserID }, "active", "sms"},
+		{"no touchpoint anywhere: stored, nothing changes",
+			func(sd Seed) m {
+				return m{"type": "contact", "contact": profile(5), "messages": []any{m{"text": "Hello", "role": "agent"}}}
+			},
+			func(srv *Server) string { return srv.Token }, func(sd Seed) string { return "" }, "closed", nil},
+		{"a backchannel line is not consumer-facing",
+			func(sd Seed) m {
+				return m{"type": "contact", "contact": profile(6), "messages": []any{
+					m{"text": "Note", "role": "agent", "touchpoint": "sms", "isBackchannel": true}}}
+			},
+			func(srv *Server) string { return srv.Token }, func(sd Seed) string { return "" }, "closed", nil},
+		{"a bot-role line is not consumer-facing",
+			func(sd Seed) m {
+				return m{"type": "contact", "contact": profile(7), "messages": []any{m{"text": "Note", "touchpoint": "sms"}}}
+			},
+			func(srv *Server) string { return srv.Token }, func(sd Seed) string { return "" }, "closed", nil},
+		{"a team conversation has no consumer",
+			func(sd Seed) m {
+				return m{"messages": []any{m{"text": "Hello", "role": "agent", "touchpoint": "sms"}}}
+			},
+			func(srv *Server) string { return srv.Token }, func(sd Seed) string { return "" }, "closed", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv, _ := newTest(t)
+			sd := srv.Seed
+			got := newConv(t, srv, tc.token(srv), tc.body(sd))
+			assert.Equal(t, tc.wantStatus, got["status"], "active from the start")
+			assert.Equal(t, tc.wantTouchpoint, got["touchpoint"])
+			if poster := tc.poster(sd); poster != "" {
+				assert.Equal(t, [3]bool{false, true, true}, flags(t, got, poster), "joins active and accepted")
+				assert.Equal(t, []any{}, got["channels"])
+			}
+			assert.Equal(t, got, getDoc(t, srv, "conversations", got["id"].(string)))
+		})
+	}
+
+	t.Run("only the first consumer-facing message", func(t *testing.T) {
+		t.Parallel()
+		srv, _ := newTest(t)
+		sd := srv.Seed
+		alice, bob := sd.AgentUserIDs[0], sd.AgentUserIDs[1]
+		conv := newConv(t, srv, srv.AgentToken, m{"contact": profile(8), "messages": []any{
+			m{"text": "Hi, following up", "touchpoint": "sms"}, cmd("/leave")}})
+		id := conv["id"].(string)
+		require.Equal(t, "closed", conv["status"], "/leave after the outbound line, unanswered by nobody: closed")
+		post(t, srv, srv.Token, id, m{"text": "Another line", "role": "agent", "user": bob, "touchpoint": "email"})
+		conv = getDoc(t, srv, "conversations", id)
+		assert.Equal(t, "closed", conv["status"], "a later line accepts nothing")
+		assert.Equal(t, "sms", conv["touchpoint"], "nor moves the touchpoint")
+		assert.Equal(t, [3]bool{false, false, false}, flags(t, conv, alice))
+	})
+	t.Run("a contact wrote first: the first outbound line accepts", func(t *testing.T) {
+		t.Parallel()
+		srv, _ := newTest(t)
+		conv := newConv(t, srv, srv.Token, m{"contact": profile(9), "touchpoint": "web",
+			"messages": []any{m{"text": "Anyone?", "role": "contact"}}})
+		require.Equal(t, "queued", conv["status"])
+		post(t, srv, srv.AgentToken, conv["id"].(string), m{"text": "Yes, how can I help?"})
+		conv = getDoc(t, srv, "conversations", conv["id"].(string))
+		assert.Equal(t, "active", conv["status"])
+		assert.Equal(t, [3]bool{false, true, true}, flags(t, conv, srv.Seed.AgentUserIDs[0]))
+		assert.Equal(t, []any{}, conv["channels"])
+	})
+	t.Run("a touchpoint that is not one word is refused", func(t *testing.T) {
+		t.Parallel()
+		srv, _ := newTest(t)
+		id := newConv(t, srv, srv.Token, m{"contact": profile(10)})["id"].(string)
+		for _, tp := range []any{"e mail", 5, true} {
+			assert.Equal(t, "touchpoint must be one word, such as web, email, sms or facebook",
+				postFails(t, srv, 422, srv.Token, id, m{"text": "x", "role": "agent", "touchpoint": tp}), "%v", tp)
+		}
 	})
 }

@@ -43,6 +43,24 @@
 //     messages; bot commands (">...") stored and ignored. /enqueue is accepted
 //     as an alias of /notify. A command meta key whose value is null counts
 //     as absent. A request that fails half-way changes nothing.
+//   - Mentions and tags
+//     (https://developers.web1on1.chat/messaging/commentstagsandsearch): a
+//     mention needs meta.targetUser (or chipchat's meta.targetBot; an id or
+//     a list) or meta.targetOrganization; target users join with the inbox
+//     flag, a target organization's channels are notified as for /notify; a
+//     leading "@<displayName or name>" is stripped and meta.targetName set.
+//     A tag's text is normalized ("#hashTag, hash !! tag#tag; #hash" is
+//     stored as "hashTag hash tagtag") and gets empty actions and results.
+//     Neither calls other participants in as a chat line does.
+//   - Outbound messaging
+//     (https://developers.chatshipper.com/docs/messaging-outbound): the
+//     first consumer-facing message of a contact conversation (role agent,
+//     chat or card, not backchannel) names the touchpoint when the
+//     conversation has none, and its user, a bot included, accepts: active
+//     and accepted, channels cleared, status active. A contact conversation
+//     created with such a message is active from the start. Without any
+//     touchpoint the message is stored and changes nothing (the
+//     documentation says one is needed, not what happens without one).
 //   - The query language of the docs on every list: operators, OR over
 //     fields, dot paths, array indexes, select, populate (with field lists),
 //     sort, offset/limit (any value up to the largest int answers a page;
@@ -80,6 +98,40 @@
 // Requests returns every request received, in order. Get, List and Put read
 // and write the state directly (Put stores documents verbatim, so fixtures
 // round-trip exactly).
+//
+// # Seed files
+//
+// [ParseSeedFile] reads JSON data to add to the seeded start, and
+// [Server.LoadSeedFile] stores it; the command chatshipper-fake
+// (github.com/go-chatshipper/chatshipper/cmd/chatshipper-fake, the fake as a
+// standalone server for tests in any language) takes the same file with
+// -seed-file. Every section is an array and optional:
+//
+//	{
+//	  "organizations": [{"id", "name"*, "displayName", "email", "parent", "categories": ["name", ...], "meta"}],
+//	  "users":         [{"id", "email"*, "password", "role", "givenName", "familyName", "name", "organization", "meta"}],
+//	  "bots":          [{"id", "name"*, "email", "password", "organization", "meta"}],
+//	  "channels":      [{"id", "name"*, "organization", "users": [user ids], "meta"}],
+//	  "conversations": [{"as", "organization", "name", "type", "contact": {"profile"*, "meta"},
+//	                     "touchpoint", "meta", "messages": [{"text"*, "type", "role", "user", "meta",
+//	                     "touchpoint", "isBackchannel", "contentType", "actions", "items"}]}],
+//	  "tokens":        [{"user"*, "name", "ttl": "1h"}]
+//	}
+//
+// (* required). Ids are 24 hex characters, optional (the server makes one)
+// and needed only where another item refers to it; references may also name
+// the default seed's ids. A role is admin, agent (the default), bot or guest.
+// Items without an organization belong to the seeded one. A bot is a user
+// with role bot (e-mail "bot+<id>@chatshipper.com" unless given), its bot
+// definition (GET /v2/bots/<id>) and a permanent token. Conversations are
+// created as POST /v2/conversations creates them, by the user "as" names
+// (default the seeded bot), so their messages run commands, route and accept
+// as usual; seeded messages do not count toward the loop limits. A token
+// without ttl is permanent. The file is checked whole before anything is
+// stored, and stored in one transaction: an unknown section or field, a value
+// of the wrong type, a reference that does not resolve or an e-mail address
+// in use fails with the path of the field ("users[1].emial: unknown field")
+// and stores nothing. [SeedFileResult] lists the ids and tokens.
 //
 // # Fast tests
 //

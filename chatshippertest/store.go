@@ -82,6 +82,9 @@ type tx struct {
 	// verified is set when a PATCH asking a webhook to become active passed
 	// the challenge before the transaction started.
 	verified bool
+	// seeding is set while a seed file is stored: its messages do not
+	// count toward the bot loop limits.
+	seeding bool
 }
 
 // pendingEvent is a webhook event to build once the transaction commits.

@@ -99,12 +99,20 @@ func (h *Handler) registeredAnswer(name string) AnswerFunc {
 }
 
 // Ask sends question as [Conversation.Say] does and waits for the answer,
-// without holding anything in memory: it first sets the conversation's meta
-// [AskedMetaKey](bot) to name with "/set" (chipchat's marker), then sends the
-// question, so the answer cannot arrive before the marker. The contact's
-// next message then goes to the [AnswerFunc] registered under name (see
+// without holding anything in memory: it sets the conversation's meta
+// [AskedMetaKey](bot) to name with "/set" (chipchat's marker) and sends the
+// question after it, both in one request, so the answer cannot arrive before
+// the marker and a refused request leaves neither. The contact's next message
+// then goes to the [AnswerFunc] registered under name (see
 // [Handler.RegisterAnswer]), on whichever replica receives it, and the
 // marker is cleared.
+//
+// Asked from a handler, Ask is idempotent per event: when the question (found
+// by its delivery key, derived from the event as for every reply) is stored
+// already, because the event is delivered again or runs on a second replica
+// or after a restart, the marker is not set again and the stored question is
+// returned, so a question answered since is not re-armed (see
+// [Conversation.Send]). This costs one lookup request before the send.
 //
 // Refused before any request: an empty question, a name that is not
 // registered on this handler ([*chatshipper.ArgumentError] for both), a
@@ -151,11 +159,17 @@ func (c *Conversation) AskMessage(ctx context.Context, question chatshipper.Mess
 		return nil, fmt.Errorf("Ask: the bot's user ID names its question marker: %w", chatshipper.ErrSelfUnknown)
 	}
 	key := AskedMetaKey(self)
-	if _, err := c.Send(ctx, chatshipper.SetMeta(key, name)); err != nil {
+	out, err := c.Send(ctx, chatshipper.SetMeta(key, name), question)
+	if err != nil {
 		return nil, err
 	}
 	c.setLocal(map[string]any{key: name})
-	return c.send1(ctx, question)
+	// The question is the last message stored; the marker's command, when
+	// it was sent, comes before it.
+	if n := len(out); n > 0 && out[n-1] != nil && !(out[n-1].Type == chatshipper.MessageTypeCommand && out[n-1].Text != question.Text) {
+		return out[n-1], nil
+	}
+	return nil, fmt.Errorf("chatshipper: webhook: Ask: the answer to the send holds no question: %w", chatshipper.ErrInvalidResponse)
 }
 
 // Asked returns the name of the answer the bot waits for in this

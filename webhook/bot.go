@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -42,6 +43,17 @@ type SendMiddleware func(next SendFunc) SendFunc
 // sender a [Conversation] reads meta but its sends return [ErrNoSender].
 type Sender interface {
 	SendMessages(ctx context.Context, conversationID string, msgs ...chatshipper.MessageInput) ([]*chatshipper.Message, error)
+}
+
+// Resolver is implemented by a [Sender] that can also look messages of a
+// conversation up by their delivery keys, as
+// [chatshipper.MessagesService.Resolve] does: the result has one entry per
+// key, in order, the stored message or nil. A [*chatshipper.Client] resolves
+// through Messages.Resolve. With a resolver, a handler run that repeats an
+// earlier run of the same event skips the "/set" commands that run already
+// sent (see [Conversation.Send]); a Sender without one sends them again.
+type Resolver interface {
+	ResolveMessages(ctx context.Context, conversationID string, keys ...string) ([]*chatshipper.Message, error)
 }
 
 // ErrNoSender is returned by the sends of a [Conversation] (and by
@@ -90,7 +102,8 @@ type botFeatures struct {
 	firstMatch   bool
 	skipUnjoined bool
 	replyKeys    bool
-	sender       SendFunc // nil without a client that can send
+	sender       SendFunc    // nil without a client that can send
+	resolve      resolveFunc // nil without a client that can look keys up
 
 	mu      sync.Mutex // serialises Use, UseSend and RegisterAnswer
 	receive atomic.Pointer[[]Middleware]
@@ -105,6 +118,7 @@ func (b *botFeatures) init(cfg *config) {
 	b.skipUnjoined = cfg.skipUnjoined
 	b.replyKeys = !cfg.noReplyKeys
 	b.sender = senderOf(cfg.client)
+	b.resolve = resolverOf(cfg.client)
 	b.convs.max = conversationCacheSize
 }
 
@@ -119,6 +133,25 @@ func senderOf(cl Client) SendFunc {
 	case Sender:
 		return func(ctx context.Context, id string, msgs []chatshipper.MessageInput) ([]*chatshipper.Message, error) {
 			return c.SendMessages(ctx, id, msgs...)
+		}
+	}
+	return nil
+}
+
+// resolveFunc looks messages of a conversation up by delivery keys.
+type resolveFunc func(ctx context.Context, conversationID string, keys []string) ([]*chatshipper.Message, error)
+
+// resolverOf returns the key lookup of a client, or nil.
+func resolverOf(cl Client) resolveFunc {
+	switch c := cl.(type) {
+	case *chatshipper.Client:
+		return func(ctx context.Context, id string, keys []string) ([]*chatshipper.Message, error) {
+			out, _, err := c.Messages.Resolve(ctx, id, keys...)
+			return out, err
+		}
+	case Resolver:
+		return func(ctx context.Context, id string, keys []string) ([]*chatshipper.Message, error) {
+			return c.ResolveMessages(ctx, id, keys...)
 		}
 	}
 	return nil
@@ -165,7 +198,9 @@ func (h *Handler) Use(mw ...Middleware) error {
 // middleware gets already carry their delivery keys (meta
 // [chatshipper.DeliveryKeyMeta]); a middleware that copies or changes a
 // message must keep that key, and a message it adds gets a random key from
-// the client. A nil middleware is refused with a [*chatshipper.ArgumentError].
+// the client. A "/set" that a repeated run skips (see [Conversation.Send])
+// does not reach them. A nil middleware is refused with a
+// [*chatshipper.ArgumentError].
 func (h *Handler) UseSend(mw ...SendMiddleware) error {
 	for i, m := range mw {
 		if m == nil {
@@ -395,6 +430,14 @@ type invocation struct {
 	scope string
 	mu    sync.Mutex
 	n     int
+
+	// What is known of an earlier run of the same invocation (see
+	// ranPast), found out at its first keyless "/set".
+	probeMu   sync.Mutex
+	probed    bool // a lookup was made
+	fresh     bool // nothing an earlier run stored lies ahead: send every /set
+	probeEnd  int  // the first position after the last lookup's window
+	lastFound int  // the highest position an earlier run stored
 }
 
 type invocationKey struct{}
@@ -441,17 +484,18 @@ func replyKey(self, identity, scope string, n int) string {
 // message takes the next position of the invocation; one that already has a
 // key, and a "/set" command (whose meta the server merges into the
 // conversation's), keeps its own (or none) but still takes its position, so
-// the numbering does not depend on them.
-func (h *Handler) withReplyKeys(ctx context.Context, inv *invocation, msgs []chatshipper.MessageInput) []chatshipper.MessageInput {
+// the numbering does not depend on them. first is the position of msgs[0],
+// -1 when no keys are derived.
+func (h *Handler) withReplyKeys(ctx context.Context, inv *invocation, msgs []chatshipper.MessageInput) (_ []chatshipper.MessageInput, first int) {
 	if inv == nil || !h.bots.replyKeys {
-		return msgs
+		return msgs, -1
 	}
 	identity := eventIdentity(inv.ev)
 	if identity == "" {
-		return msgs
+		return msgs, -1
 	}
 	self := h.self(ctx)
-	first := inv.take(len(msgs))
+	first = inv.take(len(msgs))
 	out := make([]chatshipper.MessageInput, len(msgs))
 	for i, m := range msgs {
 		if _, has := m.Meta[chatshipper.DeliveryKeyMeta]; !has && !isSetCommand(m) {
@@ -462,7 +506,111 @@ func (h *Handler) withReplyKeys(ctx context.Context, inv *invocation, msgs []cha
 		}
 		out[i] = m
 	}
-	return out
+	return out, first
+}
+
+// replayWindow is how many positions after a keyless "/set" a handler run
+// looks up to tell whether an earlier run of the same event went past it.
+const replayWindow = 16
+
+// dropReplayedSets returns msgs (keyed by withReplyKeys from position first)
+// without the keyless "/set" commands that an earlier run of the same
+// invocation (a redelivery, another replica, a restart) already sent: those
+// followed by a message that run stored, found by its derived delivery key
+// (or the key the caller set on a later message of the same send). Sending
+// such a command again would undo what happened since, for instance re-arm
+// a question already answered. The lookup is made once per run, at its first
+// keyless "/set" (again only past its window when the run is a repetition),
+// and only with a client that can look keys up.
+func (h *Handler) dropReplayedSets(ctx context.Context, inv *invocation, convID string, msgs []chatshipper.MessageInput, first int) ([]chatshipper.MessageInput, error) {
+	resolve := h.bots.resolve
+	if inv == nil || first < 0 || resolve == nil {
+		return msgs, nil
+	}
+	var out []chatshipper.MessageInput
+	dropped := false
+	for i, m := range msgs {
+		if _, keyed := m.Meta[chatshipper.DeliveryKeyMeta]; !keyed && isSetCommand(m) {
+			ran, err := inv.ranPast(first+i, func(from int) (int, error) {
+				return h.lookAhead(ctx, inv, convID, from, msgs[i+1:], first+i+1)
+			})
+			if err != nil {
+				return nil, err
+			}
+			if ran {
+				if !dropped {
+					out, dropped = append(out, msgs[:i]...), true
+				}
+				continue
+			}
+		}
+		if dropped {
+			out = append(out, m)
+		}
+	}
+	if !dropped {
+		return msgs, nil
+	}
+	return out, nil
+}
+
+// ranPast reports whether an earlier run of inv went past position pos (a
+// keyless "/set"), asking look (which returns the highest position from
+// from on that an earlier run stored, or -1) only when what is known does
+// not tell.
+func (inv *invocation) ranPast(pos int, look func(from int) (int, error)) (bool, error) {
+	inv.probeMu.Lock()
+	defer inv.probeMu.Unlock()
+	switch {
+	case inv.fresh:
+		return false, nil
+	case inv.probed && pos < inv.lastFound:
+		return true, nil
+	case inv.probed && pos+1 < inv.probeEnd:
+		return false, nil // the earlier run stopped before: send it (the same value again)
+	}
+	last, err := look(pos + 1)
+	if err != nil {
+		return false, err
+	}
+	inv.probed, inv.probeEnd = true, pos+1+replayWindow
+	if last < 0 {
+		inv.fresh = true // from here on, this run is the first
+		return false, nil
+	}
+	inv.lastFound = last
+	return true, nil
+}
+
+// lookAhead looks up, in one request, the derived keys of the replayWindow
+// positions from from on, and the keys set on later messages of the same
+// send (later[j] at position laterPos+j), and returns the highest position
+// found stored, or -1.
+func (h *Handler) lookAhead(ctx context.Context, inv *invocation, convID string, from int, later []chatshipper.MessageInput, laterPos int) (int, error) {
+	self, identity := h.self(ctx), eventIdentity(inv.ev)
+	keys := make([]string, 0, replayWindow+len(later))
+	pos := make([]int, 0, cap(keys))
+	for n := from; n < from+replayWindow; n++ {
+		keys = append(keys, replyKey(self, identity, inv.scope, n))
+		pos = append(pos, n)
+	}
+	for j, m := range later {
+		if k, ok := m.Meta[chatshipper.DeliveryKeyMeta].(string); ok && k != "" && !slices.Contains(keys, k) {
+			keys = append(keys, k)
+			pos = append(pos, laterPos+j)
+		}
+	}
+	found, err := h.bots.resolve(ctx, convID, keys)
+	if err != nil {
+		return -1, fmt.Errorf("chatshipper: webhook: looking up the replies of an earlier run of this event: %w", err)
+	}
+	last := -1
+	for i, m := range found {
+		if m != nil && i < len(pos) {
+			last = max(last, pos[i])
+		}
+	}
+	return last, nil
 }
 
 // isSetCommand reports whether m is a "/set" command.

@@ -223,6 +223,79 @@ func TestIntegrationAskOnOneReplicaAnswerOnAnother(t *testing.T) {
 	}
 }
 
+// capture records the body and signature of each delivery on its way to
+// next, so a test can deliver one again later.
+type capture struct {
+	next http.Handler
+	mu   sync.Mutex
+	seen [][2]string // body, signature
+}
+
+func (c *capture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost {
+		body, _ := io.ReadAll(r.Body)
+		c.mu.Lock()
+		c.seen = append(c.seen, [2]string{string(body), r.Header.Get(webhook.SignatureHeader)})
+		c.mu.Unlock()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	c.next.ServeHTTP(w, r)
+}
+
+// redeliver posts the n-th captured delivery (from 0) to h, as the platform does when
+// it retries a delivery whose answer it did not get.
+func (c *capture) redeliver(t *testing.T, n int, h http.Handler) {
+	t.Helper()
+	c.mu.Lock()
+	d := c.seen[n]
+	c.mu.Unlock()
+	req := httptest.NewRequest(http.MethodPost, "/hook", bytes.NewReader([]byte(d[0])))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(webhook.SignatureHeader, d[1])
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	require.Equal(t, http.StatusOK, rec.Code)
+}
+
+// The event that asked is delivered again, late, after its question was
+// answered (to a restarted replica: no duplicate memory). Its run finds the
+// question stored: it neither sets the marker again nor asks twice, so the
+// contact's next message goes to the handlers, not to the answer.
+func TestIntegrationLateRedeliveryDoesNotRearmAsk(t *testing.T) {
+	t.Parallel()
+	env := newBotEnv(t)
+	answered := make(chan string, 4)
+	cp := &capture{next: askBot(t, env, "a", answered)}
+	hs := httptest.NewServer(cp)
+	defer hs.Close()
+	env.subscribe(t, hs.URL+"/hook")
+
+	conv := env.contactSays(t, "", "Hello")
+	env.wait(t)
+	env.contactSays(t, conv, "Jenny")
+	env.wait(t)
+	require.Len(t, answered, 1)
+
+	cp.redeliver(t, 0, askBot(t, env, "restarted", answered))
+	marker := webhook.AskedMetaKey(env.srv.Seed.BotUserID)
+	assert.Equal(t, "", env.convMeta(t, conv, marker), "the answered question stays answered")
+
+	env.contactSays(t, conv, "How are you?")
+	env.wait(t)
+	assert.Len(t, answered, 1, "no answer taken from an unrelated message")
+	assert.Equal(t, []string{
+		"contact: Hello",
+		"bot: /set " + marker + " name",
+		"agent: Hi! What is your name?",
+		"contact: Jenny",
+		"bot: /set",
+		"bot: /set name Jenny",
+		"agent: Nice to meet you, Jenny!",
+		"contact: How are you?",
+		"agent: Hello again, Jenny.",
+	}, env.transcript(t, conv))
+}
+
 // echoBot is a replica that answers each contact message with two replies.
 func echoBot(t *testing.T, env *botEnv, runs *atomic.Int32, opts ...webhook.Option) *webhook.Handler {
 	t.Helper()

@@ -171,10 +171,16 @@ func (c *Conversation) setLocal(values map[string]any) {
 // posted. Two replicas running the same event at the very same moment may
 // both miss the other's message in that lookup; a shared [Deduper] closes
 // that window. A message that has a key keeps it; "/set" commands carry none
-// (the server merges their meta into the conversation's): run again, they set
-// the same value again, which leaves the meta as it was but shows the
-// command twice among the messages. Outside a handler, and with
-// [WithReplyKeys](false), the client's own random keys apply.
+// (the server merges their meta into the conversation's). Sending one again
+// in a repeated run could undo what happened since (re-arm a question
+// answered since), so at its first keyless "/set" a run looks up the keys of
+// its next 16 positions (one request): "/set" commands that an earlier run
+// followed with a stored message are not sent again, and are absent from
+// the result; one after the earlier run's last stored message is sent again
+// (the same value). That needs a [*chatshipper.Client], or a [Sender] that is
+// also a [Resolver]; an error of the lookup is returned and nothing is sent.
+// Outside a handler, and with [WithReplyKeys](false), the client's own random
+// keys apply and "/set" commands are always sent.
 //
 // POST /v2/conversations/{id}/messages
 func (c *Conversation) Send(ctx context.Context, msgs ...chatshipper.MessageInput) ([]*chatshipper.Message, error) {
@@ -193,7 +199,15 @@ func (c *Conversation) Send(ctx context.Context, msgs ...chatshipper.MessageInpu
 	if send == nil {
 		return nil, ErrNoSender
 	}
-	return send(ctx, c.id, c.h.withReplyKeys(ctx, c.inv, msgs))
+	keyed, first := c.h.withReplyKeys(ctx, c.inv, msgs)
+	keyed, err := c.h.dropReplayedSets(ctx, c.inv, c.id, keyed, first)
+	if err != nil {
+		return nil, err
+	}
+	if len(keyed) == 0 {
+		return nil, nil
+	}
+	return send(ctx, c.id, keyed)
 }
 
 // send1 sends one message and returns it as stored.

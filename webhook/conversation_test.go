@@ -21,16 +21,49 @@ import (
 // same flows against the fake server, through real webhook deliveries, are in
 // bot_integration_test.go.
 
-// botClient is a Client and Sender that records sends and, like the API
-// client with a caller-set delivery key, returns the stored message instead
-// of storing a key twice.
+// botClient is a Client, Sender and Resolver that records sends and, like
+// the API client with a caller-set delivery key, returns the stored message
+// instead of storing a key twice.
 type botClient struct {
 	fakeClient
-	mu     sync.Mutex
-	calls  [][]chatshipper.MessageInput
-	stored []*chatshipper.Message
-	byKey  map[string]*chatshipper.Message
-	fail   error // returned by every send when set
+	mu       sync.Mutex
+	calls    [][]chatshipper.MessageInput
+	stored   []*chatshipper.Message
+	byKey    map[string]*chatshipper.Message
+	fail     error      // returned by every send when set
+	lookups  [][]string // the keys of each ResolveMessages
+	lookFail error      // returned by every ResolveMessages when set
+}
+
+func (b *botClient) ResolveMessages(_ context.Context, _ string, keys ...string) ([]*chatshipper.Message, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.lookups = append(b.lookups, keys)
+	if b.lookFail != nil {
+		return nil, b.lookFail
+	}
+	out := make([]*chatshipper.Message, len(keys))
+	for i, k := range keys {
+		out[i] = b.byKey[k]
+	}
+	return out, nil
+}
+
+func (b *botClient) lookupCount() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.lookups)
+}
+
+// senderOnly is a Client and Sender that cannot look keys up: a botClient
+// without its ResolveMessages.
+type senderOnly struct {
+	Client
+	b *botClient
+}
+
+func (s senderOnly) SendMessages(ctx context.Context, conv string, msgs ...chatshipper.MessageInput) ([]*chatshipper.Message, error) {
+	return s.b.SendMessages(ctx, conv, msgs...)
 }
 
 func newBotClient() *botClient {
@@ -417,12 +450,14 @@ func TestAskSetsChipchatMarkerThenQuestion(t *testing.T) {
 	}))
 	require.NoError(t, h.Dispatch(context.Background(), botEvent(t, "ev-1", msgID(1), chatshipper.ConversationContact, chatshipper.RoleContact, "hi", nil)))
 	calls := bc.sent()
-	require.Len(t, calls, 2)
+	require.Len(t, calls, 1, "one request")
+	require.Len(t, calls[0], 2)
 	assert.Equal(t, chatshipper.MessageInput{Type: chatshipper.MessageTypeCommand, Text: "/set _asked" + whBot + " name"}, calls[0][0],
 		"chipchat's marker: /set _asked<bot user> <callback name>, first")
-	assert.Equal(t, "What is your name?", calls[1][0].Text)
-	assert.Equal(t, chatshipper.RoleAgent, calls[1][0].Role)
+	assert.Equal(t, "What is your name?", calls[0][1].Text)
+	assert.Equal(t, chatshipper.RoleAgent, calls[0][1].Role)
 	assert.Equal(t, "name", asked)
+	assert.Equal(t, 1, bc.lookupCount(), "one lookup: was the question stored by an earlier run?")
 }
 
 func TestAskNeedsOwnUserID(t *testing.T) {
@@ -693,4 +728,168 @@ func TestEventAliasesAndSkipUnjoined(t *testing.T) {
 	for _, name := range []string{"", ">x", "two words"} {
 		assert.ErrorIs(t, newWH(t).Handle("**", func(context.Context, *Event) error { return nil }, CommandName(name)), chatshipper.ErrInvalidArgument)
 	}
+}
+
+// askAnswerBot registers, on a new handler over client, the answer "name"
+// (which says thanks and, with chain, asks the next question, "age") and a
+// handler that asks the name on "hi" and echoes anything else.
+func askAnswerBot(t *testing.T, client Client, chain bool) *Handler {
+	t.Helper()
+	h := newWH(t, WithClient(client), WithDedupe(0))
+	require.NoError(t, h.RegisterAnswer("name", func(ctx context.Context, c *Conversation, m *chatshipper.Message) error {
+		if _, err := c.Say(ctx, "Thanks "+m.Text); err != nil {
+			return err
+		}
+		if chain {
+			_, err := c.Ask(ctx, "How old are you?", "age")
+			return err
+		}
+		return nil
+	}))
+	require.NoError(t, h.RegisterAnswer("age", func(context.Context, *Conversation, *chatshipper.Message) error { return nil }))
+	require.NoError(t, h.OnMessage(func(ctx context.Context, e *Event) error {
+		c, err := h.Conversation(ctx, e)
+		if err != nil {
+			return err
+		}
+		if e.Data.Message.Text == "hi" {
+			_, err = c.Ask(ctx, "What is your name?", "name")
+			return err
+		}
+		_, err = c.Say(ctx, "echo: "+e.Data.Message.Text)
+		return err
+	}, MessageRole(chatshipper.RoleContact)))
+	return h
+}
+
+func setCommands(calls [][]chatshipper.MessageInput) []string {
+	var out []string
+	for _, call := range calls {
+		for _, m := range call {
+			if isSetCommand(m) {
+				out = append(out, m.Text)
+			}
+		}
+	}
+	return out
+}
+
+// An event delivered again after its question was answered (to a restarted
+// process: no duplicate memory) finds its question stored and neither sets
+// the marker again nor stores the question twice: the answered question is
+// not re-armed.
+func TestAskIsIdempotentPerEvent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	bc := newBotClient()
+	hi := botEvent(t, "ev-1", msgID(1), chatshipper.ConversationContact, chatshipper.RoleContact, "hi", nil)
+	h := askAnswerBot(t, bc, false)
+	require.NoError(t, h.Dispatch(ctx, hi))
+	require.NoError(t, h.Dispatch(ctx, botEvent(t, "ev-2", msgID(2), chatshipper.ConversationContact, chatshipper.RoleContact, "Bob",
+		map[string]any{AskedMetaKey(whBot): "name"})))
+	require.Equal(t, []string{"/set _asked" + whBot + " name", "What is your name?", "/set", "Thanks Bob"}, bc.texts())
+	question := bc.stored[1]
+	before, lookups := len(bc.sent()), bc.lookupCount()
+
+	var got *chatshipper.Message
+	restarted := newWH(t, WithClient(bc), WithDedupe(0))
+	require.NoError(t, restarted.RegisterAnswer("name", func(context.Context, *Conversation, *chatshipper.Message) error { return nil }))
+	require.NoError(t, restarted.OnMessage(func(ctx context.Context, e *Event) error {
+		c, err := restarted.Conversation(ctx, e)
+		if err != nil {
+			return err
+		}
+		got, err = c.Ask(ctx, "What is your name?", "name")
+		return err
+	}))
+	require.NoError(t, restarted.Dispatch(ctx, hi))
+	assert.Equal(t, question, got, "the stored question is returned")
+	again := bc.sent()[before:]
+	require.Len(t, again, 1, "only the question, which the client finds stored by its key")
+	assert.Equal(t, []chatshipper.MessageInput{{Role: chatshipper.RoleAgent, Text: "What is your name?",
+		Meta: chatshipper.Meta{chatshipper.DeliveryKeyMeta: question.Meta.Get(chatshipper.DeliveryKeyMeta)}}}, again[0])
+	assert.Empty(t, setCommands(again), "the marker is not set again")
+	assert.Equal(t, lookups+1, bc.lookupCount(), "one lookup")
+	assert.Equal(t, []string{"/set _asked" + whBot + " name", "What is your name?", "/set", "Thanks Bob"}, bc.texts(), "nothing stored twice")
+}
+
+// An answer delivered again, after its function asked the next question,
+// neither clears the new question's marker nor sets it a second time.
+func TestAnswerRedeliveryKeepsTheNextQuestion(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	bc := newBotClient()
+	answer := botEvent(t, "ev-2", msgID(2), chatshipper.ConversationContact, chatshipper.RoleContact, "Bob", map[string]any{AskedMetaKey(whBot): "name"})
+	require.NoError(t, askAnswerBot(t, bc, true).Dispatch(ctx, answer))
+	want := []string{"/set", "Thanks Bob", "/set _asked" + whBot + " age", "How old are you?"}
+	require.Equal(t, want, bc.texts())
+	before := len(bc.sent())
+
+	require.NoError(t, askAnswerBot(t, bc, true).Dispatch(ctx, answer)) // a restarted replica
+	assert.Empty(t, setCommands(bc.sent()[before:]), "no marker cleared or set again")
+	assert.Equal(t, want, bc.texts())
+}
+
+// "/set" commands of a repeated run: those an earlier run followed with a
+// stored reply are skipped; one after its last stored reply is sent again
+// (the same value). A first run looks up once, at its first "/set".
+func TestRepeatedRunSkipsSetsItAlreadySent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	bc := newBotClient()
+	bot := func() *Handler {
+		h := newBotWH(t, bc, WithDedupe(0))
+		require.NoError(t, h.OnMessage(func(ctx context.Context, e *Event) error {
+			c, err := h.Conversation(ctx, e)
+			if err != nil {
+				return err
+			}
+			if err := c.Set(ctx, "stage", "a"); err != nil {
+				return err
+			}
+			if err := c.Set(ctx, "step", "1"); err != nil {
+				return err
+			}
+			if _, err := c.Say(ctx, "one"); err != nil {
+				return err
+			}
+			if err := c.Set(ctx, "stage", "b"); err != nil {
+				return err
+			}
+			return c.Set(ctx, "step", "2")
+		}))
+		return h
+	}
+	ev := botEvent(t, "ev-1", msgID(1), chatshipper.ConversationContact, chatshipper.RoleContact, "go", nil)
+	require.NoError(t, bot().Dispatch(ctx, ev))
+	assert.Equal(t, []string{"/set stage a", "/set step 1", "one", "/set stage b", "/set step 2"}, bc.texts())
+	assert.Equal(t, 1, bc.lookupCount(), "a first run looks up once")
+	before := len(bc.sent())
+
+	require.NoError(t, bot().Dispatch(ctx, ev))
+	assert.Equal(t, []string{"/set stage b", "/set step 2"}, setCommands(bc.sent()[before:]),
+		"the sets before the stored reply are skipped, the ones after it sent again")
+	assert.Equal(t, 2, bc.lookupCount(), "one lookup for the repeated run")
+}
+
+// Without a client that can look keys up (a Sender that is no Resolver), a
+// repeated run sends its "/set" commands again, as documented; with the
+// lookup failing, the send fails and nothing is sent.
+func TestRepeatedRunWithoutLookup(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	hi := botEvent(t, "ev-1", msgID(1), chatshipper.ConversationContact, chatshipper.RoleContact, "hi", nil)
+
+	bc := newBotClient()
+	so := senderOnly{Client: bc, b: bc}
+	require.NoError(t, askAnswerBot(t, so, false).Dispatch(ctx, hi))
+	require.NoError(t, askAnswerBot(t, so, false).Dispatch(ctx, hi))
+	assert.Equal(t, []string{"/set _asked" + whBot + " name", "/set _asked" + whBot + " name"}, setCommands(bc.sent()))
+	assert.Zero(t, bc.lookupCount())
+
+	bc = newBotClient()
+	bc.lookFail = errors.New("network down")
+	err := askAnswerBot(t, bc, false).Dispatch(ctx, hi)
+	require.ErrorContains(t, err, "looking up the replies of an earlier run of this event: network down")
+	assert.Empty(t, bc.sent(), "nothing sent while an earlier run's replies cannot be looked up")
 }

@@ -134,9 +134,10 @@
 //
 // [Conversation.Ask] asks a question and names the function that takes the
 // answer, registered once at start-up with [Handler.RegisterAnswer] (chipchat's
-// registerCallback). Nothing waits in memory: Ask first sets the
-// conversation's meta [AskedMetaKey] ("_asked" and the bot's user ID) to the
-// name with "/set", exactly as chipchat does, then sends the question. The
+// registerCallback). Nothing waits in memory: Ask sets the conversation's
+// meta [AskedMetaKey] ("_asked" and the bot's user ID) to the name with
+// "/set", exactly as chipchat does, and sends the question after it, in the
+// same request. The
 // contact's next chat or postback message (in a team conversation, a
 // contact's or an agent's) arrives with that marker in its data.conversation,
 // so whichever replica receives it clears the marker and runs the
@@ -151,7 +152,10 @@
 // message goes to the handlers: the delivery is acknowledged, never retried
 // for it. An empty question, an unregistered name, a handler without a
 // client that can send and an unknown own user ID are refused before any
-// request.
+// request. Asked from a handler, Ask is idempotent per event: when its
+// question is stored already (the event delivered again, perhaps after the
+// contact answered), the marker is not set again and the stored question is
+// returned, so an answered question is never re-armed (see below).
 //
 // # One reply per event
 //
@@ -167,11 +171,22 @@
 // already stored instead of posting it twice: one reply per event, with no
 // shared store. The cost is one lookup request per send; two replicas running
 // the same event at the same instant can both miss the other's message
-// between lookup and store, which a shared [Deduper] prevents. "/set"
-// commands carry no key (the server merges their meta into the
-// conversation's); setting the same value twice changes nothing. The sends of
-// one handler should be made one after the other, since their order numbers
-// them. [WithReplyKeys](false) turns the derived keys off.
+// between lookup and store, which a shared [Deduper] prevents.
+//
+// "/set" commands carry no key (the server merges their meta into the
+// conversation's), so a repeated run cannot find them; sending one again
+// could undo what happened since the first run (re-arm a question answered
+// since, clear the marker of a question asked since, put back a value a later
+// event changed). So at its first keyless "/set" a run looks up, in one
+// request, the keys its next 16 positions would have: when an earlier run
+// stored a message at a later position, that run went past the "/set", and
+// every "/set" before its last stored message is skipped; one after it is
+// sent again (the same value). A first run pays that one lookup per run that
+// sends a "/set", and no more. The lookup needs a [*chatshipper.Client] or a
+// [Sender] that is also a [Resolver]; with any other Sender a repeated run
+// sends its "/set" commands again. The sends of one handler should be made
+// one after the other, since their order numbers them. [WithReplyKeys](false)
+// turns the derived keys, and this check, off.
 //
 // # The order events go through, and middleware
 //

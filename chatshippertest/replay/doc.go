@@ -41,6 +41,22 @@
 // X-Total-Pages, X-Range...) and the body of the response. Request headers are
 // never recorded. Recording again replaces every file of the directory.
 //
+// A request that got no answer is recorded too, with an "error" in place of
+// the response: "connection closed" (the connection closed before a whole
+// answer, io.EOF), "connection reset", "could not connect" or "timeout", or
+// the (scrubbed) message of another failure. Only a request whose context the
+// caller canceled is not recorded. The replayer answers the same request with
+// a [*TransportError] of the recorded kind, which the SDK classifies as it
+// did the real failure: a send whose connection dropped after the server
+// stored it is ambiguous, so the SDK looks its delivery keys up and the
+// lookup replays from the next fixture, as recorded; a failure to connect
+// never reached the server. For example:
+//
+//	{
+//	  "request": {"method": "POST", "path": "/v2/conversations/5bb0.../messages", "body": [...]},
+//	  "error": "connection closed"
+//	}
+//
 // # Scrubbing
 //
 // Before a file is written, these become [Redacted]:

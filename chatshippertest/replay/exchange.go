@@ -27,8 +27,15 @@ const RecordedOrigin = "https://chatshipper.invalid"
 // fixture file. Bodies are kept decoded so that files are pretty-printed and
 // so that a Scrubber can edit them.
 type Exchange struct {
-	Request  Request  `json:"request"`
-	Response Response `json:"response"`
+	Request Request `json:"request"`
+	// Response is the answer; it is absent (zero) when Error is set.
+	Response Response `json:"response,omitzero"`
+	// Error is set, instead of a Response, when the request got no answer:
+	// the kind of transport failure ([ErrorConnectionClosed],
+	// [ErrorConnectionReset], [ErrorCouldNotConnect], [ErrorTimeout]) or,
+	// for another failure, its message (scrubbed). The replayer answers the
+	// request with a [*TransportError] of that kind.
+	Error string `json:"error,omitempty"`
 }
 
 // Request is the recorded part of a request. Request headers are never
@@ -127,8 +134,11 @@ func unmarshalExchange(b []byte) (*Exchange, error) {
 	if err := d.Decode(&ex); err != nil {
 		return nil, err
 	}
-	if ex.Request.Method == "" || ex.Request.Path == "" || ex.Response.Status == 0 {
-		return nil, errors.New("missing request method, path or response status")
+	if ex.Request.Method == "" || ex.Request.Path == "" {
+		return nil, errors.New("missing request method or path")
+	}
+	if (ex.Response.Status == 0) == (ex.Error == "") {
+		return nil, errors.New("an exchange holds either a response status or an error")
 	}
 	return &ex, nil
 }

@@ -109,10 +109,13 @@ func (r *Recorder) Files() []string {
 func (r *Recorder) Client() *http.Client { return &http.Client{Transport: r} }
 
 // RoundTrip sends req through the real transport, records the exchange and
-// returns the response with its body intact. A transport error is returned as
-// is and nothing is recorded. When the fixture cannot be written, the
-// response is discarded and the write error returned: a recording that
-// silently lacks an exchange would fail later, far from its cause.
+// returns the response with its body intact. A transport error (no answer,
+// or an answer whose body could not be read) is recorded too, as the
+// exchange's Error (see [Exchange]), and returned as is; only a request the
+// caller's context canceled is not recorded. When the fixture cannot be
+// written, the response is discarded and the write error returned: a
+// recording that silently lacks an exchange would fail later, far from its
+// cause.
 func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	var body []byte
 	if req.Body != nil && req.Body != http.NoBody {
@@ -136,18 +139,28 @@ func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	r.mu.Unlock()
 
 	resp, err := r.next.RoundTrip(out)
-	if err != nil {
-		return nil, err
+	var respBody []byte
+	if err == nil {
+		respBody, err = io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
 	}
-	respBody, err := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
+
+	ex := requestExchange(req, body)
+	origin := originOf(req)
 	if err != nil {
+		kind := errorKind(err)
+		if kind == "" {
+			return nil, err
+		}
+		r.scrub.scrubRequest(ex, req.Header, origin)
+		r.scrub.scrubError(ex, kind, origin)
+		if werr := r.write(fixtureName(n, ex.Request.Method, ex.Request.Path), ex); werr != nil {
+			return nil, werr
+		}
 		return nil, err
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(respBody))
 
-	ex := requestExchange(req, body)
-	origin := originOf(req)
 	r.scrub.scrubRequest(ex, req.Header, origin)
 	ex.Response.Status = resp.StatusCode
 	for name, vs := range resp.Header {

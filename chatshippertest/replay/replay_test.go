@@ -973,3 +973,176 @@ func TestDeliveryKeyLookupReplays(t *testing.T) {
 	require.ErrorAs(t, err, &nf)
 	assert.Equal(t, []string{`body.text: got "other", recorded "ok"`}, nf.Differences)
 }
+
+// TestURLCredentialsRecordAndReplay records a request whose JSON body holds a
+// URL with credentials, in every place a redacted value can end (the end of
+// the string, before "&", before "#", in a fragment, before a quote, before
+// a closing parenthesis, percent-encoded, as user info), and replays it with
+// other credentials of the same shape. The recorder redacts a value it learnt
+// first and then the URL, the replayer only the URL: both must write the
+// same well-formed "[redacted]".
+func TestURLCredentialsRecordAndReplay(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ url, want string }{
+		{"https://h.example/cb?token=qtok3nvalue99", "https://h.example/cb?token=[redacted]"},
+		{"https://h.example/cb?token=qtok3nvalue99&x=1", "https://h.example/cb?token=[redacted]&x=1"},
+		{"https://h.example/cb?token=qtok3nvalue99#top", "https://h.example/cb?token=[redacted]#top"},
+		{"https://h.example/cb#access_token=qtok3nvalue99", "https://h.example/cb#access_token=[redacted]"},
+		{`call "https://h.example/cb?token=qtok3nvalue99" now`, `call "https://h.example/cb?token=[redacted]" now`},
+		{"call (https://h.example/cb?token=qtok3nvalue99).", "call (https://h.example/cb?token=[redacted])."},
+		{"https://h.example/cb?token=q%2Btok%2F3n%3D", "https://h.example/cb?token=[redacted]"},
+		{"https://hookuser:hookpa55word@h.example/cb", "https://hookuser:[redacted]@h.example/cb"},
+		{"https://hookuser:hookpa55word@h.example/cb?token=qtok3nvalue99", "https://hookuser:[redacted]@h.example/cb?token=[redacted]"},
+		{"https://tok3nAsUserName99@h.example/cb", "https://[redacted]@h.example/cb"},
+	}
+	other := strings.NewReplacer("qtok3nvalue99", "otherval0042", "q%2Btok%2F3n%3D", "o%2Fther%3D", "hookpa55word", "otherpa55", "tok3nAsUserName99", "otherUserName11")
+	for _, tc := range cases {
+		t.Run(tc.url, func(t *testing.T) {
+			t.Parallel()
+			mt := newMock()
+			mt.RegisterResponder("POST", "https://api.example.com/v2/services", func(req *http.Request) (*http.Response, error) {
+				b, _ := io.ReadAll(req.Body)
+				return httpmock.NewBytesResponse(201, b), nil
+			})
+			dir := t.TempDir()
+			rec, err := replay.NewRecorder(dir, replay.WithTransport(mt))
+			require.NoError(t, err)
+			body := func(u string) string {
+				b, _ := json.Marshal(map[string]any{"type": "webhook", "params": map[string]any{"url": u}})
+				return string(b)
+			}
+			_, _, err = do(t, rec.Client(), "POST", "https://api.example.com/v2/services", body(tc.url))
+			require.NoError(t, err)
+			raw, err := os.ReadFile(filepath.Join(dir, rec.Files()[0]))
+			require.NoError(t, err)
+			var fx struct {
+				Request struct {
+					Body struct {
+						Params struct {
+							URL string `json:"url"`
+						} `json:"params"`
+					} `json:"body"`
+				} `json:"request"`
+			}
+			require.NoError(t, json.Unmarshal(raw, &fx))
+			assert.Equal(t, tc.want, fx.Request.Body.Params.URL)
+
+			rep, err := replay.NewReplayer(dir)
+			require.NoError(t, err)
+			_, _, err = do(t, rep.Client(), "POST", "https://api.example.com/v2/services", body(other.Replace(tc.url)))
+			require.NoError(t, err)
+			assert.Zero(t, rep.Misses())
+			assert.Empty(t, rep.Unused())
+		})
+	}
+}
+
+// TestDroppedConnectionRecordsAndReplays records a send whose connection the
+// server drops after storing the messages: the SDK looks its delivery keys up
+// and returns what was stored. The dropped exchange is recorded as a
+// transport failure, and the replay of the same code fails the send in the
+// same way, so the SDK's lookup replays from the next fixture and the send
+// returns the same messages.
+func TestDroppedConnectionRecordsAndReplays(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := newFake(t, chatshippertest.WithLoopLimits(0, 0, 0, 0))
+	dir := filepath.Join(t.TempDir(), "fixtures")
+	run := func(rp *replay.Session, base string, drop func(convID string)) (string, error) {
+		c, err := chatshipper.NewClient(srv.Token, append(rp.ClientOptions(), chatshipper.WithBaseURL(base),
+			chatshipper.WithRetryWait(time.Millisecond, 2*time.Millisecond))...)
+		require.NoError(t, err)
+		conv, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Name: "drops"})
+		if err != nil {
+			return "", err
+		}
+		drop(conv.ID)
+		msgs, _, err := c.Conversations.Send(ctx, conv.ID, chatshipper.Chat("one").WithMeta(chatshipper.DeliveryKeyMeta, "k-1"), chatshipper.Chat("two"))
+		if err != nil {
+			return "", err
+		}
+		var out []string
+		for _, m := range msgs {
+			out = append(out, m.ID+" "+m.Text)
+		}
+		return strings.Join(out, ", "), nil
+	}
+	rec := replay.New(t, dir, replay.WithRecording(true))
+	recorded, err := run(rec, srv.URL, func(convID string) {
+		srv.InjectFault(chatshippertest.Fault{Method: "POST", PathPrefix: "/v2/conversations/" + convID + "/messages", Drop: chatshippertest.DropAfter, Count: 1})
+	})
+	require.NoError(t, err)
+	files := rec.Recorder().Files()
+	require.Len(t, files, 4, "create, the key lookup of k-1, the dropped send, the delivery lookup: %v", files)
+	raw, err := os.ReadFile(filepath.Join(dir, files[2]))
+	require.NoError(t, err)
+	var fx map[string]any
+	require.NoError(t, json.Unmarshal(raw, &fx))
+	assert.NotContains(t, fx, "response", "no answer was received")
+	assert.Contains(t, []any{replay.ErrorConnectionClosed, replay.ErrorConnectionReset}, fx["error"])
+	srv.Close()
+
+	rp := replay.New(t, dir, replay.WithRecording(false))
+	replayed, err := run(rp, otherBase, func(string) {})
+	require.NoError(t, err)
+	assert.Equal(t, recorded, replayed)
+	assert.Zero(t, rp.Replayer().Misses())
+	assert.Empty(t, rp.Replayer().Unused())
+}
+
+// TestRecordedTransportFailures replays each kind of recorded transport
+// failure as an error the SDK classifies as it did the original: a dropped,
+// reset or timed-out request may have reached the server, a failure to
+// connect did not, and another failure is no network failure (not retried).
+func TestRecordedTransportFailures(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		kind    string
+		is      error
+		timeout bool
+		reached bool
+		calls   int // attempts with WithMaxRetries(1): network failures are retried
+	}{
+		{replay.ErrorConnectionClosed, io.ErrUnexpectedEOF, false, true, 2},
+		{replay.ErrorConnectionReset, nil, false, true, 2},
+		{replay.ErrorCouldNotConnect, nil, false, false, 2},
+		{replay.ErrorTimeout, context.DeadlineExceeded, true, true, 2},
+		{"tls: failed to verify certificate: x509: certificate signed by unknown authority", nil, false, true, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.kind, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			fx := fmt.Sprintf(`{"request":{"method":"GET","path":"/v2/conversations/5bb0277fd99faf11a3f4a37e"},"error":%q}`, tc.kind)
+			for _, name := range []string{"0001-GET-conversations.json", "0002-GET-conversations.json"} {
+				require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(fx), 0o600))
+			}
+			rep, err := replay.NewReplayer(dir)
+			require.NoError(t, err)
+			c := newClient(t, "replayed", otherBase, rep.Client(), chatshipper.WithMaxRetries(1), chatshipper.WithRetryWait(time.Millisecond, time.Millisecond))
+			_, _, err = c.Conversations.Get(context.Background(), "5bb0277fd99faf11a3f4a37e", nil)
+			var te *chatshipper.TransportError
+			require.ErrorAs(t, err, &te)
+			var rte *replay.TransportError
+			require.ErrorAs(t, err, &rte)
+			assert.Equal(t, tc.kind, rte.Kind)
+			assert.Equal(t, tc.timeout, rte.Timeout())
+			if tc.is != nil {
+				assert.ErrorIs(t, err, tc.is)
+			}
+			assert.Equal(t, tc.reached, te.MayHaveReachedServer())
+			assert.Equal(t, tc.calls, rep.Calls())
+			assert.Zero(t, rep.Misses())
+		})
+	}
+	// A fixture holds an answer or a failure, never both nor neither.
+	for _, bad := range []string{
+		`{"request":{"method":"GET","path":"/v2/x"},"response":{"status":200},"error":"timeout"}`,
+		`{"request":{"method":"GET","path":"/v2/x"}}`,
+	} {
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "0001-GET-x.json"), []byte(bad), 0o600))
+		_, err := replay.NewReplayer(dir)
+		assert.ErrorContains(t, err, "either a response status or an error", bad)
+	}
+}

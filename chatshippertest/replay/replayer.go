@@ -205,9 +205,13 @@ func (p *Replayer) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	p.used[idx] = true
-	rec := p.fixtures[idx].ex.Response
+	ex := p.fixtures[idx].ex
+	rec := ex.Response
 	p.mu.Unlock()
 
+	if ex.Error != "" {
+		return nil, replayedError(ex.Error)
+	}
 	return respond(req, &rec, origin, keys)
 }
 

@@ -295,6 +295,15 @@ func (s *scrubber) scrubResponse(ex *Exchange, origin string) {
 	s.runExtra(ex)
 }
 
+// scrubError records a transport failure of kind as ex's Error, scrubbed
+// as any recorded string, and then runs the caller's scrubbers.
+func (s *scrubber) scrubError(ex *Exchange, kind, origin string) {
+	s.mu.Lock()
+	ex.Error = s.replace(kind, origin)
+	s.mu.Unlock()
+	s.runExtra(ex)
+}
+
 func (s *scrubber) runExtra(ex *Exchange) {
 	for _, sc := range s.extra {
 		sc(ex)

@@ -239,7 +239,8 @@ func walkHeap(size int, opts ...chatshipper.WalkOption) (uint64, error) {
 
 // synthetic serves n contacts made up on request, ordered by id, with
 // id=>X, id=>X,<=Y, offset, limit and X-Total, so the server holds nothing in
-// memory. It ignores sort.
+// memory. It sorts by id, newest first with sort=-id, and ignores any other
+// sort.
 func synthetic(n int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -278,7 +279,11 @@ func synthetic(n int) http.Handler {
 			if i > start {
 				b.WriteByte(',')
 			}
-			fmt.Fprintf(&b, `{"id":"%024x","organization":"5b0000000000000000000001","profile":{"name":"Walker %d","email":"walker%d@example.com"},"meta":{"batch":"walk"},"createdAt":"2026-11-28T12:00:00.000Z","updatedAt":"2026-11-28T12:00:00.000Z"}`, i+1, i, i)
+			item := i
+			if q.Get("sort") == "-id" { // newest first
+				item = last + first - 1 - i
+			}
+			fmt.Fprintf(&b, `{"id":"%024x","organization":"5b0000000000000000000001","profile":{"name":"Walker %d","email":"walker%d@example.com"},"meta":{"batch":"walk"},"createdAt":"2026-11-28T12:00:00.000Z","updatedAt":"2026-11-28T12:00:00.000Z"}`, item+1, item, item)
 		}
 		b.WriteByte(']')
 		_, _ = w.Write([]byte(b.String()))

@@ -76,13 +76,25 @@ var urlPattern = regexp.MustCompile("(?i)(?:\\b[a-z][a-z0-9+.-]*:)?//[^\\s\"'<>`
 // ("?token=abc" becomes "?token=repl"). Everything else is kept byte for
 // byte. found, if not nil, receives each value replaced, as written and
 // percent-decoded (when that differs).
+//
+// It is idempotent: a value that already is repl is kept (and not reported),
+// also at the end of the text, where repl's own closing punctuation ("]" of
+// "[redacted]") is not taken for the sentence's. The replay scrubber relies
+// on this: it redacts a recorded value it learnt first and then the URL, and
+// must write what the replayer, which learns nothing, computes.
 func RedactURLs(s, repl string, found func(string)) string {
 	if !strings.Contains(s, "//") {
 		return s
 	}
 	return urlPattern.ReplaceAllStringFunc(s, func(u string) string {
-		// Trailing punctuation belongs to the sentence, not to the URL.
+		// Trailing punctuation belongs to the sentence, not to the URL,
+		// unless it closes a value already replaced.
 		end := len(strings.TrimRight(u, ".,;:!?)]}"))
+		if repl != "" {
+			if i := strings.LastIndex(u, repl); i >= 0 && i < end && i+len(repl) > end {
+				end = i + len(repl)
+			}
+		}
 		return RedactURL(u[:end], repl, found) + u[end:]
 	})
 }
@@ -102,11 +114,11 @@ func RedactURL(u, repl string, found func(string)) string {
 	if at := strings.LastIndexByte(auth, '@'); at >= 0 {
 		info, host := auth[:at], auth[at+1:]
 		if user, pass, ok := strings.Cut(info, ":"); ok {
-			if pass != "" {
+			if pass != "" && pass != repl {
 				report(found, pass)
 				info = user + ":" + repl
 			}
-		} else if info != "" {
+		} else if info != "" && info != repl {
 			report(found, info)
 			info = repl
 		}
@@ -135,7 +147,7 @@ func redactParams(q, repl string, found func(string)) string {
 	changed := false
 	for i, p := range parts {
 		name, v, ok := strings.Cut(p, "=")
-		if !ok || v == "" || !SecretName(unescape(name)) {
+		if !ok || v == "" || v == repl || !SecretName(unescape(name)) {
 			continue
 		}
 		report(found, v)

@@ -82,3 +82,30 @@ func TestReplaceSecret(t *testing.T) {
 		assert.Equal(t, tc.want, ReplaceSecret(tc.text, tc.secret, "X"), tc.text)
 	}
 }
+
+// Redacting twice writes what redacting once does, with a replacement that
+// ends in the punctuation a sentence may put after a URL ("]"), wherever the
+// replaced value ends; a value that already is the replacement is not
+// reported.
+func TestRedactURLsIdempotent(t *testing.T) {
+	t.Parallel()
+	const r = "[redacted]"
+	for _, tc := range []struct{ in, want string }{
+		{"https://h.example/cb?token=v1", "https://h.example/cb?token=" + r},
+		{"https://h.example/cb?token=v1&x=1", "https://h.example/cb?token=" + r + "&x=1"},
+		{"https://h.example/cb?token=v1#f", "https://h.example/cb?token=" + r + "#f"},
+		{"https://h.example/cb#token=v1", "https://h.example/cb#token=" + r},
+		{`"https://h.example/cb?token=v1"`, `"https://h.example/cb?token=` + r + `"`},
+		{"(https://h.example/cb?token=v1).", "(https://h.example/cb?token=" + r + ")."},
+		{"[https://h.example/cb?token=v1]", "[https://h.example/cb?token=" + r + "]"},
+		{"https://h.example/cb?token=a%2Fb%3D", "https://h.example/cb?token=" + r},
+		{"https://u:p1@h.example", "https://u:" + r + "@h.example"},
+		{"https://p1@h.example/", "https://" + r + "@h.example/"},
+	} {
+		once := RedactURLs(tc.in, r, nil)
+		assert.Equal(t, tc.want, once, tc.in)
+		var found []string
+		assert.Equal(t, once, RedactURLs(once, r, func(s string) { found = append(found, s) }), tc.in)
+		assert.Empty(t, found, tc.in)
+	}
+}
