@@ -581,7 +581,8 @@
 // through exactly-once delivery above (a failed lookup gives each call a
 // *DeliveryUnknownError with only its keys), the loop guard checks call by
 // call, and a batch refused whole with 400, 413 or 422 is sent again call by
-// call so that only the call at fault gets the refusal. A call whose context
+// call (each call's keys looked up first) so that only the call at fault gets
+// the refusal. A call whose context
 // ends while queued is not sent; once its request is out, it returns a
 // *DeliveryUnknownError to resolve after [BatchSender.Flush]. Create sends a
 // conversation with its initial messages in one request, in turn with the

@@ -84,8 +84,9 @@ func MaxBatch(n int) BatchSenderOption {
 // a lookup, and only what is missing is sent again. When that lookup fails,
 // each call whose messages are in doubt gets a [*DeliveryUnknownError]
 // naming only its own keys. A batch refused whole with 400, 413 or 422 is
-// sent again one call per request (the API stores a batch whole or not at
-// all when it refuses it), so a refusal reaches only the call it is about.
+// sent again one call per request, each call's keys looked up first (so
+// nothing the refused request may have stored is sent twice), and a refusal
+// reaches only the call it is about.
 // Other errors (404, a 429 beyond the longest retry wait, a network failure
 // before sending) reach every call of the batch. The bot loop guard
 // ([WithLoopGuard]) counts messages, call by call in arrival order: a call it
@@ -653,7 +654,8 @@ func (s *BatchSender) runBatch(q *sendQueue, batch []*sendCall) {
 // deliverCalls sends the messages of calls in one request, exactly once,
 // and gives each call its own part of the outcome. A batch of several calls
 // refused whole for its content is sent again one call per request when
-// split is set.
+// split is set; each such call has all its keys looked up first (split
+// unset), so whatever the refused request may have stored is not sent twice.
 func (s *BatchSender) deliverCalls(ctx context.Context, conversationID string, calls []*sendCall, split bool) {
 	if len(calls) == 0 {
 		return
@@ -667,6 +669,9 @@ func (s *BatchSender) deliverCalls(ctx context.Context, conversationID string, c
 		msgs = append(msgs, call.msgs...)
 		keys = append(keys, call.keys...)
 		own = append(own, call.own...)
+	}
+	if !split {
+		own = nonEmpty(keys)
 	}
 	c := s.c
 	path := calls[0].path
@@ -777,8 +782,9 @@ type sendPace struct {
 }
 
 // pacingWindow is the window the pacing counts in: the API's second. The
-// client's limiter adds a margin to it, so a batch is put together at most
-// that margin before its request may leave, never after.
+// client's limiter counts each slot for the second plus a margin from the
+// end of its attempt, so a batch is put together at most that margin and a
+// round trip before its request may leave, never after.
 const pacingWindow = time.Second
 
 // wait returns how long until another request may start.

@@ -386,6 +386,37 @@ func TestBatchSenderRefusalReachesOnlyItsCall(t *testing.T) {
 		assert.Equal(t, []string{"d0"}, texts(got))
 		assert.Equal(t, []int{5, 2, 2, 1}, messagePosts(srv)[convs[20]], "the batch, then one request per call")
 		assert.Equal(t, []string{"a0", "a1", "d0"}, storedTexts(srv, convs[20]))
+		assert.Equal(t, 3, countRequests(srv, http.MethodGet, "/v2/messages", ""), "each call's keys looked up before it goes again")
+	})
+}
+
+// A server that stored a batch and then refused it (422) gets nothing twice:
+// each call's keys are looked up before it would go again, and each call
+// gets its messages as stored.
+func TestBatchSenderRefusedButStoredNotSentTwice(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv, _, s, convs := senderSetup(t, 21, nil)
+		ctx := t.Context()
+		var wg sync.WaitGroup
+		for i := range 20 {
+			wg.Go(func() { _, _ = s.Send(ctx, convs[i], chatshipper.Chat("warm")) })
+		}
+		wg.Wait()
+		srv.InjectFault(chatshippertest.Fault{Method: http.MethodPost, PathPrefix: "/v2/conversations/" + convs[20],
+			Count: 1, Status: http.StatusUnprocessableEntity, After: true})
+		a := s.Queue(ctx, convs[20], chats("a%d", 2)...)
+		b := s.Queue(ctx, convs[20], chatshipper.Chat("b0"))
+		for _, p := range []*chatshipper.PendingSend{a, b} {
+			_, err := p.Result()
+			require.NoError(t, err)
+		}
+		got, _ := a.Result()
+		assert.Equal(t, []string{"a0", "a1"}, texts(got))
+		got, _ = b.Result()
+		assert.Equal(t, []string{"b0"}, texts(got))
+		assert.Equal(t, []string{"a0", "a1", "b0"}, storedTexts(srv, convs[20]), "each message once")
+		assert.Equal(t, []int{3}, messagePosts(srv)[convs[20]], "found by the lookups: not sent again")
 	})
 }
 
