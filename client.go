@@ -44,7 +44,8 @@ type Client struct {
 	logger      *slog.Logger
 	maxBody     int64
 	retryUnsafe bool
-	limiter     Limiter    // nil when rate limiting is off
+	limiter     Limiter    // the client's own (per token); nil when off
+	ipLimiter   Limiter    // shared per API host (per IP address); nil when off
 	guard       *loopGuard // nil when the loop guard is off
 	self        selfState
 
@@ -82,13 +83,14 @@ type Client struct {
 // a non-ASCII byte is refused with an *ArgumentError.
 func NewClient(token string, opts ...Option) (*Client, error) {
 	cfg := config{
-		baseURL:    DefaultBaseURL,
-		maxRetries: defaultMaxRetries,
-		waitMin:    defaultRetryWaitShortest,
-		waitMax:    defaultRetryWaitLongest,
-		maxBody:    defaultMaxResponseBytes,
-		rateLimit:  DefaultRequestsPerSecond,
-		rateMargin: DefaultRateLimitMargin,
+		baseURL:     DefaultBaseURL,
+		maxRetries:  defaultMaxRetries,
+		waitMin:     defaultRetryWaitShortest,
+		waitMax:     defaultRetryWaitLongest,
+		maxBody:     defaultMaxResponseBytes,
+		rateLimit:   DefaultRequestsPerSecond,
+		rateMargin:  DefaultRateLimitMargin,
+		ipRateLimit: -1,
 	}
 	for _, opt := range opts {
 		if opt == nil {
@@ -128,12 +130,7 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	if cfg.userAgent != "" {
 		c.userAgent += " " + cfg.userAgent
 	}
-	switch {
-	case cfg.limiter != nil:
-		c.limiter = cfg.limiter
-	case cfg.rateLimit > 0:
-		c.limiter = NewWindowLimiter(cfg.rateLimit, time.Second+cfg.rateMargin)
-	}
+	c.limiter, c.ipLimiter = cfg.limiters(base)
 	if !cfg.anonymous {
 		c.guard = newLoopGuard(cfg.loopGuard, cfg.guardCfg, cfg.guardStore)
 		if st, ok := cfg.tokens.(staticToken); ok {
@@ -163,8 +160,8 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	if attemptTimeout > 0 {
 		inner = &timeoutTransport{timeout: attemptTimeout, next: inner}
 	}
-	if c.limiter != nil {
-		inner = &limiterTransport{limiter: c.limiter, client: c, next: inner}
+	if lims := c.limiterList(); len(lims) > 0 {
+		inner = &limiterTransport{limiters: lims, client: c, next: inner}
 	}
 	hc.Transport = &authTransport{client: c, next: inner}
 

@@ -23,6 +23,9 @@ type config struct {
 	rateLimit   int
 	rateMargin  time.Duration
 	limiter     Limiter
+	ipRateLimit int // -1: the default (see WithIPRateLimit)
+	ipLimiter   Limiter
+	windows     *windowRegistry // nil: the process's (tests set their own)
 	loopGuard   loopGuardMode
 	guardCfg    LoopGuardConfig
 	guardStore  LoopGuardStore

@@ -444,14 +444,36 @@
 //
 // # Rate limits and the loop guard
 //
-// The API allows 20 requests per second per token and per IP address. The
-// client keeps under that: at most 20 requests in any sliding window of one
+// The API allows 20 requests per second per API key and per IP address. The
+// client keeps under both: at most 20 requests in any sliding window of one
 // second plus a 25 ms margin, shared by every goroutine using the Client,
-// first come first served, and every attempt (retries included) takes a slot.
-// WithRateLimit(n) changes the limit, WithRateLimit(0) turns it off, and
-// WithLimiter plugs in any Limiter (for example one shared between
-// processes). A 429 with Retry-After pauses the whole limiter, so concurrent
-// goroutines do not keep hitting the server.
+// first come first served, and every attempt (retries included) takes a
+// slot. Besides its own window, each Client takes a slot of a window shared
+// by every Client of the process that talks to the same API host (scheme,
+// host and port), so two clients with different keys send 20 per second
+// together, not 40.
+//
+// The limit holds at the server, where it is measured, whatever the delays
+// on the way: a slot is held from its grant until the attempt ends (its
+// answer's headers arrive, or it fails) and counts for a window from then.
+// A server counts a request between its arrival and its answer, so the next
+// window's requests reach it at least a second after the earlier ones, also
+// on a machine so busy that requests leave late. The cost is one round trip
+// per window: a client sending as fast as it may gets 20 requests per one
+// second, the margin and one round trip (19.5 per second on a fast network,
+// about 17 at 150 ms).
+//
+// WithRateLimit(n) changes the client's own limit and WithRateLimit(0)
+// turns both windows off (for tests against a fake server). WithIPRateLimit
+// sizes or turns off the shared window. WithLimiter and WithIPLimiter plug
+// in limiters of your own, for example the redisstore module's, shared
+// between processes by API key and by egress address; they apply whatever
+// WithRateLimit says. A Limiter that also implements SlotLimiter holds its
+// slots as described; one that implements Pauser is paused by a 429 with
+// Retry-After, which pauses both limiters, so concurrent goroutines (and
+// the other clients of the host) do not keep hitting the server. Inside a
+// testing/synctest bubble each Client has a shared window of its own, so
+// tests in parallel bubbles never wait for each other.
 //
 // Bots are also limited per conversation: at most 8 identical messages in 3
 // minutes, and at most 20 consecutive messages in an hour until an agent or
@@ -614,8 +636,11 @@
 //
 // Fast tests: the fake and the client both keep the API's limit of 20
 // requests per second, so a suite that creates hundreds of documents runs at
-// that pace by accident. Turn both off for unit
-// tests in two lines:
+// that pace by accident. The window a client shares with the other clients
+// of the process never couples unrelated tests: it is per scheme, host and
+// port (each httptest server has its own port), per transport for test
+// doubles such as httpmock's or the fake's in-process one, and per client in
+// a synctest bubble. Turn the limits off for unit tests in two lines:
 //
 //	srv := chatshippertest.NewServer(t, chatshippertest.WithRateLimit(0))
 //	c, err := srv.NewClient() // its URL and bot token, with WithRateLimit(0)

@@ -3,15 +3,19 @@ package chatshipper
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
+	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -599,6 +603,392 @@ func BenchmarkWindowLimiterWaitFarFromLimitParallel(b *testing.B) {
 				b.Error(err)
 				return
 			}
+		}
+	})
+}
+
+var _ SlotLimiter = (*WindowLimiter)(nil)
+
+// A slot taken with Acquire is in use until done and counts from done;
+// done(false) gives it back at once; only the first done counts.
+func TestWindowLimiterAcquire(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		n      int
+		use    func(l *WindowLimiter) // at 0, after the first Acquire returned done
+		wantAt time.Duration          // when a second Acquire is granted
+	}{
+		{"done after 300ms counts from then", 1, nil, 1300 * time.Millisecond},
+		{"done(false) gives the slot back", 1, func(*WindowLimiter) {}, 0},
+		{"Wait counts from the grant", 1, func(l *WindowLimiter) {
+			require.NoError(t, l.Wait(context.Background()))
+		}, time.Second},
+		{"a free slot needs no done", 2, nil, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				start := time.Now()
+				l := NewWindowLimiter(tt.n, time.Second)
+				done, err := l.Acquire(context.Background())
+				require.NoError(t, err)
+				var wg sync.WaitGroup
+				if tt.use != nil {
+					done(false)
+					done(true) // ignored: only the first call counts
+					tt.use(l)
+				} else {
+					wg.Go(func() {
+						time.Sleep(300 * time.Millisecond)
+						done(true)
+						done(true) // ignored
+					})
+				}
+				done2, err := l.Acquire(context.Background())
+				require.NoError(t, err)
+				assert.Equal(t, tt.wantAt, time.Since(start))
+				done2(true)
+				wg.Wait()
+				l.mu.Lock()
+				defer l.mu.Unlock()
+				assert.Zero(t, l.inFlight)
+				assert.LessOrEqual(t, l.inUse, tt.n)
+			})
+		})
+	}
+}
+
+// With every slot held, a waiter is served when a holder is done, a window
+// later; a cancelled waiter takes nothing; the zero value never blocks.
+func TestWindowLimiterAcquireAllHeld(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		l := NewWindowLimiter(2, time.Second)
+		d1, err := l.Acquire(context.Background())
+		require.NoError(t, err)
+		d2, err := l.Acquire(context.Background())
+		require.NoError(t, err)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		got := make(chan time.Duration, 1)
+		go func() {
+			d, err := l.Acquire(ctx)
+			assert.NoError(t, err)
+			got <- time.Since(start)
+			d(true)
+		}()
+		time.Sleep(3 * time.Second) // held for 3 s: nothing is granted meanwhile
+		d2(true)
+		d1(true)
+		assert.Equal(t, 4*time.Second, <-got)
+
+		short, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel2()
+		for range 2 {
+			_, err = l.Acquire(context.Background()) // fill the window, never done
+			require.NoError(t, err)
+		}
+		_, err = l.Acquire(short)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+
+		var zero WindowLimiter
+		d, err := zero.Acquire(context.Background())
+		require.NoError(t, err)
+		d(true)
+	})
+}
+
+// delayServer is a transport standing in for the network and a server that
+// counts requests: each request takes before to reach the server's count and
+// after from there to its answer. It logs when the server counted.
+type delayServer struct {
+	delay func(i int) (before, after time.Duration)
+
+	mu      sync.Mutex
+	n       int
+	counted []time.Time
+	tokens  map[string]int // requests per Authorization header
+}
+
+func (s *delayServer) RoundTrip(r *http.Request) (*http.Response, error) {
+	s.mu.Lock()
+	i := s.n
+	s.n++
+	s.mu.Unlock()
+	before, after := s.delay(i)
+	time.Sleep(before)
+	s.mu.Lock()
+	s.counted = append(s.counted, time.Now())
+	if s.tokens == nil {
+		s.tokens = map[string]int{}
+	}
+	s.tokens[r.Header.Get("Authorization")]++
+	s.mu.Unlock()
+	time.Sleep(after)
+	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(strings.NewReader(`[]`)), Request: r}, nil
+}
+
+// fire makes total GET requests through the clients, with workers goroutines
+// per client.
+func fire(t *testing.T, clients []*Client, workers, total int) {
+	t.Helper()
+	var left atomic.Int64
+	left.Store(int64(total))
+	var wg sync.WaitGroup
+	for _, c := range clients {
+		for range workers {
+			wg.Go(func() {
+				for left.Add(-1) >= 0 {
+					req, err := c.NewRequest(context.Background(), "GET", "users", nil)
+					if !assert.NoError(t, err) {
+						return
+					}
+					_, err = c.Do(req, nil)
+					assert.NoError(t, err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+}
+
+// The limit holds where the server counts: however long a request takes to
+// reach the server's count, and however long the answer takes, no second of
+// the server's holds more than 20 requests. Before, a slot counted from its
+// grant, so a window whose requests were delayed on the way (a loaded
+// machine's scheduling) overlapped the next window at the server: 40 in one
+// second in the first case.
+func TestClientLimitHoldsAtTheServer(t *testing.T) {
+	t.Parallel()
+	rng := func(seed uint64) func(int) (time.Duration, time.Duration) {
+		var mu sync.Mutex
+		r := rand.New(rand.NewPCG(seed, seed))
+		return func(int) (time.Duration, time.Duration) {
+			mu.Lock()
+			defer mu.Unlock()
+			return time.Duration(r.Int64N(int64(300 * time.Millisecond))), time.Duration(r.Int64N(int64(300 * time.Millisecond)))
+		}
+	}
+	tests := []struct {
+		name  string
+		delay func(i int) (before, after time.Duration)
+	}{
+		{"first window late to the server", func(i int) (time.Duration, time.Duration) {
+			if i < 20 {
+				return 100 * time.Millisecond, 0
+			}
+			return 0, 0
+		}},
+		{"every other window late", func(i int) (time.Duration, time.Duration) {
+			if i/20%2 == 0 {
+				return 400 * time.Millisecond, 0
+			}
+			return 0, 0
+		}},
+		{"slow answers", func(int) (time.Duration, time.Duration) { return 0, 800 * time.Millisecond }},
+		{"random delays both ways", rng(1)},
+		{"random delays both ways, another draw", rng(2)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				srv := &delayServer{delay: tt.delay}
+				c, err := NewClient(testToken, WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: srv}))
+				require.NoError(t, err)
+				fire(t, []*Client{c}, 16, 200)
+				require.Len(t, srv.counted, 200)
+				requireAtMostNPerWindow(t, srv.counted, DefaultRequestsPerSecond, time.Second)
+			})
+		})
+	}
+}
+
+// With answers that take no time, the client sends 20 requests at the start
+// of each window of 1 s plus the margin: the hold costs no throughput.
+func TestClientLimitThroughput(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		srv := &delayServer{delay: func(int) (time.Duration, time.Duration) { return 0, 0 }}
+		c, err := NewClient(testToken, WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: srv}))
+		require.NoError(t, err)
+		fire(t, []*Client{c}, 16, 200)
+		require.Len(t, srv.counted, 200)
+		for i, at := range srv.counted {
+			want := time.Duration(i/20) * (time.Second + DefaultRateLimitMargin)
+			if got := at.Sub(start); got != want {
+				require.Failf(t, "request time", "request %d counted at %v, want %v", i, got, want)
+			}
+		}
+	})
+}
+
+// withWindows makes a client take its shared window from r instead of the
+// process's registry (or a private one in a synctest bubble).
+func withWindows(r *windowRegistry) Option {
+	return func(c *config) error {
+		c.windows = r
+		return nil
+	}
+}
+
+// The server limits each IP address as well as each API key: two clients of
+// one process with different keys share one window of 20 per second (before,
+// each had only its own and together they sent 40), both get a fair share,
+// and a 429's Retry-After pauses the other client too.
+func TestClientsShareTheHostWindow(t *testing.T) {
+	t.Parallel()
+	t.Run("two keys, one address", func(t *testing.T) {
+		t.Parallel()
+		synctest.Test(t, func(t *testing.T) {
+			start := time.Now()
+			srv := &delayServer{delay: func(int) (time.Duration, time.Duration) { return 0, 0 }}
+			reg := new(windowRegistry)
+			var clients []*Client
+			for _, tok := range []string{"token-one", "token-two"} {
+				c, err := NewClient(tok, WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: srv}), withWindows(reg))
+				require.NoError(t, err)
+				clients = append(clients, c)
+			}
+			fire(t, clients, 16, 200)
+			require.Len(t, srv.counted, 200)
+			requireAtMostNPerWindow(t, srv.counted, DefaultRequestsPerSecond, time.Second)
+			for i, at := range srv.counted {
+				want := time.Duration(i/20) * (time.Second + DefaultRateLimitMargin)
+				if got := at.Sub(start); got != want {
+					require.Failf(t, "request time", "request %d counted at %v, want %v", i, got, want)
+				}
+			}
+			assert.GreaterOrEqual(t, srv.tokens["Bearer token-one"], 80, "a fair share each: %v", srv.tokens)
+			assert.GreaterOrEqual(t, srv.tokens["Bearer token-two"], 80, "a fair share each: %v", srv.tokens)
+		})
+	})
+	t.Run("a 429 pauses every client of the host", func(t *testing.T) {
+		t.Parallel()
+		synctest.Test(t, func(t *testing.T) {
+			start := time.Now()
+			mt := httpmock.NewMockTransport()
+			var log hitLog
+			var first atomic.Bool
+			mt.RegisterResponder("GET", testBase+"users", log.responder(func(int) (int, string) {
+				if first.CompareAndSwap(false, true) {
+					return 429, "10"
+				}
+				return 200, ""
+			}))
+			reg := new(windowRegistry)
+			a, err := NewClient("token-one", WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: mt}),
+				withWindows(reg), WithMaxRetries(0))
+			require.NoError(t, err)
+			b, err := NewClient("token-two", WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: mt}), withWindows(reg))
+			require.NoError(t, err)
+			req, _ := a.NewRequest(context.Background(), "GET", "users", nil)
+			_, err = a.Do(req, nil)
+			require.ErrorIs(t, err, ErrRateLimited)
+			req, _ = b.NewRequest(context.Background(), "GET", "users", nil)
+			_, err = b.Do(req, nil)
+			require.NoError(t, err)
+			assert.Equal(t, []time.Duration{0, 10 * time.Second}, []time.Duration{log.times[0].Sub(start), log.times[1].Sub(start)})
+		})
+	})
+}
+
+// Which clients share a window: same scheme, host and port through the
+// network (any *http.Transport), or the same other transport; the options
+// turn it off or replace it.
+func TestHostWindowSharing(t *testing.T) {
+	t.Parallel()
+	// Hosts of their own, so no other test's clients share these windows.
+	const a, a443, aPort = "https://share-a.test/v2/", "https://SHARE-A.test:443/v2/", "https://share-a.test:8443/v2/"
+	mockA, mockB := httpmock.NewMockTransport(), httpmock.NewMockTransport()
+	custom := NewWindowLimiter(5, time.Second)
+	ip := func(t *testing.T, opts ...Option) Limiter {
+		t.Helper()
+		c, err := NewClient(testToken, opts...)
+		require.NoError(t, err)
+		return c.ipLimiter
+	}
+	base := ip(t, WithBaseURL(a))
+	require.NotNil(t, base)
+	tests := []struct {
+		name  string
+		opts  []Option
+		same  bool // the same window as base
+		isNil bool
+	}{
+		{"same host", []Option{WithBaseURL(a)}, true, false},
+		{"host case and default port", []Option{WithBaseURL(a443)}, true, false},
+		{"another *http.Transport", []Option{WithBaseURL(a), WithHTTPClient(&http.Client{Transport: &http.Transport{}})}, true, false},
+		{"own limit changed below 20", []Option{WithBaseURL(a), WithRateLimit(5)}, true, false},
+		{"own window replaced", []Option{WithBaseURL(a), WithLimiter(custom)}, true, false},
+		{"another port", []Option{WithBaseURL(aPort)}, false, false},
+		{"own limit above 20", []Option{WithBaseURL(a), WithRateLimit(100)}, false, false},
+		{"another margin", []Option{WithBaseURL(a), WithRateLimitMargin(0)}, false, false},
+		{"a test double", []Option{WithBaseURL(a), WithHTTPClient(&http.Client{Transport: mockA})}, false, false},
+		{"limits off", []Option{WithBaseURL(a), WithRateLimit(0)}, false, true},
+		{"limits off, own limiter", []Option{WithBaseURL(a), WithRateLimit(0), WithLimiter(custom)}, false, true},
+		{"shared window off", []Option{WithBaseURL(a), WithIPRateLimit(0)}, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := ip(t, tt.opts...)
+			switch {
+			case tt.isNil:
+				assert.Nil(t, got)
+			case tt.same:
+				assert.Same(t, base, got)
+			default:
+				require.NotNil(t, got)
+				assert.NotSame(t, base, got)
+			}
+		})
+	}
+	t.Run("the same test double shares, another does not", func(t *testing.T) {
+		t.Parallel()
+		a1 := ip(t, WithBaseURL(a), WithHTTPClient(&http.Client{Transport: mockA}))
+		assert.Same(t, a1, ip(t, WithBaseURL(a), WithHTTPClient(&http.Client{Transport: mockA})))
+		assert.NotSame(t, a1, ip(t, WithBaseURL(a), WithHTTPClient(&http.Client{Transport: mockB})))
+	})
+	t.Run("another scheme", func(t *testing.T) {
+		t.Parallel()
+		const https, http = "https://127.0.0.77:7/v2/", "http://127.0.0.77:7/v2/" // plain http: loopback only
+		assert.Same(t, ip(t, WithBaseURL(https)), ip(t, WithBaseURL(https)))
+		assert.NotSame(t, ip(t, WithBaseURL(https)), ip(t, WithBaseURL(http)))
+	})
+	t.Run("a window of the size asked", func(t *testing.T) {
+		t.Parallel()
+		w := ip(t, WithBaseURL(a), WithIPRateLimit(7)).(*WindowLimiter)
+		assert.Equal(t, 7, w.n)
+		assert.Equal(t, time.Second+DefaultRateLimitMargin, w.window)
+		assert.Equal(t, 100, ip(t, WithBaseURL(a), WithRateLimit(100)).(*WindowLimiter).n)
+	})
+	t.Run("plugged in", func(t *testing.T) {
+		t.Parallel()
+		assert.Same(t, custom, ip(t, WithBaseURL(a), WithIPLimiter(custom)))
+		assert.Same(t, custom, ip(t, WithBaseURL(a), WithRateLimit(0), WithIPLimiter(custom)))
+		assert.NotSame(t, custom, ip(t, WithBaseURL(a), WithIPLimiter(custom), WithIPRateLimit(20)), "the last option wins")
+	})
+	t.Run("inside a synctest bubble each client has its own", func(t *testing.T) {
+		t.Parallel()
+		synctest.Test(t, func(t *testing.T) {
+			one, two := ip(t, WithBaseURL(a)), ip(t, WithBaseURL(a))
+			require.NotNil(t, one)
+			assert.NotSame(t, one, two)
+			assert.NotSame(t, base, one)
+		})
+	})
+	t.Run("bad arguments", func(t *testing.T) {
+		t.Parallel()
+		for _, opt := range []Option{WithIPRateLimit(-1), WithIPLimiter(nil)} {
+			_, err := NewClient(testToken, opt)
+			var ae *ArgumentError
+			require.ErrorAs(t, err, &ae)
 		}
 	})
 }

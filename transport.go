@@ -8,11 +8,16 @@ import (
 	"time"
 )
 
-// limiterTransport makes every attempt wait for a request slot.
+// limiterTransport makes every attempt wait for a request slot of each of
+// the client's limiters: its own (per token) first, then the window shared
+// per API host (per IP address). Taking the shared slot last keeps it no
+// longer than needed, and since every client takes them in this order no two
+// wait on each other. A SlotLimiter's slot is held until the attempt ends and
+// counts from then: see SlotLimiter for why.
 type limiterTransport struct {
-	limiter Limiter
-	client  *Client // for its logger
-	next    http.RoundTripper
+	limiters []Limiter // one or two, never nil
+	client   *Client   // for its logger
+	next     http.RoundTripper
 }
 
 // logLimiterWaitOver is the shortest wait for a request slot that is logged:
@@ -22,7 +27,18 @@ const logLimiterWaitOver = 100 * time.Millisecond
 
 func (t *limiterTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	start := time.Now()
-	err := t.limiter.Wait(req.Context())
+	var held [2]func(sent bool)
+	var err error
+	for i, l := range t.limiters {
+		if sl, ok := l.(SlotLimiter); ok {
+			held[i], err = sl.Acquire(req.Context())
+		} else {
+			err = l.Wait(req.Context())
+		}
+		if err != nil {
+			break
+		}
+	}
 	if waited := time.Since(start); waited >= logLimiterWaitOver {
 		if l := t.client.logger; l != nil {
 			attrs := []slog.Attr{slog.String("method", req.Method), slog.String("url", redactURL(req.URL)),
@@ -34,10 +50,25 @@ func (t *limiterTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		}
 	}
 	if err != nil {
+		// Not sent: the slots already granted go back unused.
+		releaseSlots(held[:], false)
 		closeBody(req)
 		return nil, err
 	}
+	// The slots count from the end of the attempt, whatever way it ends: a
+	// server counts a request between its arrival and its answer, so no
+	// later than the moment RoundTrip returns.
+	defer releaseSlots(held[:], true)
 	return t.next.RoundTrip(req)
+}
+
+// releaseSlots calls the done functions of held slots.
+func releaseSlots(held []func(sent bool), sent bool) {
+	for _, done := range held {
+		if done != nil {
+			done(sent)
+		}
+	}
 }
 
 // timeoutTransport bounds one attempt, from sending the request to closing

@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/go-chatshipper/chatshipper/webhook"
@@ -46,27 +45,22 @@ return 0
 // ([WithDoneTTL]), a failure forgotten so that the platform's retry runs
 // again. Plug it in with [webhook.WithDeduper].
 //
-// Begin claims the ID with SET NX and a lease ([WithLease]); if the holder
+// Begin claims the ID with SET NX and a lease ([WithLease]) under a random
+// claim token, which it returns in the [webhook.DedupeClaim]; if the holder
 // dies before Finish, the claim ends with the lease and a later delivery is
-// processed. Finish changes the claim only while it is still the caller's
-// (a compare-and-delete on a random claim token). When Redis is unavailable,
-// Begin returns an error matching [ErrUnavailable] and the webhook handler
-// answers 503, so the platform delivers again later: nothing runs twice and
-// nothing is lost. It is safe for concurrent use.
+// processed. Finish changes the ID only while it still holds that token (a
+// compare-and-set, or compare-and-delete, in one script), so a delivery that
+// outlived its lease cannot settle the claim of the retry that took the ID
+// over, in this process or another. When Redis is unavailable, Begin returns
+// an error matching [ErrUnavailable] and the webhook handler answers 503, so
+// the platform delivers again later: nothing runs twice and nothing is lost.
+// It is safe for concurrent use.
 type Deduper struct {
 	rdb         redis.Scripter
 	prefix      string
 	lease       time.Duration
 	doneTTL     time.Duration
 	callTimeout time.Duration
-
-	mu     sync.Mutex
-	claims map[string]claim // ID → this process's claim
-}
-
-type claim struct {
-	token string
-	at    time.Time
 }
 
 var _ webhook.Deduper = (*Deduper)(nil)
@@ -97,50 +91,49 @@ func NewDeduper(rdb redis.Scripter, name string, opts ...Option) (*Deduper, erro
 		lease:       cfg.lease,
 		doneTTL:     cfg.doneTTL,
 		callTimeout: cfg.callTimeout,
-		claims:      make(map[string]claim),
 	}, nil
 }
 
-// Begin claims id for this delivery ([webhook.DedupeNew]), or reports that
-// another delivery holds it ([webhook.DedupeRunning]) or handled it
-// ([webhook.DedupeDone]). A Redis failure returns an error matching
-// [ErrUnavailable]; the caller's context ending returns its error.
-func (d *Deduper) Begin(ctx context.Context, id string) (webhook.DedupeState, error) {
+// Begin claims id for this delivery (State [webhook.DedupeNew], with the
+// claim's token), or reports that another delivery holds it
+// ([webhook.DedupeRunning]) or handled it ([webhook.DedupeDone]). A Redis
+// failure returns an error matching [ErrUnavailable]; the caller's context
+// ending returns its error.
+func (d *Deduper) Begin(ctx context.Context, id string) (webhook.DedupeClaim, error) {
 	token := "claim:" + randomID() + randomID()
 	cctx, cancel := context.WithTimeout(ctx, d.callTimeout)
 	defer cancel()
 	res, err := beginScript.Run(cctx, d.rdb, []string{d.prefix + id}, token, d.lease.Milliseconds()).Int64()
 	if err != nil {
-		return webhook.DedupeNew, callError(ctx, "dedupe begin", err)
+		return webhook.DedupeClaim{ID: id}, callError(ctx, "dedupe begin", err)
 	}
 	switch res {
 	case 0:
-		d.mu.Lock()
-		d.sweepLocked()
-		d.claims[id] = claim{token: token, at: time.Now()}
-		d.mu.Unlock()
-		return webhook.DedupeNew, nil
+		return webhook.DedupeClaim{ID: id, State: webhook.DedupeNew, Token: token}, nil
 	case 2:
-		return webhook.DedupeDone, nil
+		return webhook.DedupeClaim{ID: id, State: webhook.DedupeDone}, nil
 	}
-	return webhook.DedupeRunning, nil
+	return webhook.DedupeClaim{ID: id, State: webhook.DedupeRunning}, nil
 }
 
-// Finish settles this process's claim on id: ok marks the ID done for the
-// done TTL, !ok deletes the claim so that a retry runs again. It changes
-// nothing that another delivery holds, and then returns [ErrLeaseLost].
-func (d *Deduper) Finish(ctx context.Context, id string, ok bool) error {
-	d.mu.Lock()
-	c := d.claims[id]
-	delete(d.claims, id)
-	d.mu.Unlock()
+// Finish settles claim: ok marks its ID done for the done TTL, !ok deletes
+// the claim so that a retry runs again, in both cases only while the ID is
+// still held under the claim's token. When another delivery holds the ID
+// now it changes nothing and returns an error matching [ErrLeaseLost] (which
+// is [webhook.ErrClaimLost]). An ID whose claim ended and that nobody holds is
+// marked done on ok (the handlers did run), left alone otherwise. A claim
+// Begin did not grant is refused with a [*chatshipper.ArgumentError].
+func (d *Deduper) Finish(ctx context.Context, claim webhook.DedupeClaim, ok bool) error {
+	if claim.State != webhook.DedupeNew || claim.ID == "" || claim.Token == "" {
+		return argError("claim", "not a claim granted by Begin (state %s)", claim.State)
+	}
 	flag := "0"
 	if ok {
 		flag = "1"
 	}
 	cctx, cancel := context.WithTimeout(ctx, d.callTimeout)
 	defer cancel()
-	res, err := finishScript.Run(cctx, d.rdb, []string{d.prefix + id}, c.token, flag, d.doneTTL.Milliseconds()).Int64()
+	res, err := finishScript.Run(cctx, d.rdb, []string{d.prefix + claim.ID}, claim.Token, flag, d.doneTTL.Milliseconds()).Int64()
 	if err != nil {
 		return callError(ctx, "dedupe finish", err)
 	}
@@ -148,18 +141,4 @@ func (d *Deduper) Finish(ctx context.Context, id string, ok bool) error {
 		return fmt.Errorf("redisstore: dedupe finish: %w", ErrLeaseLost)
 	}
 	return nil
-}
-
-// sweepLocked forgets local claims whose lease ended long ago (a Begin
-// without Finish), so the map stays bounded.
-func (d *Deduper) sweepLocked() {
-	if len(d.claims) < 1024 {
-		return
-	}
-	cut := time.Now().Add(-2 * d.lease)
-	for id, c := range d.claims {
-		if c.at.Before(cut) {
-			delete(d.claims, id)
-		}
-	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/go-chatshipper/chatshipper"
 	"github.com/go-chatshipper/chatshipper/redisstore"
 	"github.com/go-chatshipper/chatshipper/webhook"
+	"github.com/go-chatshipper/chatshipper/webhook/dedupetest"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -191,33 +192,86 @@ func TestDedupeLease(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	if st, err := a.Begin(ctx, "e1"); err != nil || st != webhook.DedupeNew {
-		t.Fatalf("a.Begin = %v, %v; want new", st, err)
+	held, err := a.Begin(ctx, "e1")
+	if err != nil || held.State != webhook.DedupeNew {
+		t.Fatalf("a.Begin = %+v, %v; want new", held, err)
 	}
-	if st, err := b.Begin(ctx, "e1"); err != nil || st != webhook.DedupeRunning {
-		t.Fatalf("b.Begin while a holds the claim = %v, %v; want running", st, err)
+	if c, err := b.Begin(ctx, "e1"); err != nil || c.State != webhook.DedupeRunning {
+		t.Fatalf("b.Begin while a holds the claim = %+v, %v; want running", c, err)
 	}
 	// a "dies": its lease ends, and the platform's retry is processed.
+	var retry webhook.DedupeClaim
 	waitFor(t, func() bool {
-		st, err := b.Begin(ctx, "e1")
-		return err == nil && st == webhook.DedupeNew
+		retry, err = b.Begin(ctx, "e1")
+		return err == nil && retry.State == webhook.DedupeNew
 	}, "the dead holder's lease to end")
-	if err := a.Finish(ctx, "e1", false); !errors.Is(err, redisstore.ErrLeaseLost) {
-		t.Fatalf("late Finish by the old holder = %v, want ErrLeaseLost", err)
+	if err := a.Finish(ctx, held, false); !errors.Is(err, redisstore.ErrLeaseLost) || !errors.Is(err, webhook.ErrClaimLost) {
+		t.Fatalf("late Finish by the old holder = %v, want ErrLeaseLost (webhook.ErrClaimLost)", err)
 	}
-	if st, _ := a.Begin(ctx, "e1"); st != webhook.DedupeRunning {
-		t.Fatalf("the new claim was disturbed: Begin = %v, want running", st)
+	if c, _ := a.Begin(ctx, "e1"); c.State != webhook.DedupeRunning {
+		t.Fatalf("the new claim was disturbed: Begin = %v, want running", c.State)
 	}
-	if err := b.Finish(ctx, "e1", true); err != nil {
+	if err := b.Finish(ctx, retry, true); err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := a.Begin(ctx, "e1"); st != webhook.DedupeDone {
-		t.Fatalf("Begin after success = %v, want done", st)
+	if c, _ := a.Begin(ctx, "e1"); c.State != webhook.DedupeDone {
+		t.Fatalf("Begin after success = %v, want done", c.State)
 	}
 	rdb := newClient(t, addr)
 	if ttl := rdb.PTTL(ctx, "chatshipper:dedupe:"+name+":e1").Val(); ttl < 23*time.Hour {
 		t.Errorf("done key TTL = %s, want about 24h", ttl)
 	}
+}
+
+// TestDedupeLateFinishSameProcess: one Deduper (one process) gets a slow
+// delivery whose lease runs out and the platform's retry, which claims the
+// ID again. The slow delivery's Finish, failed or not, must leave the
+// retry's claim alone, so a third delivery is told the event is running.
+// Before, the Deduper kept one claim per ID in the process and Finish took
+// the newest, the retry's: the slow delivery deleted it and the third
+// delivery ran at once.
+func TestDedupeLateFinishSameProcess(t *testing.T) {
+	addr := redisAddr(t)
+	for _, ok := range []bool{false, true} {
+		d, err := redisstore.NewDeduper(newClient(t, addr), uniqueName(t), redisstore.WithLease(100*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := t.Context()
+		slow, err := d.Begin(ctx, "e1")
+		if err != nil || slow.State != webhook.DedupeNew {
+			t.Fatalf("first delivery: %+v, %v", slow, err)
+		}
+		var retry webhook.DedupeClaim
+		waitFor(t, func() bool {
+			retry, err = d.Begin(ctx, "e1")
+			return err == nil && retry.State == webhook.DedupeNew
+		}, "the slow delivery's lease to end")
+		if err := d.Finish(ctx, slow, ok); !errors.Is(err, webhook.ErrClaimLost) {
+			t.Fatalf("the slow delivery's Finish(ok %t) = %v, want webhook.ErrClaimLost", ok, err)
+		}
+		third, err := d.Begin(ctx, "e1")
+		if err != nil || third.State != webhook.DedupeRunning {
+			t.Fatalf("third delivery (slow Finish ok %t): %v, %v; want running", ok, third.State, err)
+		}
+		if err := d.Finish(ctx, retry, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestDeduperContract runs the contract checks of dedupetest against the
+// Redis Deduper.
+func TestDeduperContract(t *testing.T) {
+	addr := redisAddr(t)
+	rdb := newClient(t, addr)
+	dedupetest.Run(t, func(t *testing.T) webhook.Deduper {
+		d, err := redisstore.NewDeduper(rdb, uniqueName(t), redisstore.WithCallTimeout(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	})
 }
 
 // TestDedupeUnavailable: a Redis that cannot answer makes Begin fail with
@@ -233,7 +287,8 @@ func TestDedupeUnavailable(t *testing.T) {
 	if _, err := d.Begin(t.Context(), "e1"); !errors.Is(err, redisstore.ErrUnavailable) {
 		t.Fatalf("Begin = %v, want ErrUnavailable", err)
 	}
-	if err := d.Finish(t.Context(), "e1", true); !errors.Is(err, redisstore.ErrUnavailable) {
+	claim := webhook.DedupeClaim{ID: "e1", State: webhook.DedupeNew, Token: "claim:0123"}
+	if err := d.Finish(t.Context(), claim, true); !errors.Is(err, redisstore.ErrUnavailable) {
 		t.Fatalf("Finish = %v, want ErrUnavailable", err)
 	}
 	h, err := webhook.NewHandler(webhook.WithDeduper(d))

@@ -8,11 +8,11 @@
 //
 // # The request limit
 //
-// The server allows 20 requests per second per token
+// The server allows 20 requests per second per API key and per IP address
 // (https://developers.chatshipper.com/docs/api-introduction, Rate Limiting).
-// Each process's own limiter keeps its own count, so three replicas send up
-// to 60. A [Limiter] keeps one count in Redis for every process that uses the
-// same name:
+// Each process's own limiters keep their own counts, so three replicas send
+// up to 60. A [Limiter] keeps one count in Redis for every process that uses
+// the same name:
 //
 //	rdb := redis.NewClient(&redis.Options{Addr: "redis:6379"})
 //	lim, err := redisstore.NewLimiter(rdb, redisstore.TokenName(token))
@@ -21,7 +21,16 @@
 //
 // The name says whose limit it is: [TokenName] derives one from the token's
 // user ID (or a digest of an opaque token); the token itself never becomes a
-// Redis key. By default it grants at most
+// Redis key. For the limit per address, name a second limiter after the
+// address the API sees, the public egress address ([IPName]; behind NAT the
+// gateway's), and plug it in with [chatshipper.WithIPLimiter] in every
+// process that leaves through it, whatever its key; it replaces the window
+// the clients of one process share per API host:
+//
+//	ipLim, err := redisstore.NewLimiter(rdb, redisstore.IPName(netip.MustParseAddr("203.0.113.7")))
+//	client, err := chatshipper.NewClient(token, chatshipper.WithLimiter(lim), chatshipper.WithIPLimiter(ipLim))
+//
+// By default it grants at most
 // [chatshipper.DefaultRequestsPerSecond] requests in any sliding window of
 // one second plus [chatshipper.DefaultRateLimitMargin], like the client's
 // own limiter ([WithLimit] changes both).
@@ -34,12 +43,31 @@
 // with the exact time its turn can come, so a waiting caller asks about
 // twice per request and callers of every process are served in turn; none
 // starves. Grants are spaced by at least window/(4n), so a full window of
-// requests does not reach the server in one burst. Wait honours its
+// requests does not reach the server in one burst. The client takes its
+// slots with [Limiter.Acquire] ([chatshipper.SlotLimiter]): when the
+// request has ended, its grant is moved to that moment, so every process
+// counts it from then and the limit holds at the server however late the
+// request left (a grant whose request outlasts the window is not held past
+// it, so a process that dies holds nothing). Wait honours its
 // context; a caller that gives up leaves the queue, and a waiter whose
 // process died is dropped after its turn plus a grace time. When the server
 // answers 429 with Retry-After, the client calls [Limiter.Pause], which
 // stores the pause in Redis: every process backs off, not only the refused
-// one. Every key expires, at the latest about a window after the last use.
+// one. Every key expires, at the latest about a window after the last use,
+// except a small marker, kept for a day.
+//
+// # When the keys vanish
+//
+// A FLUSHALL, an eviction or a Redis restart (without persistence, or from
+// a snapshot older than the last grants, or a failover to a replica behind
+// its primary) forgets the grants of the last window, and a window that
+// looks empty would grant a second full one at once. The marker, the time of
+// the newest grant, tells: when it is missing, when it is older than one
+// this process saw, or when it names a grant inside the window while the
+// grants are gone, the limiter grants nothing for one window, as if the
+// window were full, and then goes on as usual. A first use cannot be told
+// from lost keys, so a name used for the first time, or not for a day, also
+// waits one window before its first grant.
 //
 // # When Redis is in trouble
 //
@@ -105,9 +133,12 @@
 // replicas, one claims it and runs the handlers, the other is told it is
 // running (the handler answers 503 so the platform tries again later). A
 // success marks the ID done for 24 hours ([WithDoneTTL]); a failure deletes
-// the claim, so the platform's retry runs the event again. Finish changes
-// the claim only while it is still the caller's (a compare-and-delete on a
-// random claim token). A claim whose holder died ends with its lease, so a
+// the claim, so the platform's retry runs the event again. Begin returns
+// the claim with its random token and Finish changes the ID only while it
+// is still held under that token (a compare-and-set in one script): a
+// delivery slower than its lease, whose ID a retry has claimed since, gets
+// [ErrLeaseLost] and leaves the retry's claim alone, in the same process or
+// another. A claim whose holder died ends with its lease, so a
 // later retry is processed. When Redis cannot answer, Begin returns an error
 // matching [ErrUnavailable] and the handler answers 503: the event is neither
 // lost nor run twice.

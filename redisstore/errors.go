@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/go-chatshipper/chatshipper"
+	"github.com/go-chatshipper/chatshipper/webhook"
 )
 
 // ErrUnavailable is matched (with [errors.Is]) by every error that says Redis
@@ -14,10 +15,11 @@ import (
 // a [Limiter] granted no slot, a [Deduper] claimed nothing.
 var ErrUnavailable = errors.New("redisstore: redis unavailable")
 
-// ErrLeaseLost is returned by [Deduper.Finish] when the claim of an event ID
-// ran out before Finish and another delivery has claimed the ID since. The
-// outcome was not recorded; the other delivery's outcome will be.
-var ErrLeaseLost = errors.New("redisstore: claim expired and was taken by another delivery")
+// ErrLeaseLost is matched by the error [Deduper.Finish] returns when the
+// claim of an event ID ran out before Finish and another delivery has claimed
+// the ID since. The outcome was not recorded; the other delivery's outcome
+// will be. It is [webhook.ErrClaimLost], which every Deduper returns then.
+var ErrLeaseLost = webhook.ErrClaimLost
 
 // Error is a Redis failure of one operation. It matches [ErrUnavailable] with
 // [errors.Is] and unwraps to the Redis client's error, which names no key

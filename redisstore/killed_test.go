@@ -69,6 +69,7 @@ func (ld *load) finish() { close(ld.stop); ld.wg.Wait() }
 
 func limitersOn(t *testing.T, addr, name string, opts ...redisstore.Option) []*redisstore.Limiter {
 	t.Helper()
+	limiterInUse(t, newClient(t, addr), name)
 	var ls []*redisstore.Limiter
 	for range 3 {
 		rdb := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
@@ -93,7 +94,7 @@ func limitersOn(t *testing.T, addr, name string, opts ...redisstore.Option) []*r
 func TestRedisKilledFailsClosed(t *testing.T) {
 	rs := startRedisServer(t)
 	srv := chatshippertest.NewServer(t)
-	ls := limitersOn(t, rs.addr(), uniqueName(t), redisstore.WithLimit(chatshipper.DefaultRequestsPerSecond, testWindow), redisstore.WithCallTimeout(time.Second))
+	ls := limitersOn(t, rs.addr(), uniqueName(t), redisstore.WithCallTimeout(time.Second))
 	ld := startLoad(t, srv, ls)
 	time.Sleep(1500 * time.Millisecond)
 	rs.kill()
@@ -121,7 +122,7 @@ func TestRedisKilledFallsBack(t *testing.T) {
 	rs := startRedisServer(t)
 	srv := chatshippertest.NewServer(t)
 	name := uniqueName(t)
-	ls := limitersOn(t, rs.addr(), name, redisstore.WithFallback(6), redisstore.WithLimit(chatshipper.DefaultRequestsPerSecond, testWindow), redisstore.WithCallTimeout(time.Second))
+	ls := limitersOn(t, rs.addr(), name, redisstore.WithFallback(6), redisstore.WithCallTimeout(time.Second))
 	ld := startLoad(t, srv, ls)
 	time.Sleep(1500 * time.Millisecond)
 	rs.kill()

@@ -22,10 +22,22 @@ import (
 // KEYS: grants (ZSET member=grant, score=time), queue (ZSET member=ticket,
 // score=arrival), leases (ZSET member=ticket, score=deadline), pause (string:
 // time until which nothing is granted), hold (same, during a return from a
-// fallback).
+// fallback or after lost keys), marker (string: the time of the newest grant
+// or release; it outlives the window by markerTTL).
 // ARGV: n, window µs, ticket, grace µs, pacing µs (the least time between
-// two grants).
-// Returns {1, 0} when granted, else {0, wait µs}.
+// two grants), the newest marker this process saw (0 if none), marker TTL ms.
+// Returns {1, 0, marker} when granted, else {0, wait µs, marker}.
+//
+// Lost keys: a FLUSHALL, an eviction or a restart (without persistence, or
+// from a snapshot behind the last writes) forgets grants made in the last
+// window, and a window that looks empty would grant n more at once. The
+// marker holds the time of the newest grant in the grants set (or earlier)
+// and tells: when it is missing (a name not used for markerTTL looks the
+// same, and pays the same), when it is older than a marker this process saw,
+// or when it names a grant inside the window while the grants are gone (an
+// eviction of that key alone), the window is held as if full for one window
+// (the hold key) before anything is granted, and the marker is set to a
+// window ago, so that the hold is not renewed.
 //
 // Fairness: a ticket joins the queue at its first attempt and may take a
 // slot only while its rank in the queue is below the number of free slots,
@@ -40,6 +52,18 @@ local window = tonumber(ARGV[2])
 local ticket = ARGV[3]
 local grace = tonumber(ARGV[4])
 local function s(x) return string.format('%.0f', x) end
+
+local marker = tonumber(redis.call('GET', KEYS[6]) or '')
+local known = tonumber(ARGV[6])
+if not marker or known > marker or (marker > now - window and redis.call('EXISTS', KEYS[1]) == 0) then
+  local untilT = now + window
+  local cur = tonumber(redis.call('GET', KEYS[5]) or '0') or 0
+  if cur < untilT then redis.call('SET', KEYS[5], s(untilT), 'PX', math.floor(window / 1000) + 1) end
+  -- Every grant made before now is covered by the hold: the marker claims
+  -- no grant inside the window any more.
+  marker = now - window
+  redis.call('SET', KEYS[6], s(marker), 'PX', ARGV[7])
+end
 
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', s(now - window))
 local gone = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', s(now))
@@ -75,7 +99,9 @@ if rank < free and blocked <= now then
   redis.call('PEXPIRE', KEYS[1], math.floor(window / 1000) + 1)
   redis.call('ZREM', KEYS[2], ticket)
   redis.call('ZREM', KEYS[3], ticket)
-  return {1, 0}
+  if now > marker then marker = now end
+  redis.call('SET', KEYS[6], s(marker), 'PX', ARGV[7])
+  return {1, 0, marker}
 end
 
 local wake = now + window
@@ -107,7 +133,30 @@ local ttl = math.floor((wake - now + grace) / 1000) + 1
 for _, k in ipairs({KEYS[2], KEYS[3]}) do
   if redis.call('PTTL', k) < ttl then redis.call('PEXPIRE', k, ttl) end
 end
-return {0, wake - now}
+return {0, wake - now, marker}
+`)
+
+// releaseScript ends a grant held during its request (Acquire): it moves
+// the grant to now, so the window counts it from the end of the attempt. It
+// changes nothing when the grant is gone (the attempt outlasted the window,
+// or the keys were lost: then the marker must stay missing for
+// acquireScript to notice).
+// KEYS: grants, marker. ARGV: member, window µs, marker TTL ms. Returns the
+// marker (0 when nothing changed).
+var releaseScript = redis.NewScript(`
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local s = string.format('%.0f', now)
+redis.call('ZADD', KEYS[1], s, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], math.floor(tonumber(ARGV[2]) / 1000) + 1)
+local m = tonumber(redis.call('GET', KEYS[2]) or '')
+if not m then return 0 end
+if m < now then
+  redis.call('SET', KEYS[2], s, 'PX', ARGV[3])
+  return now
+end
+return m
 `)
 
 // leaveScript takes a ticket out of the queue (a caller whose context ended).
@@ -132,18 +181,30 @@ return untilT - now
 
 // recordScript records grants that a fallback limiter made, aged by how
 // long ago they were made, so that the shared window counts them.
-// KEYS: grants, hold. ARGV: window µs, hold µs (0: leave the hold alone),
-// then member/age µs pairs. Returns the µs the hold still lasts (0 if none).
+// The marker is set to the newest grant recorded, and with a hold (the
+// return from a fallback, which holds the window itself) to at least a
+// window ago, so that a Redis that came back empty is not taken for lost
+// keys once more.
+// KEYS: grants, hold, marker. ARGV: window µs, hold µs (0: leave the hold
+// alone), marker TTL ms, then member/age µs pairs. Returns the µs the hold
+// still lasts (0 if none).
 var recordScript = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local window = tonumber(ARGV[1])
 local hold = tonumber(ARGV[2])
-for i = 3, #ARGV - 1, 2 do
+local newest = 0
+for i = 4, #ARGV - 1, 2 do
   local age = tonumber(ARGV[i + 1])
-  if age < window then redis.call('ZADD', KEYS[1], string.format('%.0f', now - age), ARGV[i]) end
+  if age < window then
+    redis.call('ZADD', KEYS[1], string.format('%.0f', now - age), ARGV[i])
+    if now - age > newest then newest = now - age end
+  end
 end
-if #ARGV > 2 then redis.call('PEXPIRE', KEYS[1], math.floor(window / 1000) + 1) end
+if #ARGV > 3 then redis.call('PEXPIRE', KEYS[1], math.floor(window / 1000) + 1) end
+local m = tonumber(redis.call('GET', KEYS[3]) or '0') or 0
+if hold > 0 and now - window > newest then newest = now - window end
+if newest > m then redis.call('SET', KEYS[3], string.format('%.0f', newest), 'PX', ARGV[3]) end
 local cur = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
 if hold > 0 and cur < now + hold then
   cur = now + hold
@@ -169,13 +230,14 @@ return cur - now
 // documentation. It is safe for concurrent use.
 type Limiter struct {
 	rdb         redis.Scripter
-	keys        []string // grants, queue, leases, pause, hold
+	keys        []string // grants, queue, leases, pause, hold, marker
 	n           int
 	window      time.Duration
 	callTimeout time.Duration
 	grace       time.Duration
 	instance    string
 	seq         atomic.Uint64
+	marker      atomic.Int64 // the newest marker seen in Redis (µs, Redis clock); 0 before the first
 
 	mu         sync.Mutex
 	pauseUntil time.Time // local copy of the longest Pause
@@ -232,7 +294,7 @@ func NewLimiter(rdb redis.Scripter, name string, opts ...Option) (*Limiter, erro
 	base := cfg.prefix + ":limit:{" + name + "}:"
 	l := &Limiter{
 		rdb:         rdb,
-		keys:        []string{base + "grants", base + "queue", base + "leases", base + "pause", base + "hold"},
+		keys:        []string{base + "grants", base + "queue", base + "leases", base + "pause", base + "hold", base + "marker"},
 		n:           cfg.n,
 		window:      cfg.window,
 		callTimeout: cfg.callTimeout,
@@ -254,27 +316,81 @@ func (l *Limiter) pacing() time.Duration { return l.window / time.Duration(4*l.n
 // probeInterval is how often a degraded limiter tries Redis again.
 func (l *Limiter) probeInterval() time.Duration { return max(l.window/2, l.callTimeout) }
 
+// markerTTL is how long the marker of a limiter's keys outlives its last
+// grant: a name unused for longer waits one window before its first grant,
+// like one whose keys were lost.
+const markerTTL = 24 * time.Hour
+
 // Wait blocks until a slot is granted, or until ctx ends; it then returns
 // ctx.Err() and leaves the queue. When Redis is unavailable it returns an
 // error matching [ErrUnavailable] after at most the call timeout, or, with
-// [WithFallback], waits for the in-process fallback limiter instead.
+// [WithFallback], waits for the in-process fallback limiter instead. The
+// slot counts from its grant.
 func (l *Limiter) Wait(ctx context.Context) error {
+	_, err := l.take(ctx, false)
+	return err
+}
+
+// Acquire is Wait for a slot held during the request (see
+// [chatshipper.SlotLimiter]; the client calls it instead of Wait): done(true)
+// moves the grant in the shared window to the moment the attempt ended, so
+// every process counts it from then; done(false) leaves it counted from its
+// grant (a slot given back would look like lost keys). The update
+// runs in the background, bounded by the call timeout; if it fails, the
+// grant keeps counting from its grant. A slot whose attempt outlasts the
+// window is not held past it (a process that died must not keep slots).
+// While the fallback decides, its own limiter holds the slot.
+func (l *Limiter) Acquire(ctx context.Context) (done func(sent bool), err error) {
+	g, err := l.take(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	return g.done, nil
+}
+
+// grant is a slot granted by Acquire: a member of the shared window, or a
+// slot of the fallback limiter.
+type grant struct {
+	l      *Limiter
+	member string          // in the Redis window; "" when the fallback granted
+	fbDone func(sent bool) // the fallback's, when it granted
+	called atomic.Bool
+}
+
+func (g *grant) done(sent bool) {
+	if g.called.Swap(true) {
+		return
+	}
+	switch {
+	case g.fbDone != nil:
+		g.fbDone(sent)
+	case sent:
+		go g.l.release(g.member)
+	}
+}
+
+// take waits for a slot; hold says the caller will end it with done.
+func (l *Limiter) take(ctx context.Context, hold bool) (*grant, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	ticket := l.instance + ":" + strconv.FormatUint(l.seq.Add(1), 36)
 	queued := false
 	for {
 		if err := l.sleepPause(ctx); err != nil {
 			l.leave(ticket, queued)
-			return err
+			return nil, err
 		}
 		if l.fallback != nil {
 			if deadline, ok := l.fallbackDeadline(); ok {
-				granted, err := l.waitFallback(ctx, deadline)
-				if err != nil || granted {
+				fbDone, granted, err := l.waitFallback(ctx, deadline, hold)
+				if err != nil {
 					l.leave(ticket, queued)
-					return err
+					return nil, err
+				}
+				if granted {
+					l.leave(ticket, queued)
+					return &grant{l: l, fbDone: fbDone}, nil
 				}
 				continue // the hold ended: back to Redis
 			}
@@ -283,27 +399,27 @@ func (l *Limiter) Wait(ctx context.Context) error {
 		if err != nil {
 			if ctx.Err() != nil {
 				l.leave(ticket, queued)
-				return ctx.Err()
+				return nil, ctx.Err()
 			}
 			if l.fallback != nil {
 				if err := l.failed(ctx); err != nil {
 					l.leave(ticket, queued)
-					return err
+					return nil, err
 				}
 				continue
 			}
-			return &Error{Op: "limiter wait", Err: err}
+			return nil, &Error{Op: "limiter wait", Err: err}
 		}
 		l.mu.Lock()
 		l.failingSince = time.Time{}
 		l.mu.Unlock()
 		if granted {
-			return nil
+			return &grant{l: l, member: ticket}, nil
 		}
 		queued = true
 		if err := sleepCtx(ctx, wait); err != nil {
 			l.leave(ticket, queued)
-			return err
+			return nil, err
 		}
 	}
 }
@@ -313,14 +429,28 @@ func (l *Limiter) acquire(ctx context.Context, ticket string) (bool, time.Durati
 	cctx, cancel := context.WithTimeout(ctx, l.callTimeout)
 	defer cancel()
 	res, err := acquireScript.Run(cctx, l.rdb, l.keys,
-		l.n, l.window.Microseconds(), ticket, l.grace.Microseconds(), l.pacing().Microseconds()).Int64Slice()
+		l.n, l.window.Microseconds(), ticket, l.grace.Microseconds(), l.pacing().Microseconds(),
+		l.marker.Load(), markerTTL.Milliseconds()).Int64Slice()
 	if err != nil {
 		return false, 0, err
 	}
-	if len(res) != 2 {
+	if len(res) != 3 {
 		return false, 0, fmt.Errorf("unexpected script reply %v", res)
 	}
+	l.marker.Store(res[2])
 	return res[0] == 1, time.Duration(res[1]) * time.Microsecond, nil
+}
+
+// release runs releaseScript for a grant held by Acquire whose request was
+// sent.
+func (l *Limiter) release(member string) {
+	ctx, cancel := context.WithTimeout(context.Background(), l.callTimeout)
+	defer cancel()
+	m, err := releaseScript.Run(ctx, l.rdb, []string{l.keys[0], l.keys[5]}, member,
+		l.window.Microseconds(), markerTTL.Milliseconds()).Int64()
+	if err == nil && m > 0 {
+		l.marker.Store(m)
+	}
 }
 
 // leave takes a queued ticket out of the queue, in the background and
@@ -488,27 +618,45 @@ func (l *Limiter) degradeLocked() {
 
 // waitFallback takes a slot from the fallback limiter, giving up at deadline
 // (before the end of a hold; zero for none), which returns false and no
-// error. Out of the degraded state the grant is recorded in Redis in the
-// background; in the degraded state it is kept for the next probe.
-func (l *Limiter) waitFallback(ctx context.Context, deadline time.Time) (bool, error) {
+// error. With hold the slot is the fallback's held slot, and its done
+// function is returned. Out of the degraded state the grant is recorded in
+// Redis in the background; in the degraded state it is kept for the next
+// probe.
+func (l *Limiter) waitFallback(ctx context.Context, deadline time.Time, hold bool) (func(bool), bool, error) {
 	fctx := ctx
 	if !deadline.IsZero() {
 		var cancel context.CancelFunc
 		fctx, cancel = context.WithDeadline(ctx, deadline)
 		defer cancel()
 	}
-	if err := l.fallback.Wait(fctx); err != nil {
+	var done func(bool)
+	var err error
+	if hold {
+		done, err = l.fallback.Acquire(fctx)
+	} else {
+		err = l.fallback.Wait(fctx)
+	}
+	if err != nil {
 		if ctx.Err() != nil {
-			return false, ctx.Err()
+			return nil, false, ctx.Err()
 		}
-		return false, nil
+		return nil, false, nil
 	}
 	g := fallbackGrant{member: "fb:" + l.instance + ":" + strconv.FormatUint(l.seq.Add(1), 36), at: time.Now()}
+	if done != nil {
+		fbDone := done
+		done = func(sent bool) {
+			fbDone(sent)
+			if sent {
+				l.fallbackEnded(g.member)
+			}
+		}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.state != stateDegraded {
 		l.recordAsyncLocked(g)
-		return true, nil
+		return done, true, nil
 	}
 	cut := time.Now().Add(-l.window)
 	keep := l.pending[:0]
@@ -518,7 +666,28 @@ func (l *Limiter) waitFallback(ctx context.Context, deadline time.Time) (bool, e
 		}
 	}
 	l.pending = append(keep, g)
-	return true, nil
+	return done, true, nil
+}
+
+// fallbackEnded moves a held fallback grant to now, the end of its request,
+// like releaseScript for a grant from Redis: in the grants kept for the next
+// probe, or else by recording it again in Redis (the same member, so the
+// record made at the grant moves).
+func (l *Limiter) fallbackEnded(member string) {
+	g := fallbackGrant{member: member, at: time.Now()}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := range l.pending {
+		if l.pending[i].member == member {
+			l.pending[i].at = g.at
+			return
+		}
+	}
+	if l.state == stateDegraded {
+		l.pending = append(l.pending, g)
+		return
+	}
+	l.recordAsyncLocked(g)
 }
 
 // record runs recordScript: grants made by the fallback, and a hold of the
@@ -526,13 +695,13 @@ func (l *Limiter) waitFallback(ctx context.Context, deadline time.Time) (bool, e
 func (l *Limiter) record(grants []fallbackGrant, hold time.Duration) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), l.callTimeout)
 	defer cancel()
-	args := make([]any, 0, 2+2*len(grants))
-	args = append(args, l.window.Microseconds(), hold.Microseconds())
+	args := make([]any, 0, 3+2*len(grants))
+	args = append(args, l.window.Microseconds(), hold.Microseconds(), markerTTL.Milliseconds())
 	now := time.Now()
 	for _, g := range grants {
 		args = append(args, g.member, now.Sub(g.at).Microseconds())
 	}
-	left, err := recordScript.Run(ctx, l.rdb, []string{l.keys[0], l.keys[4]}, args...).Int64()
+	left, err := recordScript.Run(ctx, l.rdb, []string{l.keys[0], l.keys[4], l.keys[5]}, args...).Int64()
 	if err != nil {
 		return 0, err
 	}

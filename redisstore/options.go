@@ -3,6 +3,7 @@ package redisstore
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -165,6 +166,19 @@ func TokenName(token string) string {
 	}
 	sum := sha256.Sum256([]byte(token))
 	return "sha256:" + hex.EncodeToString(sum[:16])
+}
+
+// IPName returns a name for [NewLimiter] for the limit the API sets per IP
+// address (20 requests per second whatever the API key,
+// https://developers.chatshipper.com/docs/api-introduction, Rate Limiting):
+// "ip:" and ip, an IPv4-mapped IPv6 address written as IPv4. Give it the
+// address the API sees, the public egress address (behind NAT, the
+// gateway's), and plug the limiter in with [chatshipper.WithIPLimiter] in
+// every process that leaves through it, next to its per-key limiter
+// ([chatshipper.WithLimiter]). Any other name that all those processes use
+// works as well, for example the NAT gateway's.
+func IPName(ip netip.Addr) string {
+	return "ip:" + ip.Unmap().String()
 }
 
 // validName refuses empty names, names with braces (they would break the

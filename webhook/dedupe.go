@@ -3,7 +3,9 @@ package webhook
 import (
 	"container/list"
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -36,11 +38,34 @@ func (s DedupeState) String() string {
 	return fmt.Sprintf("DedupeState(%d)", int(s))
 }
 
+// DedupeClaim is what [Deduper.Begin] answers for one delivery of an event
+// ID: how the ID stands, and when State is [DedupeNew] the claim this
+// delivery now holds, which it settles with [Deduper.Finish].
+type DedupeClaim struct {
+	// ID is the event ID.
+	ID string
+	// State is DedupeNew when this delivery holds the claim and runs the
+	// handlers, DedupeRunning or DedupeDone when it does not.
+	State DedupeState
+	// Token tells this claim from every other claim of the same ID: Finish
+	// acts only while the ID is still held under it. Set when State is
+	// DedupeNew, empty otherwise. Opaque; it is not a secret.
+	Token string
+}
+
+// ErrClaimLost is returned (wrapped, match it with [errors.Is]) by
+// [Deduper.Finish] when the ID is no longer held under the claim's token: the
+// claim ended (its lease ran out, it was evicted) and another delivery of the
+// event holds the ID now. Nothing was changed; the other delivery's outcome
+// will be recorded.
+var ErrClaimLost = errors.New("webhook: duplicate check: the claim ended and another delivery holds the event ID")
+
 // Deduper remembers event IDs so that a repeated delivery of an event does
 // not run the handlers again. The handler claims an ID with Begin before it
-// runs the handlers and reports the outcome with Finish: a success is
-// remembered, a failure forgotten, so the platform's retry runs the event
-// again. Events without an ID never reach the Deduper.
+// runs the handlers and reports the outcome with Finish, passing the claim
+// Begin returned: a success is remembered, a failure forgotten, so the
+// platform's retry runs the event again. Events without an ID never reach
+// the Deduper.
 //
 // Begin must be atomic: of concurrent Begin calls for one ID, at most one
 // returns DedupeNew, also when the calls come from several replicas sharing
@@ -51,32 +76,44 @@ func (s DedupeState) String() string {
 // delivery is then answered 503 (Dispatch returns the error), so the
 // platform tries again later.
 //
+// Claims are owned: Finish changes the ID only while it is still held under
+// the claim's token. A delivery slower than its lease may finish after a
+// later delivery claimed the ID again; its Finish must then leave that claim
+// alone (returning an error matching [ErrClaimLost]), or the next delivery
+// would run the handlers a third time while the second still runs.
+//
 // The default is an in-memory [MemoryDeduper], which suits a single process.
 // Implementations must be safe for concurrent use.
 type Deduper interface {
 	// Begin claims id, or tells how an earlier delivery of it stands.
-	Begin(ctx context.Context, id string) (DedupeState, error)
-	// Finish records the outcome of a claim Begin granted: ok remembers the
-	// ID as done, !ok forgets it. The handler logs an error and carries on.
-	Finish(ctx context.Context, id string, ok bool) error
+	Begin(ctx context.Context, id string) (DedupeClaim, error)
+	// Finish records the outcome of a claim Begin granted (State
+	// DedupeNew): ok remembers the ID as done, !ok forgets it, in both cases
+	// only while the ID is still held under claim.Token. When another claim
+	// holds the ID now it changes nothing and returns an error matching
+	// ErrClaimLost. The handler logs an error and carries on.
+	Finish(ctx context.Context, claim DedupeClaim, ok bool) error
 }
 
 // MemoryDeduper is the in-memory [Deduper]: at most a fixed number of IDs,
 // each kept for a fixed time, the oldest forgotten first. It never returns
-// an error. It is safe for concurrent use and may be shared by several
-// handlers in one process.
+// an error from Begin; Finish returns one only for a claim that is not the
+// ID's current one. It is safe for concurrent use and may be shared by
+// several handlers in one process.
 type MemoryDeduper struct {
 	mu    sync.Mutex
 	max   int
 	ttl   time.Duration
 	ids   map[string]*list.Element
 	order *list.List // of *dedupeEntry, oldest first
+	seq   uint64     // the last claim token given out
 }
 
 type dedupeEntry struct {
 	id    string
 	at    time.Time
 	state DedupeState
+	token string // the claim's, while running
 }
 
 // NewMemoryDeduper returns a MemoryDeduper keeping at most size IDs, each for
@@ -92,37 +129,58 @@ func NewMemoryDeduper(size int, ttl time.Duration) (*MemoryDeduper, error) {
 	return &MemoryDeduper{max: size, ttl: ttl, ids: make(map[string]*list.Element), order: list.New()}, nil
 }
 
-// Begin records id as running and returns DedupeNew, or returns the state of
-// an earlier delivery of the same id.
-func (d *MemoryDeduper) Begin(_ context.Context, id string) (DedupeState, error) {
+// Begin records id as running under a new claim and returns it (State
+// DedupeNew), or returns the state of an earlier delivery of the same id.
+func (d *MemoryDeduper) Begin(_ context.Context, id string) (DedupeClaim, error) {
 	now := time.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.expire(now)
 	if el, ok := d.ids[id]; ok {
-		return el.Value.(*dedupeEntry).state, nil
+		return DedupeClaim{ID: id, State: el.Value.(*dedupeEntry).state}, nil
 	}
 	for d.order.Len() >= d.max {
 		d.remove(d.order.Front())
 	}
-	d.ids[id] = d.order.PushBack(&dedupeEntry{id: id, at: now, state: DedupeRunning})
-	return DedupeNew, nil
+	d.seq++
+	token := "m" + strconv.FormatUint(d.seq, 36)
+	d.ids[id] = d.order.PushBack(&dedupeEntry{id: id, at: now, state: DedupeRunning, token: token})
+	return DedupeClaim{ID: id, State: DedupeNew, Token: token}, nil
 }
 
-// Finish records the outcome of a run begun with Begin: done when ok, else
-// forgotten.
-func (d *MemoryDeduper) Finish(_ context.Context, id string, ok bool) error {
+// Finish records the outcome of a claim begun with Begin: done when ok, else
+// forgotten. An ID forgotten meanwhile (evicted, expired) or already done
+// stays as it is; an ID claimed again by another delivery too, and then
+// Finish returns an error matching [ErrClaimLost].
+func (d *MemoryDeduper) Finish(_ context.Context, claim DedupeClaim, ok bool) error {
+	if err := checkClaim(claim); err != nil {
+		return err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	el, found := d.ids[id]
+	el, found := d.ids[claim.ID]
 	if !found {
-		return nil // evicted meanwhile
+		return nil // evicted or expired meanwhile, and not claimed again
 	}
-	if ok {
-		el.Value.(*dedupeEntry).state = DedupeDone
-		return nil
+	e := el.Value.(*dedupeEntry)
+	switch {
+	case e.state == DedupeDone:
+		return nil // another delivery succeeded
+	case e.token != claim.Token:
+		return fmt.Errorf("webhook: dedupe finish %q: %w", claim.ID, ErrClaimLost)
+	case ok:
+		e.state, e.token = DedupeDone, ""
+	default:
+		d.remove(el)
 	}
-	d.remove(el)
+	return nil
+}
+
+// checkClaim refuses a claim that Begin did not grant.
+func checkClaim(c DedupeClaim) error {
+	if c.State != DedupeNew || c.Token == "" || c.ID == "" {
+		return argError("claim", "not a claim granted by Begin (state %s, token set: %t)", c.State, c.Token != "")
+	}
 	return nil
 }
 

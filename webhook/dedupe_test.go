@@ -41,17 +41,54 @@ func TestMemoryDeduper(t *testing.T) {
 			t.Parallel()
 			d, err := NewMemoryDeduper(10, time.Hour)
 			require.NoError(t, err)
+			claims := map[string]DedupeClaim{} // the last claim granted per ID
 			for i, s := range c.steps {
 				switch s.op {
 				case "begin":
 					got, err := d.Begin(ctx, s.id)
 					require.NoError(t, err)
-					assert.Equal(t, s.want, got, "step %d", i)
+					assert.Equal(t, s.want, got.State, "step %d", i)
+					if got.State == DedupeNew {
+						claims[s.id] = got
+					}
 				default:
-					require.NoError(t, d.Finish(ctx, s.id, s.op == "ok"))
+					cl, ok := claims[s.id]
+					if !ok {
+						cl = DedupeClaim{ID: s.id, State: DedupeNew, Token: "never-granted"}
+					}
+					require.NoError(t, d.Finish(ctx, cl, s.op == "ok"))
 				}
 			}
 		})
+	}
+}
+
+// A delivery whose claim was evicted while it ran (the ID then claimed again
+// by a retry) finishes late: its Finish must leave the retry's claim alone.
+// Before, Finish went by the ID and forgot the retry's claim, so a third
+// delivery ran while the retry still ran.
+func TestMemoryDeduperLateFinishOfAnEvictedClaim(t *testing.T) {
+	t.Parallel()
+	for _, ok := range []bool{false, true} {
+		d, err := NewMemoryDeduper(1, time.Hour)
+		require.NoError(t, err)
+		ctx := context.Background()
+		first, err := d.Begin(ctx, "x")
+		require.NoError(t, err)
+		_, err = d.Begin(ctx, "y") // evicts x
+		require.NoError(t, err)
+		retry, err := d.Begin(ctx, "x")
+		require.NoError(t, err)
+		require.Equal(t, DedupeNew, retry.State)
+
+		require.ErrorIs(t, d.Finish(ctx, first, ok), ErrClaimLost, "the first delivery, late")
+		third, err := d.Begin(ctx, "x")
+		require.NoError(t, err)
+		assert.Equal(t, DedupeRunning, third.State, "the retry still holds the ID")
+		require.NoError(t, d.Finish(ctx, retry, true))
+		third, err = d.Begin(ctx, "x")
+		require.NoError(t, err)
+		assert.Equal(t, DedupeDone, third.State)
 	}
 }
 
@@ -86,8 +123,8 @@ func TestMemoryDeduperBeginIsAtomic(t *testing.T) {
 	for range 32 {
 		wg.Go(func() {
 			<-start
-			st, err := d.Begin(context.Background(), "same")
-			if err == nil && st == DedupeNew {
+			c, err := d.Begin(context.Background(), "same")
+			if err == nil && c.State == DedupeNew {
 				wins.Add(1)
 			}
 		})
@@ -145,23 +182,23 @@ type stubDeduper struct {
 	finishCtx []error // ctx.Err() at each Finish
 }
 
-func (s *stubDeduper) Begin(context.Context, string) (DedupeState, error) {
+func (s *stubDeduper) Begin(_ context.Context, id string) (DedupeClaim, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.beginErr != nil {
-		return 0, s.beginErr
+		return DedupeClaim{}, s.beginErr
 	}
-	return DedupeNew, nil
+	return DedupeClaim{ID: id, State: DedupeNew, Token: "stub"}, nil
 }
 
-func (s *stubDeduper) Finish(ctx context.Context, id string, ok bool) error {
+func (s *stubDeduper) Finish(ctx context.Context, c DedupeClaim, ok bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	outcome := "fail"
 	if ok {
 		outcome = "ok"
 	}
-	s.finished = append(s.finished, id+" "+outcome)
+	s.finished = append(s.finished, c.ID+" "+outcome+" "+c.Token)
 	s.finishCtx = append(s.finishCtx, ctx.Err())
 	return s.finishErr
 }
@@ -208,7 +245,7 @@ func TestDeduperErrors(t *testing.T) {
 		assert.Equal(t, 500, w.Code)
 		fail = false
 		assert.Equal(t, 200, whSigned(h, body).Code)
-		assert.Equal(t, []string{id + " fail", id + " ok"}, d.finished)
+		assert.Equal(t, []string{id + " fail stub", id + " ok stub"}, d.finished, "Finish gets the claim Begin granted")
 		assert.Equal(t, []error{nil, nil}, d.finishCtx, "Finish gets a context that is not cancelled")
 	})
 	t.Run("an outcome that cannot be recorded is logged, the answer stands", func(t *testing.T) {

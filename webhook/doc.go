@@ -67,7 +67,11 @@
 // [MemoryDeduper] of [DefaultDedupe] IDs kept for [DedupeTTL] ([WithDedupe]
 // sizes it, 0 turns it off); replicas behind one URL share one with
 // [WithDeduper], for instance on Redis, and a store that cannot answer makes
-// the delivery answer 503. [WithAsync] acknowledges at once and processes in
+// the delivery answer 503. Begin hands each delivery its own claim
+// ([DedupeClaim], with a token) and Finish settles only that claim, so a
+// delivery that outlived a shared store's lease cannot settle the claim of
+// the retry that took the ID over; package dedupetest checks a store against
+// the contract. [WithAsync] acknowledges at once and processes in
 // the background with a bounded queue (503 when full, so the platform
 // retries), since the platform gives up waiting after 20 seconds.
 // [Handler.Shutdown] drains every acknowledged event.

@@ -137,8 +137,9 @@ type route struct {
 }
 
 type queued struct {
-	ctx context.Context
-	ev  *Event
+	ctx   context.Context
+	ev    *Event
+	claim DedupeClaim
 }
 
 // NewHandler returns a handler configured by opts. Register handlers with
@@ -316,7 +317,8 @@ func (h *Handler) serveDelivery(w http.ResponseWriter, r *http.Request) {
 	}
 	h.observe(e)
 
-	switch st, err := h.begin(r.Context(), e.ID); {
+	claim, err := h.begin(r.Context(), e.ID)
+	switch st := claim.State; {
 	case err != nil:
 		h.dedupeFailed(r.Context(), e, err)
 		http.Error(w, "duplicate check unavailable", http.StatusServiceUnavailable)
@@ -339,15 +341,15 @@ func (h *Handler) serveDelivery(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if h.queue != nil {
-		h.enqueue(w, r, e)
+		h.enqueue(w, r, e, claim)
 		return
 	}
 	if !h.beginSync() {
-		h.finish(r.Context(), e.ID, false)
+		h.finish(r.Context(), claim, false)
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	err = h.process(r.Context(), e) // never panics: dispatch recovers
+	err = h.process(r.Context(), e, claim) // never panics: dispatch recovers
 	h.endSync()
 	if err != nil {
 		http.Error(w, "handler failed", http.StatusInternalServerError)
@@ -386,17 +388,17 @@ func (h *Handler) Dispatch(ctx context.Context, e *Event) error {
 	}
 	defer h.endSync()
 	h.observe(e)
-	st, err := h.begin(ctx, e.ID)
+	claim, err := h.begin(ctx, e.ID)
 	switch {
 	case err != nil:
 		h.dedupeFailed(ctx, e, err)
 		return fmt.Errorf("chatshipper: webhook duplicate check: %w", err)
-	case st == DedupeDone:
+	case claim.State == DedupeDone:
 		return nil
-	case st == DedupeRunning:
+	case claim.State == DedupeRunning:
 		return ErrInProgress
 	}
-	return h.process(ctx, e)
+	return h.process(ctx, e, claim)
 }
 
 // observe shows the client's loop guard the event's message.
@@ -407,24 +409,26 @@ func (h *Handler) observe(e *Event) {
 }
 
 // begin claims the event ID with the Deduper. Events without an ID, and
-// every event when duplicate suppression is off, are new.
-func (h *Handler) begin(ctx context.Context, id string) (DedupeState, error) {
+// every event when duplicate suppression is off, are new (a claim without a
+// token, which finish skips).
+func (h *Handler) begin(ctx context.Context, id string) (DedupeClaim, error) {
 	if h.dedupe == nil || id == "" {
-		return DedupeNew, nil
+		return DedupeClaim{ID: id, State: DedupeNew}, nil
 	}
 	return h.dedupe.Begin(ctx, id)
 }
 
-// finish records the outcome of a claim. It runs after the handlers even when
-// the request was cancelled meanwhile, so the claim is always settled.
-func (h *Handler) finish(ctx context.Context, id string, ok bool) {
-	if h.dedupe == nil || id == "" {
+// finish records the outcome of this delivery's claim. It runs after the
+// handlers even when the request was cancelled meanwhile, so the claim is
+// always settled.
+func (h *Handler) finish(ctx context.Context, claim DedupeClaim, ok bool) {
+	if h.dedupe == nil || claim.ID == "" {
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
-	if err := h.dedupe.Finish(ctx, id, ok); err != nil && h.logger != nil {
+	if err := h.dedupe.Finish(ctx, claim, ok); err != nil && h.logger != nil {
 		h.logger.LogAttrs(ctx, slog.LevelError, "chatshipper: webhook duplicate check could not record an outcome",
-			slog.String("id", id), slog.Bool("ok", ok), slog.String("error", err.Error()))
+			slog.String("id", claim.ID), slog.Bool("ok", ok), slog.String("error", err.Error()))
 	}
 }
 
@@ -506,10 +510,10 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, rea
 // enqueue hands an event to the workers, or answers 503 when the queue is
 // full, forgetting the event ID so the platform's retry is not taken for a
 // duplicate.
-func (h *Handler) enqueue(w http.ResponseWriter, r *http.Request, e *Event) {
+func (h *Handler) enqueue(w http.ResponseWriter, r *http.Request, e *Event, claim DedupeClaim) {
 	// The request's values (trace IDs, ...) go along; its cancellation does
 	// not, since the handler runs after the answer.
-	item := queued{ctx: context.WithoutCancel(r.Context()), ev: e}
+	item := queued{ctx: context.WithoutCancel(r.Context()), ev: e, claim: claim}
 	h.mu.Lock()
 	ok := !h.closed
 	if ok {
@@ -522,7 +526,7 @@ func (h *Handler) enqueue(w http.ResponseWriter, r *http.Request, e *Event) {
 	closed := h.closed
 	h.mu.Unlock()
 	if !ok {
-		h.finish(r.Context(), e.ID, false)
+		h.finish(r.Context(), claim, false)
 		msg := "queue full"
 		if closed {
 			msg = "shutting down"
@@ -536,15 +540,15 @@ func (h *Handler) enqueue(w http.ResponseWriter, r *http.Request, e *Event) {
 func (h *Handler) work() {
 	defer h.workers.Done()
 	for item := range h.queue {
-		_ = h.process(item.ctx, item.ev) // errors go to the error handler inside process
+		_ = h.process(item.ctx, item.ev, item.claim) // errors go to the error handler inside process
 	}
 }
 
 // process runs the matching handlers of an accepted event, records the
 // outcome for duplicate suppression and reports a failure.
-func (h *Handler) process(ctx context.Context, e *Event) error {
+func (h *Handler) process(ctx context.Context, e *Event, claim DedupeClaim) error {
 	err := h.dispatch(ctx, e)
-	h.finish(ctx, e.ID, err == nil)
+	h.finish(ctx, claim, err == nil)
 	if err != nil {
 		h.report(ctx, e, err)
 	}
