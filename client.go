@@ -531,7 +531,7 @@ func (c *Client) checkResponse(resp *http.Response, st *callState) error {
 		er.URL = redactURL(resp.Request.URL)
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {
-		retryAfter, _ := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		retryAfter, _ := responseRetryAfter(resp)
 		if isLoopLimitMessage(er.Message) {
 			return loopLimitFromServer(resp.Request, er, retryAfter)
 		}

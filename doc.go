@@ -103,7 +103,9 @@
 //
 // Retry-After (seconds or an HTTP date, on a 429, 502, 503 or 504) is a
 // floor, never shortened: the client waits at least that long before the
-// next attempt. When it is longer than the longest wait the client is willing
+// next attempt. A date is a moment on the server's clock, so it is measured
+// from the Date header of the same answer, not from the client's clock: a
+// server whose clock is hours ahead or behind asks for the same wait. When it is longer than the longest wait the client is willing
 // to make ([WithRetryWait]'s max, 30 s by default), the call does not retry
 // and returns at once, a 429 as [*RateLimitError] with RetryAfter set, so the
 // caller can schedule the work for later. A 429's Retry-After also pauses the
