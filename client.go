@@ -48,6 +48,7 @@ type Client struct {
 	ipLimiter   Limiter    // shared per API host (per IP address); nil when off
 	guard       *loopGuard // nil when the loop guard is off
 	self        selfState
+	clock       serverClock // the server's clock, from the Date of its answers
 
 	noDeliveryTracking bool // WithDeliveryTracking(false)
 
@@ -153,6 +154,7 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	if inner == nil {
 		inner = defaultTransport()
 	}
+	inner = &clockTransport{clock: &c.clock, host: base.Host, next: inner}
 	// The per-attempt timeout is applied under the limiter, not by http.Client:
 	// waiting for a request slot must not use up an attempt's time, or a
 	// request that never left would fail as if the server had been slow.

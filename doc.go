@@ -497,7 +497,8 @@
 // off. WithLoopGuardConfig changes the limits.
 //
 // The guard counts what the server counts. The docs leave some points open;
-// the guard and the chatshippertest fake take the same reading:
+// the guard takes these readings (the chatshippertest fake the same, except
+// that its default reading of identical compares type, text and meta):
 //
 //   - A message with role agent or contact (a relayed consumer message, a bot
 //     speaking to the consumer as an agent, an agent's reply) is a reply, not
@@ -507,14 +508,30 @@
 //     getting messages, populated conversations), from webhook events, and
 //     from Client.ObserveReply and Client.ObserveMessages. Identical counts
 //     survive replies.
-//   - Identical means the same type, text and meta, meta compared as the
-//     server reads the JSON back (key order and number spelling do not
-//     matter). A message whose meta cannot be encoded is refused with an
+//   - What makes two messages identical is not documented: a server may
+//     compare the text alone, the text and meta, or the type, text and meta.
+//     The guard takes the strictest reading by default, the same text
+//     ([IdenticalByText]), so it never lets a bot through to a block the
+//     server would impose, whatever the server compares; the price is that
+//     a ninth message with the same text but another type or meta within 3
+//     minutes is refused even by a server that would take it.
+//     LoopGuardConfig.IdenticalBy sets the server's reading when it is
+//     known ([IdenticalByTextMeta], [IdenticalByTypeTextMeta], the
+//     chatshippertest fake's default). Meta is compared as the server reads
+//     the JSON back (key order and number spelling do not matter). A
+//     message whose meta cannot be encoded is refused with an
 //     *ArgumentError before it is counted.
 //   - The initial messages of Create count like any other, in order; a batch
 //     is all or nothing.
 //   - A message sent at t counts until t+window: at exactly t+window it no
 //     longer does.
+//   - The guard counts on the client's clock; the replies it reads carry the
+//     server's (createdAt), which may be hours off. It places them on its
+//     own clock by the Date header of the server's answers, at the earliest
+//     moment they can have been (Date has whole seconds, so a reply may be
+//     placed up to a second and a round trip early) and never in the
+//     future: a reply frees at most the messages sent before it, and the
+//     bot's messages of the second before a reply may stay counted.
 //
 // A message counts from the moment it is sent, and stops counting when the
 // request provably did not create it: it never left the machine (a dial
