@@ -463,6 +463,19 @@ func promiseCreateExactlyOnce(t *testing.T, c *promiseCell) {
 			assert.Equal(t, want, storedTexts(srv, conv.ID), "fault %+v: every initial message once", f)
 		}
 
+		// Without initial messages the conversation's key alone finds it.
+		srv.InjectFault(chatshippertest.Fault{Method: http.MethodPost, PathPrefix: "/v2/conversations", Count: 1, Drop: chatshippertest.DropAfter})
+		bare, _, err := cl.Conversations.Create(ctx, &chatshipper.ConversationCreate{Name: "bare"})
+		require.NoError(t, err)
+		named := 0
+		for _, doc := range srv.List("conversations") {
+			if doc["name"] == "bare" {
+				named++
+				assert.Equal(t, bare.ID, doc["id"])
+			}
+		}
+		assert.Equal(t, 1, named, "one conversation without messages")
+
 		contact := &chatshipper.ContactCreate{Profile: chatshipper.ContactProfile{Email: "jane@example.com"}}
 		first, _, err := cl.Conversations.Create(ctx, &chatshipper.ConversationCreate{Contact: contact,
 			Messages: []chatshipper.MessageInput{chatshipper.Chat("first")}})
