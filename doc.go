@@ -665,4 +665,40 @@
 //	c, err := srv.NewClient() // its URL and bot token, with WithRateLimit(0)
 //
 // Keep them on in tests of rate limiting itself.
+//
+// # Which servers the promises hold against
+//
+// The API documentation leaves open how long a page is, whether an id
+// compares with "id=>", which paging headers come, what the server's clock
+// says, what its error messages quote, what its Retry-After looks like, what
+// makes two messages identical, and how late, in what order and how often
+// webhooks arrive. The chatshippertest fake can be each of those servers
+// (chatshippertest.Profiles), and the SDK's own test suite (TestPromises,
+// `go test -run TestPromises -v .` prints the matrix) runs every promise of
+// this manual under every profile that bears on it: exactly-once sends and
+// creates, caller keys, walks, refusal before I/O, the limiter and the
+// window per address, Retry-After, the loop guard, secrets, record and
+// replay, webhook duplicates and ordering. Where a promise cannot hold
+// against a server the documentation allows, this manual says so and the
+// suite checks what is promised instead:
+//
+//   - A walk changed by its own loop (items leaving the query, deleted)
+//     sees every item once only on a server that honours "id=>"; on one that
+//     ignores, refuses or empties it the walk goes by offset and skips items
+//     as a walk by offset does (see Pagination), never yields one twice, and
+//     may end with ErrInvalidResponse rather than repeat an item. Walk
+//     again until the query is empty, or sort on a field the loop does not
+//     change, where that matters.
+//   - The loop guard reads "identical" as the same text by default, which
+//     refuses some messages a server comparing meta or type would take (see
+//     Rate limits and the loop guard); with LoopGuardConfig.IdenticalBy set
+//     to the server's reading it refuses exactly what that server refuses.
+//     A reply read from a server whose clock is off is placed to the
+//     second, so the bot's messages of the second before it may stay
+//     counted.
+//   - With the client's limiter off (WithRateLimit(0)) a server's 429s are
+//     retried as they say: without Retry-After, after the exponential
+//     backoff, which a burst may use up (*RateLimitError); with a Retry-After
+//     over the longest wait, at once as *RateLimitError. With the limiter on,
+//     as by default, the client does not meet them.
 package chatshipper

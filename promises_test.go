@@ -1024,10 +1024,10 @@ func loopScript() []loopStep {
 	n := 0
 	next := func() int { n = (n*1103515245 + 12345) & 0x7fffffff; return n >> 4 }
 	for range 70 {
-		switch r := next() % 20; {
-		case r == 0:
+		switch next() % 20 {
+		case 0:
 			steps = append(steps, loopStep{sleep: time.Duration(next()%200) * time.Second})
-		case r == 1:
+		case 1:
 			steps = append(steps, loopStep{reply: true, late: next() % 2 * (1 + next()%12)})
 		default:
 			batch := make([]chatshipper.MessageInput, 1+next()%3)
