@@ -50,7 +50,8 @@ type Client struct {
 	self        selfState
 	clock       serverClock // the server's clock, from the Date of its answers
 
-	noDeliveryTracking bool // WithDeliveryTracking(false)
+	noDeliveryTracking bool     // WithDeliveryTracking(false)
+	obs                Observer // WithObserver; nil: nothing is observed (observer.go)
 
 	// Conversations is the conversations API (/v2/conversations).
 	Conversations *ConversationsService
@@ -127,6 +128,7 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 		retryUnsafe: cfg.retryUnsafe,
 
 		noDeliveryTracking: cfg.noDeliveryTracking,
+		obs:                cfg.observer,
 	}
 	if cfg.userAgent != "" {
 		c.userAgent += " " + cfg.userAgent
@@ -141,8 +143,9 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 		}
 	}
 
-	// The transport stack, outermost first: retry -> auth -> (limiter) -> the
-	// user's transport. Every attempt passes the layers under the retry layer.
+	// The transport stack, outermost first: retry -> auth -> (limiter) ->
+	// (observer) -> (attempt timeout) -> clock -> the user's transport. Every
+	// attempt passes the layers under the retry layer.
 	var hc http.Client
 	var inner http.RoundTripper
 	attemptTimeout := time.Duration(defaultTimeout)
@@ -161,6 +164,9 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	hc.Timeout = 0
 	if attemptTimeout > 0 {
 		inner = &timeoutTransport{timeout: attemptTimeout, next: inner}
+	}
+	if c.obs != nil {
+		inner = &observeTransport{client: c, next: inner} // observer.go: each request sent, after the limiter's wait
 	}
 	if lims := c.limiterList(); len(lims) > 0 {
 		inner = &limiterTransport{limiters: lims, client: c, next: inner}
@@ -394,11 +400,12 @@ func newResponse(r *http.Response) *Response {
 // is returned as *ErrorResponse, *RateLimitError or *LoopLimitError. A
 // cancelled or expired context returns an error for which errors.Is(err,
 // ctx.Err()) holds, also while waiting between retries.
-func (c *Client) Do(req *http.Request, v any) (*Response, error) {
+func (c *Client) Do(req *http.Request, v any) (_ *Response, err error) {
 	if req == nil {
 		return nil, argError("req", "nil request")
 	}
-	ctx := req.Context()
+	ctx, call := c.startDoCall(req) // req.Context() unless observed (observer.go)
+	defer call.end(ctx, &err)
 	st := &callState{idempotent: isIdempotent(req.Method), retryUnsafe: c.retryUnsafe,
 		method: req.Method, url: redactURL(req.URL)}
 	trackCall(ctx, st) // a tracked message send resolves instead of retrying blindly (delivery.go)

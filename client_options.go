@@ -31,6 +31,7 @@ type config struct {
 	guardStore  LoopGuardStore
 
 	noDeliveryTracking bool
+	observer           Observer
 }
 
 // Option configures a Client. Options validate their arguments: NewClient

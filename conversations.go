@@ -204,10 +204,12 @@ const conversationsPath = "conversations"
 // those of c.Messages with a caller-set key that it lacks are sent.
 //
 // POST /v2/conversations
-func (s *ConversationsService) Create(ctx context.Context, c *ConversationCreate) (*Conversation, *Response, error) {
+func (s *ConversationsService) Create(ctx context.Context, c *ConversationCreate) (_ *Conversation, _ *Response, err error) {
 	if err := s.r.check(); err != nil {
 		return nil, nil, err
 	}
+	ctx, call := s.r.client.startCall(ctx, conversationsPath, "Create") // observer.go
+	defer call.end(ctx, &err)
 	if c == nil {
 		return nil, nil, argError("conversation", "must not be nil")
 	}
@@ -254,10 +256,12 @@ func (s *ConversationsService) Create(ctx context.Context, c *ConversationCreate
 // one GET for the batch: those already stored are returned, not sent again.
 //
 // POST /v2/conversations/{id}/messages
-func (s *ConversationsService) Send(ctx context.Context, conversationID string, msgs ...MessageInput) ([]*Message, *Response, error) {
+func (s *ConversationsService) Send(ctx context.Context, conversationID string, msgs ...MessageInput) (_ []*Message, _ *Response, err error) {
 	if err := s.r.check(); err != nil {
 		return nil, nil, err
 	}
+	ctx, call := s.r.client.startCall(ctx, conversationsPath, "Send") // observer.go
+	defer call.end(ctx, &err)
 	path, err := itemPath(conversationsPath, "conversationID", conversationID)
 	if err != nil {
 		return nil, nil, err

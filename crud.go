@@ -55,7 +55,9 @@ func (r *resource[T, C, U]) seen(items ...*T) {
 	}
 }
 
-func (r *resource[T, C, U]) list(ctx context.Context, q *Query) ([]*T, *Response, error) {
+func (r *resource[T, C, U]) list(ctx context.Context, q *Query) (_ []*T, _ *Response, err error) {
+	ctx, call := r.client.startCall(ctx, r.path, "List") // observer.go
+	defer call.end(ctx, &err)
 	if err := r.checkQuery(q); err != nil {
 		return nil, nil, err
 	}
@@ -79,10 +81,15 @@ func (r *resource[T, C, U]) walk(ctx context.Context, q *Query, opts []WalkOptio
 	if ctx == nil {
 		return errWalk[T](argError("ctx", "nil context"))
 	}
+	if r.client.obs != nil {
+		return observedWalk(ctx, r, q, opts) // observer.go
+	}
 	return newWalk(ctx, r.client, r.path, q, opts, r.observe)
 }
 
-func (r *resource[T, C, U]) get(ctx context.Context, id string, q *Query) (*T, *Response, error) {
+func (r *resource[T, C, U]) get(ctx context.Context, id string, q *Query) (_ *T, _ *Response, err error) {
+	ctx, call := r.client.startCall(ctx, r.path, "Get")
+	defer call.end(ctx, &err)
 	if err := r.check(); err != nil {
 		return nil, nil, err
 	}
@@ -100,7 +107,9 @@ func (r *resource[T, C, U]) get(ctx context.Context, id string, q *Query) (*T, *
 	return v, resp, err
 }
 
-func (r *resource[T, C, U]) create(ctx context.Context, body *C) (*T, *Response, error) {
+func (r *resource[T, C, U]) create(ctx context.Context, body *C) (_ *T, _ *Response, err error) {
+	ctx, call := r.client.startCall(ctx, r.path, "Create")
+	defer call.end(ctx, &err)
 	if err := r.check(); err != nil {
 		return nil, nil, err
 	}
@@ -116,7 +125,9 @@ func (r *resource[T, C, U]) update(ctx context.Context, id string, body *U) (*T,
 
 // write sends body to one item with method (PATCH, or PUT for a replace).
 // bodyErr is the caller's verdict on body, reported after the ID's.
-func (r *resource[T, C, U]) write(ctx context.Context, method, id string, body any, bodyErr error) (*T, *Response, error) {
+func (r *resource[T, C, U]) write(ctx context.Context, method, id string, body any, bodyErr error) (_ *T, _ *Response, err error) {
+	ctx, call := r.client.startCall(ctx, r.path, writeOp(method))
+	defer call.end(ctx, &err)
 	if err := r.check(); err != nil {
 		return nil, nil, err
 	}
@@ -130,7 +141,9 @@ func (r *resource[T, C, U]) write(ctx context.Context, method, id string, body a
 	return sendBody[T](ctx, r.client, method, path, body)
 }
 
-func (r *resource[T, C, U]) delete(ctx context.Context, id string) (*Response, error) {
+func (r *resource[T, C, U]) delete(ctx context.Context, id string) (_ *Response, err error) {
+	ctx, call := r.client.startCall(ctx, r.path, "Delete")
+	defer call.end(ctx, &err)
 	if err := r.check(); err != nil {
 		return nil, err
 	}

@@ -544,6 +544,7 @@ func (c *Client) deliver(ctx context.Context, path, conversationID string, msgs 
 		var lresp *Response
 		if lerr == nil {
 			found, lresp, lerr = c.lookupMessages(ctx, conversationID, nonEmpty(pendingKeys))
+			c.observeLookup(ctx, conversationID, len(nonEmpty(pendingKeys)), len(found), lerr)
 		}
 		if lerr != nil {
 			keyed := nonEmpty(pendingKeys)
@@ -576,6 +577,7 @@ func (c *Client) deliver(ctx context.Context, path, conversationID string, msgs 
 		if !resendable || !mayResend || resends >= c.maxRetries {
 			return result(), outcomes, resp, err // known: the missing messages were not created
 		}
+		c.observeResend(ctx, conversationID, len(missing))
 		pending = missing
 	}
 }
@@ -828,6 +830,7 @@ func (s *ConversationsService) createTracked(ctx context.Context, cc *Conversati
 		var lresp *Response
 		if lerr == nil {
 			conv, lresp, lerr = s.findCreated(ctx, convKey, searchSince, searchKeys)
+			c.observeCreateLookup(ctx, conv, lerr)
 		}
 		if lerr != nil {
 			return nil, nil, resp, unknown(lerr)
@@ -844,6 +847,7 @@ func (s *ConversationsService) createTracked(ctx context.Context, cc *Conversati
 		if !resendable || !mayResend || resends >= c.maxRetries {
 			return nil, nil, resp, err
 		}
+		c.observeResend(ctx, "", 1)
 	}
 }
 
@@ -866,6 +870,7 @@ func generatedKeys(msgs []MessageInput, keys []string) []string {
 func (c *Client) completeMessages(ctx context.Context, conversationID string, msgs []MessageInput, keys []string, stored sendOutcome) ([]sendOutcome, *Response, error) {
 	outcomes := make([]sendOutcome, len(msgs)) // outcomeUnknown until known
 	found, resp, err := c.lookupMessages(ctx, conversationID, nonEmpty(keys))
+	c.observeLookup(ctx, conversationID, len(nonEmpty(keys)), len(found), err)
 	if err != nil {
 		return outcomes, resp, &DeliveryUnknownError{ConversationID: conversationID, Keys: nonEmpty(keys), Unkeyed: len(keys) - len(nonEmpty(keys)), LookupErr: err}
 	}

@@ -118,7 +118,9 @@
 // attempt number, the reason (status or transport error), the server's
 // Retry-After and the wait chosen, and so are waits of 100 ms or more for the
 // rate limiter and token refreshes: a slow job's log shows whether it waited
-// on the rate limit, on Retry-After or on a refresh.
+// on the rate limit, on Retry-After or on a refresh. [WithObserver] hands the
+// same decisions to code, for traces and metrics (see "Observing what the
+// client decides" below).
 //
 // # Exactly-once delivery
 //
@@ -596,6 +598,27 @@
 // middleware, and replies whose delivery keys are derived from the event, so
 // that a redelivered event is answered once; webhook.NewBotFromEnv configures
 // a bot from the environment as chipchat reads it.
+//
+// # Observing what the client decides
+//
+// [WithObserver] hands the client's decisions to an [Observer]: the start
+// and end of each call ([CallInfo]: service, method, collection; [CallResult]:
+// outcome, last status, attempts), each HTTP request sent (status or error
+// kind), and each [Decision]: a retry and its reason and wait, an attempt's
+// wait for the rate limiter, a pause for a 429's Retry-After, a loop guard
+// refusal, a delivery lookup, a re-send, an unknown outcome. The webhook
+// handler has its own (webhook.WithObserver: verified, refused, duplicate,
+// handled, failed, the handlers' time). The separate module
+// github.com/go-chatshipper/chatshipper/otel turns both into OpenTelemetry
+// spans (a span per call, a child per attempt, events for the decisions, the
+// W3C trace context on every request) and metrics:
+//
+//	obs, err := otel.New() // the global OpenTelemetry providers
+//	c, err := chatshipper.NewClient(token, chatshipper.WithObserver(obs))
+//
+// An observer never receives a token, a password or a message text, and
+// URLs reach it redacted as in errors. Without one, the client does no work
+// for it.
 //
 // # Testing your automation
 //

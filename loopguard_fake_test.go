@@ -45,10 +45,10 @@ func loopClient(t *testing.T, srv *chatshippertest.Server, token string, opts ..
 		chatshipper.WithHTTPClient(&http.Client{Transport: ds}),
 		chatshipper.WithRateLimit(0),
 		chatshipper.WithMaxRetries(0),
-		// The fake server counts identical messages by type, text and meta, so
-		// delivery keys would make each message unique to it; these tests
-		// compare the guard with the server's counts and see the raw
-		// outcomes, so they send without keys.
+		// These tests compare the guard with the server's counts on raw
+		// outcomes (an unknown outcome counts), so they send without delivery
+		// tracking, whose lookups would settle those outcomes. (Both the
+		// fake and the guard leave delivery keys out of the identical count.)
 		chatshipper.WithDeliveryTracking(false),
 		// The fake's default reading of "identical" (type, text and meta);
 		// the guard's own default, the text alone, is stricter.

@@ -426,7 +426,6 @@ func WithRateLimit(n int) Option {
 			return argError("WithRateLimit", "must not be negative, got %d", n)
 		}
 		c.rateLimit = n
-		c.limiter = nil
 		return nil
 	}
 }
@@ -443,12 +442,13 @@ func WithRateLimitMargin(d time.Duration) Option {
 	}
 }
 
-// WithLimiter replaces the client's own window (WithRateLimit) with l, for
-// example a limiter shared between the processes using one API key (see the
-// redisstore module). If l also implements Pauser, a 429 with Retry-After
-// pauses it; if it implements SlotLimiter, its slots are held until the
-// attempt ends. The window shared per API host (WithIPRateLimit) still
-// applies, unless WithRateLimit(0) turned the built-in windows off.
+// WithLimiter replaces the client's own window (WithRateLimit) with l, in
+// whatever order the options come, for example a limiter shared between the
+// processes using one API key (see the redisstore module). If l also
+// implements Pauser, a 429 with Retry-After pauses it; if it implements
+// SlotLimiter, its slots are held until the attempt ends. The window shared
+// per API host (WithIPRateLimit) still applies, unless WithRateLimit(0)
+// turned the built-in windows off.
 func WithLimiter(l Limiter) Option {
 	return func(c *config) error {
 		if l == nil {
@@ -482,7 +482,6 @@ func WithIPRateLimit(n int) Option {
 			return argError("WithIPRateLimit", "must not be negative, got %d", n)
 		}
 		c.ipRateLimit = n
-		c.ipLimiter = nil
 		return nil
 	}
 }
@@ -490,8 +489,8 @@ func WithIPRateLimit(n int) Option {
 // WithIPLimiter replaces the window shared per API host (WithIPRateLimit)
 // with l, for example a redisstore limiter named after the egress address
 // that every process leaving through it shares. Like WithLimiter, it applies
-// whatever WithRateLimit says, honours Pauser and SlotLimiter, and refuses
-// nil.
+// whatever WithRateLimit and WithIPRateLimit say and in whatever order,
+// honours Pauser and SlotLimiter, and refuses nil.
 func WithIPLimiter(l Limiter) Option {
 	return func(c *config) error {
 		if l == nil {
@@ -564,12 +563,15 @@ type windowRegistry struct {
 // windowKey names a shared window: the API's origin (scheme, lower-case host
 // and port, the default port written out), so that servers on different
 // ports (test servers on loopback) never share one; the window's size; and
-// the transport when it is not an *http.Transport (nil when it is).
+// the address of the transport when it is not an *http.Transport (0 when it
+// is). An address, not the transport, so that the registry keeps no test
+// double (and its canned answers) alive; an address reused after the
+// transport was collected finds a window nobody uses any more.
 type windowKey struct {
 	origin string
 	n      int
 	window time.Duration
-	via    http.RoundTripper
+	via    uintptr
 }
 
 // processWindows is the registry of every client of the process. It keeps
@@ -583,15 +585,18 @@ var processWindows windowRegistry
 // host for the network, so they share a window by origin. Other transports
 // (test doubles such as httpmock's or the fake's in-process transport,
 // recorders, wrappers) may never reach a network, so a client using one
-// shares the window only with clients using the same transport value; a
-// transport that cannot be compared shares with nobody.
+// shares the window only with clients using the same transport; a
+// transport that is not a pointer (a func, a struct value) shares with
+// nobody.
 func (r *windowRegistry) get(base *url.URL, rt http.RoundTripper, n int, window time.Duration) *WindowLimiter {
-	var via http.RoundTripper
+	var via uintptr
 	if _, network := rt.(*http.Transport); !network && rt != nil {
-		if !reflect.ValueOf(rt).Comparable() {
+		switch v := reflect.ValueOf(rt); v.Kind() {
+		case reflect.Pointer, reflect.Map, reflect.Chan, reflect.UnsafePointer:
+			via = v.Pointer()
+		default: // a func or a value: two of them cannot be told apart
 			return NewWindowLimiter(n, window)
 		}
-		via = rt
 	}
 	port := base.Port()
 	if port == "" {
@@ -641,7 +646,11 @@ func (c *Client) pauseLimiter(ctx context.Context, d time.Duration) {
 			paused = true
 		}
 	}
-	if paused && c.logger != nil {
+	if !paused {
+		return
+	}
+	c.observePause(ctx, d)
+	if c.logger != nil {
 		c.logger.LogAttrs(ctx, slog.LevelDebug, "chatshipper: rate limiter paused for Retry-After",
 			slog.Duration("retry_after", d))
 	}

@@ -972,7 +972,11 @@ func TestHostWindowSharing(t *testing.T) {
 		t.Parallel()
 		assert.Same(t, custom, ip(t, WithBaseURL(a), WithIPLimiter(custom)))
 		assert.Same(t, custom, ip(t, WithBaseURL(a), WithRateLimit(0), WithIPLimiter(custom)))
-		assert.NotSame(t, custom, ip(t, WithBaseURL(a), WithIPLimiter(custom), WithIPRateLimit(20)), "the last option wins")
+		assert.Same(t, custom, ip(t, WithBaseURL(a), WithIPLimiter(custom), WithIPRateLimit(0)), "in any order")
+		c, err := NewClient(testToken, WithLimiter(custom), WithRateLimit(0))
+		require.NoError(t, err)
+		assert.Same(t, custom, c.limiter, "in any order")
+		assert.Nil(t, c.ipLimiter)
 	})
 	t.Run("inside a synctest bubble each client has its own", func(t *testing.T) {
 		t.Parallel()
@@ -991,4 +995,24 @@ func TestHostWindowSharing(t *testing.T) {
 			require.ErrorAs(t, err, &ae)
 		}
 	})
+}
+
+// roundTripperFunc is a transport that is a func: two cannot be told apart.
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// A transport that is a func shares its window with nobody (and does not
+// make NewClient panic on an uncomparable map key).
+func TestHostWindowFuncTransport(t *testing.T) {
+	t.Parallel()
+	rt := roundTripperFunc(func(*http.Request) (*http.Response, error) { return nil, io.EOF })
+	var got []Limiter
+	for range 2 {
+		c, err := NewClient(testToken, WithBaseURL("https://share-func.test/v2/"), WithHTTPClient(&http.Client{Transport: rt}))
+		require.NoError(t, err)
+		require.NotNil(t, c.ipLimiter)
+		got = append(got, c.ipLimiter)
+	}
+	assert.NotSame(t, got[0], got[1])
 }

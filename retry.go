@@ -184,6 +184,7 @@ func (c *Client) decideRetry(ctx context.Context, resp *http.Response, err error
 // logRetry logs a decision to retry: why the attempt failed and how long the
 // client waits before the next one.
 func (c *Client) logRetry(ctx context.Context, req *http.Request, st *callState, wait time.Duration) {
+	c.observeRetry(ctx, st, wait, "")
 	if c.logger == nil {
 		return
 	}
@@ -193,6 +194,7 @@ func (c *Client) logRetry(ctx context.Context, req *http.Request, st *callState,
 
 // logNoRetry logs a decision not to retry a failed attempt, and why.
 func (c *Client) logNoRetry(ctx context.Context, st *callState, why string, extra ...slog.Attr) {
+	c.observeRetry(ctx, st, 0, why)
 	if c.logger == nil {
 		return
 	}
@@ -203,6 +205,7 @@ func (c *Client) logNoRetry(ctx context.Context, st *callState, why string, extr
 
 // logGiveUp logs that the retries allowed are used up.
 func (c *Client) logGiveUp(ctx context.Context, req *http.Request, st *callState) {
+	c.observeRetry(ctx, st, 0, "retries used up")
 	if c.logger == nil {
 		return
 	}

@@ -39,6 +39,7 @@ func (t *limiterTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 			break
 		}
 	}
+	t.client.observeLimiterWait(req, start, err)
 	if waited := time.Since(start); waited >= logLimiterWaitOver {
 		if l := t.client.logger; l != nil {
 			attrs := []slog.Attr{slog.String("method", req.Method), slog.String("url", redactURL(req.URL)),

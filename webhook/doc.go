@@ -211,4 +211,14 @@
 // [Handler.Dispatch] runs the event through the same routing, filters, own
 // message skip and duplicate check as a delivery to ServeHTTP, and returns
 // the handlers' error. [Sign] computes the signature header, for tests.
+//
+// # Observing
+//
+// [WithObserver] reports what the handler decides to an [Observer]: each
+// delivery verified or refused (with the status answered), each duplicate or
+// event still in progress, each delivery answered 503 without running the
+// handlers, and each run of an event's handlers with its outcome (handled or
+// failed) and time; the context it returns for a run is the one the
+// handlers receive. The module github.com/go-chatshipper/chatshipper/otel
+// implements it with OpenTelemetry.
 package webhook

@@ -114,6 +114,7 @@ type Handler struct {
 	logger    *slog.Logger
 	loggerSet bool      // WithLogger was given: no fallback to slog.Default
 	selfWarn  sync.Once // the unknown own user is logged once
+	obs       Observer  // nil: nothing is observed (observer.go)
 
 	bots botFeatures // conversation contexts, answers, middleware (bot.go)
 
@@ -163,6 +164,7 @@ func NewHandler(opts ...Option) (*Handler, error) {
 		onError:     cfg.onError,
 		logger:      cfg.logger,
 		loggerSet:   cfg.loggerSet,
+		obs:         cfg.observer,
 		stopped:     make(chan struct{}),
 		syncIdle:    make(chan struct{}),
 	}
@@ -296,6 +298,7 @@ func (h *Handler) serveChallenge(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) serveDelivery(w http.ResponseWriter, r *http.Request) {
 	if h.isClosed() {
+		h.observeEvent(r.Context(), nil, Observation{Outcome: OutcomeUnavailable, Status: http.StatusServiceUnavailable})
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
@@ -316,8 +319,9 @@ func (h *Handler) serveDelivery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.observe(e)
+	h.observeVerified(r.Context(), e)
 
-	claim, err := h.begin(r.Context(), e.ID)
+	claim, err := h.begin(r.Context(), e)
 	switch st := claim.State; {
 	case err != nil:
 		h.dedupeFailed(r.Context(), e, err)
@@ -346,6 +350,7 @@ func (h *Handler) serveDelivery(w http.ResponseWriter, r *http.Request) {
 	}
 	if !h.beginSync() {
 		h.finish(r.Context(), claim, false)
+		h.observeEvent(r.Context(), e, Observation{Outcome: OutcomeUnavailable, Status: http.StatusServiceUnavailable})
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
@@ -388,7 +393,7 @@ func (h *Handler) Dispatch(ctx context.Context, e *Event) error {
 	}
 	defer h.endSync()
 	h.observe(e)
-	claim, err := h.begin(ctx, e.ID)
+	claim, err := h.begin(ctx, e)
 	switch {
 	case err != nil:
 		h.dedupeFailed(ctx, e, err)
@@ -411,11 +416,13 @@ func (h *Handler) observe(e *Event) {
 // begin claims the event ID with the Deduper. Events without an ID, and
 // every event when duplicate suppression is off, are new (a claim without a
 // token, which finish skips).
-func (h *Handler) begin(ctx context.Context, id string) (DedupeClaim, error) {
-	if h.dedupe == nil || id == "" {
-		return DedupeClaim{ID: id, State: DedupeNew}, nil
+func (h *Handler) begin(ctx context.Context, e *Event) (DedupeClaim, error) {
+	if h.dedupe == nil || e.ID == "" {
+		return DedupeClaim{ID: e.ID, State: DedupeNew}, nil
 	}
-	return h.dedupe.Begin(ctx, id)
+	claim, err := h.dedupe.Begin(ctx, e.ID)
+	h.observeBegin(ctx, e, claim.State, err)
+	return claim, err
 }
 
 // finish records the outcome of this delivery's claim. It runs after the
@@ -500,6 +507,7 @@ func (h *Handler) verify(body []byte, headers []string) error {
 // refuse answers a delivery that never reached the handlers. The reason is
 // logged but not sent: it is for the operator, not whoever sent the request.
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, reason string) {
+	h.observeEvent(r.Context(), nil, Observation{Outcome: OutcomeRefused, Status: status})
 	if h.logger != nil {
 		h.logger.LogAttrs(r.Context(), slog.LevelWarn, "chatshipper: webhook delivery refused",
 			slog.Int("status", status), slog.String("reason", reason), slog.String("remote", r.RemoteAddr))
@@ -527,6 +535,7 @@ func (h *Handler) enqueue(w http.ResponseWriter, r *http.Request, e *Event, clai
 	h.mu.Unlock()
 	if !ok {
 		h.finish(r.Context(), claim, false)
+		h.observeEvent(r.Context(), e, Observation{Outcome: OutcomeUnavailable, Status: http.StatusServiceUnavailable})
 		msg := "queue full"
 		if closed {
 			msg = "shutting down"
@@ -547,7 +556,9 @@ func (h *Handler) work() {
 // process runs the matching handlers of an accepted event, records the
 // outcome for duplicate suppression and reports a failure.
 func (h *Handler) process(ctx context.Context, e *Event, claim DedupeClaim) error {
+	ctx, hs := h.startHandling(ctx, e) // ctx itself unless observed (observer.go)
 	err := h.dispatch(ctx, e)
+	hs.end(ctx, err)
 	h.finish(ctx, claim, err == nil)
 	if err != nil {
 		h.report(ctx, e, err)

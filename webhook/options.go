@@ -29,6 +29,7 @@ type config struct {
 	skipBots    bool
 	logger      *slog.Logger
 	loggerSet   bool
+	observer    Observer
 
 	// bot features (bot.go)
 	firstMatch   bool

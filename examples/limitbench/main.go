@@ -8,7 +8,9 @@
 //   - the most requests that arrived in one sliding second (all arrivals,
 //     429s included);
 //   - the 429 answers;
-//   - the accepted requests per second over the run.
+//   - the accepted requests per second over the run, and the sustained rate
+//     after the first window's burst (the requests after the first 20 over
+//     the time from the first to the last).
 //
 // Each setting runs on a quiet machine and then with every core busy: busy
 // goroutines in this process (-burn-goroutines) and busy child processes
@@ -192,8 +194,8 @@ func measure(f flags, mode string, busy bool) error {
 	if mode == "grant" {
 		how = "counted from the grant (before)"
 	}
-	fmt.Printf("slots %s, %s:\n  server: %d requests, most in one sliding second: %d, 429s: %d, accepted %.2f/s; client errors: %d\n",
-		how, load, len(all), mostInWindow(all, time.Second), n429, float64(accepted)/elapsed.Seconds(), failed.Load())
+	fmt.Printf("slots %s, %s:\n  server: %d requests, most in one sliding second: %d, 429s: %d, accepted %.2f/s (sustained %.2f/s); client errors: %d\n",
+		how, load, len(all), mostInWindow(all, time.Second), n429, float64(accepted)/elapsed.Seconds(), sustained(all), failed.Load())
 	if firstErr != nil && !strings.Contains(firstErr.Error(), "429") {
 		fmt.Printf("  first error: %v\n", firstErr)
 	}
@@ -246,6 +248,18 @@ func burn(f flags) (stop func(), err error) {
 			_ = c.Wait()
 		}
 	}, nil
+}
+
+// sustained is the rate after the first window's burst: the requests after
+// the first 20 over the time from the first request to the last.
+func sustained(times []time.Time) float64 {
+	n := chatshipper.DefaultRequestsPerSecond
+	if len(times) <= n {
+		return 0
+	}
+	times = slices.Clone(times)
+	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
+	return float64(len(times)-n) / times[len(times)-1].Sub(times[0]).Seconds()
 }
 
 // mostInWindow returns the most times in any half-open window of length w.
