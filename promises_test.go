@@ -841,7 +841,7 @@ func promiseLimiter(t *testing.T, c *promiseCell) {
 		cl := c.client(t, srv, srv.AdminToken)
 		ctx := context.Background()
 		srv.ResetRequests()
-		errs := fire(ctx, 8, 120, func(i int) error {
+		errs := fireCalls(8, 120, func(i int) error {
 			if i%4 == 0 {
 				_, _, err := cl.Conversations.Create(ctx, &chatshipper.ConversationCreate{Name: fmt.Sprint("limiter ", i)})
 				return err
@@ -855,8 +855,8 @@ func promiseLimiter(t *testing.T, c *promiseCell) {
 	})
 }
 
-// fire runs call(0..n-1) from workers goroutines and returns the errors.
-func fire(_ context.Context, workers, n int, call func(i int) error) []error {
+// fireCalls runs call(0..n-1) from workers goroutines and returns the errors.
+func fireCalls(workers, n int, call func(i int) error) []error {
 	jobs := make(chan int)
 	var mu sync.Mutex
 	var errs []error
@@ -891,7 +891,7 @@ func promisePerIP(t *testing.T, c *promiseCell) {
 		bot := c.client(t, srv, srv.Token)
 		admin := c.client(t, srv, srv.AdminToken)
 		srv.ResetRequests()
-		errs := fire(ctx, 8, 120, func(i int) error {
+		errs := fireCalls(8, 120, func(i int) error {
 			cl := bot
 			if i%2 == 1 {
 				cl = admin
@@ -906,7 +906,7 @@ func promisePerIP(t *testing.T, c *promiseCell) {
 		control := c.server(t)
 		a := c.client(t, control, control.Token, chatshipper.WithIPRateLimit(0), chatshipper.WithMaxRetries(0))
 		b := c.client(t, control, control.AdminToken, chatshipper.WithIPRateLimit(0), chatshipper.WithMaxRetries(0))
-		fire(ctx, 8, 80, func(i int) error {
+		fireCalls(8, 80, func(i int) error {
 			cl := a
 			if i%2 == 1 {
 				cl = b
