@@ -225,7 +225,7 @@ func (s *ConversationsService) Create(ctx context.Context, c *ConversationCreate
 	var batch []LoopMessage
 	if client.guard != nil && len(c.Messages) > 0 {
 		var err error
-		if batch, err = loopBatch(c.Messages); err != nil {
+		if batch, err = loopBatch(c.Messages, client.guard.identical); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -275,7 +275,7 @@ func (s *ConversationsService) Send(ctx context.Context, conversationID string, 
 	client := s.r.client
 	var batch []LoopMessage
 	if client.guard != nil {
-		if batch, err = loopBatch(msgs); err != nil {
+		if batch, err = loopBatch(msgs, client.guard.identical); err != nil {
 			return nil, nil, err
 		}
 	}

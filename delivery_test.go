@@ -332,16 +332,18 @@ func TestDeliveryKeyNeverNumeric(t *testing.T) {
 func TestDeliveryKeysDoNotChangeLoopGuard(t *testing.T) {
 	t.Parallel()
 	msgs := func() []MessageInput { return []MessageInput{Chat("hello"), Chat("x").WithMeta("a", 1)} }
-	plain, err := loopBatch(msgs())
-	require.NoError(t, err)
-	keyed, _ := withDeliveryKeys(msgs())
-	got, err := loopBatch(keyed)
-	require.NoError(t, err)
-	assert.Equal(t, plain, got)
-	other, _ := withDeliveryKeys(msgs())
-	got2, err := loopBatch(other)
-	require.NoError(t, err)
-	assert.Equal(t, got, got2)
+	for _, rule := range []IdenticalBy{IdenticalByText, IdenticalByTextMeta, IdenticalByTypeTextMeta} {
+		plain, err := loopBatch(msgs(), rule)
+		require.NoError(t, err)
+		keyed, _ := withDeliveryKeys(msgs())
+		got, err := loopBatch(keyed, rule)
+		require.NoError(t, err)
+		assert.Equal(t, plain, got)
+		other, _ := withDeliveryKeys(msgs())
+		got2, err := loopBatch(other, rule)
+		require.NoError(t, err)
+		assert.Equal(t, got, got2)
+	}
 }
 
 // TestDeliveryUnkeyedSetCommand: a "/set" command has no key, so an

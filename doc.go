@@ -103,7 +103,9 @@
 //
 // Retry-After (seconds or an HTTP date, on a 429, 502, 503 or 504) is a
 // floor, never shortened: the client waits at least that long before the
-// next attempt. When it is longer than the longest wait the client is willing
+// next attempt. A date is a moment on the server's clock, so it is measured
+// from the Date header of the same answer, not from the client's clock: a
+// server whose clock is hours ahead or behind asks for the same wait. When it is longer than the longest wait the client is willing
 // to make ([WithRetryWait]'s max, 30 s by default), the call does not retry
 // and returns at once, a 429 as [*RateLimitError] with RetryAfter set, so the
 // caller can schedule the work for later. A 429's Retry-After also pauses the
@@ -500,7 +502,8 @@
 // off. WithLoopGuardConfig changes the limits.
 //
 // The guard counts what the server counts. The docs leave some points open;
-// the guard and the chatshippertest fake take the same reading:
+// the guard takes these readings (the chatshippertest fake the same, except
+// that its default reading of identical compares type, text and meta):
 //
 //   - A message with role agent or contact (a relayed consumer message, a bot
 //     speaking to the consumer as an agent, an agent's reply) is a reply, not
@@ -510,14 +513,30 @@
 //     getting messages, populated conversations), from webhook events, and
 //     from Client.ObserveReply and Client.ObserveMessages. Identical counts
 //     survive replies.
-//   - Identical means the same type, text and meta, meta compared as the
-//     server reads the JSON back (key order and number spelling do not
-//     matter). A message whose meta cannot be encoded is refused with an
+//   - What makes two messages identical is not documented: a server may
+//     compare the text alone, the text and meta, or the type, text and meta.
+//     The guard takes the strictest reading by default, the same text
+//     ([IdenticalByText]), so it never lets a bot through to a block the
+//     server would impose, whatever the server compares; the price is that
+//     a ninth message with the same text but another type or meta within 3
+//     minutes is refused even by a server that would take it.
+//     LoopGuardConfig.IdenticalBy sets the server's reading when it is
+//     known ([IdenticalByTextMeta], [IdenticalByTypeTextMeta], the
+//     chatshippertest fake's default). Meta is compared as the server reads
+//     the JSON back (key order and number spelling do not matter). A
+//     message whose meta cannot be encoded is refused with an
 //     *ArgumentError before it is counted.
 //   - The initial messages of Create count like any other, in order; a batch
 //     is all or nothing.
 //   - A message sent at t counts until t+window: at exactly t+window it no
 //     longer does.
+//   - The guard counts on the client's clock; the replies it reads carry the
+//     server's (createdAt), which may be hours off. It places them on its
+//     own clock by the Date header of the server's answers, at the earliest
+//     moment they can have been (Date has whole seconds, so a reply may be
+//     placed up to a second and a round trip early) and never in the
+//     future: a reply frees at most the messages sent before it, and the
+//     bot's messages of the second before a reply may stay counted.
 //
 // A message counts from the moment it is sent, and stops counting when the
 // request provably did not create it: it never left the machine (a dial
@@ -679,4 +698,40 @@
 //	c, err := srv.NewClient() // its URL and bot token, with WithRateLimit(0)
 //
 // Keep them on in tests of rate limiting itself.
+//
+// # Which servers the promises hold against
+//
+// The API documentation leaves open how long a page is, whether an id
+// compares with "id=>", which paging headers come, what the server's clock
+// says, what its error messages quote, what its Retry-After looks like, what
+// makes two messages identical, and how late, in what order and how often
+// webhooks arrive. The chatshippertest fake can be each of those servers
+// (chatshippertest.Profiles), and the SDK's own test suite (TestPromises,
+// `go test -run TestPromises -v .` prints the matrix) runs every promise of
+// this manual under every profile that bears on it: exactly-once sends and
+// creates, caller keys, walks, refusal before I/O, the limiter and the
+// window per address, Retry-After, the loop guard, secrets, record and
+// replay, webhook duplicates and ordering. Where a promise cannot hold
+// against a server the documentation allows, this manual says so and the
+// suite checks what is promised instead:
+//
+//   - A walk changed by its own loop (items leaving the query, deleted)
+//     sees every item once only on a server that honours "id=>"; on one that
+//     ignores, refuses or empties it the walk goes by offset and skips items
+//     as a walk by offset does (see Pagination), never yields one twice, and
+//     may end with ErrInvalidResponse rather than repeat an item. Walk
+//     again until the query is empty, or sort on a field the loop does not
+//     change, where that matters.
+//   - The loop guard reads "identical" as the same text by default, which
+//     refuses some messages a server comparing meta or type would take (see
+//     Rate limits and the loop guard); with LoopGuardConfig.IdenticalBy set
+//     to the server's reading it refuses exactly what that server refuses.
+//     A reply read from a server whose clock is off is placed to the
+//     second, so the bot's messages of the second before it may stay
+//     counted.
+//   - With the client's limiter off (WithRateLimit(0)) a server's 429s are
+//     retried as they say: without Retry-After, after the exponential
+//     backoff, which a burst may use up (*RateLimitError); with a Retry-After
+//     over the longest wait, at once as *RateLimitError. With the limiter on,
+//     as by default, the client does not meet them.
 package chatshipper
