@@ -320,17 +320,11 @@ func walkPages[E any](ctx context.Context, q *Query, cfg walkConfig, fetch func(
 		prevTotal := -1
 		yielded := 0
 		for ch := range order {
-			var p *walkPage[E]
-			select {
-			case p = <-ch: // a page already there wins over a cancellation
-			default:
-				select {
-				case p = <-ch:
-				case <-ctx.Done():
-					yield(nil, ctx.Err())
-					return
-				}
-			}
+			// Every channel in order gets its page: the fetch runs under
+			// ctx, so a cancellation ends it at once, and a page fetched
+			// before the cancellation is yielded (it was paid for).
+			// Waiting here rather than racing ctx.Done makes that exact.
+			p := <-ch
 			if p.byOffset && idOf != nil && len(prevIDs) > 0 && len(p.items) > 0 {
 				p.items = dropRepeated(p.items, prevIDs, idOf)
 				// Only items of the page before, and no more items in
