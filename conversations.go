@@ -252,6 +252,9 @@ func (s *ConversationsService) Create(ctx context.Context, c *ConversationCreate
 // once; a *DeliveryUnknownError says the lookup failed. Messages with a key
 // the caller set (see DeliveryKeyMeta) are looked up before they are sent,
 // one GET for the batch: those already stored are returned, not sent again.
+// The messages returned are in the order of msgs, whatever order the server's
+// answer lists them in (placed by their delivery keys; see the package
+// documentation, "Exactly-once delivery").
 //
 // POST /v2/conversations/{id}/messages
 func (s *ConversationsService) Send(ctx context.Context, conversationID string, msgs ...MessageInput) ([]*Message, *Response, error) {

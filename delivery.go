@@ -517,15 +517,10 @@ func (c *Client) deliver(ctx context.Context, path, conversationID string, msgs 
 		d := &deliveryCall{}
 		out, resp, err := c.postMessages(context.WithValue(ctx, deliveryCallKey{}, d), path, batch)
 		if err == nil {
-			for j, i := range pending {
+			for _, i := range pending {
 				outcomes[i] = outcomeCreated
-				if j < len(out) {
-					got[i] = out[j]
-				}
 			}
-			if len(out) > len(pending) {
-				extra = append(extra, out[len(pending):]...)
-			}
+			extra = append(extra, placeAnswer(got, pending, keys, out)...)
 			return result(), outcomes, resp, nil
 		}
 		ambiguous, resendable := deliveryOutcome(err, d)
@@ -578,6 +573,44 @@ func (c *Client) deliver(ctx context.Context, path, conversationID string, msgs 
 		}
 		pending = missing
 	}
+}
+
+// placeAnswer puts the messages of a send's answer (out) at the positions
+// of got they were sent from (pending, whose keys are keys[i]), and returns
+// what is left over (never expected). A message is placed by its delivery
+// key, so a server that lists a batch in another order than it was sent
+// still gives the caller its messages in the caller's order; the messages
+// whose key is missing from the answer (a "/set" command without one, a
+// server that leaves meta out) fill the positions left, in the server's
+// order.
+func placeAnswer(got []*Message, pending []int, keys []string, out []*Message) []*Message {
+	at := make(map[string]int, len(pending)) // key -> position in got, while unplaced
+	for _, i := range pending {
+		if keys[i] != "" {
+			at[keys[i]] = i
+		}
+	}
+	var rest []*Message
+	for _, m := range out {
+		var k string
+		if m != nil {
+			k, _ = m.Meta.Get(DeliveryKeyMeta).(string)
+		}
+		if i, ok := at[k]; ok && k != "" {
+			got[i] = m
+			delete(at, k)
+			continue
+		}
+		rest = append(rest, m)
+	}
+	j := 0
+	for _, i := range pending {
+		if got[i] == nil && j < len(rest) {
+			got[i] = rest[j]
+			j++
+		}
+	}
+	return rest[j:]
 }
 
 // keyFilter matches one key (Eq) or several (In).

@@ -196,6 +196,12 @@
 // stored ones: nothing is lost or doubled, but those messages then follow the
 // later one.
 //
+// The messages a send returns are in the order the caller gave them, whatever
+// order the server's answer lists them in: each is placed by its delivery key
+// (the docs do not say in which order a batch's answer comes). Messages whose
+// key the answer does not show (a "/set" command without one; a server that
+// leaves meta out) take the places left, in the server's order.
+//
 // Creates: after an ambiguous Create the conversation is looked up by its key
 // (GET /v2/conversations?meta.chatshipperDeliveryKey={key}&createdAt=>=1970-01-01T00:00:00.000Z:
 // the API wants an indexed filter beside a meta filter, and the key decides
