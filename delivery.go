@@ -453,64 +453,108 @@ func (c *Client) postMessages(ctx context.Context, path string, msgs []MessageIn
 	return out, resp, nil
 }
 
-// sendMessages posts msgs to a conversation (path is its messages path) and
-// says, per message, what the server did with it (for the loop guard). With
-// delivery tracking on, each message carries a key; the keys the caller set
-// are looked up first (see deliver).
-func (c *Client) sendMessages(ctx context.Context, path, conversationID string, msgs []MessageInput) ([]*Message, []sendOutcome, *Response, error) {
-	if c.noDeliveryTracking {
-		out, resp, err := c.postMessages(ctx, path, msgs)
-		return out, sameOutcome(len(msgs), outcomeOf(resp, err)), resp, err
+// sendPlan is a message send made ready by planSend: the messages with their
+// delivery keys, and those already stored under a key the caller set.
+type sendPlan struct {
+	msgs   []MessageInput // with their delivery keys (tracking on)
+	keys   []string       // msgs[i]'s key: "" for a "/set" command without one, all "" with tracking off
+	stored []*Message     // per message: the message already stored under its caller key, nil to send
+	resp   *Response      // the answer of the caller keys' lookup, when there was one
+}
+
+// toSend returns the positions of the messages that are to be sent.
+func (p *sendPlan) toSend() []int {
+	out := make([]int, 0, len(p.msgs))
+	for i, m := range p.stored {
+		if m == nil {
+			out = append(out, i)
+		}
 	}
-	keyed, keys := withDeliveryKeys(msgs)
-	return c.deliver(ctx, path, conversationID, keyed, keys, callerKeys(msgs))
+	return out
+}
+
+// planSend gives msgs their delivery keys (tracking on) and looks the keys
+// the caller set up (see DeliveryKeyMeta), before anything is reserved with
+// the loop guard or sent: a message already stored under its key is
+// returned, neither sent nor counted again. On a lookup error nothing was
+// sent.
+func (c *Client) planSend(ctx context.Context, conversationID string, msgs []MessageInput) (*sendPlan, error) {
+	p := &sendPlan{msgs: msgs, keys: make([]string, len(msgs)), stored: make([]*Message, len(msgs))}
+	if c.noDeliveryTracking {
+		return p, nil
+	}
+	p.msgs, p.keys = withDeliveryKeys(msgs)
+	if own := callerKeys(msgs); len(own) > 0 {
+		found, resp, err := c.lookupMessages(ctx, conversationID, own)
+		p.resp = resp
+		if err != nil {
+			return p, err
+		}
+		for i, k := range p.keys {
+			if k != "" {
+				p.stored[i] = found[k]
+			}
+		}
+	}
+	return p, nil
+}
+
+// sendPlanned posts the messages of p that are not stored yet to a
+// conversation (path is its messages path) and says, per message of p, what
+// the server did with it (for the loop guard): one found stored by planSend
+// is not created by this call. With delivery tracking on, see deliver.
+func (c *Client) sendPlanned(ctx context.Context, path, conversationID string, p *sendPlan) ([]*Message, []sendOutcome, *Response, error) {
+	if c.noDeliveryTracking {
+		out, resp, err := c.postMessages(ctx, path, p.msgs)
+		return out, sameOutcome(len(p.msgs), outcomeOf(resp, err)), resp, err
+	}
+	if len(p.toSend()) == 0 {
+		return nonNil(p.stored), sameOutcome(len(p.msgs), outcomeNotCreated), p.resp, nil
+	}
+	return c.deliver(ctx, path, conversationID, p.msgs, p.keys, p.stored)
+}
+
+// nonNil returns the messages of ms that are not nil, in order.
+func nonNil(ms []*Message) []*Message {
+	out := make([]*Message, 0, len(ms))
+	for _, m := range ms {
+		if m != nil {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // deliver posts msgs, which carry their delivery keys (keys[i] is msgs[i]'s,
 // "" for a "/set" command without one), to a conversation, each exactly once.
 //
-// The keys in lookFirst (the caller's own, see DeliveryKeyMeta) are looked up
-// before the first send: a message already stored under its key is returned
-// and not sent; the others are sent, in order. After an ambiguous outcome the
-// keys are looked up: messages found are success, the missing ones are sent
-// again, in order, with the same keys, within the retry budget.
+// The messages with an entry in stored (nil, or one entry per message) are
+// already stored (found by their caller keys before the send: see planSend)
+// and are returned, not sent; the others are sent, in order. After an
+// ambiguous outcome the keys are looked up: messages found are success, the
+// missing ones are sent again, in order, with the same keys, within the
+// retry budget.
 //
 // It returns the messages known to be stored, in the order of msgs, and, per
 // message of msgs, what this call did: created, not created (never sent,
 // refused, found missing, or stored by an earlier call) or unknown.
-func (c *Client) deliver(ctx context.Context, path, conversationID string, msgs []MessageInput, keys, lookFirst []string) ([]*Message, []sendOutcome, *Response, error) {
+func (c *Client) deliver(ctx context.Context, path, conversationID string, msgs []MessageInput, keys []string, stored []*Message) ([]*Message, []sendOutcome, *Response, error) {
 	got := make([]*Message, len(msgs))
 	outcomes := make([]sendOutcome, len(msgs)) // outcomeUnknown until known
 	var extra []*Message                       // answers beyond the messages sent (never expected)
 	result := func() []*Message {
-		out := make([]*Message, 0, len(msgs)+len(extra))
-		for _, m := range got {
-			if m != nil {
-				out = append(out, m)
-			}
-		}
-		return append(out, extra...)
+		return append(nonNil(got), extra...)
 	}
 	pending := make([]int, 0, len(msgs)) // the positions still to send
-	if len(lookFirst) > 0 {
-		found, resp, err := c.lookupMessages(ctx, conversationID, lookFirst)
-		if err != nil {
-			return nil, sameOutcome(len(msgs), outcomeNotCreated), resp, err // nothing was sent
+	for i := range msgs {
+		if i < len(stored) && stored[i] != nil {
+			got[i], outcomes[i] = stored[i], outcomeNotCreated // stored by an earlier call
+			continue
 		}
-		for i, k := range keys {
-			if m := found[k]; k != "" && m != nil {
-				got[i], outcomes[i] = m, outcomeNotCreated // stored by an earlier call
-			} else {
-				pending = append(pending, i)
-			}
-		}
-		if len(pending) == 0 {
-			return result(), outcomes, resp, nil
-		}
-	} else {
-		for i := range msgs {
-			pending = append(pending, i)
-		}
+		pending = append(pending, i)
+	}
+	if len(pending) == 0 {
+		return result(), outcomes, nil, nil
 	}
 	for resends := 0; ; resends++ {
 		batch := pick(msgs, pending)

@@ -466,8 +466,12 @@
 // The loop guard mirrors both limits before a message is sent: Create with
 // messages, Send and Command refuse a batch that would break one with
 // *LoopLimitError (errors.Is(err, ErrLoopLimit)), naming the limit and when it
-// frees, and send nothing. A server 429 that names a loop limit is returned as
-// the same error type (FromServer set) and never retried.
+// frees, and send nothing. A send with caller-set keys (see "Exactly-once
+// delivery") looks them up first: the messages already stored are returned
+// and not counted again, and only the others are checked and counted, so a
+// repeated send of stored work is never refused by the guard. A server 429
+// that names a loop limit is returned as the same error type (FromServer set)
+// and never retried.
 //
 // The limits apply to messages created as a bot user, so by default the guard
 // applies only when the client's user is a bot: the token's role claim, else
