@@ -209,14 +209,26 @@
 // clock would miss a conversation stored by a server whose clock is behind).
 // When the server appended the messages to an existing contact's
 // conversation, it is found by the keys of its initial messages (GET
-// /v2/messages with createdAt): by the SDK's own keys at any time, or, when
-// every initial message carries a caller-set key (unique within a
-// conversation only), from an hour before the create on, moved back by as
-// much as the Date of the server's answer shows its clock behind the
-// client's. Found, the conversation is returned and any initial message
-// missing from it is sent; not found, the create is sent again within the
-// budget. A failed lookup gives a *DeliveryUnknownError with ConversationKey
-// and Since, for [ConversationsService.ResolveCreate].
+// /v2/messages with createdAt): by the SDK's own keys at any time. When every
+// initial message carries a caller-set key, those keys are unique within a
+// conversation only, and another conversation may hold a message under one
+// of them; so they are searched only for a create naming a contact by e-mail
+// or telephone (without one, the server cannot append to an existing
+// conversation, and the conversation's key decides alone), and a
+// conversation found by them is taken only when (1) the message was stored
+// after the create started, in the server's clock (the start moved by the
+// server's Date against the client's clock, whichever way they disagree), and
+// (2) it is that contact's conversation (same e-mail address or telephone
+// number; one GET of the contact when needed), in the create's organization
+// when it names one. A server whose answers carry no Date gives no clock to
+// tell: a message found that way is a *DeliveryUnknownError, never a guess.
+// Left open: the Date has a resolution of one second, so a message under the
+// same key stored in that contact's conversation within about a second
+// before the create counts as the create's; one initial message without a
+// caller-set key (found by the SDK's own key) closes that too. Found, the conversation is returned and any initial message missing
+// from it is sent; not found, the create is sent again within the budget. A
+// failed lookup gives a *DeliveryUnknownError with ConversationKey and Since,
+// for [ConversationsService.ResolveCreate].
 //
 // "/set" commands (SetMeta, SetMetaValues) carry no key: the server merges a
 // command's meta into the conversation's meta, where a key would stay. Such a
