@@ -399,7 +399,11 @@
 // order is refused: the walk ends with an error matching ErrInvalidResponse
 // before any item of that page is yielded. A page shorter than the limit is
 // the last only when neither X-Total nor a next link says more remain (a
-// server may cap its pages below the limit, and say so in X-Per-Page).
+// server may cap its pages below the limit, and say so in X-Per-Page). A
+// short page that comes with none of X-Total, Link and X-Per-Page is never
+// taken for the end: a server may cap its pages without saying so, so the
+// walk asks for the next page and ends when it is empty. A server that
+// sends no paging headers costs one more request at the end of a walk.
 //
 // Walk returns the same walk as a value that tells its progress from the list
 // headers, without extra requests: Total (from X-Total), Page and Count, read
