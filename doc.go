@@ -106,8 +106,10 @@
 // next attempt. When it is longer than the longest wait the client is willing
 // to make ([WithRetryWait]'s max, 30 s by default), the call does not retry
 // and returns at once, a 429 as [*RateLimitError] with RetryAfter set, so the
-// caller can schedule the work for later. A 429's Retry-After also pauses the
-// shared rate limiter for all of it. Without Retry-After the wait grows
+// caller can schedule the work for later. Seconds are read whatever their
+// number of digits; a value beyond 24 hours (even one too large for any
+// integer) counts as 24 hours, never as no Retry-After. A 429's Retry-After
+// also pauses the shared rate limiter for all of it. Without Retry-After the wait grows
 // exponentially with full jitter. [WithMaxRetries] sets the number of retries
 // (default 3). Cancelling the context ends a call at once, also while it
 // waits between retries.
