@@ -520,11 +520,15 @@ func (s *walkState[E]) run(ctx context.Context, concurrency int, sem chan struct
 			return
 		}
 		p := s.nextPage(ctx)
+		// The consumer owns p once it is sent (it may set p.err or trim
+		// p.items): what decides here is read before.
+		end := p.last || p.err != nil
+		first := *p
 		ch <- p
-		if p.last || p.err != nil {
+		if end {
 			return
 		}
-		if concurrency > 1 && s.number == 1 && p.resp != nil && p.resp.Total >= 0 && s.runConcurrent(ctx, p, sem, order, wg) {
+		if concurrency > 1 && s.number == 1 && first.resp != nil && first.resp.Total >= 0 && s.runConcurrent(ctx, &first, sem, order, wg) {
 			return
 		}
 	}
