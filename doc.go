@@ -108,8 +108,10 @@
 // server whose clock is hours ahead or behind asks for the same wait. When it is longer than the longest wait the client is willing
 // to make ([WithRetryWait]'s max, 30 s by default), the call does not retry
 // and returns at once, a 429 as [*RateLimitError] with RetryAfter set, so the
-// caller can schedule the work for later. A 429's Retry-After also pauses the
-// shared rate limiter for all of it. Without Retry-After the wait grows
+// caller can schedule the work for later. Seconds are read whatever their
+// number of digits; a value beyond 24 hours (even one too large for any
+// integer) counts as 24 hours, never as no Retry-After. A 429's Retry-After
+// also pauses the shared rate limiter for all of it. Without Retry-After the wait grows
 // exponentially with full jitter. [WithMaxRetries] sets the number of retries
 // (default 3). Cancelling the context ends a call at once, also while it
 // waits between retries.
@@ -200,6 +202,12 @@
 // stored ones: nothing is lost or doubled, but those messages then follow the
 // later one.
 //
+// The messages a send returns are in the order the caller gave them, whatever
+// order the server's answer lists them in: each is placed by its delivery key
+// (the docs do not say in which order a batch's answer comes). Messages whose
+// key the answer does not show (a "/set" command without one; a server that
+// leaves meta out) take the places left, in the server's order.
+//
 // Creates: after an ambiguous Create the conversation is looked up by its key
 // (GET /v2/conversations?meta.chatshipperDeliveryKey={key}&createdAt=>=1970-01-01T00:00:00.000Z:
 // the API wants an indexed filter beside a meta filter, and the key decides
@@ -207,14 +215,26 @@
 // clock would miss a conversation stored by a server whose clock is behind).
 // When the server appended the messages to an existing contact's
 // conversation, it is found by the keys of its initial messages (GET
-// /v2/messages with createdAt): by the SDK's own keys at any time, or, when
-// every initial message carries a caller-set key (unique within a
-// conversation only), from an hour before the create on, moved back by as
-// much as the Date of the server's answer shows its clock behind the
-// client's. Found, the conversation is returned and any initial message
-// missing from it is sent; not found, the create is sent again within the
-// budget. A failed lookup gives a *DeliveryUnknownError with ConversationKey
-// and Since, for [ConversationsService.ResolveCreate].
+// /v2/messages with createdAt): by the SDK's own keys at any time. When every
+// initial message carries a caller-set key, those keys are unique within a
+// conversation only, and another conversation may hold a message under one
+// of them; so they are searched only for a create naming a contact by e-mail
+// or telephone (without one, the server cannot append to an existing
+// conversation, and the conversation's key decides alone), and a
+// conversation found by them is taken only when (1) the message was stored
+// after the create started, in the server's clock (the start moved by the
+// server's Date against the client's clock, whichever way they disagree), and
+// (2) it is that contact's conversation (same e-mail address or telephone
+// number; one GET of the contact when needed), in the create's organization
+// when it names one. A server whose answers carry no Date gives no clock to
+// tell: a message found that way is a *DeliveryUnknownError, never a guess.
+// Left open: the Date has a resolution of one second, so a message under the
+// same key stored in that contact's conversation within about a second
+// before the create counts as the create's; one initial message without a
+// caller-set key (found by the SDK's own key) closes that too. Found, the conversation is returned and any initial message missing
+// from it is sent; not found, the create is sent again within the budget. A
+// failed lookup gives a *DeliveryUnknownError with ConversationKey and Since,
+// for [ConversationsService.ResolveCreate].
 //
 // "/set" commands (SetMeta, SetMetaValues) carry no key: the server merges a
 // command's meta into the conversation's meta, where a key would stay. Such a
@@ -388,7 +408,11 @@
 // order is refused: the walk ends with an error matching ErrInvalidResponse
 // before any item of that page is yielded. A page shorter than the limit is
 // the last only when neither X-Total nor a next link says more remain (a
-// server may cap its pages below the limit, and say so in X-Per-Page).
+// server may cap its pages below the limit, and say so in X-Per-Page). A
+// short page that comes with none of X-Total, Link and X-Per-Page is never
+// taken for the end: a server may cap its pages without saying so, so the
+// walk asks for the next page and ends when it is empty. A server that
+// sends no paging headers costs one more request at the end of a walk.
 //
 // Walk returns the same walk as a value that tells its progress from the list
 // headers, without extra requests: Total (from X-Total), Page and Count, read
@@ -489,8 +513,12 @@
 // The loop guard mirrors both limits before a message is sent: Create with
 // messages, Send and Command refuse a batch that would break one with
 // *LoopLimitError (errors.Is(err, ErrLoopLimit)), naming the limit and when it
-// frees, and send nothing. A server 429 that names a loop limit is returned as
-// the same error type (FromServer set) and never retried.
+// frees, and send nothing. A send with caller-set keys (see "Exactly-once
+// delivery") looks them up first: the messages already stored are returned
+// and not counted again, and only the others are checked and counted, so a
+// repeated send of stored work is never refused by the guard. A server 429
+// that names a loop limit is returned as the same error type (FromServer set)
+// and never retried.
 //
 // The limits apply to messages created as a bot user, so by default the guard
 // applies only when the client's user is a bot: the token's role claim, else

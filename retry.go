@@ -352,13 +352,20 @@ func responseRetryAfter(resp *http.Response) (time.Duration, bool) {
 }
 
 // parseRetryAfter reads a Retry-After value given as delay seconds or as an
-// HTTP date, measured from now. A date before now means no wait.
+// HTTP date, measured from now. A date before now means no wait. Delay
+// seconds are any number of digits (RFC 9110), so a value too large for an
+// int64 is a very long wait (the longest, 24 h, as every value beyond it),
+// never no Retry-After at all.
 func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0, false
 	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+	secs, err := strconv.ParseInt(v, 10, 64)
+	if errors.Is(err, strconv.ErrRange) && secs > 0 {
+		err = nil // ParseInt gave math.MaxInt64: clamped below
+	}
+	if err == nil {
 		if secs < 0 {
 			return 0, false
 		}

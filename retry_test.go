@@ -201,6 +201,10 @@ func TestParseRetryAfter(t *testing.T) {
 		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
 		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
 		{"99999999999", 24 * time.Hour, true},
+		// Beyond int64: still a (very long) wait, not an absent header.
+		{"9223372036854775807", 24 * time.Hour, true},
+		{"99999999999999999999", 24 * time.Hour, true},
+		{"-99999999999999999999", 0, false},
 	}
 	for _, tt := range tests {
 		got, ok := parseRetryAfter(tt.in, now)
