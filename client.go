@@ -49,6 +49,7 @@ type Client struct {
 	pace        int        // requests per second a BatchSender forms its batches for (0: no limiter)
 	guard       *loopGuard // nil when the loop guard is off
 	self        selfState
+	clock       serverClock // the server's clock, from the Date of its answers
 
 	noDeliveryTracking bool     // WithDeliveryTracking(false)
 	obs                Observer // WithObserver; nil: nothing is observed (observer.go)
@@ -152,8 +153,8 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	}
 
 	// The transport stack, outermost first: retry -> auth -> (limiter) ->
-	// (observer) -> (attempt timeout) -> the user's transport. Every attempt
-	// passes the layers under the retry layer.
+	// (observer) -> (attempt timeout) -> clock -> the user's transport. Every
+	// attempt passes the layers under the retry layer.
 	var hc http.Client
 	var inner http.RoundTripper
 	attemptTimeout := time.Duration(defaultTimeout)
@@ -165,6 +166,7 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	if inner == nil {
 		inner = defaultTransport()
 	}
+	inner = &clockTransport{clock: &c.clock, host: base.Host, next: inner}
 	// The per-attempt timeout is applied under the limiter, not by http.Client:
 	// waiting for a request slot must not use up an attempt's time, or a
 	// request that never left would fail as if the server had been slow.
@@ -547,7 +549,7 @@ func (c *Client) checkResponse(resp *http.Response, st *callState) error {
 		er.URL = redactURL(resp.Request.URL)
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {
-		retryAfter, _ := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		retryAfter, _ := responseRetryAfter(resp)
 		if isLoopLimitMessage(er.Message) {
 			return loopLimitFromServer(resp.Request, er, retryAfter)
 		}

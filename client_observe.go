@@ -2,6 +2,7 @@ package chatshipper
 
 import (
 	"context"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -15,13 +16,17 @@ func (c *Client) ObserveReply(conversationID string) {
 	c.observeReply(context.Background(), conversationID, time.Time{})
 }
 
-// observeReply records a reply at createdAt (now when zero).
+// observeReply records a reply at createdAt, a time on the server's clock
+// (now when zero), placed on the client's clock (see serverClock.toClient).
 func (c *Client) observeReply(ctx context.Context, conversationID string, createdAt time.Time) {
 	if conversationID == "" || c.knownNotBot() {
 		return
 	}
+	now := time.Now()
 	if createdAt.IsZero() {
-		createdAt = time.Now()
+		createdAt = now
+	} else {
+		createdAt = c.clock.toClient(createdAt, now)
 	}
 	key := LoopGuardKey{Bot: c.selfUserID(ctx), Conversation: conversationID}
 	_ = c.guard.store.Reset(context.WithoutCancel(ctx), key, createdAt, "")
@@ -131,3 +136,49 @@ func (c *Client) SelfUserID(ctx context.Context) (string, error) {
 // server counts them as replies too). Bot messages and nil entries change
 // nothing.
 func (c *Client) ObserveMessages(msgs ...*Message) { c.observeMessages(msgs) }
+
+// serverClock is what the client knows of the server's clock, from the Date
+// header of the API's answers: the range the offset (server minus client)
+// lay in at the last answer. The API's timestamps (a message's createdAt)
+// are on the server's clock, while the loop guard counts on the client's.
+type serverClock struct {
+	mu     sync.Mutex
+	known  bool
+	lo, hi time.Duration
+}
+
+// observe takes the Date of an answer to a request sent at sent and
+// received at received. The server stamped it at a moment of the client's
+// clock between the two, at a time of its own between date and date plus
+// the second Date truncates.
+func (sc *serverClock) observe(date string, sent, received time.Time) {
+	d, err := http.ParseTime(date)
+	if err != nil {
+		return
+	}
+	sc.mu.Lock()
+	sc.known, sc.lo, sc.hi = true, d.Sub(received), d.Add(time.Second).Sub(sent)
+	sc.mu.Unlock()
+}
+
+// toClient places t, a time on the server's clock, on the client's, at the
+// earliest moment it can have been and never after now. When the last answer
+// cannot tell the clocks apart (they agree within the Date's second and the
+// round trip), or no answer was seen, t is taken as it is.
+//
+// Earliest, because the loop guard frees the messages counted at or before
+// a reply: placed early, a reply frees fewer messages than it might (the bot
+// is refused sooner), never more (which would let it run into the server's
+// block).
+func (sc *serverClock) toClient(t, now time.Time) time.Time {
+	sc.mu.Lock()
+	known, lo, hi := sc.known, sc.lo, sc.hi
+	sc.mu.Unlock()
+	if known && (lo > 0 || hi < 0) {
+		t = t.Add(-hi)
+	}
+	if t.After(now) {
+		t = now
+	}
+	return t
+}

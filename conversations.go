@@ -225,7 +225,7 @@ func (s *ConversationsService) Create(ctx context.Context, c *ConversationCreate
 	var batch []LoopMessage
 	if client.guard != nil && len(c.Messages) > 0 {
 		var err error
-		if batch, err = loopBatch(c.Messages); err != nil {
+		if batch, err = loopBatch(c.Messages, client.guard.identical); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -246,14 +246,19 @@ func (s *ConversationsService) Create(ctx context.Context, c *ConversationCreate
 
 // Send posts one message, or an ordered batch, into a conversation and
 // returns the created messages. Ordinary messages and commands may be mixed.
-// Every message is validated and checked against the loop guard before any
-// I/O: if one is refused, nothing is sent. A batch is sent as a JSON array in
+// Every message is validated and checked against the loop guard before it is
+// sent: if one is refused, nothing is sent. A batch is sent as a JSON array in
 // one request; a single message as an object. With delivery tracking on (the
 // default, see WithDeliveryTracking) each message carries a key in its meta
 // and an ambiguous outcome is settled by a lookup, so each message is stored
 // once; a *DeliveryUnknownError says the lookup failed. Messages with a key
 // the caller set (see DeliveryKeyMeta) are looked up before they are sent,
-// one GET for the batch: those already stored are returned, not sent again.
+// one GET for the batch, before the loop guard: those already stored are
+// returned, neither sent nor counted by the guard again. Without caller-set
+// keys, validation and the guard come before any I/O.
+// The messages returned are in the order of msgs, whatever order the server's
+// answer lists them in (placed by their delivery keys; see the package
+// documentation, "Exactly-once delivery").
 //
 // POST /v2/conversations/{id}/messages
 func (s *ConversationsService) Send(ctx context.Context, conversationID string, msgs ...MessageInput) (_ []*Message, _ *Response, err error) {
@@ -275,16 +280,27 @@ func (s *ConversationsService) Send(ctx context.Context, conversationID string, 
 	client := s.r.client
 	var batch []LoopMessage
 	if client.guard != nil {
-		if batch, err = loopBatch(msgs); err != nil {
+		if batch, err = loopBatch(msgs, client.guard.identical); err != nil {
 			return nil, nil, err
 		}
+	}
+	// Caller-set keys are looked up first, so that the messages already
+	// stored are neither sent nor counted by the loop guard again; only the
+	// others are reserved.
+	plan, err := client.planSend(ctx, conversationID, msgs) // delivery.go
+	if err != nil {
+		return nil, plan.resp, err // nothing was sent
+	}
+	send := plan.toSend()
+	if batch != nil {
+		batch = pick(batch, send)
 	}
 	ls, err := client.loopReserve(ctx, conversationID, batch)
 	if err != nil {
 		return nil, nil, err
 	}
-	out, outcomes, resp, err := client.sendMessages(ctx, path+"/messages", conversationID, msgs) // delivery.go
-	client.loopSettle(ctx, ls, outcomes)
+	out, outcomes, resp, err := client.sendPlanned(ctx, path+"/messages", conversationID, plan)
+	client.loopSettle(ctx, ls, pick(outcomes, send))
 	return out, resp, err
 }
 

@@ -41,12 +41,6 @@ import (
 // conversation's meta, where a key would stay.
 const DeliveryKeyMeta = "chatshipperDeliveryKey"
 
-// deliveryClockSkew is how far before the start of a conversation create the
-// search for its initial messages by caller-set keys reaches back, for
-// clocks of client and server that disagree (further when the server's Date
-// shows its clock behind; see findCreated).
-const deliveryClockSkew = time.Hour
-
 // deliveryLookupChunk is how many keys one lookup request asks for.
 const deliveryLookupChunk = 50
 
@@ -95,9 +89,9 @@ type DeliveryUnknownError struct {
 	Unkeyed int
 	// ConversationKey is, for a create, the delivery key of the conversation.
 	ConversationKey string
-	// Since is, for a create, where the search for its initial messages by
-	// caller-set keys starts (in the client's clock; see
-	// [ConversationsService.ResolveCreate]).
+	// Since is, for a create, when it started, in the client's clock: a
+	// message found by a caller-set key counts only when stored after it
+	// (see [ConversationsService.ResolveCreate]).
 	Since time.Time
 	// Err is the outcome of the send that left the doubt.
 	Err error
@@ -453,84 +447,123 @@ func (c *Client) postMessages(ctx context.Context, path string, msgs []MessageIn
 	return out, resp, nil
 }
 
-// sendMessages posts msgs to a conversation (path is its messages path) and
-// says, per message, what the server did with it (for the loop guard). With
-// delivery tracking on, each message carries a key; the keys the caller set
-// are looked up first (see deliver).
-func (c *Client) sendMessages(ctx context.Context, path, conversationID string, msgs []MessageInput) ([]*Message, []sendOutcome, *Response, error) {
-	if c.noDeliveryTracking {
-		out, resp, err := c.postMessages(ctx, path, msgs)
-		return out, sameOutcome(len(msgs), outcomeOf(resp, err)), resp, err
+// sendPlan is a message send made ready by planSend: the messages with their
+// delivery keys, and those already stored under a key the caller set.
+type sendPlan struct {
+	msgs   []MessageInput // with their delivery keys (tracking on)
+	keys   []string       // msgs[i]'s key: "" for a "/set" command without one, all "" with tracking off
+	stored []*Message     // per message: the message already stored under its caller key, nil to send
+	resp   *Response      // the answer of the caller keys' lookup, when there was one
+}
+
+// toSend returns the positions of the messages that are to be sent.
+func (p *sendPlan) toSend() []int {
+	out := make([]int, 0, len(p.msgs))
+	for i, m := range p.stored {
+		if m == nil {
+			out = append(out, i)
+		}
 	}
-	keyed, keys := withDeliveryKeys(msgs)
-	return c.deliver(ctx, path, conversationID, keyed, keys, callerKeys(msgs))
+	return out
+}
+
+// planSend gives msgs their delivery keys (tracking on) and looks the keys
+// the caller set up (see DeliveryKeyMeta), before anything is reserved with
+// the loop guard or sent: a message already stored under its key is
+// returned, neither sent nor counted again. On a lookup error nothing was
+// sent.
+func (c *Client) planSend(ctx context.Context, conversationID string, msgs []MessageInput) (*sendPlan, error) {
+	p := &sendPlan{msgs: msgs, keys: make([]string, len(msgs)), stored: make([]*Message, len(msgs))}
+	if c.noDeliveryTracking {
+		return p, nil
+	}
+	p.msgs, p.keys = withDeliveryKeys(msgs)
+	if own := callerKeys(msgs); len(own) > 0 {
+		found, resp, err := c.lookupMessages(ctx, conversationID, own)
+		p.resp = resp
+		if err != nil {
+			return p, err
+		}
+		for i, k := range p.keys {
+			if k != "" {
+				p.stored[i] = found[k]
+			}
+		}
+	}
+	return p, nil
+}
+
+// sendPlanned posts the messages of p that are not stored yet to a
+// conversation (path is its messages path) and says, per message of p, what
+// the server did with it (for the loop guard): one found stored by planSend
+// is not created by this call. With delivery tracking on, see deliver.
+func (c *Client) sendPlanned(ctx context.Context, path, conversationID string, p *sendPlan) ([]*Message, []sendOutcome, *Response, error) {
+	if c.noDeliveryTracking {
+		out, resp, err := c.postMessages(ctx, path, p.msgs)
+		return out, sameOutcome(len(p.msgs), outcomeOf(resp, err)), resp, err
+	}
+	if len(p.toSend()) == 0 {
+		return nonNil(p.stored), sameOutcome(len(p.msgs), outcomeNotCreated), p.resp, nil
+	}
+	return c.deliver(ctx, path, conversationID, p.msgs, p.keys, p.stored)
+}
+
+// nonNil returns the messages of ms that are not nil, in order.
+func nonNil(ms []*Message) []*Message {
+	out := make([]*Message, 0, len(ms))
+	for _, m := range ms {
+		if m != nil {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // deliver posts msgs, which carry their delivery keys (keys[i] is msgs[i]'s,
 // "" for a "/set" command without one), to a conversation, each exactly once.
 //
-// The keys in lookFirst (the caller's own, see DeliveryKeyMeta) are looked up
-// before the first send: a message already stored under its key is returned
-// and not sent; the others are sent, in order. After an ambiguous outcome the
-// keys are looked up: messages found are success, the missing ones are sent
-// again, in order, with the same keys, within the retry budget.
+// The messages with an entry in stored (nil, or one entry per message) are
+// already stored (found by their caller keys before the send: see planSend)
+// and are returned, not sent; the others are sent, in order. After an
+// ambiguous outcome the keys are looked up: messages found are success, the
+// missing ones are sent again, in order, with the same keys, within the
+// retry budget.
 //
 // It returns the messages known to be stored, in the order of msgs, and, per
 // message of msgs, what this call did: created, not created (never sent,
 // refused, found missing, or stored by an earlier call) or unknown.
-func (c *Client) deliver(ctx context.Context, path, conversationID string, msgs []MessageInput, keys, lookFirst []string) ([]*Message, []sendOutcome, *Response, error) {
-	got, extra, outcomes, resp, err := c.deliverEach(ctx, path, conversationID, msgs, keys, lookFirst)
-	out := make([]*Message, 0, len(msgs)+len(extra))
-	for _, m := range got {
-		if m != nil {
-			out = append(out, m)
-		}
-	}
-	return append(out, extra...), outcomes, resp, err
+func (c *Client) deliver(ctx context.Context, path, conversationID string, msgs []MessageInput, keys []string, stored []*Message) ([]*Message, []sendOutcome, *Response, error) {
+	got, extra, outcomes, resp, err := c.deliverEach(ctx, path, conversationID, msgs, keys, stored)
+	return append(nonNil(got), extra...), outcomes, resp, err
 }
 
 // deliverEach is deliver with the stored messages by position: got[i] is
 // msgs[i] as stored, or nil (not stored, unknown, or a "/set" command
 // without a key whose object the lookup cannot return); extra holds the
 // answers beyond the messages sent (never expected).
-func (c *Client) deliverEach(ctx context.Context, path, conversationID string, msgs []MessageInput, keys, lookFirst []string) (got, extra []*Message, _ []sendOutcome, _ *Response, _ error) {
+func (c *Client) deliverEach(ctx context.Context, path, conversationID string, msgs []MessageInput, keys []string, stored []*Message) (got, extra []*Message, _ []sendOutcome, _ *Response, _ error) {
 	got = make([]*Message, len(msgs))
 	outcomes := make([]sendOutcome, len(msgs)) // outcomeUnknown until known
 	pending := make([]int, 0, len(msgs))       // the positions still to send
-	if len(lookFirst) > 0 {
-		found, resp, err := c.lookupMessages(ctx, conversationID, lookFirst)
-		if err != nil {
-			return got, nil, sameOutcome(len(msgs), outcomeNotCreated), resp, err // nothing was sent
+	for i := range msgs {
+		if i < len(stored) && stored[i] != nil {
+			got[i], outcomes[i] = stored[i], outcomeNotCreated // stored by an earlier call
+			continue
 		}
-		for i, k := range keys {
-			if m := found[k]; k != "" && m != nil {
-				got[i], outcomes[i] = m, outcomeNotCreated // stored by an earlier call
-			} else {
-				pending = append(pending, i)
-			}
-		}
-		if len(pending) == 0 {
-			return got, extra, outcomes, resp, nil
-		}
-	} else {
-		for i := range msgs {
-			pending = append(pending, i)
-		}
+		pending = append(pending, i)
+	}
+	if len(pending) == 0 {
+		return got, extra, outcomes, nil, nil
 	}
 	for resends := 0; ; resends++ {
 		batch := pick(msgs, pending)
 		d := &deliveryCall{}
 		out, resp, err := c.postMessages(context.WithValue(ctx, deliveryCallKey{}, d), path, batch)
 		if err == nil {
-			for j, i := range pending {
+			for _, i := range pending {
 				outcomes[i] = outcomeCreated
-				if j < len(out) {
-					got[i] = out[j]
-				}
 			}
-			if len(out) > len(pending) {
-				extra = append(extra, out[len(pending):]...)
-			}
+			extra = append(extra, placeAnswer(got, pending, keys, out)...)
 			return got, extra, outcomes, resp, nil
 		}
 		ambiguous, resendable := deliveryOutcome(err, d)
@@ -585,6 +618,44 @@ func (c *Client) deliverEach(ctx context.Context, path, conversationID string, m
 		c.observeResend(ctx, conversationID, len(missing))
 		pending = missing
 	}
+}
+
+// placeAnswer puts the messages of a send's answer (out) at the positions
+// of got they were sent from (pending, whose keys are keys[i]), and returns
+// what is left over (never expected). A message is placed by its delivery
+// key, so a server that lists a batch in another order than it was sent
+// still gives the caller its messages in the caller's order; the messages
+// whose key is missing from the answer (a "/set" command without one, a
+// server that leaves meta out) fill the positions left, in the server's
+// order.
+func placeAnswer(got []*Message, pending []int, keys []string, out []*Message) []*Message {
+	at := make(map[string]int, len(pending)) // key -> position in got, while unplaced
+	for _, i := range pending {
+		if keys[i] != "" {
+			at[keys[i]] = i
+		}
+	}
+	var rest []*Message
+	for _, m := range out {
+		var k string
+		if m != nil {
+			k, _ = m.Meta.Get(DeliveryKeyMeta).(string)
+		}
+		if i, ok := at[k]; ok && k != "" {
+			got[i] = m
+			delete(at, k)
+			continue
+		}
+		rest = append(rest, m)
+	}
+	j := 0
+	for _, i := range pending {
+		if got[i] == nil && j < len(rest) {
+			got[i] = rest[j]
+			j++
+		}
+	}
+	return rest[j:]
 }
 
 // keyFilter matches one key (Eq) or several (In).
@@ -782,16 +853,21 @@ func (s *ConversationsService) createTracked(ctx context.Context, cc *Conversati
 	var msgKeys []string
 	body.Messages, msgKeys = withDeliveryKeys(cc.Messages)
 	// The messages search (for a conversation the server appended to) goes
-	// by the SDK's own keys, unique everywhere, at any time; the caller's
-	// keys are unique within a conversation only, so they are searched
-	// from the create's start on (see findCreated).
-	since := time.Now().Add(-deliveryClockSkew)
-	searchKeys, searchSince := generatedKeys(cc.Messages, msgKeys), time.Time{}
-	if len(searchKeys) == 0 {
-		searchKeys, searchSince = nonEmpty(msgKeys), since
+	// by the SDK's own keys, unique everywhere, at any time. The caller's
+	// keys are unique within a conversation only: they are searched only
+	// when the server may have appended (a contact it can match), for
+	// messages stored since the create's start, in that contact's
+	// conversation (see findCreated).
+	since := time.Now()
+	search := createSearch{key: convKey, msgKeys: generatedKeys(cc.Messages, msgKeys)}
+	if len(search.msgKeys) == 0 {
+		search.msgKeys = nil
+		if contact := contactIdentified(cc); contact != nil {
+			search.msgKeys, search.since, search.contact, search.org = nonEmpty(msgKeys), since, contact, cc.Organization
+		}
 	}
 	if callerKey {
-		conv, resp, err := s.findCreated(ctx, convKey, time.Time{}, nil)
+		conv, resp, err := s.findCreated(ctx, createSearch{key: convKey})
 		if err != nil {
 			return nil, nil, resp, err // nothing was sent
 		}
@@ -834,7 +910,7 @@ func (s *ConversationsService) createTracked(ctx context.Context, cc *Conversati
 		mayResend, lerr := c.waitResend(ctx, resends, err, totalDelay(body.Messages)) // see deliver
 		var lresp *Response
 		if lerr == nil {
-			conv, lresp, lerr = s.findCreated(ctx, convKey, searchSince, searchKeys)
+			conv, lresp, lerr = s.findCreated(ctx, search)
 			c.observeCreateLookup(ctx, conv, lerr)
 		}
 		if lerr != nil {
@@ -911,62 +987,193 @@ func (c *Client) completeMessages(ctx context.Context, conversationID string, ms
 	return outcomes, resp, err
 }
 
+// createSearch says how findCreated looks for the conversation a create may
+// have made.
+type createSearch struct {
+	// key is the conversation's delivery key; a conversation carrying it was
+	// made by the create (or by an earlier one with the caller's key).
+	key string
+	// msgKeys are keys of the initial messages, to find the conversation when
+	// the server appended them to an existing contact's conversation, whose
+	// meta it keeps (nil: the conversation's key decides alone).
+	msgKeys []string
+	// since is zero when msgKeys are the SDK's own keys (unique everywhere,
+	// found at any time). Otherwise msgKeys are the caller's (unique within a
+	// conversation only) and since is when the create started, in the
+	// client's clock: only a message stored after it, in the server's clock,
+	// can be the create's.
+	since time.Time
+	// contact, for a create naming a contact, is its profile: a conversation
+	// found by caller-set keys must be that contact's (by e-mail or
+	// telephone); org, when set, is the create's organization.
+	contact *ContactProfile
+	org     string
+}
+
+// errCreateUndecided is the lookup error of a create found, perhaps, by the
+// caller-set keys of its initial messages where the server's answers carry no
+// Date: without the server's clock, a message stored before the create
+// cannot be told from one it stored.
+var errCreateUndecided = fmt.Errorf("%w: a message carrying a caller-set %s was found, but the server's answer has no Date header, so whether the create stored it cannot be told", ErrInvalidResponse, DeliveryKeyMeta)
+
 // findCreated looks a created conversation up: by the key in its meta, or
 // (when the server appended to an existing contact's conversation, whose meta
-// is not replaced) by msgKeys, the keys of its initial messages.
+// is not replaced) by cs.msgKeys, the keys of its initial messages.
 //
 // The conversation's key decides alone, so its search has no time floor
-// beyond the one the API's filter rules need (deliveryLookupFloor). The
-// messages search has none either when since is zero (keys the SDK made,
-// unique everywhere); otherwise it starts at since, in the client's clock,
-// moved back by as much as the Date of the server's first answer shows the
-// server's clock behind the client's, so a server whose clock is late does
-// not hide what it stored.
+// beyond the one the API's filter rules need (deliveryLookupFloor), and so
+// does the messages search by the SDK's own keys (cs.since zero). Keys the
+// caller set are unique within a conversation only, so another conversation
+// may hold a message under the same key: a conversation found by them is
+// taken only when the message was stored after the create started, in the
+// server's clock (cs.since moved by the server's Date against the client's
+// clock when the Date's answer arrived: a bound that is never later than the
+// server's time at the start, whichever way the clocks disagree), and when
+// the conversation is the contact's the create named (cs.contact) in its
+// organization (cs.org). Without a Date, a message found cannot be placed in
+// time: errCreateUndecided, rather than a wrong conversation.
 //
 // GET /v2/conversations?meta.<DeliveryKeyMeta>={key}&createdAt=>={floor}
-func (s *ConversationsService) findCreated(ctx context.Context, key string, since time.Time, msgKeys []string) (*Conversation, *Response, error) {
-	q := NewQuery().Where("meta."+DeliveryKeyMeta, Eq(key)).Where("createdAt", Gte(deliveryLookupFloor)).Limit(1)
+func (s *ConversationsService) findCreated(ctx context.Context, cs createSearch) (*Conversation, *Response, error) {
+	q := NewQuery().Where("meta."+DeliveryKeyMeta, Eq(cs.key)).Where("createdAt", Gte(deliveryLookupFloor)).Limit(1)
 	var conv *Conversation
 	resp, err := lookupPages(ctx, q, s.List, conversationIDOf, func(c *Conversation) (bool, error) {
-		if k, _ := c.Meta.Get(DeliveryKeyMeta).(string); k != key {
+		if k, _ := c.Meta.Get(DeliveryKeyMeta).(string); k != cs.key {
 			return false, errKeyFilterIgnored
 		}
 		conv = c
 		return true, nil
 	})
 	answered := time.Now()
-	if err != nil || conv != nil || len(msgKeys) == 0 {
+	if err != nil || conv != nil || len(cs.msgKeys) == 0 {
 		return conv, resp, err
 	}
-	floor := deliveryLookupFloor
-	if !since.IsZero() {
-		floor = since
-		if resp != nil && resp.Response != nil {
-			if date, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
-				if behind := answered.Sub(date); behind > 0 {
-					floor = floor.Add(-behind)
-				}
-			}
+	floor, dated := deliveryLookupFloor, true
+	if !cs.since.IsZero() {
+		offset, ok := serverClockOffset(resp, answered)
+		if ok {
+			floor = cs.since.Add(offset).Truncate(time.Millisecond)
 		}
+		dated = ok
 	}
-	chunk := msgKeys[:min(deliveryLookupChunk, len(msgKeys))]
+	chunk := cs.msgKeys[:min(deliveryLookupChunk, len(cs.msgKeys))]
 	asked := make(map[string]bool, len(chunk))
 	for _, k := range chunk {
 		asked[k] = true
 	}
-	var convID string
-	mq := NewQuery().Where("createdAt", Gte(floor)).Where("meta."+DeliveryKeyMeta, keyFilter(chunk)).Limit(1)
+	checked := map[string]bool{} // conversations found not to be the create's
+	mq := NewQuery().Where("createdAt", Gte(floor)).Where("meta."+DeliveryKeyMeta, keyFilter(chunk)).Limit(deliveryLookupChunk)
 	resp, err = lookupPages(ctx, mq, s.r.client.Messages.List, messageIDOf, func(m *Message) (bool, error) {
 		if k, _ := m.Meta.Get(DeliveryKeyMeta).(string); !asked[k] {
 			return false, errKeyFilterIgnored
 		}
-		convID = m.Conversation.ID
-		return convID != "", nil
+		id := m.Conversation.ID
+		if id == "" || checked[id] {
+			return false, nil
+		}
+		if cs.since.IsZero() { // the SDK's own key: this create's message
+			c, _, err := s.Get(ctx, id, nil)
+			conv = c
+			return true, err
+		}
+		if dated && !m.CreatedAt.IsZero() && m.CreatedAt.Before(floor) {
+			return false, nil // stored before the create (a server that ignores the filter)
+		}
+		c, _, err := s.Get(ctx, id, nil)
+		if err != nil {
+			return false, err
+		}
+		ok, err := s.createdFor(ctx, c, cs)
+		if err != nil || !ok {
+			checked[id] = true
+			return false, err
+		}
+		if !dated {
+			return false, errCreateUndecided
+		}
+		conv = c
+		return true, nil
 	})
-	if err != nil || convID == "" {
+	if err != nil {
 		return nil, resp, err
 	}
-	return s.Get(ctx, convID, nil)
+	return conv, resp, nil
+}
+
+// serverClockOffset returns how far the server's clock is ahead of the
+// client's (negative: behind), as the Date of resp, received at answered,
+// shows it: never more than the true offset, as a Date is written before the
+// answer arrives and rounded down to the second. ok is false without a Date.
+func serverClockOffset(resp *Response, answered time.Time) (time.Duration, bool) {
+	if resp == nil || resp.Response == nil {
+		return 0, false
+	}
+	date, err := http.ParseTime(resp.Header.Get("Date"))
+	if err != nil {
+		return 0, false
+	}
+	return date.Sub(answered), true
+}
+
+// createdFor reports whether conv, found by caller-set keys of a create's
+// initial messages, can be the conversation the create appended them to: a
+// conversation of the create's organization (when both say) and, when the
+// create named a contact, that contact's (same e-mail address, or same
+// telephone number). A conversation without a contact cannot be one the
+// server appended to, and the contact's record is read when conv does not
+// hold it (one GET).
+func (s *ConversationsService) createdFor(ctx context.Context, conv *Conversation, cs createSearch) (bool, error) {
+	if cs.org != "" && conv.Organization.ID != "" && conv.Organization.ID != cs.org {
+		return false, nil
+	}
+	if cs.contact == nil {
+		return true, nil
+	}
+	if conv.Contact.ID == "" {
+		return false, nil
+	}
+	contact := conv.Contact.Value
+	if contact == nil {
+		var err error
+		if contact, _, err = s.r.client.Contacts.Get(ctx, conv.Contact.ID, nil); err != nil {
+			return false, err
+		}
+	}
+	return sameContact(cs.contact, &contact.Profile), nil
+}
+
+// sameContact reports whether the profiles share an e-mail address (case
+// ignored) or a telephone number (only its digits and '+' compared), the
+// identifiers by which the server matches an existing contact.
+func sameContact(want, got *ContactProfile) bool {
+	if e := strings.TrimSpace(want.Email); e != "" && strings.EqualFold(e, strings.TrimSpace(got.Email)) {
+		return true
+	}
+	phone := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r == '+' || r >= '0' && r <= '9' {
+				return r
+			}
+			return -1
+		}, s)
+	}
+	t := phone(want.Telephone)
+	return t != "" && t == phone(got.Telephone)
+}
+
+// contactIdentified returns the profile of the contact cc names, when it has
+// an identifier the server can match an existing contact by (an e-mail
+// address or a telephone number), and nil otherwise: only then may the server
+// append the initial messages to an existing conversation.
+func contactIdentified(cc *ConversationCreate) *ContactProfile {
+	if cc.Contact == nil {
+		return nil
+	}
+	p := &cc.Contact.Profile
+	if strings.TrimSpace(p.Email) == "" && strings.TrimSpace(p.Telephone) == "" {
+		return nil
+	}
+	return p
 }
 
 // ResolveCreate finds a conversation whose create ended in a
@@ -977,9 +1184,13 @@ func (s *ConversationsService) findCreated(ctx context.Context, key string, sinc
 //
 // The conversation is searched by its key alone, at any time. The message
 // keys find a conversation the server appended the initial messages to (an
-// existing contact's): they are searched from since on (zero: at any time),
-// moved back by as much as the Date of the server's answer shows its clock
-// behind the client's.
+// existing contact's): with since zero, at any time (keys the SDK made,
+// unique everywhere); otherwise a message counts only when it was stored
+// after since (the start of the create, in the client's clock) in the
+// server's clock, as the Date of the server's answer shows it. Keys the
+// caller set are unique within a conversation only: pass since for them.
+// A message found when the answer carries no Date cannot be placed in time:
+// the error then matches [ErrInvalidResponse].
 //
 // GET /v2/conversations?meta.chatshipperDeliveryKey={key}&createdAt=>=1970-01-01T00:00:00.000Z
 func (s *ConversationsService) ResolveCreate(ctx context.Context, key string, since time.Time, messageKeys ...string) (*Conversation, *Response, error) {
@@ -994,5 +1205,5 @@ func (s *ConversationsService) ResolveCreate(ctx context.Context, key string, si
 			return nil, nil, argError("messageKeys["+itoa(i)+"]", deliveryKeyRule)
 		}
 	}
-	return s.findCreated(ctx, key, since, messageKeys)
+	return s.findCreated(ctx, createSearch{key: key, msgKeys: messageKeys, since: since})
 }

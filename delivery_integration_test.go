@@ -856,3 +856,188 @@ func TestDeliveryCallerKeyCreateNotCountedTwice(t *testing.T) {
 		assert.Equal(t, []string{"one", "two", "three"}, storedTexts(srv, conv.ID))
 	})
 }
+
+// noDateTransport removes the Date header of every answer.
+type noDateTransport struct{ rt http.RoundTripper }
+
+func (d noDateTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := d.rt.RoundTrip(r)
+	if resp != nil {
+		resp.Header.Del("Date")
+	}
+	return resp, err
+}
+
+// TestDeliveryCreateCallerKeysFoundElsewhere: the caller-set keys of a
+// create's initial messages are unique within a conversation only, so after
+// an ambiguous create that stored nothing, another conversation holding a
+// message under the same key (stored the same instant) is never taken for
+// the create's: without a contact the server cannot have appended to an
+// existing conversation (the conversation's key decides alone), and with one
+// the conversation found must be that contact's. A 503 or a drop before
+// acting is sent again and makes the new conversation; a 500 is returned.
+func TestDeliveryCreateCallerKeysFoundElsewhere(t *testing.T) {
+	t.Parallel()
+	jane := &chatshipper.ContactCreate{Profile: chatshipper.ContactProfile{Email: "jane@example.com"}}
+	bob := &chatshipper.ContactCreate{Profile: chatshipper.ContactProfile{Email: "bob@example.com", Telephone: "+441134960999"}}
+	welcome := chatshipper.Chat("welcome").WithMeta(chatshipper.DeliveryKeyMeta, "welcome-1")
+	scenarios := []struct {
+		name    string
+		other   *chatshipper.ContactCreate // the contact of the conversation already holding the key (nil: none)
+		contact *chatshipper.ContactCreate // the create's contact
+	}{
+		{"no contact; key in another conversation", nil, nil},
+		{"contact; key in a conversation without contact", nil, jane},
+		{"contact; key in another contact's conversation", bob, jane},
+	}
+	faults := []struct {
+		name  string
+		fault chatshippertest.Fault
+		sent  bool // sent again: the create succeeds
+	}{
+		{"503", chatshippertest.Fault{Status: http.StatusServiceUnavailable}, true},
+		{"dropped before acting", chatshippertest.Fault{Drop: chatshippertest.DropBefore}, true},
+		{"500", chatshippertest.Fault{Status: http.StatusInternalServerError}, false},
+	}
+	for _, sc := range scenarios {
+		for _, fc := range faults {
+			t.Run(sc.name+"/"+fc.name, func(t *testing.T) {
+				t.Parallel()
+				synctest.Test(t, func(t *testing.T) {
+					srv := chatshippertest.NewInProcessServer(t, chatshippertest.WithRateLimit(0))
+					c := deliveryClient(t, srv, chatshipper.WithLoopGuard(false))
+					ctx := context.Background()
+					other, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Name: "other", Contact: sc.other,
+						Messages: []chatshipper.MessageInput{welcome}})
+					require.NoError(t, err)
+					before := len(srv.List("conversations"))
+
+					f := fc.fault
+					f.Method, f.PathPrefix, f.Count = http.MethodPost, "/v2/conversations", 1
+					srv.InjectFault(f)
+					conv, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Name: "new", Contact: sc.contact,
+						Messages: []chatshipper.MessageInput{welcome}})
+					assert.Equal(t, []string{"welcome"}, storedTexts(srv, other.ID), "the other conversation untouched")
+					if !fc.sent {
+						require.ErrorIs(t, err, chatshipper.ErrServer)
+						assert.NotErrorIs(t, err, chatshipper.ErrDeliveryUnknown)
+						assert.Nil(t, conv)
+						assert.Len(t, srv.List("conversations"), before, "nothing created")
+						return
+					}
+					require.NoError(t, err)
+					require.NotNil(t, conv)
+					assert.NotEqual(t, other.ID, conv.ID, "not the other conversation")
+					assert.Len(t, srv.List("conversations"), before+1, "one conversation created")
+					assert.Equal(t, []string{"welcome"}, storedTexts(srv, conv.ID))
+				})
+			})
+		}
+	}
+}
+
+// TestDeliveryCreateCallerKeysWithoutDate: a server whose answers carry no
+// Date gives no clock to place a message found by a caller-set key before or
+// after the create, so a create found only that way is a
+// *DeliveryUnknownError, never a guess; found nowhere, it was not created
+// and is sent again.
+func TestDeliveryCreateCallerKeysWithoutDate(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		drop    chatshippertest.DropMode
+		unknown bool
+	}{
+		{"dropped after acting: unknown", chatshippertest.DropAfter, true},
+		{"dropped before acting: sent again", chatshippertest.DropBefore, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				srv := chatshippertest.NewInProcessServer(t, chatshippertest.WithRateLimit(0))
+				c := wrappedClient(t, srv, srv.Token, func(rt http.RoundTripper) http.RoundTripper { return noDateTransport{rt: rt} },
+					chatshipper.WithLoopGuard(false))
+				ctx := context.Background()
+				jane := &chatshipper.ContactCreate{Profile: chatshipper.ContactProfile{Email: "jane@example.com"}}
+				first, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Contact: jane,
+					Messages: []chatshipper.MessageInput{chatshipper.Chat("first")}})
+				require.NoError(t, err)
+				time.Sleep(time.Minute)
+
+				srv.InjectFault(chatshippertest.Fault{Method: http.MethodPost, PathPrefix: "/v2/conversations", Count: 1, Drop: tc.drop})
+				conv, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Contact: jane,
+					Messages: []chatshipper.MessageInput{chatshipper.Chat("hello").WithMeta(chatshipper.DeliveryKeyMeta, "hello-1")}})
+				assert.Equal(t, []string{"first", "hello"}, storedTexts(srv, first.ID), "stored once")
+				if !tc.unknown {
+					require.NoError(t, err)
+					assert.Equal(t, first.ID, conv.ID)
+					return
+				}
+				var du *chatshipper.DeliveryUnknownError
+				require.ErrorAs(t, err, &du)
+				assert.ErrorIs(t, du.LookupErr, chatshipper.ErrInvalidResponse)
+				assert.Equal(t, []string{"hello-1"}, du.Keys)
+				assert.Nil(t, conv)
+			})
+		})
+	}
+}
+
+// TestDeliveryCreateCallerKeysStoredBefore: a message under a caller-set key
+// of the create's, stored before the create started (here a minute before,
+// in the contact's own conversation), is not taken for the create's, on a
+// server that filters by createdAt and on one that ignores the filter: the
+// create that stored nothing is sent again (the server appends to the
+// contact's conversation), and a 500 is returned as it is.
+func TestDeliveryCreateCallerKeysStoredBefore(t *testing.T) {
+	t.Parallel()
+	for _, ignoreFilter := range []bool{false, true} {
+		for _, status := range []int{http.StatusServiceUnavailable, http.StatusInternalServerError} {
+			t.Run(fmt.Sprintf("ignore createdAt=%v/%d", ignoreFilter, status), func(t *testing.T) {
+				t.Parallel()
+				synctest.Test(t, func(t *testing.T) {
+					srv := chatshippertest.NewInProcessServer(t, chatshippertest.WithRateLimit(0))
+					c := wrappedClient(t, srv, srv.Token, func(rt http.RoundTripper) http.RoundTripper {
+						if !ignoreFilter {
+							return rt
+						}
+						return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+							if r.Method == http.MethodGet && r.URL.Path == "/v2/messages" {
+								q := r.URL.Query() // the createdAt filter made to exclude nothing
+								q.Set("createdAt", ">=1970-01-01T00:00:00.000Z")
+								r = r.Clone(r.Context())
+								r.URL.RawQuery = q.Encode()
+							}
+							return rt.RoundTrip(r)
+						})
+					}, chatshipper.WithLoopGuard(false))
+					ctx := context.Background()
+					jane := &chatshipper.ContactCreate{Profile: chatshipper.ContactProfile{Email: "jane@example.com"}}
+					welcome := chatshipper.Chat("welcome").WithMeta(chatshipper.DeliveryKeyMeta, "welcome-1")
+					first, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Contact: jane,
+						Messages: []chatshipper.MessageInput{welcome}})
+					require.NoError(t, err)
+					time.Sleep(time.Minute)
+
+					srv.InjectFault(chatshippertest.Fault{Method: http.MethodPost, PathPrefix: "/v2/conversations", Count: 1, Status: status})
+					conv, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Contact: jane,
+						Messages: []chatshipper.MessageInput{welcome}})
+					if status == http.StatusInternalServerError {
+						require.ErrorIs(t, err, chatshipper.ErrServer)
+						assert.Nil(t, conv)
+						assert.Equal(t, []string{"welcome"}, storedTexts(srv, first.ID))
+						return
+					}
+					require.NoError(t, err)
+					assert.Equal(t, first.ID, conv.ID, "the contact's conversation, appended to")
+					assert.Equal(t, []string{"welcome", "welcome"}, storedTexts(srv, first.ID), "sent again")
+				})
+			})
+		}
+	}
+}
+
+// roundTripFunc is an http.RoundTripper made of a function.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -74,6 +74,9 @@ type mockSend struct {
 	// X-Total, X-Per-Page and Link; "total", "link" or "perpage" only that
 	// one; "none" none of them.
 	pageHeaders string
+	// answer, when set, rewrites what a 2xx POST answers (the messages
+	// stored, in the order sent).
+	answer func([]map[string]any) []map[string]any
 }
 
 type mockPost struct {
@@ -120,6 +123,9 @@ func (m *mockSend) register(mt *httpmock.MockTransport) {
 				resp.Header.Set("Retry-After", p.retryAfter)
 			}
 			return resp, nil
+		}
+		if m.answer != nil {
+			out = m.answer(out)
 		}
 		var body []byte
 		if len(out) == 1 && len(b) > 0 && b[0] == '{' {
@@ -332,16 +338,18 @@ func TestDeliveryKeyNeverNumeric(t *testing.T) {
 func TestDeliveryKeysDoNotChangeLoopGuard(t *testing.T) {
 	t.Parallel()
 	msgs := func() []MessageInput { return []MessageInput{Chat("hello"), Chat("x").WithMeta("a", 1)} }
-	plain, err := loopBatch(msgs())
-	require.NoError(t, err)
-	keyed, _ := withDeliveryKeys(msgs())
-	got, err := loopBatch(keyed)
-	require.NoError(t, err)
-	assert.Equal(t, plain, got)
-	other, _ := withDeliveryKeys(msgs())
-	got2, err := loopBatch(other)
-	require.NoError(t, err)
-	assert.Equal(t, got, got2)
+	for _, rule := range []IdenticalBy{IdenticalByText, IdenticalByTextMeta, IdenticalByTypeTextMeta} {
+		plain, err := loopBatch(msgs(), rule)
+		require.NoError(t, err)
+		keyed, _ := withDeliveryKeys(msgs())
+		got, err := loopBatch(keyed, rule)
+		require.NoError(t, err)
+		assert.Equal(t, plain, got)
+		other, _ := withDeliveryKeys(msgs())
+		got2, err := loopBatch(other, rule)
+		require.NoError(t, err)
+		assert.Equal(t, got, got2)
+	}
 }
 
 // TestDeliveryUnkeyedSetCommand: a "/set" command has no key, so an
@@ -691,4 +699,60 @@ func TestDeliveryCreateNonNetworkErrorFailsAtOnce(t *testing.T) {
 		assert.Zero(t, mt.GetCallCountInfo()["GET "+testBase+"conversations"], "no lookup")
 		assert.Zero(t, time.Since(start), "no wait")
 	})
+}
+
+// TestDeliveryAnswerInCallerOrder: a send returns its messages in the order
+// the caller gave them, whatever order the server's answer lists them in
+// (placed by delivery key); messages whose key the answer does not show
+// keep the server's order in the positions left.
+func TestDeliveryAnswerInCallerOrder(t *testing.T) {
+	t.Parallel()
+	reverse := func(out []map[string]any) []map[string]any {
+		r := make([]map[string]any, 0, len(out))
+		for i := len(out) - 1; i >= 0; i-- {
+			r = append(r, out[i])
+		}
+		return r
+	}
+	stripMeta := func(out []map[string]any) []map[string]any {
+		r := make([]map[string]any, len(out))
+		for i, msg := range out {
+			r[i] = maps.Clone(msg)
+			delete(r[i], "meta")
+		}
+		return r
+	}
+	tests := []struct {
+		name   string
+		msgs   []MessageInput
+		answer func([]map[string]any) []map[string]any
+		want   []string
+	}{
+		{"in order", chats("a", "b", "c"), nil, []string{"a", "b", "c"}},
+		{"reversed: caller's order", chats("a", "b", "c"), reverse, []string{"a", "b", "c"}},
+		{"reversed, caller keys: caller's order",
+			[]MessageInput{Chat("a").WithMeta(DeliveryKeyMeta, "k-a"), Chat("b"), Chat("c").WithMeta(DeliveryKeyMeta, "k-c")},
+			reverse, []string{"a", "b", "c"}},
+		{"reversed, a /set without key keeps the place left",
+			[]MessageInput{Chat("a"), SetMeta("stage", "two"), Chat("c")},
+			reverse, []string{"a", "/set stage two", "c"}},
+		{"no keys in the answer: server's order", chats("a", "b", "c"),
+			func(out []map[string]any) []map[string]any { return stripMeta(reverse(out)) }, []string{"c", "b", "a"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, mt := newTestClient(t)
+			m := &mockSend{answer: tt.answer}
+			m.register(mt)
+			got, _, err := c.Conversations.Send(context.Background(), convID, tt.msgs...)
+			require.NoError(t, err)
+			var gotTexts []string
+			for _, msg := range got {
+				gotTexts = append(gotTexts, msg.Text)
+			}
+			assert.Equal(t, tt.want, gotTexts)
+			assert.Len(t, m.bodies, 1, "one POST")
+		})
+	}
 }

@@ -103,11 +103,15 @@
 //
 // Retry-After (seconds or an HTTP date, on a 429, 502, 503 or 504) is a
 // floor, never shortened: the client waits at least that long before the
-// next attempt. When it is longer than the longest wait the client is willing
+// next attempt. A date is a moment on the server's clock, so it is measured
+// from the Date header of the same answer, not from the client's clock: a
+// server whose clock is hours ahead or behind asks for the same wait. When it is longer than the longest wait the client is willing
 // to make ([WithRetryWait]'s max, 30 s by default), the call does not retry
 // and returns at once, a 429 as [*RateLimitError] with RetryAfter set, so the
-// caller can schedule the work for later. A 429's Retry-After also pauses the
-// shared rate limiter for all of it. Without Retry-After the wait grows
+// caller can schedule the work for later. Seconds are read whatever their
+// number of digits; a value beyond 24 hours (even one too large for any
+// integer) counts as 24 hours, never as no Retry-After. A 429's Retry-After
+// also pauses the shared rate limiter for all of it. Without Retry-After the wait grows
 // exponentially with full jitter. [WithMaxRetries] sets the number of retries
 // (default 3). Cancelling the context ends a call at once, also while it
 // waits between retries.
@@ -198,6 +202,12 @@
 // stored ones: nothing is lost or doubled, but those messages then follow the
 // later one.
 //
+// The messages a send returns are in the order the caller gave them, whatever
+// order the server's answer lists them in: each is placed by its delivery key
+// (the docs do not say in which order a batch's answer comes). Messages whose
+// key the answer does not show (a "/set" command without one; a server that
+// leaves meta out) take the places left, in the server's order.
+//
 // Creates: after an ambiguous Create the conversation is looked up by its key
 // (GET /v2/conversations?meta.chatshipperDeliveryKey={key}&createdAt=>=1970-01-01T00:00:00.000Z:
 // the API wants an indexed filter beside a meta filter, and the key decides
@@ -205,14 +215,26 @@
 // clock would miss a conversation stored by a server whose clock is behind).
 // When the server appended the messages to an existing contact's
 // conversation, it is found by the keys of its initial messages (GET
-// /v2/messages with createdAt): by the SDK's own keys at any time, or, when
-// every initial message carries a caller-set key (unique within a
-// conversation only), from an hour before the create on, moved back by as
-// much as the Date of the server's answer shows its clock behind the
-// client's. Found, the conversation is returned and any initial message
-// missing from it is sent; not found, the create is sent again within the
-// budget. A failed lookup gives a *DeliveryUnknownError with ConversationKey
-// and Since, for [ConversationsService.ResolveCreate].
+// /v2/messages with createdAt): by the SDK's own keys at any time. When every
+// initial message carries a caller-set key, those keys are unique within a
+// conversation only, and another conversation may hold a message under one
+// of them; so they are searched only for a create naming a contact by e-mail
+// or telephone (without one, the server cannot append to an existing
+// conversation, and the conversation's key decides alone), and a
+// conversation found by them is taken only when (1) the message was stored
+// after the create started, in the server's clock (the start moved by the
+// server's Date against the client's clock, whichever way they disagree), and
+// (2) it is that contact's conversation (same e-mail address or telephone
+// number; one GET of the contact when needed), in the create's organization
+// when it names one. A server whose answers carry no Date gives no clock to
+// tell: a message found that way is a *DeliveryUnknownError, never a guess.
+// Left open: the Date has a resolution of one second, so a message under the
+// same key stored in that contact's conversation within about a second
+// before the create counts as the create's; one initial message without a
+// caller-set key (found by the SDK's own key) closes that too. Found, the conversation is returned and any initial message missing
+// from it is sent; not found, the create is sent again within the budget. A
+// failed lookup gives a *DeliveryUnknownError with ConversationKey and Since,
+// for [ConversationsService.ResolveCreate].
 //
 // "/set" commands (SetMeta, SetMetaValues) carry no key: the server merges a
 // command's meta into the conversation's meta, where a key would stay. Such a
@@ -386,7 +408,11 @@
 // order is refused: the walk ends with an error matching ErrInvalidResponse
 // before any item of that page is yielded. A page shorter than the limit is
 // the last only when neither X-Total nor a next link says more remain (a
-// server may cap its pages below the limit, and say so in X-Per-Page).
+// server may cap its pages below the limit, and say so in X-Per-Page). A
+// short page that comes with none of X-Total, Link and X-Per-Page is never
+// taken for the end: a server may cap its pages without saying so, so the
+// walk asks for the next page and ends when it is empty. A server that
+// sends no paging headers costs one more request at the end of a walk.
 //
 // Walk returns the same walk as a value that tells its progress from the list
 // headers, without extra requests: Total (from X-Total), Page and Count, read
@@ -500,8 +526,12 @@
 // The loop guard mirrors both limits before a message is sent: Create with
 // messages, Send and Command refuse a batch that would break one with
 // *LoopLimitError (errors.Is(err, ErrLoopLimit)), naming the limit and when it
-// frees, and send nothing. A server 429 that names a loop limit is returned as
-// the same error type (FromServer set) and never retried.
+// frees, and send nothing. A send with caller-set keys (see "Exactly-once
+// delivery") looks them up first: the messages already stored are returned
+// and not counted again, and only the others are checked and counted, so a
+// repeated send of stored work is never refused by the guard. A server 429
+// that names a loop limit is returned as the same error type (FromServer set)
+// and never retried.
 //
 // The limits apply to messages created as a bot user, so by default the guard
 // applies only when the client's user is a bot: the token's role claim, else
@@ -513,7 +543,8 @@
 // off. WithLoopGuardConfig changes the limits.
 //
 // The guard counts what the server counts. The docs leave some points open;
-// the guard and the chatshippertest fake take the same reading:
+// the guard takes these readings (the chatshippertest fake the same, except
+// that its default reading of identical compares type, text and meta):
 //
 //   - A message with role agent or contact (a relayed consumer message, a bot
 //     speaking to the consumer as an agent, an agent's reply) is a reply, not
@@ -523,14 +554,30 @@
 //     getting messages, populated conversations), from webhook events, and
 //     from Client.ObserveReply and Client.ObserveMessages. Identical counts
 //     survive replies.
-//   - Identical means the same type, text and meta, meta compared as the
-//     server reads the JSON back (key order and number spelling do not
-//     matter). A message whose meta cannot be encoded is refused with an
+//   - What makes two messages identical is not documented: a server may
+//     compare the text alone, the text and meta, or the type, text and meta.
+//     The guard takes the strictest reading by default, the same text
+//     ([IdenticalByText]), so it never lets a bot through to a block the
+//     server would impose, whatever the server compares; the price is that
+//     a ninth message with the same text but another type or meta within 3
+//     minutes is refused even by a server that would take it.
+//     LoopGuardConfig.IdenticalBy sets the server's reading when it is
+//     known ([IdenticalByTextMeta], [IdenticalByTypeTextMeta], the
+//     chatshippertest fake's default). Meta is compared as the server reads
+//     the JSON back (key order and number spelling do not matter). A
+//     message whose meta cannot be encoded is refused with an
 //     *ArgumentError before it is counted.
 //   - The initial messages of Create count like any other, in order; a batch
 //     is all or nothing.
 //   - A message sent at t counts until t+window: at exactly t+window it no
 //     longer does.
+//   - The guard counts on the client's clock; the replies it reads carry the
+//     server's (createdAt), which may be hours off. It places them on its
+//     own clock by the Date header of the server's answers, at the earliest
+//     moment they can have been (Date has whole seconds, so a reply may be
+//     placed up to a second and a round trip early) and never in the
+//     future: a reply frees at most the messages sent before it, and the
+//     bot's messages of the second before a reply may stay counted.
 //
 // A message counts from the moment it is sent, and stops counting when the
 // request provably did not create it: it never left the machine (a dial
@@ -725,4 +772,40 @@
 //	c, err := srv.NewClient() // its URL and bot token, with WithRateLimit(0)
 //
 // Keep them on in tests of rate limiting itself.
+//
+// # Which servers the promises hold against
+//
+// The API documentation leaves open how long a page is, whether an id
+// compares with "id=>", which paging headers come, what the server's clock
+// says, what its error messages quote, what its Retry-After looks like, what
+// makes two messages identical, and how late, in what order and how often
+// webhooks arrive. The chatshippertest fake can be each of those servers
+// (chatshippertest.Profiles), and the SDK's own test suite (TestPromises,
+// `go test -run TestPromises -v .` prints the matrix) runs every promise of
+// this manual under every profile that bears on it: exactly-once sends and
+// creates, caller keys, walks, refusal before I/O, the limiter and the
+// window per address, Retry-After, the loop guard, secrets, record and
+// replay, webhook duplicates and ordering. Where a promise cannot hold
+// against a server the documentation allows, this manual says so and the
+// suite checks what is promised instead:
+//
+//   - A walk changed by its own loop (items leaving the query, deleted)
+//     sees every item once only on a server that honours "id=>"; on one that
+//     ignores, refuses or empties it the walk goes by offset and skips items
+//     as a walk by offset does (see Pagination), never yields one twice, and
+//     may end with ErrInvalidResponse rather than repeat an item. Walk
+//     again until the query is empty, or sort on a field the loop does not
+//     change, where that matters.
+//   - The loop guard reads "identical" as the same text by default, which
+//     refuses some messages a server comparing meta or type would take (see
+//     Rate limits and the loop guard); with LoopGuardConfig.IdenticalBy set
+//     to the server's reading it refuses exactly what that server refuses.
+//     A reply read from a server whose clock is off is placed to the
+//     second, so the bot's messages of the second before it may stay
+//     counted.
+//   - With the client's limiter off (WithRateLimit(0)) a server's 429s are
+//     retried as they say: without Retry-After, after the exponential
+//     backoff, which a burst may use up (*RateLimitError); with a Retry-After
+//     over the longest wait, at once as *RateLimitError. With the limiter on,
+//     as by default, the client does not meet them.
 package chatshipper

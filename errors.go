@@ -109,7 +109,8 @@ func (e *ErrorResponse) Is(target error) bool {
 // up, or at once when its Retry-After is longer than the longest retry wait
 // (WithRetryWait). It unwraps to the *ErrorResponse, so errors.Is(err, ErrRateLimited) holds.
 type RateLimitError struct {
-	// RetryAfter is how long the server asked to wait (zero when it did not say).
+	// RetryAfter is how long the server asked to wait (zero when it did not
+	// say; at most 24 h, which also stands for any longer value).
 	RetryAfter time.Duration
 	// Attempts is how many times the request was sent.
 	Attempts int

@@ -81,15 +81,23 @@ func TestConversationsListIterRequestCounts(t *testing.T) {
 				// request; when that is the first page asked by key, its
 				// empty answer is checked with the page at the next offset
 				// (a server that ignores the key filter answers nothing).
+				// A short last page without any paging header needs one
+				// more too (the server may cap its pages and not say so):
+				// by key, or, after the first page, by offset (an empty
+				// first key page would need the offset check as well).
 				var want []string
 				for i := range max((n+199)/200, 1) {
 					want = append(want, fmt.Sprintf("id=%d", i*200))
 				}
 				switch {
-				case withTotal:
+				case withTotal, n == 0:
 				case n == 200:
 					want = append(want, "id=200", "offset=200")
-				case n > 0 && n%200 == 0:
+				case n%200 == 0:
+					want = append(want, fmt.Sprintf("id=%d", n))
+				case n < 200:
+					want = append(want, fmt.Sprintf("offset=%d", n))
+				default:
 					want = append(want, fmt.Sprintf("id=%d", n))
 				}
 				require.Len(t, queries, len(want))

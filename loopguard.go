@@ -18,8 +18,8 @@ type LoopLimitKind string
 // The two bot loop limits of the API (https://developers.chatshipper.com/docs/api-introduction, Rate Limiting). Unknown kinds
 // from future servers survive as plain strings.
 const (
-	// LoopLimitIdentical is the limit of 8 identical messages (same type,
-	// text and meta) in one conversation within 3 minutes.
+	// LoopLimitIdentical is the limit of 8 identical messages in one
+	// conversation within 3 minutes (what identical means: see IdenticalBy).
 	LoopLimitIdentical LoopLimitKind = "identical"
 	// LoopLimitConsecutive is the limit of 20 consecutive bot messages in
 	// one conversation per hour, lifted when an agent or the contact replies.
@@ -113,12 +113,43 @@ type LoopGuardConfig struct {
 	// ConsecutiveWindow is the span over which consecutive messages are
 	// counted.
 	ConsecutiveWindow time.Duration
+	// IdenticalBy is what makes two bot messages identical for the
+	// Identical limit. The zero value, IdenticalByText, is the strictest
+	// reading: see IdenticalBy.
+	IdenticalBy IdenticalBy
 	// MaxConversations bounds the memory of the default in-memory store:
 	// beyond it the least recently used conversation is forgotten, and its
 	// counts with it. It does not apply to a store set with
 	// WithLoopGuardStore.
 	MaxConversations int
 }
+
+// IdenticalBy says which parts of a bot message make it identical to another
+// for the limit of identical messages. The API documentation limits bots to
+// "8 identical messages in a single conversation within a 3-minute
+// timespan" without saying what identical means
+// (https://developers.chatshipper.com/docs/api-introduction, Rate Limiting):
+// a server may compare the text alone, the text and meta, or the type, text
+// and meta. Each reading takes more messages for identical than the next, so
+// the guard's default, IdenticalByText, refuses whatever any of them would
+// block: it never lets a bot run into the server's hour-long block, at the
+// cost of refusing, for a server that also compares meta or type, a ninth
+// message with the same text but other meta or type within the window. A
+// bot that knows its server's reading sets it in LoopGuardConfig. The
+// delivery key (DeliveryKeyMeta) never counts, and an empty meta is no meta.
+type IdenticalBy uint8
+
+const (
+	// IdenticalByText takes messages with the same text as identical,
+	// whatever their type and meta (the default).
+	IdenticalByText IdenticalBy = iota
+	// IdenticalByTextMeta compares the text and the meta (as the server
+	// reads the JSON back: key order and number spelling do not matter).
+	IdenticalByTextMeta
+	// IdenticalByTypeTextMeta compares the type (chat when empty), the text
+	// and the meta.
+	IdenticalByTypeTextMeta
+)
 
 // limits returns cfg's limits with the defaults applied.
 func (cfg LoopGuardConfig) limits() LoopLimits {
@@ -159,9 +190,10 @@ const (
 // (with another store), and replies it is not told about, are not counted.
 // A nil *loopGuard allows everything.
 type loopGuard struct {
-	mode   loopGuardMode
-	limits LoopLimits
-	store  LoopGuardStore
+	mode      loopGuardMode
+	limits    LoopLimits
+	identical IdenticalBy
+	store     LoopGuardStore
 
 	lookup  sync.Mutex // one role lookup at a time
 	mu      sync.Mutex
@@ -188,5 +220,5 @@ func newLoopGuard(mode loopGuardMode, cfg LoopGuardConfig, store LoopGuardStore)
 	if store == nil {
 		store = NewLoopGuardMemoryStore(cfg.MaxConversations)
 	}
-	return &loopGuard{mode: mode, limits: cfg.limits(), store: store}
+	return &loopGuard{mode: mode, limits: cfg.limits(), identical: cfg.IdenticalBy, store: store}
 }

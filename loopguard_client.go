@@ -69,10 +69,10 @@ func WithLoopGuardStore(store LoopGuardStore) Option {
 func isReply(role Role) bool { return role == RoleAgent || role == RoleContact }
 
 // loopBatch describes msgs for the loop guard: a content hash for each bot
-// message (same type, text and meta: same hash) and a reply marker for each
-// message sent with role agent or contact. A message whose meta cannot be
-// encoded is refused with an *ArgumentError.
-func loopBatch(msgs []MessageInput) ([]LoopMessage, error) {
+// message (identical as rule reads it: same hash) and a reply marker for
+// each message sent with role agent or contact. A message whose meta cannot
+// be encoded is refused with an *ArgumentError, whatever the rule.
+func loopBatch(msgs []MessageInput, rule IdenticalBy) ([]LoopMessage, error) {
 	out := make([]LoopMessage, len(msgs))
 	for i := range msgs {
 		m := &msgs[i]
@@ -80,7 +80,7 @@ func loopBatch(msgs []MessageInput) ([]LoopMessage, error) {
 			out[i] = LoopMessage{Reply: true}
 			continue
 		}
-		h, err := loopHash(m)
+		h, err := loopHash(m, rule)
 		if err != nil {
 			return nil, argError("messages["+itoa(i)+"].meta", "cannot be encoded as JSON: %v", err)
 		}
@@ -89,10 +89,12 @@ func loopBatch(msgs []MessageInput) ([]LoopMessage, error) {
 	return out, nil
 }
 
-// loopHash is the identical-message key of m: a hash of its type (chat when
-// empty), its text and its meta as the server reads it back (a JSON object:
-// key order, number spelling and an empty versus absent meta do not matter).
-func loopHash(m *MessageInput) (string, error) {
+// loopHash is the identical-message key of m under rule: a hash of its type
+// (chat when empty), its text and its meta as the server reads it back (a
+// JSON object: key order, number spelling and an empty versus absent meta do
+// not matter), leaving out what rule does not compare. The meta is encoded
+// under every rule, so that meta the server could not read is refused.
+func loopHash(m *MessageInput, rule IdenticalBy) (string, error) {
 	typ := m.Type
 	if typ == "" {
 		typ = MessageTypeChat
@@ -111,7 +113,16 @@ func loopHash(m *MessageInput) (string, error) {
 			return "", err
 		}
 	}
-	b, err := json.Marshal([]any{typ, m.Text, meta})
+	var parts []any
+	switch rule {
+	case IdenticalByTypeTextMeta:
+		parts = []any{typ, m.Text, meta}
+	case IdenticalByTextMeta:
+		parts = []any{m.Text, meta}
+	default:
+		parts = []any{m.Text}
+	}
+	b, err := json.Marshal(parts)
 	if err != nil {
 		return "", err
 	}

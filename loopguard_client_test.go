@@ -508,3 +508,58 @@ func TestLoopGuardNotCountedWhenFoundByCallerKey(t *testing.T) {
 		require.ErrorIs(t, err, ErrLoopLimit)
 	})
 }
+
+// TestLoopGuardAtLimitReturnsStoredByCallerKey: with the guard's limits
+// reached, sending again messages whose caller-set keys are already stored
+// returns them, with no POST and no refusal: the caller keys are looked up
+// before the guard reserves, and only what is to be sent is reserved. A new
+// message is still refused, before its POST.
+func TestLoopGuardAtLimitReturnsStoredByCallerKey(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		cfg  LoopGuardConfig
+		msg  func(i int) MessageInput
+	}{
+		{"identical", LoopGuardConfig{Identical: 3}, func(i int) MessageInput {
+			return Chat("same").WithMeta(DeliveryKeyMeta, fmt.Sprintf("k%d", i))
+		}},
+		{"consecutive", LoopGuardConfig{Consecutive: 3}, func(i int) MessageInput {
+			return Chat(fmt.Sprintf("m%d", i)).WithMeta(DeliveryKeyMeta, fmt.Sprintf("k%d", i))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				c, mt := newTestClient(t, WithRateLimit(0), WithLoopGuard(true), WithLoopGuardConfig(tt.cfg))
+				m := &mockSend{}
+				m.register(mt)
+				ctx := context.Background()
+				for i := 1; i <= 3; i++ {
+					_, _, err := c.Conversations.Send(ctx, convID, tt.msg(i))
+					require.NoError(t, err)
+				}
+				require.Len(t, m.bodies, 3)
+				// The same three again, one by one and as a batch: all stored.
+				for i := 1; i <= 3; i++ {
+					got, _, err := c.Conversations.Send(ctx, convID, tt.msg(i))
+					require.NoError(t, err, "stored k%d is returned, not refused", i)
+					require.Len(t, got, 1)
+					assert.Equal(t, fmt.Sprintf("k%d", i), got[0].Meta.Get(DeliveryKeyMeta))
+				}
+				got, _, err := c.Conversations.Send(ctx, convID, tt.msg(1), tt.msg(2), tt.msg(3))
+				require.NoError(t, err)
+				assert.Len(t, got, 3)
+				assert.Len(t, m.bodies, 3, "nothing sent again")
+				// A fourth is refused by the guard before its POST; with a
+				// stored one beside it, the batch is refused too.
+				_, _, err = c.Conversations.Send(ctx, convID, tt.msg(4))
+				require.ErrorIs(t, err, ErrLoopLimit)
+				_, _, err = c.Conversations.Send(ctx, convID, tt.msg(1), tt.msg(4))
+				require.ErrorIs(t, err, ErrLoopLimit)
+				assert.Len(t, m.bodies, 3, "refused before the POST")
+			})
+		})
+	}
+}

@@ -21,7 +21,9 @@ type diffStats struct {
 }
 
 // TestLoopGuardAgreesWithServer runs random sequences of sends against the
-// fake server, with the guard on for the bot's client, and checks that the
+// fake server, with the guard on for the bot's client and set to the fake's
+// default reading of "identical" (type, text and meta; TestPromises covers
+// the other readings and the guard's stricter default), and checks that the
 // guard refuses a batch exactly when the fake answers it with a loop-limit
 // 429. Senders: the bot (bot messages, relayed contact messages, messages
 // with role agent), and an agent through its own client, whose replies reach
@@ -42,9 +44,9 @@ func TestLoopGuardAgreesWithServer(t *testing.T) {
 		seqs   int
 		maxGap time.Duration
 	}{
-		{"documented limits", chatshipper.LoopGuardConfig{}, 300, 40 * time.Second},
+		{"documented limits", chatshipper.LoopGuardConfig{IdenticalBy: chatshipper.IdenticalByTypeTextMeta}, 300, 40 * time.Second},
 		{"small limits", chatshipper.LoopGuardConfig{Identical: 3, IdenticalWindow: 20 * time.Second,
-			Consecutive: 5, ConsecutiveWindow: time.Minute}, 2000, 8 * time.Second},
+			Consecutive: 5, ConsecutiveWindow: time.Minute, IdenticalBy: chatshipper.IdenticalByTypeTextMeta}, 2000, 8 * time.Second},
 	}
 	if testing.Short() || raceEnabled {
 		for i := range configs {

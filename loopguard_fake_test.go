@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -49,6 +50,9 @@ func loopClient(t *testing.T, srv *chatshippertest.Server, token string, opts ..
 		// tracking, whose lookups would settle those outcomes. (Both the
 		// fake and the guard leave delivery keys out of the identical count.)
 		chatshipper.WithDeliveryTracking(false),
+		// The fake's default reading of "identical" (type, text and meta);
+		// the guard's own default, the text alone, is stricter.
+		chatshipper.WithLoopGuardConfig(chatshipper.LoopGuardConfig{IdenticalBy: chatshipper.IdenticalByTypeTextMeta}),
 	}, opts...)
 	c, err := chatshipper.NewClient(token, all...)
 	require.NoError(t, err)
@@ -379,4 +383,120 @@ func (f *flakyTokens) Token(context.Context) (string, error) {
 		return "", errors.New("refresh failed")
 	}
 	return f.token, nil
+}
+
+// A reply the guard reads from a server whose clock is off (here 2 h) is
+// placed on the client's clock by the Date of the server's answers: heard
+// late, as from a late webhook, it frees the bot's messages sent before it
+// and no others. The bot sent 12 messages, the agent replied, the bot sent 5
+// more and then heard of the reply: 15 more fit, the 16th is refused by the
+// guard (before, a server ahead freed all 17, so the 16th reached the
+// server and was blocked there; a server behind freed none, so the guard
+// refused the 4th).
+func TestLoopGuardRepliesOnTheServersClock(t *testing.T) {
+	t.Parallel()
+	for _, skew := range []time.Duration{2 * time.Hour, -2 * time.Hour, 0} {
+		t.Run(skew.String(), func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				srv := chatshippertest.NewInProcessServer(t, chatshippertest.WithRateLimit(0), chatshippertest.WithClockSkew(skew))
+				bot, _ := loopClient(t, srv, srv.Token)
+				agent, _ := loopClient(t, srv, srv.AgentToken)
+				ctx := context.Background()
+				id := newConversation(t, bot)
+				n := 0
+				send := func() error {
+					n++
+					_, _, err := bot.Conversations.Send(ctx, id, chatshipper.Chat(fmt.Sprint("message ", n)))
+					return err
+				}
+				for range 12 {
+					require.NoError(t, send())
+				}
+				time.Sleep(5 * time.Second)
+				reply, _, err := agent.Conversations.Send(ctx, id, chatshipper.Chat("An agent here"))
+				require.NoError(t, err)
+				time.Sleep(5 * time.Second)
+				for range 5 {
+					require.NoError(t, send())
+				}
+				bot.ObserveMessages(reply...)
+				more := 0
+				for {
+					err := send()
+					if err != nil {
+						var le *chatshipper.LoopLimitError
+						require.ErrorAs(t, err, &le)
+						require.False(t, le.FromServer, "the guard let through a message the server blocked")
+						break
+					}
+					more++
+				}
+				assert.Equal(t, 15, more, "20 consecutive messages after the reply")
+			})
+		})
+	}
+}
+
+// The API does not say what makes two messages identical. By default the
+// guard takes the same text for identical, the strictest reading, so that
+// it refuses the ninth message with one text in 3 minutes whatever the
+// server compares: a server comparing the text alone would otherwise block
+// the bot for an hour on messages that differ in meta or type. Told the
+// server's reading, the guard lets through what that server takes.
+func TestLoopGuardIdenticalReadings(t *testing.T) {
+	t.Parallel()
+	nine := func() []chatshipper.MessageInput {
+		var out []chatshipper.MessageInput
+		for i := range 9 {
+			m := chatshipper.Chat("Are you still there?").WithMeta("n", i)
+			if i%2 == 1 {
+				m = chatshipper.Card("Are you still there?").WithMeta("n", i)
+			}
+			out = append(out, m)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name   string
+		server chatshippertest.IdenticalBy
+		guard  chatshipper.IdenticalBy
+	}{
+		{"text", chatshippertest.IdenticalByText, chatshipper.IdenticalByText},
+		{"text and meta", chatshippertest.IdenticalByTextMeta, chatshipper.IdenticalByTextMeta},
+		{"type, text and meta", chatshippertest.IdenticalByTypeTextMeta, chatshipper.IdenticalByTypeTextMeta},
+	} {
+		t.Run("server compares "+tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := chatshippertest.NewInProcessServer(t, chatshippertest.WithRateLimit(0), chatshippertest.WithIdenticalBy(tc.server))
+			ctx := context.Background()
+
+			byDefault, _ := loopClient(t, srv, srv.Token, chatshipper.WithLoopGuardConfig(chatshipper.LoopGuardConfig{}))
+			id := newConversation(t, byDefault)
+			for i, m := range nine() {
+				_, _, err := byDefault.Conversations.Send(ctx, id, m)
+				if i < 8 {
+					require.NoError(t, err)
+					continue
+				}
+				var le *chatshipper.LoopLimitError
+				require.ErrorAs(t, err, &le, "the ninth message with the same text")
+				require.False(t, le.FromServer, "refused by the guard, before the server blocks the bot")
+				assert.Equal(t, chatshipper.LoopLimitIdentical, le.Kind)
+			}
+
+			told, _ := loopClient(t, srv, srv.Token, chatshipper.WithLoopGuardConfig(chatshipper.LoopGuardConfig{IdenticalBy: tc.guard}))
+			id = newConversation(t, told)
+			for _, m := range nine() {
+				_, _, err := told.Conversations.Send(ctx, id, m)
+				if tc.server == chatshippertest.IdenticalByText && err != nil {
+					var le *chatshipper.LoopLimitError
+					require.ErrorAs(t, err, &le)
+					require.False(t, le.FromServer)
+					continue
+				}
+				require.NoError(t, err, "messages that differ for this server")
+			}
+		})
+	}
 }

@@ -210,7 +210,11 @@ func (w *Walk[T]) Items() iter.Seq2[*T, error] {
 //
 // A page shorter than the limit (or than the server's X-Per-Page, when it
 // caps its pages lower) ends the walk unless X-Total or a next link says
-// more remain.
+// more remain. A short page that comes with none of X-Total, Link and
+// X-Per-Page is never taken for the end, as a server may cap its pages
+// below the limit without saying so: the walk asks for the next page, and
+// ends when that one is empty. A server that sends no paging headers so
+// costs one more request at the end of a walk.
 //
 // Pages fetched ahead (see [Prefetch]) hold the items as they were when
 // fetched, a page or so before the caller reaches them.
@@ -356,17 +360,11 @@ func walkPages[E any](ctx context.Context, q *Query, cfg walkConfig, fetch func(
 		prevTotal := -1
 		yielded := 0
 		for ch := range order {
-			var p *walkPage[E]
-			select {
-			case p = <-ch: // a page already there wins over a cancellation
-			default:
-				select {
-				case p = <-ch:
-				case <-ctx.Done():
-					yield(nil, ctx.Err())
-					return
-				}
-			}
+			// Every channel in order gets its page: the fetch runs under
+			// ctx, so a cancellation ends it at once, and a page fetched
+			// before the cancellation is yielded (it was paid for).
+			// Waiting here rather than racing ctx.Done makes that exact.
+			p := <-ch
 			if p.byOffset && idOf != nil && len(prevIDs) > 0 && len(p.items) > 0 {
 				p.items = dropRepeated(p.items, prevIDs, idOf)
 				// Only items of the page before, and no more items in
@@ -476,7 +474,15 @@ type walkState[E any] struct {
 	key         string // the last (greatest) id yielded (modeUnverified, modeKey)
 	prevTotal   int    // X-Total of the last offset page, or -1
 	number      int
-	handMu      sync.Mutex // the partitioned walk's ranges hand pages on one at a time
+	// confirmAfter is, when the page before was short and came with no
+	// paging header at all, its length: the walk asks for one more page to
+	// confirm the end (0 otherwise).
+	confirmAfter int
+	// serverCap is the page length of a server seen capping its pages below
+	// the limit without a paging header (0: not seen): a short page that
+	// was followed by more items.
+	serverCap int
+	handMu    sync.Mutex // the partitioned walk's ranges hand pages on one at a time
 }
 
 func (s *walkState[E]) init() {
@@ -552,17 +558,16 @@ func (s *walkState[E]) run(ctx context.Context, concurrency int, sem chan struct
 			return
 		}
 		p := s.nextPage(ctx)
-		// Decide before handing the page over: the consumer owns it from
-		// then on (it may set err or trim items). The concurrent walks
-		// read the first page's headers and offsets from a copy.
-		done := p.last || p.err != nil
-		concurrent := concurrency > 1 && s.number == 1 && p.resp != nil && p.resp.Total >= 0
+		// The consumer owns p once it is sent (it may set p.err or trim
+		// p.items): what decides here is read before, and the concurrent
+		// walks read the first page from a copy.
+		end := p.last || p.err != nil
 		first := *p
 		ch <- p
-		if done {
+		if end {
 			return
 		}
-		if concurrent {
+		if concurrency > 1 && s.number == 1 && first.resp != nil && first.resp.Total >= 0 {
 			// The rest at once: in ranges of ids, each by key, when the
 			// first page asks for a page by key next; else by offset.
 			if s.keyNext && s.runPartitioned(ctx, &first, concurrency, last, sem, order, wg) {
@@ -672,8 +677,11 @@ func (s *walkState[E]) keyOrder(items []E, after string) (last, reason string) {
 // (the API leaves "next" out only on the last page), then the page length: a
 // page shorter than the limit, or than X-Per-Page when the server caps its
 // pages lower, is the last. So a short page is not the end while X-Total or
-// a next link says more remain; a server that caps its pages and says so in
-// none of these headers cannot be told from one whose listing ends there.
+// a next link says more remain. A short page that came with none of these
+// headers (X-Total, Link, X-Per-Page) is not the end either: a server that
+// caps its pages and says nothing cannot be told from one whose listing ends
+// there, so the walk asks for one more page (confirmAfter), and ends when
+// that one is empty.
 func (s *walkState[E]) lastPage(n, pos int, pg Pagination) bool {
 	switch {
 	case n == 0:
@@ -684,18 +692,37 @@ func (s *walkState[E]) lastPage(n, pos int, pg Pagination) bool {
 		return false
 	case pg.FirstOffset >= 0 || pg.PrevOffset >= 0 || pg.LastOffset >= 0:
 		return true
+	case s.full(n, pg):
+		return false
+	case pg.PerPage > 0:
+		return true
 	}
-	return !s.full(n, pg)
+	s.confirmAfter = n
+	return false
 }
 
 // full reports whether a page of n items is as long as the server makes
-// them.
+// them: the limit, X-Per-Page when the server caps its pages lower, or the
+// cap a server without paging headers was seen to apply.
 func (s *walkState[E]) full(n int, pg Pagination) bool {
 	size := s.limit
 	if pg.PerPage > 0 {
 		size = min(size, pg.PerPage)
 	}
+	if s.serverCap > 0 {
+		size = min(size, s.serverCap)
+	}
 	return n >= size
+}
+
+// confirmed notes a page of n items that came after a short page without
+// paging headers (see lastPage): when it holds items, the server caps its
+// pages at the short page's length, and pages that long count as full.
+func (s *walkState[E]) confirmed(n int) {
+	if s.confirmAfter > 0 && n > 0 {
+		s.serverCap = s.confirmAfter
+	}
+	s.confirmAfter = 0
 }
 
 // offsetPage builds the page just fetched by offset and moves the walk on.
@@ -704,6 +731,7 @@ func (s *walkState[E]) offsetPage(ctx context.Context, items []E, resp *Response
 	s.number++
 	reqOffset := s.offset
 	p := &walkPage[E]{items: items, resp: resp, number: s.number, total: -1, remaining: -1, byOffset: true, pageOffset: reqOffset}
+	s.confirmed(len(items))
 	if pg.Total >= 0 {
 		p.total = max(pg.Total-s.firstOffset, 0)
 	}
@@ -731,11 +759,14 @@ func (s *walkState[E]) offsetPage(ctx context.Context, items []E, resp *Response
 		return p
 	}
 	if s.mode == modeUnverified {
-		// The next page is asked by key, if this one is in id order.
+		// The next page is asked by key, if this one is in id order. A
+		// page that confirms the end of a listing without paging headers
+		// is asked by offset: an empty answer to a first key page would
+		// take one more request to check.
 		if last, reason := s.keyOrder(items, s.key); reason != "" {
 			s.toOffset(ctx, "the server does not order by id: "+reason)
 		} else {
-			s.key, s.keyNext = last, true
+			s.key, s.keyNext = last, s.confirmAfter == 0
 		}
 	}
 	return p
@@ -748,6 +779,7 @@ func (s *walkState[E]) keyPage(items []E, resp *Response) *walkPage[E] {
 	pg := paginationOf(resp)
 	s.number++
 	p := &walkPage[E]{items: items, resp: resp, number: s.number, total: -1, remaining: pg.Total}
+	s.confirmed(len(items))
 	if len(items) == 0 {
 		p.last = true
 		return p

@@ -75,7 +75,17 @@ type crudCase struct {
 	body   string     // expected JSON body, "" for none
 	status int
 	reply  string
-	call   func(ctx context.Context) (ids []string, err error)
+	// then, when set, are the queries and replies of the requests after
+	// the first, in order (a walk's further pages).
+	then []followUp
+	call func(ctx context.Context) (ids []string, err error)
+}
+
+// followUp is a request a call makes after its first: the query it must
+// carry and the reply it gets.
+type followUp struct {
+	query url.Values
+	reply string
 }
 
 // crudAPI is the method set every service with the six CRUD calls has.
@@ -107,6 +117,9 @@ func crudCases[T, C, U any](sp crudSpec[T, C, U]) []crudCase {
 	listQ := NewQuery().Where("organization", Eq(resOrgID)).Select("name").Sort("-createdAt").Limit(5)
 	listWant := url.Values{"organization": {resOrgID}, "select": {"name"}, "sort": {"-createdAt"}, "limit": {"5"}}
 	iterWant := url.Values{"organization": {resOrgID}, "select": {"name"}, "sort": {"-createdAt"}, "limit": {"5"}, "offset": {"0"}}
+	// A short page without paging headers is confirmed as the last by one
+	// more request (a server may cap its pages and not say so).
+	iterNext := url.Values{"organization": {resOrgID}, "select": {"name"}, "sort": {"-createdAt"}, "limit": {"5"}, "offset": {"1"}}
 	getQ := NewQuery().Select("name", "meta").Populate("organization", "name")
 	getWant := url.Values{"select": {"name,meta"}, "populate": {"organization:name"}}
 	ids := func(items []*T) []string {
@@ -129,6 +142,7 @@ func crudCases[T, C, U any](sp crudSpec[T, C, U]) []crudCase {
 				return ids(items), err
 			}},
 		{name: coll + "/ListIter", method: "GET", path: base, query: iterWant, status: 200, reply: "[" + item + "]",
+			then: []followUp{{query: iterNext, reply: "[]"}},
 			call: func(ctx context.Context) ([]string, error) {
 				var out []string
 				for v, err := range sp.res.ListIter(ctx, listQ) {
@@ -263,12 +277,28 @@ func TestResourceCRUDRequests(t *testing.T) {
 			t.Parallel()
 			c, mt := newTestClient(t)
 			tc := allCRUDCases(c)[i]
-			var got seen
-			mt.RegisterResponder(tc.method, "https://api.test"+tc.path, answer(&got, tc.status, tc.reply))
+			var got, later seen
+			var laterQueries []url.Values
+			mt.RegisterResponder(tc.method, "https://api.test"+tc.path, func(r *http.Request) (*http.Response, error) {
+				if got.calls == 0 {
+					return answer(&got, tc.status, tc.reply)(r)
+				}
+				reply := "[]"
+				if n := len(laterQueries); n < len(tc.then) {
+					reply = tc.then[n].reply
+				}
+				resp, err := answer(&later, tc.status, reply)(r)
+				laterQueries = append(laterQueries, later.query)
+				return resp, err
+			})
 			ids, err := tc.call(context.Background())
 			require.NoError(t, err)
 			assert.Equal(t, []string{resItemID}, ids, "the answer is decoded into the typed result")
-			assert.Equal(t, 1, mt.GetTotalCallCount())
+			assert.Equal(t, 1+len(tc.then), mt.GetTotalCallCount())
+			for i, f := range tc.then {
+				require.Greater(t, len(laterQueries), i)
+				assert.Equal(t, f.query, laterQueries[i], "request %d", i+2)
+			}
 			assert.Equal(t, tc.method, got.method)
 			assert.Equal(t, tc.path, got.path)
 			assert.Equal(t, tc.query, got.query)

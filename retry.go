@@ -155,7 +155,7 @@ func (c *Client) decideRetry(ctx context.Context, resp *http.Response, err error
 	}
 	st.retryReason = "status " + strconv.Itoa(resp.StatusCode)
 	st.retryStatus = resp.StatusCode
-	retryAfter, hasRetryAfter := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	retryAfter, hasRetryAfter := responseRetryAfter(resp)
 	st.retryAfter = retryAfter
 	if resp.StatusCode == http.StatusTooManyRequests && hasRetryAfter {
 		// The server refused every request of this token for that long:
@@ -318,7 +318,7 @@ func backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) t
 	if resp != nil {
 		switch resp.StatusCode {
 		case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-			if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			if d, ok := responseRetryAfter(resp); ok {
 				// A floor, never shortened: checkRetry does not retry when
 				// it exceeds the longest wait.
 				return d
@@ -337,14 +337,35 @@ func backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) t
 	return minWait + rand.N(ceil-minWait+1) //nolint:gosec // jitter needs no cryptographic randomness
 }
 
+// responseRetryAfter reads resp's Retry-After. A date is a moment on the
+// server's clock, so it is measured from the Date of the same answer (the
+// client's clock only when the answer has none): a server whose clock is
+// ahead of the client's or behind it asks for the same wait either way. The
+// Date is truncated to the second, so the wait read is never shorter than
+// the one the server meant.
+func responseRetryAfter(resp *http.Response) (time.Duration, bool) {
+	now := time.Now()
+	if date, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+		now = date
+	}
+	return parseRetryAfter(resp.Header.Get("Retry-After"), now)
+}
+
 // parseRetryAfter reads a Retry-After value given as delay seconds or as an
-// HTTP date. A date in the past means no wait.
+// HTTP date, measured from now. A date before now means no wait. Delay
+// seconds are any number of digits (RFC 9110), so a value too large for an
+// int64 is a very long wait (the longest, 24 h, as every value beyond it),
+// never no Retry-After at all.
 func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0, false
 	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+	secs, err := strconv.ParseInt(v, 10, 64)
+	if errors.Is(err, strconv.ErrRange) && secs > 0 {
+		err = nil // ParseInt gave math.MaxInt64: clamped below
+	}
+	if err == nil {
 		if secs < 0 {
 			return 0, false
 		}

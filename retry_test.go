@@ -201,6 +201,10 @@ func TestParseRetryAfter(t *testing.T) {
 		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
 		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
 		{"99999999999", 24 * time.Hour, true},
+		// Beyond int64: still a (very long) wait, not an absent header.
+		{"9223372036854775807", 24 * time.Hour, true},
+		{"99999999999999999999", 24 * time.Hour, true},
+		{"-99999999999999999999", 0, false},
 	}
 	for _, tt := range tests {
 		got, ok := parseRetryAfter(tt.in, now)
@@ -265,4 +269,38 @@ func TestTransportErrorReportsMaybeSent(t *testing.T) {
 	_, err = c.Do(req, nil)
 	require.ErrorAs(t, err, &te)
 	assert.False(t, te.MayHaveReachedServer())
+}
+
+// A Retry-After given as an HTTP date is a moment on the server's clock: it
+// is read against the Date of the same answer, not the client's clock. A
+// server 2 h ahead asking for 5 s is retried after 5 s (not refused for
+// 2 h), one 2 h behind after 5 s (not at once, into another 429).
+func TestRetryAfterDateReadOnTheServersClock(t *testing.T) {
+	t.Parallel()
+	for _, skew := range []time.Duration{2 * time.Hour, -2 * time.Hour} {
+		t.Run(skew.String(), func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				c, mt := newTestClient(t)
+				start := time.Now()
+				var calls []time.Duration
+				mt.RegisterResponder("GET", testBase+"users", func(*http.Request) (*http.Response, error) {
+					calls = append(calls, time.Since(start))
+					if len(calls) > 1 {
+						return httpmock.NewStringResponse(200, `[]`), nil
+					}
+					serverNow := time.Now().Add(skew)
+					resp := httpmock.NewStringResponse(429, `{"message":"Too many requests"}`)
+					resp.Header.Set("Date", serverNow.UTC().Format(http.TimeFormat))
+					resp.Header.Set("Retry-After", serverNow.Add(5*time.Second).UTC().Format(http.TimeFormat))
+					return resp, nil
+				})
+				req, err := c.NewRequest(context.Background(), http.MethodGet, "users", nil)
+				require.NoError(t, err)
+				_, err = c.Do(req, nil)
+				require.NoError(t, err)
+				assert.Equal(t, []time.Duration{0, 5 * time.Second}, calls, "retried once, 5 s later")
+			})
+		})
+	}
 }

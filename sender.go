@@ -206,6 +206,8 @@ type sendCall struct {
 	own    []string       // the keys the caller set, looked up before sending
 	loop   []LoopMessage  // for the loop guard; nil without one
 	ls     *loopSend
+	stored []*Message // per message: found stored under its key before the send (deliverCalls)
+	send   []int      // the positions of the messages sent (not found stored)
 	create *ConversationCreate
 
 	p        *PendingSend
@@ -371,7 +373,7 @@ func (s *BatchSender) newCall(ctx context.Context, conversationID string, msgs [
 	}
 	call := &sendCall{ctx: ctx, conv: conversationID, path: path + "/messages"}
 	if s.c.guard != nil {
-		if call.loop, err = loopBatch(msgs); err != nil {
+		if call.loop, err = loopBatch(msgs, s.c.guard.identical); err != nil {
 			return nil, err
 		}
 	}
@@ -624,21 +626,7 @@ func (s *BatchSender) runCreate(call *sendCall) {
 // take its next turn.
 func (s *BatchSender) runBatch(q *sendQueue, batch []*sendCall) {
 	defer s.running.Done()
-	ctx := s.ctx
-	live := make([]*sendCall, 0, len(batch))
-	for _, call := range batch {
-		ls, err := s.c.loopReserve(ctx, q.id, call.loop)
-		if err != nil {
-			if s.ctx.Err() != nil {
-				err = fmt.Errorf("%w: %s not sent", ErrSenderClosed, call.what())
-			}
-			s.finish(call, nil, nil, err)
-			continue
-		}
-		call.ls = ls
-		live = append(live, call)
-	}
-	s.deliverCalls(ctx, q.id, live, true)
+	s.deliverCalls(s.ctx, q.id, batch, false)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	q.busy = false
@@ -652,28 +640,89 @@ func (s *BatchSender) runBatch(q *sendQueue, batch []*sendCall) {
 }
 
 // deliverCalls sends the messages of calls in one request, exactly once,
-// and gives each call its own part of the outcome. A batch of several calls
-// refused whole for its content is sent again one call per request when
-// split is set; each such call has all its keys looked up first (split
-// unset), so whatever the refused request may have stored is not sent twice.
-func (s *BatchSender) deliverCalls(ctx context.Context, conversationID string, calls []*sendCall, split bool) {
+// and gives each call its own part of the outcome, as Conversations.Send
+// does for one call: the keys the callers set are looked up first (one
+// request for the batch), then the loop guard reserves each call's messages
+// not found stored, then the rest goes (deliverEach). A batch of several
+// calls refused whole for its content is sent again one call per request
+// (again set), each with all its keys looked up first, so whatever the
+// refused request may have stored is not sent twice.
+func (s *BatchSender) deliverCalls(ctx context.Context, conversationID string, calls []*sendCall, again bool) {
 	if len(calls) == 0 {
 		return
 	}
 	var err error
 	ctx, obs := s.c.startCall(ctx, conversationsPath, "Send") // observer.go: a batch is a Send
 	defer obs.end(ctx, &err)
+	c := s.c
+	lookup := func(call *sendCall) []string {
+		if again {
+			return nonEmpty(call.keys)
+		}
+		return call.own
+	}
+	var found map[string]*Message
+	if !c.noDeliveryTracking {
+		var keys []string
+		for _, call := range calls {
+			keys = append(keys, lookup(call)...)
+		}
+		if len(keys) > 0 {
+			var lerr error
+			if found, _, lerr = c.lookupMessages(ctx, conversationID, keys); lerr != nil {
+				// Nothing of the calls that asked was sent; the others go.
+				rest := make([]*sendCall, 0, len(calls))
+				for _, call := range calls {
+					if len(lookup(call)) > 0 {
+						s.finish(call, nil, nil, lerr)
+					} else {
+						rest = append(rest, call)
+					}
+				}
+				calls, err = rest, lerr
+			}
+		}
+	}
+	live := make([]*sendCall, 0, len(calls))
+	for _, call := range calls {
+		call.stored = make([]*Message, len(call.msgs))
+		call.send = call.send[:0]
+		for i := range call.msgs {
+			if k := call.key(i); k != "" && found[k] != nil {
+				call.stored[i] = found[k]
+			} else {
+				call.send = append(call.send, i)
+			}
+		}
+		var loop []LoopMessage
+		if call.loop != nil {
+			loop = pick(call.loop, call.send)
+		}
+		ls, rerr := c.loopReserve(ctx, conversationID, loop)
+		if rerr != nil {
+			if s.ctx.Err() != nil {
+				rerr = fmt.Errorf("%w: %s not sent", ErrSenderClosed, call.what())
+			}
+			s.finish(call, nil, nil, rerr)
+			continue
+		}
+		call.ls = ls
+		live = append(live, call)
+	}
+	calls = live
+	if len(calls) == 0 {
+		return
+	}
 	var msgs []MessageInput
-	var keys, own []string
+	var keys []string
+	var stored []*Message
 	for _, call := range calls {
 		msgs = append(msgs, call.msgs...)
-		keys = append(keys, call.keys...)
-		own = append(own, call.own...)
+		stored = append(stored, call.stored...)
+		for i := range call.msgs {
+			keys = append(keys, call.key(i))
+		}
 	}
-	if !split {
-		own = nonEmpty(keys)
-	}
-	c := s.c
 	path := calls[0].path
 	var got []*Message
 	var outcomes []sendOutcome
@@ -685,26 +734,35 @@ func (s *BatchSender) deliverCalls(ctx context.Context, conversationID string, c
 		copy(got, out)
 		outcomes = sameOutcome(len(msgs), outcomeOf(resp, err))
 	} else {
-		got, _, outcomes, _, err = c.deliverEach(ctx, path, conversationID, msgs, keys, own)
+		got, _, outcomes, _, err = c.deliverEach(ctx, path, conversationID, msgs, keys, stored)
 	}
-	refusedWhole := split && len(calls) > 1 && refusedContent(err)
-	var again []*sendCall
+	refusedWhole := !again && len(calls) > 1 && refusedContent(err)
+	var retry []*sendCall
 	lo := 0
 	for _, call := range calls {
 		hi := lo + len(call.msgs)
 		g, o := got[lo:hi], outcomes[lo:hi]
 		lo = hi
+		c.loopSettle(ctx, call.ls, pick(o, call.send))
 		if refusedWhole && noneStored(g, o) {
-			again = append(again, call)
+			retry = append(retry, call) // released above: it reserves again
 			continue
 		}
-		c.loopSettle(ctx, call.ls, o)
 		out, cerr := call.result(g, o, err)
 		s.finish(call, out, nil, cerr)
 	}
-	for _, call := range again {
-		s.deliverCalls(ctx, conversationID, []*sendCall{call}, false)
+	for _, call := range retry {
+		s.deliverCalls(ctx, conversationID, []*sendCall{call}, true)
 	}
+}
+
+// key is the delivery key of a call's i-th message ("" for a "/set" command
+// without one, or with delivery tracking off).
+func (call *sendCall) key(i int) string {
+	if call.keys == nil {
+		return ""
+	}
+	return call.keys[i]
 }
 
 // result is a call's own part of a batch's outcome: its stored messages, and

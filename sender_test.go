@@ -277,6 +277,31 @@ func TestBatchSenderLoopGuardPerCall(t *testing.T) {
 	})
 }
 
+// A call whose messages are found stored under their caller-set keys is
+// neither sent nor counted again: at the loop limit it still gets them.
+func TestBatchSenderStoredCallerKeysNotRecounted(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv, c, _, convs := senderSetup(t, 1, nil, chatshipper.WithLoopGuard(true))
+		s, err := c.Conversations.NewBatchSender()
+		require.NoError(t, err)
+		defer func() { require.NoError(t, s.Close(t.Context())) }()
+		ctx := t.Context()
+		keyed := chatshipper.Chat("reply").WithMeta(chatshipper.DeliveryKeyMeta, "event-7-reply")
+		first, err := s.Send(ctx, convs[0], append(chats("m%d", 19), keyed)...)
+		require.NoError(t, err)
+		_, err = s.Send(ctx, convs[0], chatshipper.Chat("one too many"))
+		var le *chatshipper.LoopLimitError
+		require.ErrorAs(t, err, &le, "20 consecutive messages: the guard refuses a 21st")
+		srv.ResetRequests()
+		again, err := s.Send(ctx, convs[0], keyed)
+		require.NoError(t, err, "found stored: not counted again")
+		require.Len(t, again, 1)
+		assert.Equal(t, first[19].ID, again[0].ID)
+		assert.Empty(t, messagePosts(srv), "not sent again")
+	})
+}
+
 // After an ambiguous outcome the lookup settles the batch: each caller gets
 // its own messages, each stored once. When the lookup fails, each caller
 // gets a *DeliveryUnknownError naming only its own keys, and Resolve finds
@@ -673,10 +698,6 @@ func TestBatchSenderOtherClients(t *testing.T) {
 		})
 	}
 }
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // TestBatchSenderFaultInjection is the delivery fault suite through the
 // sender: 1,000 messages in 50 conversations, queued by 8 goroutines (each

@@ -176,3 +176,20 @@ type tokenSourceError struct{ err error }
 
 func (e *tokenSourceError) Error() string { return "chatshipper: token source: " + e.err.Error() }
 func (e *tokenSourceError) Unwrap() error { return e.err }
+
+// clockTransport reads the server's clock from the Date of every answer of
+// the API's own host.
+type clockTransport struct {
+	clock *serverClock
+	host  string
+	next  http.RoundTripper
+}
+
+func (t *clockTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	sent := time.Now()
+	resp, err := t.next.RoundTrip(req)
+	if err == nil && resp != nil && req.URL.Host == t.host {
+		t.clock.observe(resp.Header.Get("Date"), sent, time.Now())
+	}
+	return resp, err
+}

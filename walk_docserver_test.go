@@ -255,6 +255,14 @@ func TestWalkDocumentedPagingServers(t *testing.T) {
 		{"no pagination header, ignores id", docProfile{noTotal: true, noLink: true, noPageHeader: true, keys: keysIgnored}, logOnKeyStep},
 		{"no pagination header, id matches nothing", docProfile{noTotal: true, noLink: true, noPageHeader: true, keys: keysNothing}, logAtMost1},
 		{"no pagination header, newest first", docProfile{noTotal: true, noLink: true, noPageHeader: true, newestFirst: true}, logOnKeyStep},
+		// A server that caps its pages and sends no paging header: a short
+		// page is confirmed as the last by one more request.
+		{"no pagination header, cap 10, honours id", docProfile{noTotal: true, noLink: true, noPageHeader: true, pageCap: 10}, logNever},
+		{"no pagination header, cap 10, ignores id", docProfile{noTotal: true, noLink: true, noPageHeader: true, pageCap: 10, keys: keysIgnored}, logAtMost1},
+		{"no pagination header, cap 10, id matches nothing", docProfile{noTotal: true, noLink: true, noPageHeader: true, pageCap: 10, keys: keysNothing}, logAtMost1},
+		{"no pagination header, cap 10, id refused", docProfile{noTotal: true, noLink: true, noPageHeader: true, pageCap: 10, keys: keysRejected}, logAtMost1},
+		{"no pagination header, cap 10, newest first", docProfile{noTotal: true, noLink: true, noPageHeader: true, pageCap: 10, newestFirst: true}, logAtMost1},
+		{"no pagination header, cap 10 from the second request", docProfile{noTotal: true, noLink: true, noPageHeader: true, pageCap: 10, capAfter: 2}, logNever},
 	}
 	walks := []struct {
 		name string

@@ -154,7 +154,9 @@
 // an hour until an agent or the contact replies
 // (https://developers.chatshipper.com/docs/api-introduction, Rate Limiting;
 // WithLoopLimits changes the numbers). Where the docs leave a point open, the
-// fake takes one reading, the same as the client's loop guard:
+// fake takes one reading, the same as the client's loop guard (for
+// identical, the guard set to chatshipper.IdenticalByTypeTextMeta: its
+// default compares the text alone, which is stricter):
 //
 //   - A bot user is a user whose role in its selected organization is bot;
 //     only its messages are counted.

@@ -495,8 +495,10 @@ func (s *Server) setRetryAfter(h http.Header, secs int) {
 type IdenticalBy int
 
 const (
-	// IdenticalByTypeTextMeta compares type, text and meta (the default, the
-	// SDK's loop guard's reading).
+	// IdenticalByTypeTextMeta compares type, text and meta (the default;
+	// the SDK's loop guard reads it so with
+	// chatshipper.IdenticalByTypeTextMeta, and by default compares the text
+	// alone).
 	IdenticalByTypeTextMeta IdenticalBy = iota
 	// IdenticalByText compares the text alone.
 	IdenticalByText

@@ -517,7 +517,12 @@ func clientIP(r *http.Request) string {
 // HandlerTransport returns an http.RoundTripper that serves requests by calling
 // h in-process: no socket is opened, so it works inside testing/synctest
 // bubbles. A Fault with a Drop mode surfaces as a transport error.
-func HandlerTransport(h http.Handler) http.RoundTripper { return handlerTransport{h: h} }
+//
+// Each call returns a new transport (a pointer), and clients of the SDK
+// built on the same one (srv.Client() of NewInProcessServer) share the
+// client's window per API host, as the clients of one process do against
+// the real API: the fake limits each address too.
+func HandlerTransport(h http.Handler) http.RoundTripper { return &handlerTransport{h: h} }
 
 type handlerTransport struct{ h http.Handler }
 
@@ -526,7 +531,7 @@ type handlerTransport struct{ h http.Handler }
 // io.EOF, so clients take it for the network failure it stands for.
 var errDropped = fmt.Errorf("chatshippertest: connection closed by server without a response: %w", io.EOF)
 
-func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t *handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var body []byte
 	if req.Body != nil {
 		b, err := io.ReadAll(req.Body)

@@ -11,15 +11,6 @@ import (
 	"github.com/go-chatshipper/chatshipper"
 )
 
-func keyOf(m *chatshipper.Message) string {
-	if m == nil {
-		return ""
-	}
-	v := m.Meta.Get(chatshipper.DeliveryKeyMeta)
-	s, _ := v.(string)
-	return s
-}
-
 // Baseline: 500 after storing, default server: stored once.
 func TestRedteamDelivery500AfterStore(t *testing.T) {
 	h := newHostile(t, &hostile{postFault: 500, postFaults: 1})

@@ -92,17 +92,6 @@ func (r *botRig) say(t *testing.T, text string) {
 	}
 }
 
-func (r *botRig) waitFor(t *testing.T, text string) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for countText(r.srv, r.conv, text) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%q never sent", text)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func (r *botRig) wait(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
