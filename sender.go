@@ -78,9 +78,11 @@ func MaxBatch(n int) BatchSenderOption {
 // Each call gets its own messages back as stored, or its own error. Every
 // batch goes through the client's exactly-once delivery (see
 // [WithDeliveryTracking] and [DeliveryKeyMeta]): each message carries a
-// delivery key; keys a caller set are looked up before the send, and a call
-// whose key is already in the batch being put together waits for the next
-// one, whose lookup then finds the first; an ambiguous outcome is settled by
+// delivery key; the keys callers set are looked up before the send (one
+// request for the batch), and a message found stored is returned, neither
+// sent nor counted by the loop guard again; a call whose key is already in
+// the batch being put together waits for the next one, whose lookup then
+// finds the first; an ambiguous outcome is settled by
 // a lookup, and only what is missing is sent again. When that lookup fails,
 // each call whose messages are in doubt gets a [*DeliveryUnknownError]
 // naming only its own keys. A batch refused whole with 400, 413 or 422 is
