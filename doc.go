@@ -279,13 +279,20 @@
 // context.DeadlineExceeded) holds. Response bodies are capped (32 MiB by
 // default, [WithMaxResponseBytes]); a larger one is [ErrResponseTooLarge].
 //
-// URLs in errors and log lines never carry user info, and query values that
-// may be a consumer's personal data are replaced by REDACTED: the value of a
-// parameter whose name mentions email, mail, phone, mobile, password, token
-// or secret; any value holding an "@"; and any value (or list element) that
-// looks like a telephone number ("+" and 6 to 15 digits, separators allowed,
-// or 6 to 15 bare digits). Parameter names and other values (ids, status,
-// dates, limit, offset) stay, so a log line still says what was asked.
+// URLs in errors, log lines and observers never carry user info, and a query
+// value is kept only when it cannot be a consumer's personal data: the values
+// of sort, select, populate, limit and offset; filter operands that are ids,
+// numbers of at most 5 digits, true, false, null or dates and times
+// (createdAt=>2024-01-01 stays); and lowercase words in the API's
+// enumerations (status=open, participants.role=[agent,bot]). Every other value
+// is replaced by REDACTED: message texts and regular expressions (text=~refund),
+// names, anything under meta, e-mail addresses, telephone numbers and long
+// digit runs, and any value of a parameter whose name mentions email, mail,
+// phone, mobile, password, token or secret. Parameter names always stay, so a
+// log line still says what was asked. For the same reason the query builder's
+// errors quote a refused value only when it is of the kinds kept above, and
+// otherwise give its length ("Lt value (13 bytes, not quoted) contains a
+// comma").
 //
 // A server may quote in its message the value it refused, as validation
 // errors do ("Path `password` (`hunter2`) is shorter than the minimum

@@ -82,10 +82,10 @@ func TestNewRequestRefusesBadQuery(t *testing.T) {
 	tests := []struct {
 		name, path, want string
 	}{
-		{"fragment", "users?status=active#top", `"users?status=active#top": the query contains a fragment ('#'), which is never sent at byte 19`},
-		{"space", "users?status=act ive", `"users?status=act ive": the query contains a space at byte 16`},
-		{"NUL", "users?status=a\x00", `"users?status=a\x00": the query contains a control character at byte 14`},
-		{"line break", "users?a=1\r\nX-Evil: 1", `"users?a=1\r\nX-Evil: 1": the query contains a control character at byte 9`},
+		{"fragment", "users?status=active#top", `"users?status=REDACTED": the query contains a fragment ('#'), which is never sent at byte 19`},
+		{"space", "users?status=act ive", `"users?status=REDACTED": the query contains a space at byte 16`},
+		{"NUL", "users?status=a\x00", `"users?status=REDACTED": the query contains a control character at byte 14`},
+		{"line break", "users?a=1\r\nX-Evil: 1", `"users?a=REDACTED": the query contains a control character at byte 9`},
 		{"personal data redacted", "contacts?email=jane@example.com#x", `"contacts?email=REDACTED": the query contains a fragment ('#'), which is never sent at byte 31`},
 	}
 	for _, tt := range tests {

@@ -188,11 +188,24 @@ func TestRedactQuery(t *testing.T) {
 		{"email=jane%40example.com", "email=REDACTED"},
 		{"profile.email=~jane", "profile.email=REDACTED"},
 		{"q=jane@example.com", "q=REDACTED"},
-		{"name=Jane&meta.contact=%2B31%206%201234%205678", "name=Jane&meta.contact=REDACTED"},
+		{"name=Jane&meta.contact=%2B31%206%201234%205678", "name=REDACTED&meta.contact=REDACTED"},
 		{"meta.phone=x", "meta.phone=REDACTED"},
 		{"meta.ref=0612345678", "meta.ref=REDACTED"},
 		{"meta.ref=[a,%2B4915123456789]", "meta.ref=REDACTED"},
-		{"meta.count=12345", "meta.count=12345"},
+		{"meta.count=12345", "meta.count=REDACTED"},
+		{"text=hello%20there&status=open", "text=REDACTED&status=open"},
+		{"text=~refund&conversation=5bb0277fd99faf11a3f4a37e", "text=REDACTED&conversation=5bb0277fd99faf11a3f4a37e"},
+		{"meta.name=Jane", "meta.name=REDACTED"},
+		{"name=Jane", "name=REDACTED"},
+		{"participants.role=[agent,bot]&createdAt=%3E2024-01-01T00:00:00.000Z,%3C%3D2024-02-01", "participants.role=[agent,bot]&createdAt=%3E2024-01-01T00:00:00.000Z,%3C%3D2024-02-01"},
+		{"status=Jane%20Doe", "status=REDACTED"},
+		{"age=%3E18&archived=false&score=!%3D3.5&deletedAt=!", "age=%3E18&archived=false&score=!%3D3.5&deletedAt=!"},
+		{"gender=female", "gender=REDACTED"},
+		{"tags=vip", "tags=REDACTED"},
+		{"ref=12345678", "ref=REDACTED"},
+		{"select=name,email&populate=messages:type|text&sort=-createdAt", "select=name,email&populate=messages:type|text&sort=-createdAt"},
+		{"jane@example.com", "REDACTED"},
+		{"participants.1", "participants.1"},
 		{"password=hunter2", "password=REDACTED"},
 		{"bad%zz=1&email", "bad%zz=1&email"},
 	}
@@ -208,9 +221,11 @@ func TestRedactQuery(t *testing.T) {
 // reaches an error or a log line.
 func TestPersonalDataRedactedFromErrorsAndLogs(t *testing.T) {
 	t.Parallel()
-	const path = "contacts?profile.telephone=%2B31612345678&email=jane%40example.com&organization=5bb0277fd99faf11a3f4a37e"
-	const redacted = testBase + "contacts?profile.telephone=REDACTED&email=REDACTED&organization=5bb0277fd99faf11a3f4a37e"
-	personal := []string{"31612345678", "jane", "%2B316"}
+	const path = "contacts?profile.telephone=%2B31612345678&email=jane%40example.com&organization=5bb0277fd99faf11a3f4a37e" +
+		"&name=Jansen&meta.city=Utrecht&text=~refund%20for%20order"
+	const redacted = testBase + "contacts?profile.telephone=REDACTED&email=REDACTED&organization=5bb0277fd99faf11a3f4a37e" +
+		"&name=REDACTED&meta.city=REDACTED&text=REDACTED"
+	personal := []string{"31612345678", "jane", "%2B316", "Jansen", "Utrecht", "refund"}
 	tests := []struct {
 		name  string
 		reply httpmock.Responder
