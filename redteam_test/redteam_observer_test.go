@@ -21,6 +21,7 @@ import (
 
 	"github.com/go-chatshipper/chatshipper"
 	"github.com/go-chatshipper/chatshipper/chatshippertest"
+	"github.com/go-chatshipper/chatshipper/webhook"
 )
 
 // ---------------------------------------------------------------------------
@@ -1269,5 +1270,338 @@ func TestRTObserverChangesNothing(t *testing.T) {
 	}
 	if errors.Is(err1, chatshipper.ErrDeliveryUnknown) != errors.Is(err2, chatshipper.ErrDeliveryUnknown) {
 		t.Errorf("errors differ: %v / %v", err1, err2)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// The webhook handler's observer.
+
+type rtHandKey struct{}
+
+type rtWhObs struct {
+	mu       sync.Mutex
+	next     int
+	log      []string
+	obs      []webhook.Observation
+	open     map[int]bool
+	problems []string
+}
+
+func (o *rtWhObs) WebhookEvent(_ context.Context, ob webhook.Observation) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.obs = append(o.obs, ob)
+	o.log = append(o.log, fmt.Sprintf("%s:%d:%s", ob.Outcome, ob.Status, ob.EventID))
+}
+
+func (o *rtWhObs) StartHandling(ctx context.Context, e *webhook.Event) context.Context {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.next++
+	o.open[o.next] = true
+	o.log = append(o.log, "start:"+e.ID)
+	return context.WithValue(ctx, rtHandKey{}, o.next)
+}
+
+func (o *rtWhObs) EndHandling(ctx context.Context, e *webhook.Event, ob webhook.Observation) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	id, _ := ctx.Value(rtHandKey{}).(int)
+	if !o.open[id] {
+		o.problems = append(o.problems, fmt.Sprintf("EndHandling of %s with a context StartHandling did not return (or twice)", e.ID))
+	}
+	delete(o.open, id)
+	if ob.Outcome == webhook.OutcomeFailed && ob.Err == nil {
+		o.problems = append(o.problems, "failed without Err")
+	}
+	o.obs = append(o.obs, ob)
+	o.log = append(o.log, fmt.Sprintf("end:%s:%s", ob.Outcome, ob.EventID))
+}
+
+func (o *rtWhObs) take() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	l := o.log
+	o.log = nil
+	return l
+}
+
+func (o *rtWhObs) check(t *testing.T) {
+	t.Helper()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, p := range o.problems {
+		t.Error(p)
+	}
+	if len(o.open) != 0 {
+		t.Errorf("handlings never ended: %v", o.open)
+	}
+}
+
+func rtEvent(id, name, text string) string {
+	return fmt.Sprintf(`{"id":%q,"event":%q,"timestamp":1700000000000,"data":{"message":{"id":"5bb0277fd99faf11a3f4a3%02x","text":%q,"role":"contact","type":"chat","conversation":%q}}}`,
+		id, name, len(id), text, convA)
+}
+
+func rtDeliver(h http.Handler, body, sig string) int {
+	req := httptest.NewRequest("POST", "/hook", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if sig != "" {
+		req.Header.Set(webhook.SignatureHeader, sig)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code
+}
+
+// webhook.Observer: "WebhookEvent is called for each decision about a
+// delivery or event other than running its handlers"; "EndHandling is called
+// once for every StartHandling, with the context it returned"; Outcome
+// statuses 400/401/413. Each delivery, one after the other, with what the
+// observer heard of it.
+func TestRTObserverWebhookOutcomes(t *testing.T) {
+	t.Parallel()
+	o := &rtWhObs{open: map[int]bool{}}
+	h, err := webhook.NewHandler(webhook.WithSecret(hookSecret), webhook.WithObserver(o), webhook.WithLogger(nil), webhook.WithMaxBody(4096))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = h.Handle("message.create.contact.chat", func(ctx context.Context, e *webhook.Event) error {
+		if ctx.Value(rtHandKey{}) == nil {
+			t.Error("the handler did not get the context StartHandling returned")
+		}
+		switch msgText(e) {
+		case "panic":
+			panic("handler panic")
+		case "fail":
+			return errors.New("handler failed")
+		}
+		return nil
+	})
+	sign := func(b string) string { return webhook.Sign([]byte(b), hookSecret) }
+	evA := rtEvent("aaaaaaaa-0000-0000-0000-000000000001", "message.create.contact.chat", "hello")
+	evP := rtEvent("aaaaaaaa-0000-0000-0000-000000000002", "message.create.contact.chat", "panic")
+	evF := rtEvent("aaaaaaaa-0000-0000-0000-000000000003", "message.create.contact.chat", "fail")
+	evU := rtEvent("aaaaaaaa-0000-0000-0000-000000000004", "conversation.update", "none")
+	big := rtEvent("aaaaaaaa-0000-0000-0000-000000000005", "message.create.contact.chat", strings.Repeat("x", 5000))
+	idA, idP, idF, idU := "aaaaaaaa-0000-0000-0000-000000000001", "aaaaaaaa-0000-0000-0000-000000000002", "aaaaaaaa-0000-0000-0000-000000000003", "aaaaaaaa-0000-0000-0000-000000000004"
+	steps := []struct {
+		name       string
+		body, sig  string
+		wantStatus int
+		want       []string
+	}{
+		{"handled", evA, sign(evA), 200, []string{"verified:0:" + idA, "start:" + idA, "end:handled:" + idA}},
+		{"duplicate", evA, sign(evA), 200, []string{"verified:0:" + idA, "duplicate:0:" + idA}},
+		{"panic", evP, sign(evP), 500, []string{"verified:0:" + idP, "start:" + idP, "end:failed:" + idP}},
+		{"panic again (forgotten)", evP, sign(evP), 500, []string{"verified:0:" + idP, "start:" + idP, "end:failed:" + idP}},
+		{"error", evF, sign(evF), 500, []string{"verified:0:" + idF, "start:" + idF, "end:failed:" + idF}},
+		{"no handler matches", evU, sign(evU), 200, []string{"verified:0:" + idU, "start:" + idU, "end:handled:" + idU}},
+		{"bad signature", evA, sign(evA + "x"), 401, []string{"refused:401:"}},
+		{"no signature", evA, "", 401, []string{"refused:401:"}},
+		{"malformed", `{"id":`, sign(`{"id":`), 400, []string{"refused:400:"}},
+		{"too large", big, sign(big), 413, []string{"refused:413:"}},
+	}
+	for _, st := range steps {
+		if code := rtDeliver(h, st.body, st.sig); code != st.wantStatus {
+			t.Errorf("%s: answered %d, want %d", st.name, code, st.wantStatus)
+		}
+		if got := o.take(); strings.Join(got, " ") != strings.Join(st.want, " ") {
+			t.Errorf("%s: observed %v, want %v", st.name, got, st.want)
+		}
+	}
+	o.check(t)
+	for _, ob := range o.obs {
+		if (ob.Outcome == webhook.OutcomeHandled || ob.Outcome == webhook.OutcomeFailed) && ob.Duration <= 0 {
+			t.Errorf("%s without a duration", ob.Outcome)
+		}
+		if ob.Outcome == webhook.OutcomeFailed {
+			var pe *webhook.PanicError
+			if ob.EventID == idP && !errors.As(ob.Err, &pe) {
+				t.Errorf("a panic's Err is %v, want a *PanicError", ob.Err)
+			}
+		}
+	}
+}
+
+// OutcomeInProgress: "another delivery of the same event is still being
+// handled"; OutcomeUnavailable: answered 503 when "the queue was full, or the
+// handler is shutting down". Synchronised on the handler itself, no timing.
+func TestRTObserverWebhookInProgressAndUnavailable(t *testing.T) {
+	t.Parallel()
+	sign := func(b string) string { return webhook.Sign([]byte(b), hookSecret) }
+	started, release := make(chan string, 8), make(chan struct{})
+	block := func(ctx context.Context, e *webhook.Event) error {
+		started <- e.ID
+		<-release
+		return nil
+	}
+
+	t.Run("in progress", func(t *testing.T) {
+		o := &rtWhObs{open: map[int]bool{}}
+		h, _ := webhook.NewHandler(webhook.WithSecret(hookSecret), webhook.WithObserver(o), webhook.WithLogger(nil))
+		_ = h.Handle("**", block)
+		ev := rtEvent("bbbbbbbb-0000-0000-0000-000000000001", "message.create.contact.chat", "slow")
+		done := make(chan int)
+		go func() { done <- rtDeliver(h, ev, sign(ev)) }()
+		<-started
+		if code := rtDeliver(h, ev, sign(ev)); code != 503 {
+			t.Errorf("second delivery answered %d, want 503", code)
+		}
+		release <- struct{}{}
+		if code := <-done; code != 200 {
+			t.Errorf("first delivery answered %d", code)
+		}
+		got := strings.Join(o.take(), " ")
+		id := "bbbbbbbb-0000-0000-0000-000000000001"
+		want := "verified:0:" + id + " start:" + id + " verified:0:" + id + " in_progress:0:" + id + " end:handled:" + id
+		if got != want {
+			t.Errorf("observed %s\nwant     %s", got, want)
+		}
+		o.check(t)
+	})
+
+	t.Run("queue full and shutdown", func(t *testing.T) {
+		o := &rtWhObs{open: map[int]bool{}}
+		h, _ := webhook.NewHandler(webhook.WithSecret(hookSecret), webhook.WithObserver(o), webhook.WithLogger(nil), webhook.WithAsync(1, 1))
+		_ = h.Handle("**", block)
+		ev := func(i int) string {
+			return rtEvent(fmt.Sprintf("cccccccc-0000-0000-0000-00000000000%d", i), "message.create.contact.chat", "q")
+		}
+		if code := rtDeliver(h, ev(1), sign(ev(1))); code != 200 {
+			t.Fatalf("first: %d", code)
+		}
+		<-started // the worker holds event 1
+		if code := rtDeliver(h, ev(2), sign(ev(2))); code != 200 {
+			t.Fatalf("second (queued): %d", code)
+		}
+		if code := rtDeliver(h, ev(3), sign(ev(3))); code != 503 {
+			t.Errorf("third (queue full): %d, want 503", code)
+		}
+		var unavailable []webhook.Observation
+		o.mu.Lock()
+		for _, ob := range o.obs {
+			if ob.Outcome == webhook.OutcomeUnavailable {
+				unavailable = append(unavailable, ob)
+			}
+		}
+		o.mu.Unlock()
+		if len(unavailable) != 1 || unavailable[0].Status != 503 || unavailable[0].EventID != "cccccccc-0000-0000-0000-000000000003" {
+			t.Errorf("unavailable observations %+v", unavailable)
+		}
+		go func() {
+			<-started
+			release <- struct{}{}
+		}()
+		release <- struct{}{}
+		if err := h.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if code := rtDeliver(h, ev(4), sign(ev(4))); code != 503 {
+			t.Errorf("after shutdown: %d", code)
+		}
+		o.check(t)
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		ends := 0
+		for _, ob := range o.obs {
+			if ob.Outcome == webhook.OutcomeHandled {
+				ends++
+			}
+		}
+		if ends != 2 {
+			t.Errorf("%d handled, want 2 (the queued event drained)", ends)
+		}
+		last := o.obs[len(o.obs)-1]
+		if last.Outcome != webhook.OutcomeUnavailable || last.Status != 503 {
+			t.Errorf("the delivery after shutdown was observed as %+v", last)
+		}
+	})
+}
+
+// Dispatch: "Dispatch answers nothing", so no Status; a duplicate, ErrInProgress
+// and a handler error observed as through ServeHTTP.
+func TestRTObserverWebhookDispatch(t *testing.T) {
+	t.Parallel()
+	o := &rtWhObs{open: map[int]bool{}}
+	h, _ := webhook.NewHandler(webhook.WithObserver(o), webhook.WithLogger(nil))
+	_ = h.Handle("**", func(ctx context.Context, e *webhook.Event) error {
+		if msgText(e) == "fail" {
+			return errors.New("nope")
+		}
+		return nil
+	})
+	parse := func(s string) *webhook.Event {
+		e, err := webhook.ParseEvent([]byte(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	ok := parse(rtEvent("dddddddd-0000-0000-0000-000000000001", "message.create.contact.chat", "fine"))
+	bad := parse(rtEvent("dddddddd-0000-0000-0000-000000000002", "message.create.contact.chat", "fail"))
+	_ = h.Dispatch(context.Background(), ok)
+	_ = h.Dispatch(context.Background(), ok)
+	if err := h.Dispatch(context.Background(), bad); err == nil {
+		t.Error("no error")
+	}
+	got := strings.Join(o.take(), " ")
+	want := "start:dddddddd-0000-0000-0000-000000000001 end:handled:dddddddd-0000-0000-0000-000000000001 duplicate:0:dddddddd-0000-0000-0000-000000000001 start:dddddddd-0000-0000-0000-000000000002 end:failed:dddddddd-0000-0000-0000-000000000002"
+	if got != want {
+		t.Errorf("observed %s\nwant     %s", got, want)
+	}
+	o.check(t)
+}
+
+func msgText(e *webhook.Event) string {
+	if e.Data.Message == nil {
+		return ""
+	}
+	return e.Data.Message.Text
+}
+
+// "StartAttempt is called for each HTTP request the client sends: each
+// attempt, and each hop of an attempt that follows a redirect"; AttemptInfo.Hop
+// "the number of the request within an attempt that follows redirects"; URLs
+// "never carry user info" and personal data is redacted, also in a redirect
+// target the server chose.
+func TestRTObserverRedirectHops(t *testing.T) {
+	t.Parallel()
+	const q = "?email=jane.doe%40example.org&phone=%2B31612345678&token=TOKSECRET123"
+	target := newRTScript(t, rtStep{status: 200})
+	cases := []struct{ name, loc string }{
+		{"same host", "/v2/conversations/" + convA + q},
+		{"other host with user info", strings.Replace(target.ts.URL, "http://", "http://rtuser:PWSECRET@", 1) + "/v2/conversations/" + convA + q},
+	}
+	for _, tc := range cases {
+		first := newRTScript(t, rtStep{status: 302, hdr: map[string]string{"Location": tc.loc}, body: `{}`}, rtStep{status: 200})
+		o := newRTObs()
+		o.header = true
+		c := rtClient(t, first.ts.URL+"/v2/", o)
+		if _, _, err := c.Conversations.Get(context.Background(), convA, nil); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		o.balanced(t)
+		att := o.filter("start_attempt")
+		if len(att) != 2 || att[0].ai.Hop != 1 || att[1].ai.Hop != 2 || att[1].ai.Attempt != 1 {
+			t.Errorf("%s: hops:\n%s", tc.name, o.dump())
+		}
+		for _, a := range att {
+			for _, bad := range []string{"jane", "612345678", "TOKSECRET", "PWSECRET", "rtuser"} {
+				if strings.Contains(a.ai.URL, bad) {
+					t.Errorf("%s: hop %d URL holds %q: %s", tc.name, a.ai.Hop, bad, a.ai.URL)
+				}
+			}
+		}
+		if tc.name == "same host" {
+			attemptsMatchServer(t, o, first.requests())
+		} else if len(first.requests()) != 1 {
+			t.Errorf("%s: the first host got %d requests", tc.name, len(first.requests()))
+		}
+	}
+	if n := len(target.requests()); n != 1 {
+		t.Errorf("the other host got %d requests", n)
+	} else if strings.HasPrefix(target.requests()[0].auth, "Bearer") {
+		t.Errorf("the token crossed to another host")
 	}
 }
