@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"net/http"
 	"net/http/httptest"
@@ -107,7 +108,7 @@ func rtSpanAttr(s sdktrace.ReadOnlySpan, key string) string {
 	if !ok {
 		return "<none>"
 	}
-	return v.Emit()
+	return v.String()
 }
 
 // dump writes every string the spans and metrics hold: names, attributes,
@@ -117,17 +118,17 @@ func (r *rtRig) dump(t *testing.T) string {
 	for _, s := range r.ended() {
 		fmt.Fprintf(&b, "span %s kind=%s status=%s %q\n", s.Name(), s.SpanKind(), s.Status().Code, s.Status().Description)
 		for _, kv := range s.Attributes() {
-			fmt.Fprintf(&b, "  %s=%s\n", kv.Key, kv.Value.Emit())
+			fmt.Fprintf(&b, "  %s=%s\n", kv.Key, kv.Value.String())
 		}
 		for _, e := range s.Events() {
 			fmt.Fprintf(&b, "  event %s\n", e.Name)
 			for _, kv := range e.Attributes {
-				fmt.Fprintf(&b, "    %s=%s\n", kv.Key, kv.Value.Emit())
+				fmt.Fprintf(&b, "    %s=%s\n", kv.Key, kv.Value.String())
 			}
 		}
 		for _, l := range s.Links() {
 			for _, kv := range l.Attributes {
-				fmt.Fprintf(&b, "  link %s=%s\n", kv.Key, kv.Value.Emit())
+				fmt.Fprintf(&b, "  link %s=%s\n", kv.Key, kv.Value.String())
 			}
 		}
 	}
@@ -195,7 +196,7 @@ func rtCount(rm metricdata.ResourceMetrics, name string, match ...attribute.KeyV
 	has := func(set attribute.Set) bool {
 		for _, kv := range match {
 			v, ok := set.Value(kv.Key)
-			if !ok || v.Emit() != kv.Value.Emit() {
+			if !ok || v.String() != kv.Value.String() {
 				return false
 			}
 		}
@@ -425,7 +426,7 @@ func TestRTOtelRetrySpansMatchServer(t *testing.T) {
 		if e.Name == "chatshipper.retry" {
 			d, _ := rtAttr(e.Attributes, "chatshipper.retry.decision")
 			et, _ := rtAttr(e.Attributes, "error.type")
-			retries = append(retries, d.Emit()+":"+et.Emit())
+			retries = append(retries, d.String()+":"+et.String())
 		}
 	}
 	if strings.Join(retries, " ") != "retry:503 retry:502 retry:connection" {
@@ -660,8 +661,8 @@ func TestRTOtelLostAnswerLookup(t *testing.T) {
 		if e.Name == "chatshipper.delivery.lookup" {
 			lookups++
 			v, _ := rtAttr(e.Attributes, "chatshipper.delivery.result")
-			if v.Emit() != "found" {
-				t.Errorf("lookup result %s", v.Emit())
+			if v.String() != "found" {
+				t.Errorf("lookup result %s", v.String())
 			}
 		}
 		if e.Name == "chatshipper.delivery.resend" || e.Name == "chatshipper.delivery.unknown" {
@@ -1027,7 +1028,7 @@ func TestRTOtelWebhookSpans(t *testing.T) {
 			for _, e := range s.Events() {
 				if e.Name == "chatshipper.webhook" {
 					v, _ := rtAttr(e.Attributes, "chatshipper.outcome")
-					got = append(got, v.Emit())
+					got = append(got, v.String())
 				}
 			}
 		}
@@ -1511,4 +1512,113 @@ func TestRTOtelRedirect(t *testing.T) {
 		}
 	}
 	rtLeaks(t, r, "jane", "612345678", "TOKSECRET", "PWSECRET", "rtuser")
+}
+
+// BatchSender: "each request of a BatchSender as Send". Sends queued from
+// several goroutines: one Send span per POST received, each with its client
+// span; then a Close whose context ends while a request hangs on the server:
+// "the requests in flight are cancelled, and Close returns ctx's error once
+// they have ended" — no span may be left open then.
+func TestRTOtelBatchSender(t *testing.T) {
+	t.Parallel()
+	t.Run("queued", func(t *testing.T) {
+		r := newRTRig(t)
+		m := newRTMsgServer(t, &rtMsgServer{})
+		c := rtClient(t, m.ts.URL+"/v2/", r.obs)
+		bs, err := c.Conversations.NewBatchSender(chatshipper.MaxBatch(5))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pend []*chatshipper.PendingSend
+		for i := range 30 {
+			pend = append(pend, bs.Queue(context.Background(), rtConv, chatshipper.Chat(fmt.Sprint("b", i))))
+		}
+		if err := bs.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range pend {
+			if _, err := p.Result(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if o := r.open(); len(o) != 0 {
+			t.Errorf("spans left open: %v", o)
+		}
+		sends := r.byName("Conversations.Send")
+		m.mu.Lock()
+		posts := m.posts
+		m.mu.Unlock()
+		if len(sends) != posts {
+			t.Errorf("%d Send spans, %d POSTs received", len(sends), posts)
+		}
+		client := 0
+		for _, s := range r.ended() {
+			if s.SpanKind() == trace.SpanKindClient {
+				client++
+			}
+		}
+		if client != posts {
+			t.Errorf("%d client spans, %d POSTs", client, posts)
+		}
+	})
+	t.Run("close cancels", func(t *testing.T) {
+		r := newRTRig(t)
+		arrived := make(chan struct{}, 16)
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if req.Method == "POST" {
+				_, _ = io.Copy(io.Discard, req.Body) // so that the server notices the client leaving
+				arrived <- struct{}{}
+				<-req.Context().Done() // hangs until the client gives up
+				return
+			}
+			w.WriteHeader(503)
+		}))
+		t.Cleanup(ts.Close)
+		c := rtClient(t, ts.URL+"/v2/", r.obs)
+		bs, err := c.Conversations.NewBatchSender()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := bs.Queue(context.Background(), rtConv, chatshipper.Chat("hangs"))
+		<-arrived
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := bs.Close(ctx); !errors.Is(err, context.Canceled) {
+			t.Errorf("Close: %v", err)
+		}
+		if o := r.open(); len(o) != 0 {
+			t.Errorf("spans left open after Close returned: %v", o)
+		}
+		_, err = p.Result()
+		t.Logf("the send's error: %v", err)
+		if o := r.open(); len(o) != 0 {
+			t.Errorf("spans left open after the result: %v", o)
+		}
+	})
+}
+
+// A walk's loop body panics: the walk span and its client spans still end.
+func TestRTOtelWalkBodyPanics(t *testing.T) {
+	t.Parallel()
+	r := newRTRig(t)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Total", "100")
+		fmt.Fprintf(w, `[{"id":"600000000000000000000001","conversation":%q},{"id":"600000000000000000000002","conversation":%q}]`, rtConv, rtConv)
+	}))
+	t.Cleanup(ts.Close)
+	c := rtClient(t, ts.URL+"/v2/", r.obs)
+	q := chatshipper.NewQuery().Where("conversation", chatshipper.Eq(rtConv)).Sort("createdAt").Limit(2)
+	func() {
+		defer func() { _ = recover() }()
+		for range c.Messages.Walk(context.Background(), q, chatshipper.Prefetch(2)).Items() {
+			panic("the caller's loop body")
+		}
+	}()
+	if o := r.open(); len(o) != 0 {
+		t.Errorf("spans left open after a panic in the loop body: %v", o)
+	}
+	if n := len(r.byName("Messages.Walk")); n != 1 {
+		t.Errorf("%d walk spans ended", n)
+	}
 }

@@ -1605,3 +1605,66 @@ func TestRTObserverRedirectHops(t *testing.T) {
 		t.Errorf("the token crossed to another host")
 	}
 }
+
+// Decision.ErrorKind: "a limiter wait that failed"; StartAttempt is called
+// "after its wait for the rate limiter". A call whose deadline passes while it
+// waits for a slot (a limit of 1 per second, the slot just taken): a
+// limiter_wait decision with ErrorKind deadline_exceeded, no attempt, the
+// call ends deadline_exceeded with 0 attempts.
+func TestRTObserverLimiterWaitFails(t *testing.T) {
+	t.Parallel()
+	s := newRTScript(t)
+	o := newRTObs()
+	o.header = true
+	c := rtClient(t, s.ts.URL+"/v2/", o, chatshipper.WithRateLimit(1), chatshipper.WithIPRateLimit(0))
+	if _, _, err := c.Conversations.Get(context.Background(), convA, nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_, _, err := c.Conversations.Get(ctx, convA, nil)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v", err)
+	}
+	o.balanced(t)
+	attemptsMatchServer(t, o, s.requests())
+	lw := o.decisions(chatshipper.DecisionLimiterWait)
+	if len(lw) != 2 || lw[1].ErrorKind != "deadline_exceeded" || lw[0].ErrorKind != "" {
+		t.Errorf("limiter waits %+v", lw)
+	}
+	ends := o.filter("end_call")
+	if len(ends) != 2 || ends[1].cr.Outcome != chatshipper.OutcomeDeadlineExceeded || ends[1].cr.Attempts != 0 {
+		t.Errorf("ends %v", ends)
+	}
+}
+
+// The loop body of a walk panics (the caller recovers it further up): the
+// walk's call must still end ("EndCall is called once for every StartCall
+// ... when the call returns"), with every attempt ended, for a plain walk
+// and for one with Concurrency and Prefetch.
+func TestRTObserverWalkBodyPanics(t *testing.T) {
+	t.Parallel()
+	q := chatshipper.NewQuery().Where("conversation", chatshipper.Eq(convA)).Limit(2)
+	for _, opts := range [][]chatshipper.WalkOption{nil, {chatshipper.Concurrency(3)}, {chatshipper.Prefetch(3)}} {
+		h := walkHostile(t, 11, nil)
+		o := newRTObs()
+		c := h.client(t, chatshipper.WithObserver(o))
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Error("no panic")
+				}
+			}()
+			for _, err := range c.Messages.Walk(context.Background(), q, opts...).Items() {
+				if err != nil {
+					t.Fatal(err)
+				}
+				panic("the caller's loop body")
+			}
+		}()
+		o.balanced(t)
+		if n := len(o.filter("end_call")); n != 1 {
+			t.Errorf("opts %d: %d EndCall after the panic\n%s", len(opts), n, o.dump())
+		}
+	}
+}
