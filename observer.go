@@ -39,7 +39,13 @@ type Observer interface {
 	// its wait for the rate limiter: each attempt, and each hop of an
 	// attempt that follows a redirect. The context it returns (derived from
 	// ctx) is the one the request is sent with. It may add trace context
-	// headers to attempt.Header.
+	// headers to attempt.Header. One resend happens below the client and is
+	// not an attempt of its own: net/http's Transport sends an idempotent
+	// request (GET, HEAD, OPTIONS) once more, with the same headers, when a
+	// kept-alive connection it reused was closed by the server after the
+	// request was written and before any answer (see
+	// https://pkg.go.dev/net/http#Transport); the server then receives two
+	// requests for the one attempt reported here.
 	StartAttempt(ctx context.Context, attempt AttemptInfo) context.Context
 	// EndAttempt is called once for every StartAttempt, with the context
 	// StartAttempt returned, when the response headers arrived or the
