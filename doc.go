@@ -512,7 +512,11 @@
 // on a machine so busy that requests leave late. The cost is one round trip
 // per window: a client sending as fast as it may gets 20 requests per one
 // second, the margin and one round trip (19.5 per second on a fast network,
-// about 17 at 150 ms).
+// about 17 at 150 ms). One request escapes the count: net/http's Transport
+// itself sends a GET once more, inside the same attempt and slot, when a
+// kept-alive connection it reused closes after the request was written and
+// before any answer (a server closing idle connections as it answers); the
+// server then counts two requests for one slot.
 //
 // WithRateLimit(n) changes the client's own limit and WithRateLimit(0)
 // turns both windows off (for tests against a fake server). WithIPRateLimit
