@@ -20,11 +20,25 @@ type TokenSource interface {
 	Token(ctx context.Context) (string, error)
 }
 
-// refresher is implemented by token sources that can replace a token the
-// server refused (401/403 "jwt expired"). stale is the token that was refused;
-// a source that already replaced it returns the new one without a new refresh.
+// refresher is implemented by token sources that refresh their tokens
+// (RefreshingTokenSource). logger is the calling client's, handed over
+// explicitly: a source without a logger of its own logs its refreshes there.
 type refresher interface {
-	refreshAfterReject(ctx context.Context, stale string) (string, error)
+	// tokenFor is Token, for a client whose logger is logger.
+	tokenFor(ctx context.Context, logger *slog.Logger) (string, error)
+	// refreshAfterReject replaces a token the server refused (401/403 "jwt
+	// expired"). stale is the token that was refused; a source that already
+	// replaced it returns the new one without a new refresh.
+	refreshAfterReject(ctx context.Context, stale string, logger *slog.Logger) (string, error)
+}
+
+// token asks the client's token source for the token of a request. A
+// refreshing source is handed the client's logger along.
+func (c *Client) token(ctx context.Context) (string, error) {
+	if rf, ok := c.tokens.(refresher); ok {
+		return rf.tokenFor(ctx, c.logger)
+	}
+	return c.tokens.Token(ctx)
 }
 
 // StaticTokenSource returns a TokenSource that always returns token: a bot
@@ -336,6 +350,11 @@ func NewRefreshingTokenSource(cfg RefreshConfig) (*RefreshingTokenSource, error)
 // within the leeway. It returns ctx's error once ctx is done, also while a
 // refresh runs: the refresh itself goes on for the other callers.
 func (s *RefreshingTokenSource) Token(ctx context.Context) (string, error) {
+	return s.tokenFor(ctx, nil)
+}
+
+// tokenFor is Token for a client whose logger is logger (nil: none).
+func (s *RefreshingTokenSource) tokenFor(ctx context.Context, logger *slog.Logger) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
@@ -346,7 +365,7 @@ func (s *RefreshingTokenSource) Token(ctx context.Context) (string, error) {
 	if exp.IsZero() || time.Until(exp) > s.leeway {
 		return cur, nil
 	}
-	return s.refresh(ctx, cur, "the token expires within the leeway")
+	return s.refresh(ctx, cur, "the token expires within the leeway", logger)
 }
 
 // String describes the source and its current token, both tokens redacted.
@@ -378,8 +397,8 @@ func (s *RefreshingTokenSource) Current() Token {
 	return s.tok
 }
 
-func (s *RefreshingTokenSource) refreshAfterReject(ctx context.Context, stale string) (string, error) {
-	return s.refresh(ctx, stale, "the server refused the token")
+func (s *RefreshingTokenSource) refreshAfterReject(ctx context.Context, stale string, logger *slog.Logger) (string, error) {
+	return s.refresh(ctx, stale, "the server refused the token", logger)
 }
 
 // refreshTimeout bounds one refresh, which runs detached from the caller
@@ -390,8 +409,10 @@ const refreshTimeout = 30 * time.Second
 // current token is returned; otherwise the caller waits for the running
 // refresh, starting one if none runs. Every caller, the one that started it
 // included, stops waiting when its own ctx ends; the refresh runs on in the
-// background (bounded by refreshTimeout) for the others.
-func (s *RefreshingTokenSource) refresh(ctx context.Context, stale, reason string) (string, error) {
+// background (bounded by refreshTimeout) for the others. The refresh that
+// starts logs to the source's own logger, else to logger (the logger of the
+// client whose call started it).
+func (s *RefreshingTokenSource) refresh(ctx context.Context, stale, reason string, logger *slog.Logger) (string, error) {
 	s.mu.Lock()
 	if s.tok.AccessToken != stale {
 		t := s.tok.AccessToken
@@ -404,11 +425,11 @@ func (s *RefreshingTokenSource) refresh(ctx context.Context, stale, reason strin
 		s.inflight = ch
 		refreshTok := s.tok.RefreshToken
 		// Detached from ctx's cancellation (other callers may wait for it),
-		// keeping its values (the caller's logger, tracing).
+		// keeping its values (tracing).
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
 		go func() {
 			defer cancel()
-			s.run(rctx, ch, refreshTok, reason)
+			s.run(rctx, ch, refreshTok, reason, logger)
 		}()
 	}
 	s.mu.Unlock()
@@ -425,11 +446,12 @@ func (s *RefreshingTokenSource) refresh(ctx context.Context, stale, reason strin
 	return s.tok.AccessToken, nil
 }
 
-// run performs one refresh and wakes its waiters by closing done.
-func (s *RefreshingTokenSource) run(ctx context.Context, done chan struct{}, refreshToken, reason string) {
+// run performs one refresh and wakes its waiters by closing done. It logs to
+// the source's own logger, else to the caller's (nil: none).
+func (s *RefreshingTokenSource) run(ctx context.Context, done chan struct{}, refreshToken, reason string, callerLogger *slog.Logger) {
 	logger := s.client.logger
 	if logger == nil {
-		logger, _ = ctx.Value(loggerKey{}).(*slog.Logger)
+		logger = callerLogger
 	}
 	start := time.Now()
 	if logger != nil {
@@ -458,10 +480,6 @@ func (s *RefreshingTokenSource) run(ctx context.Context, done chan struct{}, ref
 	}
 	close(done)
 }
-
-// loggerKey carries the logger of the client whose call needs a token, so a
-// token source without a logger of its own logs its refreshes there.
-type loggerKey struct{}
 
 func (s *RefreshingTokenSource) doRefresh(ctx context.Context, refreshToken string) (Token, error) {
 	req, err := s.client.NewRequest(ctx, http.MethodPost, "auth/token", &refreshRequest{ClientID: s.clientID, RefreshToken: refreshToken})

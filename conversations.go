@@ -233,7 +233,7 @@ func (s *ConversationsService) Create(ctx context.Context, c *ConversationCreate
 	if err != nil {
 		return nil, nil, err
 	}
-	conv, outcomes, resp, err := s.createTracked(ctx, c) // delivery.go
+	conv, outcomes, resp, err := s.createTracked(ctx, call, c) // delivery.go
 	if guarded && conv != nil && conv.ID != "" {
 		// The conversation ID is known only now, so the loop guard records the
 		// initial messages afterwards (those this call may have created).
@@ -299,7 +299,7 @@ func (s *ConversationsService) Send(ctx context.Context, conversationID string, 
 	if err != nil {
 		return nil, nil, err
 	}
-	out, outcomes, resp, err := client.sendPlanned(ctx, path+"/messages", conversationID, plan)
+	out, outcomes, resp, err := client.sendPlanned(ctx, call, path+"/messages", conversationID, plan)
 	client.loopSettle(ctx, ls, pick(outcomes, send))
 	return out, resp, err
 }

@@ -132,15 +132,14 @@ func (e *DeliveryUnknownError) Unwrap() []error {
 	return errs
 }
 
-// deliveryCall travels in the context of a tracked POST: Do records its call
-// state in it, and turns blind retries of the POST off (the lookup replaces them).
+// deliveryCall is handed to Do (Client.do) with a tracked POST: Do records
+// the request's state in it, for deliveryOutcome to read after the POST, and
+// turns blind retries of the POST off (the lookup replaces them).
 type deliveryCall struct{ st *callState }
 
-type deliveryCallKey struct{}
-
-// trackCall is Do's hook for tracked sends.
-func trackCall(ctx context.Context, st *callState) {
-	if d, ok := ctx.Value(deliveryCallKey{}).(*deliveryCall); ok {
+// trackCall is Do's hook for tracked sends: d is nil for any other request.
+func trackCall(d *deliveryCall, st *callState) {
+	if d != nil {
 		st.retryUnsafe = false
 		d.st = st
 	}
@@ -429,8 +428,9 @@ func totalDelay(msgs []MessageInput) time.Duration {
 }
 
 // postMessages sends msgs in one POST: an object for one message, an array
-// for a batch.
-func (c *Client) postMessages(ctx context.Context, path string, msgs []MessageInput) ([]*Message, *Response, error) {
+// for a batch, as part of call (the observed call, nil without an observer).
+// track, when set, makes it a tracked POST (see deliveryCall).
+func (c *Client) postMessages(ctx context.Context, call *obsCall, path string, msgs []MessageInput, track *deliveryCall) ([]*Message, *Response, error) {
 	var body any = msgs
 	if len(msgs) == 1 {
 		body = &msgs[0]
@@ -440,7 +440,7 @@ func (c *Client) postMessages(ctx context.Context, path string, msgs []MessageIn
 		return nil, nil, err
 	}
 	var out messageList
-	resp, err := c.Do(req, &out)
+	resp, err := c.do(req, &out, call, track)
 	if err != nil {
 		return nil, resp, err
 	}
@@ -497,15 +497,15 @@ func (c *Client) planSend(ctx context.Context, conversationID string, msgs []Mes
 // conversation (path is its messages path) and says, per message of p, what
 // the server did with it (for the loop guard): one found stored by planSend
 // is not created by this call. With delivery tracking on, see deliver.
-func (c *Client) sendPlanned(ctx context.Context, path, conversationID string, p *sendPlan) ([]*Message, []sendOutcome, *Response, error) {
+func (c *Client) sendPlanned(ctx context.Context, call *obsCall, path, conversationID string, p *sendPlan) ([]*Message, []sendOutcome, *Response, error) {
 	if c.noDeliveryTracking {
-		out, resp, err := c.postMessages(ctx, path, p.msgs)
+		out, resp, err := c.postMessages(ctx, call, path, p.msgs, nil)
 		return out, sameOutcome(len(p.msgs), outcomeOf(resp, err)), resp, err
 	}
 	if len(p.toSend()) == 0 {
 		return nonNil(p.stored), sameOutcome(len(p.msgs), outcomeNotCreated), p.resp, nil
 	}
-	return c.deliver(ctx, path, conversationID, p.msgs, p.keys, p.stored)
+	return c.deliver(ctx, call, path, conversationID, p.msgs, p.keys, p.stored)
 }
 
 // nonNil returns the messages of ms that are not nil, in order.
@@ -531,9 +531,11 @@ func nonNil(ms []*Message) []*Message {
 //
 // It returns the messages known to be stored, in the order of msgs, and, per
 // message of msgs, what this call did: created, not created (never sent,
-// refused, found missing, or stored by an earlier call) or unknown.
-func (c *Client) deliver(ctx context.Context, path, conversationID string, msgs []MessageInput, keys []string, stored []*Message) ([]*Message, []sendOutcome, *Response, error) {
-	got, extra, outcomes, resp, err := c.deliverEach(ctx, path, conversationID, msgs, keys, stored)
+// refused, found missing, or stored by an earlier call) or unknown. The POSTs
+// are part of call, the observed call (nil without an observer); the lookups
+// are calls of their own.
+func (c *Client) deliver(ctx context.Context, call *obsCall, path, conversationID string, msgs []MessageInput, keys []string, stored []*Message) ([]*Message, []sendOutcome, *Response, error) {
+	got, extra, outcomes, resp, err := c.deliverEach(ctx, call, path, conversationID, msgs, keys, stored)
 	return append(nonNil(got), extra...), outcomes, resp, err
 }
 
@@ -541,7 +543,7 @@ func (c *Client) deliver(ctx context.Context, path, conversationID string, msgs 
 // msgs[i] as stored, or nil (not stored, unknown, or a "/set" command
 // without a key whose object the lookup cannot return); extra holds the
 // answers beyond the messages sent (never expected).
-func (c *Client) deliverEach(ctx context.Context, path, conversationID string, msgs []MessageInput, keys []string, stored []*Message) (got, extra []*Message, _ []sendOutcome, _ *Response, _ error) {
+func (c *Client) deliverEach(ctx context.Context, call *obsCall, path, conversationID string, msgs []MessageInput, keys []string, stored []*Message) (got, extra []*Message, _ []sendOutcome, _ *Response, _ error) {
 	got = make([]*Message, len(msgs))
 	outcomes := make([]sendOutcome, len(msgs)) // outcomeUnknown until known
 	pending := make([]int, 0, len(msgs))       // the positions still to send
@@ -558,7 +560,7 @@ func (c *Client) deliverEach(ctx context.Context, path, conversationID string, m
 	for resends := 0; ; resends++ {
 		batch := pick(msgs, pending)
 		d := &deliveryCall{}
-		out, resp, err := c.postMessages(context.WithValue(ctx, deliveryCallKey{}, d), path, batch)
+		out, resp, err := c.postMessages(ctx, call, path, batch, d)
 		if err == nil {
 			for _, i := range pending {
 				outcomes[i] = outcomeCreated
@@ -832,11 +834,13 @@ func (s *MessagesService) Resolve(ctx context.Context, conversationID string, ke
 // caller set on the conversation is looked up before the create: when that
 // conversation exists, it is returned and only those of its initial messages
 // with a caller-set key that are not stored are sent. It also says, per
-// initial message, what this call did with it (for the loop guard).
-func (s *ConversationsService) createTracked(ctx context.Context, cc *ConversationCreate) (*Conversation, []sendOutcome, *Response, error) {
+// initial message, what this call did with it (for the loop guard). Its
+// create requests, and its message POSTs, are part of call (Create's observed
+// call, nil without an observer); its lookups are calls of their own.
+func (s *ConversationsService) createTracked(ctx context.Context, call *obsCall, cc *ConversationCreate) (*Conversation, []sendOutcome, *Response, error) {
 	c := s.r.client
 	if c == nil || c.noDeliveryTracking || cc == nil {
-		conv, resp, err := s.r.create(ctx, cc)
+		conv, resp, err := s.r.createIn(ctx, call, cc, nil)
 		n := 0
 		if cc != nil {
 			n = len(cc.Messages)
@@ -884,7 +888,7 @@ func (s *ConversationsService) createTracked(ctx context.Context, cc *Conversati
 			if len(own) == 0 {
 				return conv, outcomes, resp, nil
 			}
-			o, cresp, err := c.completeMessages(ctx, conv.ID, pick(body.Messages, own), pick(msgKeys, own), outcomeNotCreated)
+			o, cresp, err := c.completeMessages(ctx, call, conv.ID, pick(body.Messages, own), pick(msgKeys, own), outcomeNotCreated)
 			for j, i := range own {
 				outcomes[i] = o[j]
 			}
@@ -896,7 +900,7 @@ func (s *ConversationsService) createTracked(ctx context.Context, cc *Conversati
 	}
 	for resends := 0; ; resends++ {
 		d := &deliveryCall{}
-		conv, resp, err := s.r.create(context.WithValue(ctx, deliveryCallKey{}, d), &body)
+		conv, resp, err := s.r.createIn(ctx, call, &body, d)
 		if err == nil {
 			return conv, sameOutcome(len(body.Messages), outcomeCreated), resp, nil
 		}
@@ -922,7 +926,7 @@ func (s *ConversationsService) createTracked(ctx context.Context, cc *Conversati
 			}
 			// The conversation is there; make sure its initial messages are
 			// too (sending only the missing ones, in order).
-			outcomes, _, serr := c.completeMessages(ctx, conv.ID, body.Messages, msgKeys, outcomeCreated)
+			outcomes, _, serr := c.completeMessages(ctx, call, conv.ID, body.Messages, msgKeys, outcomeCreated)
 			return conv, outcomes, lresp, serr
 		}
 		if !resendable || !mayResend || resends >= c.maxRetries {
@@ -948,7 +952,7 @@ func generatedKeys(msgs []MessageInput, keys []string) []string {
 // stored in the conversation, and says per message what was done: found
 // ones are stored (whose outcome is stored: created by this call, or by an
 // earlier one), the others as their send went.
-func (c *Client) completeMessages(ctx context.Context, conversationID string, msgs []MessageInput, keys []string, stored sendOutcome) ([]sendOutcome, *Response, error) {
+func (c *Client) completeMessages(ctx context.Context, call *obsCall, conversationID string, msgs []MessageInput, keys []string, stored sendOutcome) ([]sendOutcome, *Response, error) {
 	outcomes := make([]sendOutcome, len(msgs)) // outcomeUnknown until known
 	found, resp, err := c.lookupMessages(ctx, conversationID, nonEmpty(keys))
 	c.observeLookup(ctx, conversationID, len(nonEmpty(keys)), len(found), err)
@@ -980,7 +984,7 @@ func (c *Client) completeMessages(ctx context.Context, conversationID string, ms
 	if err != nil {
 		return outcomes, nil, err
 	}
-	_, sent, resp, err := c.deliver(ctx, path+"/messages", conversationID, pick(msgs, missing), pick(keys, missing), nil)
+	_, sent, resp, err := c.deliver(ctx, call, path+"/messages", conversationID, pick(msgs, missing), pick(keys, missing), nil)
 	for j, i := range missing {
 		outcomes[i] = sent[j]
 	}

@@ -247,9 +247,11 @@ func (w *Walk[T]) Page() int { return w.page }
 // current loop.
 func (w *Walk[T]) Count() int { return w.count }
 
-// newWalk builds the Walk of a collection. observe, if non-nil, sees every
-// page before the caller does (the loop guard learns of replies from it).
-func newWalk[T any](ctx context.Context, c *Client, collection string, q *Query, opts []WalkOption, observe func([]*T)) *Walk[T] {
+// newWalk builds the Walk of a collection. Its page requests are part of
+// call, the observed call (observedWalk's; nil without an observer). observe,
+// if non-nil, sees every page before the caller does (the loop guard learns of
+// replies from it).
+func newWalk[T any](ctx context.Context, c *Client, call *obsCall, collection string, q *Query, opts []WalkOption, observe func([]*T)) *Walk[T] {
 	cfg := newWalkConfig(opts)
 	if c.logger != nil {
 		cfg.logOffset = func(ctx context.Context, page int, reason string) {
@@ -258,7 +260,7 @@ func newWalk[T any](ctx context.Context, c *Client, collection string, q *Query,
 		}
 	}
 	fetch := func(ctx context.Context, q *Query) ([]*T, *Response, error) {
-		return listPage[T](ctx, c, collection, q)
+		return listPage[T](ctx, c, call, collection, q)
 	}
 	var idOf func(*T) string
 	if _, ok := any((*T)(nil)).(interface{ refID() string }); ok {

@@ -628,7 +628,7 @@ func (s *BatchSender) runCreate(call *sendCall) {
 // take its next turn.
 func (s *BatchSender) runBatch(q *sendQueue, batch []*sendCall) {
 	defer s.running.Done()
-	s.deliverCalls(s.ctx, q.id, batch, false)
+	s.deliverCalls(s.ctx, nil, q.id, batch, false)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	q.busy = false
@@ -648,14 +648,20 @@ func (s *BatchSender) runBatch(q *sendQueue, batch []*sendCall) {
 // not found stored, then the rest goes (deliverEach). A batch of several
 // calls refused whole for its content is sent again one call per request
 // (again set), each with all its keys looked up first, so whatever the
-// refused request may have stored is not sent twice.
-func (s *BatchSender) deliverCalls(ctx context.Context, conversationID string, calls []*sendCall, again bool) {
+// refused request may have stored is not sent twice. obs is the observed
+// call the batch is part of: nil for a new batch, which begins its own (a
+// Send); the call of the batch refused whole for the calls sent again.
+func (s *BatchSender) deliverCalls(ctx context.Context, obs *obsCall, conversationID string, calls []*sendCall, again bool) {
 	if len(calls) == 0 {
 		return
 	}
 	var err error
-	ctx, obs := s.c.startCall(ctx, conversationsPath, "Send") // observer.go: a batch is a Send
-	defer obs.end(ctx, &err)
+	if obs == nil {
+		var own *obsCall
+		ctx, own = s.c.startCall(ctx, conversationsPath, "Send") // observer.go: a batch is a Send
+		defer own.end(ctx, &err)
+		obs = own
+	}
 	c := s.c
 	lookup := func(call *sendCall) []string {
 		if again {
@@ -731,12 +737,12 @@ func (s *BatchSender) deliverCalls(ctx context.Context, conversationID string, c
 	if c.noDeliveryTracking {
 		var out []*Message
 		var resp *Response
-		out, resp, err = c.postMessages(ctx, path, msgs)
+		out, resp, err = c.postMessages(ctx, obs, path, msgs, nil)
 		got = make([]*Message, len(msgs))
 		copy(got, out)
 		outcomes = sameOutcome(len(msgs), outcomeOf(resp, err))
 	} else {
-		got, _, outcomes, _, err = c.deliverEach(ctx, path, conversationID, msgs, keys, stored)
+		got, _, outcomes, _, err = c.deliverEach(ctx, obs, path, conversationID, msgs, keys, stored)
 	}
 	refusedWhole := !again && len(calls) > 1 && refusedContent(err)
 	var retry []*sendCall
@@ -754,7 +760,7 @@ func (s *BatchSender) deliverCalls(ctx context.Context, conversationID string, c
 		s.finish(call, out, nil, cerr)
 	}
 	for _, call := range retry {
-		s.deliverCalls(ctx, conversationID, []*sendCall{call}, true)
+		s.deliverCalls(ctx, obs, conversationID, []*sendCall{call}, true)
 	}
 }
 
