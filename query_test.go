@@ -2,6 +2,7 @@ package chatshipper
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -833,4 +835,73 @@ func TestWhereAnyEncoding(t *testing.T) {
 	}
 	_, err := NewQuery().WhereAnyRegex([]string{"a", "b"}, "~x").Encode()
 	assert.ErrorIs(t, err, ErrInvalidQuery)
+}
+
+func TestQueryErrorIsInvalidArgument(t *testing.T) {
+	t.Parallel()
+	c, mt := newTestClient(t)
+	_, _, err := c.Contacts.List(context.Background(), NewQuery().Limit(0))
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrInvalidQuery)
+	assert.ErrorIs(t, err, ErrInvalidArgument)
+	var qe *QueryError
+	assert.True(t, errors.As(err, &qe))
+	assert.Equal(t, 0, mt.GetTotalCallCount())
+}
+
+func TestCollectionAppliesMandatoryFilters(t *testing.T) {
+	t.Parallel()
+	metaOnly := NewQuery().Where("meta.intent", Eq("greeting"))
+	tests := []struct {
+		name    string
+		call    func(c *Client) error
+		refused bool
+	}{
+		{"typed messages without a mandatory filter", func(c *Client) error {
+			_, _, err := c.Messages.List(context.Background(), NewQuery().Where("text", Eq("hi")))
+			return err
+		}, true},
+		{"Collection(messages) without a mandatory filter", func(c *Client) error {
+			_, _, err := c.Collection("messages").List(context.Background(), NewQuery().Where("text", Eq("hi")))
+			return err
+		}, true},
+		{"Collection(messages) iterator without a mandatory filter", func(c *Client) error {
+			for _, err := range c.Collection("messages").ListIter(context.Background(), nil) {
+				return err
+			}
+			return nil
+		}, true},
+		{"Collection(conversations) meta filter alone", func(c *Client) error {
+			_, _, err := c.Collection("conversations").List(context.Background(), metaOnly)
+			return err
+		}, true},
+		{"typed conversations meta filter alone", func(c *Client) error {
+			_, _, err := c.Conversations.List(context.Background(), metaOnly)
+			return err
+		}, true},
+		{"Collection(conversations) meta filter with status", func(c *Client) error {
+			_, _, err := c.Collection("conversations").List(context.Background(), metaOnly.Where("status", Eq("queued")))
+			return err
+		}, false},
+		{"Collection(kbases) has no mandatory filter", func(c *Client) error {
+			_, _, err := c.Collection("kbases").List(context.Background(), metaOnly)
+			return err
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, mt := newTestClient(t)
+			mt.RegisterNoResponder(httpmock.NewStringResponder(200, `[]`))
+			err := tt.call(c)
+			if !tt.refused {
+				require.NoError(t, err)
+				assert.Equal(t, 1, mt.GetTotalCallCount())
+				return
+			}
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ErrInvalidQuery)
+			assert.Equal(t, 0, mt.GetTotalCallCount(), "no request may be made")
+		})
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -1015,4 +1016,43 @@ func TestHostWindowFuncTransport(t *testing.T) {
 		got = append(got, c.ipLimiter)
 	}
 	assert.NotSame(t, got[0], got[1])
+}
+
+// A 429's Retry-After pausing the limiter is logged.
+func TestLogLimiterPause(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		h := &captureHandler{}
+		c, mt := newTestClient(t, WithLogger(slog.New(h)))
+		mt.RegisterResponder("GET", testBase+"users", httpmock.NewStringResponder(429, `{}`).HeaderSet(http.Header{"Retry-After": {"45"}}))
+		req, err := c.NewRequest(context.Background(), "GET", "users", nil)
+		require.NoError(t, err)
+		_, err = c.Do(req, nil)
+		require.ErrorIs(t, err, ErrRateLimited)
+		recs := h.with("chatshipper: rate limiter paused for Retry-After")
+		require.Len(t, recs, 1)
+		assert.Equal(t, map[string]any{"retry_after": 45 * time.Second}, recs[0].attrs)
+	})
+}
+
+// A wait for a rate-limit slot of 100 ms or more is logged with its length;
+// shorter ones are not.
+func TestLogLimiterWait(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		h := &captureHandler{}
+		c, mt := newTestClient(t, WithLogger(slog.New(h)), WithRateLimit(1))
+		mt.RegisterResponder("GET", testBase+"users", httpmock.NewStringResponder(200, `[]`))
+		for range 2 {
+			req, err := c.NewRequest(context.Background(), "GET", "users?email=jane%40example.com", nil)
+			require.NoError(t, err)
+			_, err = c.Do(req, nil)
+			require.NoError(t, err)
+		}
+		recs := h.with("chatshipper: waited for rate limit")
+		require.Len(t, recs, 1, "only the second request waited")
+		assert.Equal(t, map[string]any{"method": "GET", "url": testBase + "users?email=REDACTED",
+			"waited": time.Second + DefaultRateLimitMargin, "attempt": int64(1)}, recs[0].attrs)
+		h.noSecrets(t, testToken, "jane")
+	})
 }

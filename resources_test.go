@@ -1269,3 +1269,20 @@ func BenchmarkContactsList(b *testing.B) {
 		}
 	}
 }
+
+func TestDocumentPrintsNoValue(t *testing.T) {
+	t.Parallel()
+	const canary = "whsec-CANARY-77aa"
+	var d Document
+	require.NoError(t, decodeJSON([]byte(`{"id":"5bb551b8000000c0ceda11df","type":"webhook","params":{"secret":"`+canary+`"}}`), &d))
+	var out strings.Builder
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d"} {
+		fmt.Fprintf(&out, verb+"|", d)
+		fmt.Fprintf(&out, verb+"|", &d)
+	}
+	slog.New(slog.NewTextHandler(&out, nil)).Info("d", "doc", d)
+	slog.New(slog.NewJSONHandler(&out, nil)).Info("d", "doc", &d)
+	assert.NotContains(t, out.String(), canary)
+	assert.Contains(t, d.String(), "5bb551b8000000c0ceda11df")
+	assert.Contains(t, d.String(), "params")
+}
