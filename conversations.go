@@ -102,18 +102,18 @@ func (c *Conversation) Participant(userID string) *Participant {
 // refuse a batch holding an invalid message before any I/O. The exported fields
 // may also be set directly.
 type MessageInput struct {
-	Type          MessageType `json:"type,omitempty"`
-	Text          string      `json:"text"`
-	Role          Role        `json:"role,omitempty"`
-	User          string      `json:"user,omitempty"`
-	ContentType   string      `json:"contentType,omitempty"`
-	IsBackchannel bool        `json:"isBackchannel,omitempty"`
-	Touchpoint    string      `json:"touchpoint,omitempty"`
-	Delay         int         `json:"delay,omitempty"` // milliseconds before the message is processed
-	Meta          Meta        `json:"meta,omitempty"`
-	Actions       []Action    `json:"actions,omitempty"`
-	Items         []Item      `json:"items,omitempty"`
-	Results       []Result    `json:"results,omitempty"`
+	Type          MessageType  `json:"type,omitempty"`
+	Text          string       `json:"text"`
+	Role          Role         `json:"role,omitempty"`
+	User          string       `json:"user,omitempty"`
+	ContentType   string       `json:"contentType,omitempty"`
+	IsBackchannel bool         `json:"isBackchannel,omitempty"`
+	Touchpoint    string       `json:"touchpoint,omitempty"`
+	Delay         int          `json:"delay,omitempty"` // milliseconds before the message is processed
+	Meta          Meta         `json:"meta,omitempty"`
+	Actions       []Action     `json:"actions,omitempty"`
+	Items         []CardItem   `json:"items,omitempty"`
+	Results       []FormResult `json:"results,omitempty"`
 
 	err error
 }

@@ -467,9 +467,10 @@
 // SetLanguage, SetMeta, SetMetaValues, Like, CommentOn, SendForms, SendForm,
 // Import and BotCommand (">name args", ignored by ChatShipper). Message
 // constructors: Chat (with modifiers such as Backchannel, OnBehalfOf,
-// WithTouchpoint, WithDelay, Quote, WithActions), Image, Card with items and
-// PostbackAction, ReplyAction or LinkAction buttons, Mention (ToUser or
-// ToOrganization), Tag, ActivateForm, DeactivateForm, Field and Report.
+// WithTouchpoint, WithDelay, Quote, WithActions), Image, Card with its
+// CardItems (NewCardItem) and PostbackAction, ReplyAction or LinkAction
+// buttons, Mention (ToUser or ToOrganization), Tag, ActivateForm,
+// DeactivateForm, Field and Report with its FormResults.
 // Constructors validate their arguments and keep the first error in the
 // value; Create, Send and Command refuse a batch holding an invalid message
 // before any I/O, so nothing of it is sent.
