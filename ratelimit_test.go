@@ -1016,3 +1016,23 @@ func TestHostWindowFuncTransport(t *testing.T) {
 	}
 	assert.NotSame(t, got[0], got[1])
 }
+
+// BenchmarkWindowLimiterAcquireContended: every goroutine takes the one slot
+// and gives it back unused at once, so most callers queue and are handed the
+// slot by the one before: the waiters' queue under load.
+func BenchmarkWindowLimiterAcquireContended(b *testing.B) {
+	l := NewWindowLimiter(1, time.Hour)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.SetParallelism(4)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			done, err := l.Acquire(ctx)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			done(false)
+		}
+	})
+}

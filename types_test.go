@@ -190,3 +190,25 @@ func FuzzTimestamp(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkTimestampUnmarshal reads the forms a server may send: the API's
+// own (RFC 3339 in UTC with milliseconds), one with an offset, and one
+// without a zone (UTC, as the API documents).
+func BenchmarkTimestampUnmarshal(b *testing.B) {
+	for _, tc := range []struct{ name, in string }{
+		{"api", `"2018-09-30T01:31:43.457Z"`},
+		{"offset", `"2018-09-30T03:31:43.457+02:00"`},
+		{"nozone", `"2018-09-30T01:31:43.457"`},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			in := []byte(tc.in)
+			b.ReportAllocs()
+			for b.Loop() {
+				var ts Timestamp
+				if err := ts.UnmarshalJSON(in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
