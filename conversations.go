@@ -3,6 +3,7 @@ package chatshipper
 import (
 	"bytes"
 	"context"
+	"strconv"
 )
 
 // ConversationStatus is maintained by ChatShipper; see the lifecycle in doc.go.
@@ -142,25 +143,11 @@ func (m MessageInput) validate(name string) error {
 
 func validateMessages(msgs []MessageInput) error {
 	for i := range msgs {
-		if err := msgs[i].validate("messages[" + itoa(i) + "]"); err != nil {
+		if err := msgs[i].validate("messages[" + strconv.Itoa(i) + "]"); err != nil {
 			return err
 		}
 	}
 	return checkDeliveryKeys(msgs)
-}
-
-func itoa(i int) string {
-	var b [20]byte
-	n := len(b)
-	if i == 0 {
-		return "0"
-	}
-	for i > 0 {
-		n--
-		b[n] = byte('0' + i%10)
-		i /= 10
-	}
-	return string(b[n:])
 }
 
 // ConversationCreate is the body of POST /v2/conversations.
