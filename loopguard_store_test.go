@@ -13,6 +13,9 @@ import (
 
 func TestLoopGuardMemoryStoreContract(t *testing.T) {
 	t.Parallel()
+	// The constructor returns the concrete type, which is a LoopGuardStore.
+	var s *chatshipper.LoopGuardMemoryStore = chatshipper.NewLoopGuardMemoryStore(0)
+	var _ chatshipper.LoopGuardStore = s
 	loopguardtest.Run(t, func(*testing.T) chatshipper.LoopGuardStore { return chatshipper.NewLoopGuardMemoryStore(0) })
 }
 
