@@ -109,7 +109,7 @@ func TestWindowLimiterNeverMoreThanNInAnyWindow(t *testing.T) {
 
 				l.mu.Lock()
 				defer l.mu.Unlock()
-				assert.Nil(t, l.first, "queue drained")
+				assert.Zero(t, l.waiters.Len(), "queue drained")
 				assert.False(t, l.armed, "timer stopped once nobody waits")
 			})
 		})
@@ -316,7 +316,7 @@ func TestWindowLimiterCancel(t *testing.T) {
 				wg.Wait()
 				// Nothing was lost: the window frees 1 s after the last grant.
 				l.mu.Lock()
-				assert.Nil(t, l.first)
+				assert.Zero(t, l.waiters.Len())
 				assert.False(t, l.armed)
 				l.mu.Unlock()
 			})
@@ -546,7 +546,7 @@ func TestWindowLimiterStress(t *testing.T) {
 				requireAtMostNPerWindow(t, times, n, w)
 				l.mu.Lock()
 				defer l.mu.Unlock()
-				assert.Nil(t, l.first)
+				assert.Zero(t, l.waiters.Len())
 				assert.False(t, l.armed)
 			})
 		})
