@@ -71,12 +71,19 @@ func (t *Timestamp) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("chatshipper: timestamp %s: unterminated string", truncate(string(b), 40))
 	}
 	// The API's own form is RFC 3339 ("2018-09-30T01:31:43.457Z"), which
-	// time.Time reads from the quoted bytes without allocating. The other
-	// ISO 8601 forms (no zone, no seconds, a date alone, JSON escapes) are
+	// time.Time reads from the quoted bytes without allocating. A date-time
+	// without a zone means UTC, so it is read the same way with a Z added.
+	// The other ISO 8601 forms (no seconds, a date alone, JSON escapes) are
 	// unquoted and go through ParseTimestamp.
-	if zoned(b) {
-		var rfc time.Time
+	var rfc time.Time
+	if zoned(b[1 : len(b)-1]) {
 		if rfc.UnmarshalJSON(b) == nil {
+			t.Time = rfc
+			return nil
+		}
+	} else if len(b) <= len(`"2006-01-02T15:04:05.999999999"`) {
+		var buf [len(`"2006-01-02T15:04:05.999999999Z"`)]byte
+		if rfc.UnmarshalJSON(append(append(buf[:0], b[:len(b)-1]...), 'Z', '"')) == nil {
 			t.Time = rfc
 			return nil
 		}
