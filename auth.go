@@ -49,13 +49,11 @@ func StaticTokenSource(token string) TokenSource { return staticToken(token) }
 
 type staticToken string
 
-// String, GoString, Format and LogValue keep a static token out of printed
-// values and logs.
+// String, Format (every fmt verb, %#v included) and LogValue keep a static
+// token out of printed values and logs.
 func (s staticToken) String() string {
 	return "StaticTokenSource{Token:" + redactedIfSet(string(s)) + "}"
 }
-
-func (s staticToken) GoString() string { return s.String() }
 
 func (s staticToken) Format(f fmt.State, verb rune) { printRedacted(f, verb, s.String()) }
 
@@ -93,8 +91,8 @@ func checkToken(name, tok string) error {
 }
 
 // Token is the answer of POST /v2/auth/token: an access token, the refresh
-// token that replaces it, and who it belongs to. Its Format, String, GoString
-// and LogValue methods redact both tokens, so printing it with any verb or
+// token that replaces it, and who it belongs to. Its Format, String and
+// LogValue methods redact both tokens, so printing it with any verb or
 // logging it is safe.
 type Token struct {
 	TokenType    string    `json:"tokenType,omitempty"`
@@ -114,9 +112,6 @@ func (t Token) String() string {
 	return fmt.Sprintf("Token{User:%s Organization:%s Scope:%q ExpiresAt:%s AccessToken:[redacted] RefreshToken:[redacted]}",
 		t.User, t.Organization, t.Scope, t.ExpiresAt.Time.Format(time.RFC3339))
 }
-
-// GoString is String, so %#v does not reveal the token either.
-func (t Token) GoString() string { return t.String() }
 
 // Format prints String for every verb (%d and %x included), so no verb
 // reaches the token fields.
@@ -203,9 +198,6 @@ func (c Credentials) String() string {
 	return "Credentials{Email: " + c.Email + " Password: " + pw + otp + "}"
 }
 
-// GoString is String, so %#v redacts too.
-func (c Credentials) GoString() string { return c.String() }
-
 // Format makes every fmt verb print String, so no verb shows the password.
 func (c Credentials) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String()) }
 
@@ -284,9 +276,6 @@ func (c RefreshConfig) String() string {
 	return fmt.Sprintf("RefreshConfig{Token:%s ClientID:%s Leeway:%s OnRefresh:%s Options:%d}",
 		c.Token.String(), c.ClientID, c.Leeway, onRefresh, len(c.Options))
 }
-
-// GoString is String, so %#v redacts too.
-func (c RefreshConfig) GoString() string { return c.String() }
 
 // Format prints String for every verb, so no verb shows a token.
 func (c RefreshConfig) Format(f fmt.State, verb rune) { printRedacted(f, verb, c.String()) }
@@ -375,9 +364,6 @@ func (s *RefreshingTokenSource) String() string {
 	}
 	return "RefreshingTokenSource{ClientID:" + s.clientID + " Token:" + s.Current().String() + "}"
 }
-
-// GoString is String, so %#v redacts too.
-func (s *RefreshingTokenSource) GoString() string { return s.String() }
 
 // Format prints String for every verb, so no verb shows a token.
 func (s *RefreshingTokenSource) Format(f fmt.State, verb rune) { printRedacted(f, verb, s.String()) }

@@ -227,9 +227,6 @@ func (c *Client) String() string {
 	return "chatshipper.Client{BaseURL:" + c.baseURL.String() + " TokenSource:" + ts + "}"
 }
 
-// GoString is String, so %#v does not reveal a token either.
-func (c *Client) GoString() string { return c.String() }
-
 // Format prints String for every verb, so no verb reaches the client's
 // fields and the token they hold.
 func (c *Client) Format(f fmt.State, verb rune) { printRedacted(f, verb, c.String()) }

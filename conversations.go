@@ -3,6 +3,7 @@ package chatshipper
 import (
 	"bytes"
 	"context"
+	"strconv"
 )
 
 // ConversationStatus is maintained by ChatShipper; see the lifecycle in doc.go.
@@ -102,18 +103,18 @@ func (c *Conversation) Participant(userID string) *Participant {
 // refuse a batch holding an invalid message before any I/O. The exported fields
 // may also be set directly.
 type MessageInput struct {
-	Type          MessageType `json:"type,omitempty"`
-	Text          string      `json:"text"`
-	Role          Role        `json:"role,omitempty"`
-	User          string      `json:"user,omitempty"`
-	ContentType   string      `json:"contentType,omitempty"`
-	IsBackchannel bool        `json:"isBackchannel,omitempty"`
-	Touchpoint    string      `json:"touchpoint,omitempty"`
-	Delay         int         `json:"delay,omitempty"` // milliseconds before the message is processed
-	Meta          Meta        `json:"meta,omitempty"`
-	Actions       []Action    `json:"actions,omitempty"`
-	Items         []Item      `json:"items,omitempty"`
-	Results       []Result    `json:"results,omitempty"`
+	Type          MessageType  `json:"type,omitempty"`
+	Text          string       `json:"text"`
+	Role          Role         `json:"role,omitempty"`
+	User          string       `json:"user,omitempty"`
+	ContentType   string       `json:"contentType,omitempty"`
+	IsBackchannel bool         `json:"isBackchannel,omitempty"`
+	Touchpoint    string       `json:"touchpoint,omitempty"`
+	Delay         int          `json:"delay,omitempty"` // milliseconds before the message is processed
+	Meta          Meta         `json:"meta,omitempty"`
+	Actions       []Action     `json:"actions,omitempty"`
+	Items         []CardItem   `json:"items,omitempty"`
+	Results       []FormResult `json:"results,omitempty"`
 
 	err error
 }
@@ -142,25 +143,11 @@ func (m MessageInput) validate(name string) error {
 
 func validateMessages(msgs []MessageInput) error {
 	for i := range msgs {
-		if err := msgs[i].validate("messages[" + itoa(i) + "]"); err != nil {
+		if err := msgs[i].validate("messages[" + strconv.Itoa(i) + "]"); err != nil {
 			return err
 		}
 	}
 	return checkDeliveryKeys(msgs)
-}
-
-func itoa(i int) string {
-	var b [20]byte
-	n := len(b)
-	if i == 0 {
-		return "0"
-	}
-	for i > 0 {
-		n--
-		b[n] = byte('0' + i%10)
-		i /= 10
-	}
-	return string(b[n:])
 }
 
 // ConversationCreate is the body of POST /v2/conversations.

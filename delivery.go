@@ -196,7 +196,7 @@ func checkDeliveryKey(name string, meta Meta) error {
 func checkDeliveryKeys(msgs []MessageInput) error {
 	seen := map[string]bool{}
 	for i := range msgs {
-		name := "messages[" + itoa(i) + "]"
+		name := "messages[" + strconv.Itoa(i) + "]"
 		if err := checkDeliveryKey(name, msgs[i].Meta); err != nil {
 			return err
 		}
@@ -814,7 +814,7 @@ func (s *MessagesService) Resolve(ctx context.Context, conversationID string, ke
 	}
 	for i, k := range keys {
 		if !validDeliveryKey(k) {
-			return nil, nil, argError("keys["+itoa(i)+"]", deliveryKeyRule)
+			return nil, nil, argError("keys["+strconv.Itoa(i)+"]", deliveryKeyRule)
 		}
 	}
 	found, resp, err := s.r.client.lookupMessages(ctx, conversationID, keys)
@@ -1206,7 +1206,7 @@ func (s *ConversationsService) ResolveCreate(ctx context.Context, key string, si
 	}
 	for i, k := range messageKeys {
 		if !validDeliveryKey(k) {
-			return nil, nil, argError("messageKeys["+itoa(i)+"]", deliveryKeyRule)
+			return nil, nil, argError("messageKeys["+strconv.Itoa(i)+"]", deliveryKeyRule)
 		}
 	}
 	return s.findCreated(ctx, createSearch{key: key, msgKeys: messageKeys, since: since})

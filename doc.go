@@ -423,15 +423,15 @@
 //
 // Walk returns the same walk as a value that tells its progress from the list
 // headers, without extra requests: Total (from X-Total), Page and Count, read
-// inside the loop. Pages (or Walk's Pages) yields whole pages, each a *Page
-// with its Items and *Response:
+// inside the loop. Its Pages yields whole pages, each a *Page with its Items
+// and *Response:
 //
 //	w := c.Conversations.Walk(ctx, q)
 //	for conv, err := range w.Items() {
 //		if err != nil { return err }
 //		fmt.Printf("%d of %d\n", w.Count(), w.Total())
 //	}
-//	for page, err := range c.Contacts.Pages(ctx, q) { ... page.Items, page.Response ... }
+//	for page, err := range c.Contacts.Walk(ctx, q).Pages() { ... page.Items, page.Response ... }
 //
 // Prefetch(n) sets how many pages are fetched ahead (default 1, 0 for none);
 // memory stays bounded by the pages in flight. Concurrency(n) fetches up to n
@@ -474,9 +474,10 @@
 // SetLanguage, SetMeta, SetMetaValues, Like, CommentOn, SendForms, SendForm,
 // Import and BotCommand (">name args", ignored by ChatShipper). Message
 // constructors: Chat (with modifiers such as Backchannel, OnBehalfOf,
-// WithTouchpoint, WithDelay, Quote, WithActions), Image, Card with items and
-// PostbackAction, ReplyAction or LinkAction buttons, Mention (ToUser or
-// ToOrganization), Tag, ActivateForm, DeactivateForm, Field and Report.
+// WithTouchpoint, WithDelay, Quote, WithActions), Image, Card with its
+// CardItems (NewCardItem) and PostbackAction, ReplyAction or LinkAction
+// buttons, Mention (ToUser or ToOrganization), Tag, ActivateForm,
+// DeactivateForm, Field and Report with its FormResults.
 // Constructors validate their arguments and keep the first error in the
 // value; Create, Send and Command refuse a batch holding an invalid message
 // before any I/O, so nothing of it is sent.

@@ -144,7 +144,7 @@ type Service struct {
 	Name         string            `json:"name,omitempty"`
 	Type         ServiceType       `json:"type,omitempty"`
 	// Params are type-specific (webhook: url, secret, events; smartsupp:
-	// jid, password, host, port). They may hold credentials: String, GoString
+	// jid, password, host, port). They may hold credentials: String, Format
 	// and LogValue print them redacted. WebhookParams reads a webhook's.
 	Params    Meta          `json:"params,omitempty"`
 	Status    ServiceStatus `json:"status,omitempty"`

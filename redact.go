@@ -46,9 +46,6 @@ func (d Document) String() string {
 	return "Document{id: " + d.ID() + ", fields: [" + strings.Join(names, " ") + "]}"
 }
 
-// GoString is String, so %#v shows no value either.
-func (d Document) GoString() string { return d.String() }
-
 // Format makes every verb print String.
 func (d Document) Format(f fmt.State, verb rune) { printRedacted(f, verb, d.String()) }
 

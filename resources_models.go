@@ -85,7 +85,7 @@ func (c *ContactCreate) validate() error {
 }
 
 // UserCreate is the body that creates a user (an agent, viewer, admin or bot
-// user). Password is never printed: String, GoString and LogValue redact it.
+// user). Password is never printed: String, Format and LogValue redact it.
 type UserCreate struct {
 	GivenName  string `json:"givenName,omitempty"`
 	FamilyName string `json:"familyName,omitempty"`
@@ -111,9 +111,6 @@ func (u UserCreate) String() string {
 	return fmt.Sprintf("UserCreate{GivenName:%q FamilyName:%q Name:%q Email:%q Role:%q Organization:%q Password:%s}",
 		u.GivenName, u.FamilyName, u.Name, u.Email, u.Role, u.Organization, redactedIfSet(u.Password))
 }
-
-// GoString is String, so %#v does not reveal the password either.
-func (u UserCreate) GoString() string { return u.String() }
 
 // LogValue keeps the password out of slog output.
 func (u UserCreate) LogValue() slog.Value {
@@ -152,9 +149,6 @@ func (u UserUpdate) String() string {
 	sort.Strings(set)
 	return "UserUpdate{" + strings.Join(set, " ") + "}"
 }
-
-// GoString is String, so %#v does not reveal the password either.
-func (u UserUpdate) GoString() string { return u.String() }
 
 // LogValue keeps the password out of slog output (a JSON handler would
 // otherwise marshal it).

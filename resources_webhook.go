@@ -11,7 +11,7 @@ import (
 
 // Service bodies, the webhook view of a service, and the redaction that keeps
 // credentials held in service params (webhook secrets, passwords, URLs with
-// basic auth) out of every String, GoString, LogValue and error.
+// basic auth) out of every String, Format, LogValue and error.
 
 // ServiceCreate is the body that creates a service of any type. Type is
 // required; for a webhook, CreateWebhook with a WebhookServiceCreate is the
@@ -53,9 +53,6 @@ func (s ServiceCreate) String() string {
 		s.Organization, s.Name, s.Type, redactParams(s.Params))
 }
 
-// GoString is String, so %#v does not reveal credentials either.
-func (s ServiceCreate) GoString() string { return s.String() }
-
 // LogValue keeps params out of slog output.
 func (s ServiceCreate) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("name", s.Name), slog.String("type", string(s.Type)),
@@ -74,9 +71,6 @@ func (u ServiceUpdate) String() string {
 	return fmt.Sprintf("ServiceUpdate{Name:%s Status:%s Params:%v}", name, status, redactParams(u.Params))
 }
 
-// GoString is String, so %#v does not reveal credentials either.
-func (u ServiceUpdate) GoString() string { return u.String() }
-
 // LogValue keeps params out of slog output.
 func (u ServiceUpdate) LogValue() slog.Value { return slog.StringValue(u.String()) }
 
@@ -86,9 +80,6 @@ func (s Service) String() string {
 		s.ID, s.Organization.ID, s.Name, s.Type, s.Status, redactParams(s.Params))
 }
 
-// GoString is String, so %#v does not reveal credentials either.
-func (s Service) GoString() string { return s.String() }
-
 // LogValue keeps params out of slog output.
 func (s Service) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("id", s.ID), slog.String("name", s.Name),
@@ -97,7 +88,7 @@ func (s Service) LogValue() slog.Value {
 
 // WebhookParams is the typed view of a webhook service's params. Secret is the
 // HMAC key of the X-Hub-Signature header; the platform generates one when none
-// is given. String, GoString, Format and LogValue redact the secret and the
+// is given. String, Format and LogValue redact the secret and the
 // credentials a URL may carry: a user info password (the documentation
 // suggests basic auth credentials there) and credential query parameters
 // such as ?token= or ?access_token=.
@@ -144,9 +135,6 @@ func (p WebhookParams) String() string {
 	return fmt.Sprintf("WebhookParams{URL:%s Secret:%s Events:%q}", redactURLString(p.URL), redactedIfSet(p.Secret), p.Events)
 }
 
-// GoString is String, so %#v does not reveal the secret either.
-func (p WebhookParams) GoString() string { return p.String() }
-
 // LogValue keeps the secret out of slog output.
 func (p WebhookParams) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("url", redactURLString(p.URL)), slog.Any("events", p.Events))
@@ -154,7 +142,7 @@ func (p WebhookParams) LogValue() slog.Value {
 
 // WebhookServiceCreate is the body of CreateWebhook: a service of type
 // webhook. URL is required (http or https, absolute); Secret and Events are
-// optional. The secret never appears in String, GoString, LogValue or errors.
+// optional. The secret never appears in String, Format, LogValue or errors.
 type WebhookServiceCreate struct {
 	// Name labels the service in the admin UI.
 	Name string
@@ -199,9 +187,6 @@ func (w WebhookServiceCreate) String() string {
 	return fmt.Sprintf("WebhookServiceCreate{Name:%q Organization:%q URL:%s Secret:%s Events:%q}",
 		w.Name, w.Organization, redactURLString(w.URL), redactedIfSet(w.Secret), w.Events)
 }
-
-// GoString is String, so %#v does not reveal the secret either.
-func (w WebhookServiceCreate) GoString() string { return w.String() }
 
 // LogValue keeps the secret out of slog output.
 func (w WebhookServiceCreate) LogValue() slog.Value {
