@@ -13,7 +13,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -521,16 +524,6 @@ func rtsOwn(t *testing.T, h *rtsServer, opts ...chatshipper.Option) *chatshipper
 	return c
 }
 
-// rtsQueueAll queues calls (in order, from one goroutine) and waits for them.
-func rtsQueueAll(s *chatshipper.BatchSender, calls []*rtsCall) {
-	for _, cl := range calls {
-		cl.p = s.Queue(context.Background(), cl.conv, cl.inputs()...)
-	}
-	for _, cl := range calls {
-		cl.msgs, cl.err = cl.p.Result()
-	}
-}
-
 func rtsCalls(conv string, sizes ...int) []*rtsCall {
 	var calls []*rtsCall
 	for i, n := range sizes {
@@ -620,6 +613,8 @@ func TestRTSenderHostileBatch(t *testing.T) {
 		{"429-no-retry-after", func([]rtsMsg) rtsAct { return rtsAct{Before: 429} }, true, true},
 		{"429-retry-after-3600", func([]rtsMsg) rtsAct { return rtsAct{Before: 429, RetryAfter: "3600"} }, true, false},
 		{"503-before", func([]rtsMsg) rtsAct { return rtsAct{Before: 503} }, true, true},
+		{"404-conversation-gone", func([]rtsMsg) rtsAct { return rtsAct{Before: 404} }, true, false},
+		{"400-whole-batch", func([]rtsMsg) rtsAct { return rtsAct{Before: 400} }, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -1539,4 +1534,1286 @@ func TestRTSenderCreateBadInput(t *testing.T) {
 			t.Errorf("bad input reached the server: %v", h.posts)
 		}
 	})
+}
+
+// ---------------------------------------------------------------------------
+// Change-safe concurrent walks.
+
+func rtwSeed(srv *chatshippertest.Server, n int, prefix string) []string {
+	var ids []string
+	for i := range n {
+		ids = append(ids, srv.Put("contacts", map[string]any{
+			"organization": srv.Seed.OrganizationID,
+			"profile":      map[string]any{"name": fmt.Sprintf("%s%03d", prefix, i)},
+			"meta":         map[string]any{"batch": "walk"},
+		}))
+	}
+	return ids
+}
+
+func rtwQuery() *chatshipper.Query {
+	return chatshipper.NewQuery().Where("meta.batch", chatshipper.Eq("walk"))
+}
+
+// rtwResult is what one walk yielded.
+type rtwResult struct {
+	order []string
+	seen  map[string]int
+	errs  []error
+	after int // items yielded after an error
+}
+
+func rtwItems(seq func(yield func(*chatshipper.Contact, error) bool), each func(*chatshipper.Contact) bool) rtwResult {
+	r := rtwResult{seen: map[string]int{}}
+	for ct, err := range seq {
+		if err != nil {
+			r.errs = append(r.errs, err)
+			continue
+		}
+		if len(r.errs) > 0 {
+			r.after++
+		}
+		if ct == nil {
+			r.errs = append(r.errs, errors.New("nil item without error"))
+			continue
+		}
+		r.order = append(r.order, ct.ID)
+		r.seen[ct.ID]++
+		if each != nil && !each(ct) {
+			break
+		}
+	}
+	return r
+}
+
+// rtwProfiles are the page and clock profiles, alone and combined.
+func rtwProfiles(t *testing.T) []chatshippertest.Profile {
+	var ps []chatshippertest.Profile
+	ps = append(ps, chatshippertest.Combine())
+	for _, p := range chatshippertest.Profiles() {
+		if p.Area == "pages" || p.Area == "clock" {
+			ps = append(ps, p)
+		}
+	}
+	for _, name := range []string{
+		"page-cap-10+no-paging-headers", "page-cap-10+no-total", "page-cap-50+no-link",
+		"id-compare-ignored+no-total", "id-compare-ignored+no-paging-headers", "id-compare-unmatched+no-total",
+		"id-compare-unmatched+no-paging-headers", "id-compare-refused+page-cap-10", "id-compare-ignored+page-cap-10+no-paging-headers",
+		"page-cap-10+clock-ahead-2h", "no-paging-headers+clock-behind-2h",
+	} {
+		p, err := chatshippertest.ParseProfile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+func rtwHonoursID(p chatshippertest.Profile) bool {
+	return !strings.Contains(p.Name, "id-compare")
+}
+
+// A listing that does not change: every item exactly once, whatever the
+// server and the concurrency; the error (if any) yielded once, last.
+func TestRTConcWalkProfilesStatic(t *testing.T) {
+	t.Parallel()
+	for _, p := range rtwProfiles(t) {
+		for _, n := range []int{2, 3, 8} {
+			for _, limit := range []int{0, 7, 25} {
+				t.Run(fmt.Sprintf("profile=%s/n=%d/limit=%d", p.Name, n, limit), func(t *testing.T) {
+					srv := chatshippertest.NewInProcessServer(t, chatshippertest.WithRateLimit(0), p.Option)
+					ids := rtwSeed(srv, 130, "w")
+					c, err := srv.NewClient()
+					if err != nil {
+						t.Fatal(err)
+					}
+					q := rtwQuery()
+					if limit > 0 {
+						q = q.Limit(limit)
+					}
+					w := c.Contacts.Walk(context.Background(), q, chatshipper.Concurrency(n))
+					r := rtwItems(w.Items(), nil)
+					if len(r.errs) > 0 {
+						t.Fatalf("walk error(s) on a listing that does not change: %v", r.errs)
+					}
+					for _, id := range ids {
+						if r.seen[id] != 1 {
+							t.Errorf("item %s yielded %d times", id, r.seen[id])
+						}
+					}
+					if len(r.order) != len(ids) {
+						t.Errorf("yielded %d items, want %d", len(r.order), len(ids))
+					}
+					if w.Count() != len(r.order) {
+						t.Errorf("Count() %d after %d items", w.Count(), len(r.order))
+					}
+				})
+			}
+		}
+	}
+}
+
+// The loop changes what it walks: it deletes items it has not reached yet,
+// moves others out of the query, renames others (they stay in it), and
+// creates new ones. Promise (server honouring id comparisons): every item
+// present and matching for the whole walk yielded exactly once; none twice.
+// On servers that do not compare ids the walk goes by offset: items may be
+// skipped, "never yields one twice", and may end with ErrInvalidResponse.
+func TestRTConcWalkProfilesMutating(t *testing.T) {
+	t.Parallel()
+	for _, p := range rtwProfiles(t) {
+		for _, n := range []int{2, 4, 9} {
+			for _, seed := range []uint64{1, 2} {
+				t.Run(fmt.Sprintf("profile=%s/n=%d/seed=%d", p.Name, n, seed), func(t *testing.T) {
+					srv := chatshippertest.NewInProcessServer(t, chatshippertest.WithRateLimit(0), p.Option)
+					ids := rtwSeed(srv, 120, "w")
+					c, err := srv.NewClient()
+					if err != nil {
+						t.Fatal(err)
+					}
+					rng := rand.New(rand.NewPCG(seed, uint64(n)))
+					touched := map[string]bool{} // deleted or moved out of the query
+					var mu sync.Mutex
+					made := 0
+					r := rtwItems(c.Contacts.Walk(context.Background(), rtwQuery().Limit(8), chatshipper.Concurrency(n)).Items(), func(ct *chatshipper.Contact) bool {
+						mu.Lock()
+						defer mu.Unlock()
+						victim := ids[rng.IntN(len(ids))]
+						switch rng.IntN(4) {
+						case 0: // delete
+							if !touched[victim] && victim != ct.ID {
+								touched[victim] = true
+								if _, err := c.Contacts.Delete(context.Background(), victim); err != nil {
+									t.Errorf("delete: %v", err)
+								}
+							}
+						case 1: // move out of the query
+							if !touched[victim] && victim != ct.ID {
+								touched[victim] = true
+								if _, _, err := c.Contacts.Update(context.Background(), victim, &chatshipper.ContactUpdate{Meta: chatshipper.Meta{"batch": "done"}}); err != nil {
+									t.Errorf("update: %v", err)
+								}
+							}
+						case 2: // rename, stays in the query
+							if _, _, err := c.Contacts.Update(context.Background(), victim, &chatshipper.ContactUpdate{Profile: &chatshipper.ContactProfile{Name: "renamed"}}); err != nil && !errors.Is(err, chatshipper.ErrNotFound) {
+								t.Errorf("rename: %v", err)
+							}
+						case 3: // create
+							made++
+							rtwSeed(srv, 1, fmt.Sprintf("new%d-", made))
+						}
+						return true
+					})
+					for id, k := range r.seen {
+						if k > 1 {
+							t.Errorf("item %s yielded %d times", id, k)
+						}
+					}
+					if len(r.errs) > 1 || r.after > 0 {
+						t.Errorf("errors %v, %d items after the first", r.errs, r.after)
+					}
+					if rtwHonoursID(p) {
+						if len(r.errs) > 0 {
+							t.Errorf("walk error on a server that compares ids: %v", r.errs)
+						}
+						for _, id := range ids {
+							if !touched[id] && r.seen[id] != 1 {
+								t.Errorf("untouched item %s yielded %d times", id, r.seen[id])
+							}
+						}
+					} else {
+						for _, err := range r.errs {
+							if !errors.Is(err, chatshipper.ErrInvalidResponse) {
+								t.Errorf("walk error %v, the documented one is ErrInvalidResponse", err)
+							}
+						}
+						missed := 0
+						for _, id := range ids {
+							if !touched[id] && r.seen[id] != 1 {
+								missed++
+							}
+						}
+						t.Logf("by offset: %d untouched items skipped, %d touched, errors %v", missed, len(touched), r.errs)
+					}
+				})
+			}
+		}
+	}
+}
+
+// rtwHookTransport calls before(r) for each request and after(r) once its
+// answer is in, before the client sees it.
+type rtwHookTransport struct {
+	next          http.RoundTripper
+	before, after func(r *http.Request)
+}
+
+func (tr rtwHookTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if tr.before != nil {
+		tr.before(r)
+	}
+	res, err := tr.next.RoundTrip(r)
+	if tr.after != nil {
+		tr.after(r)
+	}
+	return res, err
+}
+
+func rtwIsFirstPage(r *http.Request) bool {
+	q := r.URL.Query()
+	return r.Method == "GET" && !q.Has("id") && !q.Has("sort") && !q.Has("offset")
+}
+
+// One item ahead leaves the query while the first page is on its way (one
+// more writer, or the loop's own work); from then on the loop moves each item
+// it handles out of the query (the README's "close each one" job). On a
+// server that compares ids, every other item matched when the walk began and
+// still matches when the walk reaches it: each must be yielded exactly once.
+func TestRTConcWalkChangeDuringFirstPage(t *testing.T) {
+	t.Parallel()
+	for _, p := range []string{"default", "page-cap-10", "clock-ahead-2h"} {
+		for _, n := range []int{1, 2, 4, 8} {
+			t.Run(fmt.Sprintf("profile=%s/n=%d", p, n), func(t *testing.T) {
+				prof, err := chatshippertest.ParseProfile(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				srv := chatshippertest.NewInProcessServer(t, chatshippertest.WithRateLimit(0), prof.Option)
+				ids := rtwSeed(srv, 120, "w")
+				gone := ids[60]
+				var once sync.Once
+				c, err := chatshipper.NewClient(srv.Token, chatshipper.WithBaseURL(srv.URL), chatshipper.WithRateLimit(0),
+					chatshipper.WithHTTPClient(&http.Client{Transport: rtwHookTransport{next: srv.Client().Transport, after: func(r *http.Request) {
+						if rtwIsFirstPage(r) {
+							once.Do(func() {
+								doc, _ := srv.Get("contacts", gone)
+								doc["meta"] = map[string]any{"batch": "elsewhere"}
+								srv.Put("contacts", doc)
+							})
+						}
+					}}}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				r := rtwItems(c.Contacts.Walk(context.Background(), rtwQuery().Limit(8), chatshipper.Concurrency(n)).Items(), func(ct *chatshipper.Contact) bool {
+					if _, _, err := c.Contacts.Update(context.Background(), ct.ID, &chatshipper.ContactUpdate{Meta: chatshipper.Meta{"batch": "done"}}); err != nil {
+						t.Errorf("update: %v", err)
+					}
+					return true
+				})
+				if len(r.errs) > 0 {
+					t.Errorf("walk errors: %v", r.errs)
+				}
+				var missed []int
+				for i, id := range ids {
+					if id != gone && r.seen[id] != 1 {
+						missed = append(missed, i)
+					}
+				}
+				if len(missed) > 0 {
+					t.Errorf("%d of %d items that matched throughout were not yielded exactly once (indexes %v)", len(missed), len(ids)-1, missed)
+				}
+			})
+		}
+	}
+}
+
+// The loop itself, on its first item, deletes one item it has not reached,
+// and moves every item it handles out of the query. Requests by key wait
+// until that first change is made (for n=1, Prefetch(0) asks for the second
+// page only when the loop needs it), so the order of events is fixed.
+// Promise: every other item yielded exactly once, "whatever the loop
+// changes".
+func TestRTConcWalkLoopDeletesAhead(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{1, 2, 4, 8} {
+		for _, del := range []int{9, 60, 119} {
+			t.Run(fmt.Sprintf("n=%d/delete=%d", n, del), func(t *testing.T) {
+				srv := chatshippertest.NewInProcessServer(t, chatshippertest.WithRateLimit(0))
+				ids := rtwSeed(srv, 120, "w")
+				gate := make(chan struct{})
+				var stuck sync.Once
+				c, err := chatshipper.NewClient(srv.Token, chatshipper.WithBaseURL(srv.URL), chatshipper.WithRateLimit(0),
+					chatshipper.WithHTTPClient(&http.Client{Transport: rtwHookTransport{next: srv.Client().Transport, before: func(r *http.Request) {
+						if r.Method != "GET" || !r.URL.Query().Has("id") {
+							return
+						}
+						select {
+						case <-gate:
+						case <-r.Context().Done():
+						case <-time.After(5 * time.Second):
+							stuck.Do(func() { t.Errorf("a request by key waited 5 s for the loop's first item") })
+						}
+					}}}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				opts := []chatshipper.WalkOption{chatshipper.Concurrency(n)}
+				if n == 1 {
+					opts = append(opts, chatshipper.Prefetch(0))
+				}
+				first := true
+				r := rtwItems(c.Contacts.Walk(context.Background(), rtwQuery().Limit(8), opts...).Items(), func(ct *chatshipper.Contact) bool {
+					if first {
+						first = false
+						if _, err := c.Contacts.Delete(context.Background(), ids[del]); err != nil {
+							t.Errorf("delete: %v", err)
+						}
+						close(gate)
+					}
+					if _, _, err := c.Contacts.Update(context.Background(), ct.ID, &chatshipper.ContactUpdate{Meta: chatshipper.Meta{"batch": "done"}}); err != nil {
+						t.Errorf("update: %v", err)
+					}
+					return true
+				})
+				if first {
+					close(gate)
+				}
+				if len(r.errs) > 0 {
+					t.Errorf("walk errors: %v", r.errs)
+				}
+				var missed []int
+				for i, id := range ids {
+					if i != del && r.seen[id] != 1 {
+						missed = append(missed, i)
+					}
+				}
+				if len(missed) > 0 {
+					t.Errorf("%d of 119 items that matched throughout were not yielded exactly once (indexes %v)", len(missed), missed)
+				}
+			})
+		}
+	}
+}
+
+// A server that ignores id comparisons: the walk goes by offset, "skips items
+// as a walk by offset does (see Pagination), never yields one twice, and may
+// end with ErrInvalidResponse rather than repeat an item". The loop deletes
+// every third item it handles (a job that archives what it walked). Over 40
+// runs, no item may come twice.
+func TestRTConcWalkIDIgnoredDeletesNeverTwice(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{4, 9} {
+		t.Run(fmt.Sprint("n=", n), func(t *testing.T) {
+			t.Parallel()
+			runs, dupRuns := 0, 0
+			var example string
+			for run := range 40 {
+				srv := chatshippertest.NewInProcessServer(t, chatshippertest.WithRateLimit(0),
+					chatshippertest.WithIDComparisons(chatshippertest.IDComparisonsIgnored))
+				rtwSeed(srv, 120, "w")
+				c, err := srv.NewClient()
+				if err != nil {
+					t.Fatal(err)
+				}
+				k := 0
+				r := rtwItems(c.Contacts.Walk(context.Background(), rtwQuery().Limit(8), chatshipper.Concurrency(n)).Items(), func(ct *chatshipper.Contact) bool {
+					k++
+					if k%3 == 0 {
+						if _, err := c.Contacts.Delete(context.Background(), ct.ID); err != nil && !errors.Is(err, chatshipper.ErrNotFound) {
+							t.Errorf("delete: %v", err)
+						}
+					}
+					return true
+				})
+				runs++
+				for id, cnt := range r.seen {
+					if cnt > 1 {
+						dupRuns++
+						if example == "" {
+							example = fmt.Sprintf("run %d: item %s yielded %d times (errors %v)", run, id, cnt, r.errs)
+						}
+						break
+					}
+				}
+				for _, err := range r.errs {
+					if !errors.Is(err, chatshipper.ErrInvalidResponse) {
+						t.Errorf("run %d: error %v", run, err)
+					}
+				}
+				srv.Close()
+			}
+			if dupRuns > 0 {
+				t.Errorf("%d of %d walks yielded an item twice; e.g. %s", dupRuns, runs, example)
+			}
+		})
+	}
+}
+
+// rtwServer serves contacts with ObjectId-like ids (a creation second, then
+// random bytes), with knobs for servers the documentation allows and some
+// it does not quite.
+type rtwServer struct {
+	mu      sync.Mutex
+	items   []rtwItem // ordered by id
+	reqs    []string
+	pageCap int
+	// random short pages (1..limit) for any request, with X-Total but no
+	// X-Per-Page: a server that shortens its pages.
+	shortPages *rand.Rand
+	noTotal    bool
+	noLink     bool
+	// upperIgnored drops the ",<=b" part of an id range: id>a is compared,
+	// the upper bound is not.
+	upperIgnored bool
+	// rangeEmpty answers every two-sided id range with nothing.
+	rangeEmpty bool
+	// sortIgnored lists by id whatever sort asks.
+	sortIgnored bool
+	// fail, when set, answers a request with this status.
+	fail func(r *http.Request) int
+}
+
+type rtwItem struct {
+	ID   string `json:"id"`
+	Name string `json:"profile_name"`
+}
+
+func (s *rtwServer) seed(n int, rng *rand.Rand) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	base := uint32(1_700_000_000)
+	var ids []string
+	for i := range n {
+		base += uint32(rng.IntN(3)) // several items per second, sometimes
+		id := fmt.Sprintf("%08x%016x", base, rng.Uint64())
+		s.items = append(s.items, rtwItem{ID: id, Name: fmt.Sprintf("n%05d", (i*7919)%n)})
+		ids = append(ids, id)
+	}
+	sort.Slice(s.items, func(i, j int) bool { return s.items[i].ID < s.items[j].ID })
+	return ids
+}
+
+func (s *rtwServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reqs = append(s.reqs, r.URL.RawQuery)
+	w.Header().Set("Content-Type", "application/json")
+	if s.fail != nil {
+		if st := s.fail(r); st != 0 {
+			w.WriteHeader(st)
+			fmt.Fprintf(w, `{"message":"status %d"}`, st)
+			return
+		}
+	}
+	q := r.URL.Query()
+	sel := slices.Clone(s.items)
+	if v := q.Get("id"); v != "" {
+		lower, upper, ranged := strings.Cut(v, ",")
+		if ranged && s.rangeEmpty {
+			sel = nil
+		}
+		var keep []rtwItem
+		for _, it := range sel {
+			ok := true
+			switch {
+			case strings.HasPrefix(lower, ">="):
+				ok = it.ID >= lower[2:]
+			case strings.HasPrefix(lower, ">"):
+				ok = it.ID > lower[1:]
+			case strings.HasPrefix(lower, "<="):
+				ok = it.ID <= lower[2:]
+			}
+			if ranged && !s.upperIgnored && strings.HasPrefix(upper, "<=") {
+				ok = ok && it.ID <= upper[2:]
+			}
+			if ok {
+				keep = append(keep, it)
+			}
+		}
+		sel = keep
+	}
+	if so := q.Get("sort"); so != "" && !s.sortIgnored {
+		key := strings.TrimPrefix(so, "-")
+		desc := strings.HasPrefix(so, "-")
+		sort.SliceStable(sel, func(i, j int) bool {
+			a, b := sel[i].ID, sel[j].ID
+			if key != "id" && key != "_id" {
+				a, b = sel[i].Name, sel[j].Name
+			}
+			if desc {
+				return a > b
+			}
+			return a < b
+		})
+	}
+	total := len(sel)
+	off, _ := strconv.Atoi(q.Get("offset"))
+	lim := 200
+	if l := q.Get("limit"); l != "" {
+		lim, _ = strconv.Atoi(l)
+	}
+	if s.pageCap > 0 {
+		lim = min(lim, s.pageCap)
+	}
+	if s.shortPages != nil && lim > 1 {
+		lim = 1 + s.shortPages.IntN(lim)
+	}
+	off = min(off, total)
+	end := min(off+lim, total)
+	if !s.noTotal {
+		w.Header().Set("X-Total", strconv.Itoa(total))
+	}
+	if s.pageCap > 0 && s.shortPages == nil {
+		w.Header().Set("X-Per-Page", strconv.Itoa(lim))
+	}
+	if !s.noLink && end < total {
+		nq := r.URL.Query()
+		nq.Set("offset", strconv.Itoa(end))
+		nq.Set("limit", strconv.Itoa(lim))
+		w.Header().Set("Link", fmt.Sprintf(`<http://127.0.0.1:9/v2/contacts?%s>; rel="next"`, nq.Encode()))
+	}
+	out := make([]map[string]any, 0, end-off)
+	for _, it := range sel[off:end] {
+		out = append(out, map[string]any{"id": it.ID, "profile": map[string]any{"name": it.Name}})
+	}
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+func (s *rtwServer) client(t *testing.T, opts ...chatshipper.Option) *chatshipper.Client {
+	t.Helper()
+	base := []chatshipper.Option{
+		chatshipper.WithBaseURL("http://127.0.0.1:9/v2/"),
+		chatshipper.WithHTTPClient(&http.Client{Transport: rtsTransport{s}}),
+		chatshipper.WithRateLimit(0),
+		chatshipper.WithRetryWait(time.Millisecond, 10*time.Millisecond),
+	}
+	c, err := chatshipper.NewClient("tok-abcdefghijklmnop", append(base, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Servers that take id>a but get the two-sided range wrong, and servers that
+// shorten pages at random: a listing that does not change is yielded whole,
+// each item once (or the walk ends with an error, never silently short or
+// doubled).
+func TestRTConcWalkOwnServers(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		srv  func() *rtwServer
+	}{
+		{"plain", func() *rtwServer { return &rtwServer{} }},
+		{"upper-bound-ignored", func() *rtwServer { return &rtwServer{upperIgnored: true} }},
+		{"upper-bound-ignored-cap5", func() *rtwServer { return &rtwServer{upperIgnored: true, pageCap: 5} }},
+		{"upper-bound-ignored-no-total", func() *rtwServer { return &rtwServer{upperIgnored: true, noTotal: true} }},
+		{"range-empty", func() *rtwServer { return &rtwServer{rangeEmpty: true} }},
+		{"range-empty-no-total", func() *rtwServer { return &rtwServer{rangeEmpty: true, noTotal: true} }},
+		{"range-empty-no-headers", func() *rtwServer { return &rtwServer{rangeEmpty: true, noTotal: true, noLink: true} }},
+		{"sort-ignored", func() *rtwServer { return &rtwServer{sortIgnored: true} }},
+		{"cap1", func() *rtwServer { return &rtwServer{pageCap: 1} }},
+		{"cap3-no-headers", func() *rtwServer { return &rtwServer{pageCap: 3, noTotal: true, noLink: true} }},
+		{"short-pages", func() *rtwServer { return &rtwServer{shortPages: rand.New(rand.NewPCG(7, 7))} }},
+		{"short-pages-no-link", func() *rtwServer { return &rtwServer{shortPages: rand.New(rand.NewPCG(8, 8)), noLink: true} }},
+	} {
+		for _, n := range []int{2, 5} {
+			for _, sorted := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/n=%d/sorted=%v", tc.name, n, sorted), func(t *testing.T) {
+					s := tc.srv()
+					ids := s.seed(97, rand.New(rand.NewPCG(uint64(n), 1)))
+					c := s.client(t)
+					q := chatshipper.NewQuery().Limit(10)
+					if sorted {
+						q = q.Sort("profile.name")
+					}
+					r := rtwItems(c.Contacts.Walk(context.Background(), q, chatshipper.Concurrency(n)).Items(), nil)
+					for id, k := range r.seen {
+						if k > 1 {
+							t.Errorf("item %s yielded %d times", id, k)
+						}
+					}
+					if len(r.errs) > 1 || r.after > 0 {
+						t.Errorf("errors %v, %d items after the first", r.errs, r.after)
+					}
+					if len(r.errs) == 0 {
+						missing := 0
+						for _, id := range ids {
+							if r.seen[id] != 1 {
+								missing++
+							}
+						}
+						if missing > 0 {
+							t.Errorf("walk ended without error, %d of %d items missing", missing, len(ids))
+						}
+					} else {
+						t.Logf("walk error: %v", r.errs[0])
+					}
+					if sorted && !s.sortIgnored && len(r.errs) == 0 {
+						var names []string
+						s.mu.Lock()
+						byID := map[string]string{}
+						for _, it := range s.items {
+							byID[it.ID] = it.Name
+						}
+						s.mu.Unlock()
+						for _, id := range r.order {
+							names = append(names, byID[id])
+						}
+						if !slices.IsSorted(names) {
+							t.Errorf("a sorted query walked with Concurrency is not yielded in order")
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// Concurrency(n) "n must be at least 1": below that, the walk yields one
+// ErrInvalidArgument error and makes no request.
+func TestRTConcWalkConcurrencyBelowOne(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{0, -1, math.MinInt} {
+		srv := chatshippertest.NewInProcessServer(t, chatshippertest.WithRateLimit(0))
+		rtwSeed(srv, 30, "w")
+		c, err := srv.NewClient()
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.ResetRequests()
+		r := rtwItems(c.Contacts.Walk(context.Background(), rtwQuery(), chatshipper.Concurrency(n)).Items(), nil)
+		if len(r.errs) != 1 || !errors.Is(r.errs[0], chatshipper.ErrInvalidArgument) || len(r.order) != 0 {
+			t.Errorf("Concurrency(%d): errors %v, %d items; want one ErrInvalidArgument", n, r.errs, len(r.order))
+		}
+		if k := len(srv.Requests()); k != 0 {
+			t.Errorf("Concurrency(%d): %d requests", n, k)
+		}
+	}
+}
+
+// Concurrency(n) with n far above the pages there are: valid ("at least 1";
+// "memory is bounded by n pages"), so the walk must yield every item once,
+// not panic or run out of memory. Each n runs in a child process with its
+// address space capped at 4 GiB, so a crash there cannot take the suite down.
+func TestRTConcWalkHugeConcurrency(t *testing.T) {
+	if v := os.Getenv("RTW_HUGE_N"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lim := syscall.Rlimit{Cur: 4 << 30, Max: 4 << 30}
+		if err := syscall.Setrlimit(syscall.RLIMIT_AS, &lim); err != nil {
+			t.Logf("no address space limit: %v", err)
+		}
+		srv := chatshippertest.NewInProcessServer(t, chatshippertest.WithRateLimit(0))
+		ids := rtwSeed(srv, 120, "w")
+		c, err := srv.NewClient()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rtwItems(c.Contacts.Walk(context.Background(), rtwQuery().Limit(8), chatshipper.Concurrency(n)).Items(), nil)
+		if len(r.errs) > 0 || len(r.order) != len(ids) || len(r.seen) != len(ids) {
+			t.Fatalf("Concurrency(%d): %d items (%d distinct) of %d, errors %v", n, len(r.order), len(r.seen), len(ids), r.errs)
+		}
+		fmt.Println("RTW-HUGE-OK", len(srv.Requests()), "requests")
+		return
+	}
+	t.Parallel()
+	for _, n := range []int{1 << 20, 1 << 40, math.MaxInt} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestRTConcWalkHugeConcurrency$", "-test.count=1", "-test.v")
+			cmd.Env = append(os.Environ(), "RTW_HUGE_N="+strconv.Itoa(n))
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "RTW-HUGE-OK") {
+				first := string(out)
+				if i := strings.Index(first, "goroutine "); i > 0 {
+					first = first[:i]
+				}
+				t.Errorf("Concurrency(%d): the walk failed (%v):\n%s", n, err, strings.TrimSpace(first))
+				return
+			}
+			for _, l := range strings.Split(string(out), "\n") {
+				if strings.HasPrefix(l, "RTW-HUGE-OK") {
+					t.Log(l)
+				}
+			}
+		})
+	}
+}
+
+// Cancelling the walk's context mid-walk: the error is yielded once, as
+// (nil, err), nothing after it, and nothing of the walk is left running (the
+// synctest bubble ends only when every goroutine it started has).
+func TestRTConcWalkCancelMidWalk(t *testing.T) {
+	t.Parallel()
+	for _, sorted := range []bool{false, true} {
+		for _, n := range []int{1, 3, 8} {
+			for _, at := range []int{1, 8, 30} {
+				t.Run(fmt.Sprintf("sorted=%v/n=%d/at=%d", sorted, n, at), func(t *testing.T) {
+					synctest.Test(t, func(t *testing.T) {
+						srv := chatshippertest.NewInProcessServer(t, chatshippertest.WithRateLimit(0))
+						rtwSeed(srv, 100, "w")
+						c, err := srv.NewClient()
+						if err != nil {
+							t.Fatal(err)
+						}
+						srv.InjectFault(chatshippertest.Fault{Method: "GET", PathPrefix: "/v2/contacts", Delay: 50 * time.Millisecond})
+						ctx, cancel := context.WithCancel(context.Background())
+						defer cancel()
+						q := rtwQuery().Limit(8)
+						if sorted {
+							q = q.Sort("profile.name")
+						}
+						k := 0
+						r := rtwItems(c.Contacts.Walk(ctx, q, chatshipper.Concurrency(n)).Items(), func(*chatshipper.Contact) bool {
+							k++
+							if k == at {
+								cancel()
+							}
+							return true
+						})
+						if len(r.errs) != 1 || !errors.Is(r.errs[0], context.Canceled) {
+							t.Errorf("errors %v, want one context.Canceled", r.errs)
+						}
+						if r.after > 0 {
+							t.Errorf("%d items after the error", r.after)
+						}
+						for id, cnt := range r.seen {
+							if cnt > 1 {
+								t.Errorf("%s yielded %d times", id, cnt)
+							}
+						}
+						synctest.Wait()
+						before := len(srv.Requests())
+						time.Sleep(time.Minute)
+						if after := len(srv.Requests()); after != before {
+							t.Errorf("%d requests after the walk returned", after-before)
+						}
+					})
+				})
+			}
+		}
+	}
+}
+
+// Breaking out of the loop: it returns only when nothing of the walk runs
+// any more; no request afterwards, no goroutine left.
+func TestRTConcWalkBreakEarly(t *testing.T) {
+	t.Parallel()
+	for _, sorted := range []bool{false, true} {
+		for _, n := range []int{2, 8} {
+			for _, at := range []int{1, 9, 50} {
+				t.Run(fmt.Sprintf("sorted=%v/n=%d/at=%d", sorted, n, at), func(t *testing.T) {
+					synctest.Test(t, func(t *testing.T) {
+						srv := chatshippertest.NewInProcessServer(t, chatshippertest.WithRateLimit(0))
+						rtwSeed(srv, 100, "w")
+						c, err := srv.NewClient()
+						if err != nil {
+							t.Fatal(err)
+						}
+						srv.InjectFault(chatshippertest.Fault{Method: "GET", PathPrefix: "/v2/contacts", Delay: 20 * time.Millisecond})
+						q := rtwQuery().Limit(8)
+						if sorted {
+							q = q.Sort("profile.name")
+						}
+						k := 0
+						w := c.Contacts.Walk(context.Background(), q, chatshipper.Concurrency(n))
+						for p, err := range w.Pages() {
+							if err != nil {
+								t.Fatal(err)
+							}
+							k += len(p.Items)
+							if k >= at {
+								break
+							}
+						}
+						before := len(srv.Requests())
+						time.Sleep(time.Minute)
+						if after := len(srv.Requests()); after != before {
+							t.Errorf("%d requests after the loop was left", after-before)
+						}
+						// The same Walk ranges again from the start.
+						r := rtwItems(w.Items(), nil)
+						if len(r.errs) > 0 || len(r.seen) != 100 || len(r.order) != 100 {
+							t.Errorf("second range over the Walk: %d items (%d distinct), errors %v", len(r.order), len(r.seen), r.errs)
+						}
+					})
+				})
+			}
+		}
+	}
+}
+
+// A page request that fails for good (500, 403, 404: not retried) ends the
+// walk with that error, yielded once, nothing after it, nothing twice.
+func TestRTConcWalkErrorOnce(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		fail func(r *http.Request) int
+	}{
+		{"range-page-500", func(r *http.Request) int {
+			if strings.Contains(r.URL.Query().Get("id"), ",") {
+				return 500
+			}
+			return 0
+		}},
+		{"greatest-id-404", func(r *http.Request) int {
+			if r.URL.Query().Get("sort") == "-id" {
+				return 404
+			}
+			return 0
+		}},
+		{"offset-page-500", func(r *http.Request) int {
+			if r.URL.Query().Get("offset") == "20" {
+				return 500
+			}
+			return 0
+		}},
+		{"later-page-403", func(r *http.Request) int {
+			if q := r.URL.Query(); q.Has("id") && !strings.Contains(q.Get("id"), ",") {
+				return 403
+			}
+			return 0
+		}},
+	} {
+		for _, n := range []int{2, 6} {
+			for _, sorted := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/n=%d/sorted=%v", tc.name, n, sorted), func(t *testing.T) {
+					s := &rtwServer{fail: tc.fail}
+					s.seed(95, rand.New(rand.NewPCG(3, 3)))
+					c := s.client(t)
+					q := chatshipper.NewQuery().Limit(10)
+					if sorted {
+						q = q.Sort("profile.name")
+					}
+					r := rtwItems(c.Contacts.Walk(context.Background(), q, chatshipper.Concurrency(n)).Items(), nil)
+					if len(r.errs) > 1 || r.after > 0 {
+						t.Errorf("errors %v, %d items after the first error", r.errs, r.after)
+					}
+					for id, cnt := range r.seen {
+						if cnt > 1 {
+							t.Errorf("%s yielded %d times", id, cnt)
+						}
+					}
+					var er *chatshipper.ErrorResponse
+					if len(r.errs) == 1 && !errors.As(r.errs[0], &er) {
+						t.Errorf("error %v is not the server's answer", r.errs[0])
+					}
+					if len(r.errs) == 0 && len(r.seen) != 95 {
+						t.Errorf("no error but %d of 95 items", len(r.seen))
+					}
+				})
+			}
+		}
+	}
+}
+
+// 429s during a concurrent walk: every form of Retry-After. With the client's
+// limiter on (the default) against a server keeping the API's 20 per second,
+// no 429 and every item once; with it off, 429s are retried as they say, and
+// the walk yields every item once or ends with one *RateLimitError.
+func TestRTConcWalk429s(t *testing.T) {
+	t.Parallel()
+	for _, prof := range []string{"default", "retry-after-date", "no-retry-after", "retry-after-3600", "retry-after-date+clock-behind-2h", "retry-after-date+clock-ahead-2h"} {
+		for _, limiter := range []bool{true, false} {
+			t.Run(fmt.Sprintf("profile=%s/client-limiter=%v", prof, limiter), func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					p, err := chatshippertest.ParseProfile(prof)
+					if err != nil {
+						t.Fatal(err)
+					}
+					srv := chatshippertest.NewInProcessServer(t, p.Option) // the API's 20 per second
+					ids := rtwSeed(srv, 150, "w")
+					var opts []chatshipper.Option
+					if limiter {
+						opts = append(opts, chatshipper.WithRateLimit(chatshipper.DefaultRequestsPerSecond))
+					}
+					c, err := srv.NewClient(opts...)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, sorted := range []bool{false, true} {
+						q := rtwQuery().Limit(5)
+						if sorted {
+							q = q.Sort("profile.name")
+						}
+						srv.ResetRequests()
+						r := rtwItems(c.Contacts.Walk(context.Background(), q, chatshipper.Concurrency(8)).Items(), nil)
+						n429 := 0
+						for _, rq := range srv.Requests() {
+							if rq.Status == 429 {
+								n429++
+							}
+						}
+						for id, cnt := range r.seen {
+							if cnt > 1 {
+								t.Errorf("sorted=%v: %s yielded %d times", sorted, id, cnt)
+							}
+						}
+						if len(r.errs) > 1 || r.after > 0 {
+							t.Errorf("sorted=%v: errors %v, %d after", sorted, r.errs, r.after)
+						}
+						var rl *chatshipper.RateLimitError
+						switch {
+						case len(r.errs) == 1 && !limiter && errors.As(r.errs[0], &rl):
+							t.Logf("sorted=%v: ended with %v after %d items (documented without the limiter)", sorted, r.errs[0], len(r.order))
+						case len(r.errs) == 1:
+							t.Errorf("sorted=%v: walk error %v", sorted, r.errs[0])
+						case len(r.seen) != len(ids):
+							t.Errorf("sorted=%v: %d of %d items", sorted, len(r.seen), len(ids))
+						}
+						if limiter && n429 > 0 {
+							t.Errorf("sorted=%v: %d 429s with the client's limiter on", sorted, n429)
+						}
+						time.Sleep(2 * time.Second) // let the windows empty
+					}
+				})
+			})
+		}
+	}
+}
+
+// 429 faults on some pages of the walk (seconds, a date, none): retried, every
+// item once.
+func TestRTConcWalk429Faults(t *testing.T) {
+	t.Parallel()
+	for _, ra := range []string{"1", "date", ""} {
+		t.Run("retry-after="+ra, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv := chatshippertest.NewInProcessServer(t, chatshippertest.WithRateLimit(0))
+				ids := rtwSeed(srv, 90, "w")
+				c, err := srv.NewClient()
+				if err != nil {
+					t.Fatal(err)
+				}
+				v := ra
+				if ra == "date" {
+					v = time.Now().Add(2 * time.Second).UTC().Format(http.TimeFormat)
+				}
+				srv.InjectFault(chatshippertest.Fault{Method: "GET", PathPrefix: "/v2/contacts", Status: 429, RetryAfter: v, Probability: 0.3})
+				srv.InjectFault(chatshippertest.Fault{Method: "GET", PathPrefix: "/v2/contacts", Status: 503, Probability: 0.1})
+				srv.InjectFault(chatshippertest.Fault{Method: "GET", PathPrefix: "/v2/contacts", Drop: chatshippertest.DropBefore, Probability: 0.1})
+				for _, sorted := range []bool{false, true} {
+					q := rtwQuery().Limit(7)
+					if sorted {
+						q = q.Sort("-profile.name")
+					}
+					r := rtwItems(c.Contacts.Walk(context.Background(), q, chatshipper.Concurrency(5)).Items(), nil)
+					if len(r.errs) > 0 {
+						var rl *chatshipper.RateLimitError
+						if len(r.errs) == 1 && r.after == 0 && errors.As(r.errs[0], &rl) {
+							t.Logf("sorted=%v: retries used up: %v", sorted, r.errs[0])
+							continue
+						}
+						t.Errorf("sorted=%v: errors %v", sorted, r.errs)
+					}
+					for _, id := range ids {
+						if r.seen[id] != 1 {
+							t.Errorf("sorted=%v: %s yielded %d times", sorted, id, r.seen[id])
+						}
+					}
+				}
+			})
+		})
+	}
+}
+
+// Concurrency combined with the query's own sort, limit, offset, select and
+// id filters: the items the query names, each once; sorted queries in order;
+// Count and Page and the pages' Start consistent.
+func TestRTConcWalkQueryCombinations(t *testing.T) {
+	t.Parallel()
+	srv := chatshippertest.NewInProcessServer(t, chatshippertest.WithRateLimit(0))
+	ids := rtwSeed(srv, 100, "w")
+	c, err := srv.NewClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := map[string]string{}
+	for _, d := range srv.List("contacts") {
+		if p, ok := d["profile"].(map[string]any); ok {
+			name[d["id"].(string)], _ = p["name"].(string)
+		}
+	}
+	sortedBy := func(less func(a, b string) bool) []string {
+		out := slices.Clone(ids)
+		sort.SliceStable(out, func(i, j int) bool { return less(out[i], out[j]) })
+		return out
+	}
+	byNameDesc := sortedBy(func(a, b string) bool { return name[a] > name[b] })
+	byIDDesc := sortedBy(func(a, b string) bool { return a > b })
+	some := []string{ids[3], ids[40], ids[41], ids[77], ids[99]}
+	for _, tc := range []struct {
+		name    string
+		q       *chatshipper.Query
+		want    []string
+		ordered bool
+	}{
+		{"offset-unsorted", rtwQuery().Limit(9).Offset(5), ids[5:], false},
+		{"offset-sorted", rtwQuery().Limit(9).Offset(5).Sort("-profile.name"), byNameDesc[5:], true},
+		{"select", rtwQuery().Limit(9).Select("profile"), ids, false},
+		{"select-sorted", rtwQuery().Limit(9).Select("profile").Sort("-profile.name"), byNameDesc, true},
+		{"limit-1", rtwQuery().Limit(1), ids, false},
+		{"limit-1-sorted", rtwQuery().Limit(1).Sort("-profile.name"), byNameDesc, true},
+		{"limit-1000", rtwQuery().Limit(1000), ids, false},
+		{"sort-id-desc", rtwQuery().Limit(9).Sort("-id"), byIDDesc, true},
+		{"sort-id", rtwQuery().Limit(9).Sort("id"), ids, true},
+		{"id-in", rtwQuery().Limit(2).Where("id", chatshipper.In(some[0], some[1], some[2], some[3], some[4])), some, true},
+		{"id-gt", rtwQuery().Limit(9).Where("id", chatshipper.Gt(ids[49])), ids[50:], true},
+		{"offset-beyond", rtwQuery().Limit(9).Offset(500), nil, false},
+	} {
+		for _, n := range []int{2, 7} {
+			t.Run(fmt.Sprintf("%s/n=%d", tc.name, n), func(t *testing.T) {
+				w := c.Contacts.Walk(context.Background(), tc.q, chatshipper.Concurrency(n))
+				var got []string
+				var errs []error
+				lastPage, start := 0, 0
+				for p, err := range w.Pages() {
+					if err != nil {
+						errs = append(errs, err)
+						continue
+					}
+					if p.Number != lastPage+1 {
+						t.Errorf("page number %d after %d", p.Number, lastPage)
+					}
+					if p.Start != start {
+						t.Errorf("page %d Start %d, %d items yielded before", p.Number, p.Start, start)
+					}
+					if w.Page() != p.Number {
+						t.Errorf("Page() %d inside page %d", w.Page(), p.Number)
+					}
+					lastPage = p.Number
+					start += len(p.Items)
+					for _, it := range p.Items {
+						got = append(got, it.ID)
+					}
+				}
+				if len(errs) > 0 {
+					t.Fatalf("errors %v", errs)
+				}
+				if tc.ordered {
+					if !slices.Equal(got, tc.want) {
+						t.Errorf("got %d items, want %d in order (first differences: %v)", len(got), len(tc.want), rtwDiff(got, tc.want))
+					}
+					return
+				}
+				g, wnt := slices.Clone(got), slices.Clone(tc.want)
+				slices.Sort(g)
+				slices.Sort(wnt)
+				if !slices.Equal(g, wnt) {
+					t.Errorf("got %d items, want %d (first differences: %v)", len(got), len(tc.want), rtwDiff(g, wnt))
+				}
+			})
+		}
+	}
+}
+
+func rtwDiff(a, b []string) string {
+	for i := range max(len(a), len(b)) {
+		var x, y string
+		if i < len(a) {
+			x = a[i]
+		}
+		if i < len(b) {
+			y = b[i]
+		}
+		if x != y {
+			return fmt.Sprintf("at %d: %q vs %q", i, x, y)
+		}
+	}
+	return "none"
+}
+
+// The loop guard in a batch: "a call it refuses gets the *LoopLimitError and
+// leaves the batch; the others go", call by call in arrival order.
+func TestRTSenderLoopGuardPerCall(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		h := &rtsServer{}
+		c := rtsOwn(t, h, chatshipper.WithLoopGuard(true), chatshipper.WithLoopGuardConfig(chatshipper.LoopGuardConfig{
+			Identical: 2, IdenticalWindow: time.Minute, Consecutive: 100, ConsecutiveWindow: time.Hour,
+		}))
+		s := rtsSender(t, c)
+		hold := make(chan struct{})
+		h.setHook(func(n int, _ string, _ []rtsMsg) rtsAct {
+			if n == 0 {
+				return rtsAct{Hold: hold}
+			}
+			return rtsAct{}
+		})
+		first := s.Queue(context.Background(), convA, chatshipper.Chat("first"))
+		synctest.Wait()
+		a := s.Queue(context.Background(), convA, chatshipper.Chat("same"), chatshipper.Chat("a-other"))
+		b := s.Queue(context.Background(), convA, chatshipper.Chat("same"))
+		cc := s.Queue(context.Background(), convA, chatshipper.Chat("same"), chatshipper.Chat("c-other")) // the third "same": refused whole
+		d := s.Queue(context.Background(), convA, chatshipper.Chat("d-other"))
+		synctest.Wait()
+		close(hold)
+		if _, err := first.Result(); err != nil {
+			t.Fatal(err)
+		}
+		for name, p := range map[string]*chatshipper.PendingSend{"a": a, "b": b, "d": d} {
+			if _, err := p.Result(); err != nil {
+				t.Errorf("call %s: %v", name, err)
+			}
+		}
+		if _, err := cc.Result(); !errors.Is(err, chatshipper.ErrLoopLimit) {
+			t.Errorf("third identical message: %v, want ErrLoopLimit", err)
+		}
+		if err := s.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if st := h.stored(convA); !slices.Equal(st, []string{"first", "same", "a-other", "same", "d-other"}) {
+			t.Errorf("stored %v", st)
+		}
+	})
+}
+
+// The lookup of one call's caller-set keys fails before the send; calls
+// without caller keys in the same batch need no lookup. Promise: "Each call
+// gets its own messages back as stored, or its own error."
+func TestRTSenderCallerKeyLookupFailsOthersGo(t *testing.T) {
+	t.Parallel()
+	for _, st := range []int{500, 503, 403} {
+		t.Run(fmt.Sprint(st), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := &rtsServer{}
+				c := rtsOwn(t, h)
+				s := rtsSender(t, c)
+				calls := rtsCalls(convA, 1, 2, 1)
+				calls[1].keys = []string{"key-one", ""}
+				rtsHeldBatch(t, h, s, convA, calls, func([]rtsMsg) rtsAct { return rtsAct{} })
+				// Lookups fail from now on; the next batch holds a keyed call.
+				h.mu.Lock()
+				h.lookupFail = st
+				h.hook = nil
+				h.mu.Unlock()
+				calls2 := []*rtsCall{
+					{conv: convA, texts: []string{"plain-1"}},
+					{conv: convA, texts: []string{"keyed"}, keys: []string{"key-two"}},
+					{conv: convA, texts: []string{"plain-2"}},
+				}
+				hold := make(chan struct{})
+				h.setHook(func(n int, _ string, _ []rtsMsg) rtsAct {
+					if n == 2 {
+						return rtsAct{Hold: hold}
+					}
+					return rtsAct{}
+				})
+				warm := s.Queue(context.Background(), convA, chatshipper.Chat("warm"))
+				synctest.Wait()
+				for _, cl := range calls2 {
+					cl.p = s.Queue(context.Background(), cl.conv, cl.inputs()...)
+				}
+				synctest.Wait()
+				close(hold)
+				if _, err := warm.Result(); err != nil {
+					t.Fatal(err)
+				}
+				for _, cl := range calls2 {
+					cl.msgs, cl.err = cl.p.Result()
+				}
+				if err := s.Close(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				stored := h.stored(convA)
+				rtsCheckCalls(t, map[string][]string{convA: stored}, append(calls, calls2...))
+				for _, cl := range calls2 {
+					if cl.keys == nil && cl.err != nil {
+						t.Errorf("call %v without caller keys failed with another call's lookup: %v", cl.texts, cl.err)
+					}
+					if cl.keys != nil && cl.err == nil {
+						t.Logf("keyed call went through although its lookup failed (stored %v)", stored)
+					}
+				}
+			})
+		})
+	}
+}
+
+// At the rate limit (the client's limiter on, the fake keeping the API's 20
+// per sliding second): no 429, every message once and in order, and fewer
+// requests than messages.
+func TestRTSenderAtTheLimit(t *testing.T) {
+	t.Parallel()
+	for _, prof := range []string{"default", "retry-after-date+clock-ahead-2h", "no-retry-after"} {
+		t.Run(prof, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p, err := chatshippertest.ParseProfile(prof)
+				if err != nil {
+					t.Fatal(err)
+				}
+				srv := chatshippertest.NewInProcessServer(t, chatshippertest.WithLoopLimits(0, 0, 0, 0), p.Option)
+				c, err := srv.NewClient(chatshipper.WithLoopGuard(false), chatshipper.WithRateLimit(chatshipper.DefaultRequestsPerSecond))
+				if err != nil {
+					t.Fatal(err)
+				}
+				s := rtsSender(t, c)
+				var convs []string
+				for i := range 8 {
+					conv, err := s.Create(context.Background(), &chatshipper.ConversationCreate{Name: fmt.Sprint("limit ", i)})
+					if err != nil {
+						t.Fatal(err)
+					}
+					convs = append(convs, conv.ID)
+				}
+				srv.ResetRequests()
+				var wg sync.WaitGroup
+				var mu sync.Mutex
+				var calls []*rtsCall
+				for g := range 8 {
+					wg.Go(func() {
+						var mine []*rtsCall
+						for i := range 30 {
+							cl := &rtsCall{conv: convs[(g+i)%len(convs)], texts: []string{fmt.Sprintf("g%d-%d", g, i)}}
+							cl.p = s.Queue(context.Background(), cl.conv, cl.inputs()...)
+							mine = append(mine, cl)
+						}
+						for _, cl := range mine {
+							cl.msgs, cl.err = cl.p.Result()
+						}
+						mu.Lock()
+						calls = append(calls, mine...)
+						mu.Unlock()
+					})
+				}
+				wg.Wait()
+				if err := s.Close(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				stored := map[string][]string{}
+				for _, cv := range convs {
+					stored[cv] = rtsStored(srv, cv)
+				}
+				rtsCheckCalls(t, stored, calls)
+				seqs := map[string][][]string{}
+				for g := range 8 {
+					per := map[string][]string{}
+					for i := range 30 {
+						per[convs[(g+i)%len(convs)]] = append(per[convs[(g+i)%len(convs)]], fmt.Sprintf("g%d-%d", g, i))
+					}
+					for cv, seq := range per {
+						seqs[cv] = append(seqs[cv], seq)
+					}
+				}
+				for _, cv := range convs {
+					rtsCheckOrder(t, stored[cv], seqs[cv]...)
+				}
+				for _, cl := range calls {
+					if cl.err != nil {
+						t.Errorf("call %v: %v", cl.texts, cl.err)
+					}
+				}
+				reqs := srv.Requests()
+				n429 := 0
+				for _, r := range reqs {
+					if r.Status == 429 {
+						n429++
+					}
+				}
+				if n429 > 0 {
+					t.Errorf("%d 429s with the client's limiter on", n429)
+				}
+				if len(reqs) >= len(calls) {
+					t.Errorf("%d requests for %d messages: nothing was batched", len(reqs), len(calls))
+				}
+				t.Logf("%d messages in %d requests", len(calls), len(reqs))
+			})
+		})
+	}
 }
