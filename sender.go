@@ -402,7 +402,7 @@ func (s *BatchSender) newCreate(ctx context.Context, cc *ConversationCreate) (*s
 	if len(cc.Messages) > s.maxBatch {
 		return nil, argError("conversation.messages", "%d messages are more than a batch holds (%d, see MaxBatch)", len(cc.Messages), s.maxBatch)
 	}
-	if err := validateMessages(cc.Messages); err != nil {
+	if err := validateCreate(cc); err != nil {
 		return nil, err
 	}
 	if cc.Organization != "" {
