@@ -318,8 +318,11 @@ func (s *ConversationsService) Create(ctx context.Context, c *ConversationCreate
 // sent: if one is refused, nothing is sent. A batch is sent as a JSON array in
 // one request; a single message as an object. With delivery tracking on (the
 // default, see WithDeliveryTracking) each message carries a key in its meta
-// and an ambiguous outcome is settled by a lookup, so each message is stored
-// once; a *DeliveryUnknownError says the lookup failed. Messages with a key
+// and an ambiguous outcome, a refusal (400, 413, 422) or an answer that
+// does not list every message is settled by a lookup, so each message is
+// stored once; a *DeliveryUnknownError says the lookup failed, or that part
+// of the batch is stored (returned beside it) and the rest not sent again; a
+// plain error, that none of it is stored. Messages with a key
 // the caller set (see DeliveryKeyMeta) are looked up before they are sent,
 // one GET for the batch, before the loop guard: those already stored are
 // returned, neither sent nor counted by the guard again. Without caller-set
