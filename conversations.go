@@ -3,6 +3,8 @@ package chatshipper
 import (
 	"bytes"
 	"context"
+	"maps"
+	"slices"
 	"strconv"
 )
 
@@ -100,8 +102,10 @@ func (c *Conversation) Participant(userID string) *Participant {
 // MessageInput is a message to send: an ordinary message (Chat, Card, ...) or
 // a command (Notify, Accept, SetMeta, ...). Constructors validate their
 // arguments and keep the first error in the value; Create, Send and Command
-// refuse a batch holding an invalid message before any I/O. The exported fields
-// may also be set directly.
+// refuse a batch holding an invalid message before any I/O, among them one
+// whose meta (or an action's meta, or a result's values) cannot be encoded
+// as JSON: an *ArgumentError naming the key. The exported fields may also be
+// set directly.
 type MessageInput struct {
 	Type          MessageType  `json:"type,omitempty"`
 	Text          string       `json:"text"`
@@ -137,6 +141,70 @@ func (m MessageInput) validate(name string) error {
 	}
 	if m.Delay < 0 {
 		return argError(name, "delay must not be negative")
+	}
+	return m.checkEncodable(name)
+}
+
+// checkEncodable refuses a message whose free-form values (its meta, its
+// actions' meta, its results' values) cannot be encoded as JSON (a func, a
+// channel, NaN, a MarshalJSON that fails), naming the key, so that such a
+// message fails alone, before any I/O, instead of failing its request.
+func (m *MessageInput) checkEncodable(name string) error {
+	if err := checkEncodableMeta(name+".meta", m.Meta); err != nil {
+		return err
+	}
+	for i := range m.Actions {
+		if err := checkEncodableMeta(name+".actions["+strconv.Itoa(i)+"].meta", m.Actions[i].Meta); err != nil {
+			return err
+		}
+	}
+	for i := range m.Items {
+		for j := range m.Items[i].Actions {
+			if err := checkEncodableMeta(name+".items["+strconv.Itoa(i)+"].actions["+strconv.Itoa(j)+"].meta", m.Items[i].Actions[j].Meta); err != nil {
+				return err
+			}
+		}
+	}
+	for i := range m.Results {
+		if err := checkEncodableMeta(name+".results["+strconv.Itoa(i)+"].values", m.Results[i].Values); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkEncodableMeta returns an *ArgumentError naming the first key (in
+// sorted order) of meta whose value cannot be encoded as JSON.
+func checkEncodableMeta(name string, meta Meta) error {
+	if len(meta) == 0 {
+		return nil
+	}
+	_, err := encodeJSON(meta)
+	if err == nil {
+		return nil
+	}
+	for _, k := range slices.Sorted(maps.Keys(meta)) {
+		if _, kerr := encodeJSON(meta[k]); kerr != nil {
+			return argError(name+"."+k, "cannot be encoded as JSON: %v", kerr)
+		}
+	}
+	return argError(name, "cannot be encoded as JSON: %v", err)
+}
+
+// validateCreate checks a create's messages and that its free-form values
+// can be encoded, before any I/O.
+func validateCreate(c *ConversationCreate) error {
+	if err := validateMessages(c.Messages); err != nil {
+		return err
+	}
+	if err := checkEncodableMeta("conversation.meta", c.Meta); err != nil {
+		return err
+	}
+	if c.Contact != nil {
+		if err := checkEncodableMeta("conversation.contact.meta", c.Contact.Meta); err != nil {
+			return err
+		}
+		return checkEncodableMeta("conversation.contact.profile.address", c.Contact.Profile.Address)
 	}
 	return nil
 }
@@ -200,7 +268,7 @@ func (s *ConversationsService) Create(ctx context.Context, c *ConversationCreate
 	if c == nil {
 		return nil, nil, argError("conversation", "must not be nil")
 	}
-	if err := validateMessages(c.Messages); err != nil {
+	if err := validateCreate(c); err != nil {
 		return nil, nil, err
 	}
 	if c.Organization != "" {
@@ -237,8 +305,11 @@ func (s *ConversationsService) Create(ctx context.Context, c *ConversationCreate
 // sent: if one is refused, nothing is sent. A batch is sent as a JSON array in
 // one request; a single message as an object. With delivery tracking on (the
 // default, see WithDeliveryTracking) each message carries a key in its meta
-// and an ambiguous outcome is settled by a lookup, so each message is stored
-// once; a *DeliveryUnknownError says the lookup failed. Messages with a key
+// and an ambiguous outcome, a refusal (400, 413, 422) or an answer that
+// does not list every message is settled by a lookup, so each message is
+// stored once; a *DeliveryUnknownError says the lookup failed, or that part
+// of the batch is stored (returned beside it) and the rest not sent again; a
+// plain error, that none of it is stored. Messages with a key
 // the caller set (see DeliveryKeyMeta) are looked up before they are sent,
 // one GET for the batch, before the loop guard: those already stored are
 // returned, neither sent nor counted by the guard again. Without caller-set

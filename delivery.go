@@ -56,8 +56,10 @@ var ErrDeliveryUnknown = errors.New("chatshipper: delivery outcome unknown")
 // request may have left, a 500/502/503/504 answer, an attempt timeout) is
 // resolved by looking the keys up before anything is sent again; only
 // messages that were not created are sent again, with the same keys, within
-// the retry budget ([WithMaxRetries]). A key the caller set is looked up
-// before the first send (see [DeliveryKeyMeta]). With it off, such a send
+// the retry budget ([WithMaxRetries]). A refusal (400, 413, 422) and a 2xx
+// answer that does not list every message sent are checked by a lookup
+// too. A key the caller set is looked up before the first send (see
+// [DeliveryKeyMeta]). With it off, such a send
 // returns its error and is never sent again (unless [WithRetryNonIdempotent]),
 // and caller-set keys are sent as plain meta.
 func WithDeliveryTracking(enabled bool) Option {
@@ -69,7 +71,9 @@ func WithDeliveryTracking(enabled bool) Option {
 
 // DeliveryUnknownError is returned when a send (or a conversation create)
 // may or may not have created its messages and the lookup that would have
-// told could not be answered. Nothing was sent again. Resolve it later with
+// told could not be answered, or when part of a send is stored and the rest
+// was not sent again (see Keys): a plain error from a send means none of its
+// messages is stored. Nothing was sent again. Resolve it later with
 // [MessagesService.Resolve](ctx, ConversationID, Keys...), or for a create with
 // [ConversationsService.ResolveCreate](ctx, ConversationKey, Since, Keys...).
 // errors.Is(err, ErrDeliveryUnknown) holds, and so does errors.Is for the
@@ -81,7 +85,11 @@ type DeliveryUnknownError struct {
 	// Keys are the delivery keys of the messages whose outcome is unknown, in
 	// the order they were sent. When the lookup answered but a "/set" command
 	// (which carries no key) could not be placed, they are the keys found
-	// missing (not stored; send them again with the same keys).
+	// missing (not stored; send them again with the same keys). When the
+	// lookup answered that part of the send is stored and the rest was not
+	// sent again (LookupErr nil; Err says why), they are every key of the
+	// send, in the order of its messages: Resolve them to learn which are
+	// stored (those are also returned beside the error).
 	Keys []string
 	// Unkeyed is how many "/set" commands (sent without a key) have an
 	// unknown outcome. Setting the same values again leaves the conversation
@@ -500,7 +508,7 @@ func (c *Client) planSend(ctx context.Context, conversationID string, msgs []Mes
 func (c *Client) sendPlanned(ctx context.Context, call *obsCall, path, conversationID string, p *sendPlan) ([]*Message, []sendOutcome, *Response, error) {
 	if c.noDeliveryTracking {
 		out, resp, err := c.postMessages(ctx, call, path, p.msgs, nil)
-		return out, sameOutcome(len(p.msgs), outcomeOf(resp, err)), resp, err
+		return out, sameOutcome(len(p.msgs), outcomeOf(resp, err)), resp, untrackedAnswer(conversationID, resp, len(out), len(p.msgs), err)
 	}
 	if len(p.toSend()) == 0 {
 		return nonNil(p.stored), sameOutcome(len(p.msgs), outcomeNotCreated), p.resp, nil
@@ -527,7 +535,8 @@ func nonNil(ms []*Message) []*Message {
 // and are returned, not sent; the others are sent, in order. After an
 // ambiguous outcome the keys are looked up: messages found are success, the
 // missing ones are sent again, in order, with the same keys, within the
-// retry budget.
+// retry budget. A send that fails with some of its messages stored returns a
+// *DeliveryUnknownError (see partlyStored).
 //
 // It returns the messages known to be stored, in the order of msgs, and, per
 // message of msgs, what this call did: created, not created (never sent,
@@ -536,7 +545,7 @@ func nonNil(ms []*Message) []*Message {
 // are calls of their own.
 func (c *Client) deliver(ctx context.Context, call *obsCall, path, conversationID string, msgs []MessageInput, keys []string, stored []*Message) ([]*Message, []sendOutcome, *Response, error) {
 	got, extra, outcomes, resp, err := c.deliverEach(ctx, call, path, conversationID, msgs, keys, stored)
-	return append(nonNil(got), extra...), outcomes, resp, err
+	return append(nonNil(got), extra...), outcomes, resp, partlyStored(conversationID, keys, got, outcomes, err)
 }
 
 // deliverEach is deliver with the stored messages by position: got[i] is
@@ -562,24 +571,29 @@ func (c *Client) deliverEach(ctx context.Context, call *obsCall, path, conversat
 		d := &deliveryCall{}
 		out, resp, err := c.postMessages(ctx, call, path, batch, d)
 		if err == nil {
-			for _, i := range pending {
-				outcomes[i] = outcomeCreated
-			}
 			extra = append(extra, placeAnswer(got, pending, keys, out)...)
-			return got, extra, outcomes, resp, nil
+			resp, err = c.checkAnswer(ctx, conversationID, resp, got, outcomes, pending, keys) // delivery_answer.go
+			return got, extra, outcomes, resp, err
 		}
 		ambiguous, resendable := deliveryOutcome(err, d)
-		if !ambiguous {
+		pendingKeys := pick(keys, pending)
+		refused := !ambiguous && refusedContent(err) && len(nonEmpty(pendingKeys)) > 0
+		if !ambiguous && !refused {
 			o := outcomeOf(resp, err)
 			for _, i := range pending {
 				outcomes[i] = o
 			}
 			return got, extra, outcomes, resp, err
 		}
-		pendingKeys := pick(keys, pending)
 		// Wait first, then look: a server still working on the request has
 		// time to finish, and a message found missing is sent again at once.
-		mayResend, lerr := c.waitResend(ctx, resends, err, totalDelay(batch))
+		// A refusal is the server's last word: looked up at once (the docs do
+		// not say that it stored nothing of a batch), never sent again.
+		var mayResend bool
+		var lerr error
+		if !refused {
+			mayResend, lerr = c.waitResend(ctx, resends, err, totalDelay(batch))
+		}
 		var found map[string]*Message
 		var lresp *Response
 		if lerr == nil {
@@ -589,6 +603,12 @@ func (c *Client) deliverEach(ctx context.Context, call *obsCall, path, conversat
 		if lerr != nil {
 			keyed := nonEmpty(pendingKeys)
 			return got, extra, outcomes, resp, &DeliveryUnknownError{ConversationID: conversationID, Keys: keyed, Unkeyed: len(pendingKeys) - len(keyed), Err: err, LookupErr: lerr}
+		}
+		if refused && len(found) == 0 {
+			for _, i := range pending {
+				outcomes[i] = outcomeNotCreated
+			}
+			return got, extra, outcomes, resp, err
 		}
 		// The messages found are a prefix of the batch and the missing ones
 		// the rest; should the server ever store a batch with a gap, the

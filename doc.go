@@ -180,8 +180,44 @@
 //	                             Retry-After beyond the longest wait (looked up at once,
 //	                             not waited for) or with the budget used up, the error is
 //	                             returned, and the messages it names were not stored
+//	found in part, the rest      *DeliveryUnknownError naming every key of the send, its Err
+//	  not sent again             the send's error, LookupErr nil; the stored messages are
+//	                             returned beside it (see below)
 //	the lookup fails             *DeliveryUnknownError, errors.Is(err, ErrDeliveryUnknown):
 //	                             nothing is sent again; it carries ConversationID and Keys
+//
+// So a plain error from a send means that none of its messages is stored,
+// and the send may be made again as it was. When part of a send is stored and
+// the rest cannot go (a 500, the budget used up, a refusal or an answer that
+// leaves messages out, below), the send returns the stored messages, in
+// order, and a [*DeliveryUnknownError] whose Keys are every key of the send,
+// in the order of its messages, and whose Err is what went wrong:
+// [MessagesService.Resolve] of those keys tells which are stored; send the
+// others again with the same keys in their meta (or repeat the send with
+// keys of your own, see above, which skips the stored ones).
+//
+// A refusal of a message send (400, 413, 422) is the server's answer, and is
+// never sent again; but the docs do not say that a refused batch stored
+// nothing, so its keys are looked up too, at once (one GET): found whole,
+// the send succeeds; found in part, see above; not found, the refusal is
+// returned as it is. A lookup that fails gives a *DeliveryUnknownError with
+// the refusal as Err (errors.As finds the [*ErrorResponse] either way).
+// Sends without a key (only "/set" commands) are not looked up.
+//
+// A 2xx answer is checked too: the docs do not promise that it lists every
+// message sent, and the SDK knows every key it sent. The messages the answer
+// does not list (a short array, an empty one, an empty body) are looked up by
+// their keys (one GET; none when the answer lists them all): found, they are
+// returned as stored, and the send succeeds; not found, they were not
+// stored, and are not sent again (the server said it took them): the send
+// fails with an error matching [ErrInvalidResponse] that says how many are
+// missing, a *DeliveryUnknownError as above when the rest is stored. A lookup
+// that fails gives a *DeliveryUnknownError naming the keys the answer left
+// out. A "/set" command without a key that the answer leaves out counts as
+// stored when every keyed message is. With delivery tracking off nothing can
+// be looked up: an answer that lists fewer messages than were sent gives a
+// *DeliveryUnknownError counting the others in Unkeyed (no Keys), beside the
+// messages listed.
 //
 // A [*DeliveryUnknownError] is resolved later with one call:
 // [MessagesService.Resolve](ctx, e.ConversationID, e.Keys...) returns one
@@ -594,7 +630,8 @@
 // A message counts from the moment it is sent, and stops counting when the
 // request provably did not create it: it never left the machine (a dial
 // error, or the token source failed), it failed before any I/O, the server
-// answered 4xx (a loop-limit 429 included), the delivery lookup found it
+// answered 4xx (a loop-limit 429 included; after a 400, 413 or 422 the
+// messages the lookup finds stored keep counting), the delivery lookup found it
 // missing, or a caller-set key found it stored by an earlier call (so it was
 // not sent). This holds per message of a batch: when the lookup found 2 of 3
 // stored and the third, sent again, was refused, the 2 keep counting and the
@@ -637,11 +674,13 @@
 // its request, in arrival order, each call's messages together, up to
 // [MaxBatch] messages (default [DefaultMaxBatch], 50; the API documents no
 // limit). Each call gets its own messages, or its own error: every batch goes
-// through exactly-once delivery above (a failed lookup gives each call a
-// *DeliveryUnknownError with only its keys), the loop guard checks call by
-// call, and a batch refused whole with 400, 413 or 422 is sent again call by
-// call (each call's keys looked up first) so that only the call at fault gets
-// the refusal. A call whose context
+// through exactly-once delivery above, call by call (a call stored whole
+// succeeds, a call not stored at all gets the plain error, a call stored in
+// part or in doubt gets a *DeliveryUnknownError with only its keys), the
+// loop guard checks call by call, and a batch refused whole with 400, 413 or
+// 422 is looked up once, then each call not found stored whole is sent again
+// in a request of its own, only its missing messages, so that only the call
+// at fault gets the refusal. A call whose context
 // ends while queued is not sent; once its request is out, it returns a
 // *DeliveryUnknownError to resolve after [BatchSender.Flush]. Create sends a
 // conversation with its initial messages in one request, in turn with the
