@@ -3,6 +3,7 @@ package chatshipper_test
 import (
 	"context"
 	"math"
+	"reflect"
 	"strconv"
 	"testing"
 	"time"
@@ -13,9 +14,10 @@ import (
 
 func TestLoopGuardMemoryStoreContract(t *testing.T) {
 	t.Parallel()
-	// The constructor returns the concrete type, which is a LoopGuardStore.
-	var s *chatshipper.LoopGuardMemoryStore = chatshipper.NewLoopGuardMemoryStore(0)
-	var _ chatshipper.LoopGuardStore = s
+	// The constructor returns its concrete type, not the interface.
+	if out := reflect.TypeOf(chatshipper.NewLoopGuardMemoryStore).Out(0); out.Kind() != reflect.Pointer {
+		t.Errorf("NewLoopGuardMemoryStore returns %v, want the store's own type", out)
+	}
 	loopguardtest.Run(t, func(*testing.T) chatshipper.LoopGuardStore { return chatshipper.NewLoopGuardMemoryStore(0) })
 }
 

@@ -466,10 +466,11 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int)
 	// never with what a sender claims it will send. ReadFrom wants
 	// bytes.MinRead bytes free before each read, the last one (which sees
 	// EOF) included, so a body of the claimed length fits without growing.
-	var buf bytes.Buffer
+	size := bytes.MinRead
 	if r.ContentLength > 0 {
-		buf.Grow(int(min(r.ContentLength, initialBodyBuffer)) + bytes.MinRead)
+		size += int(min(r.ContentLength, initialBodyBuffer))
 	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
 	if _, err := buf.ReadFrom(rd); err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
