@@ -47,25 +47,35 @@ type walkConfig struct {
 // defaultPrefetch is how many pages a walk fetches ahead of the caller.
 const defaultPrefetch = 1
 
+// maxWalkPages caps Prefetch and Concurrency: a walk never has more pages in
+// flight or waiting than this, whatever n it was given. 64 requests at once
+// already exceed what the API's rate limit of 20 requests a second answers
+// in a round trip of three seconds.
+const maxWalkPages = 64
+
 // Prefetch sets how many pages a walk fetches ahead of the page the caller is
-// working on (default 1; 0 fetches a page only when the caller needs it). The
-// pages ahead wait in memory, so memory is bounded by n+1 pages. Breaking out
-// of the loop cancels the requests in flight; a page fetched ahead and never
-// used still counted against the rate limit.
+// working on (default 1; 0 fetches a page only when the caller needs it; n
+// above 64 counts as 64). The pages ahead wait in memory, so memory is
+// bounded by n+1 pages. Breaking out of the loop cancels the requests in
+// flight; a page fetched ahead and never used still counted against the rate
+// limit.
 func Prefetch(n int) WalkOption {
 	return func(c *walkConfig) {
 		if n < 0 {
 			c.err = argError("Prefetch", "%d pages is negative", n)
 			return
 		}
-		c.prefetch = n
+		c.prefetch = min(n, maxWalkPages)
 	}
 }
 
 // Concurrency makes a walk fetch up to n pages at once, all through the
 // client's limiter and retries, so that it runs at the rate limit rather
 // than at one round trip per page. n must be at least 1; 1 means the default
-// walk. Memory is bounded by n pages.
+// walk; n above 64 counts as 64 (more requests at once than the API's rate
+// limit answers in a round trip; every buffer of the walk is sized by the
+// capped n). Memory is bounded by n pages (a walk by offset also keeps the
+// id of each item it yielded, below).
 //
 // A query that neither sorts nor filters on id is walked by id ranges, with
 // the promise of the default walk: every item that matched when the walk
@@ -115,7 +125,7 @@ func Concurrency(n int) WalkOption {
 			c.err = argError("Concurrency", "%d is below 1", n)
 			return
 		}
-		c.concurrency = n
+		c.concurrency = min(n, maxWalkPages)
 	}
 }
 
@@ -307,6 +317,15 @@ type walkPage[E any] struct {
 	// page before (the listing moved, or the server ignores the offset).
 	byOffset            bool
 	pageOffset, advance int // offset the request used; where the next starts
+	// track: a page by offset of a walk that keeps the id of every item it
+	// yielded (walkState.track), so that it drops any item yielded before,
+	// not only those of the page before.
+	track bool
+	// fixedBy is, for a page of runConcurrent, the first page's X-Total,
+	// which fixed the page's offset: the listing grew when the page's own
+	// X-Total is greater. 0 for a sequential page, whose X-Total is set
+	// against the page before's.
+	fixedBy int
 }
 
 // walkPages is the paging engine. fetch gets a fresh query per page (the
@@ -341,6 +360,10 @@ func walkPages[E any](ctx context.Context, q *Query, cfg walkConfig, fetch func(
 
 		s := &walkState[E]{q: q, fetch: fetch, idOf: idOf, logOffset: cfg.logOffset}
 		s.init()
+		// A walk that may page by offset out of order with the listing's
+		// changes (one that wants keys may have to fall back; any walk with
+		// Concurrency) remembers every id it yields while it pages by offset.
+		s.track = idOf != nil && (s.mode == modeUnverified || cfg.concurrency > 1)
 		slots := cfg.prefetch + 1
 		if cfg.concurrency > slots {
 			slots = cfg.concurrency
@@ -357,7 +380,10 @@ func walkPages[E any](ctx context.Context, q *Query, cfg walkConfig, fetch func(
 		}()
 
 		var prevIDs []string // the ids of the page before, as yielded
-		prevTotal := -1
+		// seen holds the id of every item yielded, while the walk tracks
+		// its pages by offset (walkPage.track); nil otherwise.
+		var seen map[string]struct{}
+		prevTotal := -1 // X-Total of the last page by offset
 		yielded := 0
 		for ch := range order {
 			// Every channel in order gets its page: the fetch runs under
@@ -365,19 +391,28 @@ func walkPages[E any](ctx context.Context, q *Query, cfg walkConfig, fetch func(
 			// before the cancellation is yielded (it was paid for).
 			// Waiting here rather than racing ctx.Done makes that exact.
 			p := <-ch
-			if p.byOffset && idOf != nil && len(prevIDs) > 0 && len(p.items) > 0 {
-				p.items = dropRepeated(p.items, prevIDs, idOf)
-				// Only items of the page before, and no more items in
-				// the listing than then: the server ignores the offset.
-				// (When the listing grew, items entered it before the
-				// walk's position and pushed the page before onto this
-				// one: the walk goes on.)
-				if len(p.items) == 0 && p.err == nil && (p.total < 0 || p.total <= prevTotal) {
-					p.err = fmt.Errorf("%w: page %d holds only items of the page before (offset ignored?)", errPageNoProgress, p.number)
+			own := paginationOf(p.resp).Total
+			grewFrom := prevTotal
+			if p.fixedBy > 0 {
+				grewFrom = p.fixedBy
+			}
+			if p.byOffset && idOf != nil && len(p.items) > 0 && (len(prevIDs) > 0 || len(seen) > 0) {
+				if p.track && seen != nil {
+					p.items = dropIDs(p.items, seen, idOf)
+				} else {
+					p.items = dropRepeated(p.items, prevIDs, idOf)
+				}
+				// Only items yielded before, and no more items in the
+				// listing than at the page before: the server ignores
+				// the offset. (When the listing grew, items entered it
+				// before the walk's position and pushed items yielded
+				// before onto this page: the walk goes on.)
+				if len(p.items) == 0 && p.err == nil && (own < 0 || own <= grewFrom) {
+					p.err = fmt.Errorf("%w: page %d holds only items yielded before (offset ignored?)", errPageNoProgress, p.number)
 				}
 			}
 			if p.byOffset {
-				prevTotal = p.total
+				prevTotal = own
 			}
 			p.start = yielded
 			if p.remaining >= 0 {
@@ -390,6 +425,20 @@ func walkPages[E any](ctx context.Context, q *Query, cfg walkConfig, fetch func(
 				for _, it := range p.items {
 					prevIDs = append(prevIDs, idOf(it))
 				}
+			}
+			switch {
+			case p.track:
+				if seen == nil {
+					seen = make(map[string]struct{}, len(prevIDs))
+				}
+				for _, id := range prevIDs {
+					if id != "" {
+						seen[id] = struct{}{}
+					}
+				}
+			case !p.byOffset && len(p.items) > 0:
+				// A walk that pages by key never pages by offset again.
+				seen = nil
 			}
 			if len(p.items) > 0 || p.err == nil {
 				if !yield(p, nil) {
@@ -423,6 +472,12 @@ func dropRepeated[E any](items []E, prevIDs []string, idOf func(E) string) []E {
 			seen[id] = struct{}{}
 		}
 	}
+	return dropIDs(items, seen, idOf)
+}
+
+// dropIDs returns items without those whose id is in seen. Items without
+// an id are kept.
+func dropIDs[E any](items []E, seen map[string]struct{}, idOf func(E) string) []E {
 	var kept []E
 	for i, it := range items {
 		if _, dup := seen[idOf(it)]; !dup {
@@ -482,7 +537,14 @@ type walkState[E any] struct {
 	// the limit without a paging header (0: not seen): a short page that
 	// was followed by more items.
 	serverCap int
-	handMu    sync.Mutex // the partitioned walk's ranges hand pages on one at a time
+	// track: the walk remembers the id of every item it yields while it
+	// pages by offset, and drops any item it meets again (set in walkPages).
+	track bool
+	// fellBack: the walk wanted to page by key and the server could not, so
+	// it pages by offset; a listing that shrinks under it ends it with
+	// ErrListingChanged rather than let it skip items unseen.
+	fellBack bool
+	handMu   sync.Mutex // the partitioned walk's ranges hand pages on one at a time
 }
 
 func (s *walkState[E]) init() {
@@ -515,7 +577,7 @@ func (s *walkState[E]) keyQuery() *Query {
 
 // toOffset makes the walk page by offset from here on, and logs why.
 func (s *walkState[E]) toOffset(ctx context.Context, reason string) {
-	s.mode, s.keyNext = modeOffset, false
+	s.mode, s.keyNext, s.fellBack = modeOffset, false, true
 	if s.logOffset != nil {
 		s.logOffset(ctx, s.number+1, reason)
 	}
@@ -573,7 +635,7 @@ func (s *walkState[E]) run(ctx context.Context, concurrency int, sem chan struct
 			if s.keyNext && s.runPartitioned(ctx, &first, concurrency, last, sem, order, wg) {
 				return
 			}
-			if s.mode == modeOffset && s.runConcurrent(ctx, &first, sem, order, wg) {
+			if s.mode == modeOffset && s.runConcurrent(ctx, &first, nil, sem, order, wg) {
 				return
 			}
 		}
@@ -620,37 +682,109 @@ func (s *walkState[E]) fetchOffsetPage(ctx context.Context) *walkPage[E] {
 //   - a page holding an id not after the last one yielded, or out of
 //     increasing order, is dropped: the server ignores the key filter or
 //     orders otherwise; the page at the next offset follows instead;
-//   - so is a page whose X-Total counts fewer items than the page before
-//     left (X-Total minus the offset after it): the key filter skips items,
-//     or the server orders by something else than the id (the items after
-//     the last id are fewer than the items after the last position);
-//   - an empty answer (while the page before left room for more, which is
-//     why a key page was asked) is checked with one request by offset: when
-//     that finds items, the key filter missed them.
+//   - an empty answer, or one whose X-Total counts fewer items than the
+//     page before left (X-Total minus the offset after it), is in doubt: the
+//     key filter may skip items, the server may order by something else
+//     than the id, or the listing changed since the page before (items
+//     deleted or moved out of the query: the walk's own loop, or another
+//     writer). The page at the walk's position, by offset, decides
+//     (keyDoubt).
 func (s *walkState[E]) firstKeyPage(ctx context.Context, items []E, resp *Response) *walkPage[E] {
 	s.keyNext = false
 	pg := paginationOf(resp)
-	if len(items) == 0 {
-		// The page at the next offset decides.
-		items, resp, err := s.fetch(ctx, s.offsetQuery())
-		if err != nil {
-			return &walkPage[E]{err: err, remaining: -1}
-		}
-		if len(items) > 0 {
-			s.toOffset(ctx, "the id filter found nothing where the offset did")
-		}
-		return s.offsetPage(ctx, items, resp)
-	}
 	if _, reason := s.keyOrder(items, s.key); reason != "" {
 		s.toOffset(ctx, "the server does not page by id: "+reason)
 		return s.fetchOffsetPage(ctx)
 	}
-	if left := s.prevTotal - s.offset; pg.Total >= 0 && s.prevTotal >= 0 && pg.Total < left {
-		s.toOffset(ctx, fmt.Sprintf("the id filter counts %d items (X-Total) where %d were left", pg.Total, left))
-		return s.fetchOffsetPage(ctx)
+	left := s.prevTotal - s.offset
+	short := pg.Total >= 0 && s.prevTotal >= 0 && pg.Total < left
+	if len(items) > 0 && !short {
+		s.mode = modeKey
+		return s.keyPage(items, resp)
 	}
+	oItems, oResp, err := s.fetch(ctx, s.offsetQuery())
+	if err != nil {
+		return &walkPage[E]{err: err, remaining: -1}
+	}
+	var reason string
+	switch {
+	case len(items) == 0:
+		if id := s.missedID(oItems, s.key, "", nil); id != "" {
+			reason = "the id filter found nothing where the offset did"
+		}
+	case paginationOf(oResp).Total == s.prevTotal:
+		reason = fmt.Sprintf("the id filter counts %d items (X-Total) where %d were left", pg.Total, left)
+	default:
+		last, _ := s.keyOrder(items, s.key)
+		id, err := s.witness(ctx, oItems, oResp, s.idOf(items[0]), func(o []E) string { return s.missedID(o, s.key, last, items) })
+		if err != nil {
+			return &walkPage[E]{err: err, remaining: -1}
+		}
+		if id != "" {
+			reason = fmt.Sprintf("the id filter left out id %s, which the page by offset holds", id)
+		}
+	}
+	if reason != "" {
+		s.toOffset(ctx, reason)
+		return s.offsetPage(ctx, oItems, oResp)
+	}
+	// The listing changed: the answer by key stands.
 	s.mode = modeKey
 	return s.keyPage(items, resp)
+}
+
+// witness looks for an item the answers by key left out (missed returns its
+// id, or "") in the page by offset at the walk's position (items, resp) and,
+// when the listing shrank since the page before and that page does not reach
+// back to firstKey (the first id the answers by key hold), in the page as far
+// back as the shrink can have shifted the items: a listing that lost items
+// before the walk's position moved the items after the key under earlier
+// offsets.
+func (s *walkState[E]) witness(ctx context.Context, items []E, resp *Response, firstKey string, missed func([]E) string) (string, error) {
+	if id := missed(items); id != "" {
+		return id, nil
+	}
+	shrink := s.prevTotal - paginationOf(resp).Total
+	if firstKey == "" || s.prevTotal < 0 || shrink <= 0 || s.offset == 0 {
+		return "", nil
+	}
+	for _, it := range items {
+		if s.idOf(it) <= firstKey {
+			return "", nil
+		}
+	}
+	items, _, err := s.fetch(ctx, s.q.Offset(max(s.offset-shrink, 0)).Limit(s.limit))
+	if err != nil {
+		return "", err
+	}
+	return missed(items), nil
+}
+
+// missedID returns the first id of the items of a page by offset (asked at
+// the walk's position) that is after after and, unless upTo is "", not after
+// upTo, and that is not among held (the answer by key for those ids): an
+// item the key filter left out. It returns "" when there is none: the page
+// by offset holds only items the answer by key holds too, items before the
+// key (which entered the listing before the walk's position), or items
+// beyond what the answer by key reached.
+func (s *walkState[E]) missedID(offset []E, after, upTo string, held []E) string {
+	var in map[string]struct{}
+	for _, it := range offset {
+		id := s.idOf(it)
+		if id == "" || id <= after || upTo != "" && id > upTo {
+			continue
+		}
+		if in == nil {
+			in = make(map[string]struct{}, len(held))
+			for _, h := range held {
+				in[s.idOf(h)] = struct{}{}
+			}
+		}
+		if _, ok := in[id]; !ok {
+			return id
+		}
+	}
+	return ""
 }
 
 // keyOrder checks that the ids of items are non-empty, increasing and after
@@ -730,10 +864,18 @@ func (s *walkState[E]) offsetPage(ctx context.Context, items []E, resp *Response
 	pg := paginationOf(resp)
 	s.number++
 	reqOffset := s.offset
-	p := &walkPage[E]{items: items, resp: resp, number: s.number, total: -1, remaining: -1, byOffset: true, pageOffset: reqOffset}
+	p := &walkPage[E]{items: items, resp: resp, number: s.number, total: -1, remaining: -1, byOffset: true, pageOffset: reqOffset, track: s.track}
 	s.confirmed(len(items))
 	if pg.Total >= 0 {
 		p.total = max(pg.Total-s.firstOffset, 0)
+	}
+	if s.fellBack && pg.Total >= 0 && s.prevTotal >= 0 && pg.Total < s.prevTotal {
+		// Items before the walk's position may have left the listing and
+		// shifted others past it: end rather than skip them unseen.
+		p.items, p.last = nil, true
+		p.err = fmt.Errorf("%w: page %d (offset %d) counts %d items (X-Total) where the page before counted %d; items may have been skipped, walk again",
+			ErrListingChanged, s.number, reqOffset, pg.Total, s.prevTotal)
+		return p
 	}
 	s.prevTotal = pg.Total
 	if len(items) == 0 {
@@ -801,8 +943,14 @@ func (s *walkState[E]) keyPage(items []E, resp *Response) *walkPage[E] {
 // next), and a page that comes back short is completed with more requests
 // at once, so a server that shortens its pages later on makes no gap. It
 // reports false, having started nothing, when the first page tells no page
-// length.
-func (s *walkState[E]) runConcurrent(ctx context.Context, first *walkPage[E], sem chan struct{}, order chan chan *walkPage[E], wg *sync.WaitGroup) bool {
+// length. head, if not nil, is an answer already fetched for the page at
+// first.advance (the partitioned walk's check), used instead of asking again.
+//
+// A walk that fell back from paging by key (s.fellBack) ends with
+// ErrListingChanged at the first page whose X-Total differs from the first
+// page's: its offsets were fixed by that count, so a listing that changed
+// either way may have shifted items past a page boundary unseen.
+func (s *walkState[E]) runConcurrent(ctx context.Context, first, head *walkPage[E], sem chan struct{}, order chan chan *walkPage[E], wg *sync.WaitGroup) bool {
 	total := first.resp.Total
 	step := min(first.advance-first.pageOffset, s.limit)
 	if pp := first.resp.PerPage; pp > 0 && pp < step {
@@ -820,15 +968,32 @@ func (s *walkState[E]) runConcurrent(ctx context.Context, first *walkPage[E], se
 		}
 		number++
 		want := min(step, total-off)
-		p := &walkPage[E]{number: number, total: walkTotal, remaining: -1, last: off+step >= total, byOffset: true, pageOffset: off}
+		p := &walkPage[E]{number: number, total: walkTotal, remaining: -1, last: off+step >= total, byOffset: true, pageOffset: off, track: s.track, fixedBy: total}
+		var pre *walkPage[E]
+		if head != nil && off == first.advance {
+			pre = head
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for len(p.items) < want {
 				got := len(p.items)
-				items, resp, err := s.fetch(ctx, s.q.Offset(off+got).Limit(step-got))
-				if err != nil {
-					ch <- &walkPage[E]{err: err, remaining: -1}
+				var items []E
+				var resp *Response
+				if pre != nil {
+					items, resp, pre = pre.items, pre.resp, nil
+				} else {
+					var err error
+					items, resp, err = s.fetch(ctx, s.q.Offset(off+got).Limit(step-got))
+					if err != nil {
+						ch <- &walkPage[E]{err: err, remaining: -1}
+						return
+					}
+				}
+				if t := paginationOf(resp).Total; s.fellBack && t >= 0 && t != total {
+					ch <- &walkPage[E]{number: p.number, remaining: -1, err: fmt.Errorf(
+						"%w: page %d (offset %d) counts %d items (X-Total) where the first page counted %d; items may have been skipped, walk again",
+						ErrListingChanged, p.number, off+got, t, total)}
 					return
 				}
 				if p.resp == nil {
