@@ -72,10 +72,11 @@ func Prefetch(n int) WalkOption {
 // Concurrency makes a walk fetch up to n pages at once, all through the
 // client's limiter and retries, so that it runs at the rate limit rather
 // than at one round trip per page. n must be at least 1; 1 means the default
-// walk; n above 64 counts as 64 (more requests at once than the API's rate
-// limit answers in a round trip; every buffer of the walk is sized by the
-// capped n). Memory is bounded by n pages (a walk by offset also keeps the
-// id of each item it yielded, below).
+// walk. n above 64 counts as 64: the API's limit of 20 requests a second
+// keeps no more than that busy unless a round trip takes over three
+// seconds, and the walk's buffers are sized by the n it uses. Memory is
+// bounded by n pages, plus, for a walk by offset, the id of each item it
+// yielded (below).
 //
 // A query that neither sorts nor filters on id is walked by id ranges, with
 // the promise of the default walk: every item that matched when the walk
@@ -100,13 +101,19 @@ func Prefetch(n int) WalkOption {
 // matters.
 //
 // Before any page of a range is yielded, the first answer of every range is
-// checked: its ids in increasing order and inside the range, and the ranges'
-// X-Totals adding up to at least what the first page left. A server that
+// checked: its ids in increasing order and inside the range. When all are
+// empty, or their X-Totals add up to fewer items than the first page left,
+// one request by offset decides, as for the default walk (see [Walk.Pages]):
+// a listing that changed since the first page keeps the ranges; a listing
+// whose X-Total has not moved, or a page by offset holding an item a range's
+// answer should have held, shows that the ranges miss items. A server that
 // ignores, refuses (400 or 422) or mismatches id comparisons, orders by
 // something else, or has ids that are not ObjectIds (24 lowercase hex
 // digits) is walked by offset from the second page on, and the client's
 // logger (see [WithLogger]) gets one warning, "chatshipper: walk pages by
-// offset", with the reason. Without X-Total in the first answer the walk
+// offset", with the reason; such a walk never yields an item twice and ends
+// with [ErrListingChanged] when a page's X-Total differs from the first
+// page's (see [Walk.Pages]). Without X-Total in the first answer the walk
 // goes on by key, page by page.
 //
 // A query that sorts, or filters on id itself, is walked by offset: once the
@@ -114,11 +121,13 @@ func Prefetch(n int) WalkOption {
 // yielded in order. The offsets are fixed when the walk starts, so such a
 // walk is for listings that do not change during it: an item created,
 // deleted or moved in or out of the query shifts the others and can make the
-// walk skip items (an item pushed onto the next page is dropped there, not
-// yielded twice). Its pages are as long as the first one the server answered
-// (it may answer fewer items than the limit, and say so in X-Per-Page), and a
-// page that comes back shorter than that is completed with more requests
-// before it is yielded, so a server that shortens its pages makes no gap.
+// walk skip items. It never yields an item twice: it keeps the id of every
+// item it yielded (one string per item, for the rest of the walk) and drops
+// any item it meets again. Its pages are as long as the first one the server
+// answered (it may answer fewer items than the limit, and say so in
+// X-Per-Page), and a page that comes back shorter than that is completed with
+// more requests before it is yielded, so a server that shortens its pages
+// makes no gap.
 func Concurrency(n int) WalkOption {
 	return func(c *walkConfig) {
 		if n < 1 {
@@ -194,29 +203,54 @@ func (w *Walk[T]) Items() iter.Seq2[*T, error] {
 // compares ids is not documented, so the walk checks it before relying on
 // it. The first page is asked by offset, and the first page asked by key is
 // checked against it: its ids must come in increasing order after the last
-// one seen, and its X-Total, when there is one, must count at least the
-// items the first page left; when it is empty although X-Total, a next link
-// or a full first page says more may remain, one request by offset decides.
+// one seen. When that answer is empty although the first page says more may
+// remain, or its X-Total counts fewer items than the first page left, it is
+// in doubt: the listing may have changed since the first page (items deleted
+// or moved out of the query, by the loop or by anyone), or the key filter
+// may miss items. One request by offset, for the page at the walk's
+// position, decides. The walk goes by offset when the listing's X-Total is
+// still the first page's (nothing left the listing, yet fewer items come
+// after the last id than after the first page), or when that page holds an
+// item after the last id seen that the answer by key should have held and
+// did not (when the listing shrank, the page as far back as the shrink can
+// have moved the items is asked too). Otherwise the count moved with the
+// listing and the pages show nothing missing, and the walk goes on by key.
 // A server that ignores the key filter, refuses it (400 or 422), answers it
 // with nothing, skips items with it, lists newest first or orders by
 // something else is walked by offset from there on, following the next link
 // (or counting items when there is none), and the client's logger (see
 // [WithLogger]) gets one warning, "chatshipper: walk pages by offset", with
-// the collection, the page and the reason; such a walk has the limits of a
-// walk by offset, below. Once the server has answered a page by key as
-// expected, a later page by key whose ids are not in increasing order after
-// the last id yielded (a page end repeated, newest items first) is refused:
-// the walk ends with an error matching [ErrInvalidResponse], and none of
-// that page's items is yielded.
+// the collection, the page and the reason. Once the server has answered a
+// page by key as expected, a later page by key whose ids are not in
+// increasing order after the last id yielded (a page end repeated, newest
+// items first) is refused: the walk ends with an error matching
+// [ErrInvalidResponse], and none of that page's items is yielded.
+//
+// A walk that goes by offset so, because the server does not page by key,
+// never yields an item twice: it keeps the id of every item it yielded (one
+// string per item, for the rest of the walk) and drops any item it meets
+// again. Nor does it skip items unseen, as far as the list headers tell: a
+// page whose X-Total is lower than the page before's (with [Concurrency],
+// other than the first page's, since its offsets were fixed by that count)
+// shows that items may have moved past the walk, and the walk ends with
+// [ErrListingChanged], which matches [ErrInvalidResponse], before yielding
+// any item of that page. Walk again until the query is empty: a loop that
+// moves each item out of the query, or deletes it, gets a page or more
+// further each time. Two blind spots remain: a change that removes and adds
+// as many items between two pages leaves X-Total as it was, and a server
+// that sends no X-Total tells nothing; there such a walk skips an item for
+// each one that leaves the listing before its position, as a walk by offset
+// does.
 //
 // A query that sorts, or filters on id itself, is walked by offset: an item
 // that leaves the query or is deleted during the walk shifts the ones after
-// it back, and the walk skips as many of them. An item that enters the query
-// before the walk's position pushes the last item of a page onto the next;
-// the walk drops an item it yielded on the page before, so it is not yielded
-// twice unless the items are pushed more than a page on. Collect the IDs
-// first, or filter so that the loop's changes do not move items out of the
-// query, when such a walk must see everything.
+// it back, and the walk skips as many of them, without an error. An item
+// that enters the query before the walk's position pushes the last item of a
+// page onto the next; the walk drops an item it yielded on the page before,
+// so it is not yielded twice unless the items are pushed more than a page on
+// (with [Concurrency] the walk keeps every id it yielded, and never yields
+// one twice). Collect the IDs first, or filter so that the loop's changes do
+// not move items out of the query, when such a walk must see everything.
 //
 // A page shorter than the limit (or than the server's X-Per-Page, when it
 // caps its pages lower) ends the walk unless X-Total or a next link says
