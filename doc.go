@@ -400,14 +400,18 @@
 // that counts fewer items than the page before left, is in doubt: the
 // listing may have changed (the loop, or anyone, deleted items or moved them
 // out of the query), or the key filter may miss items. One request by
-// offset, for the page at the walk's position, decides. The walk goes by
-// offset when the listing's X-Total is still the page before's (nothing left
-// the listing, yet fewer items come after the last id than after the page
-// before), or when that page holds an item after the last id seen that the
-// answer by key should have held and did not (when the listing shrank, the
-// page as far back as the shrink can have moved the items is asked too);
-// otherwise the count moved with the listing, the pages show nothing
-// missing, and the walk goes on by key. A server that ignores "id=>",
+// offset, for the page at the walk's position, decides: an empty answer
+// gives way to it when it holds items. Otherwise the walk goes by offset
+// when that page holds an item after the last id seen that the answer by key
+// should have held and did not (when the listing shrank, the page as far
+// back as the shrink can have moved the items is asked too), or an item whose
+// id is not after the last id seen, or when the ids up to the last one seen
+// ("id=<=X", one request more) count more items than came before the walk's
+// position: on a server that orders by id they can only be fewer, however
+// the listing changes, as items created later have greater ids. Else the
+// count moved with the listing, and the walk goes on by key. (The listing's
+// own X-Total decides nothing: a loop that deletes an item and creates
+// another leaves it as it was.) A server that ignores "id=>",
 // refuses it (400 or 422), answers it with nothing, skips items with it or
 // lists them in another order (newest first, say) is walked by offset from
 // there on (following the next link, else counting items), and the logger

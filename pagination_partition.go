@@ -15,12 +15,15 @@ import (
 // by offset, X-Total-1, once the first page is in, from a server that does
 // not sort so). When the first page is in id order and its X-Total says more
 // remain, the ids after it are split into up to n ranges, and each range is
-// walked by key at once ("id=>a,<=b"; the last range is open: "id=>a"). The first answer of every range is
-// checked before any of them is yielded: ids in increasing order inside the
-// range, and X-Totals that add up to at least what the first page left. A
-// server that fails the check (it ignores, refuses or mismatches id
-// comparisons, or orders otherwise) is walked by offset from the second page
-// on, as before; nothing but the first page has been yielded then.
+// walked by key at once ("id=>a,<=b"; the last range is open: "id=>a").
+// The first answer of every range is checked before any of them is yielded:
+// ids in increasing order inside the range; when all are empty or their
+// X-Totals add up to less than the first page left, the page at the walk's
+// position by offset decides whether they miss items or the listing changed
+// (keyDoubt). A server that fails the check (it ignores, refuses or
+// mismatches id comparisons, or orders otherwise) is walked by offset from
+// the second page on, as before; nothing but the first page has been
+// yielded then.
 
 // runPartitioned walks the listing after the first page in ranges of ids, up
 // to n at once, and returns once every range has ended (or the walk's
@@ -97,7 +100,7 @@ func (s *walkState[E]) runPartitioned(ctx context.Context, first *walkPage[E], n
 		head = &walkPage[E]{}
 		head.items, head.resp, err = s.fetch(ctx, s.offsetQuery())
 		if err == nil {
-			reason, err = s.rangesMissed(ctx, ranges, answers, remaining, total, head.items, head.resp)
+			reason, err = s.rangesMissed(ctx, ranges, answers, remaining, head.items, head.resp)
 		}
 	}
 	if err != nil {
@@ -278,25 +281,14 @@ func rangesShort[E any](answers []rangeAnswer[E], remaining int) bool {
 }
 
 // rangesMissed decides a doubt of rangesShort with the page at the walk's
-// position by offset (items, resp), fetched after the ranges' first
-// answers; total is the first page's X-Total. It returns why the server does
-// not page by id range, or "" when the shortfall is the listing changing:
-//
-//   - the listing's X-Total is what the first page said, yet the ranges count
-//     fewer items than the first page left: they miss items;
-//   - the page by offset (or, when the listing shrank, the page as far back
-//     as the shrink can have shifted the items: witness) holds an item after
-//     the first page's last id that the first answer of its range should
-//     hold (its range's answer was empty, or reached past the item) and does
-//     not: they miss items.
-//
-// Otherwise (the listing's count moved, and the pages show nothing missing)
-// the ranges stand.
-func (s *walkState[E]) rangesMissed(ctx context.Context, ranges []idRange, answers []rangeAnswer[E], remaining, total int, items []E, resp *Response) (string, error) {
-	sum, counted, found := rangeCount(answers)
-	if counted && sum < remaining && paginationOf(resp).Total == total {
-		return fmt.Sprintf("the id ranges count %d items (X-Total) where %d were left", sum, remaining), nil
-	}
+// position by offset (items, resp), fetched after the ranges' first answers,
+// as keyDoubt does for the default walk: it returns why the server does not
+// page by id range, or "" when the shortfall is the listing changing. An
+// item of the page by offset after the first page's last id is one the
+// ranges left out when the first answer of its range should hold it (that
+// answer was empty, or reached past the item) and does not.
+func (s *walkState[E]) rangesMissed(ctx context.Context, ranges []idRange, answers []rangeAnswer[E], remaining int, items []E, resp *Response) (string, error) {
+	_, _, found := rangeCount(answers)
 	firstKey := ""
 	for _, a := range answers {
 		if len(a.items) > 0 {
@@ -304,7 +296,10 @@ func (s *walkState[E]) rangesMissed(ctx context.Context, ranges []idRange, answe
 			break
 		}
 	}
-	id, err := s.witness(ctx, items, resp, firstKey, func(o []E) string {
+	if !found && len(items) > 0 {
+		return fmt.Sprintf("the id ranges found nothing where %d items were left", remaining), nil
+	}
+	return s.keyDoubt(ctx, items, resp, firstKey, "the id ranges", func(o []E) string {
 		for i, r := range ranges {
 			a := answers[i]
 			upTo := r.upTo
@@ -317,13 +312,6 @@ func (s *walkState[E]) rangesMissed(ctx context.Context, ranges []idRange, answe
 		}
 		return ""
 	})
-	switch {
-	case err != nil || id == "":
-		return "", err
-	case !found:
-		return fmt.Sprintf("the id ranges found nothing where %d items were left", remaining), nil
-	}
-	return fmt.Sprintf("the id ranges left out id %s, which the page by offset holds", id), nil
 }
 
 // walkRange walks the range r by key after its first page, handing each page

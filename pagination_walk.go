@@ -103,10 +103,9 @@ func Prefetch(n int) WalkOption {
 // Before any page of a range is yielded, the first answer of every range is
 // checked: its ids in increasing order and inside the range. When all are
 // empty, or their X-Totals add up to fewer items than the first page left,
-// one request by offset decides, as for the default walk (see [Walk.Pages]):
-// a listing that changed since the first page keeps the ranges; a listing
-// whose X-Total has not moved, or a page by offset holding an item a range's
-// answer should have held, shows that the ranges miss items. A server that
+// the page at the walk's position by offset decides, as for the default walk
+// (see [Walk.Pages]): it shows the ranges missing items, or the ranges stand
+// and the count moved with the listing. A server that
 // ignores, refuses (400 or 422) or mismatches id comparisons, orders by
 // something else, or has ids that are not ObjectIds (24 lowercase hex
 // digits) is walked by offset from the second page on, and the client's
@@ -208,13 +207,17 @@ func (w *Walk[T]) Items() iter.Seq2[*T, error] {
 // in doubt: the listing may have changed since the first page (items deleted
 // or moved out of the query, by the loop or by anyone), or the key filter
 // may miss items. One request by offset, for the page at the walk's
-// position, decides. The walk goes by offset when the listing's X-Total is
-// still the first page's (nothing left the listing, yet fewer items come
-// after the last id than after the first page), or when that page holds an
-// item after the last id seen that the answer by key should have held and
-// did not (when the listing shrank, the page as far back as the shrink can
-// have moved the items is asked too). Otherwise the count moved with the
-// listing and the pages show nothing missing, and the walk goes on by key.
+// position, decides: an empty answer gives way to it when it holds items.
+// Otherwise the walk goes by offset when that page holds an item after the
+// last id seen that the answer by key should have held and did not (when the
+// listing shrank, the page as far back as the shrink can have moved the
+// items is asked too), or an item whose id is not after the last id seen, or
+// when the ids up to the last one seen ("id=<=X", one request more) count
+// more items than came before the walk's position: on a server that orders
+// by id they can only be fewer, however the listing changes, since items
+// created later have greater ids. Else the walk goes on by key: the count
+// moved with the listing. (The listing's own X-Total decides nothing: a loop
+// that deletes one item and creates another leaves it as it was.)
 // A server that ignores the key filter, refuses it (400 or 422), answers it
 // with nothing, skips items with it, lists newest first or orders by
 // something else is walked by offset from there on, following the next link
@@ -716,13 +719,16 @@ func (s *walkState[E]) fetchOffsetPage(ctx context.Context) *walkPage[E] {
 //   - a page holding an id not after the last one yielded, or out of
 //     increasing order, is dropped: the server ignores the key filter or
 //     orders otherwise; the page at the next offset follows instead;
-//   - an empty answer, or one whose X-Total counts fewer items than the
-//     page before left (X-Total minus the offset after it), is in doubt: the
-//     key filter may skip items, the server may order by something else
-//     than the id, or the listing changed since the page before (items
-//     deleted or moved out of the query: the walk's own loop, or another
-//     writer). The page at the walk's position, by offset, decides
-//     (keyDoubt).
+//   - an empty answer is checked with the page at the next offset: when that
+//     holds items, the key filter missed them (or the server orders by
+//     something else);
+//   - an answer whose X-Total counts fewer items than the page before left
+//     (X-Total minus the offset after it) is in doubt: the key filter may
+//     skip items, the server may order by something else than the id, or
+//     the listing changed since the page before (items deleted or moved out
+//     of the query: the walk's own loop, or another writer). A count alone
+//     never decides, since the listing may change between any two requests;
+//     keyDoubt does, from what the pages hold.
 func (s *walkState[E]) firstKeyPage(ctx context.Context, items []E, resp *Response) *walkPage[E] {
 	s.keyNext = false
 	pg := paginationOf(resp)
@@ -741,21 +747,16 @@ func (s *walkState[E]) firstKeyPage(ctx context.Context, items []E, resp *Respon
 		return &walkPage[E]{err: err, remaining: -1}
 	}
 	var reason string
-	switch {
-	case len(items) == 0:
-		if id := s.missedID(oItems, s.key, "", nil); id != "" {
+	if len(items) == 0 {
+		if len(oItems) > 0 {
 			reason = "the id filter found nothing where the offset did"
 		}
-	case paginationOf(oResp).Total == s.prevTotal:
-		reason = fmt.Sprintf("the id filter counts %d items (X-Total) where %d were left", pg.Total, left)
-	default:
+	} else {
 		last, _ := s.keyOrder(items, s.key)
-		id, err := s.witness(ctx, oItems, oResp, s.idOf(items[0]), func(o []E) string { return s.missedID(o, s.key, last, items) })
+		reason, err = s.keyDoubt(ctx, oItems, oResp, s.idOf(items[0]), "the id filter",
+			func(o []E) string { return s.missedID(o, s.key, last, items) })
 		if err != nil {
 			return &walkPage[E]{err: err, remaining: -1}
-		}
-		if id != "" {
-			reason = fmt.Sprintf("the id filter left out id %s, which the page by offset holds", id)
 		}
 	}
 	if reason != "" {
@@ -767,9 +768,63 @@ func (s *walkState[E]) firstKeyPage(ctx context.Context, items []E, resp *Respon
 	return s.keyPage(items, resp)
 }
 
+// keyDoubt decides whether answers by key that count fewer items than the
+// first page left (the first page by key, or the first pages of the id
+// ranges; what names them in the reason) miss items, or the listing changed
+// since the first page. items and resp are the page at the walk's position
+// by offset (s.offset, after the last id yielded, s.key), asked after the
+// answers by key; firstKey is the first id those hold ("" for none), and
+// missed returns the first id of a page by offset that they should hold and
+// do not. It returns why the walk must go by offset, or "" when the answers
+// by key stand. In that order:
+//
+//   - the page by offset holds an item the answers by key left out (and,
+//     when the listing shrank since the first page and that page does not
+//     reach back to firstKey, so does the page as far back as the shrink
+//     can have shifted the items: witness);
+//   - the page by offset holds an id not after the last id yielded: items
+//     after the walk's position that the key filter excludes (the server
+//     orders by something else, or items entered the query before the
+//     position);
+//   - the ids up to the last one yielded ("id=<=X", one request) count more
+//     items (X-Total) than came before the walk's position: the same, for
+//     items beyond the page by offset. On a server that orders by id they
+//     can only be fewer, however the listing changed, since items created
+//     later have greater ids; a server that refuses that filter, or sends
+//     no X-Total for it, leaves the answers by key standing.
+//
+// The count of the listing itself is no evidence either way: a loop that
+// deletes an item and creates another leaves it as it was.
+func (s *walkState[E]) keyDoubt(ctx context.Context, items []E, resp *Response, firstKey, what string, missed func([]E) string) (string, error) {
+	id, err := s.witness(ctx, items, resp, firstKey, missed)
+	if err != nil {
+		return "", err
+	}
+	if id != "" {
+		return fmt.Sprintf("%s left out id %s, which the page by offset holds", what, id), nil
+	}
+	for i, it := range items {
+		if id := s.idOf(it); id != "" && id <= s.key {
+			return fmt.Sprintf("the item at offset %d (id %s) is not after the last id yielded, %s: the server orders by something else", s.offset+i, id, s.key), nil
+		}
+	}
+	_, cResp, err := s.fetch(ctx, s.q.withoutOffset().Where("id", Lte(s.key)).Limit(1))
+	if err != nil {
+		var er *ErrorResponse
+		if errors.As(err, &er) && (er.StatusCode == http.StatusBadRequest || er.StatusCode == http.StatusUnprocessableEntity) {
+			return "", nil
+		}
+		return "", err
+	}
+	if c := paginationOf(cResp).Total; c > s.offset {
+		return fmt.Sprintf("%s counts %d items up to id %s (X-Total) where %d came before it: the server orders by something else", what, c, s.key, s.offset), nil
+	}
+	return "", nil
+}
+
 // witness looks for an item the answers by key left out (missed returns its
 // id, or "") in the page by offset at the walk's position (items, resp) and,
-// when the listing shrank since the page before and that page does not reach
+// when the listing shrank since the first page and that page does not reach
 // back to firstKey (the first id the answers by key hold), in the page as far
 // back as the shrink can have shifted the items: a listing that lost items
 // before the walk's position moved the items after the key under earlier
@@ -778,8 +833,9 @@ func (s *walkState[E]) witness(ctx context.Context, items []E, resp *Response, f
 	if id := missed(items); id != "" {
 		return id, nil
 	}
-	shrink := s.prevTotal - paginationOf(resp).Total
-	if firstKey == "" || s.prevTotal < 0 || shrink <= 0 || s.offset == 0 {
+	now := paginationOf(resp).Total
+	shrink := s.prevTotal - now
+	if firstKey == "" || s.prevTotal < 0 || now < 0 || shrink <= 0 || s.offset == 0 {
 		return "", nil
 	}
 	for _, it := range items {
