@@ -411,12 +411,12 @@
 // the listing changes, as items created later have greater ids. Else the
 // count moved with the listing, and the walk goes on by key. (The listing's
 // own X-Total decides nothing: a loop that deletes an item and creates
-// another leaves it as it was.) A server that ignores "id=>",
-// refuses it (400 or 422), answers it with nothing, skips items with it or
-// lists them in another order (newest first, say) is walked by offset from
-// there on (following the next link, else counting items), and the logger
-// set with WithLogger gets one warning, "chatshipper: walk pages by offset",
-// with the reason. Such a walk never yields an item twice: it keeps the id of
+// another leaves it as it was.) A server that ignores "id=>", refuses it
+// (400 or 422), answers it with nothing, skips items with it or lists them
+// in another order (newest first, say) is walked by offset from there on
+// (following the next link, else counting items), and the logger set with
+// WithLogger gets one warning, "chatshipper: walk pages by offset", with the
+// reason. Such a walk never yields an item twice: it keeps the id of
 // every item it yielded (one string per item, for the rest of the walk) and
 // drops any it meets again. Nor does it skip items unseen, as far as X-Total
 // tells: when a page's X-Total is lower than the page before's (with
