@@ -438,16 +438,38 @@
 //
 // The API documents paging by offset and limit only, so the walk checks that
 // the server pages by key before relying on it: the first page asked by key
-// must hold ids in increasing order after the last one seen and, when the
-// server sends X-Total, count at least the items the page before left; an
-// empty answer while X-Total, a next link or a full page says more remain is
-// checked with one request by offset. A server that ignores "id=>", refuses
-// it (400 or 422), answers it with nothing, skips items with it or lists them
+// must hold ids in increasing order after the last one seen. An empty answer
+// while X-Total, a next link or a full page says more remain, or an X-Total
+// that counts fewer items than the page before left, is in doubt: the
+// listing may have changed (the loop, or anyone, deleted items or moved them
+// out of the query), or the key filter may miss items. One request by
+// offset, for the page at the walk's position, decides: an empty answer
+// gives way to it when it holds items. Otherwise the walk goes by offset
+// when that page holds an item after the last id seen that the answer by key
+// should have held and did not (when the listing shrank, the page as far
+// back as the shrink can have moved the items is asked too), or an item whose
+// id is not after the last id seen, or when the ids up to the last one seen
+// ("id=<=X", one request more) count more items than came before the walk's
+// position: on a server that orders by id they can only be fewer, however
+// the listing changes, as items created later have greater ids. Else the
+// count moved with the listing, and the walk goes on by key. (The listing's
+// own X-Total decides nothing: a loop that deletes an item and creates
+// another leaves it as it was.) A server that ignores "id=>", refuses it
+// (400 or 422), answers it with nothing, skips items with it or lists them
 // in another order (newest first, say) is walked by offset from there on
-// (following the next link, else counting items), with the limits of a walk
-// by offset above, and the logger set with WithLogger gets one warning,
-// "chatshipper: walk pages by offset", with the reason. Once a server has
-// paged by key, a page by key that would repeat an item or is out of id
+// (following the next link, else counting items), and the logger set with
+// WithLogger gets one warning, "chatshipper: walk pages by offset", with the
+// reason. Such a walk never yields an item twice: it keeps the id of
+// every item it yielded (one string per item, for the rest of the walk) and
+// drops any it meets again. Nor does it skip items unseen, as far as X-Total
+// tells: when a page's X-Total is lower than the page before's (with
+// Concurrency, other than the first page's), items may have moved past the
+// walk, and it ends with ErrListingChanged (which matches ErrInvalidResponse)
+// before yielding that page; walk again until the query is empty. A change
+// that removes and adds as many items between two pages, or a server without
+// X-Total, leaves it blind: it then skips an item for each one that leaves
+// the listing before its position, as a walk by offset does. Once a server
+// has paged by key, a page by key that would repeat an item or is out of id
 // order is refused: the walk ends with an error matching ErrInvalidResponse
 // before any item of that page is yielded. A page shorter than the limit is
 // the last only when neither X-Total nor a next link says more remain (a
@@ -472,25 +494,29 @@
 // Prefetch(n) sets how many pages are fetched ahead (default 1, 0 for none);
 // memory stays bounded by the pages in flight. Concurrency(n) fetches up to n
 // pages at once, so a large listing is read at the rate limit rather than one
-// round trip per page. A query that neither sorts nor filters on id is then
-// walked by id ranges: beside the first page, one request reads the greatest
-// id (sort=-id, limit 1; else the last item by offset), the ids in between
-// are split into up to n ranges (ids are ObjectIds, which begin with their
-// creation time), and each range is walked by key at once ("id=>a,<=b";
-// the last range has no upper bound). The promise of the walk by key holds: every item that matched when
-// the walk began and still matches when its range reaches it is yielded
+// round trip per page. Both count at most 64 pages (a larger n counts as 64).
+// A query that neither sorts nor filters on id is then walked by id ranges:
+// beside the first page, one request reads the greatest id (sort=-id, limit
+// 1; else the last item by offset), the ids in between are split into up to
+// n ranges (ids are ObjectIds, which begin with their creation time), and
+// each range is walked by key at once ("id=>a,<=b"; the last range has no
+// upper bound). The promise of the walk by key holds: every item that matched
+// when the walk began and still matches when its range reaches it is yielded
 // exactly once, whatever the loop changes. The order is not the listing's:
 // the first page comes first, then the ranges' pages as they arrive, ids
 // increasing within each range. The first answers of all ranges are checked
-// before any is yielded (ids in order and inside their range, X-Totals adding
-// up to what the first page left); a server that does not compare ids that
-// way, or ids that are not ObjectIds, make the walk go by offset from the
-// second page on, with the warning above. A query with Sort or an id filter
-// is walked by offset n pages at once and yielded in order: its pages are as
-// long as the first answer (a server may cap them below the limit), a page
-// that comes back shorter is completed before it is yielded, and its offsets
-// are fixed when it starts, so use it only when nothing changes the listing
-// during the walk.
+// before any is yielded: ids in order and inside their range, and, when they
+// are all empty or their X-Totals add up to less than the first page left,
+// the page by offset decides as above. A server that does not compare ids
+// that way, or ids that are not ObjectIds, make the walk go by offset from
+// the second page on, with the warning above; it ends with ErrListingChanged
+// when a page's X-Total differs from the first page's. A query with Sort or
+// an id filter is walked by offset n pages at once and yielded in order: its
+// pages are as long as the first answer (a server may cap them below the
+// limit), a page that comes back shorter is completed before it is yielded,
+// and its offsets are fixed when it starts, so use it only when nothing
+// changes the listing during the walk (it may skip items then; it keeps the
+// id of every item it yielded and never yields one twice).
 //
 // # Commands and messages
 //
@@ -842,11 +868,13 @@
 //
 //   - A walk changed by its own loop (items leaving the query, deleted)
 //     sees every item once only on a server that honours "id=>"; on one that
-//     ignores, refuses or empties it the walk goes by offset and skips items
-//     as a walk by offset does (see Pagination), never yields one twice, and
-//     may end with ErrInvalidResponse rather than repeat an item. Walk
-//     again until the query is empty, or sort on a field the loop does not
-//     change, where that matters.
+//     ignores, refuses or empties it the walk goes by offset (see
+//     Pagination): it never yields an item twice, and when X-Total shows the
+//     listing shrinking under it, it ends with ErrListingChanged (which
+//     matches ErrInvalidResponse) rather than skip items. Walk again until
+//     the query is empty. Where the server sends no X-Total, or a change
+//     adds as many items as it removes between two pages, such a walk can
+//     skip items unseen, as a walk by offset does.
 //   - The loop guard reads "identical" as the same text by default, which
 //     refuses some messages a server comparing meta or type would take (see
 //     Rate limits and the loop guard); with LoopGuardConfig.IdenticalBy set
