@@ -13,7 +13,7 @@ import (
 
 // Streaming JSON methods of the SDK's own types for encoding/json/v2 (Go 1.27
 // and later; codec_v2.go). Each reads its value once from the decoder; the
-// []byte methods in types.go, resources_document.go and conversations.go stay
+// []byte methods in types.go, collections.go and conversations.go stay
 // for encoding/json and for callers that use them directly, and the two agree
 // (FuzzDecodeSameAsV1).
 

@@ -253,3 +253,14 @@ func sendBody[T any](ctx context.Context, c *Client, call *obsCall, track *deliv
 	}
 	return doJSON[T](ctx, c, call, track, method, path, body)
 }
+
+// validator is implemented by request bodies that can refuse themselves
+// before any I/O.
+type validator interface{ validate() error }
+
+func checkOptionalID(name, id string) error {
+	if id == "" {
+		return nil
+	}
+	return checkID(name, id)
+}
