@@ -357,7 +357,10 @@
 // Contact.Meta, ...) is an [Object]: its JSON as received, decoded only when
 // read, so a page nobody reads the meta of builds no maps. Read it with
 // conv.Meta.Get("intent"), [Object.Lookup], [Object.Map] (a fresh [Meta] map)
-// or [Object.Decode] (into a struct); build one with [ObjectOf]. [Meta], a
+// or [Object.Decode] (into a struct); build one with [ObjectOf]. A Get finds
+// its key in the JSON and decodes that value alone; an object read more than
+// a few times is decoded once and read from then on, and every nested map or
+// slice a read returns is the caller's copy. [Meta], a
 // plain map, is what you send: in create and update bodies and in commands
 // such as [SetMetaValues].
 //

@@ -163,10 +163,10 @@ func (l *messageList) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 
 // MarshalJSONTo is MarshalJSON for encoding/json/v2.
 func (o Object) MarshalJSONTo(enc *jsontext.Encoder) error {
-	if o.raw == nil {
+	if o.d == nil {
 		return enc.WriteToken(jsontext.Null)
 	}
-	return enc.WriteValue(o.raw)
+	return enc.WriteValue(jsontext.Value(o.d.raw))
 }
 
 // UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2: the object's bytes
