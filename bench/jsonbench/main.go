@@ -80,13 +80,13 @@ func run(args []string) error {
 	case "load":
 		return load(seconds(args[1]), atoi(args[2]), args[3:])
 	case "verdict":
-		return verdict(args[1])
+		return verdict(os.Stdout, args[1])
 	case "summary":
 		minAccepted := 3
 		if len(args) > 2 {
 			minAccepted = atoi(args[2])
 		}
-		return summary(args[1], minAccepted)
+		return summary(os.Stdout, args[1], minAccepted)
 	}
 	return fmt.Errorf("unknown subcommand %q", args[0])
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -170,17 +171,19 @@ func firstField(s string) string {
 
 // verdict prints whether the last round in file (one round's lines) is
 // accepted.
-func verdict(file string) error {
+func verdict(w io.Writer, file string) error {
 	benches, err := readLog(file)
 	if err != nil {
 		return err
 	}
+	var out strings.Builder
 	for _, b := range benches {
 		for _, r := range b.rounds {
-			fmt.Printf("# %s %s\n", b.name, r.describe(r.contenderOf))
+			fmt.Fprintf(&out, "# %s %s\n", b.name, r.describe(r.contenderOf))
 		}
 	}
-	return nil
+	_, err = io.WriteString(w, out.String())
+	return err
 }
 
 func median(xs []float64) float64 {
@@ -206,7 +209,16 @@ func spread(xs []float64, format string) string {
 // verdict, then medians over the accepted rounds and the same-round ratios
 // against the Node contender. It fails when a measurement keeps fewer than
 // minAccepted rounds.
-func summary(file string, minAccepted int) error {
+func summary(w io.Writer, file string, minAccepted int) error {
+	var out strings.Builder
+	err := summarize(&out, file, minAccepted)
+	if _, werr := io.WriteString(w, out.String()); werr != nil && err == nil {
+		err = werr
+	}
+	return err
+}
+
+func summarize(w *strings.Builder, file string, minAccepted int) error {
 	benches, err := readLog(file)
 	if err != nil {
 		return err
@@ -217,10 +229,10 @@ func summary(file string, minAccepted int) error {
 	var short []string
 	totalRefused, total := 0, 0
 	for _, b := range benches {
-		fmt.Printf("== %s\n", b.name)
+		fmt.Fprintf(w, "== %s\n", b.name)
 		var accepted []*round
 		for _, r := range b.rounds {
-			fmt.Println(r.describe(b.contenders))
+			fmt.Fprintln(w, r.describe(b.contenders))
 			if !r.refused() {
 				accepted = append(accepted, r)
 			}
@@ -228,7 +240,7 @@ func summary(file string, minAccepted int) error {
 		refused := len(b.rounds) - len(accepted)
 		totalRefused += refused
 		total += len(b.rounds)
-		fmt.Printf("rounds: %d, accepted %d, refused %d (a contender below %.1f of a core)\n",
+		fmt.Fprintf(w, "rounds: %d, accepted %d, refused %d (a contender below %.1f of a core, or missing)\n",
 			len(b.rounds), len(accepted), refused, minShare)
 		if len(accepted) < minAccepted {
 			short = append(short, fmt.Sprintf("%s: %d accepted of %d", b.name, len(accepted), len(b.rounds)))
@@ -236,21 +248,21 @@ func summary(file string, minAccepted int) error {
 		if len(accepted) == 0 {
 			continue
 		}
-		fmt.Println("medians over accepted rounds (min-max):")
+		fmt.Fprintln(w, "medians over accepted rounds (min-max):")
 		for _, c := range b.contenders {
 			var pps, ms, share []float64
 			for _, r := range accepted {
 				res := r.results[c]
 				pps, ms, share = append(pps, res.OpsPerSec), append(ms, res.CPUMsPerOp), append(share, res.CPUShare)
 			}
-			fmt.Printf("  %-8s pages/s %s  CPU per page %s ms  core %s\n", c,
+			fmt.Fprintf(w, "  %-8s pages/s %s  CPU per page %s ms  core %s\n", c,
 				spread(pps, "%.1f"), spread(ms, "%.3f"), spread(share, "%.2f"))
 		}
 		const ref = "node"
 		if !slices.Contains(b.contenders, ref) {
 			continue
 		}
-		fmt.Println("same-round ratios, median over accepted rounds (min-max):")
+		fmt.Fprintln(w, "same-round ratios, median over accepted rounds (min-max):")
 		for _, c := range b.contenders {
 			if c == ref {
 				continue
@@ -262,13 +274,13 @@ func summary(file string, minAccepted int) error {
 				cpuCOverRef = append(cpuCOverRef, g.CPUMsPerOp/n.CPUMsPerOp)
 				ppsCOverRef = append(ppsCOverRef, g.OpsPerSec/n.OpsPerSec)
 			}
-			fmt.Printf("  %-8s CPU per page: node / %s %s x, %s / node %s x; pages/s %s / node %s x\n", c,
+			fmt.Fprintf(w, "  %-8s CPU per page: node / %s %s x, %s / node %s x; pages/s %s / node %s x\n", c,
 				c, spread(cpuRefOverC, "%.2f"), c, spread(cpuCOverRef, "%.2f"), c, spread(ppsCOverRef, "%.2f"))
 		}
 	}
-	fmt.Printf("refused rounds: %d of %d\n", totalRefused, total)
+	fmt.Fprintf(w, "refused rounds: %d of %d\n", totalRefused, total)
 	if len(short) > 0 {
-		fmt.Printf("FAIL: too few accepted rounds (need %d): %s\n", minAccepted, strings.Join(short, "; "))
+		fmt.Fprintf(w, "FAIL: too few accepted rounds (need %d): %s\n", minAccepted, strings.Join(short, "; "))
 		return errors.New("too few accepted rounds")
 	}
 	return nil
