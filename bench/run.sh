@@ -48,7 +48,7 @@ trap cleanup EXIT
 [ -d bench/node_modules/chipchat ] || (cd bench && npm install --no-audit --no-fund --silent)
 go build -o "$tmp/jsonbench-go1.26" ./bench/jsonbench
 GOTOOLCHAIN=$GO_NEW go build -o "$tmp/jsonbench-go1.27" ./bench/jsonbench
-echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) ROUNDS=$ROUNDS SECS=$SECS${NICE:+ NICE=$NICE} $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!testdata' || echo ' (uncommitted changes)')"
+echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) ROUNDS=$ROUNDS SECS=$SECS${NICE:+ NICE=$NICE} $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- bench internal '*.go' go.mod go.sum || echo ' (uncommitted changes)')"
 echo "# $(go version); $(GOTOOLCHAIN=$GO_NEW go version); node $(node --version); chipchat $(node -p 'require("./bench/node_modules/chipchat/package.json").version')"
 echo "# $(nproc) CPUs; $(uptime)"
 log=$tmp/log
