@@ -2,7 +2,10 @@
 // (chipchat) recorded in BENCHMARKS.md; bench/run.sh drives it. Subcommands:
 //
 //	serve-page ADDR PAGE.json      serve GET /v2/conversations with the page
-//	list URL SECONDS               list 200 conversations with the SDK in a loop
+//	list URL SECONDS [READ]        list 200 conversations with the SDK in a loop;
+//	                               READ is what is done with each conversation's
+//	                               meta: none (the default), get (one Get of a
+//	                               key the page has) or map (Map)
 //	decode PAGE.json SECONDS       decode the page with the SDK's codec in a loop
 //	serve-webhook ADDR-SDK ADDR-EMPTY
 //	                               the SDK's webhook handler and an empty handler
@@ -10,8 +13,17 @@
 //	                               the load generator: signed deliveries to each
 //	                               target in turn, rounds alternating the order
 //	                               (with PID, the server's CPU time is counted too)
+//	verdict ROUND-FILE             one line: is the round bench/run.sh just ran
+//	                               accepted, or refused for a starved contender
+//	summary LOG [MIN-ACCEPTED]     medians over accepted rounds, same-round
+//	                               ratios, load average per round, refused
+//	                               rounds; exit status 1 when a measurement has
+//	                               fewer than MIN-ACCEPTED (default 3) rounds left
 //
-// Every loop prints one JSON line: operations, wall seconds, CPU seconds.
+// Every loop (list, decode) warms up for half a second, then runs for SECONDS
+// and prints one JSON line: operations, wall seconds, the process's CPU
+// seconds (user+system, all threads), pages per second, CPU milliseconds per
+// page and the share of a core it got (CPU seconds / wall seconds).
 package main
 
 import (
@@ -56,13 +68,25 @@ func run(args []string) error {
 	case "serve-page":
 		return servePage(args[1], args[2])
 	case "list":
-		return list(args[1], seconds(args[2]))
+		read := "none"
+		if len(args) > 3 {
+			read = args[3]
+		}
+		return list(args[1], seconds(args[2]), read)
 	case "decode":
 		return decode(args[1], seconds(args[2]))
 	case "serve-webhook":
 		return serveWebhook(args[1], args[2])
 	case "load":
 		return load(seconds(args[1]), atoi(args[2]), args[3:])
+	case "verdict":
+		return verdict(os.Stdout, args[1])
+	case "summary":
+		minAccepted := 3
+		if len(args) > 2 {
+			minAccepted = atoi(args[2])
+		}
+		return summary(os.Stdout, args[1], minAccepted)
 	}
 	return fmt.Errorf("unknown subcommand %q", args[0])
 }
@@ -80,9 +104,14 @@ func cpu() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func report(kind string, ops int, wall, cpuUsed time.Duration) {
-	out, _ := json.Marshal(map[string]any{"who": "go " + runtime.Version(), "what": kind, "ops": ops,
-		"seconds": wall.Seconds(), "cpuSeconds": cpuUsed.Seconds(), "opsPerSec": float64(ops) / wall.Seconds()})
+// warmup is how long each loop runs before it is measured (connections,
+// heap size, and on the Node side the JIT).
+const warmup = 500 * time.Millisecond
+
+func report(kind, read string, ops int, wall, cpuUsed time.Duration) {
+	out, _ := json.Marshal(result{Who: "go " + runtime.Version(), What: kind, Read: read, Ops: ops,
+		Seconds: wall.Seconds(), CPUSeconds: cpuUsed.Seconds(), OpsPerSec: float64(ops) / wall.Seconds(),
+		CPUMsPerOp: 1000 * cpuUsed.Seconds() / float64(ops), CPUShare: cpuUsed.Seconds() / wall.Seconds()})
 	fmt.Println(string(out))
 }
 
@@ -99,25 +128,56 @@ func servePage(addr, file string) error {
 	return serve(addr, http.DefaultServeMux)
 }
 
-func list(base string, d time.Duration) error {
+// metaKey is a key every conversation of testdata/bench/conversations-200.json
+// has in its meta, with a string value.
+const metaKey = "intent"
+
+// metaReaders are what list does with each conversation's meta.
+var metaReaders = map[string]func(*chatshipper.Conversation) bool{
+	"none": func(*chatshipper.Conversation) bool { return true },
+	"get": func(c *chatshipper.Conversation) bool {
+		s, ok := c.Meta.Get(metaKey).(string)
+		return ok && s != ""
+	},
+	"map": func(c *chatshipper.Conversation) bool { return len(c.Meta.Map()) > 0 },
+}
+
+func list(base string, d time.Duration, read string) error {
+	readMeta, ok := metaReaders[read]
+	if !ok {
+		return fmt.Errorf("list: READ must be none, get or map, not %q", read)
+	}
 	c, err := chatshipper.NewClient(token, chatshipper.WithBaseURL(base+"/v2/"), chatshipper.WithRateLimit(0))
 	if err != nil {
 		return err
 	}
 	ctx := context.Background()
 	q := chatshipper.NewQuery().Limit(200)
-	if _, _, err := c.Conversations.List(ctx, q); err != nil { // warm up the connection
-		return err
-	}
-	c0, start, n := cpu(), time.Now(), 0
-	for time.Since(start) < d {
+	page := func() error {
 		convs, _, err := c.Conversations.List(ctx, q)
 		if err != nil || len(convs) != 200 {
 			return fmt.Errorf("list: %v (%d)", err, len(convs))
 		}
+		for _, conv := range convs {
+			if !readMeta(conv) {
+				return fmt.Errorf("list: conversation %s: meta not read (%s)", conv.ID, read)
+			}
+		}
+		return nil
+	}
+	for w0 := time.Now(); time.Since(w0) < warmup; {
+		if err := page(); err != nil {
+			return err
+		}
+	}
+	c0, start, n := cpu(), time.Now(), 0
+	for time.Since(start) < d {
+		if err := page(); err != nil {
+			return err
+		}
 		n++
 	}
-	report("list200", n, time.Since(start), cpu()-c0)
+	report("list200", read, n, time.Since(start), cpu()-c0)
 	return nil
 }
 
@@ -126,17 +186,28 @@ func decode(file string, d time.Duration) error {
 	if err != nil {
 		return err
 	}
-	c0, start, n := cpu(), time.Now(), 0
-	for time.Since(start) < d {
+	once := func() error {
 		var convs []*chatshipper.Conversation
 		// encoding/json.Unmarshal is exactly the SDK's decodeJSON on both
 		// toolchains (on Go 1.27 it is encoding/json/v2 with the v1 options).
 		if err := json.Unmarshal(page, &convs); err != nil || len(convs) != 200 {
 			return fmt.Errorf("decode: %v", err)
 		}
+		return nil
+	}
+	for w0 := time.Now(); time.Since(w0) < warmup; {
+		if err := once(); err != nil {
+			return err
+		}
+	}
+	c0, start, n := cpu(), time.Now(), 0
+	for time.Since(start) < d {
+		if err := once(); err != nil {
+			return err
+		}
 		n++
 	}
-	report("decode200", n, time.Since(start), cpu()-c0)
+	report("decode200", "", n, time.Since(start), cpu()-c0)
 	return nil
 }
 
