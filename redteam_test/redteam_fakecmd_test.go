@@ -914,7 +914,10 @@ func TestRTFakeCmdControlReset(t *testing.T) {
 // below 500, and once the dust settles a reset brings back the start.
 func TestRTFakeCmdResetWhileRequestsRun(t *testing.T) {
 	t.Parallel()
-	p := rtfStart(t, "-rate-limit", "0", "-seed-file", rtfReadmeSeed)
+	// A frozen clock: with a running one, a reset a second later issues its
+	// tokens with a later "iat", and the start information differs from the
+	// first by that alone.
+	p := rtfStart(t, "-rate-limit", "0", "-seed-file", rtfReadmeSeed, "-clock-start", "2024-05-01T09:00:00Z", "-clock-frozen")
 	bot := p.info.Tokens.Bot
 	convs0 := ids(t, p.must("GET", "/v2/conversations", bot, nil).body)
 	var start map[string]any
