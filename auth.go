@@ -20,11 +20,25 @@ type TokenSource interface {
 	Token(ctx context.Context) (string, error)
 }
 
-// refresher is implemented by token sources that can replace a token the
-// server refused (401/403 "jwt expired"). stale is the token that was refused;
-// a source that already replaced it returns the new one without a new refresh.
+// refresher is implemented by token sources that refresh their tokens
+// (RefreshingTokenSource). logger is the calling client's, handed over
+// explicitly: a source without a logger of its own logs its refreshes there.
 type refresher interface {
-	refreshAfterReject(ctx context.Context, stale string) (string, error)
+	// tokenFor is Token, for a client whose logger is logger.
+	tokenFor(ctx context.Context, logger *slog.Logger) (string, error)
+	// refreshAfterReject replaces a token the server refused (401/403 "jwt
+	// expired"). stale is the token that was refused; a source that already
+	// replaced it returns the new one without a new refresh.
+	refreshAfterReject(ctx context.Context, stale string, logger *slog.Logger) (string, error)
+}
+
+// token asks the client's token source for the token of a request. A
+// refreshing source is handed the client's logger along.
+func (c *Client) token(ctx context.Context) (string, error) {
+	if rf, ok := c.tokens.(refresher); ok {
+		return rf.tokenFor(ctx, c.logger)
+	}
+	return c.tokens.Token(ctx)
 }
 
 // StaticTokenSource returns a TokenSource that always returns token: a bot
@@ -35,13 +49,11 @@ func StaticTokenSource(token string) TokenSource { return staticToken(token) }
 
 type staticToken string
 
-// String, GoString, Format and LogValue keep a static token out of printed
-// values and logs.
+// String, Format (every fmt verb, %#v included) and LogValue keep a static
+// token out of printed values and logs.
 func (s staticToken) String() string {
 	return "StaticTokenSource{Token:" + redactedIfSet(string(s)) + "}"
 }
-
-func (s staticToken) GoString() string { return s.String() }
 
 func (s staticToken) Format(f fmt.State, verb rune) { printRedacted(f, verb, s.String()) }
 
@@ -79,8 +91,8 @@ func checkToken(name, tok string) error {
 }
 
 // Token is the answer of POST /v2/auth/token: an access token, the refresh
-// token that replaces it, and who it belongs to. Its Format, String, GoString
-// and LogValue methods redact both tokens, so printing it with any verb or
+// token that replaces it, and who it belongs to. Its Format, String and
+// LogValue methods redact both tokens, so printing it with any verb or
 // logging it is safe.
 type Token struct {
 	TokenType    string    `json:"tokenType,omitempty"`
@@ -100,9 +112,6 @@ func (t Token) String() string {
 	return fmt.Sprintf("Token{User:%s Organization:%s Scope:%q ExpiresAt:%s AccessToken:[redacted] RefreshToken:[redacted]}",
 		t.User, t.Organization, t.Scope, t.ExpiresAt.Time.Format(time.RFC3339))
 }
-
-// GoString is String, so %#v does not reveal the token either.
-func (t Token) GoString() string { return t.String() }
 
 // Format prints String for every verb (%d and %x included), so no verb
 // reaches the token fields.
@@ -189,9 +198,6 @@ func (c Credentials) String() string {
 	return "Credentials{Email: " + c.Email + " Password: " + pw + otp + "}"
 }
 
-// GoString is String, so %#v redacts too.
-func (c Credentials) GoString() string { return c.String() }
-
 // Format makes every fmt verb print String, so no verb shows the password.
 func (c Credentials) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String()) }
 
@@ -271,9 +277,6 @@ func (c RefreshConfig) String() string {
 		c.Token.String(), c.ClientID, c.Leeway, onRefresh, len(c.Options))
 }
 
-// GoString is String, so %#v redacts too.
-func (c RefreshConfig) GoString() string { return c.String() }
-
 // Format prints String for every verb, so no verb shows a token.
 func (c RefreshConfig) Format(f fmt.State, verb rune) { printRedacted(f, verb, c.String()) }
 
@@ -336,6 +339,11 @@ func NewRefreshingTokenSource(cfg RefreshConfig) (*RefreshingTokenSource, error)
 // within the leeway. It returns ctx's error once ctx is done, also while a
 // refresh runs: the refresh itself goes on for the other callers.
 func (s *RefreshingTokenSource) Token(ctx context.Context) (string, error) {
+	return s.tokenFor(ctx, nil)
+}
+
+// tokenFor is Token for a client whose logger is logger (nil: none).
+func (s *RefreshingTokenSource) tokenFor(ctx context.Context, logger *slog.Logger) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
@@ -346,7 +354,7 @@ func (s *RefreshingTokenSource) Token(ctx context.Context) (string, error) {
 	if exp.IsZero() || time.Until(exp) > s.leeway {
 		return cur, nil
 	}
-	return s.refresh(ctx, cur, "the token expires within the leeway")
+	return s.refresh(ctx, cur, "the token expires within the leeway", logger)
 }
 
 // String describes the source and its current token, both tokens redacted.
@@ -356,9 +364,6 @@ func (s *RefreshingTokenSource) String() string {
 	}
 	return "RefreshingTokenSource{ClientID:" + s.clientID + " Token:" + s.Current().String() + "}"
 }
-
-// GoString is String, so %#v redacts too.
-func (s *RefreshingTokenSource) GoString() string { return s.String() }
 
 // Format prints String for every verb, so no verb shows a token.
 func (s *RefreshingTokenSource) Format(f fmt.State, verb rune) { printRedacted(f, verb, s.String()) }
@@ -378,8 +383,8 @@ func (s *RefreshingTokenSource) Current() Token {
 	return s.tok
 }
 
-func (s *RefreshingTokenSource) refreshAfterReject(ctx context.Context, stale string) (string, error) {
-	return s.refresh(ctx, stale, "the server refused the token")
+func (s *RefreshingTokenSource) refreshAfterReject(ctx context.Context, stale string, logger *slog.Logger) (string, error) {
+	return s.refresh(ctx, stale, "the server refused the token", logger)
 }
 
 // refreshTimeout bounds one refresh, which runs detached from the caller
@@ -390,8 +395,10 @@ const refreshTimeout = 30 * time.Second
 // current token is returned; otherwise the caller waits for the running
 // refresh, starting one if none runs. Every caller, the one that started it
 // included, stops waiting when its own ctx ends; the refresh runs on in the
-// background (bounded by refreshTimeout) for the others.
-func (s *RefreshingTokenSource) refresh(ctx context.Context, stale, reason string) (string, error) {
+// background (bounded by refreshTimeout) for the others. The refresh that
+// starts logs to the source's own logger, else to logger (the logger of the
+// client whose call started it).
+func (s *RefreshingTokenSource) refresh(ctx context.Context, stale, reason string, logger *slog.Logger) (string, error) {
 	s.mu.Lock()
 	if s.tok.AccessToken != stale {
 		t := s.tok.AccessToken
@@ -404,11 +411,11 @@ func (s *RefreshingTokenSource) refresh(ctx context.Context, stale, reason strin
 		s.inflight = ch
 		refreshTok := s.tok.RefreshToken
 		// Detached from ctx's cancellation (other callers may wait for it),
-		// keeping its values (the caller's logger, tracing).
+		// keeping its values (tracing).
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
 		go func() {
 			defer cancel()
-			s.run(rctx, ch, refreshTok, reason)
+			s.run(rctx, ch, refreshTok, reason, logger)
 		}()
 	}
 	s.mu.Unlock()
@@ -425,11 +432,12 @@ func (s *RefreshingTokenSource) refresh(ctx context.Context, stale, reason strin
 	return s.tok.AccessToken, nil
 }
 
-// run performs one refresh and wakes its waiters by closing done.
-func (s *RefreshingTokenSource) run(ctx context.Context, done chan struct{}, refreshToken, reason string) {
+// run performs one refresh and wakes its waiters by closing done. It logs to
+// the source's own logger, else to the caller's (nil: none).
+func (s *RefreshingTokenSource) run(ctx context.Context, done chan struct{}, refreshToken, reason string, callerLogger *slog.Logger) {
 	logger := s.client.logger
 	if logger == nil {
-		logger, _ = ctx.Value(loggerKey{}).(*slog.Logger)
+		logger = callerLogger
 	}
 	start := time.Now()
 	if logger != nil {
@@ -458,10 +466,6 @@ func (s *RefreshingTokenSource) run(ctx context.Context, done chan struct{}, ref
 	}
 	close(done)
 }
-
-// loggerKey carries the logger of the client whose call needs a token, so a
-// token source without a logger of its own logs its refreshes there.
-type loggerKey struct{}
 
 func (s *RefreshingTokenSource) doRefresh(ctx context.Context, refreshToken string) (Token, error) {
 	req, err := s.client.NewRequest(ctx, http.MethodPost, "auth/token", &refreshRequest{ClientID: s.clientID, RefreshToken: refreshToken})

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -279,4 +281,230 @@ func TestRefreshFailureDoesNotLeakSecrets(t *testing.T) {
 	assert.ErrorIs(t, err, ErrUnauthorized)
 	assert.NotContains(t, err.Error(), testToken)
 	assert.NotContains(t, err.Error(), canaryRefresh)
+}
+
+// Every caller waiting for a refresh, the one that started
+// it included, returns at its own deadline; the refresh finishes for the
+// others.
+func TestRefreshHonoursCallersContext(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		mt := httpmock.NewMockTransport()
+		srv := &refreshServer{ttl: time.Hour}
+		srv.register(mt)
+		// The refresh answer takes 2 s.
+		mt.RegisterResponder("POST", testBase+"auth/token", func(r *http.Request) (*http.Response, error) {
+			time.Sleep(2 * time.Second)
+			srv.mu.Lock()
+			srv.n++
+			srv.current = makeJWT(map[string]any{"_id": "u1", "n": srv.n, "exp": time.Now().Add(time.Hour).Unix()})
+			tok := srv.current
+			srv.mu.Unlock()
+			return httpmock.NewStringResponse(201, `{"token":"`+tok+`","refreshToken":"`+canaryRefresh+`"}`), nil
+		})
+		expired := makeJWT(map[string]any{"_id": "u1", "exp": time.Now().Add(-time.Minute).Unix()})
+		var persisted []Token
+		_, src := newRefreshingClient(t, mt, expired, func(tk Token) { persisted = append(persisted, tk) })
+
+		start := time.Now()
+		var wg sync.WaitGroup
+		var otherTok string
+		var otherErr error
+		var otherAt time.Duration
+		initiator, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+		defer cancel()
+		tok, err := src.Token(initiator) // starts the refresh
+		assert.Empty(t, tok)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Equal(t, 150*time.Millisecond, time.Since(start), "the initiator returns at its own deadline")
+
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			otherTok, otherErr = src.Token(context.Background())
+			otherAt = time.Since(start)
+		}()
+		short, cancel2 := context.WithTimeout(context.Background(), time.Second)
+		defer cancel2()
+		_, err = src.Token(short)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Equal(t, 150*time.Millisecond+time.Second, time.Since(start), "a second waiter returns at its deadline")
+
+		wg.Wait()
+		require.NoError(t, otherErr)
+		assert.Equal(t, 2*time.Second, otherAt, "the refresh finished for the patient caller")
+		assert.Equal(t, srv.current, otherTok)
+		require.Len(t, persisted, 1)
+		assert.Equal(t, srv.current, persisted[0].AccessToken)
+	})
+}
+
+// Token with a context already done returns its error, not a token.
+func TestTokenAfterCancel(t *testing.T) {
+	t.Parallel()
+	valid := makeJWT(map[string]any{"_id": "u1", "exp": time.Now().Add(time.Hour).Unix()})
+	src, err := NewRefreshingTokenSource(RefreshConfig{
+		Token: Token{AccessToken: valid, RefreshToken: canaryRefresh}, ClientID: "bot+1@chatshipper.com",
+		Options: []Option{WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: httpmock.NewMockTransport()})},
+	})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	tok, err := src.Token(ctx)
+	assert.Empty(t, tok)
+	assert.ErrorIs(t, err, context.Canceled)
+}
+
+// constToken is a TokenSource returning a fixed string, unchecked.
+type constToken string
+
+func (c constToken) Token(context.Context) (string, error) { return string(c), nil }
+
+// A token that cannot be sent in a header (a line break read
+// from a file, another control character, a space) is an *ArgumentError
+// before any I/O, never a retried network error.
+func TestBadTokenRefusedBeforeIO(t *testing.T) {
+	t.Parallel()
+	bad := []struct {
+		name, tok string
+	}{
+		{"trailing newline", testToken + "\n"},
+		{"CRLF", testToken + "\r\n"},
+		{"inner line break", "tok\nX-Evil: 1"},
+		{"NUL", "tok\x00en"},
+		{"tab", "tok\ten"},
+		{"DEL", "tok\x7f"},
+		{"space", "Bearer " + testToken},
+		{"non-ASCII", "tök"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			mt := httpmock.NewMockTransport()
+			mt.RegisterNoResponder(httpmock.NewStringResponder(200, `{}`))
+			hc := &http.Client{Transport: mt}
+
+			_, err := NewClient(tt.tok, WithBaseURL(testBase), WithHTTPClient(hc))
+			var ae *ArgumentError
+			require.ErrorAs(t, err, &ae, "NewClient")
+			assert.Equal(t, "token", ae.Name)
+			assert.ErrorIs(t, err, ErrInvalidArgument)
+			assert.NotContains(t, err.Error(), testToken)
+
+			_, err = NewRefreshingTokenSource(RefreshConfig{Token: Token{AccessToken: tt.tok, RefreshToken: canaryRefresh},
+				ClientID: "bot@example.com", Options: []Option{WithBaseURL(testBase), WithHTTPClient(hc)}})
+			require.ErrorAs(t, err, &ae, "NewRefreshingTokenSource access token")
+			assert.Equal(t, "Token.AccessToken", ae.Name)
+			_, err = NewRefreshingTokenSource(RefreshConfig{Token: Token{AccessToken: testToken, RefreshToken: tt.tok},
+				ClientID: "bot@example.com", Options: []Option{WithBaseURL(testBase), WithHTTPClient(hc)}})
+			require.ErrorAs(t, err, &ae, "NewRefreshingTokenSource refresh token")
+			assert.Equal(t, "Token.RefreshToken", ae.Name)
+
+			_, err = StaticTokenSource(tt.tok).Token(context.Background())
+			require.ErrorAs(t, err, &ae, "StaticTokenSource")
+
+			// Any TokenSource handing out a bad token: refused before I/O, once.
+			for _, src := range []TokenSource{StaticTokenSource(tt.tok), constToken(tt.tok)} {
+				c, err := NewClient("", WithBaseURL(testBase), WithHTTPClient(hc), WithTokenSource(src))
+				require.NoError(t, err)
+				req, err := c.NewRequest(context.Background(), http.MethodGet, "users", nil)
+				require.NoError(t, err)
+				_, err = c.Do(req, nil)
+				require.ErrorAs(t, err, &ae, "Do")
+				assert.Equal(t, "token", ae.Name)
+				assert.NotContains(t, err.Error(), testToken)
+			}
+			assert.Equal(t, 0, mt.GetTotalCallCount(), "no request may be sent")
+		})
+	}
+}
+
+// A token refresh is logged (start, success, failure) through the logger of
+// the client whose call needed the token, without any secret.
+func TestLogTokenRefresh(t *testing.T) {
+	t.Parallel()
+	for _, fail := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fail=%v", fail), func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				mt := httpmock.NewMockTransport()
+				srv := &refreshServer{ttl: time.Hour}
+				srv.register(mt)
+				if fail {
+					mt.RegisterResponder("POST", testBase+"auth/token",
+						httpmock.NewStringResponder(401, `{"error":{"message":"invalid refresh token"}}`))
+				}
+				expired := makeJWT(map[string]any{"_id": "u1", "exp": time.Now().Add(-time.Minute).Unix()})
+				src, err := NewRefreshingTokenSource(RefreshConfig{
+					Token:    Token{AccessToken: expired, RefreshToken: canaryRefresh},
+					ClientID: "bot+1@chatshipper.com",
+					Options:  []Option{WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: mt})},
+				})
+				require.NoError(t, err)
+				h := &captureHandler{}
+				c, err := NewClient("", WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: mt}),
+					WithTokenSource(src), WithLogger(slog.New(h)))
+				require.NoError(t, err)
+				req, err := c.NewRequest(context.Background(), "GET", "users", nil)
+				require.NoError(t, err)
+				_, err = c.Do(req, nil)
+
+				start := h.with("chatshipper: refreshing token")
+				require.Len(t, start, 1)
+				assert.Equal(t, map[string]any{"reason": "the token expires within the leeway",
+					"client_id": "bot+1@chatshipper.com"}, start[0].attrs)
+				if fail {
+					require.Error(t, err)
+					recs := h.with("chatshipper: token refresh failed")
+					require.Len(t, recs, 1)
+					assert.Equal(t, slog.LevelWarn, recs[0].level)
+					assert.Contains(t, recs[0].attrs["error"], "invalid refresh token")
+					assert.Empty(t, h.with("chatshipper: token refreshed"))
+				} else {
+					require.NoError(t, err)
+					recs := h.with("chatshipper: token refreshed")
+					require.Len(t, recs, 1)
+					assert.Equal(t, time.Now().Add(time.Hour).Truncate(time.Second), recs[0].attrs["expires"])
+				}
+				h.noSecrets(t, canaryRefresh, expired, "Bearer")
+				if srv.current != "" {
+					h.noSecrets(t, srv.current)
+				}
+				for _, r := range h.records {
+					assert.False(t, strings.Contains(fmt.Sprint(r.attrs), "eyJ"), "no JWT in %v", r.attrs)
+				}
+			})
+		})
+	}
+}
+
+// A refresh after the server refused the token is logged through the calling
+// client's logger too.
+func TestLogTokenRefreshAfterReject(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		mt := httpmock.NewMockTransport()
+		srv := &refreshServer{ttl: time.Hour}
+		srv.register(mt)
+		revoked := makeJWT(map[string]any{"_id": "u1", "exp": time.Now().Add(time.Hour).Unix()})
+		src, err := NewRefreshingTokenSource(RefreshConfig{
+			Token:    Token{AccessToken: revoked, RefreshToken: canaryRefresh},
+			ClientID: "bot+1@chatshipper.com",
+			Options:  []Option{WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: mt})},
+		})
+		require.NoError(t, err)
+		h := &captureHandler{}
+		c, err := NewClient("", WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: mt}),
+			WithTokenSource(src), WithLogger(slog.New(h)))
+		require.NoError(t, err)
+		req, err := c.NewRequest(context.Background(), "GET", "users", nil)
+		require.NoError(t, err)
+		_, err = c.Do(req, nil)
+		require.NoError(t, err)
+		recs := h.with("chatshipper: refreshing token")
+		require.Len(t, recs, 1)
+		assert.Equal(t, "the server refused the token", recs[0].attrs["reason"])
+		assert.Len(t, h.with("chatshipper: token refreshed"), 1)
+		h.noSecrets(t, canaryRefresh, revoked, srv.current)
+	})
 }

@@ -441,3 +441,190 @@ func BenchmarkDecodePageMeta(b *testing.B) {
 		}
 	})
 }
+
+// reportCPU starts counting the process's CPU time; the function it returns
+// reports it per operation as cpu-ns/op. On a shared machine ns/op includes
+// the time the benchmark waited for a CPU; the CPU time does not (it does
+// include the garbage collector's work, a cost of the allocations).
+func reportCPU(b *testing.B) func() {
+	c0, ok := processCPU()
+	return func() {
+		if c1, _ := processCPU(); ok && b.N > 0 {
+			b.ReportMetric(float64(c1-c0)/float64(b.N), "cpu-ns/op")
+		}
+	}
+}
+
+// BenchmarkObjectRead measures what reading a conversation's meta costs, per
+// read pattern, from the JSON to the values read: kept as an Object and read
+// through its methods (lazy) against decoded into a map[string]any by
+// encoding/json and read from the map (eager, what the models held before
+// Object). The meta is testdata/bench/conversation-meta.json (17 keys, 584
+// bytes compacted: bot state, visitor details, a nested object and an array).
+func BenchmarkObjectRead(b *testing.B) {
+	raw, err := os.ReadFile("testdata/bench/conversation-meta.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, raw); err != nil {
+		b.Fatal(err)
+	}
+	body := []byte(`{"meta":` + compact.String() + `}`)
+	const asked = "_askedaaa000000000000000000111"
+	three := []string{"stage", "visits", "variables"}
+	patterns := []struct {
+		name  string
+		lazy  func(o Object) int
+		eager func(m map[string]any) int
+	}{
+		{"none", func(Object) int { return 0 }, func(map[string]any) int { return 0 }},
+		{"get1", func(o Object) int { return len(o.Get(asked).(string)) },
+			func(m map[string]any) int { return len(m[asked].(string)) }},
+		{"get3", func(o Object) int {
+			n := 0
+			for _, k := range three {
+				if o.Get(k) != nil {
+					n++
+				}
+			}
+			return n
+		}, func(m map[string]any) int {
+			n := 0
+			for _, k := range three {
+				if m[k] != nil {
+					n++
+				}
+			}
+			return n
+		}},
+		{"get12", func(o Object) int {
+			n := 0
+			for range 4 {
+				for _, k := range three {
+					if o.Get(k) != nil {
+						n++
+					}
+				}
+			}
+			return n
+		}, func(m map[string]any) int {
+			n := 0
+			for range 4 {
+				for _, k := range three {
+					if m[k] != nil {
+						n++
+					}
+				}
+			}
+			return n
+		}},
+		{"map", func(o Object) int { return len(o.Map()) }, func(m map[string]any) int { return len(m) }},
+	}
+	var sink int
+	for _, p := range patterns {
+		b.Run(p.name+"/lazy", func(b *testing.B) {
+			b.ReportAllocs()
+			defer reportCPU(b)()
+			for b.Loop() {
+				var c struct {
+					Meta Object `json:"meta"`
+				}
+				if err := decodeJSON(body, &c); err != nil {
+					b.Fatal(err)
+				}
+				sink += p.lazy(c.Meta)
+			}
+		})
+		b.Run(p.name+"/eager", func(b *testing.B) {
+			b.ReportAllocs()
+			defer reportCPU(b)()
+			for b.Loop() {
+				var c struct {
+					Meta map[string]any `json:"meta"`
+				}
+				if err := json.Unmarshal(body, &c); err != nil {
+					b.Fatal(err)
+				}
+				sink += p.eager(c.Meta)
+			}
+		})
+	}
+	if sink < 0 {
+		b.Fatal(sink)
+	}
+}
+
+// BenchmarkObjectLookupWalk compares the walk Object.Lookup does to find one
+// key in the JSON (objectScan, hand-written) with the same walk through the
+// standard library's tokenizer (encoding/json's Decoder.Token before Go 1.27,
+// encoding/json/jsontext with a pooled decoder from Go 1.27), on the
+// conversation meta of BenchmarkObjectRead: its first key, a key in the
+// middle, the last key and a missing one. Both decode the value found with
+// the codec's rules; neither decodes the whole object.
+func BenchmarkObjectLookupWalk(b *testing.B) {
+	raw, err := os.ReadFile("testdata/bench/conversation-meta.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var o Object
+	if err := decodeJSON(raw, &o); err != nil {
+		b.Fatal(err)
+	}
+	rawBytes := []byte(o.d.raw)
+	for _, key := range []string{"intent", "stage", "chatshipperDeliveryKey", "missing"} {
+		want, wantOK := o.d.lookupRaw(key)
+		got, gotOK := tokenLookup(rawBytes, key)
+		if gotOK != wantOK || got != want {
+			b.Fatalf("%s: tokenizer %v %v, scan %v %v", key, got, gotOK, want, wantOK)
+		}
+		b.Run(key+"/scan", func(b *testing.B) {
+			b.ReportAllocs()
+			defer reportCPU(b)()
+			for b.Loop() {
+				o.d.lookupRaw(key)
+			}
+		})
+		b.Run(key+"/"+tokenizerName, func(b *testing.B) {
+			b.ReportAllocs()
+			defer reportCPU(b)()
+			for b.Loop() {
+				tokenLookup(rawBytes, key)
+			}
+		})
+	}
+}
+
+// BenchmarkObjectDecodeWhole compares decodeObject, which an Object read
+// more than a few times is decoded with once, to the codec decoding the
+// same JSON into a map (what decodeObject stands in for).
+func BenchmarkObjectDecodeWhole(b *testing.B) {
+	raw, err := os.ReadFile("testdata/bench/conversation-meta.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var o Object
+	if err := decodeJSON(raw, &o); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("scan", func(b *testing.B) {
+		b.ReportAllocs()
+		defer reportCPU(b)()
+		for b.Loop() {
+			if _, ok := decodeObject(o.d.raw); !ok {
+				b.Fatal("decode")
+			}
+		}
+	})
+	rawBytes := []byte(o.d.raw)
+	b.Run("codec", func(b *testing.B) {
+		b.ReportAllocs()
+		defer reportCPU(b)()
+		for b.Loop() {
+			var m Meta
+			if err := decodeJSON(rawBytes, &m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -36,8 +36,9 @@ const (
 type Client struct {
 	baseURL     *url.URL
 	userAgent   string
-	tokens      TokenSource  // nil for the anonymous client used by Login
-	hc          *http.Client // the transport stack under the retry layer
+	tokens      TokenSource    // nil for the anonymous client used by Login
+	hc          *http.Client   // the caller's http.Client settings (redirects, cookies); each request gets a copy
+	stack       stateTransport // the transport stack under the retry layer, shared by all requests (transport.go)
 	maxRetries  int
 	waitMin     time.Duration
 	waitMax     time.Duration
@@ -154,7 +155,9 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 
 	// The transport stack, outermost first: retry -> auth -> (limiter) ->
 	// (observer) -> (attempt timeout) -> clock -> the user's transport. Every
-	// attempt passes the layers under the retry layer.
+	// attempt passes the layers under the retry layer. The retry layer is
+	// built per request (newCallClient), over c.hc's settings, and sends
+	// through a callTransport that hands the request's state to c.stack.
 	var hc http.Client
 	var inner http.RoundTripper
 	attemptTimeout := time.Duration(defaultTimeout)
@@ -174,13 +177,15 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 	if attemptTimeout > 0 {
 		inner = &timeoutTransport{timeout: attemptTimeout, next: inner}
 	}
+	var stack stateTransport = plainTransport{next: inner}
 	if c.obs != nil {
-		inner = &observeTransport{client: c, next: inner} // observer.go: each request sent, after the limiter's wait
+		stack = &observeTransport{client: c, next: stack} // observer.go: each request sent, after the limiter's wait
 	}
 	if lims := c.limiterList(); len(lims) > 0 {
-		inner = &limiterTransport{limiters: lims, client: c, next: inner}
+		stack = &limiterTransport{limiters: lims, client: c, next: stack}
 	}
-	hc.Transport = &authTransport{client: c, next: inner}
+	c.stack = &authTransport{client: c, next: stack}
+	hc.Transport = nil // each request's copy sends through its callTransport
 
 	c.hc = &hc
 	c.maxRetries = cfg.maxRetries
@@ -221,9 +226,6 @@ func (c *Client) String() string {
 	}
 	return "chatshipper.Client{BaseURL:" + c.baseURL.String() + " TokenSource:" + ts + "}"
 }
-
-// GoString is String, so %#v does not reveal a token either.
-func (c *Client) GoString() string { return c.String() }
 
 // Format prints String for every verb, so no verb reaches the client's
 // fields and the token they hold.
@@ -409,22 +411,41 @@ func newResponse(r *http.Response) *Response {
 // is returned as *ErrorResponse, *RateLimitError or *LoopLimitError. A
 // cancelled or expired context returns an error for which errors.Is(err,
 // ctx.Err()) holds, also while waiting between retries.
-func (c *Client) Do(req *http.Request, v any) (_ *Response, err error) {
+func (c *Client) Do(req *http.Request, v any) (*Response, error) {
 	if req == nil {
 		return nil, argError("req", "nil request")
 	}
-	ctx, call := c.startDoCall(req) // req.Context() unless observed (observer.go)
-	defer call.end(ctx, &err)
-	st := &callState{idempotent: isIdempotent(req.Method), retryUnsafe: c.retryUnsafe,
-		method: req.Method, url: redactURL(req.URL)}
-	trackCall(ctx, st) // a tracked message send resolves instead of retrying blindly (delivery.go)
-	rreq, err := retryablehttp.FromRequest(req.WithContext(context.WithValue(ctx, callStateKey{}, st)))
+	return c.do(req, v, nil, nil)
+}
+
+// do is Do with what the request's caller knows passed in explicitly: call is
+// the observed call the request belongs to (nil when it belongs to none, or
+// without an observer; with an observer, do then begins a "Do" call of its
+// own), and track is set for a tracked message POST (delivery.go: do records
+// the request's state there and turns blind retries of the POST off).
+//
+// The request's state (callState) is made here and handed to the request's
+// own retryablehttp client (newCallClient), whose hooks and transport wrapper
+// close over it; nothing is read back from a context.
+func (c *Client) do(req *http.Request, v any, call *obsCall, track *deliveryCall) (_ *Response, err error) {
+	ctx := req.Context()
+	if call == nil {
+		var own *obsCall
+		ctx, own = c.startDoCall(req) // observer.go; nil without an observer
+		defer own.end(ctx, &err)
+		call = own
+	}
+	// A shallow copy under ctx: the caller's request is never modified.
+	rreq, err := retryablehttp.FromRequest(req.WithContext(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("chatshipper: reading request body: %w", err)
 	}
-	st.body = rreq.BodyBytes
+	cc := c.newCallClient(rreq, callState{call: call, idempotent: isIdempotent(req.Method), retryUnsafe: c.retryUnsafe,
+		method: req.Method, url: redactURL(req.URL), body: rreq.BodyBytes})
+	st := &cc.st
+	trackCall(track, st) // a tracked message send resolves instead of retrying blindly (delivery.go)
 
-	resp, err := c.send(rreq, st)
+	resp, err := c.send(cc, rreq)
 	if err != nil {
 		return nil, err
 	}
@@ -435,14 +456,10 @@ func (c *Client) Do(req *http.Request, v any) (_ *Response, err error) {
 		_ = resp.Body.Close()
 		resp.Body = io.NopCloser(bytes.NewReader(body))
 		if isTokenExpiredMessage(parseErrorMessage(body)) {
-			rctx := ctx
-			if c.logger != nil {
-				rctx = context.WithValue(ctx, loggerKey{}, c.logger)
-			}
-			if _, rerr := rf.refreshAfterReject(rctx, st.token); rerr != nil {
+			if _, rerr := rf.refreshAfterReject(ctx, st.token, c.logger); rerr != nil {
 				return newResponse(resp), rerr
 			}
-			resp, err = c.send(rreq, st)
+			resp, err = c.send(cc, rreq)
 			if err != nil {
 				return nil, err
 			}
@@ -489,32 +506,62 @@ func (c *Client) tooLarge(req *http.Request) error {
 	return fmt.Errorf("%w: %s %s: more than %d bytes", ErrResponseTooLarge, req.Method, redactURL(req.URL), c.maxBody)
 }
 
-// send runs one request through the retry layer and maps transport and
-// context errors.
-func (c *Client) send(rreq *retryablehttp.Request, st *callState) (*http.Response, error) {
-	// A retryablehttp.Client per call (a small struct), so that its backoff
-	// and error hooks can see this call's state and log its decisions.
-	rc := &retryablehttp.Client{
-		HTTPClient:   c.hc,
+// callClient is the retry layer of one request sent with Do: its
+// retryablehttp client, the copy of the client's http.Client under it, and
+// the callTransport through which that sends, all over the request's state
+// st, and allocated with it as one.
+type callClient struct {
+	st callState
+	rc retryablehttp.Client
+	hc http.Client
+	rt callTransport
+}
+
+// newCallClient builds the retry layer of the request rreq, whose state is
+// st. Its hooks close over the state: CheckRetry applies the retry policy
+// (checkRetry, retry.go) and notes why an attempt failed; Backoff picks the
+// wait (backoff, retry.go) and logs and reports the retry; ErrorHandler logs
+// and reports giving up, and hands back the last answer (errorHandler). Its
+// http.Client sends every hop through callTransport, which passes the state
+// to the client's shared stack (transport.go): the auth transport counts
+// attempts and hops in it and records the token sent, the limiter and the
+// observer read the attempt's number, and the observer counts the call's
+// attempts.
+func (c *Client) newCallClient(rreq *retryablehttp.Request, st callState) *callClient {
+	cc := &callClient{st: st}
+	s := &cc.st
+	cc.rt = callTransport{st: s, next: c.stack}
+	cc.hc = *c.hc
+	cc.hc.Transport = &cc.rt
+	cc.rc = retryablehttp.Client{
+		HTTPClient:   &cc.hc,
 		RetryMax:     c.maxRetries,
 		RetryWaitMin: c.waitMin,
 		RetryWaitMax: c.waitMax,
-		CheckRetry:   c.checkRetry,
+		CheckRetry: func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+			return c.checkRetry(ctx, s, resp, err)
+		},
 		Backoff: func(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
 			wait := backoff(minWait, maxWait, attempt, resp)
-			c.logRetry(rreq.Context(), rreq.Request, st, wait)
+			c.logRetry(rreq.Context(), rreq.Request, s, wait)
 			return wait
 		},
 		ErrorHandler: func(resp *http.Response, err error, tries int) (*http.Response, error) {
-			if st.wantRetry {
-				c.logGiveUp(rreq.Context(), rreq.Request, st)
+			if s.wantRetry {
+				c.logGiveUp(rreq.Context(), rreq.Request, s)
 			}
 			return errorHandler(resp, err, tries)
 		},
 	}
-	resp, err := rc.Do(rreq)
+	return cc
+}
+
+// send runs one request through its retry layer and maps transport and
+// context errors.
+func (c *Client) send(cc *callClient, rreq *retryablehttp.Request) (*http.Response, error) {
+	resp, err := cc.rc.Do(rreq)
 	if err != nil {
-		return nil, c.wrapTransportErr(rreq.Request, st, err)
+		return nil, c.wrapTransportErr(rreq.Request, &cc.st, err)
 	}
 	return resp, nil
 }

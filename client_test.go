@@ -5,9 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -282,4 +286,190 @@ func TestRawMessageBodySentAsIs(t *testing.T) {
 	_, err = c.NewRequest(context.Background(), http.MethodPost, "kbases", json.RawMessage(`{"broken":`))
 	assert.ErrorIs(t, err, ErrInvalidArgument)
 	assert.Equal(t, 1, mt.GetTotalCallCount())
+}
+
+// NewRequest refuses a query part that would not reach the server as
+// written, naming the path.
+func TestNewRequestRefusesBadQuery(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, path, want string
+	}{
+		{"fragment", "users?status=active#top", `"users?status=REDACTED": the query contains a fragment ('#'), which is never sent at byte 19`},
+		{"space", "users?status=act ive", `"users?status=REDACTED": the query contains a space at byte 16`},
+		{"NUL", "users?status=a\x00", `"users?status=REDACTED": the query contains a control character at byte 14`},
+		{"line break", "users?a=1\r\nX-Evil: 1", `"users?a=REDACTED": the query contains a control character at byte 9`},
+		{"personal data redacted", "contacts?email=jane@example.com#x", `"contacts?email=REDACTED": the query contains a fragment ('#'), which is never sent at byte 31`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, mt := newTestClient(t)
+			req, err := c.NewRequest(context.Background(), http.MethodGet, tt.path, nil)
+			assert.Nil(t, req)
+			var ae *ArgumentError
+			require.ErrorAs(t, err, &ae)
+			assert.Equal(t, "path", ae.Name)
+			assert.Equal(t, tt.want+"; encode values with url.Values.Encode or url.QueryEscape", ae.Reason)
+			assert.NotContains(t, err.Error(), "jane")
+			assert.Equal(t, 0, mt.GetTotalCallCount())
+		})
+	}
+	// A well-formed query passes as it is.
+	c, _ := newTestClient(t)
+	req, err := c.NewRequest(context.Background(), http.MethodGet, "users?status=active&name=a%20b", nil)
+	require.NoError(t, err)
+	assert.Equal(t, "status=active&name=a%20b", req.URL.RawQuery)
+	assert.False(t, strings.Contains(req.URL.String(), "#"))
+}
+
+// logRecord is one captured slog record: its level, message and attributes.
+type logRecord struct {
+	level slog.Level
+	msg   string
+	attrs map[string]any
+}
+
+// captureHandler is a slog.Handler that keeps every record.
+type captureHandler struct {
+	mu      sync.Mutex
+	records []logRecord
+}
+
+func (*captureHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *captureHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+
+func (h *captureHandler) WithGroup(string) slog.Handler { return h }
+
+func (h *captureHandler) Handle(_ context.Context, r slog.Record) error {
+	rec := logRecord{level: r.Level, msg: r.Message, attrs: map[string]any{}}
+	r.Attrs(func(a slog.Attr) bool {
+		rec.attrs[a.Key] = a.Value.Resolve().Any()
+		return true
+	})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.records = append(h.records, rec)
+	return nil
+}
+
+// with returns the records whose message is msg.
+func (h *captureHandler) with(msg string) []logRecord {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []logRecord
+	for _, r := range h.records {
+		if r.msg == msg {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// noSecrets asserts that no record holds a secret.
+func (h *captureHandler) noSecrets(t *testing.T, secrets ...string) {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, r := range h.records {
+		s := r.msg + fmt.Sprint(r.attrs)
+		for _, secret := range secrets {
+			assert.NotContains(t, s, secret)
+		}
+	}
+}
+
+// requestsIn returns the requests reachable from r: r, r.Response.Request,
+// and so on down the redirect chain.
+func requestsIn(r *http.Request) []*http.Request {
+	var out []*http.Request
+	for r != nil && len(out) < 20 {
+		out = append(out, r)
+		if r.Response == nil {
+			break
+		}
+		r = r.Response.Request
+	}
+	return out
+}
+
+// The *http.Request reachable from a returned *Response or error carries no
+// Authorization header, redirects included.
+func TestReturnedRequestsCarryNoAuthorization(t *testing.T) {
+	t.Parallel()
+	var sawAuth []string
+	mux := http.NewServeMux()
+	mux.HandleFunc("/v2/ok", func(w http.ResponseWriter, r *http.Request) {
+		sawAuth = append(sawAuth, r.Header.Get("Authorization"))
+		_, _ = w.Write([]byte(`{}`))
+	})
+	mux.HandleFunc("/v2/missing", func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, `{"message":"nope"}`, http.StatusNotFound)
+	})
+	mux.HandleFunc("/v2/limited", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Retry-After", "120")
+		w.WriteHeader(http.StatusTooManyRequests)
+	})
+	mux.HandleFunc("/v2/moved", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/v2/ok", http.StatusFound)
+	})
+	mux.HandleFunc("/v2/moved-missing", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/v2/missing", http.StatusFound)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	mt := httpmock.NewMockTransport()
+	mt.RegisterResponder("GET", "http://"+srv.Listener.Addr().String()+"/v2/ok", httpmock.NewStringResponder(200, `{}`))
+	mt.RegisterResponder("GET", "http://"+srv.Listener.Addr().String()+"/v2/missing", httpmock.NewStringResponder(404, `{}`))
+
+	for _, tr := range []struct {
+		name string
+		opts []Option
+	}{{"net/http", nil}, {"httpmock", []Option{WithHTTPClient(&http.Client{Transport: mt})}}} {
+		c, err := NewClient(testToken, append([]Option{WithBaseURL(srv.URL + "/v2/"), WithRateLimit(0)}, tr.opts...)...)
+		require.NoError(t, err)
+		paths := []string{"ok", "missing"}
+		if tr.name == "net/http" {
+			paths = append(paths, "moved", "moved-missing", "limited")
+		}
+		for _, p := range paths {
+			req, err := c.NewRequest(context.Background(), http.MethodGet, p, nil)
+			require.NoError(t, err)
+			resp, err := c.Do(req, nil)
+			var reqs []*http.Request
+			if resp != nil {
+				reqs = append(reqs, requestsIn(resp.Request)...)
+			}
+			var er *ErrorResponse
+			if errors.As(err, &er) && er.Response != nil {
+				reqs = append(reqs, requestsIn(er.Response.Request)...)
+			}
+			require.NotEmpty(t, reqs, "%s %s", tr.name, p)
+			for _, r := range reqs {
+				assert.Empty(t, r.Header.Get("Authorization"), "%s %s: %s", tr.name, p, r.URL)
+			}
+			for _, s := range []string{fmt.Sprintf("%+v", resp), fmt.Sprintf("%+v", err)} {
+				assert.NotContains(t, s, testToken)
+			}
+		}
+	}
+	require.NotEmpty(t, sawAuth)
+	assert.Equal(t, "Bearer "+testToken, sawAuth[0], "the server did get the token")
+}
+
+// A request that reaches the server still logs no header.
+func TestLogsCarryNoHeaders(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c, mt := newTestClient(t, WithLogger(logger))
+	mt.RegisterResponder("GET", testBase+"users", httpmock.NewStringResponder(200, `[]`))
+	req, _ := c.NewRequest(context.Background(), http.MethodGet, "users", nil)
+	_, err := c.Do(req, nil)
+	require.NoError(t, err)
+	assert.Contains(t, logs.String(), `"status":200`)
+	assert.NotContains(t, logs.String(), testToken)
+	assert.NotContains(t, logs.String(), "Bearer")
 }

@@ -147,7 +147,7 @@ func TestMessageBuilderBodies(t *testing.T) {
 		},
 		{
 			"card",
-			Card("Favorite food?", NewItem("Tacos", LinkAction("Taco 1", "http://example.com/t1"))).WithRole(RoleAgent).Title("Menu"),
+			Card("Favorite food?", NewCardItem("Tacos", LinkAction("Taco 1", "http://example.com/t1"))).WithRole(RoleAgent).Title("Menu"),
 			`{"type":"card","role":"agent","text":"Favorite food?","meta":{"title":"Menu"},
 			  "items":[{"title":"Tacos","actions":[{"type":"link","text":"Taco 1","uri":"http://example.com/t1","url":"http://example.com/t1"}]}]}`,
 		},
@@ -162,7 +162,7 @@ func TestMessageBuilderBodies(t *testing.T) {
 		{"field", Field(specFormID, "email", "anna@example.com"), `{"type":"field","text":"anna@example.com","meta":{"form":"` + specFormID + `","key":"email"}}`},
 		{
 			"report",
-			Report("Report", Result{Name: "Conversation Review", Values: Meta{"review": "Awesome"}}),
+			Report("Report", FormResult{Name: "Conversation Review", Values: Meta{"review": "Awesome"}}),
 			`{"type":"report","text":"Report","isBackchannel":true,"results":[{"name":"Conversation Review","values":{"review":"Awesome"}}]}`,
 		},
 	}
@@ -203,7 +203,7 @@ var refusals = []struct {
 	{"to org bad", func() MessageInput { return Mention("x").ToOrganization("o") }, "orgID"},
 	{"activate form bad id", func() MessageInput { return ActivateForm("f", "Lead") }, "formID"},
 	{"field bad form", func() MessageInput { return Field("f", "k", "v") }, "formID"},
-	{"report bad form", func() MessageInput { return Report("R", Result{Form: "f"}) }, "results[0].form"},
+	{"report bad form", func() MessageInput { return Report("R", FormResult{Form: "f"}) }, "results[0].form"},
 	// touchpoint, language, category
 	{"touchpoint unknown", func() MessageInput { return SetTouchpoint("whatsapp") }, "touchpoint"},
 	{"touchpoint empty", func() MessageInput { return SetTouchpoint("") }, "touchpoint"},
@@ -236,7 +236,7 @@ var refusals = []struct {
 	{"field key empty", func() MessageInput { return Field(specFormID, "", "v") }, "key"},
 	{"field key spaces", func() MessageInput { return Field(specFormID, "e mail", "v") }, "key"},
 	{"field value empty", func() MessageInput { return Field(specFormID, "email", "") }, "value"},
-	{"report empty", func() MessageInput { return Report("", Result{Name: "x"}) }, "text"},
+	{"report empty", func() MessageInput { return Report("", FormResult{Name: "x"}) }, "text"},
 	{"report no results", func() MessageInput { return Report("Report") }, "results"},
 	{"quote empty", func() MessageInput { return Chat("x").Quote("") }, "quote"},
 	{"title empty", func() MessageInput { return Card("x").Title(" ") }, "title"},
@@ -291,11 +291,11 @@ var refusals = []struct {
 	{"second batch of actions indexed", func() MessageInput {
 		return Chat("x").WithActions(ReplyAction("a", "a")).WithActions(PostbackAction("b", ""))
 	}, "actions[1].payload"},
-	{"card item no title", func() MessageInput { return Card("x", NewItem("")) }, "items[0].title"},
+	{"card item no title", func() MessageInput { return Card("x", NewCardItem("")) }, "items[0].title"},
 	{"card item bad action", func() MessageInput {
-		return Card("x", NewItem("a"), NewItem("b", LinkAction("L", "nope")))
+		return Card("x", NewCardItem("a"), NewCardItem("b", LinkAction("L", "nope")))
 	}, "items[1].actions[0].uri"},
-	{"card item bad media", func() MessageInput { return Card("x", Item{Title: "a", MediaURL: "img.png"}) }, "items[0].mediaUrl"},
+	{"card item bad media", func() MessageInput { return Card("x", CardItem{Title: "a", MediaURL: "img.png"}) }, "items[0].mediaUrl"},
 	// modifiers that belong to another message type
 	{"title on chat", func() MessageInput { return Chat("x").Title("T") }, "Title"},
 	{"to user on chat", func() MessageInput { return Chat("x").ToUser(specUserA) }, "ToUser"},
@@ -491,7 +491,7 @@ func TestDerivedMessagesDoNotShareState(t *testing.T) {
 		assert.JSONEq(t, fixture(t, "set_meta_values"), mustJSON(t, set))
 
 		acts := []Action{LinkAction("L", "https://example.com")}
-		items := []Item{NewItem("T", acts...)}
+		items := []CardItem{NewCardItem("T", acts...)}
 		card := Card("c", items...)
 		acts[0].Text = "changed"
 		items[0].Title = "changed"
@@ -499,11 +499,11 @@ func TestDerivedMessagesDoNotShareState(t *testing.T) {
 		assert.Equal(t, "T", card.Items[0].Title)
 		assert.Equal(t, "L", card.Items[0].Actions[0].Text)
 
-		res := []Result{{Name: "R", Values: Meta{"v": 1}}}
+		res := []FormResult{{Name: "R", Values: Meta{"v": 1}}}
 		rep := Report("r", res...)
 		res[0].Values["v"] = 2
 		res[0].Name = "changed"
-		assert.Equal(t, Result{Name: "R", Values: Meta{"v": 1}}, rep.Results[0])
+		assert.Equal(t, FormResult{Name: "R", Values: Meta{"v": 1}}, rep.Results[0])
 
 		more := []Action{ReplyAction("a", "a")}
 		chat := Chat("x").WithActions(more...)

@@ -3,6 +3,9 @@ package chatshipper
 import (
 	"bytes"
 	"context"
+	"maps"
+	"slices"
+	"strconv"
 )
 
 // ConversationStatus is maintained by ChatShipper; see the lifecycle in doc.go.
@@ -99,21 +102,23 @@ func (c *Conversation) Participant(userID string) *Participant {
 // MessageInput is a message to send: an ordinary message (Chat, Card, ...) or
 // a command (Notify, Accept, SetMeta, ...). Constructors validate their
 // arguments and keep the first error in the value; Create, Send and Command
-// refuse a batch holding an invalid message before any I/O. The exported fields
-// may also be set directly.
+// refuse a batch holding an invalid message before any I/O, among them one
+// whose meta (or an action's meta, or a result's values) cannot be encoded
+// as JSON: an *ArgumentError naming the key. The exported fields may also be
+// set directly.
 type MessageInput struct {
-	Type          MessageType `json:"type,omitempty"`
-	Text          string      `json:"text"`
-	Role          Role        `json:"role,omitempty"`
-	User          string      `json:"user,omitempty"`
-	ContentType   string      `json:"contentType,omitempty"`
-	IsBackchannel bool        `json:"isBackchannel,omitempty"`
-	Touchpoint    string      `json:"touchpoint,omitempty"`
-	Delay         int         `json:"delay,omitempty"` // milliseconds before the message is processed
-	Meta          Meta        `json:"meta,omitempty"`
-	Actions       []Action    `json:"actions,omitempty"`
-	Items         []Item      `json:"items,omitempty"`
-	Results       []Result    `json:"results,omitempty"`
+	Type          MessageType  `json:"type,omitempty"`
+	Text          string       `json:"text"`
+	Role          Role         `json:"role,omitempty"`
+	User          string       `json:"user,omitempty"`
+	ContentType   string       `json:"contentType,omitempty"`
+	IsBackchannel bool         `json:"isBackchannel,omitempty"`
+	Touchpoint    string       `json:"touchpoint,omitempty"`
+	Delay         int          `json:"delay,omitempty"` // milliseconds before the message is processed
+	Meta          Meta         `json:"meta,omitempty"`
+	Actions       []Action     `json:"actions,omitempty"`
+	Items         []CardItem   `json:"items,omitempty"`
+	Results       []FormResult `json:"results,omitempty"`
 
 	err error
 }
@@ -137,30 +142,80 @@ func (m MessageInput) validate(name string) error {
 	if m.Delay < 0 {
 		return argError(name, "delay must not be negative")
 	}
+	return m.checkEncodable(name)
+}
+
+// checkEncodable refuses a message whose free-form values (its meta, its
+// actions' meta, its results' values) cannot be encoded as JSON (a func, a
+// channel, NaN, a MarshalJSON that fails), naming the key, so that such a
+// message fails alone, before any I/O, instead of failing its request.
+func (m *MessageInput) checkEncodable(name string) error {
+	if err := checkEncodableMeta(name+".meta", m.Meta); err != nil {
+		return err
+	}
+	for i := range m.Actions {
+		if err := checkEncodableMeta(name+".actions["+strconv.Itoa(i)+"].meta", m.Actions[i].Meta); err != nil {
+			return err
+		}
+	}
+	for i := range m.Items {
+		for j := range m.Items[i].Actions {
+			if err := checkEncodableMeta(name+".items["+strconv.Itoa(i)+"].actions["+strconv.Itoa(j)+"].meta", m.Items[i].Actions[j].Meta); err != nil {
+				return err
+			}
+		}
+	}
+	for i := range m.Results {
+		if err := checkEncodableMeta(name+".results["+strconv.Itoa(i)+"].values", m.Results[i].Values); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkEncodableMeta returns an *ArgumentError naming the first key (in
+// sorted order) of meta whose value cannot be encoded as JSON.
+func checkEncodableMeta(name string, meta Meta) error {
+	if len(meta) == 0 {
+		return nil
+	}
+	_, err := encodeJSON(meta)
+	if err == nil {
+		return nil
+	}
+	for _, k := range slices.Sorted(maps.Keys(meta)) {
+		if _, kerr := encodeJSON(meta[k]); kerr != nil {
+			return argError(name+"."+k, "cannot be encoded as JSON: %v", kerr)
+		}
+	}
+	return argError(name, "cannot be encoded as JSON: %v", err)
+}
+
+// validateCreate checks a create's messages and that its free-form values
+// can be encoded, before any I/O.
+func validateCreate(c *ConversationCreate) error {
+	if err := validateMessages(c.Messages); err != nil {
+		return err
+	}
+	if err := checkEncodableMeta("conversation.meta", c.Meta); err != nil {
+		return err
+	}
+	if c.Contact != nil {
+		if err := checkEncodableMeta("conversation.contact.meta", c.Contact.Meta); err != nil {
+			return err
+		}
+		return checkEncodableMeta("conversation.contact.profile.address", c.Contact.Profile.Address)
+	}
 	return nil
 }
 
 func validateMessages(msgs []MessageInput) error {
 	for i := range msgs {
-		if err := msgs[i].validate("messages[" + itoa(i) + "]"); err != nil {
+		if err := msgs[i].validate("messages[" + strconv.Itoa(i) + "]"); err != nil {
 			return err
 		}
 	}
 	return checkDeliveryKeys(msgs)
-}
-
-func itoa(i int) string {
-	var b [20]byte
-	n := len(b)
-	if i == 0 {
-		return "0"
-	}
-	for i > 0 {
-		n--
-		b[n] = byte('0' + i%10)
-		i /= 10
-	}
-	return string(b[n:])
 }
 
 // ConversationCreate is the body of POST /v2/conversations.
@@ -213,7 +268,7 @@ func (s *ConversationsService) Create(ctx context.Context, c *ConversationCreate
 	if c == nil {
 		return nil, nil, argError("conversation", "must not be nil")
 	}
-	if err := validateMessages(c.Messages); err != nil {
+	if err := validateCreate(c); err != nil {
 		return nil, nil, err
 	}
 	if c.Organization != "" {
@@ -233,7 +288,7 @@ func (s *ConversationsService) Create(ctx context.Context, c *ConversationCreate
 	if err != nil {
 		return nil, nil, err
 	}
-	conv, outcomes, resp, err := s.createTracked(ctx, c) // delivery.go
+	conv, outcomes, resp, err := s.createTracked(ctx, call, c) // delivery.go
 	if guarded && conv != nil && conv.ID != "" {
 		// The conversation ID is known only now, so the loop guard records the
 		// initial messages afterwards (those this call may have created).
@@ -250,8 +305,11 @@ func (s *ConversationsService) Create(ctx context.Context, c *ConversationCreate
 // sent: if one is refused, nothing is sent. A batch is sent as a JSON array in
 // one request; a single message as an object. With delivery tracking on (the
 // default, see WithDeliveryTracking) each message carries a key in its meta
-// and an ambiguous outcome is settled by a lookup, so each message is stored
-// once; a *DeliveryUnknownError says the lookup failed. Messages with a key
+// and an ambiguous outcome, a refusal (400, 413, 422) or an answer that
+// does not list every message is settled by a lookup, so each message is
+// stored once; a *DeliveryUnknownError says the lookup failed, or that part
+// of the batch is stored (returned beside it) and the rest not sent again; a
+// plain error, that none of it is stored. Messages with a key
 // the caller set (see DeliveryKeyMeta) are looked up before they are sent,
 // one GET for the batch, before the loop guard: those already stored are
 // returned, neither sent nor counted by the guard again. Without caller-set
@@ -299,7 +357,7 @@ func (s *ConversationsService) Send(ctx context.Context, conversationID string, 
 	if err != nil {
 		return nil, nil, err
 	}
-	out, outcomes, resp, err := client.sendPlanned(ctx, path+"/messages", conversationID, plan)
+	out, outcomes, resp, err := client.sendPlanned(ctx, call, path+"/messages", conversationID, plan)
 	client.loopSettle(ctx, ls, pick(outcomes, send))
 	return out, resp, err
 }

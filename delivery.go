@@ -56,8 +56,10 @@ var ErrDeliveryUnknown = errors.New("chatshipper: delivery outcome unknown")
 // request may have left, a 500/502/503/504 answer, an attempt timeout) is
 // resolved by looking the keys up before anything is sent again; only
 // messages that were not created are sent again, with the same keys, within
-// the retry budget ([WithMaxRetries]). A key the caller set is looked up
-// before the first send (see [DeliveryKeyMeta]). With it off, such a send
+// the retry budget ([WithMaxRetries]). A refusal (400, 413, 422) and a 2xx
+// answer that does not list every message sent are checked by a lookup
+// too. A key the caller set is looked up before the first send (see
+// [DeliveryKeyMeta]). With it off, such a send
 // returns its error and is never sent again (unless [WithRetryNonIdempotent]),
 // and caller-set keys are sent as plain meta.
 func WithDeliveryTracking(enabled bool) Option {
@@ -69,7 +71,9 @@ func WithDeliveryTracking(enabled bool) Option {
 
 // DeliveryUnknownError is returned when a send (or a conversation create)
 // may or may not have created its messages and the lookup that would have
-// told could not be answered. Nothing was sent again. Resolve it later with
+// told could not be answered, or when part of a send is stored and the rest
+// was not sent again (see Keys): a plain error from a send means none of its
+// messages is stored. Nothing was sent again. Resolve it later with
 // [MessagesService.Resolve](ctx, ConversationID, Keys...), or for a create with
 // [ConversationsService.ResolveCreate](ctx, ConversationKey, Since, Keys...).
 // errors.Is(err, ErrDeliveryUnknown) holds, and so does errors.Is for the
@@ -81,7 +85,11 @@ type DeliveryUnknownError struct {
 	// Keys are the delivery keys of the messages whose outcome is unknown, in
 	// the order they were sent. When the lookup answered but a "/set" command
 	// (which carries no key) could not be placed, they are the keys found
-	// missing (not stored; send them again with the same keys).
+	// missing (not stored; send them again with the same keys). When the
+	// lookup answered that part of the send is stored and the rest was not
+	// sent again (LookupErr nil; Err says why), they are every key of the
+	// send, in the order of its messages: Resolve them to learn which are
+	// stored (those are also returned beside the error).
 	Keys []string
 	// Unkeyed is how many "/set" commands (sent without a key) have an
 	// unknown outcome. Setting the same values again leaves the conversation
@@ -132,15 +140,14 @@ func (e *DeliveryUnknownError) Unwrap() []error {
 	return errs
 }
 
-// deliveryCall travels in the context of a tracked POST: Do records its call
-// state in it, and turns blind retries of the POST off (the lookup replaces them).
+// deliveryCall is handed to Do (Client.do) with a tracked POST: Do records
+// the request's state in it, for deliveryOutcome to read after the POST, and
+// turns blind retries of the POST off (the lookup replaces them).
 type deliveryCall struct{ st *callState }
 
-type deliveryCallKey struct{}
-
-// trackCall is Do's hook for tracked sends.
-func trackCall(ctx context.Context, st *callState) {
-	if d, ok := ctx.Value(deliveryCallKey{}).(*deliveryCall); ok {
+// trackCall is Do's hook for tracked sends: d is nil for any other request.
+func trackCall(d *deliveryCall, st *callState) {
+	if d != nil {
 		st.retryUnsafe = false
 		d.st = st
 	}
@@ -197,7 +204,7 @@ func checkDeliveryKey(name string, meta Meta) error {
 func checkDeliveryKeys(msgs []MessageInput) error {
 	seen := map[string]bool{}
 	for i := range msgs {
-		name := "messages[" + itoa(i) + "]"
+		name := "messages[" + strconv.Itoa(i) + "]"
 		if err := checkDeliveryKey(name, msgs[i].Meta); err != nil {
 			return err
 		}
@@ -429,8 +436,9 @@ func totalDelay(msgs []MessageInput) time.Duration {
 }
 
 // postMessages sends msgs in one POST: an object for one message, an array
-// for a batch.
-func (c *Client) postMessages(ctx context.Context, path string, msgs []MessageInput) ([]*Message, *Response, error) {
+// for a batch, as part of call (the observed call, nil without an observer).
+// track, when set, makes it a tracked POST (see deliveryCall).
+func (c *Client) postMessages(ctx context.Context, call *obsCall, path string, msgs []MessageInput, track *deliveryCall) ([]*Message, *Response, error) {
 	var body any = msgs
 	if len(msgs) == 1 {
 		body = &msgs[0]
@@ -440,7 +448,7 @@ func (c *Client) postMessages(ctx context.Context, path string, msgs []MessageIn
 		return nil, nil, err
 	}
 	var out messageList
-	resp, err := c.Do(req, &out)
+	resp, err := c.do(req, &out, call, track)
 	if err != nil {
 		return nil, resp, err
 	}
@@ -497,15 +505,15 @@ func (c *Client) planSend(ctx context.Context, conversationID string, msgs []Mes
 // conversation (path is its messages path) and says, per message of p, what
 // the server did with it (for the loop guard): one found stored by planSend
 // is not created by this call. With delivery tracking on, see deliver.
-func (c *Client) sendPlanned(ctx context.Context, path, conversationID string, p *sendPlan) ([]*Message, []sendOutcome, *Response, error) {
+func (c *Client) sendPlanned(ctx context.Context, call *obsCall, path, conversationID string, p *sendPlan) ([]*Message, []sendOutcome, *Response, error) {
 	if c.noDeliveryTracking {
-		out, resp, err := c.postMessages(ctx, path, p.msgs)
-		return out, sameOutcome(len(p.msgs), outcomeOf(resp, err)), resp, err
+		out, resp, err := c.postMessages(ctx, call, path, p.msgs, nil)
+		return out, sameOutcome(len(p.msgs), outcomeOf(resp, err)), resp, untrackedAnswer(conversationID, resp, len(out), len(p.msgs), err)
 	}
 	if len(p.toSend()) == 0 {
 		return nonNil(p.stored), sameOutcome(len(p.msgs), outcomeNotCreated), p.resp, nil
 	}
-	return c.deliver(ctx, path, conversationID, p.msgs, p.keys, p.stored)
+	return c.deliver(ctx, call, path, conversationID, p.msgs, p.keys, p.stored)
 }
 
 // nonNil returns the messages of ms that are not nil, in order.
@@ -527,21 +535,24 @@ func nonNil(ms []*Message) []*Message {
 // and are returned, not sent; the others are sent, in order. After an
 // ambiguous outcome the keys are looked up: messages found are success, the
 // missing ones are sent again, in order, with the same keys, within the
-// retry budget.
+// retry budget. A send that fails with some of its messages stored returns a
+// *DeliveryUnknownError (see partlyStored).
 //
 // It returns the messages known to be stored, in the order of msgs, and, per
 // message of msgs, what this call did: created, not created (never sent,
-// refused, found missing, or stored by an earlier call) or unknown.
-func (c *Client) deliver(ctx context.Context, path, conversationID string, msgs []MessageInput, keys []string, stored []*Message) ([]*Message, []sendOutcome, *Response, error) {
-	got, extra, outcomes, resp, err := c.deliverEach(ctx, path, conversationID, msgs, keys, stored)
-	return append(nonNil(got), extra...), outcomes, resp, err
+// refused, found missing, or stored by an earlier call) or unknown. The POSTs
+// are part of call, the observed call (nil without an observer); the lookups
+// are calls of their own.
+func (c *Client) deliver(ctx context.Context, call *obsCall, path, conversationID string, msgs []MessageInput, keys []string, stored []*Message) ([]*Message, []sendOutcome, *Response, error) {
+	got, extra, outcomes, resp, err := c.deliverEach(ctx, call, path, conversationID, msgs, keys, stored)
+	return append(nonNil(got), extra...), outcomes, resp, partlyStored(conversationID, keys, got, outcomes, err)
 }
 
 // deliverEach is deliver with the stored messages by position: got[i] is
 // msgs[i] as stored, or nil (not stored, unknown, or a "/set" command
 // without a key whose object the lookup cannot return); extra holds the
 // answers beyond the messages sent (never expected).
-func (c *Client) deliverEach(ctx context.Context, path, conversationID string, msgs []MessageInput, keys []string, stored []*Message) (got, extra []*Message, _ []sendOutcome, _ *Response, _ error) {
+func (c *Client) deliverEach(ctx context.Context, call *obsCall, path, conversationID string, msgs []MessageInput, keys []string, stored []*Message) (got, extra []*Message, _ []sendOutcome, _ *Response, _ error) {
 	got = make([]*Message, len(msgs))
 	outcomes := make([]sendOutcome, len(msgs)) // outcomeUnknown until known
 	pending := make([]int, 0, len(msgs))       // the positions still to send
@@ -558,26 +569,31 @@ func (c *Client) deliverEach(ctx context.Context, path, conversationID string, m
 	for resends := 0; ; resends++ {
 		batch := pick(msgs, pending)
 		d := &deliveryCall{}
-		out, resp, err := c.postMessages(context.WithValue(ctx, deliveryCallKey{}, d), path, batch)
+		out, resp, err := c.postMessages(ctx, call, path, batch, d)
 		if err == nil {
-			for _, i := range pending {
-				outcomes[i] = outcomeCreated
-			}
 			extra = append(extra, placeAnswer(got, pending, keys, out)...)
-			return got, extra, outcomes, resp, nil
+			resp, err = c.checkAnswer(ctx, conversationID, resp, got, outcomes, pending, keys) // delivery_answer.go
+			return got, extra, outcomes, resp, err
 		}
 		ambiguous, resendable := deliveryOutcome(err, d)
-		if !ambiguous {
+		pendingKeys := pick(keys, pending)
+		refused := !ambiguous && refusedContent(err) && len(nonEmpty(pendingKeys)) > 0
+		if !ambiguous && !refused {
 			o := outcomeOf(resp, err)
 			for _, i := range pending {
 				outcomes[i] = o
 			}
 			return got, extra, outcomes, resp, err
 		}
-		pendingKeys := pick(keys, pending)
 		// Wait first, then look: a server still working on the request has
 		// time to finish, and a message found missing is sent again at once.
-		mayResend, lerr := c.waitResend(ctx, resends, err, totalDelay(batch))
+		// A refusal is the server's last word: looked up at once (the docs do
+		// not say that it stored nothing of a batch), never sent again.
+		var mayResend bool
+		var lerr error
+		if !refused {
+			mayResend, lerr = c.waitResend(ctx, resends, err, totalDelay(batch))
+		}
 		var found map[string]*Message
 		var lresp *Response
 		if lerr == nil {
@@ -587,6 +603,12 @@ func (c *Client) deliverEach(ctx context.Context, path, conversationID string, m
 		if lerr != nil {
 			keyed := nonEmpty(pendingKeys)
 			return got, extra, outcomes, resp, &DeliveryUnknownError{ConversationID: conversationID, Keys: keyed, Unkeyed: len(pendingKeys) - len(keyed), Err: err, LookupErr: lerr}
+		}
+		if refused && len(found) == 0 {
+			for _, i := range pending {
+				outcomes[i] = outcomeNotCreated
+			}
+			return got, extra, outcomes, resp, err
 		}
 		// The messages found are a prefix of the batch and the missing ones
 		// the rest; should the server ever store a batch with a gap, the
@@ -812,7 +834,7 @@ func (s *MessagesService) Resolve(ctx context.Context, conversationID string, ke
 	}
 	for i, k := range keys {
 		if !validDeliveryKey(k) {
-			return nil, nil, argError("keys["+itoa(i)+"]", deliveryKeyRule)
+			return nil, nil, argError("keys["+strconv.Itoa(i)+"]", deliveryKeyRule)
 		}
 	}
 	found, resp, err := s.r.client.lookupMessages(ctx, conversationID, keys)
@@ -832,11 +854,13 @@ func (s *MessagesService) Resolve(ctx context.Context, conversationID string, ke
 // caller set on the conversation is looked up before the create: when that
 // conversation exists, it is returned and only those of its initial messages
 // with a caller-set key that are not stored are sent. It also says, per
-// initial message, what this call did with it (for the loop guard).
-func (s *ConversationsService) createTracked(ctx context.Context, cc *ConversationCreate) (*Conversation, []sendOutcome, *Response, error) {
+// initial message, what this call did with it (for the loop guard). Its
+// create requests, and its message POSTs, are part of call (Create's observed
+// call, nil without an observer); its lookups are calls of their own.
+func (s *ConversationsService) createTracked(ctx context.Context, call *obsCall, cc *ConversationCreate) (*Conversation, []sendOutcome, *Response, error) {
 	c := s.r.client
 	if c == nil || c.noDeliveryTracking || cc == nil {
-		conv, resp, err := s.r.create(ctx, cc)
+		conv, resp, err := s.r.createIn(ctx, call, cc, nil)
 		n := 0
 		if cc != nil {
 			n = len(cc.Messages)
@@ -884,7 +908,7 @@ func (s *ConversationsService) createTracked(ctx context.Context, cc *Conversati
 			if len(own) == 0 {
 				return conv, outcomes, resp, nil
 			}
-			o, cresp, err := c.completeMessages(ctx, conv.ID, pick(body.Messages, own), pick(msgKeys, own), outcomeNotCreated)
+			o, cresp, err := c.completeMessages(ctx, call, conv.ID, pick(body.Messages, own), pick(msgKeys, own), outcomeNotCreated)
 			for j, i := range own {
 				outcomes[i] = o[j]
 			}
@@ -896,7 +920,7 @@ func (s *ConversationsService) createTracked(ctx context.Context, cc *Conversati
 	}
 	for resends := 0; ; resends++ {
 		d := &deliveryCall{}
-		conv, resp, err := s.r.create(context.WithValue(ctx, deliveryCallKey{}, d), &body)
+		conv, resp, err := s.r.createIn(ctx, call, &body, d)
 		if err == nil {
 			return conv, sameOutcome(len(body.Messages), outcomeCreated), resp, nil
 		}
@@ -922,7 +946,7 @@ func (s *ConversationsService) createTracked(ctx context.Context, cc *Conversati
 			}
 			// The conversation is there; make sure its initial messages are
 			// too (sending only the missing ones, in order).
-			outcomes, _, serr := c.completeMessages(ctx, conv.ID, body.Messages, msgKeys, outcomeCreated)
+			outcomes, _, serr := c.completeMessages(ctx, call, conv.ID, body.Messages, msgKeys, outcomeCreated)
 			return conv, outcomes, lresp, serr
 		}
 		if !resendable || !mayResend || resends >= c.maxRetries {
@@ -948,7 +972,7 @@ func generatedKeys(msgs []MessageInput, keys []string) []string {
 // stored in the conversation, and says per message what was done: found
 // ones are stored (whose outcome is stored: created by this call, or by an
 // earlier one), the others as their send went.
-func (c *Client) completeMessages(ctx context.Context, conversationID string, msgs []MessageInput, keys []string, stored sendOutcome) ([]sendOutcome, *Response, error) {
+func (c *Client) completeMessages(ctx context.Context, call *obsCall, conversationID string, msgs []MessageInput, keys []string, stored sendOutcome) ([]sendOutcome, *Response, error) {
 	outcomes := make([]sendOutcome, len(msgs)) // outcomeUnknown until known
 	found, resp, err := c.lookupMessages(ctx, conversationID, nonEmpty(keys))
 	c.observeLookup(ctx, conversationID, len(nonEmpty(keys)), len(found), err)
@@ -980,7 +1004,7 @@ func (c *Client) completeMessages(ctx context.Context, conversationID string, ms
 	if err != nil {
 		return outcomes, nil, err
 	}
-	_, sent, resp, err := c.deliver(ctx, path+"/messages", conversationID, pick(msgs, missing), pick(keys, missing), nil)
+	_, sent, resp, err := c.deliver(ctx, call, path+"/messages", conversationID, pick(msgs, missing), pick(keys, missing), nil)
 	for j, i := range missing {
 		outcomes[i] = sent[j]
 	}
@@ -1202,7 +1226,7 @@ func (s *ConversationsService) ResolveCreate(ctx context.Context, key string, si
 	}
 	for i, k := range messageKeys {
 		if !validDeliveryKey(k) {
-			return nil, nil, argError("messageKeys["+itoa(i)+"]", deliveryKeyRule)
+			return nil, nil, argError("messageKeys["+strconv.Itoa(i)+"]", deliveryKeyRule)
 		}
 	}
 	return s.findCreated(ctx, createSearch{key: key, msgKeys: messageKeys, since: since})

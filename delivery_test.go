@@ -77,6 +77,10 @@ type mockSend struct {
 	// answer, when set, rewrites what a 2xx POST answers (the messages
 	// stored, in the order sent).
 	answer func([]map[string]any) []map[string]any
+	// hold, when set, holds the next POST until it is closed.
+	hold chan struct{}
+	// lookupStatus, when set, answers every GET lookup with it.
+	lookupStatus int
 }
 
 type mockPost struct {
@@ -92,6 +96,12 @@ func (m *mockSend) register(mt *httpmock.MockTransport) {
 	path := testBase + "conversations/" + convID + "/messages"
 	mt.RegisterResponder(http.MethodPost, path, func(r *http.Request) (*http.Response, error) {
 		m.mu.Lock()
+		if h := m.hold; h != nil {
+			m.hold = nil
+			m.mu.Unlock()
+			<-h
+			m.mu.Lock()
+		}
 		defer m.mu.Unlock()
 		b, _ := io.ReadAll(r.Body)
 		var batch []map[string]any
@@ -140,6 +150,9 @@ func (m *mockSend) register(mt *httpmock.MockTransport) {
 		defer m.mu.Unlock()
 		q := r.URL.Query()
 		m.queries = append(m.queries, q)
+		if m.lookupStatus != 0 {
+			return httpmock.NewStringResponse(m.lookupStatus, `{"message":"lookup fault"}`), nil
+		}
 		want := q.Get("meta." + DeliveryKeyMeta)
 		keys := map[string]bool{}
 		for _, k := range strings.Split(strings.Trim(want, "[]"), ",") {
@@ -753,6 +766,307 @@ func TestDeliveryAnswerInCallerOrder(t *testing.T) {
 			}
 			assert.Equal(t, tt.want, gotTexts)
 			assert.Len(t, m.bodies, 1, "one POST")
+		})
+	}
+}
+
+// sentKeys returns the delivery keys of a POST's batch, in order.
+func sentKeys(batch []map[string]any) []string {
+	var out []string
+	for _, msg := range batch {
+		out = append(out, keyOf(msg))
+	}
+	return out
+}
+
+// TestDeliveryPartlyStoredIsNeverAPlainError: a send whose outcome the
+// lookup settles with part of it stored and the rest not sent again (a 500,
+// never retried; a refusal, which is looked up too, as the docs do not say
+// that a refused batch stored nothing) returns the stored messages and a
+// *DeliveryUnknownError naming every key of the send, never the plain error
+// that would invite sending the stored ones again; a send found stored whole
+// succeeds, one found not stored at all gets the plain error.
+func TestDeliveryPartlyStoredIsNeverAPlainError(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		status  int
+		store   []bool
+		want    []string // the messages returned
+		partly  bool     // a *DeliveryUnknownError
+		lookups int
+	}{
+		{"500, a prefix stored", 500, []bool{true, true, false, false}, []string{"a", "b"}, true, 1},
+		{"500, nothing stored", 500, []bool{false, false, false, false}, nil, false, 1},
+		{"500, all stored", 500, []bool{true, true, true, true}, []string{"a", "b", "c", "d"}, false, 1},
+		{"422, a prefix stored", 422, []bool{true, false, false, false}, []string{"a"}, true, 1},
+		{"422, nothing stored", 422, nil, nil, false, 1},
+		{"422, all stored", 422, []bool{true, true, true, true}, []string{"a", "b", "c", "d"}, false, 1},
+		{"413, a gap stored", 413, []bool{false, true, false, true}, []string{"b", "d"}, true, 1},
+		{"404, nothing stored: no lookup", 404, nil, nil, false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				c, mt := newTestClient(t)
+				m := &mockSend{posts: []mockPost{{status: tc.status, store: tc.store}}}
+				m.register(mt)
+				got, _, err := c.Conversations.Send(context.Background(), convID, chats("a", "b", "c", "d")...)
+				var gotTexts []string
+				for _, msg := range got {
+					gotTexts = append(gotTexts, msg.Text)
+				}
+				assert.Equal(t, tc.want, gotTexts, "the stored messages, in order")
+				require.Len(t, m.bodies, 1, "nothing sent again")
+				assert.Len(t, m.queries, tc.lookups)
+				switch {
+				case len(tc.want) == 4:
+					require.NoError(t, err)
+				case tc.partly:
+					var due *DeliveryUnknownError
+					require.ErrorAs(t, err, &due)
+					assert.Equal(t, convID, due.ConversationID)
+					assert.Equal(t, sentKeys(m.bodies[0]), due.Keys, "every key of the send, in order")
+					assert.Zero(t, due.Unkeyed)
+					assert.NoError(t, due.LookupErr)
+					var er *ErrorResponse
+					require.ErrorAs(t, err, &er, "the send's error is its Err")
+					assert.Equal(t, tc.status, er.StatusCode)
+					found, _, rerr := c.Messages.Resolve(context.Background(), due.ConversationID, due.Keys...)
+					require.NoError(t, rerr)
+					for i, msg := range found {
+						assert.Equal(t, tc.store[i], msg != nil, "Resolve tells message %d", i)
+					}
+				default:
+					assert.NotErrorIs(t, err, ErrDeliveryUnknown, "nothing stored: the plain error")
+					var er *ErrorResponse
+					require.ErrorAs(t, err, &er)
+					assert.Equal(t, tc.status, er.StatusCode)
+				}
+			})
+		})
+	}
+}
+
+// TestDeliveryShortAnswerIsChecked: a 2xx answer that lists fewer messages
+// than were sent (or none) is never success with fewer messages: the
+// messages it leaves out are looked up by their keys; found, they are
+// returned as stored; not found, the send fails (ErrInvalidResponse; a
+// *DeliveryUnknownError naming every key when part of it is stored) and
+// nothing is sent again; when the lookup fails, a *DeliveryUnknownError
+// names the keys left out. With delivery tracking off, the messages left out
+// cannot be looked up: a *DeliveryUnknownError counts them in Unkeyed.
+func TestDeliveryShortAnswerIsChecked(t *testing.T) {
+	t.Parallel()
+	firstTwo := func(out []map[string]any) []map[string]any { return out[:min(2, len(out))] }
+	none := func([]map[string]any) []map[string]any { return []map[string]any{} }
+	for _, tc := range []struct {
+		name         string
+		msgs         []MessageInput
+		store        []bool
+		answer       func([]map[string]any) []map[string]any
+		lookupStatus int
+		tracking     bool
+		want         []string
+		check        func(t *testing.T, err error, sent []string)
+	}{
+		{name: "all stored, two listed", msgs: chats("a", "b", "c", "d"), answer: firstTwo, tracking: true,
+			want: []string{"a", "b", "c", "d"}},
+		{name: "all stored, none listed", msgs: chats("a", "b", "c", "d"), answer: none, tracking: true,
+			want: []string{"a", "b", "c", "d"}},
+		{name: "one message, answered with nothing", msgs: chats("a"), answer: none, tracking: true,
+			want: []string{"a"}},
+		{name: "a /set not listed, the keyed all listed", msgs: []MessageInput{Chat("a"), SetMeta("k", "v")},
+			answer: func(out []map[string]any) []map[string]any { return out[:1] }, tracking: true,
+			want: []string{"a"}},
+		{name: "two stored and listed", msgs: chats("a", "b", "c", "d"), store: []bool{true, true, false, false}, tracking: true,
+			want: []string{"a", "b"}, check: func(t *testing.T, err error, sent []string) {
+				var due *DeliveryUnknownError
+				require.ErrorAs(t, err, &due)
+				assert.Equal(t, sent, due.Keys, "every key of the send")
+				assert.NoError(t, due.LookupErr)
+				assert.ErrorIs(t, err, ErrInvalidResponse)
+				assert.ErrorContains(t, err, "listing 2 of the 4 messages sent; 2 of them are not stored")
+			}},
+		{name: "none stored, none listed", msgs: chats("a", "b"), store: []bool{false, false}, tracking: true,
+			check: func(t *testing.T, err error, _ []string) {
+				assert.ErrorIs(t, err, ErrInvalidResponse)
+				assert.NotErrorIs(t, err, ErrDeliveryUnknown, "known not stored: may be sent again")
+			}},
+		{name: "the lookup fails", msgs: chats("a", "b", "c"), answer: func(out []map[string]any) []map[string]any { return out[:1] },
+			lookupStatus: 404, tracking: true, want: []string{"a"}, check: func(t *testing.T, err error, sent []string) {
+				var due *DeliveryUnknownError
+				require.ErrorAs(t, err, &due)
+				assert.Equal(t, sent[1:], due.Keys, "the keys left out")
+				assert.Error(t, due.LookupErr)
+				assert.ErrorIs(t, err, ErrInvalidResponse)
+			}},
+		{name: "tracking off", msgs: chats("a", "b", "c"), answer: firstTwo,
+			want: []string{"a", "b"}, check: func(t *testing.T, err error, _ []string) {
+				var due *DeliveryUnknownError
+				require.ErrorAs(t, err, &due)
+				assert.Empty(t, due.Keys)
+				assert.Equal(t, 1, due.Unkeyed)
+				assert.ErrorIs(t, err, ErrInvalidResponse)
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				c, mt := newTestClient(t, WithDeliveryTracking(tc.tracking))
+				m := &mockSend{posts: []mockPost{{status: 201, store: tc.store}}, answer: tc.answer, lookupStatus: tc.lookupStatus}
+				m.register(mt)
+				got, _, err := c.Conversations.Send(context.Background(), convID, tc.msgs...)
+				var gotTexts []string
+				for _, msg := range got {
+					gotTexts = append(gotTexts, msg.Text)
+				}
+				assert.Equal(t, tc.want, gotTexts)
+				require.Len(t, m.bodies, 1, "nothing sent again")
+				if tc.check == nil {
+					require.NoError(t, err)
+					return
+				}
+				require.Error(t, err)
+				tc.check(t, err, sentKeys(m.bodies[0]))
+			})
+		})
+	}
+}
+
+// heldBatch sends calls (each its texts) through a BatchSender in one
+// request: a first message the server holds (m's first POST), then the
+// calls, which wait for their turn together and go as m's second POST. It
+// returns what each call got.
+func heldBatch(t *testing.T, c *Client, m *mockSend, calls ...[]string) ([][]*Message, []error) {
+	t.Helper()
+	s, err := c.Conversations.NewBatchSender()
+	require.NoError(t, err)
+	ctx := context.Background()
+	hold := make(chan struct{})
+	m.mu.Lock()
+	m.hold = hold
+	m.mu.Unlock()
+	first := s.Queue(ctx, convID, Chat("first"))
+	synctest.Wait()
+	ps := make([]*PendingSend, len(calls))
+	for i, texts := range calls {
+		ps[i] = s.Queue(ctx, convID, chats(texts...)...)
+	}
+	synctest.Wait()
+	close(hold)
+	_, err = first.Result()
+	require.NoError(t, err)
+	msgs := make([][]*Message, len(calls))
+	errs := make([]error, len(calls))
+	for i, p := range ps {
+		msgs[i], errs[i] = p.Result()
+	}
+	require.NoError(t, s.Close(ctx))
+	return msgs, errs
+}
+
+func msgTexts(msgs []*Message) []string {
+	var out []string
+	for _, m := range msgs {
+		out = append(out, m.Text)
+	}
+	return out
+}
+
+// TestBatchSenderPartlyStoredCall: when the server stores part of a batch
+// and the rest is not sent again (a 500; a 2xx that leaves messages out),
+// each call is settled by the lookup: a call stored whole succeeds, a call
+// stored in part gets a *DeliveryUnknownError naming its own keys (never the
+// plain error, which would invite sending its stored messages again), a call
+// not stored at all gets the plain error. A batch refused whole after
+// storing part of it is looked up once; each call not stored whole goes
+// again alone with only its missing messages. A lone call is treated the
+// same: a refusal is looked up.
+func TestBatchSenderPartlyStoredCall(t *testing.T) {
+	t.Parallel()
+	prefix := func(n, of int) []bool {
+		out := make([]bool, of)
+		for i := range n {
+			out[i] = true
+		}
+		return out
+	}
+	calls := [][]string{{"a0", "a1"}, {"b0", "b1", "b2"}, {"c0"}, {"d0", "d1"}}
+	for _, tc := range []struct {
+		name   string
+		calls  [][]string
+		posts  []mockPost // after the held first one
+		answer func([]map[string]any) []map[string]any
+		// per call: nil error, "partly" (a *DeliveryUnknownError with its
+		// keys), or the plain error expected ("500", "invalid")
+		want      []string
+		wantBack  [][]string // the messages each call got back
+		wantPosts [][]string // every POST after the first
+		lookups   int
+	}{
+		{name: "500 after storing 3 of 8", calls: calls, posts: []mockPost{{status: 500, store: prefix(3, 8)}},
+			want: []string{"", "partly", "500", "500"}, wantBack: [][]string{{"a0", "a1"}, {"b0"}, nil, nil},
+			wantPosts: [][]string{{"a0", "a1", "b0", "b1", "b2", "c0", "d0", "d1"}}, lookups: 1},
+		{name: "201 after storing 3 of 8", calls: calls, posts: []mockPost{{status: 201, store: prefix(3, 8)}},
+			want: []string{"", "partly", "invalid", "invalid"}, wantBack: [][]string{{"a0", "a1"}, {"b0"}, nil, nil},
+			wantPosts: [][]string{{"a0", "a1", "b0", "b1", "b2", "c0", "d0", "d1"}}, lookups: 1},
+		{name: "201 listing 3 of the 8 stored", calls: calls, posts: []mockPost{{status: 201}},
+			answer: func(out []map[string]any) []map[string]any { return out[:min(3, len(out))] },
+			want:   []string{"", "", "", ""}, wantBack: calls,
+			wantPosts: [][]string{{"a0", "a1", "b0", "b1", "b2", "c0", "d0", "d1"}}, lookups: 1},
+		{name: "422 after storing 3 of 8", calls: calls, posts: []mockPost{{status: 422, store: prefix(3, 8)}},
+			want: []string{"", "", "", ""}, wantBack: calls,
+			wantPosts: [][]string{{"a0", "a1", "b0", "b1", "b2", "c0", "d0", "d1"}, {"b1", "b2"}, {"c0"}, {"d0", "d1"}}, lookups: 1},
+		{name: "lone call, 422 after storing it", calls: calls[:1], posts: []mockPost{{status: 422, store: prefix(2, 2)}},
+			want: []string{""}, wantBack: calls[:1], wantPosts: [][]string{{"a0", "a1"}}, lookups: 1},
+		{name: "lone call, 422 after storing a part", calls: calls[1:2], posts: []mockPost{{status: 422, store: prefix(1, 3)}},
+			want: []string{"partly"}, wantBack: [][]string{{"b0"}}, wantPosts: [][]string{{"b0", "b1", "b2"}}, lookups: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				c, mt := newTestClient(t, WithRateLimit(0))
+				m := &mockSend{posts: append([]mockPost{{status: 201}}, tc.posts...), answer: tc.answer}
+				m.register(mt)
+				got, errs := heldBatch(t, c, m, tc.calls...)
+				var posts [][]string
+				for _, b := range m.bodies[1:] {
+					posts = append(posts, texts(b))
+				}
+				assert.Equal(t, tc.wantPosts, posts)
+				assert.Len(t, m.queries, tc.lookups)
+				batch := m.bodies[1]
+				at := 0
+				for i, want := range tc.want {
+					keys := sentKeys(batch[at : at+len(tc.calls[i])])
+					at += len(tc.calls[i])
+					assert.Equal(t, tc.wantBack[i], msgTexts(got[i]), "call %d: its messages back", i)
+					err := errs[i]
+					var due *DeliveryUnknownError
+					var er *ErrorResponse
+					switch want {
+					case "":
+						assert.NoError(t, err, "call %d", i)
+					case "partly":
+						require.ErrorAs(t, err, &due, "call %d", i)
+						assert.Equal(t, keys, due.Keys, "call %d: its own keys", i)
+						assert.NoError(t, due.LookupErr)
+					case "500":
+						assert.NotErrorIs(t, err, ErrDeliveryUnknown, "call %d", i)
+						require.ErrorAs(t, err, &er, "call %d", i)
+						assert.Equal(t, 500, er.StatusCode)
+					case "invalid":
+						assert.NotErrorIs(t, err, ErrDeliveryUnknown, "call %d", i)
+						assert.ErrorIs(t, err, ErrInvalidResponse, "call %d", i)
+					}
+				}
+				var stored []string
+				for _, s := range m.texts()[1:] {
+					assert.NotContains(t, stored, s, "stored twice")
+					stored = append(stored, s)
+				}
+			})
 		})
 	}
 }

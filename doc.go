@@ -180,8 +180,44 @@
 //	                             Retry-After beyond the longest wait (looked up at once,
 //	                             not waited for) or with the budget used up, the error is
 //	                             returned, and the messages it names were not stored
+//	found in part, the rest      *DeliveryUnknownError naming every key of the send, its Err
+//	  not sent again             the send's error, LookupErr nil; the stored messages are
+//	                             returned beside it (see below)
 //	the lookup fails             *DeliveryUnknownError, errors.Is(err, ErrDeliveryUnknown):
 //	                             nothing is sent again; it carries ConversationID and Keys
+//
+// So a plain error from a send means that none of its messages is stored,
+// and the send may be made again as it was. When part of a send is stored and
+// the rest cannot go (a 500, the budget used up, a refusal or an answer that
+// leaves messages out, below), the send returns the stored messages, in
+// order, and a [*DeliveryUnknownError] whose Keys are every key of the send,
+// in the order of its messages, and whose Err is what went wrong:
+// [MessagesService.Resolve] of those keys tells which are stored; send the
+// others again with the same keys in their meta (or repeat the send with
+// keys of your own, see above, which skips the stored ones).
+//
+// A refusal of a message send (400, 413, 422) is the server's answer, and is
+// never sent again; but the docs do not say that a refused batch stored
+// nothing, so its keys are looked up too, at once (one GET): found whole,
+// the send succeeds; found in part, see above; not found, the refusal is
+// returned as it is. A lookup that fails gives a *DeliveryUnknownError with
+// the refusal as Err (errors.As finds the [*ErrorResponse] either way).
+// Sends without a key (only "/set" commands) are not looked up.
+//
+// A 2xx answer is checked too: the docs do not promise that it lists every
+// message sent, and the SDK knows every key it sent. The messages the answer
+// does not list (a short array, an empty one, an empty body) are looked up by
+// their keys (one GET; none when the answer lists them all): found, they are
+// returned as stored, and the send succeeds; not found, they were not
+// stored, and are not sent again (the server said it took them): the send
+// fails with an error matching [ErrInvalidResponse] that says how many are
+// missing, a *DeliveryUnknownError as above when the rest is stored. A lookup
+// that fails gives a *DeliveryUnknownError naming the keys the answer left
+// out. A "/set" command without a key that the answer leaves out counts as
+// stored when every keyed message is. With delivery tracking off nothing can
+// be looked up: an answer that lists fewer messages than were sent gives a
+// *DeliveryUnknownError counting the others in Unkeyed (no Keys), beside the
+// messages listed.
 //
 // A [*DeliveryUnknownError] is resolved later with one call:
 // [MessagesService.Resolve](ctx, e.ConversationID, e.Keys...) returns one
@@ -279,13 +315,20 @@
 // context.DeadlineExceeded) holds. Response bodies are capped (32 MiB by
 // default, [WithMaxResponseBytes]); a larger one is [ErrResponseTooLarge].
 //
-// URLs in errors and log lines never carry user info, and query values that
-// may be a consumer's personal data are replaced by REDACTED: the value of a
-// parameter whose name mentions email, mail, phone, mobile, password, token
-// or secret; any value holding an "@"; and any value (or list element) that
-// looks like a telephone number ("+" and 6 to 15 digits, separators allowed,
-// or 6 to 15 bare digits). Parameter names and other values (ids, status,
-// dates, limit, offset) stay, so a log line still says what was asked.
+// URLs in errors, log lines and observers never carry user info, and a query
+// value is kept only when it cannot be a consumer's personal data: the values
+// of sort, select, populate, limit and offset; filter operands that are ids,
+// numbers of at most 5 digits, true, false, null or dates and times
+// (createdAt=>2024-01-01 stays); and lowercase words in the API's
+// enumerations (status=open, participants.role=[agent,bot]). Every other value
+// is replaced by REDACTED: message texts and regular expressions (text=~refund),
+// names, anything under meta, e-mail addresses, telephone numbers and long
+// digit runs, and any value of a parameter whose name mentions email, mail,
+// phone, mobile, password, token or secret. Parameter names always stay, so a
+// log line still says what was asked. For the same reason the query builder's
+// errors quote a refused value only when it is of the kinds kept above, and
+// otherwise give its length ("Lt value (13 bytes, not quoted) contains a
+// comma").
 //
 // A server may quote in its message the value it refused, as validation
 // errors do ("Path `password` (`hunter2`) is shorter than the minimum
@@ -314,7 +357,10 @@
 // Contact.Meta, ...) is an [Object]: its JSON as received, decoded only when
 // read, so a page nobody reads the meta of builds no maps. Read it with
 // conv.Meta.Get("intent"), [Object.Lookup], [Object.Map] (a fresh [Meta] map)
-// or [Object.Decode] (into a struct); build one with [ObjectOf]. [Meta], a
+// or [Object.Decode] (into a struct); build one with [ObjectOf]. A Get finds
+// its key in the JSON and decodes that value alone; an object read more than
+// a few times is decoded once and read from then on, and every nested map or
+// slice a read returns is the caller's copy. [Meta], a
 // plain map, is what you send: in create and update bodies and in commands
 // such as [SetMetaValues].
 //
@@ -395,16 +441,38 @@
 //
 // The API documents paging by offset and limit only, so the walk checks that
 // the server pages by key before relying on it: the first page asked by key
-// must hold ids in increasing order after the last one seen and, when the
-// server sends X-Total, count at least the items the page before left; an
-// empty answer while X-Total, a next link or a full page says more remain is
-// checked with one request by offset. A server that ignores "id=>", refuses
-// it (400 or 422), answers it with nothing, skips items with it or lists them
+// must hold ids in increasing order after the last one seen. An empty answer
+// while X-Total, a next link or a full page says more remain, or an X-Total
+// that counts fewer items than the page before left, is in doubt: the
+// listing may have changed (the loop, or anyone, deleted items or moved them
+// out of the query), or the key filter may miss items. One request by
+// offset, for the page at the walk's position, decides: an empty answer
+// gives way to it when it holds items. Otherwise the walk goes by offset
+// when that page holds an item after the last id seen that the answer by key
+// should have held and did not (when the listing shrank, the page as far
+// back as the shrink can have moved the items is asked too), or an item whose
+// id is not after the last id seen, or when the ids up to the last one seen
+// ("id=<=X", one request more) count more items than came before the walk's
+// position: on a server that orders by id they can only be fewer, however
+// the listing changes, as items created later have greater ids. Else the
+// count moved with the listing, and the walk goes on by key. (The listing's
+// own X-Total decides nothing: a loop that deletes an item and creates
+// another leaves it as it was.) A server that ignores "id=>", refuses it
+// (400 or 422), answers it with nothing, skips items with it or lists them
 // in another order (newest first, say) is walked by offset from there on
-// (following the next link, else counting items), with the limits of a walk
-// by offset above, and the logger set with WithLogger gets one warning,
-// "chatshipper: walk pages by offset", with the reason. Once a server has
-// paged by key, a page by key that would repeat an item or is out of id
+// (following the next link, else counting items), and the logger set with
+// WithLogger gets one warning, "chatshipper: walk pages by offset", with the
+// reason. Such a walk never yields an item twice: it keeps the id of
+// every item it yielded (one string per item, for the rest of the walk) and
+// drops any it meets again. Nor does it skip items unseen, as far as X-Total
+// tells: when a page's X-Total is lower than the page before's (with
+// Concurrency, other than the first page's), items may have moved past the
+// walk, and it ends with ErrListingChanged (which matches ErrInvalidResponse)
+// before yielding that page; walk again until the query is empty. A change
+// that removes and adds as many items between two pages, or a server without
+// X-Total, leaves it blind: it then skips an item for each one that leaves
+// the listing before its position, as a walk by offset does. Once a server
+// has paged by key, a page by key that would repeat an item or is out of id
 // order is refused: the walk ends with an error matching ErrInvalidResponse
 // before any item of that page is yielded. A page shorter than the limit is
 // the last only when neither X-Total nor a next link says more remain (a
@@ -416,38 +484,42 @@
 //
 // Walk returns the same walk as a value that tells its progress from the list
 // headers, without extra requests: Total (from X-Total), Page and Count, read
-// inside the loop. Pages (or Walk's Pages) yields whole pages, each a *Page
-// with its Items and *Response:
+// inside the loop. Its Pages yields whole pages, each a *Page with its Items
+// and *Response:
 //
 //	w := c.Conversations.Walk(ctx, q)
 //	for conv, err := range w.Items() {
 //		if err != nil { return err }
 //		fmt.Printf("%d of %d\n", w.Count(), w.Total())
 //	}
-//	for page, err := range c.Contacts.Pages(ctx, q) { ... page.Items, page.Response ... }
+//	for page, err := range c.Contacts.Walk(ctx, q).Pages() { ... page.Items, page.Response ... }
 //
 // Prefetch(n) sets how many pages are fetched ahead (default 1, 0 for none);
 // memory stays bounded by the pages in flight. Concurrency(n) fetches up to n
 // pages at once, so a large listing is read at the rate limit rather than one
-// round trip per page. A query that neither sorts nor filters on id is then
-// walked by id ranges: beside the first page, one request reads the greatest
-// id (sort=-id, limit 1; else the last item by offset), the ids in between
-// are split into up to n ranges (ids are ObjectIds, which begin with their
-// creation time), and each range is walked by key at once ("id=>a,<=b";
-// the last range has no upper bound). The promise of the walk by key holds: every item that matched when
-// the walk began and still matches when its range reaches it is yielded
+// round trip per page. Both count at most 64 pages (a larger n counts as 64).
+// A query that neither sorts nor filters on id is then walked by id ranges:
+// beside the first page, one request reads the greatest id (sort=-id, limit
+// 1; else the last item by offset), the ids in between are split into up to
+// n ranges (ids are ObjectIds, which begin with their creation time), and
+// each range is walked by key at once ("id=>a,<=b"; the last range has no
+// upper bound). The promise of the walk by key holds: every item that matched
+// when the walk began and still matches when its range reaches it is yielded
 // exactly once, whatever the loop changes. The order is not the listing's:
 // the first page comes first, then the ranges' pages as they arrive, ids
 // increasing within each range. The first answers of all ranges are checked
-// before any is yielded (ids in order and inside their range, X-Totals adding
-// up to what the first page left); a server that does not compare ids that
-// way, or ids that are not ObjectIds, make the walk go by offset from the
-// second page on, with the warning above. A query with Sort or an id filter
-// is walked by offset n pages at once and yielded in order: its pages are as
-// long as the first answer (a server may cap them below the limit), a page
-// that comes back shorter is completed before it is yielded, and its offsets
-// are fixed when it starts, so use it only when nothing changes the listing
-// during the walk.
+// before any is yielded: ids in order and inside their range, and, when they
+// are all empty or their X-Totals add up to less than the first page left,
+// the page by offset decides as above. A server that does not compare ids
+// that way, or ids that are not ObjectIds, make the walk go by offset from
+// the second page on, with the warning above; it ends with ErrListingChanged
+// when a page's X-Total differs from the first page's. A query with Sort or
+// an id filter is walked by offset n pages at once and yielded in order: its
+// pages are as long as the first answer (a server may cap them below the
+// limit), a page that comes back shorter is completed before it is yielded,
+// and its offsets are fixed when it starts, so use it only when nothing
+// changes the listing during the walk (it may skip items then; it keeps the
+// id of every item it yielded and never yields one twice).
 //
 // # Commands and messages
 //
@@ -467,9 +539,10 @@
 // SetLanguage, SetMeta, SetMetaValues, Like, CommentOn, SendForms, SendForm,
 // Import and BotCommand (">name args", ignored by ChatShipper). Message
 // constructors: Chat (with modifiers such as Backchannel, OnBehalfOf,
-// WithTouchpoint, WithDelay, Quote, WithActions), Image, Card with items and
-// PostbackAction, ReplyAction or LinkAction buttons, Mention (ToUser or
-// ToOrganization), Tag, ActivateForm, DeactivateForm, Field and Report.
+// WithTouchpoint, WithDelay, Quote, WithActions), Image, Card with its
+// CardItems (NewCardItem) and PostbackAction, ReplyAction or LinkAction
+// buttons, Mention (ToUser or ToOrganization), Tag, ActivateForm,
+// DeactivateForm, Field and Report with its FormResults.
 // Constructors validate their arguments and keep the first error in the
 // value; Create, Send and Command refuse a batch holding an invalid message
 // before any I/O, so nothing of it is sent.
@@ -505,7 +578,11 @@
 // on a machine so busy that requests leave late. The cost is one round trip
 // per window: a client sending as fast as it may gets 20 requests per one
 // second, the margin and one round trip (19.5 per second on a fast network,
-// about 17 at 150 ms).
+// about 17 at 150 ms). One request escapes the count: net/http's Transport
+// itself sends a GET once more, inside the same attempt and slot, when a
+// kept-alive connection it reused closes after the request was written and
+// before any answer (a server closing idle connections as it answers); the
+// server then counts two requests for one slot.
 //
 // WithRateLimit(n) changes the client's own limit and WithRateLimit(0)
 // turns both windows off (for tests against a fake server). WithIPRateLimit
@@ -582,7 +659,8 @@
 // A message counts from the moment it is sent, and stops counting when the
 // request provably did not create it: it never left the machine (a dial
 // error, or the token source failed), it failed before any I/O, the server
-// answered 4xx (a loop-limit 429 included), the delivery lookup found it
+// answered 4xx (a loop-limit 429 included; after a 400, 413 or 422 the
+// messages the lookup finds stored keep counting), the delivery lookup found it
 // missing, or a caller-set key found it stored by an earlier call (so it was
 // not sent). This holds per message of a batch: when the lookup found 2 of 3
 // stored and the third, sent again, was refused, the 2 keep counting and the
@@ -625,11 +703,13 @@
 // its request, in arrival order, each call's messages together, up to
 // [MaxBatch] messages (default [DefaultMaxBatch], 50; the API documents no
 // limit). Each call gets its own messages, or its own error: every batch goes
-// through exactly-once delivery above (a failed lookup gives each call a
-// *DeliveryUnknownError with only its keys), the loop guard checks call by
-// call, and a batch refused whole with 400, 413 or 422 is sent again call by
-// call (each call's keys looked up first) so that only the call at fault gets
-// the refusal. A call whose context
+// through exactly-once delivery above, call by call (a call stored whole
+// succeeds, a call not stored at all gets the plain error, a call stored in
+// part or in doubt gets a *DeliveryUnknownError with only its keys), the
+// loop guard checks call by call, and a batch refused whole with 400, 413 or
+// 422 is looked up once, then each call not found stored whole is sent again
+// in a request of its own, only its missing messages, so that only the call
+// at fault gets the refusal. A call whose context
 // ends while queued is not sent; once its request is out, it returns a
 // *DeliveryUnknownError to resolve after [BatchSender.Flush]. Create sends a
 // conversation with its initial messages in one request, in turn with the
@@ -791,11 +871,13 @@
 //
 //   - A walk changed by its own loop (items leaving the query, deleted)
 //     sees every item once only on a server that honours "id=>"; on one that
-//     ignores, refuses or empties it the walk goes by offset and skips items
-//     as a walk by offset does (see Pagination), never yields one twice, and
-//     may end with ErrInvalidResponse rather than repeat an item. Walk
-//     again until the query is empty, or sort on a field the loop does not
-//     change, where that matters.
+//     ignores, refuses or empties it the walk goes by offset (see
+//     Pagination): it never yields an item twice, and when X-Total shows the
+//     listing shrinking under it, it ends with ErrListingChanged (which
+//     matches ErrInvalidResponse) rather than skip items. Walk again until
+//     the query is empty. Where the server sends no X-Total, or a change
+//     adds as many items as it removes between two pages, such a walk can
+//     skip items unseen, as a walk by offset does.
 //   - The loop guard reads "identical" as the same text by default, which
 //     refuses some messages a server comparing meta or type would take (see
 //     Rate limits and the loop guard); with LoopGuardConfig.IdenticalBy set

@@ -398,21 +398,29 @@ func redactURL(u *url.URL) string {
 // redactedValue replaces a query value that may be personal data.
 const redactedValue = "REDACTED"
 
-// redactQuery replaces the values of query parameters that may identify a
-// consumer, keeping the parameter names and every other value (ids, status,
-// dates, limit, offset, sort) so a log line still says what was asked. A
-// value is replaced when
+// redactQuery replaces the values of query parameters that may be a
+// consumer's personal data (an e-mail address, a telephone number, a name, a
+// message text, anything in meta), keeping the parameter names and the values
+// that cannot be, so a log line still says what was asked. It keeps a value
+// only when
 //
-//   - its parameter name mentions a contact detail or a credential ("email",
-//     "mail", "phone", "mobile", "password", "token", "secret"), whatever the
-//     value; or
-//   - the value holds an "@" (an e-mail address); or
-//   - the value, or an element of a list value, looks like a telephone
-//     number: after an optional operator (!, >, >=, <, <=, ~), a "+" followed
-//     by 6 to 15 digits with optional spaces, dots, dashes or parentheses, or
-//     6 to 15 digits and nothing else.
+//   - its parameter is sort, select, populate, limit or offset (field names
+//     and numbers); or
+//   - every operand of the filter (after the operators of
+//     https://developers.chatshipper.com/docs/api-fetching-resources: !, !=,
+//     >, >=, <, <=, [...], ![...], and the comma of a range or list) is an id
+//     (24 hexadecimal digits), a number of at most 5 digits, true, false,
+//     null, or a date or time (2024-01-31, 2024-01-31T10:00:00.000Z); or
+//   - its parameter is one of the enumerations the API defines (status, type,
+//     role and their kin, at any depth outside meta) and every operand is a
+//     lowercase word.
 //
-// raw may be malformed (it is also used for a query NewRequest refuses).
+// Everything else is replaced: free text (text=, name=, a regular
+// expression), anything under meta, and any parameter whose name mentions a
+// contact detail or a credential ("email", "mail", "phone", "mobile",
+// "password", "token", "secret"), whatever its value. A parameter without
+// "=" is kept when it is a plain field name and replaced otherwise. raw may be
+// malformed (it is also used for a query NewRequest refuses).
 func redactQuery(raw string) string {
 	if raw == "" {
 		return ""
@@ -421,10 +429,17 @@ func redactQuery(raw string) string {
 	changed := false
 	for i, p := range parts {
 		k, v, ok := strings.Cut(p, "=")
-		if !ok || v == "" {
+		if !ok {
+			if p != "" && !plainFieldName(unescapeLoose(p)) {
+				parts[i] = redactedValue
+				changed = true
+			}
 			continue
 		}
-		if personalParam(unescapeLoose(k)) || personalValue(unescapeLoose(v)) {
+		if v == "" {
+			continue
+		}
+		if !keepQueryValue(unescapeLoose(k), unescapeLoose(v)) {
 			parts[i] = k + "=" + redactedValue
 			changed = true
 		}
@@ -442,6 +457,17 @@ func unescapeLoose(s string) string {
 	return s
 }
 
+// structuralParams hold field names and numbers, never a consumer's data.
+var structuralParams = map[string]bool{"sort": true, "select": true, "populate": true, "limit": true, "offset": true}
+
+// enumFields are the API's enumerations: a lowercase word there is one of
+// the values the docs list, not a consumer's data.
+var enumFields = map[string]bool{
+	"status": true, "type": true, "role": true, "channel": true, "category": true, "kind": true,
+	"state": true, "presence": true, "locale": true, "language": true, "lang": true, "direction": true,
+	"priority": true, "event": true, "events": true, "action": true, "visibility": true,
+}
+
 var personalParamWords = []string{"email", "mail", "phone", "mobile", "password", "token", "secret"}
 
 func personalParam(name string) bool {
@@ -454,38 +480,123 @@ func personalParam(name string) bool {
 	return false
 }
 
-func personalValue(v string) bool {
-	if strings.Contains(v, "@") {
+// keepQueryValue reports whether the value v of query parameter name is kept
+// by redactQuery.
+func keepQueryValue(name, v string) bool {
+	if structuralParams[name] {
 		return true
 	}
-	v = strings.TrimLeft(v, "!<>=~")
-	v = strings.TrimSuffix(strings.TrimPrefix(v, "["), "]")
+	if personalParam(name) {
+		return false
+	}
+	if name == "meta" || strings.HasPrefix(name, "meta.") || strings.Contains(name, ".meta.") {
+		return false
+	}
+	words := false
+	if i := strings.LastIndexByte(name, '.'); enumFields[name[i+1:]] {
+		words = true
+	}
+	return safeFilterOperands(v, words)
+}
+
+// safeFilterValue reports whether a filter operand, as a caller wrote it, is
+// one redactQuery keeps (an id, a short number, a boolean, a date); the
+// query builder's errors quote only such values.
+func safeFilterValue(v string) bool { return safeFilterOperands(v, false) }
+
+// safeFilterOperands reports whether every operand of the filter value v is
+// an id, a short number, true, false, null or a date (or, with words, a
+// lowercase word).
+func safeFilterOperands(v string, words bool) bool {
+	v = strings.TrimPrefix(v, "!")
+	if strings.HasPrefix(v, "~") {
+		return false // a regular expression is free text
+	}
+	if strings.HasPrefix(v, "[") && strings.HasSuffix(v, "]") {
+		v = v[1 : len(v)-1]
+	}
 	for _, e := range strings.Split(v, ",") {
-		if phoneLike(strings.TrimSpace(e)) {
-			return true
+		e = strings.TrimLeft(e, "=<>")
+		if !safeOperand(e, words) {
+			return false
 		}
+	}
+	return true
+}
+
+func safeOperand(e string, words bool) bool {
+	switch {
+	case e == "", e == "true", e == "false", e == "null":
+		return true
+	case isObjectID(e), shortNumber(e), dateLike(e):
+		return true
+	case words:
+		return lowerWord(e)
 	}
 	return false
 }
 
-// phoneLike reports whether s looks like a telephone number: "+" and 6 to 15
-// digits with separators, or 6 to 15 bare digits.
-func phoneLike(s string) bool {
-	plus := strings.HasPrefix(s, "+")
-	if plus {
-		s = s[1:]
+// shortNumber: an optional minus sign, at most 5 digits, an optional
+// fraction. Longer runs of digits may be a telephone or account number.
+func shortNumber(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	whole, frac, _ := strings.Cut(s, ".")
+	if len(whole) == 0 || len(whole) > 5 || !allDigits(whole) {
+		return false
 	}
-	digits := 0
+	return allDigits(frac)
+}
+
+func allDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
-		switch b := s[i]; {
-		case b >= '0' && b <= '9':
-			digits++
-		case plus && strings.IndexByte(" .-()/", b) >= 0:
-		default:
+		if s[i] < '0' || s[i] > '9' {
 			return false
 		}
 	}
-	return digits >= 6 && digits <= 15
+	return true
+}
+
+// dateLike: 2024-01-31, optionally followed by a time of day in the forms
+// RFC 3339 allows (T, digits, ":", ".", a zone "Z" or "+01:00").
+func dateLike(s string) bool {
+	if len(s) < 10 || !allDigits(s[0:4]) || s[4] != '-' || !allDigits(s[5:7]) || s[7] != '-' || !allDigits(s[8:10]) {
+		return false
+	}
+	rest := s[10:]
+	if rest == "" {
+		return true
+	}
+	if rest[0] != 'T' && rest[0] != ' ' {
+		return false
+	}
+	for i := 1; i < len(rest); i++ {
+		if b := rest[i]; !(b >= '0' && b <= '9') && strings.IndexByte(":.Z+-", b) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerWord(s string) bool {
+	if len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; !(b >= 'a' && b <= 'z') && !(b >= '0' && b <= '9') && b != '_' && b != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// plainFieldName: a parameter written without "=", such as a bare field.
+func plainFieldName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; !(b >= 'a' && b <= 'z') && !(b >= 'A' && b <= 'Z') && !(b >= '0' && b <= '9') && strings.IndexByte("._-$", b) < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // redactURLErrors redacts, in place, the URL of every *url.Error in err's

@@ -347,3 +347,92 @@ func TestServerMessagesEscapedNeverQuoteSecrets(t *testing.T) {
 		})
 	}
 }
+
+func TestRedactQuery(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"status=active&limit=50&offset=100&sort=-createdAt", "status=active&limit=50&offset=100&sort=-createdAt"},
+		{"organization=5bb0277fd99faf11a3f4a37e", "organization=5bb0277fd99faf11a3f4a37e"},
+		{"createdAt=%3E2024-01-01", "createdAt=%3E2024-01-01"},
+		{"profile.telephone=%2B31612345678&organization=5bb0277fd99faf11a3f4a37e", "profile.telephone=REDACTED&organization=5bb0277fd99faf11a3f4a37e"},
+		{"email=jane%40example.com", "email=REDACTED"},
+		{"profile.email=~jane", "profile.email=REDACTED"},
+		{"q=jane@example.com", "q=REDACTED"},
+		{"name=Jane&meta.contact=%2B31%206%201234%205678", "name=REDACTED&meta.contact=REDACTED"},
+		{"meta.phone=x", "meta.phone=REDACTED"},
+		{"meta.ref=0612345678", "meta.ref=REDACTED"},
+		{"meta.ref=[a,%2B4915123456789]", "meta.ref=REDACTED"},
+		{"meta.count=12345", "meta.count=REDACTED"},
+		{"text=hello%20there&status=open", "text=REDACTED&status=open"},
+		{"text=~refund&conversation=5bb0277fd99faf11a3f4a37e", "text=REDACTED&conversation=5bb0277fd99faf11a3f4a37e"},
+		{"meta.name=Jane", "meta.name=REDACTED"},
+		{"name=Jane", "name=REDACTED"},
+		{"participants.role=[agent,bot]&createdAt=%3E2024-01-01T00:00:00.000Z,%3C%3D2024-02-01", "participants.role=[agent,bot]&createdAt=%3E2024-01-01T00:00:00.000Z,%3C%3D2024-02-01"},
+		{"status=Jane%20Doe", "status=REDACTED"},
+		{"age=%3E18&archived=false&score=!%3D3.5&deletedAt=!", "age=%3E18&archived=false&score=!%3D3.5&deletedAt=!"},
+		{"gender=female", "gender=REDACTED"},
+		{"tags=vip", "tags=REDACTED"},
+		{"ref=12345678", "ref=REDACTED"},
+		{"select=name,email&populate=messages:type|text&sort=-createdAt", "select=name,email&populate=messages:type|text&sort=-createdAt"},
+		{"jane@example.com", "REDACTED"},
+		{"participants.1", "participants.1"},
+		{"password=hunter2", "password=REDACTED"},
+		{"bad%zz=1&email", "bad%zz=1&email"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tt.want, redactQuery(tt.in))
+		})
+	}
+}
+
+// A consumer's telephone number or e-mail address looked up in a query never
+// reaches an error or a log line.
+func TestPersonalDataRedactedFromErrorsAndLogs(t *testing.T) {
+	t.Parallel()
+	const path = "contacts?profile.telephone=%2B31612345678&email=jane%40example.com&organization=5bb0277fd99faf11a3f4a37e" +
+		"&name=Jansen&meta.city=Utrecht&text=~refund%20for%20order"
+	const redacted = testBase + "contacts?profile.telephone=REDACTED&email=REDACTED&organization=5bb0277fd99faf11a3f4a37e" +
+		"&name=REDACTED&meta.city=REDACTED&text=REDACTED"
+	personal := []string{"31612345678", "jane", "%2B316", "Jansen", "Utrecht", "refund"}
+	tests := []struct {
+		name  string
+		reply httpmock.Responder
+	}{
+		{"404", httpmock.NewStringResponder(404, `{"message":"nope"}`)},
+		{"503", httpmock.NewStringResponder(503, ``)},
+		{"reset", httpmock.NewErrorResponder(resetErr)},
+		{"not transient", httpmock.NewErrorResponder(fmt.Errorf("fixture missing"))},
+		{"bad JSON", httpmock.NewStringResponder(200, `{`)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var logs bytes.Buffer
+			c, mt := newTestClient(t, WithLogger(slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+				WithMaxRetries(1), WithRetryWait(1, 1))
+			mt.RegisterNoResponder(tt.reply)
+			req, err := c.NewRequest(context.Background(), http.MethodGet, path, nil)
+			require.NoError(t, err)
+			var out map[string]any
+			_, err = c.Do(req, &out)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), redacted)
+			for _, p := range personal {
+				assert.NotContains(t, err.Error(), p)
+				assert.NotContains(t, fmt.Sprintf("%+v", err), p)
+				assert.NotContains(t, logs.String(), p)
+			}
+			var te *TransportError
+			if errors.As(err, &te) {
+				assert.Equal(t, redacted, te.URL)
+			}
+			var er *ErrorResponse
+			if errors.As(err, &er) {
+				assert.Equal(t, redacted, er.URL)
+			}
+		})
+	}
+}

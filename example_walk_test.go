@@ -45,9 +45,9 @@ func ExampleConversationsService_Walk() {
 	// 5 of 5 (page 3): closed Billing 4
 }
 
-// Pages yields each page with its *Response, for a caller that works page by
-// page or wants the list headers.
-func ExampleContactsService_Pages() {
+// Pages yields each page of a walk with its *Response, for a caller that works
+// page by page or wants the list headers.
+func ExampleWalk_Pages() {
 	srv := chatshippertest.NewServer(nil)
 	defer srv.Close()
 	for i := range 5 {
@@ -61,7 +61,7 @@ func ExampleContactsService_Pages() {
 		log.Fatal(err)
 	}
 	q := chatshipper.NewQuery().Where("meta.list", chatshipper.Eq("newsletter")).Limit(2)
-	for page, err := range c.Contacts.Pages(context.Background(), q) {
+	for page, err := range c.Contacts.Walk(context.Background(), q).Pages() {
 		if err != nil {
 			log.Fatal(err)
 		}

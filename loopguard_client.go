@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -82,7 +83,7 @@ func loopBatch(msgs []MessageInput, rule IdenticalBy) ([]LoopMessage, error) {
 		}
 		h, err := loopHash(m, rule)
 		if err != nil {
-			return nil, argError("messages["+itoa(i)+"].meta", "cannot be encoded as JSON: %v", err)
+			return nil, argError("messages["+strconv.Itoa(i)+"].meta", "cannot be encoded as JSON: %v", err)
 		}
 		out[i] = LoopMessage{Hash: h}
 	}

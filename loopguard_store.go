@@ -1,6 +1,7 @@
 package chatshipper
 
 import (
+	"container/list"
 	"context"
 	"slices"
 	"sync"
@@ -124,17 +125,29 @@ type LoopGuardStore interface {
 	Reset(ctx context.Context, key LoopGuardKey, at time.Time, except string) error
 }
 
-// NewLoopGuardMemoryStore returns the in-memory LoopGuardStore the client uses
-// by default. It remembers at most maxKeys bot-and-conversation pairs (10,000
-// when maxKeys <= 0), forgetting the least recently used beyond that, and
-// only the entries that still count. Share one between several clients of
-// the same bot in one process so that they count together.
-func NewLoopGuardMemoryStore(maxKeys int) LoopGuardStore {
+// LoopGuardMemoryStore is the in-memory [LoopGuardStore] the client uses by
+// default. It remembers a bounded number of bot-and-conversation pairs,
+// forgetting the least recently used beyond that, and only the entries that
+// still count. Share one between several clients of the same bot in one
+// process (with [WithLoopGuardStore]) so that they count together. It is safe
+// for concurrent use.
+type LoopGuardMemoryStore struct {
+	mu   sync.Mutex
+	max  int
+	keys map[LoopGuardKey]*list.Element // each holding a *memKey
+	lru  list.List                      // of *memKey, most recently used first
+}
+
+// NewLoopGuardMemoryStore returns a memory store that remembers at most
+// maxKeys bot-and-conversation pairs (10,000 when maxKeys <= 0).
+func NewLoopGuardMemoryStore(maxKeys int) *LoopGuardMemoryStore {
 	if maxKeys <= 0 {
 		maxKeys = defaultLoopMaxConversations
 	}
-	return &memoryLoopStore{max: maxKeys, keys: make(map[LoopGuardKey]*memKey)}
+	return &LoopGuardMemoryStore{max: maxKeys, keys: make(map[LoopGuardKey]*list.Element)}
 }
+
+var _ LoopGuardStore = (*LoopGuardMemoryStore)(nil)
 
 // memEntry is one counted message.
 type memEntry struct {
@@ -145,20 +158,11 @@ type memEntry struct {
 
 // memKey is what the memory store keeps for one key.
 type memKey struct {
-	key          LoopGuardKey
-	newer, older *memKey
-	identical    []memEntry
-	consecutive  []memEntry
+	key         LoopGuardKey
+	identical   []memEntry
+	consecutive []memEntry
 	// windows of the last Reserve, to prune by when no limits are at hand
 	identicalWindow, consecutiveWindow time.Duration
-}
-
-type memoryLoopStore struct {
-	mu     sync.Mutex
-	max    int
-	keys   map[LoopGuardKey]*memKey
-	newest *memKey // LRU list, most recently used first
-	oldest *memKey
 }
 
 // counts reports whether an entry recorded at t counts at now.
@@ -166,10 +170,11 @@ func counts(t, now time.Time, window time.Duration) bool {
 	return now.Before(t.Add(window))
 }
 
-func (s *memoryLoopStore) Reserve(_ context.Context, r *LoopReservation) error {
+// Reserve implements [LoopGuardStore.Reserve].
+func (s *LoopGuardMemoryStore) Reserve(_ context.Context, r *LoopReservation) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := s.keys[r.Key]
+	k := s.getLocked(r.Key)
 	var ident, consec []memEntry
 	if k != nil {
 		k.identicalWindow, k.consecutiveWindow = r.Limits.IdenticalWindow, r.Limits.ConsecutiveWindow
@@ -200,7 +205,7 @@ func (s *memoryLoopStore) Reserve(_ context.Context, r *LoopReservation) error {
 		k = s.addLocked(r.Key)
 		k.identicalWindow, k.consecutiveWindow = r.Limits.IdenticalWindow, r.Limits.ConsecutiveWindow
 	} else {
-		s.touchLocked(k)
+		s.lru.MoveToFront(s.keys[r.Key])
 	}
 	for i, m := range r.Messages {
 		if m.Reply {
@@ -287,10 +292,11 @@ func checkLoopBatch(r *LoopReservation, ident, consec []memEntry) error {
 	return worst
 }
 
-func (s *memoryLoopStore) Release(_ context.Context, r *LoopReservation) error {
+// Release implements [LoopGuardStore.Release].
+func (s *LoopGuardMemoryStore) Release(_ context.Context, r *LoopReservation) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := s.keys[r.Key]
+	k := s.getLocked(r.Key)
 	if k == nil {
 		return nil
 	}
@@ -301,10 +307,11 @@ func (s *memoryLoopStore) Release(_ context.Context, r *LoopReservation) error {
 	return nil
 }
 
-func (s *memoryLoopStore) Reset(_ context.Context, key LoopGuardKey, at time.Time, except string) error {
+// Reset implements [LoopGuardStore.Reset].
+func (s *LoopGuardMemoryStore) Reset(_ context.Context, key LoopGuardKey, at time.Time, except string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := s.keys[key]
+	k := s.getLocked(key)
 	if k == nil {
 		return nil
 	}
@@ -317,7 +324,7 @@ func (s *memoryLoopStore) Reset(_ context.Context, key LoopGuardKey, at time.Tim
 
 // pruneLocked deletes the entries of k that no longer count at now (nor at
 // any later time).
-func (s *memoryLoopStore) pruneLocked(k *memKey, now time.Time) {
+func (s *LoopGuardMemoryStore) pruneLocked(k *memKey, now time.Time) {
 	k.identical = shrink(slices.DeleteFunc(k.identical, func(e memEntry) bool {
 		return !now.Before(e.at.Add(k.identicalWindow))
 	}))
@@ -326,10 +333,11 @@ func (s *memoryLoopStore) pruneLocked(k *memKey, now time.Time) {
 	}))
 }
 
-func (s *memoryLoopStore) dropIfEmptyLocked(k *memKey) {
+func (s *LoopGuardMemoryStore) dropIfEmptyLocked(k *memKey) {
 	k.identical, k.consecutive = shrink(k.identical), shrink(k.consecutive)
 	if len(k.identical) == 0 && len(k.consecutive) == 0 {
-		s.removeLocked(k)
+		s.lru.Remove(s.keys[k.key])
+		delete(s.keys, k.key)
 	}
 }
 
@@ -345,55 +353,23 @@ func shrink[T any](s []T) []T {
 	return s
 }
 
+// getLocked returns what the store keeps for key, or nil.
+func (s *LoopGuardMemoryStore) getLocked(key LoopGuardKey) *memKey {
+	if e := s.keys[key]; e != nil {
+		return e.Value.(*memKey)
+	}
+	return nil
+}
+
 // addLocked starts tracking key as the most recently used, forgetting the
 // least recently used one beyond max.
-func (s *memoryLoopStore) addLocked(key LoopGuardKey) *memKey {
+func (s *LoopGuardMemoryStore) addLocked(key LoopGuardKey) *memKey {
 	k := &memKey{key: key}
-	s.keys[key] = k
-	s.linkNewestLocked(k)
+	s.keys[key] = s.lru.PushFront(k)
 	for len(s.keys) > s.max {
-		s.removeLocked(s.oldest)
+		oldest := s.lru.Back()
+		s.lru.Remove(oldest)
+		delete(s.keys, oldest.Value.(*memKey).key)
 	}
 	return k
-}
-
-func (s *memoryLoopStore) touchLocked(k *memKey) {
-	if s.newest == k {
-		return
-	}
-	s.unlinkLocked(k)
-	s.linkNewestLocked(k)
-}
-
-func (s *memoryLoopStore) removeLocked(k *memKey) {
-	if s.keys[k.key] != k {
-		return
-	}
-	s.unlinkLocked(k)
-	delete(s.keys, k.key)
-}
-
-func (s *memoryLoopStore) linkNewestLocked(k *memKey) {
-	k.older = s.newest
-	if s.newest != nil {
-		s.newest.newer = k
-	}
-	s.newest = k
-	if s.oldest == nil {
-		s.oldest = k
-	}
-}
-
-func (s *memoryLoopStore) unlinkLocked(k *memKey) {
-	if k.newer != nil {
-		k.newer.older = k.older
-	} else {
-		s.newest = k.older
-	}
-	if k.older != nil {
-		k.older.newer = k.newer
-	} else {
-		s.oldest = k.newer
-	}
-	k.newer, k.older = nil, nil
 }

@@ -16,7 +16,7 @@ func TestLoopGuardMemoryBound(t *testing.T) {
 	t.Parallel()
 	const max = 100
 	ctx := context.Background()
-	s := NewLoopGuardMemoryStore(max).(*memoryLoopStore)
+	s := NewLoopGuardMemoryStore(max)
 	lim := LoopGuardConfig{}.limits()
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	eight := make([]LoopMessage, 8)
@@ -35,19 +35,16 @@ func TestLoopGuardMemoryBound(t *testing.T) {
 	// Entries that no longer count are dropped, and a key with none left goes.
 	later := at.Add(lim.ConsecutiveWindow)
 	require.NoError(t, s.Reserve(ctx, &LoopReservation{ID: "z", Key: key(3*max - 1), At: later, Limits: lim, Messages: eight[:1]}))
-	k := s.keys[key(3*max-1)]
+	k := s.getLocked(key(3*max - 1))
 	require.NotNil(t, k)
 	assert.Len(t, k.identical, 1)
 	assert.Len(t, k.consecutive, 1)
 	require.NoError(t, s.Release(ctx, &LoopReservation{ID: "z", Key: key(3*max - 1)}))
 	assert.NotContains(t, s.keys, key(3*max-1))
-	assert.Equal(t, len(s.keys), func() int {
-		n := 0
-		for e := s.newest; e != nil; e = e.older {
-			n++
-		}
-		return n
-	}(), "the LRU list holds exactly the keys")
+	assert.Equal(t, len(s.keys), s.lru.Len(), "the LRU list holds exactly the keys")
+	for e := s.lru.Front(); e != nil; e = e.Next() {
+		assert.Same(t, e, s.keys[e.Value.(*memKey).key])
+	}
 }
 
 func TestLoopLimitErrorMessage(t *testing.T) {

@@ -46,7 +46,7 @@ func Image(mediaURL, contentType string) MessageInput {
 // Card returns a card: a panel with text and items, rendered as a carousel in
 // rich consumer channels. Each item needs a title; actions are checked as in
 // WithActions. The items are copied.
-func Card(text string, items ...Item) MessageInput {
+func Card(text string, items ...CardItem) MessageInput {
 	m := MessageInput{Type: MessageTypeCard, Text: text}
 	if strings.TrimSpace(text) == "" {
 		return m.withErr(argError("text", "a card needs text"))
@@ -68,7 +68,7 @@ func Card(text string, items ...Item) MessageInput {
 		}
 	}
 	if len(items) > 0 {
-		m.Items = make([]Item, len(items))
+		m.Items = make([]CardItem, len(items))
 		for i, it := range items {
 			it.Actions = slices.Clone(it.Actions)
 			m.Items[i] = it
@@ -77,10 +77,10 @@ func Card(text string, items ...Item) MessageInput {
 	return m
 }
 
-// NewItem returns a card item with a title and buttons. It is checked when the
-// card is built (Card).
-func NewItem(title string, actions ...Action) Item {
-	return Item{Title: title, Actions: slices.Clone(actions)}
+// NewCardItem returns a card item with a title and buttons. It is checked
+// when the card is built ([Card]).
+func NewCardItem(title string, actions ...Action) CardItem {
+	return CardItem{Title: title, Actions: slices.Clone(actions)}
 }
 
 // PostbackAction returns a button that, when pressed, posts a postback
@@ -205,7 +205,7 @@ func Field(formID, key, value string) MessageInput {
 // Report returns a bot's report: a backchannel message (never shown to the
 // consumer) carrying one or more result sets. The results are copied; a
 // result naming a form must name it by a valid ID.
-func Report(text string, results ...Result) MessageInput {
+func Report(text string, results ...FormResult) MessageInput {
 	m := MessageInput{Type: MessageTypeReport, Text: text, IsBackchannel: true}
 	if strings.TrimSpace(text) == "" {
 		return m.withErr(argError("text", "a report needs text"))
@@ -213,7 +213,7 @@ func Report(text string, results ...Result) MessageInput {
 	if len(results) == 0 {
 		return m.withErr(argError("results", "a report needs at least one result"))
 	}
-	out := make([]Result, len(results))
+	out := make([]FormResult, len(results))
 	for i, r := range results {
 		if r.Form != "" {
 			if err := checkID(fmt.Sprintf("results[%d].form", i), r.Form); err != nil {

@@ -60,8 +60,12 @@ type Action struct {
 	Meta     Meta       `json:"meta,omitempty"`
 }
 
-// Item is an entry of a card (rendered as a carousel in rich channels).
-type Item struct {
+// CardItem is one entry of a card message's items: a title, an optional
+// description and image, and buttons. Rich consumer channels render a card's
+// items as a carousel. [NewCardItem] builds one; [Card] checks them.
+//
+// ChatShipper API docs: https://developers.chatshipper.com/docs/messaging-chat
+type CardItem struct {
 	Title       string   `json:"title,omitempty"`
 	Description string   `json:"description,omitempty"`
 	MediaURL    string   `json:"mediaUrl,omitempty"`
@@ -79,8 +83,11 @@ type Comment struct {
 	CreatedAt Timestamp `json:"createdAt,omitzero"`
 }
 
-// Result is a set of form results (in conversation results, results and report messages).
-type Result struct {
+// FormResult is one form's results: the values of its fields, named by the
+// form's name or ID, as carried by results and report messages ([Report]).
+//
+// ChatShipper API docs: https://developers.web1on1.chat/messaging/formsfieldseandresults
+type FormResult struct {
 	Name   string `json:"name,omitempty"`
 	Form   string `json:"form,omitempty"`
 	Values Meta   `json:"values,omitempty"`
@@ -102,8 +109,8 @@ type Message struct {
 	Delay         int               `json:"delay,omitempty"` // milliseconds
 	Meta          Object            `json:"meta,omitzero"`
 	Actions       []Action          `json:"actions,omitzero"`
-	Items         []Item            `json:"items,omitzero"`
-	Results       []Result          `json:"results,omitzero"`
+	Items         []CardItem        `json:"items,omitzero"`
+	Results       []FormResult      `json:"results,omitzero"`
 	Likes         []string          `json:"likes,omitzero"` // user IDs
 	Comments      []Comment         `json:"comments,omitzero"`
 	Version       int               `json:"version,omitempty"`
@@ -116,12 +123,12 @@ func (m *Message) refID() string { return m.ID }
 // MessageUpdate is the body of a message PATCH. Only the fields set are sent;
 // Meta, Actions and Items replace the stored value whole.
 type MessageUpdate struct {
-	Text          *string  `json:"text,omitempty"`
-	ContentType   *string  `json:"contentType,omitempty"`
-	IsBackchannel *bool    `json:"isBackchannel,omitempty"`
-	Meta          Meta     `json:"meta,omitzero"`
-	Actions       []Action `json:"actions,omitzero"`
-	Items         []Item   `json:"items,omitzero"`
+	Text          *string    `json:"text,omitempty"`
+	ContentType   *string    `json:"contentType,omitempty"`
+	IsBackchannel *bool      `json:"isBackchannel,omitempty"`
+	Meta          Meta       `json:"meta,omitzero"`
+	Actions       []Action   `json:"actions,omitzero"`
+	Items         []CardItem `json:"items,omitzero"`
 }
 
 // Replace replaces a message with msg, validated before any I/O, and returns

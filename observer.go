@@ -39,7 +39,13 @@ type Observer interface {
 	// its wait for the rate limiter: each attempt, and each hop of an
 	// attempt that follows a redirect. The context it returns (derived from
 	// ctx) is the one the request is sent with. It may add trace context
-	// headers to attempt.Header.
+	// headers to attempt.Header. One resend happens below the client and is
+	// not an attempt of its own: net/http's Transport sends an idempotent
+	// request (GET, HEAD, OPTIONS) once more, with the same headers, when a
+	// kept-alive connection it reused was closed by the server after the
+	// request was written and before any answer (see
+	// https://pkg.go.dev/net/http#Transport); the server then receives two
+	// requests for the one attempt reported here.
 	StartAttempt(ctx context.Context, attempt AttemptInfo) context.Context
 	// EndAttempt is called once for every StartAttempt, with the context
 	// StartAttempt returned, when the response headers arrived or the
@@ -241,7 +247,9 @@ type Decision struct {
 	FromServer bool
 }
 
-// obsCall is one observed call, in its context.
+// obsCall is one observed call. It is passed explicitly from the service
+// method that begins it (startCall) down to Do (the callState of each of its
+// requests holds it), never through a context.
 type obsCall struct {
 	c        *Client
 	info     CallInfo
@@ -250,33 +258,23 @@ type obsCall struct {
 	status   atomic.Int32
 }
 
-type obsCallKey struct{}
-
-func callFrom(ctx context.Context) *obsCall {
-	oc, _ := ctx.Value(obsCallKey{}).(*obsCall)
-	return oc
-}
-
-// startCall begins the call method on collection, unless no observer is set
-// or the context is already in that same call (Conversations.Create's own
-// create request). Nested calls (a delivery lookup within a send) are calls
-// of their own.
+// startCall begins the call method on collection, unless no observer is set.
+// A call made inside another (a delivery lookup within a send) is a call of
+// its own; a method that runs another one as part of the same call
+// (Conversations.Create's own create request, a BatchSender's batch sent
+// again call by call) passes its call on instead of calling startCall again.
 func (c *Client) startCall(ctx context.Context, collection, method string) (context.Context, *obsCall) {
 	if c == nil || c.obs == nil || ctx == nil {
 		return ctx, nil
 	}
-	info := CallInfo{Service: serviceOf(collection), Method: method, Collection: collectionLabel(collection)}
-	if cur := callFrom(ctx); cur != nil && cur.info == info {
-		return ctx, nil
-	}
-	return c.beginCall(ctx, info)
+	return c.beginCall(ctx, CallInfo{Service: serviceOf(collection), Method: method, Collection: collectionLabel(collection)})
 }
 
-// startDoCall begins a call for a request sent with Do, unless no observer is
-// set or the request belongs to a call already.
+// startDoCall begins a call for a request sent with Do that belongs to no
+// call (Do's own callers pass theirs explicitly), unless no observer is set.
 func (c *Client) startDoCall(req *http.Request) (context.Context, *obsCall) {
 	ctx := req.Context()
-	if c.obs == nil || callFrom(ctx) != nil {
+	if c.obs == nil {
 		return ctx, nil
 	}
 	return c.beginCall(ctx, CallInfo{Method: "Do", Collection: c.collectionOf(req.URL)})
@@ -284,7 +282,6 @@ func (c *Client) startDoCall(req *http.Request) (context.Context, *obsCall) {
 
 func (c *Client) beginCall(ctx context.Context, info CallInfo) (context.Context, *obsCall) {
 	oc := &obsCall{c: c, info: info, start: time.Now()}
-	ctx = context.WithValue(ctx, obsCallKey{}, oc)
 	if octx := c.obs.StartCall(ctx, info); octx != nil {
 		ctx = octx
 	}
@@ -471,19 +468,15 @@ func (c *Client) collectionOf(u *url.URL) string {
 // stopped is no attempt.
 type observeTransport struct {
 	client *Client
-	next   http.RoundTripper
+	next   stateTransport
 }
 
-func (t *observeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t *observeTransport) roundTrip(req *http.Request, st *callState) (*http.Response, error) {
 	c := t.client
 	ctx := req.Context()
 	start := time.Now()
-	info := AttemptInfo{Method: req.Method, Host: req.URL.Hostname(), Attempt: 1, Hop: 1}
-	st := stateFrom(ctx)
-	if st != nil {
-		info.Attempt, info.Hop = st.attempts, st.hops
-	}
-	if st != nil && info.Hop == 1 && st.url != "" {
+	info := AttemptInfo{Method: req.Method, Host: req.URL.Hostname(), Attempt: st.attempts, Hop: st.hops}
+	if info.Hop == 1 && st.url != "" {
 		info.URL = st.url // the request's own URL, redacted once by Do
 	} else {
 		info.URL = redactURL(req.URL)
@@ -491,7 +484,7 @@ func (t *observeTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if p, err := strconv.Atoi(req.URL.Port()); err == nil {
 		info.Port = p
 	}
-	oc := callFrom(ctx)
+	oc := st.call
 	if oc != nil && info.Hop == 1 {
 		oc.attempts.Add(1)
 	}
@@ -518,7 +511,7 @@ func (t *observeTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	r2 := req.WithContext(actx)
 	r2.Header = h
 
-	resp, err := t.next.RoundTrip(r2)
+	resp, err := t.next.roundTrip(r2, st)
 
 	res := AttemptResult{Duration: time.Since(start)}
 	if resp != nil {
@@ -547,20 +540,18 @@ func (c *Client) observeRetry(ctx context.Context, st *callState, wait time.Dura
 	c.obs.Decision(ctx, d)
 }
 
-// observeLimiterWait reports an attempt's wait for a rate limiter slot.
-func (c *Client) observeLimiterWait(req *http.Request, start time.Time, err error) {
+// observeLimiterWait reports the wait of an attempt of the request whose
+// state is st for a rate limiter slot.
+func (c *Client) observeLimiterWait(req *http.Request, st *callState, start time.Time, err error) {
 	if c.obs == nil {
 		return
 	}
-	d := Decision{Kind: DecisionLimiterWait, Wait: time.Since(start)}
+	d := Decision{Kind: DecisionLimiterWait, Wait: time.Since(start), Attempt: st.attempts}
 	if err != nil {
 		d.ErrorKind = attemptErrorKind(err)
 		if d.ErrorKind == "other" {
 			d.ErrorKind = "limiter"
 		}
-	}
-	if st := stateFrom(req.Context()); st != nil {
-		d.Attempt = st.attempts
 	}
 	c.obs.Decision(req.Context(), d)
 }
@@ -614,7 +605,7 @@ func observedWalk[T, C, U any](ctx context.Context, r *resource[T, C, U], q *Que
 		wctx, call := r.client.startCall(ctx, r.path, "Walk")
 		var err error
 		defer func() { call.end(wctx, &err) }()
-		inner := newWalk(wctx, r.client, r.path, q, opts, r.observe)
+		inner := newWalk(wctx, r.client, call, r.path, q, opts, r.observe)
 		for p, perr := range inner.pages {
 			err = perr
 			if !yield(p, perr) {

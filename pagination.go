@@ -35,10 +35,21 @@ const defaultPageLimit = 200
 // answer the SDK cannot use: a list page holding null items, or pages that
 // do not advance or would yield an item twice (a server that ignores the
 // offset, a next link that rewinds, a page asked by key whose ids are not in
-// increasing order after the last one yielded). Such answers end the call or
-// the walk with this error instead of yielding garbage, duplicates or
-// looping.
+// increasing order after the last one yielded), or, in a walk that had to
+// page by offset, a listing that changed under it ([ErrListingChanged]).
+// Such answers end the call or the walk with this error instead of yielding
+// garbage, duplicates or looping, or skipping items unseen.
 var ErrInvalidResponse = errors.New("chatshipper: invalid response")
+
+// ErrListingChanged is matched (through errors.Is) by the error that ends a
+// walk by offset which the SDK chose because the server does not page by key
+// (see [Walk.Pages]), when the list headers show that the listing changed
+// under it in a way that can shift items past the walk unseen: the X-Total of
+// a page lower than that of the page before (a page fetched with
+// [Concurrency]: different from the first page's). None of the items of that
+// page is yielded. Walk again: the walk starts over where the listing now
+// begins. The error also matches [ErrInvalidResponse].
+var ErrListingChanged = fmt.Errorf("%w: the listing changed during a walk by offset", ErrInvalidResponse)
 
 // errPageNoProgress is wrapped when pages would repeat or rewind.
 var errPageNoProgress = fmt.Errorf("%w: pagination does not advance", ErrInvalidResponse)

@@ -15,12 +15,15 @@ import (
 // by offset, X-Total-1, once the first page is in, from a server that does
 // not sort so). When the first page is in id order and its X-Total says more
 // remain, the ids after it are split into up to n ranges, and each range is
-// walked by key at once ("id=>a,<=b"; the last range is open: "id=>a"). The first answer of every range is
-// checked before any of them is yielded: ids in increasing order inside the
-// range, and X-Totals that add up to at least what the first page left. A
-// server that fails the check (it ignores, refuses or mismatches id
-// comparisons, or orders otherwise) is walked by offset from the second page
-// on, as before; nothing but the first page has been yielded then.
+// walked by key at once ("id=>a,<=b"; the last range is open: "id=>a").
+// The first answer of every range is checked before any of them is yielded:
+// ids in increasing order inside the range; when all are empty or their
+// X-Totals add up to less than the first page left, the page at the walk's
+// position by offset decides whether they miss items or the listing changed
+// (keyDoubt). A server that fails the check (it ignores, refuses or
+// mismatches id comparisons, or orders otherwise) is walked by offset from
+// the second page on, as before; nothing but the first page has been
+// yielded then.
 
 // runPartitioned walks the listing after the first page in ranges of ids, up
 // to n at once, and returns once every range has ended (or the walk's
@@ -40,7 +43,7 @@ func (s *walkState[E]) runPartitioned(ctx context.Context, first *walkPage[E], n
 	lo := s.key
 	if !isObjectID(lo) {
 		s.toOffset(ctx, fmt.Sprintf("the id %q is not an ObjectId (24 lowercase hex digits), so ids cannot be split into ranges", lo))
-		return s.runConcurrent(ctx, first, sem, order, wg)
+		return s.runConcurrent(ctx, first, nil, sem, order, wg)
 	}
 	hi, err := probe.id(ctx, lo)
 	if hi == "" && err == nil {
@@ -54,10 +57,10 @@ func (s *walkState[E]) runPartitioned(ctx context.Context, first *walkPage[E], n
 		return false
 	case !isObjectID(hi):
 		s.toOffset(ctx, fmt.Sprintf("the id %q is not an ObjectId (24 lowercase hex digits), so ids cannot be split into ranges", hi))
-		return s.runConcurrent(ctx, first, sem, order, wg)
+		return s.runConcurrent(ctx, first, nil, sem, order, wg)
 	case hi <= lo:
 		s.toOffset(ctx, fmt.Sprintf("the last item's id %s is not after the first page's last id %s", hi, lo))
-		return s.runConcurrent(ctx, first, sem, order, wg)
+		return s.runConcurrent(ctx, first, nil, sem, order, wg)
 	}
 	ranges := splitIDRange(lo, hi, n, remaining, step)
 
@@ -89,7 +92,17 @@ func (s *walkState[E]) runPartitioned(ctx context.Context, first *walkPage[E], n
 	if ctx.Err() != nil {
 		return true
 	}
-	reason, err := s.checkRanges(ranges, answers, remaining)
+	reason, err := s.checkRanges(ranges, answers)
+	var head *walkPage[E]
+	if err == nil && reason == "" && rangesShort(answers, remaining) {
+		// In doubt: the page at the walk's position, by offset, decides
+		// whether the ranges miss items or the listing changed.
+		head = &walkPage[E]{}
+		head.items, head.resp, err = s.fetch(ctx, s.offsetQuery())
+		if err == nil {
+			reason, err = s.rangesMissed(ctx, ranges, answers, remaining, head.items, head.resp)
+		}
+	}
 	if err != nil {
 		release()
 		s.failWalk(ctx, sem, order, err)
@@ -98,7 +111,7 @@ func (s *walkState[E]) runPartitioned(ctx context.Context, first *walkPage[E], n
 	if reason != "" {
 		release()
 		s.toOffset(ctx, reason)
-		return s.runConcurrent(ctx, first, sem, order, wg)
+		return s.runConcurrent(ctx, first, head, sem, order, wg)
 	}
 
 	// The server pages by id range: hand the first pages on in range order,
@@ -215,10 +228,11 @@ func (s *walkState[E]) lastID(ctx context.Context, total int) (string, error) {
 	return "", nil
 }
 
-// checkRanges checks the first answers of the ranges before any is yielded.
-// It returns why the server does not page by id range (the walk goes on by
-// offset), or the error that ends the walk.
-func (s *walkState[E]) checkRanges(ranges []idRange, answers []rangeAnswer[E], remaining int) (string, error) {
+// checkRanges checks the first answers of the ranges before any is yielded:
+// the ids of each in increasing order and inside its range. It returns why
+// the server does not page by id range (the walk goes on by offset), or the
+// error that ends the walk.
+func (s *walkState[E]) checkRanges(ranges []idRange, answers []rangeAnswer[E]) (string, error) {
 	for _, a := range answers {
 		if a.err == nil {
 			continue
@@ -229,7 +243,6 @@ func (s *walkState[E]) checkRanges(ranges []idRange, answers []rangeAnswer[E], r
 		}
 		return "", a.err
 	}
-	sum, counted, found := 0, true, false
 	for i, a := range answers {
 		last, reason := s.keyOrder(a.items, ranges[i].after)
 		if reason != "" {
@@ -238,6 +251,15 @@ func (s *walkState[E]) checkRanges(ranges []idRange, answers []rangeAnswer[E], r
 		if up := ranges[i].upTo; up != "" && len(a.items) > 0 && last > up {
 			return fmt.Sprintf("the server does not page by id range: id %s is after the range's end %s", last, up), nil
 		}
+	}
+	return "", nil
+}
+
+// rangeCount is the sum of the X-Totals of the ranges' first answers
+// (counted false when one has none), and whether any holds an item.
+func rangeCount[E any](answers []rangeAnswer[E]) (sum int, counted, found bool) {
+	counted = true
+	for _, a := range answers {
 		found = found || len(a.items) > 0
 		if t := paginationOf(a.resp).Total; t >= 0 {
 			sum += t
@@ -245,13 +267,51 @@ func (s *walkState[E]) checkRanges(ranges []idRange, answers []rangeAnswer[E], r
 			counted = false
 		}
 	}
-	switch {
-	case counted && sum < remaining:
-		return fmt.Sprintf("the id ranges count %d items (X-Total) where %d were left", sum, remaining), nil
-	case !found:
+	return sum, counted, found
+}
+
+// rangesShort reports whether the ranges' first answers are in doubt: all
+// empty, or their X-Totals adding up to fewer items than the first page
+// left. The ranges may miss items (an id filter that skips some, a server
+// that orders by something else), or the listing changed since the first
+// page (items deleted or moved out of the query).
+func rangesShort[E any](answers []rangeAnswer[E], remaining int) bool {
+	sum, counted, found := rangeCount(answers)
+	return !found || counted && sum < remaining
+}
+
+// rangesMissed decides a doubt of rangesShort with the page at the walk's
+// position by offset (items, resp), fetched after the ranges' first answers,
+// as keyDoubt does for the default walk: it returns why the server does not
+// page by id range, or "" when the shortfall is the listing changing. An
+// item of the page by offset after the first page's last id is one the
+// ranges left out when the first answer of its range should hold it (that
+// answer was empty, or reached past the item) and does not.
+func (s *walkState[E]) rangesMissed(ctx context.Context, ranges []idRange, answers []rangeAnswer[E], remaining int, items []E, resp *Response) (string, error) {
+	_, _, found := rangeCount(answers)
+	firstKey := ""
+	for _, a := range answers {
+		if len(a.items) > 0 {
+			firstKey = s.idOf(a.items[0])
+			break
+		}
+	}
+	if !found && len(items) > 0 {
 		return fmt.Sprintf("the id ranges found nothing where %d items were left", remaining), nil
 	}
-	return "", nil
+	return s.keyDoubt(ctx, items, resp, firstKey, "the id ranges", func(o []E) string {
+		for i, r := range ranges {
+			a := answers[i]
+			upTo := r.upTo
+			if len(a.items) > 0 {
+				upTo, _ = s.keyOrder(a.items, r.after) // checked: the last id
+			}
+			if id := s.missedID(o, r.after, upTo, a.items); id != "" {
+				return id
+			}
+		}
+		return ""
+	})
 }
 
 // walkRange walks the range r by key after its first page, handing each page

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -645,5 +646,82 @@ func FuzzParseRange(f *testing.F) {
 		s2, e2 := parsePageRange(fmt.Sprintf("%d-%d", start, end))
 		require.Equal(t, start, s2)
 		require.Equal(t, end, e2)
+	})
+}
+
+func TestListIterNilContext(t *testing.T) {
+	t.Parallel()
+	c, mt := newTestClient(t)
+	//nolint:staticcheck // a nil context is the misuse under test
+	_, _, listErr := c.Contacts.List(nil, nil)
+	var listArg *ArgumentError
+	require.ErrorAs(t, listErr, &listArg)
+	n := 0
+	//nolint:staticcheck // a nil context is the misuse under test
+	for v, err := range c.Contacts.ListIter(nil, nil) {
+		n++
+		assert.Nil(t, v)
+		var iterArg *ArgumentError
+		require.ErrorAs(t, err, &iterArg)
+		assert.Equal(t, listArg.Error(), iterArg.Error())
+	}
+	assert.Equal(t, 1, n)
+	assert.Equal(t, 0, mt.GetTotalCallCount())
+}
+
+// A hostile server's pages never yield garbage or loop: null items are an
+// ErrInvalidResponse, and a server that ignores the offset (and sends no
+// totals or links) ends the walk with one instead of repeating a page.
+func TestHostilePages(t *testing.T) {
+	t.Parallel()
+	full := func(n int) string {
+		var b strings.Builder
+		b.WriteByte('[')
+		for i := range n {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"id":"%024d"}`, i+1)
+		}
+		b.WriteByte(']')
+		return b.String()
+	}
+	tests := []struct {
+		name  string
+		body  string
+		query *Query
+	}{
+		{"null item, key walk", `[{"id":"000000000000000000000001"},null]`, nil},
+		{"null item, sorted walk", `[null]`, NewQuery().Sort("name")},
+		{"offset ignored, sorted walk", full(2), NewQuery().Sort("name").Limit(2)},
+		{"key filter ignored, default walk", full(2), NewQuery().Limit(2)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, mt := newTestClient(t)
+			mt.RegisterNoResponder(httpmock.NewStringResponder(200, tt.body))
+			n, errs := 0, 0
+			for u, err := range c.Contacts.ListIter(context.Background(), tt.query) {
+				n++
+				require.Less(t, n, 100, "the walk does not end")
+				if err != nil {
+					errs++
+					assert.Nil(t, u)
+					assert.ErrorIs(t, err, ErrInvalidResponse)
+					continue
+				}
+				assert.NotNil(t, u, "a nil item with a nil error")
+			}
+			assert.Equal(t, 1, errs)
+		})
+	}
+	t.Run("List refuses a null item", func(t *testing.T) {
+		t.Parallel()
+		c, mt := newTestClient(t)
+		mt.RegisterNoResponder(httpmock.NewStringResponder(200, `[null]`))
+		items, _, err := c.Contacts.List(context.Background(), nil)
+		assert.Nil(t, items)
+		assert.ErrorIs(t, err, ErrInvalidResponse)
 	})
 }

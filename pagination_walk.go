@@ -47,25 +47,36 @@ type walkConfig struct {
 // defaultPrefetch is how many pages a walk fetches ahead of the caller.
 const defaultPrefetch = 1
 
+// maxWalkPages caps Prefetch and Concurrency: a walk never has more pages in
+// flight or waiting than this, whatever n it was given. 64 requests at once
+// already exceed what the API's rate limit of 20 requests a second answers
+// in a round trip of three seconds.
+const maxWalkPages = 64
+
 // Prefetch sets how many pages a walk fetches ahead of the page the caller is
-// working on (default 1; 0 fetches a page only when the caller needs it). The
-// pages ahead wait in memory, so memory is bounded by n+1 pages. Breaking out
-// of the loop cancels the requests in flight; a page fetched ahead and never
-// used still counted against the rate limit.
+// working on (default 1; 0 fetches a page only when the caller needs it; n
+// above 64 counts as 64). The pages ahead wait in memory, so memory is
+// bounded by n+1 pages. Breaking out of the loop cancels the requests in
+// flight; a page fetched ahead and never used still counted against the rate
+// limit.
 func Prefetch(n int) WalkOption {
 	return func(c *walkConfig) {
 		if n < 0 {
 			c.err = argError("Prefetch", "%d pages is negative", n)
 			return
 		}
-		c.prefetch = n
+		c.prefetch = min(n, maxWalkPages)
 	}
 }
 
 // Concurrency makes a walk fetch up to n pages at once, all through the
 // client's limiter and retries, so that it runs at the rate limit rather
 // than at one round trip per page. n must be at least 1; 1 means the default
-// walk. Memory is bounded by n pages.
+// walk. n above 64 counts as 64: the API's limit of 20 requests a second
+// keeps no more than that busy unless a round trip takes over three
+// seconds, and the walk's buffers are sized by the n it uses. Memory is
+// bounded by n pages, plus, for a walk by offset, the id of each item it
+// yielded (below).
 //
 // A query that neither sorts nor filters on id is walked by id ranges, with
 // the promise of the default walk: every item that matched when the walk
@@ -90,13 +101,18 @@ func Prefetch(n int) WalkOption {
 // matters.
 //
 // Before any page of a range is yielded, the first answer of every range is
-// checked: its ids in increasing order and inside the range, and the ranges'
-// X-Totals adding up to at least what the first page left. A server that
+// checked: its ids in increasing order and inside the range. When all are
+// empty, or their X-Totals add up to fewer items than the first page left,
+// the page at the walk's position by offset decides, as for the default walk
+// (see [Walk.Pages]): it shows the ranges missing items, or the ranges stand
+// and the count moved with the listing. A server that
 // ignores, refuses (400 or 422) or mismatches id comparisons, orders by
 // something else, or has ids that are not ObjectIds (24 lowercase hex
 // digits) is walked by offset from the second page on, and the client's
 // logger (see [WithLogger]) gets one warning, "chatshipper: walk pages by
-// offset", with the reason. Without X-Total in the first answer the walk
+// offset", with the reason; such a walk never yields an item twice and ends
+// with [ErrListingChanged] when a page's X-Total differs from the first
+// page's (see [Walk.Pages]). Without X-Total in the first answer the walk
 // goes on by key, page by page.
 //
 // A query that sorts, or filters on id itself, is walked by offset: once the
@@ -104,18 +120,20 @@ func Prefetch(n int) WalkOption {
 // yielded in order. The offsets are fixed when the walk starts, so such a
 // walk is for listings that do not change during it: an item created,
 // deleted or moved in or out of the query shifts the others and can make the
-// walk skip items (an item pushed onto the next page is dropped there, not
-// yielded twice). Its pages are as long as the first one the server answered
-// (it may answer fewer items than the limit, and say so in X-Per-Page), and a
-// page that comes back shorter than that is completed with more requests
-// before it is yielded, so a server that shortens its pages makes no gap.
+// walk skip items. It never yields an item twice: it keeps the id of every
+// item it yielded (one string per item, for the rest of the walk) and drops
+// any item it meets again. Its pages are as long as the first one the server
+// answered (it may answer fewer items than the limit, and say so in
+// X-Per-Page), and a page that comes back shorter than that is completed with
+// more requests before it is yielded, so a server that shortens its pages
+// makes no gap.
 func Concurrency(n int) WalkOption {
 	return func(c *walkConfig) {
 		if n < 1 {
 			c.err = argError("Concurrency", "%d is below 1", n)
 			return
 		}
-		c.concurrency = n
+		c.concurrency = min(n, maxWalkPages)
 	}
 }
 
@@ -184,29 +202,58 @@ func (w *Walk[T]) Items() iter.Seq2[*T, error] {
 // compares ids is not documented, so the walk checks it before relying on
 // it. The first page is asked by offset, and the first page asked by key is
 // checked against it: its ids must come in increasing order after the last
-// one seen, and its X-Total, when there is one, must count at least the
-// items the first page left; when it is empty although X-Total, a next link
-// or a full first page says more may remain, one request by offset decides.
+// one seen. When that answer is empty although the first page says more may
+// remain, or its X-Total counts fewer items than the first page left, it is
+// in doubt: the listing may have changed since the first page (items deleted
+// or moved out of the query, by the loop or by anyone), or the key filter
+// may miss items. One request by offset, for the page at the walk's
+// position, decides: an empty answer gives way to it when it holds items.
+// Otherwise the walk goes by offset when that page holds an item after the
+// last id seen that the answer by key should have held and did not (when the
+// listing shrank, the page as far back as the shrink can have moved the
+// items is asked too), or an item whose id is not after the last id seen, or
+// when the ids up to the last one seen ("id=<=X", one request more) count
+// more items than came before the walk's position: on a server that orders
+// by id they can only be fewer, however the listing changes, since items
+// created later have greater ids. Else the walk goes on by key: the count
+// moved with the listing. (The listing's own X-Total decides nothing: a loop
+// that deletes one item and creates another leaves it as it was.)
 // A server that ignores the key filter, refuses it (400 or 422), answers it
 // with nothing, skips items with it, lists newest first or orders by
 // something else is walked by offset from there on, following the next link
 // (or counting items when there is none), and the client's logger (see
 // [WithLogger]) gets one warning, "chatshipper: walk pages by offset", with
-// the collection, the page and the reason; such a walk has the limits of a
-// walk by offset, below. Once the server has answered a page by key as
-// expected, a later page by key whose ids are not in increasing order after
-// the last id yielded (a page end repeated, newest items first) is refused:
-// the walk ends with an error matching [ErrInvalidResponse], and none of
-// that page's items is yielded.
+// the collection, the page and the reason. Once the server has answered a
+// page by key as expected, a later page by key whose ids are not in
+// increasing order after the last id yielded (a page end repeated, newest
+// items first) is refused: the walk ends with an error matching
+// [ErrInvalidResponse], and none of that page's items is yielded.
+//
+// A walk that goes by offset so, because the server does not page by key,
+// never yields an item twice: it keeps the id of every item it yielded (one
+// string per item, for the rest of the walk) and drops any item it meets
+// again. Nor does it skip items unseen, as far as the list headers tell: a
+// page whose X-Total is lower than the page before's (with [Concurrency],
+// other than the first page's, since its offsets were fixed by that count)
+// shows that items may have moved past the walk, and the walk ends with
+// [ErrListingChanged], which matches [ErrInvalidResponse], before yielding
+// any item of that page. Walk again until the query is empty: a loop that
+// moves each item out of the query, or deletes it, gets a page or more
+// further each time. Two blind spots remain: a change that removes and adds
+// as many items between two pages leaves X-Total as it was, and a server
+// that sends no X-Total tells nothing; there such a walk skips an item for
+// each one that leaves the listing before its position, as a walk by offset
+// does.
 //
 // A query that sorts, or filters on id itself, is walked by offset: an item
 // that leaves the query or is deleted during the walk shifts the ones after
-// it back, and the walk skips as many of them. An item that enters the query
-// before the walk's position pushes the last item of a page onto the next;
-// the walk drops an item it yielded on the page before, so it is not yielded
-// twice unless the items are pushed more than a page on. Collect the IDs
-// first, or filter so that the loop's changes do not move items out of the
-// query, when such a walk must see everything.
+// it back, and the walk skips as many of them, without an error. An item
+// that enters the query before the walk's position pushes the last item of a
+// page onto the next; the walk drops an item it yielded on the page before,
+// so it is not yielded twice unless the items are pushed more than a page on
+// (with [Concurrency] the walk keeps every id it yielded, and never yields
+// one twice). Collect the IDs first, or filter so that the loop's changes do
+// not move items out of the query, when such a walk must see everything.
 //
 // A page shorter than the limit (or than the server's X-Per-Page, when it
 // caps its pages lower) ends the walk unless X-Total or a next link says
@@ -247,9 +294,11 @@ func (w *Walk[T]) Page() int { return w.page }
 // current loop.
 func (w *Walk[T]) Count() int { return w.count }
 
-// newWalk builds the Walk of a collection. observe, if non-nil, sees every
-// page before the caller does (the loop guard learns of replies from it).
-func newWalk[T any](ctx context.Context, c *Client, collection string, q *Query, opts []WalkOption, observe func([]*T)) *Walk[T] {
+// newWalk builds the Walk of a collection. Its page requests are part of
+// call, the observed call (observedWalk's; nil without an observer). observe,
+// if non-nil, sees every page before the caller does (the loop guard learns of
+// replies from it).
+func newWalk[T any](ctx context.Context, c *Client, call *obsCall, collection string, q *Query, opts []WalkOption, observe func([]*T)) *Walk[T] {
 	cfg := newWalkConfig(opts)
 	if c.logger != nil {
 		cfg.logOffset = func(ctx context.Context, page int, reason string) {
@@ -258,7 +307,7 @@ func newWalk[T any](ctx context.Context, c *Client, collection string, q *Query,
 		}
 	}
 	fetch := func(ctx context.Context, q *Query) ([]*T, *Response, error) {
-		return listPage[T](ctx, c, collection, q)
+		return listPage[T](ctx, c, call, collection, q)
 	}
 	var idOf func(*T) string
 	if _, ok := any((*T)(nil)).(interface{ refID() string }); ok {
@@ -307,6 +356,15 @@ type walkPage[E any] struct {
 	// page before (the listing moved, or the server ignores the offset).
 	byOffset            bool
 	pageOffset, advance int // offset the request used; where the next starts
+	// track: a page by offset of a walk that keeps the id of every item it
+	// yielded (walkState.track), so that it drops any item yielded before,
+	// not only those of the page before.
+	track bool
+	// fixedBy is, for a page of runConcurrent, the first page's X-Total,
+	// which fixed the page's offset: the listing grew when the page's own
+	// X-Total is greater. 0 for a sequential page, whose X-Total is set
+	// against the page before's.
+	fixedBy int
 }
 
 // walkPages is the paging engine. fetch gets a fresh query per page (the
@@ -341,6 +399,10 @@ func walkPages[E any](ctx context.Context, q *Query, cfg walkConfig, fetch func(
 
 		s := &walkState[E]{q: q, fetch: fetch, idOf: idOf, logOffset: cfg.logOffset}
 		s.init()
+		// A walk that may page by offset out of order with the listing's
+		// changes (one that wants keys may have to fall back; any walk with
+		// Concurrency) remembers every id it yields while it pages by offset.
+		s.track = idOf != nil && (s.mode == modeUnverified || cfg.concurrency > 1)
 		slots := cfg.prefetch + 1
 		if cfg.concurrency > slots {
 			slots = cfg.concurrency
@@ -357,7 +419,10 @@ func walkPages[E any](ctx context.Context, q *Query, cfg walkConfig, fetch func(
 		}()
 
 		var prevIDs []string // the ids of the page before, as yielded
-		prevTotal := -1
+		// seen holds the id of every item yielded, while the walk tracks
+		// its pages by offset (walkPage.track); nil otherwise.
+		var seen map[string]struct{}
+		prevTotal := -1 // X-Total of the last page by offset
 		yielded := 0
 		for ch := range order {
 			// Every channel in order gets its page: the fetch runs under
@@ -365,19 +430,28 @@ func walkPages[E any](ctx context.Context, q *Query, cfg walkConfig, fetch func(
 			// before the cancellation is yielded (it was paid for).
 			// Waiting here rather than racing ctx.Done makes that exact.
 			p := <-ch
-			if p.byOffset && idOf != nil && len(prevIDs) > 0 && len(p.items) > 0 {
-				p.items = dropRepeated(p.items, prevIDs, idOf)
-				// Only items of the page before, and no more items in
-				// the listing than then: the server ignores the offset.
-				// (When the listing grew, items entered it before the
-				// walk's position and pushed the page before onto this
-				// one: the walk goes on.)
-				if len(p.items) == 0 && p.err == nil && (p.total < 0 || p.total <= prevTotal) {
-					p.err = fmt.Errorf("%w: page %d holds only items of the page before (offset ignored?)", errPageNoProgress, p.number)
+			own := paginationOf(p.resp).Total
+			grewFrom := prevTotal
+			if p.fixedBy > 0 {
+				grewFrom = p.fixedBy
+			}
+			if p.byOffset && idOf != nil && len(p.items) > 0 && (len(prevIDs) > 0 || len(seen) > 0) {
+				if p.track && seen != nil {
+					p.items = dropIDs(p.items, seen, idOf)
+				} else {
+					p.items = dropRepeated(p.items, prevIDs, idOf)
+				}
+				// Only items yielded before, and no more items in the
+				// listing than at the page before: the server ignores
+				// the offset. (When the listing grew, items entered it
+				// before the walk's position and pushed items yielded
+				// before onto this page: the walk goes on.)
+				if len(p.items) == 0 && p.err == nil && (own < 0 || own <= grewFrom) {
+					p.err = fmt.Errorf("%w: page %d holds only items yielded before (offset ignored?)", errPageNoProgress, p.number)
 				}
 			}
 			if p.byOffset {
-				prevTotal = p.total
+				prevTotal = own
 			}
 			p.start = yielded
 			if p.remaining >= 0 {
@@ -390,6 +464,20 @@ func walkPages[E any](ctx context.Context, q *Query, cfg walkConfig, fetch func(
 				for _, it := range p.items {
 					prevIDs = append(prevIDs, idOf(it))
 				}
+			}
+			switch {
+			case p.track:
+				if seen == nil {
+					seen = make(map[string]struct{}, len(prevIDs))
+				}
+				for _, id := range prevIDs {
+					if id != "" {
+						seen[id] = struct{}{}
+					}
+				}
+			case !p.byOffset && len(p.items) > 0:
+				// A walk that pages by key never pages by offset again.
+				seen = nil
 			}
 			if len(p.items) > 0 || p.err == nil {
 				if !yield(p, nil) {
@@ -423,6 +511,12 @@ func dropRepeated[E any](items []E, prevIDs []string, idOf func(E) string) []E {
 			seen[id] = struct{}{}
 		}
 	}
+	return dropIDs(items, seen, idOf)
+}
+
+// dropIDs returns items without those whose id is in seen. Items without
+// an id are kept.
+func dropIDs[E any](items []E, seen map[string]struct{}, idOf func(E) string) []E {
 	var kept []E
 	for i, it := range items {
 		if _, dup := seen[idOf(it)]; !dup {
@@ -482,7 +576,14 @@ type walkState[E any] struct {
 	// the limit without a paging header (0: not seen): a short page that
 	// was followed by more items.
 	serverCap int
-	handMu    sync.Mutex // the partitioned walk's ranges hand pages on one at a time
+	// track: the walk remembers the id of every item it yields while it
+	// pages by offset, and drops any item it meets again (set in walkPages).
+	track bool
+	// fellBack: the walk wanted to page by key and the server could not, so
+	// it pages by offset; a listing that shrinks under it ends it with
+	// ErrListingChanged rather than let it skip items unseen.
+	fellBack bool
+	handMu   sync.Mutex // the partitioned walk's ranges hand pages on one at a time
 }
 
 func (s *walkState[E]) init() {
@@ -515,7 +616,7 @@ func (s *walkState[E]) keyQuery() *Query {
 
 // toOffset makes the walk page by offset from here on, and logs why.
 func (s *walkState[E]) toOffset(ctx context.Context, reason string) {
-	s.mode, s.keyNext = modeOffset, false
+	s.mode, s.keyNext, s.fellBack = modeOffset, false, true
 	if s.logOffset != nil {
 		s.logOffset(ctx, s.number+1, reason)
 	}
@@ -573,7 +674,7 @@ func (s *walkState[E]) run(ctx context.Context, concurrency int, sem chan struct
 			if s.keyNext && s.runPartitioned(ctx, &first, concurrency, last, sem, order, wg) {
 				return
 			}
-			if s.mode == modeOffset && s.runConcurrent(ctx, &first, sem, order, wg) {
+			if s.mode == modeOffset && s.runConcurrent(ctx, &first, nil, sem, order, wg) {
 				return
 			}
 		}
@@ -620,37 +721,162 @@ func (s *walkState[E]) fetchOffsetPage(ctx context.Context) *walkPage[E] {
 //   - a page holding an id not after the last one yielded, or out of
 //     increasing order, is dropped: the server ignores the key filter or
 //     orders otherwise; the page at the next offset follows instead;
-//   - so is a page whose X-Total counts fewer items than the page before
-//     left (X-Total minus the offset after it): the key filter skips items,
-//     or the server orders by something else than the id (the items after
-//     the last id are fewer than the items after the last position);
-//   - an empty answer (while the page before left room for more, which is
-//     why a key page was asked) is checked with one request by offset: when
-//     that finds items, the key filter missed them.
+//   - an empty answer is checked with the page at the next offset: when that
+//     holds items, the key filter missed them (or the server orders by
+//     something else);
+//   - an answer whose X-Total counts fewer items than the page before left
+//     (X-Total minus the offset after it) is in doubt: the key filter may
+//     skip items, the server may order by something else than the id, or
+//     the listing changed since the page before (items deleted or moved out
+//     of the query: the walk's own loop, or another writer). A count alone
+//     never decides, since the listing may change between any two requests;
+//     keyDoubt does, from what the pages hold.
 func (s *walkState[E]) firstKeyPage(ctx context.Context, items []E, resp *Response) *walkPage[E] {
 	s.keyNext = false
 	pg := paginationOf(resp)
-	if len(items) == 0 {
-		// The page at the next offset decides.
-		items, resp, err := s.fetch(ctx, s.offsetQuery())
-		if err != nil {
-			return &walkPage[E]{err: err, remaining: -1}
-		}
-		if len(items) > 0 {
-			s.toOffset(ctx, "the id filter found nothing where the offset did")
-		}
-		return s.offsetPage(ctx, items, resp)
-	}
 	if _, reason := s.keyOrder(items, s.key); reason != "" {
 		s.toOffset(ctx, "the server does not page by id: "+reason)
 		return s.fetchOffsetPage(ctx)
 	}
-	if left := s.prevTotal - s.offset; pg.Total >= 0 && s.prevTotal >= 0 && pg.Total < left {
-		s.toOffset(ctx, fmt.Sprintf("the id filter counts %d items (X-Total) where %d were left", pg.Total, left))
-		return s.fetchOffsetPage(ctx)
+	left := s.prevTotal - s.offset
+	short := pg.Total >= 0 && s.prevTotal >= 0 && pg.Total < left
+	if len(items) > 0 && !short {
+		s.mode = modeKey
+		return s.keyPage(items, resp)
 	}
+	oItems, oResp, err := s.fetch(ctx, s.offsetQuery())
+	if err != nil {
+		return &walkPage[E]{err: err, remaining: -1}
+	}
+	var reason string
+	if len(items) == 0 {
+		if len(oItems) > 0 {
+			reason = "the id filter found nothing where the offset did"
+		}
+	} else {
+		last, _ := s.keyOrder(items, s.key)
+		reason, err = s.keyDoubt(ctx, oItems, oResp, s.idOf(items[0]), "the id filter",
+			func(o []E) string { return s.missedID(o, s.key, last, items) })
+		if err != nil {
+			return &walkPage[E]{err: err, remaining: -1}
+		}
+	}
+	if reason != "" {
+		s.toOffset(ctx, reason)
+		return s.offsetPage(ctx, oItems, oResp)
+	}
+	// The listing changed: the answer by key stands.
 	s.mode = modeKey
 	return s.keyPage(items, resp)
+}
+
+// keyDoubt decides whether answers by key that count fewer items than the
+// first page left (the first page by key, or the first pages of the id
+// ranges; what names them in the reason) miss items, or the listing changed
+// since the first page. items and resp are the page at the walk's position
+// by offset (s.offset, after the last id yielded, s.key), asked after the
+// answers by key; firstKey is the first id those hold ("" for none), and
+// missed returns the first id of a page by offset that they should hold and
+// do not. It returns why the walk must go by offset, or "" when the answers
+// by key stand. In that order:
+//
+//   - the page by offset holds an item the answers by key left out (and,
+//     when the listing shrank since the first page and that page does not
+//     reach back to firstKey, so does the page as far back as the shrink
+//     can have shifted the items: witness);
+//   - the page by offset holds an id not after the last id yielded: items
+//     after the walk's position that the key filter excludes (the server
+//     orders by something else, or items entered the query before the
+//     position);
+//   - the ids up to the last one yielded ("id=<=X", one request) count more
+//     items (X-Total) than came before the walk's position: the same, for
+//     items beyond the page by offset. On a server that orders by id they
+//     can only be fewer, however the listing changed, since items created
+//     later have greater ids; a server that refuses that filter, or sends
+//     no X-Total for it, leaves the answers by key standing.
+//
+// The count of the listing itself is no evidence either way: a loop that
+// deletes an item and creates another leaves it as it was.
+func (s *walkState[E]) keyDoubt(ctx context.Context, items []E, resp *Response, firstKey, what string, missed func([]E) string) (string, error) {
+	id, err := s.witness(ctx, items, resp, firstKey, missed)
+	if err != nil {
+		return "", err
+	}
+	if id != "" {
+		return fmt.Sprintf("%s left out id %s, which the page by offset holds", what, id), nil
+	}
+	for i, it := range items {
+		if id := s.idOf(it); id != "" && id <= s.key {
+			return fmt.Sprintf("the item at offset %d (id %s) is not after the last id yielded, %s: the server orders by something else", s.offset+i, id, s.key), nil
+		}
+	}
+	_, cResp, err := s.fetch(ctx, s.q.withoutOffset().Where("id", Lte(s.key)).Limit(1))
+	if err != nil {
+		var er *ErrorResponse
+		if errors.As(err, &er) && (er.StatusCode == http.StatusBadRequest || er.StatusCode == http.StatusUnprocessableEntity) {
+			return "", nil
+		}
+		return "", err
+	}
+	if c := paginationOf(cResp).Total; c > s.offset {
+		return fmt.Sprintf("%s counts %d items up to id %s (X-Total) where %d came before it: the server orders by something else", what, c, s.key, s.offset), nil
+	}
+	return "", nil
+}
+
+// witness looks for an item the answers by key left out (missed returns its
+// id, or "") in the page by offset at the walk's position (items, resp) and,
+// when the listing shrank since the first page and that page does not reach
+// back to firstKey (the first id the answers by key hold), in the page as far
+// back as the shrink can have shifted the items: a listing that lost items
+// before the walk's position moved the items after the key under earlier
+// offsets.
+func (s *walkState[E]) witness(ctx context.Context, items []E, resp *Response, firstKey string, missed func([]E) string) (string, error) {
+	if id := missed(items); id != "" {
+		return id, nil
+	}
+	now := paginationOf(resp).Total
+	shrink := s.prevTotal - now
+	if firstKey == "" || s.prevTotal < 0 || now < 0 || shrink <= 0 || s.offset == 0 {
+		return "", nil
+	}
+	for _, it := range items {
+		if s.idOf(it) <= firstKey {
+			return "", nil
+		}
+	}
+	items, _, err := s.fetch(ctx, s.q.Offset(max(s.offset-shrink, 0)).Limit(s.limit))
+	if err != nil {
+		return "", err
+	}
+	return missed(items), nil
+}
+
+// missedID returns the first id of the items of a page by offset (asked at
+// the walk's position) that is after after and, unless upTo is "", not after
+// upTo, and that is not among held (the answer by key for those ids): an
+// item the key filter left out. It returns "" when there is none: the page
+// by offset holds only items the answer by key holds too, items before the
+// key (which entered the listing before the walk's position), or items
+// beyond what the answer by key reached.
+func (s *walkState[E]) missedID(offset []E, after, upTo string, held []E) string {
+	var in map[string]struct{}
+	for _, it := range offset {
+		id := s.idOf(it)
+		if id == "" || id <= after || upTo != "" && id > upTo {
+			continue
+		}
+		if in == nil {
+			in = make(map[string]struct{}, len(held))
+			for _, h := range held {
+				in[s.idOf(h)] = struct{}{}
+			}
+		}
+		if _, ok := in[id]; !ok {
+			return id
+		}
+	}
+	return ""
 }
 
 // keyOrder checks that the ids of items are non-empty, increasing and after
@@ -730,10 +956,18 @@ func (s *walkState[E]) offsetPage(ctx context.Context, items []E, resp *Response
 	pg := paginationOf(resp)
 	s.number++
 	reqOffset := s.offset
-	p := &walkPage[E]{items: items, resp: resp, number: s.number, total: -1, remaining: -1, byOffset: true, pageOffset: reqOffset}
+	p := &walkPage[E]{items: items, resp: resp, number: s.number, total: -1, remaining: -1, byOffset: true, pageOffset: reqOffset, track: s.track}
 	s.confirmed(len(items))
 	if pg.Total >= 0 {
 		p.total = max(pg.Total-s.firstOffset, 0)
+	}
+	if s.fellBack && pg.Total >= 0 && s.prevTotal >= 0 && pg.Total < s.prevTotal {
+		// Items before the walk's position may have left the listing and
+		// shifted others past it: end rather than skip them unseen.
+		p.items, p.last = nil, true
+		p.err = fmt.Errorf("%w: page %d (offset %d) counts %d items (X-Total) where the page before counted %d; items may have been skipped, walk again",
+			ErrListingChanged, s.number, reqOffset, pg.Total, s.prevTotal)
+		return p
 	}
 	s.prevTotal = pg.Total
 	if len(items) == 0 {
@@ -801,8 +1035,14 @@ func (s *walkState[E]) keyPage(items []E, resp *Response) *walkPage[E] {
 // next), and a page that comes back short is completed with more requests
 // at once, so a server that shortens its pages later on makes no gap. It
 // reports false, having started nothing, when the first page tells no page
-// length.
-func (s *walkState[E]) runConcurrent(ctx context.Context, first *walkPage[E], sem chan struct{}, order chan chan *walkPage[E], wg *sync.WaitGroup) bool {
+// length. head, if not nil, is an answer already fetched for the page at
+// first.advance (the partitioned walk's check), used instead of asking again.
+//
+// A walk that fell back from paging by key (s.fellBack) ends with
+// ErrListingChanged at the first page whose X-Total differs from the first
+// page's: its offsets were fixed by that count, so a listing that changed
+// either way may have shifted items past a page boundary unseen.
+func (s *walkState[E]) runConcurrent(ctx context.Context, first, head *walkPage[E], sem chan struct{}, order chan chan *walkPage[E], wg *sync.WaitGroup) bool {
 	total := first.resp.Total
 	step := min(first.advance-first.pageOffset, s.limit)
 	if pp := first.resp.PerPage; pp > 0 && pp < step {
@@ -820,15 +1060,32 @@ func (s *walkState[E]) runConcurrent(ctx context.Context, first *walkPage[E], se
 		}
 		number++
 		want := min(step, total-off)
-		p := &walkPage[E]{number: number, total: walkTotal, remaining: -1, last: off+step >= total, byOffset: true, pageOffset: off}
+		p := &walkPage[E]{number: number, total: walkTotal, remaining: -1, last: off+step >= total, byOffset: true, pageOffset: off, track: s.track, fixedBy: total}
+		var pre *walkPage[E]
+		if head != nil && off == first.advance {
+			pre = head
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for len(p.items) < want {
 				got := len(p.items)
-				items, resp, err := s.fetch(ctx, s.q.Offset(off+got).Limit(step-got))
-				if err != nil {
-					ch <- &walkPage[E]{err: err, remaining: -1}
+				var items []E
+				var resp *Response
+				if pre != nil {
+					items, resp, pre = pre.items, pre.resp, nil
+				} else {
+					var err error
+					items, resp, err = s.fetch(ctx, s.q.Offset(off+got).Limit(step-got))
+					if err != nil {
+						ch <- &walkPage[E]{err: err, remaining: -1}
+						return
+					}
+				}
+				if t := paginationOf(resp).Total; s.fellBack && t >= 0 && t != total {
+					ch <- &walkPage[E]{number: p.number, remaining: -1, err: fmt.Errorf(
+						"%w: page %d (offset %d) counts %d items (X-Total) where the first page counted %d; items may have been skipped, walk again",
+						ErrListingChanged, p.number, off+got, t, total)}
 					return
 				}
 				if p.resp == nil {

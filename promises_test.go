@@ -663,7 +663,7 @@ func promiseWalkComplete(t *testing.T, c *promiseCell) {
 			}
 
 			var paged []string
-			for page, err := range cl.Contacts.Pages(ctx, tc.q, tc.opts...) {
+			for page, err := range cl.Contacts.Walk(ctx, tc.q, tc.opts...).Pages() {
 				require.NoError(t, err, tc.name)
 				for _, item := range page.Items {
 					paged = append(paged, item.ID)

@@ -184,10 +184,10 @@ func singleFilter(op queryFilterOp, v any) Filter {
 		return filterError(op, fmt.Errorf("%s needs a non-empty value", name))
 	case op != opNe && strings.Contains(s, ","):
 		// The server splits a comparison on the comma to find Between bounds.
-		return filterError(op, fmt.Errorf("%s value %s contains a comma", name, quoteQueryValue(s)))
+		return filterError(op, fmt.Errorf("%s value %s contains a comma", name, filterValueForError(s)))
 	case (op == opGt || op == opLt) && s[0] == '=':
 		// ">" + "=5" would be read as ">=5".
-		return filterError(op, fmt.Errorf("%s value %s starts with \"=\"; use %se", name, quoteQueryValue(s), name))
+		return filterError(op, fmt.Errorf("%s value %s starts with \"=\"; use %se", name, filterValueForError(s), name))
 	}
 	return Filter{op: op, values: []string{s}}
 }
@@ -207,7 +207,7 @@ func listFilter(op queryFilterOp, vs []any) Filter {
 			return filterError(op, fmt.Errorf("%s value %d is empty", name, i))
 		}
 		if strings.Contains(s, ",") {
-			return filterError(op, fmt.Errorf("%s value %s contains a comma", name, quoteQueryValue(s)))
+			return filterError(op, fmt.Errorf("%s value %s contains a comma", name, filterValueForError(s)))
 		}
 		out[i] = s
 	}
@@ -222,17 +222,28 @@ func queryPlainValueProblem(s string) string {
 	}
 	switch s[0] {
 	case '!':
-		return fmt.Sprintf("value %s starts with \"!\", which the server reads as NotExists/Ne/Nin; use those", quoteQueryValue(s))
+		return fmt.Sprintf("value %s starts with \"!\", which the server reads as NotExists/Ne/Nin; use those", filterValueForError(s))
 	case '>':
-		return fmt.Sprintf("value %s starts with \">\", which the server reads as Gt/Gte; use those", quoteQueryValue(s))
+		return fmt.Sprintf("value %s starts with \">\", which the server reads as Gt/Gte; use those", filterValueForError(s))
 	case '<':
-		return fmt.Sprintf("value %s starts with \"<\", which the server reads as Lt/Lte; use those", quoteQueryValue(s))
+		return fmt.Sprintf("value %s starts with \"<\", which the server reads as Lt/Lte; use those", filterValueForError(s))
 	case '~':
-		return fmt.Sprintf("value %s starts with \"~\", which the server reads as Regex; use Regex", quoteQueryValue(s))
+		return fmt.Sprintf("value %s starts with \"~\", which the server reads as Regex; use Regex", filterValueForError(s))
 	case '[':
-		return fmt.Sprintf("value %s starts with \"[\", which the server reads as In; use In", quoteQueryValue(s))
+		return fmt.Sprintf("value %s starts with \"[\", which the server reads as In; use In", filterValueForError(s))
 	}
 	return ""
+}
+
+// filterValueForError shows a filter value in an error message: quoted when
+// it cannot be personal data (an id, a short number, a boolean, a date),
+// otherwise only its length, so a message text, a name or an e-mail address
+// a caller filters on never reaches an error or a log line.
+func filterValueForError(s string) string {
+	if safeFilterValue(s) {
+		return quoteQueryValue(s)
+	}
+	return fmt.Sprintf("(%d bytes, not quoted)", len(s))
 }
 
 // quoteQueryValue quotes a value for an error message, cut short so that a

@@ -2,6 +2,7 @@ package chatshipper
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -336,17 +338,20 @@ func TestQueryRefusals(t *testing.T) {
 		{"where-any bad segment", n().WhereAny([]string{"a.", "b"}, "x"), "a.,b", "field 0: empty segment in dotted field path"},
 		{"where-any duplicate field", n().WhereAny([]string{"name", "name"}, "x"), "name,name", `field "name" listed twice`},
 		{"where-any empty value", n().WhereAny([]string{"a", "b"}, ""), "a,b", `OR search takes no operators: empty value means "field exists"; use Exists`},
-		{"where-any operator value", n().WhereAny([]string{"a", "b"}, "~acme"), "a,b", `OR search takes no operators: value "~acme" starts with "~", which the server reads as Regex; use Regex`},
+		{"where-any operator value", n().WhereAny([]string{"a", "b"}, "~acme"), "a,b", `OR search takes no operators: value (5 bytes, not quoted) starts with "~", which the server reads as Regex; use Regex`},
 
 		// Eq values the server would read as operators
 		{"eq empty", n().Where("a", Eq("")), "a", `empty value means "field exists"; use Exists`},
-		{"eq bang", n().Where("a", Eq("!x")), "a", `value "!x" starts with "!", which the server reads as NotExists/Ne/Nin; use those`},
-		{"eq gt", n().Where("a", Eq(">x")), "a", `value ">x" starts with ">", which the server reads as Gt/Gte; use those`},
-		{"eq lt", n().Where("a", Eq("<x")), "a", `value "<x" starts with "<", which the server reads as Lt/Lte; use those`},
-		{"eq tilde", n().Where("a", Eq("~x")), "a", `value "~x" starts with "~", which the server reads as Regex; use Regex`},
-		{"eq bracket", n().Where("a", Eq("[x]")), "a", `value "[x]" starts with "[", which the server reads as In; use In`},
+		{"eq bang", n().Where("a", Eq("!x")), "a", `value (2 bytes, not quoted) starts with "!", which the server reads as NotExists/Ne/Nin; use those`},
+		{"eq gt", n().Where("a", Eq(">x")), "a", `value (2 bytes, not quoted) starts with ">", which the server reads as Gt/Gte; use those`},
+		{"eq lt", n().Where("a", Eq("<x")), "a", `value (2 bytes, not quoted) starts with "<", which the server reads as Lt/Lte; use those`},
+		{"eq tilde", n().Where("a", Eq("~x")), "a", `value (2 bytes, not quoted) starts with "~", which the server reads as Regex; use Regex`},
+		{"eq bracket", n().Where("a", Eq("[x]")), "a", `value (3 bytes, not quoted) starts with "[", which the server reads as In; use In`},
 		{"eq negative via stringer", n().Where("a", Eq(queryStringer{"!"})), "a", `value "!" starts with "!", which the server reads as NotExists/Ne/Nin; use those`},
-		{"eq long value cut", n().Where("a", Eq(">"+strings.Repeat("x", 60))), "a", `value ">xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"... starts with ">", which the server reads as Gt/Gte; use those`},
+		{"eq long value not quoted", n().Where("a", Eq(">"+strings.Repeat("x", 60))), "a", `value (61 bytes, not quoted) starts with ">", which the server reads as Gt/Gte; use those`},
+		{"eq number quoted", n().Where("a", Eq(">5")), "a", `value ">5" starts with ">", which the server reads as Gt/Gte; use those`},
+		{"eq date quoted", n().Where("a", Eq("<2024-01-31")), "a", `value "<2024-01-31" starts with "<", which the server reads as Lt/Lte; use those`},
+		{"message text not quoted", n().Where("text", Lt("Jane, at home")), "text", `Lt value (13 bytes, not quoted) contains a comma`},
 
 		// value types
 		{"nil value", n().Where("a", Eq(nil)), "a", "nil value"},
@@ -364,15 +369,15 @@ func TestQueryRefusals(t *testing.T) {
 		{"lte empty", n().Where("a", Lte("")), "a", "Lte needs a non-empty value"},
 		{"gt comma", n().Where("a", Gt("1,2")), "a", `Gt value "1,2" contains a comma`},
 		{"gte comma", n().Where("a", Gte("1,<2")), "a", `Gte value "1,<2" contains a comma`},
-		{"lt comma", n().Where("a", Lt("a,b")), "a", `Lt value "a,b" contains a comma`},
+		{"lt comma", n().Where("a", Lt("a,b")), "a", `Lt value (3 bytes, not quoted) contains a comma`},
 		{"gt equals sign", n().Where("a", Gt("=5")), "a", `Gt value "=5" starts with "="; use Gte`},
 		{"lt equals sign", n().Where("a", Lt("=5")), "a", `Lt value "=5" starts with "="; use Lte`},
 
 		// lists
 		{"in empty", n().Where("a", In()), "a", "In needs at least one value"},
 		{"nin empty", n().Where("a", Nin()), "a", "Nin needs at least one value"},
-		{"in comma", n().Where("a", In("x", "y,z")), "a", `In value "y,z" contains a comma`},
-		{"nin comma", n().Where("a", Nin("x,y")), "a", `Nin value "x,y" contains a comma`},
+		{"in comma", n().Where("a", In("x", "y,z")), "a", `In value (3 bytes, not quoted) contains a comma`},
+		{"nin comma", n().Where("a", Nin("x,y")), "a", `Nin value (3 bytes, not quoted) contains a comma`},
 		{"in empty member", n().Where("a", In("x", "")), "a", "In value 1 is empty"},
 		{"in bad member type", n().Where("a", In(1, struct{}{})), "a", "In value 1: unsupported value type struct {} (use a string, number, bool, time.Time or fmt.Stringer)"},
 
@@ -830,4 +835,73 @@ func TestWhereAnyEncoding(t *testing.T) {
 	}
 	_, err := NewQuery().WhereAnyRegex([]string{"a", "b"}, "~x").Encode()
 	assert.ErrorIs(t, err, ErrInvalidQuery)
+}
+
+func TestQueryErrorIsInvalidArgument(t *testing.T) {
+	t.Parallel()
+	c, mt := newTestClient(t)
+	_, _, err := c.Contacts.List(context.Background(), NewQuery().Limit(0))
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrInvalidQuery)
+	assert.ErrorIs(t, err, ErrInvalidArgument)
+	var qe *QueryError
+	assert.True(t, errors.As(err, &qe))
+	assert.Equal(t, 0, mt.GetTotalCallCount())
+}
+
+func TestCollectionAppliesMandatoryFilters(t *testing.T) {
+	t.Parallel()
+	metaOnly := NewQuery().Where("meta.intent", Eq("greeting"))
+	tests := []struct {
+		name    string
+		call    func(c *Client) error
+		refused bool
+	}{
+		{"typed messages without a mandatory filter", func(c *Client) error {
+			_, _, err := c.Messages.List(context.Background(), NewQuery().Where("text", Eq("hi")))
+			return err
+		}, true},
+		{"Collection(messages) without a mandatory filter", func(c *Client) error {
+			_, _, err := c.Collection("messages").List(context.Background(), NewQuery().Where("text", Eq("hi")))
+			return err
+		}, true},
+		{"Collection(messages) iterator without a mandatory filter", func(c *Client) error {
+			for _, err := range c.Collection("messages").ListIter(context.Background(), nil) {
+				return err
+			}
+			return nil
+		}, true},
+		{"Collection(conversations) meta filter alone", func(c *Client) error {
+			_, _, err := c.Collection("conversations").List(context.Background(), metaOnly)
+			return err
+		}, true},
+		{"typed conversations meta filter alone", func(c *Client) error {
+			_, _, err := c.Conversations.List(context.Background(), metaOnly)
+			return err
+		}, true},
+		{"Collection(conversations) meta filter with status", func(c *Client) error {
+			_, _, err := c.Collection("conversations").List(context.Background(), metaOnly.Where("status", Eq("queued")))
+			return err
+		}, false},
+		{"Collection(kbases) has no mandatory filter", func(c *Client) error {
+			_, _, err := c.Collection("kbases").List(context.Background(), metaOnly)
+			return err
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, mt := newTestClient(t)
+			mt.RegisterNoResponder(httpmock.NewStringResponder(200, `[]`))
+			err := tt.call(c)
+			if !tt.refused {
+				require.NoError(t, err)
+				assert.Equal(t, 1, mt.GetTotalCallCount())
+				return
+			}
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ErrInvalidQuery)
+			assert.Equal(t, 0, mt.GetTotalCallCount(), "no request may be made")
+		})
+	}
 }

@@ -1,6 +1,7 @@
 package chatshipper
 
 import (
+	"container/list"
 	"context"
 	"log/slog"
 	"math"
@@ -111,10 +112,9 @@ type WindowLimiter struct {
 	inUse    int           // slots held (inFlight) plus grants counted in grants
 	inFlight int           // slots granted by Acquire whose done was not called yet
 	resume   time.Duration // no grant before this offset (Pause)
-	first    *waiter       // FIFO of callers waiting for a slot
-	last     *waiter
-	timer    *time.Timer // fires when the first waiter may be served
-	armed    bool        // timer is set to fire
+	waiters  list.List     // FIFO of *waiter: callers waiting for a slot
+	timer    *time.Timer   // fires when the first waiter may be served
+	armed    bool          // timer is set to fire
 }
 
 // grantRecord stands for count grants, the last of which happened at offset at.
@@ -126,10 +126,9 @@ type grantRecord struct {
 
 // waiter is one caller queued in Wait or Acquire.
 type waiter struct {
-	prev, next *waiter
-	ready      chan struct{} // closed when granted
-	granted    bool
-	hold       bool // Acquire: the slot is held until done
+	ready   chan struct{} // closed when granted
+	granted bool
+	hold    bool // Acquire: the slot is held until done
 }
 
 // never is the offset of a slot that only a done call can free.
@@ -187,7 +186,7 @@ func (s *heldSlot) done(sent bool) {
 	} else {
 		l.inUse--
 	}
-	if l.first != nil {
+	if l.waiters.Len() > 0 {
 		l.dispatchLocked(now)
 	}
 }
@@ -198,14 +197,14 @@ func (l *WindowLimiter) wait(ctx context.Context, hold bool) error {
 	}
 	l.mu.Lock()
 	now := l.nowLocked()
-	if l.first == nil && l.nextSlotLocked(now) <= now {
+	if l.waiters.Len() == 0 && l.nextSlotLocked(now) <= now {
 		l.grantLocked(now, hold)
 		l.mu.Unlock()
 		return nil
 	}
 	w := &waiter{ready: make(chan struct{}), hold: hold}
-	l.pushLocked(w)
-	if l.first == w {
+	e := l.waiters.PushBack(w)
+	if l.waiters.Front() == e {
 		l.dispatchLocked(now)
 	}
 	l.mu.Unlock()
@@ -222,8 +221,8 @@ func (l *WindowLimiter) wait(ctx context.Context, hold bool) error {
 		// already counted, so let the caller use it.
 		return nil
 	}
-	wasFirst := l.first == w
-	l.removeLocked(w)
+	wasFirst := l.waiters.Front() == e
+	l.waiters.Remove(e)
 	if wasFirst {
 		// The next waiter may be served at the same time w would have
 		// been; this re-arms the timer for it, or stops it.
@@ -249,7 +248,7 @@ func (l *WindowLimiter) Pause(d time.Duration) {
 		return
 	}
 	l.resume = until
-	if l.first != nil {
+	if l.waiters.Len() > 0 {
 		l.dispatchLocked(now)
 	}
 }
@@ -317,7 +316,7 @@ func (l *WindowLimiter) recordLocked(now time.Duration) {
 // timer for the next waiter, or stops it when nobody waits or only a done
 // call can free a slot.
 func (l *WindowLimiter) dispatchLocked(now time.Duration) {
-	for l.first != nil {
+	for l.waiters.Len() > 0 {
 		at := l.nextSlotLocked(now)
 		if at == never {
 			break
@@ -331,9 +330,8 @@ func (l *WindowLimiter) dispatchLocked(now time.Duration) {
 			}
 			return
 		}
-		w := l.first
+		w := l.waiters.Remove(l.waiters.Front()).(*waiter)
 		l.grantLocked(now, w.hold)
-		l.removeLocked(w)
 		w.granted = true
 		close(w.ready)
 	}
@@ -349,30 +347,6 @@ func (l *WindowLimiter) onTimer() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.dispatchLocked(l.nowLocked())
-}
-
-func (l *WindowLimiter) pushLocked(w *waiter) {
-	w.prev = l.last
-	if l.last == nil {
-		l.first = w
-	} else {
-		l.last.next = w
-	}
-	l.last = w
-}
-
-func (l *WindowLimiter) removeLocked(w *waiter) {
-	if w.prev == nil {
-		l.first = w.next
-	} else {
-		w.prev.next = w.next
-	}
-	if w.next == nil {
-		l.last = w.prev
-	} else {
-		w.next.prev = w.prev
-	}
-	w.prev, w.next = nil, nil
 }
 
 // grantRing is a growable FIFO of grant records. It holds at most n records

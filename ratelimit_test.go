@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -109,7 +110,7 @@ func TestWindowLimiterNeverMoreThanNInAnyWindow(t *testing.T) {
 
 				l.mu.Lock()
 				defer l.mu.Unlock()
-				assert.Nil(t, l.first, "queue drained")
+				assert.Zero(t, l.waiters.Len(), "queue drained")
 				assert.False(t, l.armed, "timer stopped once nobody waits")
 			})
 		})
@@ -316,7 +317,7 @@ func TestWindowLimiterCancel(t *testing.T) {
 				wg.Wait()
 				// Nothing was lost: the window frees 1 s after the last grant.
 				l.mu.Lock()
-				assert.Nil(t, l.first)
+				assert.Zero(t, l.waiters.Len())
 				assert.False(t, l.armed)
 				l.mu.Unlock()
 			})
@@ -546,7 +547,7 @@ func TestWindowLimiterStress(t *testing.T) {
 				requireAtMostNPerWindow(t, times, n, w)
 				l.mu.Lock()
 				defer l.mu.Unlock()
-				assert.Nil(t, l.first)
+				assert.Zero(t, l.waiters.Len())
 				assert.False(t, l.armed)
 			})
 		})
@@ -1015,4 +1016,63 @@ func TestHostWindowFuncTransport(t *testing.T) {
 		got = append(got, c.ipLimiter)
 	}
 	assert.NotSame(t, got[0], got[1])
+}
+
+// BenchmarkWindowLimiterAcquireContended: every goroutine takes the one slot
+// and gives it back unused at once, so most callers queue and are handed the
+// slot by the one before: the waiters' queue under load.
+func BenchmarkWindowLimiterAcquireContended(b *testing.B) {
+	l := NewWindowLimiter(1, time.Hour)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.SetParallelism(4)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			done, err := l.Acquire(ctx)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			done(false)
+		}
+	})
+}
+
+// A 429's Retry-After pausing the limiter is logged.
+func TestLogLimiterPause(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		h := &captureHandler{}
+		c, mt := newTestClient(t, WithLogger(slog.New(h)))
+		mt.RegisterResponder("GET", testBase+"users", httpmock.NewStringResponder(429, `{}`).HeaderSet(http.Header{"Retry-After": {"45"}}))
+		req, err := c.NewRequest(context.Background(), "GET", "users", nil)
+		require.NoError(t, err)
+		_, err = c.Do(req, nil)
+		require.ErrorIs(t, err, ErrRateLimited)
+		recs := h.with("chatshipper: rate limiter paused for Retry-After")
+		require.Len(t, recs, 1)
+		assert.Equal(t, map[string]any{"retry_after": 45 * time.Second}, recs[0].attrs)
+	})
+}
+
+// A wait for a rate-limit slot of 100 ms or more is logged with its length;
+// shorter ones are not.
+func TestLogLimiterWait(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		h := &captureHandler{}
+		c, mt := newTestClient(t, WithLogger(slog.New(h)), WithRateLimit(1))
+		mt.RegisterResponder("GET", testBase+"users", httpmock.NewStringResponder(200, `[]`))
+		for range 2 {
+			req, err := c.NewRequest(context.Background(), "GET", "users?email=jane%40example.com", nil)
+			require.NoError(t, err)
+			_, err = c.Do(req, nil)
+			require.NoError(t, err)
+		}
+		recs := h.with("chatshipper: waited for rate limit")
+		require.Len(t, recs, 1, "only the second request waited")
+		assert.Equal(t, map[string]any{"method": "GET", "url": testBase + "users?email=REDACTED",
+			"waited": time.Second + DefaultRateLimitMargin, "attempt": int64(1)}, recs[0].attrs)
+		h.noSecrets(t, testToken, "jane")
+	})
 }

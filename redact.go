@@ -3,9 +3,11 @@ package chatshipper
 import (
 	"fmt"
 	"io"
-	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/go-chatshipper/chatshipper/internal/wire"
 )
 
 // printRedacted writes s, a value's redacted description, for any fmt verb,
@@ -17,42 +19,68 @@ func printRedacted(f fmt.State, verb rune, s string) {
 	_, _ = io.WriteString(f, s)
 }
 
-// Format makes every verb print String, so the password never shows.
-func (u UserCreate) Format(f fmt.State, verb rune) { printRedacted(f, verb, u.String()) }
-
-// Format makes every verb print String, so the password never shows.
-func (u UserUpdate) Format(f fmt.State, verb rune) { printRedacted(f, verb, u.String()) }
-
-// Format makes every verb print String, so a webhook secret in Params never shows.
-func (s ServiceCreate) Format(f fmt.State, verb rune) { printRedacted(f, verb, s.String()) }
-
-// Format makes every verb print String, so a webhook secret in Params never shows.
-func (u ServiceUpdate) Format(f fmt.State, verb rune) { printRedacted(f, verb, u.String()) }
-
-// Format makes every verb print String, so a webhook secret in Params never shows.
-func (s Service) Format(f fmt.State, verb rune) { printRedacted(f, verb, s.String()) }
-
-// Format makes every verb print String, so the secret never shows.
-func (p WebhookParams) Format(f fmt.State, verb rune) { printRedacted(f, verb, p.String()) }
-
-// Format makes every verb print String, so the secret never shows.
-func (w WebhookServiceCreate) Format(f fmt.State, verb rune) { printRedacted(f, verb, w.String()) }
-
-// String names the document's ID and fields without their values: a
-// document of any collection may hold a secret (a webhook service's
-// params.secret, a user's password), so values are read with Raw or Get.
-func (d Document) String() string {
-	names := d.Fields()
-	return "Document{id: " + d.ID() + ", fields: [" + strings.Join(names, " ") + "]}"
+func redactedIfSet(s string) string {
+	if s == "" {
+		return `""`
+	}
+	return "[redacted]"
 }
 
-// GoString is String, so %#v shows no value either.
-func (d Document) GoString() string { return d.String() }
+// redactURLString returns a URL fit for printing: the password of its user
+// info, user info without a password (a token as user name) and the values of
+// credential query or fragment parameters (token, access_token, apiKey, ...:
+// see [wire.SecretName]) read "redacted". A string that does not parse is
+// replaced whole, since it may be anything.
+func redactURLString(raw string) string {
+	if raw == "" {
+		return `""`
+	}
+	if _, err := url.Parse(raw); err != nil {
+		return "[unparsable URL]"
+	}
+	// The URL itself, then any URL inside it (a callback in its query).
+	return wire.RedactURLs(wire.RedactURL(raw, "redacted", nil), "redacted", nil)
+}
 
-// Format makes every verb print String.
-func (d Document) Format(f fmt.State, verb rune) { printRedacted(f, verb, d.String()) }
+// secretParamKey reports whether a params key names a credential: a
+// [wire.SecretName], or any key mentioning "key" or "auth" (printing errs on
+// the side of hiding).
+func secretParamKey(k string) bool {
+	l := strings.ToLower(k)
+	return wire.SecretName(k) || strings.Contains(l, "key") || strings.Contains(l, "auth")
+}
 
-// LogValue logs the ID and the field names only.
-func (d Document) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("id", d.ID()), slog.Any("fields", d.Fields()))
+// redactParams returns a copy of params for printing: credential values are
+// replaced, URLs lose their password, nested objects and arrays are walked.
+func redactParams(m Meta) Meta {
+	if m == nil {
+		return nil
+	}
+	out := make(Meta, len(m))
+	for k, v := range m {
+		if secretParamKey(k) {
+			out[k] = "[redacted]"
+			continue
+		}
+		out[k] = redactValue(v)
+	}
+	return out
+}
+
+func redactValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		return map[string]any(redactParams(Meta(x)))
+	case Meta:
+		return redactParams(x)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = redactValue(e)
+		}
+		return out
+	case string:
+		return wire.RedactURLs(x, "redacted", nil)
+	}
+	return v
 }

@@ -33,9 +33,16 @@ import (
 // was answered, a POST, PATCH or PUT is not sent again (unless opted in),
 // whatever the later hops return.
 
-// callState travels in the request context through one Do call: the retry
-// policy reads it, the transports under the retry layer update it.
+// callState is the state of one request sent with Do, across its attempts.
+// Do makes it and hands it explicitly to the request's own retryablehttp
+// client (newCallClient, client.go), whose hooks close over it: the retry
+// policy reads it, and callTransport passes it to the shared transports
+// under the retry layer, which update it. Nothing reads it from a context.
 type callState struct {
+	// call is the observed call the request belongs to (observer.go); nil
+	// without an observer.
+	call *obsCall
+
 	idempotent  bool // GET, HEAD, OPTIONS, DELETE
 	retryUnsafe bool // the caller opted in to retrying POST/PATCH/PUT
 	attempts    int  // attempts sent so far (counted by the auth transport)
@@ -90,13 +97,6 @@ func (st *callState) endHop(resp *http.Response, err error) {
 	}
 }
 
-type callStateKey struct{}
-
-func stateFrom(ctx context.Context) *callState {
-	st, _ := ctx.Value(callStateKey{}).(*callState)
-	return st
-}
-
 func isIdempotent(method string) bool {
 	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodDelete:
@@ -105,24 +105,20 @@ func isIdempotent(method string) bool {
 	return false
 }
 
-// checkRetry implements retryablehttp.CheckRetry with the retry table above.
-func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
-	retry, cerr := c.decideRetry(ctx, resp, err)
-	if st := stateFrom(ctx); st != nil {
-		st.wantRetry = retry
-	}
+// checkRetry is the retryablehttp.CheckRetry of the request whose state is
+// st (the per-call client's hook calls it with its own st): the retry table
+// above.
+func (c *Client) checkRetry(ctx context.Context, st *callState, resp *http.Response, err error) (bool, error) {
+	retry, cerr := c.decideRetry(ctx, st, resp, err)
+	st.wantRetry = retry
 	return retry, cerr
 }
 
 // decideRetry applies the retry table to one attempt's outcome. It notes why
-// the attempt failed, for the log line of the retry decision.
-func (c *Client) decideRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+// the attempt failed in st, for the log line of the retry decision.
+func (c *Client) decideRetry(ctx context.Context, st *callState, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
-	}
-	st := stateFrom(ctx)
-	if st == nil {
-		st = &callState{}
 	}
 	st.retryReason, st.retryStatus, st.retryErr, st.retryAfter = "", 0, nil, 0
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -85,10 +84,19 @@ func MaxBatch(n int) BatchSenderOption {
 // finds the first; an ambiguous outcome is settled by
 // a lookup, and only what is missing is sent again. When that lookup fails,
 // each call whose messages are in doubt gets a [*DeliveryUnknownError]
-// naming only its own keys. A batch refused whole with 400, 413 or 422 is
-// sent again one call per request, each call's keys looked up first (so
-// nothing the refused request may have stored is sent twice), and a refusal
-// reaches only the call it is about.
+// naming only its own keys. When the lookup shows part of the batch stored
+// and the rest is not sent again (a 500, the retry budget used up, a 2xx
+// answer that left out messages found not stored), each call is settled by
+// it: a call stored whole succeeds, a call stored in part gets its stored
+// messages and a [*DeliveryUnknownError] naming every key of the call (with
+// the batch's error as Err), and a call stored not at all gets the batch's
+// error, so that sending it again stores nothing twice. A plain error thus
+// always means that none of the call's messages is stored. A batch refused
+// whole with 400, 413 or 422 is looked up (one request: the docs do not say
+// that a refused request stored nothing); each call not found stored whole
+// is then sent again in a request of its own, only its messages found
+// missing, and a refusal reaches only the call it is about; a lone call's
+// refusal is looked up the same way ([ConversationsService.Send] too).
 // Other errors (404, a 429 beyond the longest retry wait, a network failure
 // before sending) reach every call of the batch. The bot loop guard
 // ([WithLoopGuard]) counts messages, call by call in arrival order: a call it
@@ -402,7 +410,7 @@ func (s *BatchSender) newCreate(ctx context.Context, cc *ConversationCreate) (*s
 	if len(cc.Messages) > s.maxBatch {
 		return nil, argError("conversation.messages", "%d messages are more than a batch holds (%d, see MaxBatch)", len(cc.Messages), s.maxBatch)
 	}
-	if err := validateMessages(cc.Messages); err != nil {
+	if err := validateCreate(cc); err != nil {
 		return nil, err
 	}
 	if cc.Organization != "" {
@@ -628,7 +636,7 @@ func (s *BatchSender) runCreate(call *sendCall) {
 // take its next turn.
 func (s *BatchSender) runBatch(q *sendQueue, batch []*sendCall) {
 	defer s.running.Done()
-	s.deliverCalls(s.ctx, q.id, batch, false)
+	s.deliverCalls(s.ctx, nil, q.id, batch, false)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	q.busy = false
@@ -646,20 +654,28 @@ func (s *BatchSender) runBatch(q *sendQueue, batch []*sendCall) {
 // does for one call: the keys the callers set are looked up first (one
 // request for the batch), then the loop guard reserves each call's messages
 // not found stored, then the rest goes (deliverEach). A batch of several
-// calls refused whole for its content is sent again one call per request
-// (again set), each with all its keys looked up first, so whatever the
-// refused request may have stored is not sent twice.
-func (s *BatchSender) deliverCalls(ctx context.Context, conversationID string, calls []*sendCall, again bool) {
+// calls refused whole for its content is looked up by deliverEach (the
+// refused request may have stored part of it); each call not found stored
+// whole is sent again in its own request (again set, call.stored holding
+// what the lookup found), only its messages found missing, so nothing is
+// sent twice. obs is the observed call the batch is part of: nil for a new
+// batch, which begins its own (a Send); the call of the batch refused whole
+// for the calls sent again.
+func (s *BatchSender) deliverCalls(ctx context.Context, obs *obsCall, conversationID string, calls []*sendCall, again bool) {
 	if len(calls) == 0 {
 		return
 	}
 	var err error
-	ctx, obs := s.c.startCall(ctx, conversationsPath, "Send") // observer.go: a batch is a Send
-	defer obs.end(ctx, &err)
+	if obs == nil {
+		var own *obsCall
+		ctx, own = s.c.startCall(ctx, conversationsPath, "Send") // observer.go: a batch is a Send
+		defer own.end(ctx, &err)
+		obs = own
+	}
 	c := s.c
 	lookup := func(call *sendCall) []string {
 		if again {
-			return nonEmpty(call.keys)
+			return nil // looked up after the refusal
 		}
 		return call.own
 	}
@@ -687,12 +703,15 @@ func (s *BatchSender) deliverCalls(ctx context.Context, conversationID string, c
 	}
 	live := make([]*sendCall, 0, len(calls))
 	for _, call := range calls {
-		call.stored = make([]*Message, len(call.msgs))
+		if !again {
+			call.stored = make([]*Message, len(call.msgs))
+		}
 		call.send = call.send[:0]
 		for i := range call.msgs {
 			if k := call.key(i); k != "" && found[k] != nil {
 				call.stored[i] = found[k]
-			} else {
+			}
+			if call.stored[i] == nil {
 				call.send = append(call.send, i)
 			}
 		}
@@ -731,12 +750,20 @@ func (s *BatchSender) deliverCalls(ctx context.Context, conversationID string, c
 	if c.noDeliveryTracking {
 		var out []*Message
 		var resp *Response
-		out, resp, err = c.postMessages(ctx, path, msgs)
+		out, resp, err = c.postMessages(ctx, obs, path, msgs, nil)
 		got = make([]*Message, len(msgs))
 		copy(got, out)
 		outcomes = sameOutcome(len(msgs), outcomeOf(resp, err))
+		if err == nil && len(out) < len(msgs) {
+			// Without keys, the messages the answer leaves out cannot be
+			// looked up: taken in order, the answer's are the first.
+			for i := len(out); i < len(msgs); i++ {
+				outcomes[i] = outcomeUnknown
+			}
+			err = untrackedAnswer(conversationID, resp, len(out), len(msgs), err)
+		}
 	} else {
-		got, _, outcomes, _, err = c.deliverEach(ctx, path, conversationID, msgs, keys, stored)
+		got, _, outcomes, _, err = c.deliverEach(ctx, obs, path, conversationID, msgs, keys, stored)
 	}
 	refusedWhole := !again && len(calls) > 1 && refusedContent(err)
 	var retry []*sendCall
@@ -746,15 +773,18 @@ func (s *BatchSender) deliverCalls(ctx context.Context, conversationID string, c
 		g, o := got[lo:hi], outcomes[lo:hi]
 		lo = hi
 		c.loopSettle(ctx, call.ls, pick(o, call.send))
-		if refusedWhole && noneStored(g, o) {
-			retry = append(retry, call) // released above: it reserves again
+		if refusedWhole && resendable(g, o) {
+			// Sent again alone, without what the lookup found stored; its
+			// reservation was released above: it reserves again.
+			call.stored = g
+			retry = append(retry, call)
 			continue
 		}
 		out, cerr := call.result(g, o, err)
 		s.finish(call, out, nil, cerr)
 	}
 	for _, call := range retry {
-		s.deliverCalls(ctx, conversationID, []*sendCall{call}, true)
+		s.deliverCalls(ctx, obs, conversationID, []*sendCall{call}, true)
 	}
 }
 
@@ -767,25 +797,35 @@ func (call *sendCall) key(i int) string {
 	return call.keys[i]
 }
 
-// result is a call's own part of a batch's outcome: its stored messages, and
-// the batch's error when some of its messages are not known to be stored (a
-// *DeliveryUnknownError narrowed to its own messages).
+// result is a call's own part of a batch's outcome (err the batch's error):
+// its stored messages, in order, and no error when all are stored. Otherwise
+// an error that is the call's own: when some of its messages are in doubt,
+// the batch's *DeliveryUnknownError narrowed to its own messages; when some
+// are stored and the rest known not stored, a *DeliveryUnknownError naming
+// every key of the call (see partlyStored), with the batch's error as Err;
+// when none is stored, the batch's error (the cause, for a batch's
+// *DeliveryUnknownError about other calls), so that sending the call again
+// stores nothing twice.
 func (call *sendCall) result(got []*Message, outcomes []sendOutcome, err error) ([]*Message, error) {
 	out := make([]*Message, 0, len(got))
-	stored := true
+	all, unknown := true, false
 	for i, m := range got {
 		switch {
 		case m != nil:
 			out = append(out, m)
-		case outcomes[i] != outcomeCreated:
-			stored = false
+		case outcomes[i] == outcomeCreated:
+		case outcomes[i] == outcomeUnknown:
+			all, unknown = false, true
+		default:
+			all = false
 		}
 	}
-	if stored || err == nil {
+	if all || err == nil {
 		return out, nil
 	}
 	var due *DeliveryUnknownError
-	if errors.As(err, &due) {
+	isDue := errors.As(err, &due)
+	if unknown && isDue {
 		mine := make(map[string]bool, len(call.keys))
 		for _, k := range call.keys {
 			mine[k] = k != ""
@@ -798,38 +838,34 @@ func (call *sendCall) result(got []*Message, outcomes []sendOutcome, err error) 
 			}
 		}
 		own.Unkeyed = 0
-		for i, k := range call.keys {
-			if k == "" && got[i] == nil && outcomes[i] == outcomeUnknown {
+		for i := range got {
+			if call.key(i) == "" && got[i] == nil && outcomes[i] == outcomeUnknown {
 				own.Unkeyed++
 			}
 		}
 		return out, &own
 	}
-	return out, err
+	if isDue && due.Err != nil {
+		err = due.Err // not about this call's messages, which are known
+	}
+	return out, partlyStored(call.conv, call.keys, got, outcomes, err)
 }
 
-// refusedContent reports whether err is the server refusing a request for
-// what it carries (400, 413, 422), which it does before storing anything.
-func refusedContent(err error) bool {
-	var er *ErrorResponse
-	if !errors.As(err, &er) {
-		return false
-	}
-	switch er.StatusCode {
-	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
-		return true
-	}
-	return false
-}
-
-// noneStored reports whether none of a call's messages is (or may be) stored.
-func noneStored(got []*Message, outcomes []sendOutcome) bool {
+// resendable reports whether a call of a batch refused whole may go again
+// in a request of its own: none of its messages is in doubt, and not all are
+// stored.
+func resendable(got []*Message, outcomes []sendOutcome) bool {
+	all := true
 	for i := range got {
-		if got[i] != nil || outcomes[i] != outcomeNotCreated {
+		switch {
+		case got[i] != nil:
+		case outcomes[i] == outcomeUnknown:
 			return false
+		case outcomes[i] != outcomeCreated:
+			all = false
 		}
 	}
-	return true
+	return !all
 }
 
 // sendPace is the BatchSender's count of the requests it started in the

@@ -3,6 +3,7 @@ package chatshipper_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"runtime"
 	"strings"
@@ -411,7 +412,8 @@ func TestBatchSenderRefusalReachesOnlyItsCall(t *testing.T) {
 		assert.Equal(t, []string{"d0"}, texts(got))
 		assert.Equal(t, []int{5, 2, 2, 1}, messagePosts(srv)[convs[20]], "the batch, then one request per call")
 		assert.Equal(t, []string{"a0", "a1", "d0"}, storedTexts(srv, convs[20]))
-		assert.Equal(t, 3, countRequests(srv, http.MethodGet, "/v2/messages", ""), "each call's keys looked up before it goes again")
+		assert.Equal(t, 2, countRequests(srv, http.MethodGet, "/v2/messages", ""),
+			"the keys looked up after each refusal (the batch's, then b's alone), none before a call goes again")
 	})
 }
 
@@ -854,4 +856,72 @@ func runSenderFaults(t *testing.T, srvOpts []chatshippertest.Option, opts []chat
 	t.Logf("messages %d in %d calls: lost %d, duplicated %d, errors %d; message POSTs %d (of which carrying more than 3 messages %d; answers by status, 0 = dropped or too late: %v), lookups %d",
 		total, conversations*len(chunks), lost, duplicated, failed, posts, batched, statuses, lookups)
 	chatshipper.RequireAtMostNPerWindow(t, times, 20, time.Second)
+}
+
+// unencodable is a meta value whose MarshalJSON fails.
+type unencodable struct{}
+
+func (unencodable) MarshalJSON() ([]byte, error) { return nil, fmt.Errorf("cannot encode") }
+
+// A message whose free-form values cannot be encoded as JSON is refused with
+// an *ArgumentError naming the key before anything is queued or sent: the
+// other calls of the batch it would have joined go as if it had not been
+// made, and ConversationsService.Send and Create refuse it before any I/O
+// too (the loop guard off, so nothing else encodes the meta first).
+func TestBatchSenderUnencodableMetaRefusedBeforeQueue(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		msg      chatshipper.MessageInput
+		wantName string
+	}{
+		{"func", chatshipper.Chat("x").WithMeta("ok", 1).WithMeta("f", func() {}), "messages[1].meta.f"},
+		{"NaN", chatshipper.Chat("x").WithMeta("score", math.NaN()), "messages[1].meta.score"},
+		{"infinity", chatshipper.Chat("x").WithMeta("score", math.Inf(1)), "messages[1].meta.score"},
+		{"MarshalJSON fails", chatshipper.Chat("x").WithMeta("v", unencodable{}), "messages[1].meta.v"},
+		{"nested", chatshipper.Chat("x").WithMeta("deep", map[string]any{"c": make(chan int)}), "messages[1].meta.deep"},
+		{"action meta", chatshipper.MessageInput{Text: "x", Actions: []chatshipper.Action{{Type: chatshipper.ActionReply, Text: "a", Meta: chatshipper.Meta{"f": func() {}}}}},
+			"messages[1].actions[0].meta.f"},
+		{"result values", chatshipper.MessageInput{Text: "x", Type: chatshipper.MessageTypeReport, Results: []chatshipper.FormResult{{Name: "r", Values: chatshipper.Meta{"n": math.NaN()}}}},
+			"messages[1].results[0].values.n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				srv, c, s, convs := senderSetup(t, 1, nil, chatshipper.WithLoopGuard(false))
+				ctx := t.Context()
+				before := s.Queue(ctx, convs[0], chatshipper.Chat("before"))
+				bad := s.Queue(ctx, convs[0], chatshipper.Chat("fine"), tc.msg)
+				select {
+				case <-bad.Done():
+				default:
+					t.Fatal("the call was queued")
+				}
+				after := s.Queue(ctx, convs[0], chatshipper.Chat("after"))
+				_, err := bad.Result()
+				var ae *chatshipper.ArgumentError
+				require.ErrorAs(t, err, &ae)
+				assert.Equal(t, tc.wantName, ae.Name)
+				for _, p := range []*chatshipper.PendingSend{before, after} {
+					_, err := p.Result()
+					require.NoError(t, err, "the other calls are not affected")
+				}
+				assert.Equal(t, []string{"before", "after"}, storedTexts(srv, convs[0]))
+
+				srv.ResetRequests()
+				_, _, err = c.Conversations.Send(ctx, convs[0], chatshipper.Chat("fine"), tc.msg)
+				require.ErrorAs(t, err, &ae)
+				assert.Equal(t, tc.wantName, ae.Name)
+				_, _, err = c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Messages: []chatshipper.MessageInput{chatshipper.Chat("fine"), tc.msg}})
+				require.ErrorAs(t, err, &ae)
+				assert.Equal(t, tc.wantName, ae.Name)
+				_, err = s.Create(ctx, &chatshipper.ConversationCreate{Messages: []chatshipper.MessageInput{chatshipper.Chat("fine"), tc.msg}})
+				assert.ErrorIs(t, err, chatshipper.ErrInvalidArgument)
+				_, _, err = c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Meta: chatshipper.Meta{"f": func() {}}})
+				require.ErrorAs(t, err, &ae)
+				assert.Equal(t, "conversation.meta.f", ae.Name)
+				assert.Empty(t, srv.Requests(), "nothing sent")
+			})
+		})
+	}
 }

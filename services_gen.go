@@ -43,23 +43,15 @@ func (s *ConversationsService) ListIter(ctx context.Context, q *Query) iter.Seq2
 	return s.r.listIter(ctx, q)
 }
 
-// Walk returns a walk over every conversation matching q: Items for the
-// conversations, Pages for whole pages with their *Response, and Total, Page and
-// Count readable inside the loop (from the list headers, without extra
+// Walk returns a walk over every conversation matching q: [Walk.Items] for the
+// conversations, [Walk.Pages] for whole pages with their *Response, and Total,
+// Page and Count readable inside the loop (from the list headers, without extra
 // requests). [Prefetch] and [Concurrency] set how many pages are fetched
 // ahead or at once. The query is checked before any I/O.
 //
 // GET /v2/conversations (repeatedly)
 func (s *ConversationsService) Walk(ctx context.Context, q *Query, opts ...WalkOption) *Walk[Conversation] {
 	return s.r.walk(ctx, q, opts)
-}
-
-// Pages returns every page of conversations matching q, each with its
-// *Response; it is Walk(ctx, q, opts...).Pages().
-//
-// GET /v2/conversations (repeatedly)
-func (s *ConversationsService) Pages(ctx context.Context, q *Query, opts ...WalkOption) iter.Seq2[*Page[Conversation], error] {
-	return s.r.walk(ctx, q, opts).Pages()
 }
 
 // Get returns one conversation; q may select and populate fields (nil: all
@@ -120,23 +112,15 @@ func (s *MessagesService) ListIter(ctx context.Context, q *Query) iter.Seq2[*Mes
 	return s.r.listIter(ctx, q)
 }
 
-// Walk returns a walk over every message matching q: Items for the
-// messages, Pages for whole pages with their *Response, and Total, Page and
-// Count readable inside the loop (from the list headers, without extra
+// Walk returns a walk over every message matching q: [Walk.Items] for the
+// messages, [Walk.Pages] for whole pages with their *Response, and Total,
+// Page and Count readable inside the loop (from the list headers, without extra
 // requests). [Prefetch] and [Concurrency] set how many pages are fetched
 // ahead or at once. The query is checked before any I/O.
 //
 // GET /v2/messages (repeatedly)
 func (s *MessagesService) Walk(ctx context.Context, q *Query, opts ...WalkOption) *Walk[Message] {
 	return s.r.walk(ctx, q, opts)
-}
-
-// Pages returns every page of messages matching q, each with its
-// *Response; it is Walk(ctx, q, opts...).Pages().
-//
-// GET /v2/messages (repeatedly)
-func (s *MessagesService) Pages(ctx context.Context, q *Query, opts ...WalkOption) iter.Seq2[*Page[Message], error] {
-	return s.r.walk(ctx, q, opts).Pages()
 }
 
 // Get returns one message; q may select and populate fields (nil: all
@@ -192,23 +176,15 @@ func (s *ContactsService) ListIter(ctx context.Context, q *Query) iter.Seq2[*Con
 	return s.r.listIter(ctx, q)
 }
 
-// Walk returns a walk over every contact matching q: Items for the
-// contacts, Pages for whole pages with their *Response, and Total, Page and
-// Count readable inside the loop (from the list headers, without extra
+// Walk returns a walk over every contact matching q: [Walk.Items] for the
+// contacts, [Walk.Pages] for whole pages with their *Response, and Total,
+// Page and Count readable inside the loop (from the list headers, without extra
 // requests). [Prefetch] and [Concurrency] set how many pages are fetched
 // ahead or at once. The query is checked before any I/O.
 //
 // GET /v2/contacts (repeatedly)
 func (s *ContactsService) Walk(ctx context.Context, q *Query, opts ...WalkOption) *Walk[Contact] {
 	return s.r.walk(ctx, q, opts)
-}
-
-// Pages returns every page of contacts matching q, each with its
-// *Response; it is Walk(ctx, q, opts...).Pages().
-//
-// GET /v2/contacts (repeatedly)
-func (s *ContactsService) Pages(ctx context.Context, q *Query, opts ...WalkOption) iter.Seq2[*Page[Contact], error] {
-	return s.r.walk(ctx, q, opts).Pages()
 }
 
 // Get returns one contact; q may select and populate fields (nil: all
@@ -272,23 +248,15 @@ func (s *UsersService) ListIter(ctx context.Context, q *Query) iter.Seq2[*User, 
 	return s.r.listIter(ctx, q)
 }
 
-// Walk returns a walk over every user matching q: Items for the
-// users, Pages for whole pages with their *Response, and Total, Page and
-// Count readable inside the loop (from the list headers, without extra
+// Walk returns a walk over every user matching q: [Walk.Items] for the
+// users, [Walk.Pages] for whole pages with their *Response, and Total,
+// Page and Count readable inside the loop (from the list headers, without extra
 // requests). [Prefetch] and [Concurrency] set how many pages are fetched
 // ahead or at once. The query is checked before any I/O.
 //
 // GET /v2/users (repeatedly)
 func (s *UsersService) Walk(ctx context.Context, q *Query, opts ...WalkOption) *Walk[User] {
 	return s.r.walk(ctx, q, opts)
-}
-
-// Pages returns every page of users matching q, each with its
-// *Response; it is Walk(ctx, q, opts...).Pages().
-//
-// GET /v2/users (repeatedly)
-func (s *UsersService) Pages(ctx context.Context, q *Query, opts ...WalkOption) iter.Seq2[*Page[User], error] {
-	return s.r.walk(ctx, q, opts).Pages()
 }
 
 // Get returns one user; q may select and populate fields (nil: all
@@ -354,23 +322,15 @@ func (s *OrganizationsService) ListIter(ctx context.Context, q *Query) iter.Seq2
 	return s.r.listIter(ctx, q)
 }
 
-// Walk returns a walk over every organization matching q: Items for the
-// organizations, Pages for whole pages with their *Response, and Total, Page and
-// Count readable inside the loop (from the list headers, without extra
+// Walk returns a walk over every organization matching q: [Walk.Items] for the
+// organizations, [Walk.Pages] for whole pages with their *Response, and Total,
+// Page and Count readable inside the loop (from the list headers, without extra
 // requests). [Prefetch] and [Concurrency] set how many pages are fetched
 // ahead or at once. The query is checked before any I/O.
 //
 // GET /v2/organizations (repeatedly)
 func (s *OrganizationsService) Walk(ctx context.Context, q *Query, opts ...WalkOption) *Walk[Organization] {
 	return s.r.walk(ctx, q, opts)
-}
-
-// Pages returns every page of organizations matching q, each with its
-// *Response; it is Walk(ctx, q, opts...).Pages().
-//
-// GET /v2/organizations (repeatedly)
-func (s *OrganizationsService) Pages(ctx context.Context, q *Query, opts ...WalkOption) iter.Seq2[*Page[Organization], error] {
-	return s.r.walk(ctx, q, opts).Pages()
 }
 
 // Get returns one organization; q may select and populate fields (nil: all
@@ -433,23 +393,15 @@ func (s *OrgGroupsService) ListIter(ctx context.Context, q *Query) iter.Seq2[*Or
 	return s.r.listIter(ctx, q)
 }
 
-// Walk returns a walk over every organization group matching q: Items for the
-// organization groups, Pages for whole pages with their *Response, and Total, Page and
-// Count readable inside the loop (from the list headers, without extra
+// Walk returns a walk over every organization group matching q: [Walk.Items] for the
+// organization groups, [Walk.Pages] for whole pages with their *Response, and Total,
+// Page and Count readable inside the loop (from the list headers, without extra
 // requests). [Prefetch] and [Concurrency] set how many pages are fetched
 // ahead or at once. The query is checked before any I/O.
 //
 // GET /v2/orggroups (repeatedly)
 func (s *OrgGroupsService) Walk(ctx context.Context, q *Query, opts ...WalkOption) *Walk[OrgGroup] {
 	return s.r.walk(ctx, q, opts)
-}
-
-// Pages returns every page of organization groups matching q, each with its
-// *Response; it is Walk(ctx, q, opts...).Pages().
-//
-// GET /v2/orggroups (repeatedly)
-func (s *OrgGroupsService) Pages(ctx context.Context, q *Query, opts ...WalkOption) iter.Seq2[*Page[OrgGroup], error] {
-	return s.r.walk(ctx, q, opts).Pages()
 }
 
 // Get returns one organization group; q may select and populate fields (nil: all
@@ -512,23 +464,15 @@ func (s *ChannelsService) ListIter(ctx context.Context, q *Query) iter.Seq2[*Cha
 	return s.r.listIter(ctx, q)
 }
 
-// Walk returns a walk over every channel matching q: Items for the
-// channels, Pages for whole pages with their *Response, and Total, Page and
-// Count readable inside the loop (from the list headers, without extra
+// Walk returns a walk over every channel matching q: [Walk.Items] for the
+// channels, [Walk.Pages] for whole pages with their *Response, and Total,
+// Page and Count readable inside the loop (from the list headers, without extra
 // requests). [Prefetch] and [Concurrency] set how many pages are fetched
 // ahead or at once. The query is checked before any I/O.
 //
 // GET /v2/channels (repeatedly)
 func (s *ChannelsService) Walk(ctx context.Context, q *Query, opts ...WalkOption) *Walk[Channel] {
 	return s.r.walk(ctx, q, opts)
-}
-
-// Pages returns every page of channels matching q, each with its
-// *Response; it is Walk(ctx, q, opts...).Pages().
-//
-// GET /v2/channels (repeatedly)
-func (s *ChannelsService) Pages(ctx context.Context, q *Query, opts ...WalkOption) iter.Seq2[*Page[Channel], error] {
-	return s.r.walk(ctx, q, opts).Pages()
 }
 
 // Get returns one channel; q may select and populate fields (nil: all
@@ -593,23 +537,15 @@ func (s *ServicesService) ListIter(ctx context.Context, q *Query) iter.Seq2[*Ser
 	return s.r.listIter(ctx, q)
 }
 
-// Walk returns a walk over every service matching q: Items for the
-// services, Pages for whole pages with their *Response, and Total, Page and
-// Count readable inside the loop (from the list headers, without extra
+// Walk returns a walk over every service matching q: [Walk.Items] for the
+// services, [Walk.Pages] for whole pages with their *Response, and Total,
+// Page and Count readable inside the loop (from the list headers, without extra
 // requests). [Prefetch] and [Concurrency] set how many pages are fetched
 // ahead or at once. The query is checked before any I/O.
 //
 // GET /v2/services (repeatedly)
 func (s *ServicesService) Walk(ctx context.Context, q *Query, opts ...WalkOption) *Walk[Service] {
 	return s.r.walk(ctx, q, opts)
-}
-
-// Pages returns every page of services matching q, each with its
-// *Response; it is Walk(ctx, q, opts...).Pages().
-//
-// GET /v2/services (repeatedly)
-func (s *ServicesService) Pages(ctx context.Context, q *Query, opts ...WalkOption) iter.Seq2[*Page[Service], error] {
-	return s.r.walk(ctx, q, opts).Pages()
 }
 
 // Get returns one service; q may select and populate fields (nil: all
@@ -673,23 +609,15 @@ func (s *FormsService) ListIter(ctx context.Context, q *Query) iter.Seq2[*Form, 
 	return s.r.listIter(ctx, q)
 }
 
-// Walk returns a walk over every form matching q: Items for the
-// forms, Pages for whole pages with their *Response, and Total, Page and
-// Count readable inside the loop (from the list headers, without extra
+// Walk returns a walk over every form matching q: [Walk.Items] for the
+// forms, [Walk.Pages] for whole pages with their *Response, and Total,
+// Page and Count readable inside the loop (from the list headers, without extra
 // requests). [Prefetch] and [Concurrency] set how many pages are fetched
 // ahead or at once. The query is checked before any I/O.
 //
 // GET /v2/forms (repeatedly)
 func (s *FormsService) Walk(ctx context.Context, q *Query, opts ...WalkOption) *Walk[Form] {
 	return s.r.walk(ctx, q, opts)
-}
-
-// Pages returns every page of forms matching q, each with its
-// *Response; it is Walk(ctx, q, opts...).Pages().
-//
-// GET /v2/forms (repeatedly)
-func (s *FormsService) Pages(ctx context.Context, q *Query, opts ...WalkOption) iter.Seq2[*Page[Form], error] {
-	return s.r.walk(ctx, q, opts).Pages()
 }
 
 // Get returns one form; q may select and populate fields (nil: all
@@ -753,23 +681,15 @@ func (s *WorkflowsService) ListIter(ctx context.Context, q *Query) iter.Seq2[*Wo
 	return s.r.listIter(ctx, q)
 }
 
-// Walk returns a walk over every workflow matching q: Items for the
-// workflows, Pages for whole pages with their *Response, and Total, Page and
-// Count readable inside the loop (from the list headers, without extra
+// Walk returns a walk over every workflow matching q: [Walk.Items] for the
+// workflows, [Walk.Pages] for whole pages with their *Response, and Total,
+// Page and Count readable inside the loop (from the list headers, without extra
 // requests). [Prefetch] and [Concurrency] set how many pages are fetched
 // ahead or at once. The query is checked before any I/O.
 //
 // GET /v2/workflows (repeatedly)
 func (s *WorkflowsService) Walk(ctx context.Context, q *Query, opts ...WalkOption) *Walk[Workflow] {
 	return s.r.walk(ctx, q, opts)
-}
-
-// Pages returns every page of workflows matching q, each with its
-// *Response; it is Walk(ctx, q, opts...).Pages().
-//
-// GET /v2/workflows (repeatedly)
-func (s *WorkflowsService) Pages(ctx context.Context, q *Query, opts ...WalkOption) iter.Seq2[*Page[Workflow], error] {
-	return s.r.walk(ctx, q, opts).Pages()
 }
 
 // Get returns one workflow; q may select and populate fields (nil: all
@@ -833,23 +753,15 @@ func (s *BotsService) ListIter(ctx context.Context, q *Query) iter.Seq2[*Bot, er
 	return s.r.listIter(ctx, q)
 }
 
-// Walk returns a walk over every bot matching q: Items for the
-// bots, Pages for whole pages with their *Response, and Total, Page and
-// Count readable inside the loop (from the list headers, without extra
+// Walk returns a walk over every bot matching q: [Walk.Items] for the
+// bots, [Walk.Pages] for whole pages with their *Response, and Total,
+// Page and Count readable inside the loop (from the list headers, without extra
 // requests). [Prefetch] and [Concurrency] set how many pages are fetched
 // ahead or at once. The query is checked before any I/O.
 //
 // GET /v2/bots (repeatedly)
 func (s *BotsService) Walk(ctx context.Context, q *Query, opts ...WalkOption) *Walk[Bot] {
 	return s.r.walk(ctx, q, opts)
-}
-
-// Pages returns every page of bots matching q, each with its
-// *Response; it is Walk(ctx, q, opts...).Pages().
-//
-// GET /v2/bots (repeatedly)
-func (s *BotsService) Pages(ctx context.Context, q *Query, opts ...WalkOption) iter.Seq2[*Page[Bot], error] {
-	return s.r.walk(ctx, q, opts).Pages()
 }
 
 // Get returns one bot; q may select and populate fields (nil: all
@@ -915,23 +827,15 @@ func (s *BotInstancesService) ListIter(ctx context.Context, q *Query) iter.Seq2[
 	return s.r.listIter(ctx, q)
 }
 
-// Walk returns a walk over every bot instance matching q: Items for the
-// bot instances, Pages for whole pages with their *Response, and Total, Page and
-// Count readable inside the loop (from the list headers, without extra
+// Walk returns a walk over every bot instance matching q: [Walk.Items] for the
+// bot instances, [Walk.Pages] for whole pages with their *Response, and Total,
+// Page and Count readable inside the loop (from the list headers, without extra
 // requests). [Prefetch] and [Concurrency] set how many pages are fetched
 // ahead or at once. The query is checked before any I/O.
 //
 // GET /v2/botinstances (repeatedly)
 func (s *BotInstancesService) Walk(ctx context.Context, q *Query, opts ...WalkOption) *Walk[BotInstance] {
 	return s.r.walk(ctx, q, opts)
-}
-
-// Pages returns every page of bot instances matching q, each with its
-// *Response; it is Walk(ctx, q, opts...).Pages().
-//
-// GET /v2/botinstances (repeatedly)
-func (s *BotInstancesService) Pages(ctx context.Context, q *Query, opts ...WalkOption) iter.Seq2[*Page[BotInstance], error] {
-	return s.r.walk(ctx, q, opts).Pages()
 }
 
 // Get returns one bot instance; q may select and populate fields (nil: all
@@ -1001,23 +905,15 @@ func (s *CollectionService) ListIter(ctx context.Context, q *Query) iter.Seq2[*D
 	return s.r.listIter(ctx, q)
 }
 
-// Walk returns a walk over every document matching q: Items for the
-// documents, Pages for whole pages with their *Response, and Total, Page and
-// Count readable inside the loop (from the list headers, without extra
+// Walk returns a walk over every document matching q: [Walk.Items] for the
+// documents, [Walk.Pages] for whole pages with their *Response, and Total,
+// Page and Count readable inside the loop (from the list headers, without extra
 // requests). [Prefetch] and [Concurrency] set how many pages are fetched
 // ahead or at once. The query is checked before any I/O.
 //
 // GET /v2/{name} (repeatedly)
 func (s *CollectionService) Walk(ctx context.Context, q *Query, opts ...WalkOption) *Walk[Document] {
 	return s.r.walk(ctx, q, opts)
-}
-
-// Pages returns every page of documents matching q, each with its
-// *Response; it is Walk(ctx, q, opts...).Pages().
-//
-// GET /v2/{name} (repeatedly)
-func (s *CollectionService) Pages(ctx context.Context, q *Query, opts ...WalkOption) iter.Seq2[*Page[Document], error] {
-	return s.r.walk(ctx, q, opts).Pages()
 }
 
 // Get returns one document; q may select and populate fields (nil: all

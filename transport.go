@@ -8,6 +8,42 @@ import (
 	"time"
 )
 
+// The client's transport stack is shared by all its calls; each call sends
+// through it with its own state, passed explicitly:
+//
+//	retryablehttp.Client (one per request, newCallClient in client.go)
+//	  -> http.Client (the request's own copy of the client's)
+//	    -> callTransport  the request's wrapper: hands its callState to the stack
+//	      -> authTransport -> limiterTransport -> observeTransport  (stateTransport: get the callState)
+//	        -> timeoutTransport -> clockTransport -> the user's transport  (plain http.RoundTrippers)
+
+// stateTransport is a layer of the client's shared transport stack that
+// needs the state of the request it sends (the auth, limiter and observer
+// layers): callTransport hands it over with each hop.
+type stateTransport interface {
+	roundTrip(req *http.Request, st *callState) (*http.Response, error)
+}
+
+// callTransport is the per-request wrapper of the client's shared stack: the
+// http.Client of a request's retryablehttp client sends every hop of every
+// attempt through it, and it passes the request's state down explicitly.
+type callTransport struct {
+	st   *callState
+	next stateTransport // the client's stack (Client.stack)
+}
+
+func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.next.roundTrip(req, t.st)
+}
+
+// plainTransport ends the stateful layers: the layers under it (attempt
+// timeout, clock, the user's transport) need no request state.
+type plainTransport struct{ next http.RoundTripper }
+
+func (t plainTransport) roundTrip(req *http.Request, _ *callState) (*http.Response, error) {
+	return t.next.RoundTrip(req)
+}
+
 // limiterTransport makes every attempt wait for a request slot of each of
 // the client's limiters: its own (per token) first, then the window shared
 // per API host (per IP address). Taking the shared slot last keeps it no
@@ -17,7 +53,7 @@ import (
 type limiterTransport struct {
 	limiters []Limiter // one or two, never nil
 	client   *Client   // for its logger
-	next     http.RoundTripper
+	next     stateTransport
 }
 
 // logLimiterWaitOver is the shortest wait for a request slot that is logged:
@@ -25,7 +61,7 @@ type limiterTransport struct {
 // job.
 const logLimiterWaitOver = 100 * time.Millisecond
 
-func (t *limiterTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t *limiterTransport) roundTrip(req *http.Request, st *callState) (*http.Response, error) {
 	start := time.Now()
 	var held [2]func(sent bool)
 	var err error
@@ -39,14 +75,11 @@ func (t *limiterTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 			break
 		}
 	}
-	t.client.observeLimiterWait(req, start, err)
+	t.client.observeLimiterWait(req, st, start, err)
 	if waited := time.Since(start); waited >= logLimiterWaitOver {
 		if l := t.client.logger; l != nil {
 			attrs := []slog.Attr{slog.String("method", req.Method), slog.String("url", redactURL(req.URL)),
-				slog.Duration("waited", waited)}
-			if st := stateFrom(req.Context()); st != nil {
-				attrs = append(attrs, slog.Int("attempt", st.attempts))
-			}
+				slog.Duration("waited", waited), slog.Int("attempt", st.attempts)}
 			l.LogAttrs(req.Context(), slog.LevelDebug, "chatshipper: waited for rate limit", attrs...)
 		}
 	}
@@ -60,7 +93,7 @@ func (t *limiterTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	// server counts a request between its arrival and its answer, so no
 	// later than the moment RoundTrip returns.
 	defer releaseSlots(held[:], true)
-	return t.next.RoundTrip(req)
+	return t.next.roundTrip(req, st)
 }
 
 // releaseSlots calls the done functions of held slots.
@@ -106,31 +139,25 @@ func (b *cancelOnClose) Close() error {
 	return err
 }
 
-// authTransport sets the Authorization header on a clone of each attempt, and
-// only for the API's own host: a redirect to another host never carries it.
+// authTransport counts each hop in the request's state and sets the
+// Authorization header on a clone of each attempt, and only for the API's own
+// host: a redirect to another host never carries it.
 type authTransport struct {
 	client *Client
-	next   http.RoundTripper
+	next   stateTransport
 }
 
-func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t *authTransport) roundTrip(req *http.Request, st *callState) (*http.Response, error) {
 	c := t.client
 	if err := req.Context().Err(); err != nil {
 		closeBody(req)
 		return nil, err
 	}
-	st := stateFrom(req.Context())
-	if st != nil {
-		st.beginHop(req)
-	}
+	st.beginHop(req)
 	start := time.Now()
 	orig := req
 	if c.tokens != nil && sameOrigin(req.URL, c.baseURL) {
-		tctx := req.Context()
-		if c.logger != nil {
-			tctx = context.WithValue(tctx, loggerKey{}, c.logger)
-		}
-		tok, err := c.tokens.Token(tctx)
+		tok, err := c.token(req.Context())
 		if err == nil {
 			err = checkToken("token", tok) // from any TokenSource
 		}
@@ -140,9 +167,7 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			c.logAttempt(req, st, start, nil, err)
 			return nil, err
 		}
-		if st != nil {
-			st.token = tok
-		}
+		st.token = tok
 		// A shallow copy with its own header map: the caller's request (and
 		// retryablehttp's, reused across attempts) is never modified.
 		r2 := new(http.Request)
@@ -155,16 +180,14 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		r2.Header = h
 		req = r2
 	}
-	resp, err := t.next.RoundTrip(req)
+	resp, err := t.next.roundTrip(req, st)
 	if resp != nil {
 		// The response names the request without the Authorization header
 		// (the transport would name the authorized clone), so no token is
 		// reachable from a returned *Response or error.
 		resp.Request = orig
 	}
-	if st != nil {
-		st.endHop(resp, err)
-	}
+	st.endHop(resp, err)
 	c.logAttempt(req, st, start, resp, err)
 	return resp, err
 }

@@ -70,13 +70,30 @@ func (t *Timestamp) UnmarshalJSON(b []byte) error {
 	if len(b) < 2 || b[len(b)-1] != '"' {
 		return fmt.Errorf("chatshipper: timestamp %s: unterminated string", truncate(string(b), 40))
 	}
-	if v, ok := parseISOFast(b[1 : len(b)-1]); ok {
-		t.Time = v
-		return nil
+	// The API's own form is RFC 3339 ("2018-09-30T01:31:43.457Z"), which
+	// time.Time reads from the quoted bytes without allocating. A date-time
+	// without a zone means UTC, so it is read the same way with a Z added.
+	// The other ISO 8601 forms (no seconds, a date alone, JSON escapes) are
+	// unquoted and go through ParseTimestamp.
+	var rfc time.Time
+	if zoned(b[1 : len(b)-1]) {
+		if rfc.UnmarshalJSON(b) == nil {
+			t.Time = rfc
+			return nil
+		}
+	} else if len(b) <= len(`"2006-01-02T15:04:05.999999999"`) {
+		var buf [len(`"2006-01-02T15:04:05.999999999Z"`)]byte
+		if rfc.UnmarshalJSON(append(append(buf[:0], b[:len(b)-1]...), 'Z', '"')) == nil {
+			t.Time = rfc
+			return nil
+		}
 	}
-	var s string // JSON escapes, not Go's: strconv.Unquote refuses \/
-	if err := decodeJSON(b, &s); err != nil {
-		return fmt.Errorf("chatshipper: timestamp %s: %w", truncate(string(b), 40), err)
+	s := string(b[1 : len(b)-1])
+	if bytes.IndexByte(b, '\\') >= 0 {
+		// JSON escapes, not Go's: strconv.Unquote refuses \/
+		if err := decodeJSON(b, &s); err != nil {
+			return fmt.Errorf("chatshipper: timestamp %s: %w", truncate(string(b), 40), err)
+		}
 	}
 	if s == "" {
 		*t = Timestamp{}
@@ -90,63 +107,8 @@ func (t *Timestamp) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// parseISOFast parses the API's usual form, "2018-09-30T01:31:43.457Z" (with
-// 0 to 9 fraction digits, and Z or no zone), without allocating. Anything else
-// falls back to ParseTimestamp.
-func parseISOFast(b []byte) (time.Time, bool) {
-	if len(b) < 19 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
-		return time.Time{}, false
-	}
-	num := func(i, n int) (int, bool) {
-		v := 0
-		for _, c := range b[i : i+n] {
-			if c < '0' || c > '9' {
-				return 0, false
-			}
-			v = v*10 + int(c-'0')
-		}
-		return v, true
-	}
-	year, ok1 := num(0, 4)
-	month, ok2 := num(5, 2)
-	day, ok3 := num(8, 2)
-	hour, ok4 := num(11, 2)
-	minute, ok5 := num(14, 2)
-	sec, ok6 := num(17, 2)
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 || day > 31 ||
-		hour > 23 || minute > 59 || sec > 59 {
-		return time.Time{}, false
-	}
-	rest := b[19:]
-	nsec := 0
-	if len(rest) > 0 && rest[0] == '.' {
-		digits := 0
-		for _, c := range rest[1:] {
-			if c < '0' || c > '9' {
-				break
-			}
-			digits++
-		}
-		if digits == 0 || digits > 9 {
-			return time.Time{}, false
-		}
-		frac, _ := num(20, digits)
-		for i := digits; i < 9; i++ {
-			frac *= 10
-		}
-		nsec = frac
-		rest = rest[1+digits:]
-	}
-	if len(rest) == 1 && rest[0] == 'Z' || len(rest) == 0 {
-		t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
-		if t.Day() != day { // 31 February and the like
-			return time.Time{}, false
-		}
-		return t, true
-	}
-	return time.Time{}, false
-}
-
+// The ISO 8601 forms read, most common first: with a zone (Z or an offset,
+// with or without a colon) and without one, which the API documents as UTC.
 var (
 	layoutsWithZone = []string{
 		"2006-01-02T15:04:05.999999999Z07:00",
@@ -160,17 +122,31 @@ var (
 	}
 )
 
+// zoned reports whether an ISO 8601 date-time names its zone: a Z or an
+// offset sign after the date, which is ten bytes long.
+func zoned[S ~string | ~[]byte](s S) bool {
+	for i := 10; i < len(s); i++ {
+		if c := s[i]; c == 'Z' || c == '+' || c == '-' {
+			return true
+		}
+	}
+	return false
+}
+
 // ParseTimestamp parses an ISO 8601 date-time. Without an offset the time is
 // UTC.
 func ParseTimestamp(s string) (Timestamp, error) {
-	for _, l := range layoutsWithZone {
-		if v, err := time.Parse(l, s); err == nil {
-			return Timestamp{v}, nil
+	if zoned(s) {
+		for _, l := range layoutsWithZone {
+			if v, err := time.Parse(l, s); err == nil {
+				return Timestamp{v}, nil
+			}
 		}
-	}
-	for _, l := range layoutsNoZone {
-		if v, err := time.ParseInLocation(l, s, time.UTC); err == nil {
-			return Timestamp{v}, nil
+	} else {
+		for _, l := range layoutsNoZone {
+			if v, err := time.ParseInLocation(l, s, time.UTC); err == nil {
+				return Timestamp{v}, nil
+			}
 		}
 	}
 	return Timestamp{}, fmt.Errorf("chatshipper: timestamp %q is not ISO 8601", truncate(s, 40))

@@ -13,7 +13,7 @@ import (
 
 // Streaming JSON methods of the SDK's own types for encoding/json/v2 (Go 1.27
 // and later; codec_v2.go). Each reads its value once from the decoder; the
-// []byte methods in types.go, resources_document.go and conversations.go stay
+// []byte methods in types.go, collections.go and conversations.go stay
 // for encoding/json and for callers that use them directly, and the two agree
 // (FuzzDecodeSameAsV1).
 
@@ -163,10 +163,10 @@ func (l *messageList) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 
 // MarshalJSONTo is MarshalJSON for encoding/json/v2.
 func (o Object) MarshalJSONTo(enc *jsontext.Encoder) error {
-	if o.raw == nil {
+	if o.d == nil {
 		return enc.WriteToken(jsontext.Null)
 	}
-	return enc.WriteValue(o.raw)
+	return enc.WriteValue(jsontext.Value(o.d.raw))
 }
 
 // UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2: the object's bytes

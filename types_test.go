@@ -3,8 +3,10 @@ package chatshipper
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -29,6 +31,8 @@ func TestTimestampParse(t *testing.T) {
 		{`"2018-09-30T03:31:43+0200"`, utc(2018, 9, 30, 1, 31, 43, 0)},
 		{`"2018-09-30T01:31:43.123456789Z"`, utc(2018, 9, 30, 1, 31, 43, 123456789)},
 		{`"2018-09-30T01:31Z"`, utc(2018, 9, 30, 1, 31, 0, 0)},
+		{`"2018-09-30T01:31"`, utc(2018, 9, 30, 1, 31, 0, 0)},
+		{`"2018-09-30T01:31:43.123456789"`, utc(2018, 9, 30, 1, 31, 43, 123456789)},
 		{`"2018-09-30"`, utc(2018, 9, 30, 0, 0, 0, 0)},
 		{`"2018-09-30T01:31:43.457\u005a"`, utc(2018, 9, 30, 1, 31, 43, 457e6)},
 		{`1538271103457`, utc(2018, 9, 30, 1, 31, 43, 457e6)},
@@ -46,6 +50,10 @@ func TestTimestampParse(t *testing.T) {
 		var ts Timestamp
 		assert.Error(t, json.Unmarshal([]byte(bad), &ts), bad)
 	}
+	// The API's form is read in UTC.
+	var api Timestamp
+	require.NoError(t, json.Unmarshal([]byte(`"2018-09-30T01:31:43.457Z"`), &api))
+	assert.Same(t, time.UTC, api.Location())
 	// JSON escapes are JSON's, not Go's: this one unquotes, then is not a date.
 	var ts Timestamp
 	require.ErrorContains(t, json.Unmarshal([]byte(`"2018\/09\/30"`), &ts), "is not ISO 8601")
@@ -167,8 +175,9 @@ func TestMetaKeepsArbitraryJSON(t *testing.T) {
 	assert.JSONEq(t, in, string(out))
 }
 
-// FuzzTimestamp: parsing never panics, and the allocation-free fast path
-// agrees with the general ISO 8601 parser on everything it accepts.
+// FuzzTimestamp: parsing never panics, and the RFC 3339 path (time.Time's
+// UnmarshalJSON) agrees with the general ISO 8601 parser on everything it
+// accepts, so which path reads a string never changes the result.
 func FuzzTimestamp(f *testing.F) {
 	for _, s := range []string{"2018-09-30T01:31:43.457Z", "2018-09-30T01:31:43Z", "2018-09-30T01:31:43.457",
 		"2018-09-30T03:31:43+02:00", "2018-02-31T00:00:00Z", "2018-09-30", "9999-12-31T23:59:59.999999999Z", "0000-01-01T00:00:00Z"} {
@@ -176,17 +185,47 @@ func FuzzTimestamp(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		var ts Timestamp
-		_ = ts.UnmarshalJSON([]byte(strconv.Quote(s)))
-		fast, ok := parseISOFast([]byte(s))
-		if !ok {
+		err := ts.UnmarshalJSON([]byte(strconv.Quote(s)))
+		if plain := s != "" && !strings.ContainsAny(s, `"\\`) && utf8.ValidString(s) && strconv.IsPrint(rune(s[0])); plain {
+			// The JSON reader and the general parser read the same strings
+			// as the same times, whichever path the reader takes.
+			general, gerr := ParseTimestamp(s)
+			if (err == nil) != (gerr == nil) || err == nil && !ts.Equal(general.Time) {
+				t.Fatalf("%q: ParseTimestamp %v (%v), UnmarshalJSON %v (%v)", s, general.Time, gerr, ts.Time, err)
+			}
+		}
+		var fast time.Time
+		if fast.UnmarshalJSON([]byte(`"`+s+`"`)) != nil {
 			return
 		}
 		slow, err := ParseTimestamp(s)
 		if err != nil {
-			t.Fatalf("fast path accepted %q, general parser refused: %v", s, err)
+			t.Fatalf("RFC 3339 path accepted %q, general parser refused: %v", s, err)
 		}
-		if !fast.Equal(slow.Time) {
-			t.Fatalf("%q: fast %v, general %v", s, fast, slow.Time)
+		if !fast.Equal(slow.Time) || fast.Location().String() != slow.Location().String() {
+			t.Fatalf("%q: RFC 3339 path %v, general %v", s, fast, slow.Time)
 		}
 	})
+}
+
+// BenchmarkTimestampUnmarshal reads the forms a server may send: the API's
+// own (RFC 3339 in UTC with milliseconds), one with an offset, and one
+// without a zone (UTC, as the API documents).
+func BenchmarkTimestampUnmarshal(b *testing.B) {
+	for _, tc := range []struct{ name, in string }{
+		{"api", `"2018-09-30T01:31:43.457Z"`},
+		{"offset", `"2018-09-30T03:31:43.457+02:00"`},
+		{"nozone", `"2018-09-30T01:31:43.457"`},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			in := []byte(tc.in)
+			b.ReportAllocs()
+			for b.Loop() {
+				var ts Timestamp
+				if err := ts.UnmarshalJSON(in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

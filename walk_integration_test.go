@@ -191,7 +191,7 @@ func TestWalkProgressAndPages(t *testing.T) {
 
 	type pageInfo struct{ number, start, total, items, xTotal int }
 	var pages []pageInfo
-	for p, err := range c.Contacts.Pages(t.Context(), q) {
+	for p, err := range c.Contacts.Walk(t.Context(), q).Pages() {
 		require.NoError(t, err)
 		require.NotNil(t, p.Response)
 		pages = append(pages, pageInfo{p.Number, p.Start, p.Total, len(p.Items), p.Response.Total})

@@ -225,9 +225,9 @@ func TestWalkErrorsBeforeIO(t *testing.T) {
 		seq  func(func(*Page[Contact], error) bool)
 		want error
 	}{
-		{"bad query", c.Contacts.Pages(t.Context(), NewQuery().Limit(0)), ErrInvalidQuery},
-		{"cancelled", c.Contacts.Pages(cancelled, nil), context.Canceled},
-		{"bad option", c.Contacts.Pages(t.Context(), nil, Prefetch(-1)), ErrInvalidArgument},
+		{"bad query", c.Contacts.Walk(t.Context(), NewQuery().Limit(0)).Pages(), ErrInvalidQuery},
+		{"cancelled", c.Contacts.Walk(cancelled, nil).Pages(), context.Canceled},
+		{"bad option", c.Contacts.Walk(t.Context(), nil, Prefetch(-1)).Pages(), ErrInvalidArgument},
 	} {
 		var errs []error
 		for p, err := range tt.seq {

@@ -440,3 +440,30 @@ func TestOutboundAutoAccept(t *testing.T) {
 		}
 	})
 }
+
+// TestRefusedRequestConsumesNothing: a request refused half-way leaves the
+// id counter and the seeded generator (names, slugs, secrets) as it found
+// them, so two servers with the same seed that accept the same requests give
+// the same ids, whatever each refused in between.
+func TestRefusedRequestConsumesNothing(t *testing.T) {
+	t.Parallel()
+	srv, _ := newTest(t)
+	fresh, _ := newTest(t)
+	refused := []struct {
+		path string
+		body any
+	}{
+		{"conversations", m{"messages": []any{m{"text": "stored, then undone"}, m{"text": "x", "type": "sms"}}}},
+		{"conversations", m{"contact": m{"profile": m{"email": "erin@example.com"}}, "messages": []any{m{"text": "/frobnicate", "type": "command"}}}},
+		{"services", m{"name": "hook", "type": "webhook", "params": m{"url": "ftp://nowhere"}}},
+	}
+	for _, r := range refused {
+		res := call(t, srv, "POST", r.path, srv.AdminToken, r.body)
+		require.Equal(t, http.StatusUnprocessableEntity, res.Status, "%s: %s", r.path, res.Raw)
+	}
+	next := func(s *Server) m {
+		c := newConv(t, s, s.Token, m{"messages": []any{m{"text": "next"}}})
+		return m{"id": c["id"], "name": c["name"], "slug": c["slug"], "messages": c["messages"]}
+	}
+	assert.Equal(t, next(fresh), next(srv))
+}

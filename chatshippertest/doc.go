@@ -73,10 +73,14 @@
 //     bot loop limits (identical and consecutive messages, see below), all
 //     429 with Retry-After. WithClock lets tests move time instead of
 //     sleeping; timestamps, token times, the limits' windows and the Date
-//     header of every answer follow it.
+//     header of every answer follow it. The windows count the time passed
+//     on that clock or really passed (the bubble's clock under
+//     testing/synctest), whichever is more, so a Retry-After comes true by
+//     waiting it even when the clock stands still.
 //   - Fault injection (InjectFault): error statuses, Retry-After, delays,
 //     dropped connections before or after acting.
-//   - Transactions: every request is all or nothing. A batch of messages
+//   - Transactions: every request is all or nothing, the ids, names and
+//     secrets it drew included (a refused request consumes none). A batch of messages
 //     (POST of an array) is stored whole and in order, or, when one of its
 //     messages is refused, not at all; a fault with After (or DropAfter)
 //     acts on the whole request first, then waits its Delay and answers its
@@ -126,12 +130,16 @@
 // definition (GET /v2/bots/<id>) and a permanent token. Conversations are
 // created as POST /v2/conversations creates them, by the user "as" names
 // (default the seeded bot), so their messages run commands, route and accept
-// as usual; seeded messages do not count toward the loop limits. A token
-// without ttl is permanent. The file is checked whole before anything is
-// stored, and stored in one transaction: an unknown section or field, a value
-// of the wrong type, a reference that does not resolve or an e-mail address
-// in use fails with the path of the field ("users[1].emial: unknown field")
-// and stores nothing. [SeedFileResult] lists the ids and tokens.
+// as usual, and refused as the API refuses them (a guest may not create
+// one: "conversations[0].as: user ... has the role guest, which may not
+// create conversations"); seeded messages do not count toward the loop
+// limits. A token without ttl is permanent. The file is checked whole before
+// anything is stored, and stored in one transaction: an unknown section or
+// field, a name given twice in one object (JSON decoders keep only the
+// last), a value of the wrong type, a reference that does not resolve, an
+// e-mail address in use or anything the API would refuse fails with the
+// path of the field ("users[1].emial: unknown field") and stores nothing,
+// nor consumes ids. [SeedFileResult] lists the ids and tokens.
 //
 // # Fast tests
 //

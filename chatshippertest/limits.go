@@ -5,19 +5,62 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 )
 
-// rateLimiter is a sliding one-second log of accepted requests per token and
-// per client IP (https://developers.chatshipper.com/docs/api-introduction: 20 requests per second each).
-type rateLimiter struct {
-	mu   sync.Mutex
-	logs map[string][]time.Time
+// instant is a moment on the two clocks the limits measure elapsed time
+// on: the server's (WithClock, WithClockSkew; what tests move) and the real
+// one (time.Now with its monotonic reading: the bubble's clock under
+// testing/synctest).
+type instant struct {
+	at, real time.Time
 }
 
-func newRateLimiter() *rateLimiter { return &rateLimiter{logs: map[string][]time.Time{}} }
+// since is how long ago i was at now: the time passed on the server's clock
+// or really passed, whichever is more. Moving the server's clock ahead ends
+// windows early, as the clock says; a clock that stands still (or is set
+// back) does not hold them open, so a client that waits the Retry-After it
+// was given for real is let through.
+func (i instant) since(now instant) time.Duration {
+	return max(now.at.Sub(i.at), now.real.Sub(i.real))
+}
+
+// slide keeps the instants of ts younger than window at now and reports how
+// long until fewer than n of them remain (0 when fewer than n do now). The
+// server's clock may have been set back, so ts is not in age order: every
+// instant is checked.
+func slide(ts []instant, now instant, window time.Duration, n int) ([]instant, time.Duration) {
+	kept := ts[:0]
+	var left []time.Duration
+	for _, t := range ts {
+		if age := t.since(now); age < window {
+			kept = append(kept, t)
+			left = append(left, window-age)
+		}
+	}
+	if len(kept) == 0 {
+		return nil, 0
+	}
+	if n <= 0 || len(kept) < n {
+		return kept, 0
+	}
+	slices.Sort(left)
+	return kept, left[len(left)-n]
+}
+
+// rateLimiter is a sliding one-second log of accepted requests per token and
+// per client IP (https://developers.chatshipper.com/docs/api-introduction: 20 requests per second each).
+// Its window counts elapsed time as [instant.since] does, so a Retry-After
+// is true whatever the server's clock shows.
+type rateLimiter struct {
+	mu   sync.Mutex
+	logs map[string][]instant
+}
+
+func newRateLimiter() *rateLimiter { return &rateLimiter{logs: map[string][]instant{}} }
 
 // allow admits r or answers 429 with Retry-After. Rejected requests do not
 // count, so a client that waits Retry-After seconds gets through.
@@ -26,7 +69,7 @@ func (l *rateLimiter) allow(s *Server, r *http.Request) error {
 	if n == 0 {
 		return nil
 	}
-	now := s.now()
+	now := s.instant()
 	keys := []string{"ip " + clientIP(r)}
 	if a := strings.TrimSpace(r.Header.Get("Authorization")); a != "" {
 		keys = append(keys, "token "+a)
@@ -35,16 +78,13 @@ func (l *rateLimiter) allow(s *Server, r *http.Request) error {
 	defer l.mu.Unlock()
 	wait := time.Duration(0)
 	for _, k := range keys {
-		log := l.logs[k]
-		i := 0
-		for i < len(log) && !log[i].After(now.Add(-time.Second)) {
-			i++
+		log, w := slide(l.logs[k], now, time.Second, n)
+		if log == nil {
+			delete(l.logs, k)
+		} else {
+			l.logs[k] = log
 		}
-		log = log[i:]
-		l.logs[k] = log
-		if len(log) >= n {
-			wait = max(wait, log[len(log)-n].Add(time.Second).Sub(now))
-		}
+		wait = max(wait, w)
 	}
 	if wait > 0 {
 		return &apiError{status: http.StatusTooManyRequests, msg: "Too many requests", retryAfter: ceilSeconds(wait)}
@@ -72,16 +112,16 @@ type loopTracker struct {
 }
 
 type loopState struct {
-	consecutive []time.Time
-	identical   map[string][]time.Time
+	consecutive []instant
+	identical   map[string][]instant
 }
 
 func newLoopTracker() *loopTracker { return &loopTracker{convs: map[string]map[string]*loopState{}} }
 
 func (st *loopState) clone() *loopState {
-	c := &loopState{consecutive: append([]time.Time(nil), st.consecutive...), identical: map[string][]time.Time{}}
+	c := &loopState{consecutive: append([]instant(nil), st.consecutive...), identical: map[string][]instant{}}
 	for k, v := range st.identical {
-		c.identical[k] = append([]time.Time(nil), v...)
+		c.identical[k] = append([]instant(nil), v...)
 	}
 	return c
 }
@@ -140,7 +180,7 @@ func (s *Server) checkLoop(t *tx, cl *caller, conv, typ, text, role string, meta
 	bots := t.touchLoops(conv)
 	st := bots[cl.userID]
 	if st == nil {
-		st = &loopState{identical: map[string][]time.Time{}}
+		st = &loopState{identical: map[string][]instant{}}
 		bots[cl.userID] = st
 	}
 	if _, keyed := meta[deliveryKeyMeta]; keyed {
@@ -160,18 +200,22 @@ func (s *Server) checkLoop(t *tx, cl *caller, conv, typ, text, role string, meta
 		fpJSON, _ = json.Marshal([]any{typ, text, meta})
 	}
 	fp := string(fpJSON)
-	now := t.now
-	st.identical[fp] = prune(st.identical[fp], now, cfg.identicalWindow)
-	st.consecutive = prune(st.consecutive, now, cfg.consecutiveWindow)
-	if same := st.identical[fp]; cfg.identical > 0 && len(same) >= cfg.identical {
+	now := instant{at: t.now, real: t.real}
+	same, sameWait := slide(st.identical[fp], now, cfg.identicalWindow, cfg.identical)
+	run, runWait := slide(st.consecutive, now, cfg.consecutiveWindow, cfg.consecutive)
+	st.identical[fp], st.consecutive = same, run
+	if same == nil {
+		delete(st.identical, fp)
+	}
+	if sameWait > 0 {
 		return &apiError{status: http.StatusTooManyRequests,
 			msg:        fmt.Sprintf("Loop limit: more than %d identical messages in %s", cfg.identical, spell(cfg.identicalWindow)),
-			retryAfter: ceilSeconds(same[len(same)-cfg.identical].Add(cfg.identicalWindow).Sub(now))}
+			retryAfter: ceilSeconds(sameWait)}
 	}
-	if run := st.consecutive; cfg.consecutive > 0 && len(run) >= cfg.consecutive {
+	if runWait > 0 {
 		return &apiError{status: http.StatusTooManyRequests,
 			msg:        fmt.Sprintf("Loop limit: more than %d consecutive messages in %s", cfg.consecutive, spell(cfg.consecutiveWindow)),
-			retryAfter: ceilSeconds(run[len(run)-cfg.consecutive].Add(cfg.consecutiveWindow).Sub(now))}
+			retryAfter: ceilSeconds(runWait)}
 	}
 	if cfg.identical > 0 {
 		st.identical[fp] = append(st.identical[fp], now)
@@ -180,18 +224,6 @@ func (s *Server) checkLoop(t *tx, cl *caller, conv, typ, text, role string, meta
 		st.consecutive = append(st.consecutive, now)
 	}
 	return nil
-}
-
-// prune drops times older than window before now.
-func prune(ts []time.Time, now time.Time, window time.Duration) []time.Time {
-	i := 0
-	for i < len(ts) && !ts[i].After(now.Add(-window)) {
-		i++
-	}
-	if i == len(ts) {
-		return nil
-	}
-	return ts[i:]
 }
 
 // spell renders a window the way the API's messages do: "3 minutes", "an hour".

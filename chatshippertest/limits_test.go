@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/go-chatshipper/chatshipper"
@@ -283,4 +284,52 @@ func TestLoopLimitIdenticalIgnoresDeliveryKey(t *testing.T) {
 		post(t, srv, srv.Token, other, m{"text": "x"})
 	}
 	mustCall(t, srv, 429, "POST", "conversations/"+other+"/messages", srv.Token, m{"text": "x", "meta": m{}})
+}
+
+// TestLimitsRetryAfterComesTrue: a 429's Retry-After is a number of seconds
+// the client waits for real, so waiting it lets the request through whatever
+// the server's clock does: standing still (WithClock returning one time, as
+// chatshipper-fake -clock-frozen) or set back. The windows count the time
+// passed on the server's clock or really passed, whichever is more, so moving
+// the clock ahead still ends them (TestRateLimitSlidingSecond).
+func TestLimitsRetryAfterComesTrue(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		move func(c *testClock) // what happens to the server's clock after the 429
+	}{
+		{"frozen clock", func(*testClock) {}},
+		{"clock set back", func(c *testClock) { c.advance(-time.Hour) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				clk := newClock()
+				srv := NewInProcessServer(t, WithRateLimit(3), WithLoopLimits(1, time.Minute, 0, 0), WithClock(clk.now))
+				get := func() result { return call(t, srv, "GET", "users/"+srv.Seed.BotUserID, srv.Token, nil) }
+				for i := range 3 {
+					require.Equal(t, 200, get().Status, "request %d", i)
+				}
+				r := get()
+				require.Equal(t, http.StatusTooManyRequests, r.Status)
+				require.Equal(t, "1", r.Header.Get("Retry-After"))
+				tc.move(clk)
+				time.Sleep(999 * time.Millisecond)
+				assert.Equal(t, 429, get().Status, "999 ms of the second waited")
+				time.Sleep(time.Millisecond)
+				assert.Equal(t, 200, get().Status, "the Retry-After waited for real")
+
+				time.Sleep(time.Second)
+				id := newConv(t, srv, srv.Token, m{})["id"].(string)
+				post(t, srv, srv.Token, id, m{"text": "same"})
+				r = mustCall(t, srv, 429, "POST", "conversations/"+id+"/messages", srv.Token, m{"text": "same"})
+				require.Equal(t, "60", r.Header.Get("Retry-After"))
+				tc.move(clk)
+				time.Sleep(59 * time.Second)
+				mustCall(t, srv, 429, "POST", "conversations/"+id+"/messages", srv.Token, m{"text": "same"})
+				time.Sleep(time.Second)
+				post(t, srv, srv.Token, id, m{"text": "same"})
+			})
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -160,9 +161,9 @@ func seedErr(path, format string, args ...any) error {
 }
 
 // ParseSeedFile reads a seed file (JSON; the schema is in the package doc)
-// and checks all of it: unknown sections and fields, values of the wrong
-// type, malformed ids, e-mail addresses, roles, durations and message types,
-// and ids given twice. The error names the first field at fault, with its
+// and checks all of it: unknown sections and fields, names given twice in
+// one object, values of the wrong type, malformed ids, e-mail addresses,
+// roles, durations and message types, and ids given twice. The error names the first field at fault, with its
 // path ("users[1].email: ..."). References to other items and to the
 // default seed are checked by [Server.LoadSeedFile], which stores nothing
 // when one fails.
@@ -179,6 +180,9 @@ func ParseSeedFile(data []byte) (*SeedFile, error) {
 	obj, ok := top.(map[string]any)
 	if !ok {
 		return nil, seedErr("", "must be a JSON object with the sections %s", strings.Join(seedSections, ", "))
+	}
+	if err := checkDuplicateKeys(data); err != nil {
+		return nil, err
 	}
 	f := &SeedFile{sections: map[string][]doc{}}
 	for _, key := range sortedKeys(obj) {
@@ -218,6 +222,57 @@ func ParseSeedFile(data []byte) (*SeedFile, error) {
 		}
 	}
 	return f, nil
+}
+
+// checkDuplicateKeys refuses a name given twice in one object of valid JSON
+// data, with its path: decoding keeps only the last, so the file would load
+// something other than what it says. It walks the tokens of
+// encoding/json's Decoder, which reads the same on every toolchain.
+func checkDuplicateKeys(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	return walkDuplicateKeys(dec, "")
+}
+
+func walkDuplicateKeys(dec *json.Decoder, path string) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return seedErr(path, "not valid JSON: %v", err)
+	}
+	switch tok {
+	case json.Delim('{'):
+		seen := map[string]bool{}
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return seedErr(path, "not valid JSON: %v", err)
+			}
+			k, _ := kt.(string)
+			kp := k
+			if path != "" {
+				kp = path + "." + k
+			}
+			if seen[k] {
+				return seedErr(kp, "given twice in one object (a JSON decoder keeps only the last; say it once)")
+			}
+			seen[k] = true
+			if err := walkDuplicateKeys(dec, kp); err != nil {
+				return err
+			}
+		}
+	case json.Delim('['):
+		for i := 0; dec.More(); i++ {
+			if err := walkDuplicateKeys(dec, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+	default:
+		return nil // a scalar
+	}
+	if _, err := dec.Token(); err != nil { // the closing delimiter
+		return seedErr(path, "not valid JSON: %v", err)
+	}
+	return nil
 }
 
 // checkSeedObject checks one object of the file against its fields, in key
@@ -361,9 +416,10 @@ func sortedKeys[V any](m map[string]V) []string {
 // /v2/conversations creates them (their messages run commands, route and
 // accept as usual) by the user "as" names (default the seeded bot), then the
 // tokens. An item that refers to something that does not exist, an id or
-// e-mail address already in use, or a conversation the API would refuse
-// fails the whole file, with the path of the field at fault, and leaves the
-// server as it was. Seeded messages do not count toward the bot loop limits.
+// e-mail address already in use, or a conversation the API would refuse (a
+// user whose role may not create one included) fails the whole file, with
+// the path of the field at fault, and leaves the server as it was: its
+// data, and the ids, names and secrets it would generate next. Seeded messages do not count toward the bot loop limits.
 // Items without an organization belong to the seeded one. No webhook
 // events are raised for what a seed file stores. Tokens are issued after
 // the rest is stored.
@@ -585,6 +641,11 @@ func (s *Server) seedConversation(t *tx, path string, d doc) (doc, error) {
 	cl.level = scopeLevel(cl.scope)
 	if o, ok := t.get("organizations", cl.org); ok {
 		cl.orgPath = orgPathOf(o)
+	}
+	// What the API would refuse this user, the seed file refuses too.
+	if err := permit(cl, opCreate, "conversations", ""); err != nil {
+		return nil, seedErr(path+".as", "user %s has the role %s, which may not create conversations (POST /v2/conversations answers %d %s)",
+			as, scopeForRole(cl.role), http.StatusForbidden, apiMessage(err))
 	}
 	in := cloneDoc(d)
 	delete(in, "as")

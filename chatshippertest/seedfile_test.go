@@ -146,6 +146,16 @@ func TestParseSeedFileRefuses(t *testing.T) {
 			`seed file: conversations[0].messages[1].type: "sms" is not one of chat, card`},
 		{"message flag", `{"conversations": [{"messages": [{"text": "hi", "isBackchannel": "yes"}]}]}`,
 			"seed file: conversations[0].messages[0].isBackchannel: must be true or false, not a string"},
+		// Decoding keeps the last of two equal names: the file would load
+		// less than it says.
+		{"section twice", `{"users": [{"email": "a@b.test"}], "users": [{"email": "c@d.test"}]}`,
+			"seed file: users: given twice in one object"},
+		{"field twice", `{"users": [{"email": "a@b.test"}, {"email": "c@d.test", "role": "admin", "email": "e@f.test"}]}`,
+			"seed file: users[1].email: given twice in one object"},
+		{"meta key twice", `{"conversations": [{"messages": [{"text": "hi", "meta": {"a": {"b": 1, "b": 2}}}]}]}`,
+			"seed file: conversations[0].messages[0].meta.a.b: given twice in one object"},
+		{"escaped name twice", `{"organizations": [{"name": "X", "n\u0061me": "Y"}]}`,
+			"seed file: organizations[0].name: given twice in one object"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -188,6 +198,8 @@ func TestLoadSeedFileAllOrNothing(t *testing.T) {
 			"seed file: channels[1].users[0]: user 5f0000000000000000000fff not found"},
 		{"unknown conversation user", "conversations", `{"as": "5f0000000000000000000fff"}`,
 			"seed file: conversations[1].as: user 5f0000000000000000000fff not found"},
+		{"a conversation its user may not create", "conversations", `{"as": "%GUEST%", "messages": [{"text": "hi"}]}`,
+			"seed file: conversations[1].as: user %GUEST% has the role guest, which may not create conversations (POST /v2/conversations answers 403 Permission denied)"},
 		{"a message the API refuses", "conversations", `{"messages": [{"text": "hi"}, {"type": "command", "text": "/frobnicate"}]}`,
 			"seed file: conversations[1].messages[1]: Unknown command /frobnicate"},
 		{"unknown token user", "tokens", `{"user": "5f0000000000000000000fff"}`,
@@ -197,12 +209,14 @@ func TestLoadSeedFileAllOrNothing(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			srv, _ := newTest(t)
+			fresh, _ := newTest(t)
 			org := srv.Seed.OrganizationID
+			ids := strings.NewReplacer("%ORG%", org, "%GUEST%", srv.Seed.GuestUserID)
 			var parts []string
 			for _, sec := range seedSections {
 				items := good[sec]
 				if sec == tc.section {
-					items = append(slices.Clone(items), strings.ReplaceAll(tc.item, "%ORG%", org))
+					items = append(slices.Clone(items), ids.Replace(tc.item))
 				}
 				parts = append(parts, `"`+sec+`": [`+strings.Join(items, ",")+`]`)
 			}
@@ -214,11 +228,18 @@ func TestLoadSeedFileAllOrNothing(t *testing.T) {
 			}
 			_, err = srv.LoadSeedFile(f)
 			require.Error(t, err)
-			want := strings.ReplaceAll(tc.want, "%ORG%", org)
+			want := ids.Replace(tc.want)
 			assert.True(t, strings.HasPrefix(err.Error(), want), "got %q, want it to start with %q", err, want)
 			for _, c := range collectionNames {
 				assert.Equal(t, before[c], srv.List(c), "%s unchanged", c)
 			}
+			// Nor did it consume ids, names or slugs: the next conversation
+			// is the one a server that never saw the file makes.
+			next := func(s *Server) m {
+				c := mustCall(t, s, 201, "POST", "conversations", s.Token, m{"messages": []any{m{"text": "next"}}}).obj(t)
+				return m{"id": c["id"], "name": c["name"], "slug": c["slug"], "message": c["messages"]}
+			}
+			assert.Equal(t, next(fresh), next(srv), "the failed file left the generators as they were")
 			assert.Equal(t, 401, call(t, srv, "POST", "auth/token", "", m{"email": "carol@northwind.test", "password": "pw"}).Status,
 				"no login was added")
 		})

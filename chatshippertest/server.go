@@ -80,6 +80,12 @@ func (c *config) fail(format string, args ...any) {
 // expiry, rate-limit and loop-limit windows, the Date header of every answer.
 // Delays, webhook backoff and late webhook deliveries still use timers (fake
 // under testing/synctest). [WithClockSkew] moves this clock by a fixed offset.
+//
+// The limits' windows count the time passed on this clock or really passed
+// (time.Now, monotonic: the bubble's clock under testing/synctest),
+// whichever is more. Moving the clock ahead ends them early; a clock that
+// stands still or is set back does not hold them open, so a client that
+// waits a 429's Retry-After for real is let through.
 func WithClock(now func() time.Time) Option {
 	return func(c *config) {
 		if now == nil {
@@ -130,8 +136,10 @@ func WithTokenTTL(d time.Duration) Option {
 
 // WithSeed makes generated IDs, names, slugs, secrets and probabilistic faults
 // follow seed (default 1). Two servers with the same seed that receive the
-// same requests produce the same IDs. Webhook event ids are the exception:
-// they are unique to each server, whatever the seed.
+// same requests produce the same IDs; a refused request, and a seed file
+// that fails to load, changes nothing, so consumes no ids, names or secrets
+// either. Webhook event ids are the exception: they are unique to each
+// server, whatever the seed.
 func WithSeed(seed int64) Option { return func(c *config) { c.seed = seed } }
 
 // WithWebhookRetry sets the delay before the first retry of a failed webhook
@@ -184,7 +192,7 @@ type Server struct {
 	once    sync.Once
 	closing chan struct{} // closed by Close: ends Delay faults
 
-	mu        sync.Mutex // guards store, creds, loops, idCounter
+	mu        sync.Mutex // guards store, creds, loops, idCounter (a transaction restores it on rollback)
 	store     *store
 	creds     map[string]credential
 	loops     *loopTracker
@@ -194,6 +202,7 @@ type Server struct {
 
 	rngMu sync.Mutex
 	rng   *rand.Rand
+	pcg   *rand.PCG // rng's source, whose state a rolled-back transaction restores
 	// instance is random per server, whatever the seed: it makes webhook
 	// event ids unique to this server.
 	instance [16]byte
@@ -244,7 +253,8 @@ func build(tb testing.TB, opts []Option) *Server {
 		panic(cfg.err)
 	}
 	s := &Server{cfg: cfg, store: newStore(), creds: map[string]credential{}, closing: make(chan struct{})}
-	s.rng = rand.New(rand.NewPCG(uint64(cfg.seed), 0x6368617473686970))
+	s.pcg = rand.NewPCG(uint64(cfg.seed), 0x6368617473686970)
+	s.rng = rand.New(s.pcg)
 	_, _ = crand.Read(s.instance[:]) // never fails (crypto/rand.Read)
 	s.idPrefix = 0x5b000000 | s.rng.Uint32()&0x00ffffff
 	s.idCounter = s.rng.Uint64() & 0xffffffffff
@@ -282,6 +292,9 @@ func (s *Server) Client() *http.Client { return s.client }
 func (s *Server) now() time.Time {
 	return s.cfg.now().Add(s.cfg.skew).UTC().Truncate(time.Millisecond)
 }
+
+// instant is now on the server's clock and on the real one (see instant).
+func (s *Server) instant() instant { return instant{at: s.now(), real: time.Now()} }
 
 // randIntN returns a seeded random number in [0, n).
 func (s *Server) randIntN(n int) int {

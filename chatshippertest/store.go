@@ -3,6 +3,7 @@ package chatshippertest
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -73,7 +74,8 @@ func (st *store) all(c string) []doc {
 // document snapshots it, and rollback restores the snapshots.
 type tx struct {
 	s       *Server
-	now     time.Time
+	now     time.Time // the server's clock
+	real    time.Time // time.Now, for the limits' windows (instant)
 	touched map[string]bool
 	undo    []func()
 	events  []pendingEvent
@@ -85,6 +87,13 @@ type tx struct {
 	// seeding is set while a seed file is stored: its messages do not
 	// count toward the bot loop limits.
 	seeding bool
+	// idMark and rngMark are the id counter and the seeded generator as
+	// the transaction found them: a rollback puts them back, so a request
+	// that changed nothing consumed no ids, names, slugs or secrets either
+	// (two servers with the same seed and the same successful requests
+	// give the same ids, whatever failed in between).
+	idMark  uint64
+	rngMark rand.PCG
 }
 
 // pendingEvent is a webhook event to build once the transaction commits.
@@ -159,13 +168,21 @@ func (t *tx) rollback() {
 		t.undo[i]()
 	}
 	t.undo, t.events, t.changed = nil, nil, nil
+	t.s.idCounter = t.idMark
+	t.s.rngMu.Lock()
+	*t.s.pcg = t.rngMark
+	t.s.rngMu.Unlock()
 }
 
 // update runs fn under the server lock as one transaction: on error every change
 // is undone, on success the collected webhook events are dispatched.
 func (s *Server) update(fn func(t *tx) error) error {
 	s.mu.Lock()
-	t := &tx{s: s, now: s.now(), touched: map[string]bool{}}
+	now := s.instant()
+	t := &tx{s: s, now: now.at, real: now.real, touched: map[string]bool{}, idMark: s.idCounter}
+	s.rngMu.Lock()
+	t.rngMark = *s.pcg
+	s.rngMu.Unlock()
 	committed := false
 	defer func() {
 		// On an error, and on a panic (which ServeHTTP turns into a 500),

@@ -60,6 +60,12 @@ func TestNoSecretsInTelemetry(t *testing.T) {
 		require.Len(t, found, 1)
 		_, _, err = c.Contacts.List(ctx, chatshipper.NewQuery().Where("profile.email", chatshipper.Eq(canaryEmail)))
 		require.NoError(t, err)
+		// Free text in a filter: a message text searched for, a name, a meta value.
+		_, _, err = c.Messages.List(ctx, chatshipper.NewQuery().Where("type", chatshipper.Eq("chat")).Where("text", chatshipper.Regex(canaryText)))
+		require.NoError(t, err)
+		_, _, err = c.Contacts.List(ctx, chatshipper.NewQuery().Where("name", chatshipper.Eq(canaryText)).
+			Where("meta.note", chatshipper.Eq(canaryText)))
+		require.NoError(t, err)
 
 		conv, _, err := c.Conversations.Create(ctx, &chatshipper.ConversationCreate{Name: "canary",
 			Messages: []chatshipper.MessageInput{chatshipper.Chat(canaryText)}})

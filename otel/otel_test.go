@@ -381,7 +381,7 @@ func TestWalkSpans(t *testing.T) {
 			require.NoError(t, err)
 		}
 		pages := 0
-		for _, err := range c.Conversations.Pages(ctx, chatshipper.NewQuery().Limit(2)) {
+		for _, err := range c.Conversations.Walk(ctx, chatshipper.NewQuery().Limit(2)).Pages() {
 			require.NoError(t, err)
 			pages++
 		}

@@ -62,7 +62,7 @@ func walkKinds() []walkKind {
 			return items(c.Messages.Walk(context.Background(), q, chatshipper.Prefetch(3)), each)
 		}},
 		{"Pages", func(c *chatshipper.Client, q *chatshipper.Query, each func(*chatshipper.Message)) error {
-			for p, err := range c.Messages.Pages(context.Background(), q) {
+			for p, err := range c.Messages.Walk(context.Background(), q).Pages() {
 				if err != nil {
 					return err
 				}

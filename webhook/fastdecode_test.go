@@ -99,7 +99,7 @@ type filler struct {
 func (f *filler) next() int { f.n++; return f.n }
 
 func (f *filler) fill(v reflect.Value, path string, depth int) {
-	if depth > 6 { // Item.Actions and the like: deep enough
+	if depth > 6 { // CardItem.Actions and the like: deep enough
 		return
 	}
 	switch v.Kind() {

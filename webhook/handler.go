@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha1" //nolint:gosec // G505: the platform signs webhooks with HMAC-SHA1 (X-Hub-Signature)
@@ -447,12 +448,12 @@ func (h *Handler) dedupeFailed(ctx context.Context, e *Event, err error) {
 	}
 }
 
-// readBody reads at most maxBody bytes; it returns a status when the body is
-// too large (413) or unreadable (400).
 // initialBodyBuffer bounds the buffer allocated before any byte of a body
 // has arrived; a typical event is a few KiB.
 const initialBodyBuffer = 32 << 10
 
+// readBody reads at most maxBody bytes; it returns a status when the body is
+// too large (413) or unreadable (400).
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int) {
 	if r.ContentLength > h.maxBody {
 		return nil, http.StatusRequestEntityTooLarge
@@ -462,29 +463,22 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int)
 	rd := http.MaxBytesReader(w, r.Body, h.maxBody)
 	// The claimed length only sizes the first buffer, and only up to
 	// initialBodyBuffer: memory grows with the bytes that actually arrive,
-	// never with what a sender claims it will send.
-	size := int64(512)
+	// never with what a sender claims it will send. ReadFrom wants
+	// bytes.MinRead bytes free before each read, the last one (which sees
+	// EOF) included, so a body of the claimed length fits without growing.
+	size := bytes.MinRead
 	if r.ContentLength > 0 {
-		size = min(r.ContentLength, initialBodyBuffer) + 1 // +1 lets the final read see EOF without growing
+		size += int(min(r.ContentLength, initialBodyBuffer))
 	}
-	buf := make([]byte, 0, size)
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	if _, err := buf.ReadFrom(rd); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, http.StatusRequestEntityTooLarge
 		}
-		n, err := rd.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, 0
-		}
-		if err != nil {
-			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
-				return nil, http.StatusRequestEntityTooLarge
-			}
-			return nil, http.StatusBadRequest
-		}
+		return nil, http.StatusBadRequest
 	}
+	return buf.Bytes(), 0
 }
 
 // verify checks the signature headers with a pooled HMAC. More than one

@@ -1603,3 +1603,35 @@ func jsonObject(t *testing.T, s string) chatshipper.Object {
 	require.NoError(t, o.UnmarshalJSON([]byte(s)))
 	return o
 }
+
+// BenchmarkReadBody reads a delivery's body as the handler does: a typical
+// event and one larger than the first buffer, each with its Content-Length
+// and without one (chunked).
+func BenchmarkReadBody(b *testing.B) {
+	h := &Handler{maxBody: DefaultMaxBody}
+	w := httptest.NewRecorder()
+	for _, size := range []int{2 << 10, 64 << 10} {
+		body := bytes.Repeat([]byte("x"), size)
+		for _, known := range []bool{true, false} {
+			name := fmt.Sprintf("%dKiB/length=%t", size>>10, known)
+			b.Run(name, func(b *testing.B) {
+				var rd bytes.Reader
+				r := httptest.NewRequest(http.MethodPost, "/hook", nil)
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				for b.Loop() {
+					rd.Reset(body)
+					r.Body = io.NopCloser(&rd)
+					r.ContentLength = -1
+					if known {
+						r.ContentLength = int64(size)
+					}
+					got, status := h.readBody(w, r)
+					if status != 0 || len(got) != size {
+						b.Fatalf("status %d, %d bytes", status, len(got))
+					}
+				}
+			})
+		}
+	}
+}

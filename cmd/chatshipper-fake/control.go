@@ -67,7 +67,10 @@ func (f *fake) controlMux() http.Handler {
 		if req.Frozen != nil {
 			frozen = *req.Frozen
 		}
-		f.clk.set(now, frozen)
+		if err := f.clk.set(now, frozen); err != nil {
+			replyError(w, http.StatusBadRequest, err.Error())
+			return
+		}
 		reply(w, http.StatusOK, clockState(f.clk))
 	})
 	mux.HandleFunc("POST /_fake/faults", func(w http.ResponseWriter, r *http.Request) {
@@ -173,6 +176,16 @@ func parseFault(data []byte) (faultSpec, error) {
 func (s faultSpec) fault() (chatshippertest.Fault, error) {
 	f := chatshippertest.Fault{Method: s.Method, PathPrefix: s.Path, Count: s.Count, Probability: s.Probability,
 		Status: s.Status, RetryAfter: s.RetryAfter, Message: s.Message, After: s.After}
+	// The checks of chatshippertest.InjectFault, so that a -fault flag is
+	// refused with the flags (TestFaultChecksMatchThePackage keeps them the same).
+	switch {
+	case s.Count < 0:
+		return f, fmt.Errorf("count: %d: must be 0 (unlimited) or more", s.Count)
+	case s.Probability < 0 || s.Probability > 1:
+		return f, fmt.Errorf("probability: %v: must be within [0, 1] (0: always)", s.Probability)
+	case s.Status != 0 && (s.Status < 100 || s.Status > 599):
+		return f, fmt.Errorf("status: %d is not an HTTP status (100 to 599)", s.Status)
+	}
 	switch s.Drop {
 	case "", "none":
 	case "before":
@@ -184,10 +197,10 @@ func (s faultSpec) fault() (chatshippertest.Fault, error) {
 	}
 	if s.Delay != "" {
 		d, err := time.ParseDuration(s.Delay)
-		if err != nil {
+		f.Delay = d
+		if err != nil || d < 0 {
 			return f, fmt.Errorf("delay: %q is not a duration such as \"2s\"", s.Delay)
 		}
-		f.Delay = d
 	}
 	if s.Status == 0 && f.Drop == chatshippertest.DropNone && f.Delay == 0 {
 		return f, fmt.Errorf("a fault needs a status, a drop or a delay")
@@ -226,7 +239,7 @@ type delivery struct {
 func deliveries(srv *chatshippertest.Server) []delivery {
 	out := []delivery{}
 	for _, d := range srv.WebhookDeliveries() {
-		out = append(out, delivery{Service: d.Service, URL: d.URL, Event: d.Event, ID: d.ID,
+		out = append(out, delivery{Service: d.Service, URL: wire.RedactURL(d.URL, redacted, nil), Event: d.Event, ID: d.ID,
 			Attempts: d.Attempts, Status: d.Status, Delivered: d.Delivered, Repeat: d.Repeat})
 	}
 	return out
@@ -249,16 +262,10 @@ func record(rr chatshippertest.RecordedRequest) recorded {
 	out := recorded{Method: rr.Method, Path: rr.Path, Query: map[string][]string{}, Header: map[string][]string{},
 		Time: rr.Time.UTC().Format(time.RFC3339Nano), Status: rr.Status}
 	for k, vs := range rr.Query {
-		if wire.SecretName(k) {
-			vs = []string{redacted}
-		}
-		out.Query[k] = vs
+		out.Query[k] = redactValues(k, vs)
 	}
 	for k, vs := range rr.Header {
-		if wire.SecretName(k) {
-			vs = []string{redacted}
-		}
-		out.Header[k] = vs
+		out.Header[k] = redactValues(k, vs)
 	}
 	if len(bytes.TrimSpace(rr.Body)) > 0 {
 		var v any
@@ -271,9 +278,26 @@ func record(rr chatshippertest.RecordedRequest) recorded {
 	return out
 }
 
-// redact replaces the values of secret-named keys in decoded JSON.
+// redactValues redacts the values of a query parameter or header: all of
+// them under a secret name, else the credentials of the URLs they hold.
+func redactValues(name string, vs []string) []string {
+	if wire.SecretName(name) {
+		return []string{redacted}
+	}
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = wire.RedactURLs(v, redacted, nil)
+	}
+	return out
+}
+
+// redact replaces the values of secret-named keys in decoded JSON, and the
+// credentials of URLs in every other string (a webhook's
+// https://user:password@host/path keeps its user, not its password).
 func redact(v any) any {
 	switch x := v.(type) {
+	case string:
+		return wire.RedactURLs(x, redacted, nil)
 	case map[string]any:
 		for k, e := range x {
 			if wire.SecretName(k) {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-chatshipper/chatshipper/chatshippertest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -121,6 +124,23 @@ func TestControlClock(t *testing.T) {
 		assert.Equal(t, 400, do(t, "POST", in.Control+"clock", "", bad, &e), "%v", bad)
 		assert.NotEmpty(t, e.Error.Message)
 	}
+
+	// The clock stays where timestamps have four-digit years: a move that
+	// would leave them is refused and changes nothing.
+	require.Equal(t, 200, do(t, "POST", in.Control+"clock", "", obj{"set": "9998-12-31T23:00:00Z", "frozen": true}, &st))
+	assert.Equal(t, "9998-12-31T23:00:00Z", st.Now, "the last time allowed is in 9998")
+	for _, bad := range []obj{{"advance": "1h"}, {"set": "9999-12-31T23:59:59Z"}, {"set": "9998-12-31T23:00:00-05:00"}} {
+		var e struct{ Error struct{ Message string } }
+		assert.Equal(t, 400, do(t, "POST", in.Control+"clock", "", bad, &e), "%v", bad)
+		assert.Contains(t, e.Error.Message, "is outside the years 0000 to 9998", "%v", bad)
+	}
+	require.Equal(t, 200, do(t, "POST", in.Control+"clock", "", obj{"set": "0000-01-01T00:00:00Z"}, &st))
+	var e struct{ Error struct{ Message string } }
+	assert.Equal(t, 400, do(t, "POST", in.Control+"clock", "", obj{"advance": "-1ms"}, &e))
+	assert.Equal(t, "-0001-12-31T23:59:59.999Z is outside the years 0000 to 9998 the fake's clock may show (timestamps have four-digit years, and tokens issued in 9999 would expire in year 10000)", e.Error.Message)
+	require.Equal(t, 200, do(t, "GET", in.Control+"clock", "", nil, &st))
+	assert.Equal(t, "0000-01-01T00:00:00Z", st.Now, "the refused move changed nothing")
+	assert.Equal(t, "Sat, 01 Jan 0000 00:00:00 GMT", date())
 	var after info
 	require.Equal(t, 200, do(t, "POST", in.Control+"reset", "", nil, &after))
 	require.Equal(t, 200, do(t, "GET", in.Control+"clock", "", nil, &st))
@@ -148,8 +168,8 @@ func TestControlFaults(t *testing.T) {
 		body, want string
 	}{
 		{`{"status": 503, "paht": "/v2"}`, `unknown field "paht"`},
-		{`{"status": 99}`, "invalid Status 99"},
-		{`{"status": 503, "probability": 2}`, "Probability"},
+		{`{"status": 99}`, "status: 99 is not an HTTP status (100 to 599)"},
+		{`{"status": 503, "probability": 2}`, "probability: 2: must be within [0, 1]"},
 		{`{"drop": "sometimes"}`, `drop: "sometimes" is not before, after or none`},
 		{`{"delay": "soon"}`, `delay: "soon" is not a duration`},
 		{`{"path": "/v2/users"}`, "a fault needs a status, a drop or a delay"},
@@ -159,11 +179,8 @@ func TestControlFaults(t *testing.T) {
 		assert.Contains(t, e.Error.Message, bad.want, bad.body)
 	}
 
-	cfg, err := parseFlags([]string{"-fault", `{"status": 503, "count": -1}`}, io.Discard)
-	require.NoError(t, err)
-	f, err := newFake(cfg)
-	require.NoError(t, err)
-	assert.ErrorContains(t, f.start("http://127.0.0.1:9"), "-fault: chatshippertest: InjectFault: negative Count")
+	_, err := parseFlags([]string{"-fault", `{"status": 503, "count": -1}`}, io.Discard)
+	assert.ErrorContains(t, err, "count: -1: must be 0 (unlimited) or more", "a -fault flag is checked with the flags")
 }
 
 func TestControlDeliveriesAndRequests(t *testing.T) {
@@ -256,27 +273,81 @@ func TestControlWaitTimesOut(t *testing.T) {
 	assert.Equal(t, "deliveries still pending after 50ms", waited.Error.Message)
 }
 
+// TestFlagsRefused: every flag the command cannot use, its value included,
+// stops it before it builds or listens on anything, with exit status 2, a
+// message naming the flag, and nothing on stdout.
 func TestFlagsRefused(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		args   []string
-		status int
-		want   string
+		args []string
+		want string
 	}{
-		{[]string{"-clock-start", "2024-05-01T09:00:00Z", "-clock-skew", "1h"}, 2, "-clock-start and -clock-skew both set the clock"},
-		{[]string{"extra"}, 2, `unexpected argument "extra"`},
-		{[]string{"-fault", `{"status": "x"}`}, 2, "a fault is a JSON object"},
-		{[]string{"-profile", "page-cap-7"}, 1, `-profile: chatshippertest: unknown profile "page-cap-7"`},
-		{[]string{"-profile", "page-cap-10+page-cap-50"}, 1, "both set the page length"},
-		{[]string{"-clock-start", "yesterday"}, 1, `-clock-start: "yesterday" is not an RFC 3339 time`},
-		{[]string{"-rate-limit", "-1"}, 1, "WithRateLimit: negative limit -1"},
-		{[]string{"-addr", "127.0.0.1:99999"}, 1, "listen"},
+		{[]string{"-clock-start", "2024-05-01T09:00:00Z", "-clock-skew", "1h"}, "-clock-start and -clock-skew both set the clock"},
+		{[]string{"extra"}, `unexpected argument "extra"`},
+		{[]string{"-rate-limit", "many"}, `invalid value "many" for flag -rate-limit`},
+		{[]string{"-fault", `{"status": "x"}`}, "-fault: a fault is a JSON object"},
+		{[]string{"-fault", `{"status": 700}`}, "-fault: status: 700 is not an HTTP status (100 to 599)"},
+		{[]string{"-fault", `{"status": 503, "count": -1}`}, "-fault: count: -1: must be 0 (unlimited) or more"},
+		{[]string{"-fault", `{"status": 503, "probability": 1.5}`}, "-fault: probability: 1.5: must be within [0, 1]"},
+		{[]string{"-fault", `{"delay": "-1s"}`}, `-fault: delay: "-1s" is not a duration`},
+		{[]string{"-profile", "page-cap-7"}, `-profile: chatshippertest: unknown profile "page-cap-7" (known: default, page-cap-10,`},
+		{[]string{"-profile", "page-cap-10+page-cap-50"}, "-profile: chatshippertest: profiles page-cap-10 and page-cap-50 both set the page length"},
+		{[]string{"-profile", "no-total+no-total"}, "-profile: chatshippertest: profiles no-total and no-total both set the totals"},
+		{[]string{"-clock-start", "yesterday"}, `-clock-start: "yesterday" is not an RFC 3339 time`},
+		{[]string{"-clock-start", "9999-12-31T23:59:59Z"}, "-clock-start: 9999-12-31T23:59:59Z is outside the years 0000 to 9998"},
+		{[]string{"-clock-start", "9998-12-31T23:00:00-05:00"}, "-clock-start: 9999-01-01T04:00:00Z is outside the years 0000 to 9998"},
+		{[]string{"-rate-limit", "-1"}, "-rate-limit: -1: must be 0 (off) or more"},
+		{[]string{"-loop-identical", "-3"}, "-loop-identical: -3: must be 0 (off) or more"},
+		{[]string{"-loop-consecutive", "-1"}, "-loop-consecutive: -1: must be 0 (off) or more"},
+		{[]string{"-loop-identical-window", "-1m"}, "-loop-identical-window: -1m0s: must be a positive duration"},
+		{[]string{"-loop-consecutive-window", "0s"}, "-loop-consecutive-window: 0s: must be a positive duration"},
+		{[]string{"-token-ttl", "-1h"}, "-token-ttl: -1h0m0s: must be a positive duration"},
+		{[]string{"-webhook-retry", "-1s"}, "-webhook-retry: -1s: must be a positive duration"},
+		{[]string{"-webhook-attempts", "0"}, "-webhook-attempts: 0: must be 1 or more"},
+		{[]string{"-shutdown-grace", "-1s"}, "-shutdown-grace: -1s: must be 0"},
+		{[]string{"-addr", "not-an-addr"}, `-addr: "not-an-addr" is not host:port such as 127.0.0.1:8026`},
+		{[]string{"-addr", "127.0.0.1:99999"}, `the port "99999" is not a number from 0 to 65535`},
+		{[]string{"-addr", "127.0.0.1:http"}, `the port "http" is not a number`},
+		{[]string{"-addr", "127.0.0.1:"}, `the port "" is not a number`},
 	}
 	for _, tc := range tests {
-		var stderr bytes.Buffer
-		status := run(tc.args, strings.NewReader(""), io.Discard, &stderr)
-		assert.Equal(t, tc.status, status, "%v", tc.args)
+		var stdout, stderr bytes.Buffer
+		status := run(tc.args, strings.NewReader(""), &stdout, &stderr)
+		assert.Equal(t, 2, status, "%v: %s", tc.args, stderr.String())
 		assert.Contains(t, stderr.String(), tc.want, "%v", tc.args)
+		assert.Empty(t, stdout.String(), "%v", tc.args)
+	}
+	// What only the server can tell (a seed file, an address in use) is
+	// status 1.
+	var stderr bytes.Buffer
+	assert.Equal(t, 1, run([]string{"-seed-file", "testdata/bad-field.json"}, strings.NewReader(""), io.Discard, &stderr))
+	assert.Contains(t, stderr.String(), "users[1].emial: unknown field")
+}
+
+// TestFaultChecksMatchThePackage: the -fault flag and POST /_fake/faults
+// refuse exactly the faults chatshippertest.InjectFault refuses, so a fault
+// flag is refused with the flags rather than when the server starts.
+func TestFaultChecksMatchThePackage(t *testing.T) {
+	t.Parallel()
+	srv := chatshippertest.NewInProcessServer(t)
+	for _, spec := range []string{
+		`{"status": 503}`, `{"status": 100}`, `{"status": 599}`, `{"status": 99}`, `{"status": 600}`, `{"status": 700}`,
+		`{"status": 503, "count": 0}`, `{"status": 503, "count": -1}`,
+		`{"status": 503, "probability": 0}`, `{"status": 503, "probability": 1}`,
+		`{"status": 503, "probability": -0.1}`, `{"status": 503, "probability": 1.01}`,
+		`{"delay": "0s", "status": 503}`, `{"delay": "1ms"}`, `{"delay": "-1ms"}`, `{"drop": "before"}`, `{"drop": "after", "delay": "1s"}`,
+	} {
+		parsed, err := parseFault([]byte(spec))
+		if err != nil {
+			assert.Panics(t, func() {
+				f, _ := parsed.fault()
+				srv.InjectFault(f)
+			}, "%s: refused by the command (%v), so the package must refuse it too", spec, err)
+			continue
+		}
+		f, err := parsed.fault()
+		require.NoError(t, err, spec)
+		assert.NotPanics(t, func() { srv.InjectFault(f) }, spec)
 	}
 }
 
@@ -316,3 +387,153 @@ func TestRunText(t *testing.T) {
 }
 
 const exitGuardInProcess = 10 * time.Second
+
+// TestControlRedactsURLCredentials: the password of a URL (a webhook's
+// https://user:password@host/path, as the webhook documentation advises) is
+// a secret: GET /_fake/requests shows it in no body, header or query, and
+// GET /_fake/deliveries shows the webhook URL without it. The user name
+// stays, so a test can still tell the URLs apart.
+func TestControlRedactsURLCredentials(t *testing.T) {
+	t.Parallel()
+	_, in := testFake(t, "-rate-limit", "0")
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			_, _ = io.WriteString(w, r.URL.Query().Get("challenge"))
+		}
+	}))
+	t.Cleanup(hook.Close)
+	withPass := func(pass, path string) string {
+		return strings.Replace(hook.URL, "http://", "http://hookuser:"+pass+"@", 1) + path
+	}
+	admin := in.Tokens["admin"]
+	var svc obj
+	require.Equal(t, 201, do(t, "POST", in.URL+"services", admin, obj{"name": "hook", "type": "webhook",
+		"params": obj{"url": withPass("url-pass-1", "/hook"), "secret": "s", "events": []any{"message.create.**"}}}, &svc))
+	require.Equal(t, 200, do(t, "PATCH", in.URL+"services/"+svc["id"].(string), admin, obj{"params": obj{"url": withPass("url-pass-2", "/hook2"),
+		"secret": "s", "events": []any{"message.create.**"}}}, nil))
+	req, err := http.NewRequest("GET", in.URL+"conversations?callback="+withPass("url-pass-3", "/q"), nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+in.Tokens["bot"])
+	req.Header.Set("Referer", withPass("url-pass-4", "/from"))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Equal(t, 201, do(t, "POST", in.URL+"conversations", in.Tokens["bot"], obj{"messages": []any{obj{"text": "see " + withPass("url-pass-5", "/x")}}}, nil))
+	require.Equal(t, 200, do(t, "POST", in.Control+"deliveries/wait?timeout=20s", "", nil, nil))
+
+	var reqs struct{ Requests []recorded }
+	require.Equal(t, 200, do(t, "GET", in.Control+"requests", "", nil, &reqs))
+	require.Len(t, reqs.Requests, 4)
+	assert.Equal(t, withPass(redacted, "/hook"), reqs.Requests[0].Body.(obj)["params"].(obj)["url"])
+	assert.Equal(t, withPass(redacted, "/hook2"), reqs.Requests[1].Body.(obj)["params"].(obj)["url"])
+	assert.Equal(t, []string{withPass(redacted, "/q")}, reqs.Requests[2].Query["callback"])
+	assert.Equal(t, []string{withPass(redacted, "/from")}, reqs.Requests[2].Header["Referer"])
+	var deliveries struct{ Deliveries []delivery }
+	require.Equal(t, 200, do(t, "GET", in.Control+"deliveries", "", nil, &deliveries))
+	require.Len(t, deliveries.Deliveries, 1)
+	assert.Equal(t, withPass(redacted, "/hook2"), deliveries.Deliveries[0].URL)
+	assert.True(t, deliveries.Deliveries[0].Delivered)
+
+	for _, path := range []string{"requests", "deliveries"} {
+		req, err := http.NewRequest("GET", in.Control+path, nil)
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		raw, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		require.NoError(t, err)
+		for i := 1; i <= 5; i++ {
+			assert.NotContains(t, string(raw), fmt.Sprintf("url-pass-%d", i), path)
+		}
+	}
+}
+
+// runFake runs the command in-process with -json and -watch-stdin and the
+// given flags; it returns the start information, a function that closes
+// its standard input (a stop, as SIGTERM is) and the exit status to come.
+func runFake(t *testing.T, args ...string) (info, func(), <-chan int) {
+	t.Helper()
+	stdinR, stdinW := io.Pipe()
+	outR, outW := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(append([]string{"-json", "-watch-stdin"}, args...), stdinR, outW, io.Discard)
+		_ = outW.Close()
+	}()
+	line, err := bufio.NewReader(outR).ReadString('\n')
+	require.NoError(t, err)
+	go func() { _, _ = io.Copy(io.Discard, outR) }()
+	var in info
+	require.NoError(t, json.Unmarshal([]byte(line), &in), line)
+	stop := func() { _ = stdinW.Close() }
+	t.Cleanup(stop)
+	return in, stop, done
+}
+
+// TestShutdownGrace: at a stop the requests in flight, one held by a Delay
+// fault too, get -shutdown-grace (default 5s) to finish and are answered;
+// what still runs after it is dropped unanswered (the Delay fault's promise).
+// The command exits 0 either way and listens no more.
+func TestShutdownGrace(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		delay    string
+		answered bool
+	}{
+		{"a request that finishes within the grace is answered", nil, "300ms", true},
+		{"a request still held after the grace is dropped", []string{"-shutdown-grace", "50ms"}, "30s", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			in, stop, done := runFake(t, append([]string{"-rate-limit", "0"}, tc.args...)...)
+			require.Equal(t, 201, do(t, "POST", in.Control+"faults", "", obj{"path": "/v2/channels", "delay": tc.delay, "count": 1}, nil))
+			type answer struct {
+				status int
+				err    error
+			}
+			got := make(chan answer, 1)
+			go func() {
+				req, _ := http.NewRequest("GET", in.URL+"channels", nil)
+				req.Header.Set("Authorization", "Bearer "+in.Tokens["bot"])
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					got <- answer{err: err}
+					return
+				}
+				_, err = io.ReadAll(resp.Body)
+				_ = resp.Body.Close()
+				got <- answer{status: resp.StatusCode, err: err}
+			}()
+			for { // the request is in flight once it is recorded
+				var reqs struct{ Count int }
+				require.Equal(t, 200, do(t, "GET", in.Control+"requests", "", nil, &reqs))
+				if reqs.Count == 1 {
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			stop()
+			select {
+			case a := <-got:
+				if tc.answered {
+					assert.NoError(t, a.err)
+					assert.Equal(t, 200, a.status)
+				} else {
+					assert.Error(t, a.err, "dropped, not answered (status %d)", a.status)
+				}
+			case <-time.After(exitGuardInProcess):
+				t.Fatal("the request in flight did not end")
+			}
+			select {
+			case status := <-done:
+				assert.Equal(t, 0, status)
+			case <-time.After(exitGuardInProcess):
+				t.Fatal("run did not return after the stop")
+			}
+			_, err := http.Get(in.Control)
+			assert.Error(t, err, "it listens no more")
+		})
+	}
+}

@@ -37,17 +37,11 @@ type instance struct {
 	seeded *chatshippertest.SeedFileResult
 }
 
-// newFake checks everything the flags name (profile, seed file, clock,
-// faults) before anything listens.
+// newFake reads the seed file and builds the options; the flags were
+// checked by parseFlags (cfg comes from it). Nothing listens yet.
 func newFake(cfg *config) (*fake, error) {
-	p, err := chatshippertest.ParseProfile(cfg.profile)
-	if err != nil {
-		return nil, fmt.Errorf("-profile: %w", err)
-	}
-	clk, err := newClock(cfg.clockStart, cfg.clockSkew, cfg.frozen)
-	if err != nil {
-		return nil, err
-	}
+	p := cfg.prof
+	clk := newClock(cfg.start, cfg.clockSkew, cfg.frozen)
 	f := &fake{cfg: cfg, profile: p.String(), clk: clk}
 	if cfg.seedFile != "" {
 		data, err := os.ReadFile(cfg.seedFile) //nolint:gosec // G703: the file the user named on the command line, by design
@@ -141,6 +135,9 @@ func (f *fake) close() {
 	}
 }
 
+// endPolls ends the control API's long polls, leaving the server running.
+func (f *fake) endPolls() { f.cancel() }
+
 // ServeHTTP serves the control API under /_fake/ and the fake API elsewhere.
 func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/_fake" || strings.HasPrefix(r.URL.Path, "/_fake/") {
@@ -152,6 +149,9 @@ func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // clock is the fake's time: a base that runs with the wall clock unless
 // frozen. The control API sets, advances and freezes it; reset restores it.
+// It only says what time the fake shows (timestamps, tokens, the Date
+// header, the loop limits' windows): the request-rate windows of the
+// package count real time, whatever this clock does.
 type clock struct {
 	mu       sync.Mutex
 	base     time.Time // the fake's time at wall
@@ -163,17 +163,27 @@ type clock struct {
 	fromWall bool // start from the wall clock (no -clock-start)
 }
 
-func newClock(start string, skew time.Duration, frozen bool) (*clock, error) {
-	c := &clock{skew: skew, frozen0: frozen, fromWall: start == ""}
-	if start != "" {
-		t, err := time.Parse(time.RFC3339Nano, start)
-		if err != nil {
-			return nil, fmt.Errorf("-clock-start: %q is not an RFC 3339 time such as 2024-05-01T09:00:00Z", start)
-		}
-		c.start = t
-	}
+func newClock(start time.Time, skew time.Duration, frozen bool) *clock {
+	c := &clock{start: start, skew: skew, frozen0: frozen, fromWall: start.IsZero()}
 	c.reset()
-	return c, nil
+	return c
+}
+
+// The clock stays within the years an ISO 8601 timestamp (and the Date
+// header) can show, 0000 to 9999, with the last year kept free: the clock
+// runs, and a token issued at its time expires up to 30 days later.
+var (
+	minClock = time.Date(0, time.January, 1, 0, 0, 0, 0, time.UTC)
+	maxClock = time.Date(9999, time.January, 1, 0, 0, 0, 0, time.UTC) // excluded
+)
+
+// checkClockTime refuses a time the fake's clock may not show.
+func checkClockTime(t time.Time) error {
+	if t.Before(minClock) || !t.Before(maxClock) {
+		return fmt.Errorf("%s is outside the years 0000 to 9998 the fake's clock may show (timestamps have four-digit years, and tokens issued in 9999 would expire in year 10000)",
+			t.UTC().Format(time.RFC3339Nano))
+	}
+	return nil
 }
 
 func (c *clock) reset() {
@@ -200,11 +210,16 @@ func (c *clock) nowLocked() time.Time {
 	return c.base.Add(time.Since(c.wall))
 }
 
-// set moves the clock to t and sets whether it stands still.
-func (c *clock) set(t time.Time, frozen bool) {
+// set moves the clock to t and sets whether it stands still; a time the
+// clock may not show (checkClockTime) is refused and changes nothing.
+func (c *clock) set(t time.Time, frozen bool) error {
+	if err := checkClockTime(t); err != nil {
+		return err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.base, c.wall, c.frozen = t, time.Now(), frozen
+	return nil
 }
 
 // state returns the time and whether the clock stands still.

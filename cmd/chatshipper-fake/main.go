@@ -4,14 +4,26 @@
 //	go run github.com/go-chatshipper/chatshipper/cmd/chatshipper-fake@latest -addr 127.0.0.1:8026
 //	go install github.com/go-chatshipper/chatshipper/cmd/chatshipper-fake@latest
 //
-// It listens on a loopback address (127.0.0.1 with a free port unless -addr
-// says otherwise), serves the API under /v2/ with freshly seeded data, and
-// prints its URL, the seeded users with their logins and permanent tokens,
-// and what a seed file added: as text, or with -json as one line of JSON a
-// test harness reads. It stops on SIGINT or SIGTERM (exit status 0), or, with
-// -watch-stdin, when its standard input closes. A flag or seed file it cannot
-// use stops it before it listens, with exit status 2 (flags) or 1, and a
-// message naming what is wrong.
+// It listens on 127.0.0.1 with a free port unless -addr says otherwise (an
+// address that is not loopback, such as ":8026", which is every interface,
+// is served too, with a warning on standard error), serves the API under
+// /v2/ with freshly seeded data, and prints its URL, the seeded users with
+// their logins and permanent tokens, and what a seed file added: as text, or
+// with -json as one line of JSON a test harness reads.
+//
+// It stops on SIGINT or SIGTERM, or, with -watch-stdin, when its standard
+// input closes: it stops listening at once, ends the control API's long
+// polls, lets the requests in flight (one held by a delay fault too) finish
+// and be answered for up to -shutdown-grace (default 5s), drops what still
+// runs then, unanswered, and exits with status 0. A second SIGINT or
+// SIGTERM ends the grace at once.
+//
+// A flag it cannot use, its value included (an unknown profile, a negative
+// count, a duration that must be positive, a malformed -addr or -fault, a
+// clock outside the years it may show), stops it before it listens, with
+// exit status 2 and a message naming the flag; a seed file it cannot use, or
+// an address it cannot listen on, with exit status 1 and a message naming
+// the file and field, or the address.
 //
 // # Flags
 //
@@ -33,6 +45,16 @@
 //	-clock-frozen             the clock stands still; only the control API moves it
 //	-rand-seed n              seed of generated ids, names and secrets (default 1)
 //	-watch-stdin              also stop when standard input closes
+//	-shutdown-grace d         at a stop, how long requests in flight may take to finish (default 5s; 0: drop them)
+//
+// The fake's clock is what the fake shows: timestamps, token lifetimes, the
+// Date header and the bot loop limits' windows follow it. It stays within
+// the years 0000 to 9998 (timestamps have four-digit years, and a token
+// issued in 9999 could expire in 10000): -clock-start, and a set or advance
+// of the control API, that would leave them are refused. The limits'
+// windows count the time passed on the fake's clock or really passed,
+// whichever is more, so a 429's Retry-After comes true by waiting it, also
+// with -clock-frozen, and moving the clock ahead ends them early.
 //
 // # Control API
 //
@@ -43,15 +65,18 @@
 //	GET    /_fake/                     the start information (as -json prints it)
 //	POST   /_fake/reset                back to the start: data, seed file, clock, faults,
 //	                                   recorded requests, webhook deliveries; answers the start information
-//	GET    /_fake/clock                {"now": "<RFC 3339>"}
+//	GET    /_fake/clock                {"now": "<RFC 3339>", "frozen": true|false}
 //	POST   /_fake/clock                {"set": "<RFC 3339>"} or {"advance": "25h"}, and/or {"frozen": true|false}
+//	                                   (400 for a time outside the years 0000 to 9998)
 //	POST   /_fake/faults               inject a fault, e.g. {"method": "POST", "path": "/v2/messages", "status": 503, "count": 1}
 //	DELETE /_fake/faults               clear every fault
-//	GET    /_fake/deliveries           the finished webhook deliveries
+//	GET    /_fake/deliveries           the finished webhook deliveries (the URL's password redacted)
 //	POST   /_fake/deliveries/wait      wait (?timeout=10s, at most 60s) until no delivery is pending:
 //	                                   200 {"idle": true, "deliveries": [...]}, or 504 with "idle": false
 //	GET    /_fake/requests             recorded API requests (?method=, ?path= exact, ?prefix=);
-//	                                   secrets in headers and bodies are redacted
+//	                                   secrets in headers, queries and bodies are redacted: the values
+//	                                   of secret names (password, secret, token, ...) and the passwords
+//	                                   of URLs (https://user:[redacted]@host/path)
 //	DELETE /_fake/requests             forget them
 //
 // A fault has the fields method, path (a path prefix), count, probability,
@@ -75,6 +100,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -120,6 +146,11 @@ type config struct {
 	frozen      bool
 	randSeed    int64
 	watchStdin  bool
+	grace       time.Duration
+
+	// Read from the flags by check.
+	prof  chatshippertest.Profile
+	start time.Time // -clock-start; zero: none
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -144,16 +175,90 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.frozen, "clock-frozen", false, "keep the clock still; only the control API moves it")
 	fs.Int64Var(&c.randSeed, "rand-seed", 1, "seed of generated ids, names and secrets")
 	fs.BoolVar(&c.watchStdin, "watch-stdin", false, "also stop when standard input closes")
+	fs.DurationVar(&c.grace, "shutdown-grace", 5*time.Second, "how long requests in flight at a stop may take to finish (0: drop them)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if c.clockStart != "" && c.clockSkew != 0 {
-		return nil, errors.New("-clock-start and -clock-skew both set the clock: give one")
+	if err := c.check(); err != nil {
+		return nil, err
 	}
 	return &c, nil
+}
+
+// check refuses flag values the fake cannot use, naming the flag, so that
+// every flag error stops the command with exit status 2 before it builds or
+// listens on anything.
+func (c *config) check() error {
+	if err := checkAddr(c.addr); err != nil {
+		return err
+	}
+	p, err := chatshippertest.ParseProfile(c.profile)
+	if err != nil {
+		return fmt.Errorf("-profile: %w", err)
+	}
+	c.prof = p
+	positive := func(name string, d time.Duration) error {
+		if d <= 0 {
+			return fmt.Errorf("%s: %s: must be a positive duration such as \"90s\" or \"1h\"", name, d)
+		}
+		return nil
+	}
+	switch {
+	case c.rateLimit < 0:
+		return fmt.Errorf("-rate-limit: %d: must be 0 (off) or more", c.rateLimit)
+	case c.identical < 0:
+		return fmt.Errorf("-loop-identical: %d: must be 0 (off) or more", c.identical)
+	case c.consecutive < 0:
+		return fmt.Errorf("-loop-consecutive: %d: must be 0 (off) or more", c.consecutive)
+	case c.hookTries < 1:
+		return fmt.Errorf("-webhook-attempts: %d: must be 1 or more", c.hookTries)
+	case c.grace < 0:
+		return fmt.Errorf("-shutdown-grace: %s: must be 0 (drop requests in flight) or more", c.grace)
+	}
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{{"-loop-identical-window", c.identWin}, {"-loop-consecutive-window", c.consecWin},
+		{"-token-ttl", c.tokenTTL}, {"-webhook-retry", c.hookRetry}} {
+		if err := positive(d.name, d.d); err != nil {
+			return err
+		}
+	}
+	if c.clockStart != "" && c.clockSkew != 0 {
+		return errors.New("-clock-start and -clock-skew both set the clock: give one")
+	}
+	if c.clockStart != "" {
+		t, err := time.Parse(time.RFC3339Nano, c.clockStart)
+		if err != nil {
+			return fmt.Errorf("-clock-start: %q is not an RFC 3339 time such as 2024-05-01T09:00:00Z", c.clockStart)
+		}
+		if err := checkClockTime(t); err != nil {
+			return fmt.Errorf("-clock-start: %s", err)
+		}
+		c.start = t
+	}
+	if err := checkClockTime(time.Now().Add(c.clockSkew)); err != nil {
+		return fmt.Errorf("-clock-skew: %s: %s", c.clockSkew, err)
+	}
+	return nil
+}
+
+// checkAddr refuses an -addr that is not host:port with a numeric port, so
+// that it is a flag error rather than a failure to listen.
+func checkAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		if _, perr := strconv.ParseUint(port, 10, 16); perr != nil {
+			err = fmt.Errorf("the port %q is not a number from 0 to 65535", port)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("-addr: %q is not host:port such as 127.0.0.1:8026 (port 0: a free one): %v", addr, err)
+	}
+	return nil
 }
 
 // run is the command; it returns the exit status.
@@ -212,16 +317,37 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		complain(stderr, err)
 		return 1
 	}
-	// Stop within a second: end long polls, drop requests held by Delay
-	// faults (unanswered, as the fault promises), give running requests
-	// half a second, then close what is left.
-	f.close()
-	shutdown, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	shutdown(hs, f, cfg.grace)
+	return 0
+}
+
+// shutdown stops the command gracefully: the listener closes at once and the
+// control API's long polls end, while the requests in flight (those held by
+// a Delay fault too) get up to grace to finish and be answered. What is still
+// running then, or at a second SIGINT or SIGTERM, is dropped unanswered (a
+// Delay fault's promise: an empty answer would tell the client it was
+// served). Webhook deliveries stop last.
+func shutdown(hs *http.Server, f *fake, grace time.Duration) {
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(again)
+	f.endPolls()
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	if err := hs.Shutdown(shutdown); err != nil {
+	go func() {
+		select {
+		case <-again:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if err := hs.Shutdown(ctx); err != nil {
+		// The grace is over: end the Delay faults (their connections are
+		// dropped), then close whatever is left.
+		f.close()
 		_ = hs.Close()
 	}
-	return 0
+	f.close()
 }
 
 // complain writes a line to stderr; there is nowhere else to report a

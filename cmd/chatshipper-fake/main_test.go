@@ -37,7 +37,7 @@ func TestCommand(t *testing.T) {
 
 	t.Run("serves the seed file, answers GET /v2/conversations, exits 0 on SIGTERM", func(t *testing.T) {
 		t.Parallel()
-		cmd := exec.Command(bin, "-json", "-seed-file", "testdata/seed.json", "-addr", "127.0.0.1:0")
+		cmd := exec.Command(bin, "-json", "-seed-file", "testdata/seed.json", "-addr", "127.0.0.1:0", "-shutdown-grace", "100ms")
 		stdout, err := cmd.StdoutPipe()
 		require.NoError(t, err)
 		var stderr syncBuffer
@@ -104,8 +104,9 @@ func TestCommand(t *testing.T) {
 			_ = resp.Body.Close()
 			polled <- resp.StatusCode
 		}()
-		// A request held by a Delay fault: at the stop it is dropped, never
-		// answered (an empty 200 would tell the client it was served).
+		// A request held by a Delay fault beyond the shutdown grace: once
+		// the grace is over it is dropped, never answered (an empty 200
+		// would tell the client it was served).
 		fault, err := http.Post(in.Control+"faults", "application/json", strings.NewReader(`{"delay":"30s","count":1}`))
 		require.NoError(t, err)
 		_ = fault.Body.Close()
@@ -141,6 +142,73 @@ func TestCommand(t *testing.T) {
 			assert.NoError(t, err, "the held request gets no answer")
 		case <-time.After(exitGuard):
 			t.Fatal("the held request did not end with the server")
+		}
+	})
+
+	// At SIGTERM a request held by a Delay fault gets the shutdown grace to
+	// finish; a second SIGTERM ends the grace at once.
+	t.Run("SIGTERM lets a held request finish; a second one ends the grace", func(t *testing.T) {
+		t.Parallel()
+		for _, tc := range []struct {
+			name, grace, delay string
+			signals            int
+			answered           bool
+		}{
+			{"answered within the grace", "1m", "300ms", 1, true},
+			{"dropped at the second signal", "1m", "1m", 2, false},
+		} {
+			cmd := exec.Command(bin, "-json", "-rate-limit", "0", "-shutdown-grace", tc.grace)
+			stdout, err := cmd.StdoutPipe()
+			require.NoError(t, err)
+			var stderr syncBuffer
+			cmd.Stderr = &stderr
+			require.NoError(t, cmd.Start())
+			t.Cleanup(func() { _ = cmd.Process.Kill() })
+			line, err := bufio.NewReader(stdout).ReadString('\n')
+			require.NoError(t, err, "stderr: %s", stderr.String())
+			var in info
+			require.NoError(t, json.Unmarshal([]byte(line), &in), line)
+			fault, err := http.Post(in.Control+"faults", "application/json", strings.NewReader(`{"delay":"`+tc.delay+`","count":1}`))
+			require.NoError(t, err)
+			_ = fault.Body.Close()
+			held := make(chan int, 1)
+			go func() {
+				req, _ := http.NewRequest(http.MethodGet, in.URL+"users", nil)
+				req.Header.Set("Authorization", "Bearer "+in.Tokens["bot"])
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					held <- 0
+					return
+				}
+				_ = resp.Body.Close()
+				held <- resp.StatusCode
+			}()
+			for { // in flight once recorded
+				resp, err := http.Get(in.Control + "requests")
+				require.NoError(t, err)
+				var rec struct{ Count int }
+				_ = json.NewDecoder(resp.Body).Decode(&rec)
+				_ = resp.Body.Close()
+				if rec.Count == 1 {
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			for range tc.signals {
+				require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+				time.Sleep(50 * time.Millisecond) // the second signal must come after the first; the outcome does not depend on it
+			}
+			assert.NoError(t, waitGuarded(t, cmd), "%s: exit status 0; stderr: %s", tc.name, stderr.String())
+			select {
+			case status := <-held:
+				if tc.answered {
+					assert.Equal(t, http.StatusOK, status, tc.name)
+				} else {
+					assert.Equal(t, 0, status, "%s: no answer", tc.name)
+				}
+			case <-time.After(exitGuard):
+				t.Fatalf("%s: the held request did not end with the server", tc.name)
+			}
 		}
 	})
 

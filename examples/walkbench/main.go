@@ -176,7 +176,7 @@ func run() error {
 		if strings.HasPrefix(sc.name, "sorted") {
 			sq = q.Sort("createdAt") // a sorted query is walked by offset
 		}
-		for p, err := range c.Contacts.Pages(context.Background(), sq, sc.opts...) {
+		for p, err := range c.Contacts.Walk(context.Background(), sq, sc.opts...).Pages() {
 			if err != nil {
 				return fmt.Errorf("%s: %w", sc.name, err)
 			}
@@ -223,7 +223,7 @@ func walkHeap(size int, opts ...chatshipper.WalkOption) (uint64, error) {
 	var ms runtime.MemStats
 	var peak uint64
 	items := 0
-	for p, err := range c.Contacts.Pages(context.Background(), nil, opts...) {
+	for p, err := range c.Contacts.Walk(context.Background(), nil, opts...).Pages() {
 		if err != nil {
 			return 0, err
 		}

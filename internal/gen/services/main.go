@@ -31,19 +31,21 @@ type svc struct {
 
 const resourceSets = "https://developers.chatshipper.com/docs/api-resource-sets"
 
-var all = "List ListIter Walk Pages Get Create Update Delete"
+// all is every method the template can write; a page-by-page walk is
+// Walk(ctx, q).Pages(), so no service repeats it as a method of its own.
+var all = "List ListIter Walk Get Create Update Delete"
 
 var services = []svc{
 	{Type: "ConversationsService", T: "Conversation", C: "ConversationCreate", U: "ConversationUpdate",
 		Path: "conversations", IDName: "conversationID", Singular: "conversation", Plural: "conversations",
 		Doc:  "ConversationsService is the conversations API, /v2/conversations: the threads between a contact, agents and bots, with their lifecycle and commands. Create (with initial messages), Send and Command are declared in conversations.go.",
-		Docs: "https://developers.chatshipper.com/docs/messaging-introduction", Methods: f("List ListIter Walk Pages Get Update Delete"),
+		Docs: "https://developers.chatshipper.com/docs/messaging-introduction", Methods: f("List ListIter Walk Get Update Delete"),
 		ListNote: "A filter on a meta field needs a filter on one of id, type, participants.user, status, createdAt, categoryIndex, category, organization or updatedAt as well; a query without one is refused before any I/O.",
 		Observe:  "observeConversations"},
 	{Type: "MessagesService", T: "Message", C: "MessageInput", U: "MessageUpdate",
 		Path: "messages", IDName: "messageID", Singular: "message", Plural: "messages",
 		Doc:  "MessagesService is the messages API, /v2/messages. Messages are created with ConversationsService.Send and ConversationsService.Command (POST /v2/conversations/{id}/messages); Replace is declared in messages.go.",
-		Docs: "https://developers.chatshipper.com/docs/messaging-types", Methods: f("List ListIter Walk Pages Get Update Delete"),
+		Docs: "https://developers.chatshipper.com/docs/messaging-types", Methods: f("List ListIter Walk Get Update Delete"),
 		ListNote: "The API requires a filter on one of id, organization, conversation, type, role or createdAt; a query without one is refused before any I/O.",
 		Observe:  "observeMessages"},
 	{Type: "ContactsService", T: "Contact", C: "ContactCreate", U: "ContactUpdate",
@@ -126,23 +128,15 @@ func (s *{{.Type}}) ListIter(ctx context.Context, q *Query) iter.Seq2[*{{.T}}, e
 	return s.r.listIter(ctx, q)
 }
 {{end}}{{if has .Methods "Walk"}}
-// Walk returns a walk over every {{.Singular}} matching q: Items for the
-// {{.Plural}}, Pages for whole pages with their *Response, and Total, Page and
-// Count readable inside the loop (from the list headers, without extra
+// Walk returns a walk over every {{.Singular}} matching q: [Walk.Items] for the
+// {{.Plural}}, [Walk.Pages] for whole pages with their *Response, and Total,
+// Page and Count readable inside the loop (from the list headers, without extra
 // requests). [Prefetch] and [Concurrency] set how many pages are fetched
 // ahead or at once. The query is checked before any I/O.
 //
 // GET /v2/{{.Path}} (repeatedly)
 func (s *{{.Type}}) Walk(ctx context.Context, q *Query, opts ...WalkOption) *Walk[{{.T}}] {
 	return s.r.walk(ctx, q, opts)
-}
-{{end}}{{if has .Methods "Pages"}}
-// Pages returns every page of {{.Plural}} matching q, each with its
-// *Response; it is Walk(ctx, q, opts...).Pages().
-//
-// GET /v2/{{.Path}} (repeatedly)
-func (s *{{.Type}}) Pages(ctx context.Context, q *Query, opts ...WalkOption) iter.Seq2[*Page[{{.T}}], error] {
-	return s.r.walk(ctx, q, opts).Pages()
 }
 {{end}}{{if has .Methods "Get"}}
 // Get returns one {{.Singular}}; q may select and populate fields (nil: all
@@ -212,6 +206,13 @@ func main() {
 }
 
 func generate() ([]byte, error) {
+	for _, sv := range services {
+		for _, m := range sv.Methods {
+			if !strings.Contains(" "+all+" ", " "+m+" ") {
+				return nil, fmt.Errorf("%s: no template for method %s", sv.Type, m)
+			}
+		}
+	}
 	var buf bytes.Buffer
 	if err := tmpl.Execute(&buf, services); err != nil {
 		return nil, err

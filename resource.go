@@ -61,7 +61,7 @@ func (r *resource[T, C, U]) list(ctx context.Context, q *Query) (_ []*T, _ *Resp
 	if err := r.checkQuery(q); err != nil {
 		return nil, nil, err
 	}
-	items, resp, err := listPage[T](ctx, r.client, r.path, q)
+	items, resp, err := listPage[T](ctx, r.client, call, r.path, q)
 	if err == nil {
 		r.seen(items...)
 	}
@@ -84,7 +84,7 @@ func (r *resource[T, C, U]) walk(ctx context.Context, q *Query, opts []WalkOptio
 	if r.client.obs != nil {
 		return observedWalk(ctx, r, q, opts) // observer.go
 	}
-	return newWalk(ctx, r.client, r.path, q, opts, r.observe)
+	return newWalk(ctx, r.client, nil, r.path, q, opts, r.observe)
 }
 
 func (r *resource[T, C, U]) get(ctx context.Context, id string, q *Query) (_ *T, _ *Response, err error) {
@@ -100,7 +100,7 @@ func (r *resource[T, C, U]) get(ctx context.Context, id string, q *Query) (_ *T,
 	if path, err = withQuery(path, q); err != nil {
 		return nil, nil, err
 	}
-	v, resp, err := doJSON[T](ctx, r.client, http.MethodGet, path, nil)
+	v, resp, err := doJSON[T](ctx, r.client, call, nil, http.MethodGet, path, nil)
 	if err == nil {
 		r.seen(v)
 	}
@@ -110,13 +110,20 @@ func (r *resource[T, C, U]) get(ctx context.Context, id string, q *Query) (_ *T,
 func (r *resource[T, C, U]) create(ctx context.Context, body *C) (_ *T, _ *Response, err error) {
 	ctx, call := r.client.startCall(ctx, r.path, "Create")
 	defer call.end(ctx, &err)
+	return r.createIn(ctx, call, body, nil)
+}
+
+// createIn is create as part of call, a call its caller began
+// (Conversations.Create); track, when set, makes the POST a tracked one (see
+// deliveryCall).
+func (r *resource[T, C, U]) createIn(ctx context.Context, call *obsCall, body *C, track *deliveryCall) (*T, *Response, error) {
 	if err := r.check(); err != nil {
 		return nil, nil, err
 	}
 	if err := checkBody(body); err != nil {
 		return nil, nil, err
 	}
-	return sendBody[T](ctx, r.client, http.MethodPost, r.path, body)
+	return sendBody[T](ctx, r.client, call, track, http.MethodPost, r.path, body)
 }
 
 func (r *resource[T, C, U]) update(ctx context.Context, id string, body *U) (*T, *Response, error) {
@@ -138,7 +145,7 @@ func (r *resource[T, C, U]) write(ctx context.Context, method, id string, body a
 	if bodyErr != nil {
 		return nil, nil, bodyErr
 	}
-	return sendBody[T](ctx, r.client, method, path, body)
+	return sendBody[T](ctx, r.client, call, nil, method, path, body)
 }
 
 func (r *resource[T, C, U]) delete(ctx context.Context, id string) (_ *Response, err error) {
@@ -155,7 +162,7 @@ func (r *resource[T, C, U]) delete(ctx context.Context, id string) (_ *Response,
 	if err != nil {
 		return nil, err
 	}
-	return r.client.Do(req, nil)
+	return r.client.do(req, nil, call, nil)
 }
 
 // itemPath joins a collection and an ID after checking the ID.
@@ -181,7 +188,9 @@ func withQuery(path string, q *Query) (string, error) {
 	return path + "?" + enc, nil
 }
 
-func listPage[T any](ctx context.Context, c *Client, collection string, q *Query) ([]*T, *Response, error) {
+// listPage reads one page of a collection, as part of call (the observed
+// call, nil without an observer).
+func listPage[T any](ctx context.Context, c *Client, call *obsCall, collection string, q *Query) ([]*T, *Response, error) {
 	path, err := withQuery(collection, q)
 	if err != nil {
 		return nil, nil, err
@@ -191,7 +200,7 @@ func listPage[T any](ctx context.Context, c *Client, collection string, q *Query
 		return nil, nil, err
 	}
 	var items []*T
-	resp, err := c.Do(req, &items)
+	resp, err := c.do(req, &items, call, nil)
 	if err != nil {
 		return nil, resp, err
 	}
@@ -203,13 +212,16 @@ func listPage[T any](ctx context.Context, c *Client, collection string, q *Query
 	return items, resp, nil
 }
 
-func doJSON[T any](ctx context.Context, c *Client, method, path string, body any) (*T, *Response, error) {
+// doJSON sends one request and decodes its answer into a T, as part of call
+// (the observed call, nil without an observer); track, when set, makes it a
+// tracked message POST (see deliveryCall).
+func doJSON[T any](ctx context.Context, c *Client, call *obsCall, track *deliveryCall, method, path string, body any) (*T, *Response, error) {
 	req, err := c.NewRequest(ctx, method, path, body)
 	if err != nil {
 		return nil, nil, err
 	}
 	v := new(T)
-	resp, err := c.Do(req, v)
+	resp, err := c.do(req, v, call, track)
 	if err != nil {
 		return nil, resp, err
 	}
@@ -230,8 +242,8 @@ func checkBody[B any](body *B) error {
 // sendBody sends a create or update body and decodes the answer into a T. A
 // *Document goes out byte for byte: encoding/json would compact its fields and
 // escape HTML characters (article content is HTML), and a document's fields
-// are meant to go back as they came.
-func sendBody[T any](ctx context.Context, c *Client, method, path string, body any) (*T, *Response, error) {
+// are meant to go back as they came. call and track as for doJSON.
+func sendBody[T any](ctx context.Context, c *Client, call *obsCall, track *deliveryCall, method, path string, body any) (*T, *Response, error) {
 	if doc, ok := body.(*Document); ok {
 		raw, err := doc.MarshalJSON()
 		if err != nil {
@@ -239,5 +251,16 @@ func sendBody[T any](ctx context.Context, c *Client, method, path string, body a
 		}
 		body = json.RawMessage(raw)
 	}
-	return doJSON[T](ctx, c, method, path, body)
+	return doJSON[T](ctx, c, call, track, method, path, body)
+}
+
+// validator is implemented by request bodies that can refuse themselves
+// before any I/O.
+type validator interface{ validate() error }
+
+func checkOptionalID(name, id string) error {
+	if id == "" {
+		return nil
+	}
+	return checkID(name, id)
 }

@@ -1,17 +1,66 @@
 package chatshipper
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"strings"
-
-	"github.com/go-chatshipper/chatshipper/internal/wire"
 )
 
-// Service bodies, the webhook view of a service, and the redaction that keeps
-// credentials held in service params (webhook secrets, passwords, URLs with
-// basic auth) out of every String, GoString, LogValue and error.
+// Service is a connector, touchpoint or integration (a webhook is a service
+// of type "webhook").
+type Service struct {
+	ID           string            `json:"id,omitempty"`
+	Organization Ref[Organization] `json:"organization,omitzero"`
+	Name         string            `json:"name,omitempty"`
+	Type         ServiceType       `json:"type,omitempty"`
+	// Params are type-specific (webhook: url, secret, events; smartsupp:
+	// jid, password, host, port). They may hold credentials: String, Format
+	// and LogValue print them redacted. WebhookParams reads a webhook's.
+	Params    Meta          `json:"params,omitempty"`
+	Status    ServiceStatus `json:"status,omitempty"`
+	Meta      Object        `json:"meta,omitzero"`
+	CreatedAt Timestamp     `json:"createdAt,omitzero"`
+	UpdatedAt Timestamp     `json:"updatedAt,omitzero"`
+}
+
+func (s *Service) refID() string { return s.ID }
+
+// ServiceUpdate is the body of a service PATCH. Params replaces the stored
+// params whole: fields left out fall back to their defaults.
+//
+// Setting Status to ServiceActive makes the platform verify a webhook's URL
+// again (ServicesService.Verify does just that); a failed verification is a
+// 403. Changing params.url also re-verifies.
+type ServiceUpdate struct {
+	Name   *string        `json:"name,omitempty"`
+	Status *ServiceStatus `json:"status,omitempty"`
+	Params Meta           `json:"params,omitzero"`
+	Meta   Meta           `json:"meta,omitzero"`
+}
+
+// ServiceType is the kind of a service. Other types exist; an unknown value
+// survives a decode/encode round trip.
+type ServiceType string
+
+// Service types seen in the documentation.
+const (
+	ServiceWebhook   ServiceType = "webhook"   // params: url, secret, events
+	ServiceSmartsupp ServiceType = "smartsupp" // params: jid, password, host, port
+	ServiceTwilio    ServiceType = "twilio"    // SMS
+)
+
+// ServiceStatus is the verification state of a service.
+type ServiceStatus string
+
+// Service statuses seen in the documentation.
+const (
+	// ServiceUnverified: a webhook whose URL has not answered the challenge yet.
+	ServiceUnverified ServiceStatus = "unverified"
+	// ServiceActive: verified and in use. PATCHing a service to it re-verifies.
+	ServiceActive ServiceStatus = "active"
+)
 
 // ServiceCreate is the body that creates a service of any type. Type is
 // required; for a webhook, CreateWebhook with a WebhookServiceCreate is the
@@ -53,9 +102,6 @@ func (s ServiceCreate) String() string {
 		s.Organization, s.Name, s.Type, redactParams(s.Params))
 }
 
-// GoString is String, so %#v does not reveal credentials either.
-func (s ServiceCreate) GoString() string { return s.String() }
-
 // LogValue keeps params out of slog output.
 func (s ServiceCreate) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("name", s.Name), slog.String("type", string(s.Type)),
@@ -74,9 +120,6 @@ func (u ServiceUpdate) String() string {
 	return fmt.Sprintf("ServiceUpdate{Name:%s Status:%s Params:%v}", name, status, redactParams(u.Params))
 }
 
-// GoString is String, so %#v does not reveal credentials either.
-func (u ServiceUpdate) GoString() string { return u.String() }
-
 // LogValue keeps params out of slog output.
 func (u ServiceUpdate) LogValue() slog.Value { return slog.StringValue(u.String()) }
 
@@ -86,9 +129,6 @@ func (s Service) String() string {
 		s.ID, s.Organization.ID, s.Name, s.Type, s.Status, redactParams(s.Params))
 }
 
-// GoString is String, so %#v does not reveal credentials either.
-func (s Service) GoString() string { return s.String() }
-
 // LogValue keeps params out of slog output.
 func (s Service) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("id", s.ID), slog.String("name", s.Name),
@@ -97,7 +137,7 @@ func (s Service) LogValue() slog.Value {
 
 // WebhookParams is the typed view of a webhook service's params. Secret is the
 // HMAC key of the X-Hub-Signature header; the platform generates one when none
-// is given. String, GoString, Format and LogValue redact the secret and the
+// is given. String, Format and LogValue redact the secret and the
 // credentials a URL may carry: a user info password (the documentation
 // suggests basic auth credentials there) and credential query parameters
 // such as ?token= or ?access_token=.
@@ -144,9 +184,6 @@ func (p WebhookParams) String() string {
 	return fmt.Sprintf("WebhookParams{URL:%s Secret:%s Events:%q}", redactURLString(p.URL), redactedIfSet(p.Secret), p.Events)
 }
 
-// GoString is String, so %#v does not reveal the secret either.
-func (p WebhookParams) GoString() string { return p.String() }
-
 // LogValue keeps the secret out of slog output.
 func (p WebhookParams) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("url", redactURLString(p.URL)), slog.Any("events", p.Events))
@@ -154,7 +191,7 @@ func (p WebhookParams) LogValue() slog.Value {
 
 // WebhookServiceCreate is the body of CreateWebhook: a service of type
 // webhook. URL is required (http or https, absolute); Secret and Events are
-// optional. The secret never appears in String, GoString, LogValue or errors.
+// optional. The secret never appears in String, Format, LogValue or errors.
 type WebhookServiceCreate struct {
 	// Name labels the service in the admin UI.
 	Name string
@@ -199,9 +236,6 @@ func (w WebhookServiceCreate) String() string {
 	return fmt.Sprintf("WebhookServiceCreate{Name:%q Organization:%q URL:%s Secret:%s Events:%q}",
 		w.Name, w.Organization, redactURLString(w.URL), redactedIfSet(w.Secret), w.Events)
 }
-
-// GoString is String, so %#v does not reveal the secret either.
-func (w WebhookServiceCreate) GoString() string { return w.String() }
 
 // LogValue keeps the secret out of slog output.
 func (w WebhookServiceCreate) LogValue() slog.Value {
@@ -298,68 +332,45 @@ func eventList(v any) ([]string, error) {
 	return nil, argError("params.events", "must be a list of strings")
 }
 
-func redactedIfSet(s string) string {
-	if s == "" {
-		return `""`
+// CreateWebhook creates a webhook: a service of type webhook whose params are
+// the URL, the optional secret (generated by the platform when empty) and
+// the optional event patterns. The platform then sends GET
+// <url>?type=subscribe&challenge=... and the service stays unverified until
+// the URL echoes the challenge. The body is validated before any I/O; the
+// secret never appears in an error.
+//
+// POST /v2/services
+func (s *ServicesService) CreateWebhook(ctx context.Context, w *WebhookServiceCreate) (*Service, *Response, error) {
+	if w == nil {
+		return nil, nil, argError("webhook", "must not be nil")
 	}
-	return "[redacted]"
+	if err := w.validate(); err != nil {
+		return nil, nil, err
+	}
+	return s.Create(ctx, w.serviceCreate())
 }
 
-// redactURLString returns a URL fit for printing: the password of its user
-// info, user info without a password (a token as user name) and the values of
-// credential query or fragment parameters (token, access_token, apiKey, ...:
-// see [wire.SecretName]) read "redacted". A string that does not parse is
-// replaced whole, since it may be anything.
-func redactURLString(raw string) string {
-	if raw == "" {
-		return `""`
-	}
-	if _, err := url.Parse(raw); err != nil {
-		return "[unparsable URL]"
-	}
-	// The URL itself, then any URL inside it (a callback in its query).
-	return wire.RedactURLs(wire.RedactURL(raw, "redacted", nil), "redacted", nil)
+// Verify asks the platform to verify a webhook's URL again by setting the
+// service's status to active. The platform answers 403 (errors.Is
+// ErrForbidden) when the URL does not echo the challenge.
+//
+// PATCH /v2/services/{id} {"status":"active"}
+func (s *ServicesService) Verify(ctx context.Context, id string) (*Service, *Response, error) {
+	active := ServiceActive
+	return s.Update(ctx, id, &ServiceUpdate{Status: &active})
 }
 
-// secretParamKey reports whether a params key names a credential: a
-// [wire.SecretName], or any key mentioning "key" or "auth" (printing errs on
-// the side of hiding).
-func secretParamKey(k string) bool {
-	l := strings.ToLower(k)
-	return wire.SecretName(k) || strings.Contains(l, "key") || strings.Contains(l, "auth")
-}
+// Format makes every verb print String, so a webhook secret in Params never shows.
+func (s ServiceCreate) Format(f fmt.State, verb rune) { printRedacted(f, verb, s.String()) }
 
-// redactParams returns a copy of params for printing: credential values are
-// replaced, URLs lose their password, nested objects and arrays are walked.
-func redactParams(m Meta) Meta {
-	if m == nil {
-		return nil
-	}
-	out := make(Meta, len(m))
-	for k, v := range m {
-		if secretParamKey(k) {
-			out[k] = "[redacted]"
-			continue
-		}
-		out[k] = redactValue(v)
-	}
-	return out
-}
+// Format makes every verb print String, so a webhook secret in Params never shows.
+func (u ServiceUpdate) Format(f fmt.State, verb rune) { printRedacted(f, verb, u.String()) }
 
-func redactValue(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		return map[string]any(redactParams(Meta(x)))
-	case Meta:
-		return redactParams(x)
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = redactValue(e)
-		}
-		return out
-	case string:
-		return wire.RedactURLs(x, "redacted", nil)
-	}
-	return v
-}
+// Format makes every verb print String, so a webhook secret in Params never shows.
+func (s Service) Format(f fmt.State, verb rune) { printRedacted(f, verb, s.String()) }
+
+// Format makes every verb print String, so the secret never shows.
+func (p WebhookParams) Format(f fmt.State, verb rune) { printRedacted(f, verb, p.String()) }
+
+// Format makes every verb print String, so the secret never shows.
+func (w WebhookServiceCreate) Format(f fmt.State, verb rune) { printRedacted(f, verb, w.String()) }

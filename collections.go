@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 )
 
 // ErrNoField is returned by Document.Get for a field the document does not
@@ -238,4 +240,54 @@ func (d *Document) lookup(field string) (json.RawMessage, bool) {
 	}
 	raw, ok := d.fields[field]
 	return raw, ok
+}
+
+// Err returns why the collection name was refused, or nil. Every method of a
+// refused collection returns this error before any I/O.
+func (s *CollectionService) Err() error { return s.r.err }
+
+// maxCollectionName bounds a collection name; the API's longest is 11.
+const maxCollectionName = 64
+
+// Collection returns the service of the collection name (/v2/{name}), e.g.
+// c.Collection("kbases"). The name must be 1 to 64 lowercase ASCII letters;
+// any other name ("", "..", "a/b", "Users", ...) is refused: the service's
+// Err reports it and every method returns it before any I/O.
+func (c *Client) Collection(name string) *CollectionService {
+	s := &CollectionService{r: newResource[Document, Document, Document](c, name, "documentID")}
+	if err := checkCollectionName(name); err != nil {
+		s.r.err = err
+	}
+	return s
+}
+
+func checkCollectionName(name string) error {
+	if name == "" {
+		return argError("collection", "must not be empty")
+	}
+	if len(name) > maxCollectionName {
+		return argError("collection", "longer than %d characters", maxCollectionName)
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] < 'a' || name[i] > 'z' {
+			return argError("collection", "%s: only lowercase letters a-z are allowed", quoteQueryValue(name))
+		}
+	}
+	return nil
+}
+
+// String names the document's ID and fields without their values: a
+// document of any collection may hold a secret (a webhook service's
+// params.secret, a user's password), so values are read with Raw or Get.
+func (d Document) String() string {
+	names := d.Fields()
+	return "Document{id: " + d.ID() + ", fields: [" + strings.Join(names, " ") + "]}"
+}
+
+// Format makes every verb print String.
+func (d Document) Format(f fmt.State, verb rune) { printRedacted(f, verb, d.String()) }
+
+// LogValue logs the ID and the field names only.
+func (d Document) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("id", d.ID()), slog.Any("fields", d.Fields()))
 }

@@ -23,7 +23,7 @@ func closedPortURL(t *testing.T) string {
 	return "http://" + addr + "/v2/elsewhere"
 }
 
-// Issue 15 item 2: a request answered with a redirect whose target cannot be
+// A request answered with a redirect whose target cannot be
 // connected to has reached the server; a POST, PATCH or PUT is not sent
 // again (unless opted in), and MayHaveReachedServer says so.
 func TestRedirectToClosedPortNotResent(t *testing.T) {

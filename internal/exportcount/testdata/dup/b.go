@@ -1,0 +1,4 @@
+package dup
+
+// F is declared twice: here for every build.
+func F() {}
