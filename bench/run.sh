@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The comparison with the Node SDK (chipchat) in BENCHMARKS.md. Run from the
-# repository root: bash bench/run.sh [list|decode|webhook|all]
+# repository root: bash bench/run.sh [list|decode|webhook|webhook-go|all]
+# webhook-go is the webhook receivers of both Go toolchains without Node (no
+# npm needed): the SDK's handler against an empty one, ROUNDS alternating
+# rounds of SECS seconds per receiver, on ports PORT_BASE+1..4 (18191-18194).
 # Needs node and npm (installs chipchat into bench/node_modules) and fetches
 # Go 1.27.3 through GOTOOLCHAIN. Each measurement alternates the contenders in
 # rounds so load from elsewhere on the machine falls on all alike.
@@ -16,10 +19,13 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
 trap cleanup EXIT
 
-[ -d bench/node_modules/chipchat ] || (cd bench && npm install --no-audit --no-fund --silent)
+if [ "$what" != webhook-go ]; then
+  [ -d bench/node_modules/chipchat ] || (cd bench && npm install --no-audit --no-fund --silent)
+  node --version
+fi
 go build -o "$tmp/jsonbench-go1.26" ./bench/jsonbench
 GOTOOLCHAIN=$GO_NEW go build -o "$tmp/jsonbench-go1.27" ./bench/jsonbench
-go version; GOTOOLCHAIN=$GO_NEW go version; node --version
+go version; GOTOOLCHAIN=$GO_NEW go version
 
 if [ "$what" = list ] || [ "$what" = all ]; then
   echo "== list 200 conversations: pages/s (sequential, one connection)"
@@ -51,4 +57,15 @@ if [ "$what" = webhook ] || [ "$what" = all ]; then
     sdk-go1.27=http://127.0.0.1:18091/@$p27 empty-go1.27=http://127.0.0.1:18092/@$p27 \
     sdk-go1.26=http://127.0.0.1:18093/@$p26 empty-go1.26=http://127.0.0.1:18094/@$p26 \
     node-chipchat=http://127.0.0.1:18095/@$pnode
+fi
+
+if [ "$what" = webhook-go ]; then
+  echo "== webhook receivers, Go only: events/s (load generator in its own process, 8 connections)"
+  b=${PORT_BASE:-18190}
+  "$tmp/jsonbench-go1.27" serve-webhook 127.0.0.1:$((b+1)) 127.0.0.1:$((b+2)) & pids+=($!); p27=$!
+  "$tmp/jsonbench-go1.26" serve-webhook 127.0.0.1:$((b+3)) 127.0.0.1:$((b+4)) & pids+=($!); p26=$!
+  sleep 1
+  "$tmp/jsonbench-go1.26" load "$SECS" "$ROUNDS" \
+    sdk-go1.27=http://127.0.0.1:$((b+1))/@$p27 empty-go1.27=http://127.0.0.1:$((b+2))/@$p27 \
+    sdk-go1.26=http://127.0.0.1:$((b+3))/@$p26 empty-go1.26=http://127.0.0.1:$((b+4))/@$p26
 fi

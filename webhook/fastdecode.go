@@ -1,10 +1,3 @@
-//go:build !go1.27 || !goexperiment.jsonv2
-
-// This file goes when go.mod's minimum Go version reaches 1.27: from Go 1.27
-// the codec is encoding/json/v2 and decodes message events about as fast,
-// with fewer allocations (BENCHMARKS.md, "Webhooks"), so fastdecode_v2.go
-// replaces it there and this decoder is built only for Go 1.25 and 1.26.
-
 package webhook
 
 import (
@@ -16,29 +9,41 @@ import (
 	"github.com/go-chatshipper/chatshipper/internal/wire"
 )
 
-// A one-pass decoder for message events, the webhook hot path.
+// A one-pass decoder for message events, the webhook hot path, built on
+// every Go version.
 //
 // encoding/json validates a whole body before decoding it, then decodes it
 // with a scanner that calls a state function for every byte: on a 2 KB
-// message event that was 85% of a delivery's CPU. decodeEventFast reads the
-// same shape (eventTyped) in one pass. Like encoding/json, it gives every
-// string its own copy, so keeping one (an ID in a cache) never keeps the
-// whole body alive.
+// message event that was 85% of a delivery's CPU. encoding/json/v2 (the codec
+// from Go 1.27) walks the body about as fast as this decoder (jsontext reads
+// every token of the event in about the time this decoder's reader skips
+// it), but decodes the models' structs by reflection: each member name is
+// looked up in a map and each value goes through an arshaler, which costs
+// about 1.4 times this decoder's CPU on the same event (BenchmarkEventDecode;
+// BENCHMARKS.md, "Webhooks", has the loopback figures). Streaming methods on
+// Conversation and Message would be hand-written field tables again, on a
+// tokenizer that Go 1.26 does not have. This file goes when encoding/json/v2
+// decodes the models as cheaply as it does.
+//
+// decodeEventFast reads the same shape (eventTyped) in one pass. Like
+// encoding/json, it gives every string its own copy, so keeping one (an ID in
+// a cache) never keeps the whole body alive. (Cutting them from one copy of
+// the body instead saved 40 allocations but allocated more bytes, and the
+// receiver over loopback was no faster.)
 //
 // It speeds encoding/json up and never overrules it. Whenever the input is
 // not plainly what it knows, it gives up, and parseEvent decodes the body with
-// encoding/json, which then decides, errors included. It gives up on: a
+// the codec, which then decides, errors included. It gives up on: a
 // duplicate key, a key that matches a field only in another letter case, any
 // non-ASCII key of a struct (Unicode folding matches a few letters, such as
 // the Kelvin sign, to ASCII ones), an escaped or invalid UTF-8 key, a value of
 // the wrong JSON type, a number out of range, nesting deeper than
 // fastMaxDepth, and anything that is not valid JSON. When it does succeed,
 // the result is what encoding/json gives, field for field: strings with
-// escapes are unquoted by encoding/json itself, and the fields whose types
-// decode themselves (Ref, Timestamp) get the bytes encoding/json would give
-// their UnmarshalJSON. Rare nested types (actions, items, results, comments,
-// forms) and meta objects (kept as received) are handed to encoding/json
-// whole.
+// escapes are unquoted by the codec itself, and the fields whose types
+// decode themselves (Ref, Timestamp, Object) get the bytes encoding/json
+// would give their UnmarshalJSON. Rare nested types (actions, items, results,
+// comments, forms) are handed to the codec whole.
 //
 // The guards: FuzzEventFastDecode compares the two decoders on arbitrary
 // input, TestEventFastDecodeEveryField on a payload with every field of every
@@ -458,6 +463,14 @@ func fastRefs[T any](r *fastReader, dst *[]chatshipper.Ref[T]) {
 	*dst = s
 }
 
+// fastObject keeps an Object's JSON: encoding/json hands the bytes to
+// UnmarshalJSON once it has checked them, which raw has done.
+func fastObject(r *fastReader, dst *chatshipper.Object) {
+	if raw := r.raw(); !r.bad && dst.UnmarshalJSON(raw) != nil {
+		r.fail()
+	}
+}
+
 func fastTimestamp(r *fastReader, dst *chatshipper.Timestamp) {
 	if raw := r.raw(); !r.bad && dst.UnmarshalJSON(raw) != nil {
 		r.fail()
@@ -486,12 +499,10 @@ func fastStruct[T any](r *fastReader, v *T, fields []fastField[T]) {
 		return
 	}
 	var seen uint64 // fields have fewer than 64 entries (TestFastFieldTables)
+	next := 0       // where the next key is looked for first: keys come in table order
 	for n := 0; r.more('}', n); n++ {
 		k := r.key()
-		i := 0
-		for i < len(fields) && fields[i].name != string(k) {
-			i++
-		}
+		i := fieldIndex(fields, k, next)
 		if i == len(fields) {
 			if foldsToField(k, fields) {
 				r.fail()
@@ -505,8 +516,25 @@ func fastStruct[T any](r *fastReader, v *T, fields []fastField[T]) {
 			return
 		}
 		seen |= 1 << i
+		next = i + 1
 		fields[i].dec(r, v)
 	}
+}
+
+// fieldIndex returns the index of the field named k, looking from from on
+// and then before it, or len(fields) when there is none.
+func fieldIndex[T any](fields []fastField[T], k []byte, from int) int {
+	for i := from; i < len(fields); i++ {
+		if fields[i].name == string(k) {
+			return i
+		}
+	}
+	for i := 0; i < from && i < len(fields); i++ {
+		if fields[i].name == string(k) {
+			return i
+		}
+	}
+	return len(fields)
 }
 
 // foldsToField reports whether encoding/json could match key to one of
@@ -586,7 +614,7 @@ var (
 		{"touchpoint", func(r *fastReader, c *chatshipper.Conversation) { fastString(r, &c.Touchpoint) }},
 		{"language", func(r *fastReader, c *chatshipper.Conversation) { fastString(r, &c.Language) }},
 		{"participants", func(r *fastReader, c *chatshipper.Conversation) { fastParticipants(r, &c.Participants) }},
-		{"meta", func(r *fastReader, c *chatshipper.Conversation) { fastDelegate(r, &c.Meta) }},
+		{"meta", func(r *fastReader, c *chatshipper.Conversation) { fastObject(r, &c.Meta) }},
 		{"createdAt", func(r *fastReader, c *chatshipper.Conversation) { fastTimestamp(r, &c.CreatedAt) }},
 		{"updatedAt", func(r *fastReader, c *chatshipper.Conversation) { fastTimestamp(r, &c.UpdatedAt) }},
 		{"slug", func(r *fastReader, c *chatshipper.Conversation) { fastString(r, &c.Slug) }},
@@ -627,7 +655,7 @@ var (
 		{"contentType", func(r *fastReader, m *chatshipper.Message) { fastString(r, &m.ContentType) }},
 		{"isBackchannel", func(r *fastReader, m *chatshipper.Message) { fastBool(r, &m.IsBackchannel) }},
 		{"touchpoint", func(r *fastReader, m *chatshipper.Message) { fastString(r, &m.Touchpoint) }},
-		{"meta", func(r *fastReader, m *chatshipper.Message) { fastDelegate(r, &m.Meta) }},
+		{"meta", func(r *fastReader, m *chatshipper.Message) { fastObject(r, &m.Meta) }},
 		{"createdAt", func(r *fastReader, m *chatshipper.Message) { fastTimestamp(r, &m.CreatedAt) }},
 		{"updatedAt", func(r *fastReader, m *chatshipper.Message) { fastTimestamp(r, &m.UpdatedAt) }},
 		{"delay", func(r *fastReader, m *chatshipper.Message) { fastInt(r, &m.Delay) }},

@@ -92,7 +92,7 @@ type Handler struct {
 	// newMAC returns an HMAC keyed with the secret, or nil without one. The
 	// secret lives only in this closure, never in a field that %+v could print.
 	newMAC  func() hash.Hash
-	macPool sync.Pool
+	macPool sync.Pool // of *pooledMAC
 	maxBody int64
 
 	routes atomic.Pointer[[]route]
@@ -171,7 +171,7 @@ func NewHandler(opts ...Option) (*Handler, error) {
 	if cfg.hasSecret {
 		key := []byte(cfg.secret)
 		h.newMAC = func() hash.Hash { return hmac.New(sha1.New, key) }
-		h.macPool.New = func() any { return h.newMAC() }
+		h.macPool.New = func() any { return &pooledMAC{mac: h.newMAC()} }
 	} else if h.logger != nil {
 		h.logger.Warn("chatshipper: webhook handler without a secret: signatures are not checked")
 	}
@@ -497,11 +497,17 @@ func (h *Handler) verify(body []byte, headers []string) error {
 	default:
 		return fmt.Errorf("%w: %d X-Hub-Signature headers", ErrSignatureMalformed, len(headers))
 	}
-	mac := h.macPool.Get().(hash.Hash)
-	mac.Reset()
-	err := verifySignature(mac, body, headers[0])
-	h.macPool.Put(mac)
+	pm := h.macPool.Get().(*pooledMAC)
+	pm.mac.Reset()
+	err := verifySignature(pm.mac, body, headers[0], pm.sum[:0])
+	h.macPool.Put(pm)
 	return err
+}
+
+// pooledMAC is a keyed HMAC and room for its sum, reused across deliveries.
+type pooledMAC struct {
+	mac hash.Hash
+	sum [sha1.Size]byte
 }
 
 // refuse answers a delivery that never reached the handlers. The reason is
