@@ -53,8 +53,10 @@
 // reading could differ from encoding/json's (a duplicate key, a key in
 // another letter case, a value of the wrong type, anything invalid) it hands
 // the body to the SDK's codec, so the Event, and the error for a bad body,
-// are always what encoding/json makes of it. Every string in an Event is its
-// own copy, as with encoding/json.
+// are always what encoding/json makes of it. No string in an Event shares
+// memory with the body, as with encoding/json; short strings that earlier
+// events decoded to the same bytes (IDs, types, roles) are reused, as
+// encoding/json/v2 does.
 //
 // # Answers, retries and duplicates
 //

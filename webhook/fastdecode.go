@@ -2,7 +2,9 @@ package webhook
 
 import (
 	"bytes"
+	"hash/maphash"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/go-chatshipper/chatshipper"
@@ -26,10 +28,11 @@ import (
 // decodes the models as cheaply as it does.
 //
 // decodeEventFast reads the same shape (eventTyped) in one pass. Like
-// encoding/json, it gives every string its own copy, so keeping one (an ID in
-// a cache) never keeps the whole body alive. (Cutting them from one copy of
-// the body instead saved 40 allocations but allocated more bytes, and the
-// receiver over loopback was no faster.)
+// encoding/json, it never cuts a string from the body, so keeping one (an ID
+// in a cache) never keeps the whole body alive: a string is a copy, or a short
+// string an earlier event decoded to the same bytes (stringCache). (Cutting
+// them from one copy of the body instead saved as many allocations but
+// allocated more bytes, and the receiver over loopback was no faster.)
 //
 // It speeds encoding/json up and never overrules it. Whenever the input is
 // not plainly what it knows, it gives up, and parseEvent decodes the body with
@@ -61,6 +64,35 @@ type fastReader struct {
 	i     int
 	depth int
 	bad   bool
+	cache *stringCache // nil: every string is allocated
+}
+
+// stringCache keeps the short strings decoded lately, so that the values
+// one event after another repeats (the IDs of the organization, the
+// conversation, the contact and the bot, and names, types and roles) are not
+// allocated again; encoding/json/v2 keeps one for the same reason. A decoder
+// takes one from stringCaches and owns it until it is done.
+type stringCache [256]string
+
+// cachedStringMax is the longest string the cache keeps.
+const cachedStringMax = 64
+
+var (
+	stringCaches    = sync.Pool{New: func() any { return new(stringCache) }}
+	stringCacheSeed = maphash.MakeSeed()
+)
+
+// string returns b as a string: the cached one when equal, else a new one,
+// which is cached when short.
+func (c *stringCache) string(b []byte) string {
+	if c == nil || len(b) > cachedStringMax {
+		return string(b)
+	}
+	e := &c[maphash.Bytes(stringCacheSeed, b)%uint64(len(c))]
+	if *e != string(b) {
+		*e = string(b)
+	}
+	return *e
 }
 
 func (r *fastReader) fail() {
@@ -182,7 +214,7 @@ func (r *fastReader) str() string {
 				return r.unquote(start - 1)
 			}
 			r.i = j + 1
-			return string(r.b[start:j])
+			return r.cache.string(r.b[start:j])
 		case c == '\\':
 			return r.unquote(start - 1)
 		case c < 0x20:
@@ -433,7 +465,7 @@ func fastLinks(r *fastReader, dst *map[string]string) {
 		k := r.key()
 		var v string
 		fastString(r, &v)
-		m[string(k)] = v
+		m[r.cache.string(k)] = v
 	}
 	*dst = m
 }
@@ -688,6 +720,8 @@ func decodeEventFast(body []byte, t *eventTyped) bool {
 	if r.peek() != '{' { // encoding/json decides what null or a non-object means
 		return false
 	}
+	r.cache = stringCaches.Get().(*stringCache)
+	defer stringCaches.Put(r.cache)
 	fastStruct(&r, t, fastEventFields)
 	r.end()
 	return !r.bad

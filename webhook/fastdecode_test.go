@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -171,6 +172,30 @@ func TestEventFastDecodeEveryToolchain(t *testing.T) {
 	ok, got := requireFastAgrees(t, compact.Bytes())
 	require.True(t, ok, "the fast decoder gave up on the message.create fixture (%s)", wire.Engine)
 	require.Equal(t, "Hi, do you have the blue model in stock?", got.Data.Message.Text)
+}
+
+// TestStringCache: the cache hands out strings equal to the bytes, never
+// backed by them, and keeps only short ones.
+func TestStringCache(t *testing.T) {
+	t.Parallel()
+	c := new(stringCache)
+	b := []byte("5a1f2b3c4d5e6f7a8b9c0d1e")
+	s := c.string(b)
+	require.Equal(t, "5a1f2b3c4d5e6f7a8b9c0d1e", s)
+	b[0] = 'x'
+	require.Equal(t, "5a1f2b3c4d5e6f7a8b9c0d1e", s, "a string changed with the bytes it came from")
+	require.Equal(t, "xa1f2b3c4d5e6f7a8b9c0d1e", c.string(b))
+	require.Equal(t, "", c.string(nil))
+
+	for _, w := range []string{"contact", "chat", "bot", "5c2d3e4f5a6b7c8d9e0f1a2b"} {
+		first := c.string([]byte(w))
+		require.Equal(t, w, first)
+		require.Same(t, unsafe.StringData(first), unsafe.StringData(c.string([]byte(w))), "%s seen just before comes from the cache", w)
+	}
+	long := strings.Repeat("a", cachedStringMax+1)
+	require.NotSame(t, unsafe.StringData(c.string([]byte(long))), unsafe.StringData(c.string([]byte(long))), "long strings are not kept")
+	var none *stringCache
+	require.Equal(t, "x", none.string([]byte("x")))
 }
 
 // TestEventFastDecodeAgrees lists inputs the fast decoder must read itself,
