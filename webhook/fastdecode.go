@@ -104,6 +104,9 @@ func (r *fastReader) fail() {
 // in the input also reads as 0: no caller accepts 0, and end() tells the two
 // apart.
 func (r *fastReader) peek() byte {
+	if r.i < len(r.b) && r.b[r.i] > ' ' { // compact JSON: no whitespace to skip
+		return r.b[r.i]
+	}
 	for r.i < len(r.b) {
 		switch c := r.b[r.i]; c {
 		case ' ', '\t', '\n', '\r':
@@ -207,7 +210,14 @@ func (r *fastReader) str() string {
 		return ""
 	}
 	start, high := r.i+1, false
-	for j := start; j < len(r.b); j++ {
+	for j := start; ; j++ {
+		for j < len(r.b) && plainByte[r.b[j]] {
+			j++
+		}
+		if j == len(r.b) {
+			r.fail()
+			return ""
+		}
 		switch c := r.b[j]; {
 		case c == '"':
 			if high && !utf8.Valid(r.b[start:j]) {
@@ -220,13 +230,20 @@ func (r *fastReader) str() string {
 		case c < 0x20:
 			r.fail()
 			return ""
-		case c >= utf8.RuneSelf:
+		default: // c >= utf8.RuneSelf
 			high = true
 		}
 	}
-	r.fail()
-	return ""
 }
+
+// plainByte marks the bytes a string holds as they are: ASCII other than
+// control characters, the quote and the backslash.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // unquote reads the string starting at the quote at i with encoding/json.
 func (r *fastReader) unquote(i int) string {

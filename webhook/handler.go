@@ -9,6 +9,7 @@ import (
 	"hash"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"runtime/debug"
 	"sync"
@@ -432,7 +433,9 @@ func (h *Handler) finish(ctx context.Context, claim DedupeClaim, ok bool) {
 	if h.dedupe == nil || claim.ID == "" {
 		return
 	}
-	ctx = context.WithoutCancel(ctx)
+	if !h.ownDedupe { // the in-memory one does not look at ctx
+		ctx = context.WithoutCancel(ctx)
+	}
 	if err := h.dedupe.Finish(ctx, claim, ok); err != nil && h.logger != nil {
 		h.logger.LogAttrs(ctx, slog.LevelError, "chatshipper: webhook duplicate check could not record an outcome",
 			slog.String("id", claim.ID), slog.Bool("ok", ok), slog.String("error", err.Error()))
@@ -457,9 +460,16 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int)
 	if r.ContentLength > h.maxBody {
 		return nil, http.StatusRequestEntityTooLarge
 	}
-	// MaxBytesReader reads at most maxBody+1 bytes and tells the server to
-	// close the connection instead of draining an oversized body.
-	rd := http.MaxBytesReader(w, r.Body, h.maxBody)
+	// A body of unknown length (chunked) is read through MaxBytesReader,
+	// which reads at most maxBody+1 bytes and tells the server to close the
+	// connection instead of draining an oversized body. net/http stops a
+	// body of known length at that length, which is at most maxBody here;
+	// the loop below still reads no more than maxBody+1 bytes of a Request
+	// made some other way.
+	rd := r.Body
+	if r.ContentLength < 0 {
+		rd = http.MaxBytesReader(w, r.Body, h.maxBody)
+	}
 	// The claimed length only sizes the first buffer, and only up to
 	// initialBodyBuffer: memory grows with the bytes that actually arrive,
 	// never with what a sender claims it will send.
@@ -468,12 +478,23 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int)
 		size = min(r.ContentLength, initialBodyBuffer) + 1 // +1 lets the final read see EOF without growing
 	}
 	buf := make([]byte, 0, size)
+	limit := h.maxBody // bytes read at most: one more than maxBody tells it is too large
+	if limit < math.MaxInt64 {
+		limit++
+	}
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
-		n, err := rd.Read(buf[len(buf):cap(buf)])
+		end := cap(buf)
+		if int64(end) > limit {
+			end = int(limit)
+		}
+		n, err := rd.Read(buf[len(buf):end])
 		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > h.maxBody {
+			return nil, http.StatusRequestEntityTooLarge
+		}
 		if err == io.EOF {
 			return buf, 0
 		}
