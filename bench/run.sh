@@ -2,9 +2,15 @@
 # The comparison with the Node SDK (chipchat) in BENCHMARKS.md. Run from the
 # repository root:
 #
-#   ROUNDS=10 SECS=2 bash bench/run.sh [list] [decode] [webhook] | tee out.txt
+#   ROUNDS=10 SECS=2 bash bench/run.sh [list] [decode] [webhook] [webhook-go] | tee out.txt
 #
-# (no argument, or all: the three).
+# (no argument, or all: the first three). webhook-go is the webhook receivers
+# of both Go toolchains without Node: the SDK's handler against an empty one,
+# ROUNDS alternating rounds of SECS seconds per receiver (SLICES=n splits each
+# into n turns), on ports PORT_BASE+1..4 (default 18191-18194); the load
+# generator prints the median over the rounds of each round's SDK ÷ empty
+# ratio. CPUPROFILE=FILE profiles the Go 1.27 receivers for
+# CPUPROFILE_SECONDS (default 10).
 #
 # Needs node and npm (installs chipchat into bench/node_modules) and fetches
 # Go 1.27.3 through GOTOOLCHAIN.
@@ -130,5 +136,17 @@ if has webhook; then
     sdk-go1.27=http://127.0.0.1:18091/@$p27 empty-go1.27=http://127.0.0.1:18092/@$p27 \
     sdk-go1.26=http://127.0.0.1:18093/@$p26 empty-go1.26=http://127.0.0.1:18094/@$p26 \
     node-chipchat=http://127.0.0.1:18095/@$pnode
+  echo "# load average after the webhook run: $(loadavg)"
+fi
+
+if [[ $what == *" webhook-go "* ]]; then
+  echo "== webhook receivers, Go only: events/s (load generator in its own process, 8 connections); load average $(loadavg)"
+  b=${PORT_BASE:-18190}
+  "$tmp/jsonbench-go1.27" serve-webhook 127.0.0.1:$((b+1)) 127.0.0.1:$((b+2)) & pids+=($!); p27=$!
+  CPUPROFILE='' "$tmp/jsonbench-go1.26" serve-webhook 127.0.0.1:$((b+3)) 127.0.0.1:$((b+4)) & pids+=($!); p26=$!
+  sleep 1
+  CPUPROFILE='' "$tmp/jsonbench-go1.26" load "$SECS" "$ROUNDS" \
+    sdk-go1.27=http://127.0.0.1:$((b+1))/@$p27 empty-go1.27=http://127.0.0.1:$((b+2))/@$p27 \
+    sdk-go1.26=http://127.0.0.1:$((b+3))/@$p26 empty-go1.26=http://127.0.0.1:$((b+4))/@$p26
   echo "# load average after the webhook run: $(loadavg)"
 fi

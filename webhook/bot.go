@@ -241,20 +241,39 @@ func (h *Handler) route(ctx context.Context, e *Event) error {
 	if len(routes) == 0 && mws == nil && answers == nil {
 		return nil
 	}
-	if mws == nil && answers == nil && !anyMatch(routes, strings.Split(e.Name, ".")) {
+	if mws == nil && answers == nil && !anyMatch(routes, nameWords(e.Name, new([maxNameWords]string)[:])) {
 		return nil // the bot filters run only when something could run
 	}
 	if h.dropped(ctx, e) || h.unjoined(ctx, e) {
 		return nil
 	}
+	if mws == nil {
+		return h.deliver(ctx, e, routes)
+	}
 	next := HandlerFunc(func(ctx context.Context, e *Event) error { return h.deliver(ctx, e, routes) })
-	if mws != nil {
-		for i := len(*mws) - 1; i >= 0; i-- {
-			next = (*mws)[i](next)
-		}
+	for i := len(*mws) - 1; i >= 0; i-- {
+		next = (*mws)[i](next)
 	}
 	// Sends made by the middleware themselves carry keys of their own scope.
 	return next(withInvocation(ctx, e, "receive"), e)
+}
+
+// maxNameWords is how many words of an event name nameWords splits without
+// allocating; the platform's names have four at most.
+const maxNameWords = 8
+
+// nameWords returns the words of an event name (its dot-separated parts),
+// in buf while they fit.
+func nameWords(name string, buf []string) []string {
+	words := buf[:0]
+	for {
+		i := strings.IndexByte(name, '.')
+		if i < 0 {
+			return append(words, name)
+		}
+		words = append(words, name[:i])
+		name = name[i+1:]
+	}
 }
 
 func anyMatch(routes []route, words []string) bool {
@@ -271,7 +290,7 @@ func (h *Handler) deliver(ctx context.Context, e *Event, routes []route) error {
 	if handled, err := h.answer(ctx, e); handled {
 		return err
 	}
-	words := strings.Split(e.Name, ".")
+	words := nameWords(e.Name, new([maxNameWords]string)[:])
 	var errs []error
 	for i := range routes {
 		rt := &routes[i]
@@ -442,8 +461,24 @@ type invocation struct {
 
 type invocationKey struct{}
 
+// invocationContext carries an invocation; one allocation where
+// context.WithValue and the invocation would take three.
+type invocationContext struct {
+	context.Context
+	inv invocation
+}
+
+func (c *invocationContext) Value(key any) any {
+	if key == (invocationKey{}) {
+		return &c.inv
+	}
+	return c.Context.Value(key)
+}
+
 func withInvocation(ctx context.Context, e *Event, scope string) context.Context {
-	return context.WithValue(ctx, invocationKey{}, &invocation{ev: e, scope: scope})
+	c := &invocationContext{Context: ctx}
+	c.inv.ev, c.inv.scope = e, scope
+	return c
 }
 
 func invocationFrom(ctx context.Context) *invocation {

@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -101,19 +100,20 @@ type Deduper interface {
 // ID's current one. It is safe for concurrent use and may be shared by
 // several handlers in one process.
 type MemoryDeduper struct {
-	mu    sync.Mutex
-	max   int
-	ttl   time.Duration
-	ids   map[string]*list.Element
-	order *list.List // of *dedupeEntry, oldest first
-	seq   uint64     // the last claim token given out
+	mu         sync.Mutex
+	max        int
+	ttl        time.Duration
+	ids        map[string]*dedupeEntry
+	head, tail *dedupeEntry // the entries, oldest first
+	seq        uint64       // the last claim token given out
 }
 
 type dedupeEntry struct {
-	id    string
-	at    time.Time
-	state DedupeState
-	token string // the claim's, while running
+	id         string
+	at         time.Time
+	state      DedupeState
+	token      string // the claim's, while running
+	prev, next *dedupeEntry
 }
 
 // NewMemoryDeduper returns a MemoryDeduper keeping at most size IDs, each for
@@ -126,7 +126,7 @@ func NewMemoryDeduper(size int, ttl time.Duration) (*MemoryDeduper, error) {
 	if ttl <= 0 {
 		return nil, argError("ttl", "must be positive, got %s", ttl)
 	}
-	return &MemoryDeduper{max: size, ttl: ttl, ids: make(map[string]*list.Element), order: list.New()}, nil
+	return &MemoryDeduper{max: size, ttl: ttl, ids: make(map[string]*dedupeEntry)}, nil
 }
 
 // Begin records id as running under a new claim and returns it (State
@@ -136,15 +136,23 @@ func (d *MemoryDeduper) Begin(_ context.Context, id string) (DedupeClaim, error)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.expire(now)
-	if el, ok := d.ids[id]; ok {
-		return DedupeClaim{ID: id, State: el.Value.(*dedupeEntry).state}, nil
+	if e, ok := d.ids[id]; ok {
+		return DedupeClaim{ID: id, State: e.state}, nil
 	}
-	for d.order.Len() >= d.max {
-		d.remove(d.order.Front())
+	for len(d.ids) >= d.max {
+		d.remove(d.head)
 	}
 	d.seq++
-	token := "m" + strconv.FormatUint(d.seq, 36)
-	d.ids[id] = d.order.PushBack(&dedupeEntry{id: id, at: now, state: DedupeRunning, token: token})
+	var buf [16]byte
+	token := string(strconv.AppendUint(append(buf[:0], 'm'), d.seq, 36))
+	e := &dedupeEntry{id: id, at: now, state: DedupeRunning, token: token, prev: d.tail}
+	if d.tail != nil {
+		d.tail.next = e
+	} else {
+		d.head = e
+	}
+	d.tail = e
+	d.ids[id] = e
 	return DedupeClaim{ID: id, State: DedupeNew, Token: token}, nil
 }
 
@@ -158,11 +166,10 @@ func (d *MemoryDeduper) Finish(_ context.Context, claim DedupeClaim, ok bool) er
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	el, found := d.ids[claim.ID]
+	e, found := d.ids[claim.ID]
 	if !found {
 		return nil // evicted or expired meanwhile, and not claimed again
 	}
-	e := el.Value.(*dedupeEntry)
 	switch {
 	case e.state == DedupeDone:
 		return nil // another delivery succeeded
@@ -171,7 +178,7 @@ func (d *MemoryDeduper) Finish(_ context.Context, claim DedupeClaim, ok bool) er
 	case ok:
 		e.state, e.token = DedupeDone, ""
 	default:
-		d.remove(el)
+		d.remove(e)
 	}
 	return nil
 }
@@ -193,15 +200,25 @@ func (d *MemoryDeduper) Len() int {
 }
 
 func (d *MemoryDeduper) expire(now time.Time) {
-	for el := d.order.Front(); el != nil; el = d.order.Front() {
-		if now.Sub(el.Value.(*dedupeEntry).at) < d.ttl {
+	for e := d.head; e != nil; e = d.head {
+		if now.Sub(e.at) < d.ttl {
 			return
 		}
-		d.remove(el)
+		d.remove(e)
 	}
 }
 
-func (d *MemoryDeduper) remove(el *list.Element) {
-	delete(d.ids, el.Value.(*dedupeEntry).id)
-	d.order.Remove(el)
+func (d *MemoryDeduper) remove(e *dedupeEntry) {
+	delete(d.ids, e.id)
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else {
+		d.head = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else {
+		d.tail = e.prev
+	}
+	e.prev, e.next = nil, nil
 }

@@ -290,14 +290,16 @@ func parseEvent(body []byte) (*Event, error) { return decodeEvent(body, true) }
 // decodeEvent is parseEvent, with the fast decoder (fastdecode.go)
 // tried first when fast is set; tests compare the two ways.
 func decodeEvent(body []byte, fast bool) (*Event, error) {
-	var t eventTyped
-	ok := fast && decodeEventFast(body, &t)
+	te := new(typedEvent)
+	t := &te.typed
+	ok := fast && decodeEventFast(body, t)
 	if !ok {
-		t = eventTyped{}
-		ok = wire.Unmarshal(body, &t) == nil
+		*t = eventTyped{}
+		ok = wire.Unmarshal(body, t) == nil
 	}
 	if ok && strings.HasPrefix(t.Event, "message.") {
-		e := newEvent(&t.eventHead, body)
+		e := &te.ev
+		e.setHead(&t.eventHead, body)
 		e.Data.Conversation, e.Data.Message, e.Data.Links = t.Data.Conversation, t.Data.Message, t.Data.Links
 		e.Data.linkMessage()
 		return e, nil
@@ -316,15 +318,22 @@ func decodeEvent(body []byte, fast bool) (*Event, error) {
 	return e, nil
 }
 
+// typedEvent is a message event and what it is decoded into, in one
+// allocation.
+type typedEvent struct {
+	ev    Event
+	typed eventTyped
+}
+
 func newEvent(h *eventHead, body []byte) *Event {
-	return &Event{
-		ID:           h.ID,
-		Name:         h.Event,
-		Timestamp:    h.Timestamp,
-		Organization: h.Organization.ID,
-		Activity:     h.Activity,
-		Raw:          body,
-	}
+	e := new(Event)
+	e.setHead(h, body)
+	return e
+}
+
+func (e *Event) setHead(h *eventHead, body []byte) {
+	e.ID, e.Name, e.Timestamp = h.ID, h.Event, h.Timestamp
+	e.Organization, e.Activity, e.Raw = h.Organization.ID, h.Activity, body
 }
 
 // IsMessage reports whether the event is a message event (its name starts

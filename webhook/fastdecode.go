@@ -1,44 +1,52 @@
-//go:build !go1.27 || !goexperiment.jsonv2
-
-// This file goes when go.mod's minimum Go version reaches 1.27: from Go 1.27
-// the codec is encoding/json/v2 and decodes message events about as fast,
-// with fewer allocations (BENCHMARKS.md, "Webhooks"), so fastdecode_v2.go
-// replaces it there and this decoder is built only for Go 1.25 and 1.26.
-
 package webhook
 
 import (
 	"bytes"
+	"hash/maphash"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/go-chatshipper/chatshipper"
 	"github.com/go-chatshipper/chatshipper/internal/wire"
 )
 
-// A one-pass decoder for message events, the webhook hot path.
+// A one-pass decoder for message events, the webhook hot path, built on
+// every Go version.
 //
 // encoding/json validates a whole body before decoding it, then decodes it
 // with a scanner that calls a state function for every byte: on a 2 KB
-// message event that was 85% of a delivery's CPU. decodeEventFast reads the
-// same shape (eventTyped) in one pass. Like encoding/json, it gives every
-// string its own copy, so keeping one (an ID in a cache) never keeps the
-// whole body alive.
+// message event that was 85% of a delivery's CPU. encoding/json/v2 (the codec
+// from Go 1.27) walks the body about as fast as this decoder (jsontext reads
+// every token of the event in about the time this decoder's reader skips
+// it), but decodes the models' structs by reflection: each member name is
+// looked up in a map and each value goes through an arshaler, which costs
+// about 1.4 times this decoder's CPU on the same event (BenchmarkEventDecode;
+// BENCHMARKS.md, "Webhooks", has the loopback figures). Streaming methods on
+// Conversation and Message would be hand-written field tables again, on a
+// tokenizer that Go 1.26 does not have. This file goes when encoding/json/v2
+// decodes the models as cheaply as it does.
+//
+// decodeEventFast reads the same shape (eventTyped) in one pass. Like
+// encoding/json, it never cuts a string from the body, so keeping one (an ID
+// in a cache) never keeps the whole body alive: a string is a copy, or a short
+// string an earlier event decoded to the same bytes (stringCache). (Cutting
+// them from one copy of the body instead saved as many allocations but
+// allocated more bytes, and the receiver over loopback was no faster.)
 //
 // It speeds encoding/json up and never overrules it. Whenever the input is
 // not plainly what it knows, it gives up, and parseEvent decodes the body with
-// encoding/json, which then decides, errors included. It gives up on: a
+// the codec, which then decides, errors included. It gives up on: a
 // duplicate key, a key that matches a field only in another letter case, any
 // non-ASCII key of a struct (Unicode folding matches a few letters, such as
 // the Kelvin sign, to ASCII ones), an escaped or invalid UTF-8 key, a value of
 // the wrong JSON type, a number out of range, nesting deeper than
 // fastMaxDepth, and anything that is not valid JSON. When it does succeed,
 // the result is what encoding/json gives, field for field: strings with
-// escapes are unquoted by encoding/json itself, and the fields whose types
-// decode themselves (Ref, Timestamp) get the bytes encoding/json would give
-// their UnmarshalJSON. Rare nested types (actions, items, results, comments,
-// forms) and meta objects (kept as received) are handed to encoding/json
-// whole.
+// escapes are unquoted by the codec itself, and the fields whose types
+// decode themselves (Ref, Timestamp, Object) get the bytes encoding/json
+// would give their UnmarshalJSON. Rare nested types (actions, items, results,
+// comments, forms) are handed to the codec whole.
 //
 // The guards: FuzzEventFastDecode compares the two decoders on arbitrary
 // input, TestEventFastDecodeEveryField on a payload with every field of every
@@ -56,6 +64,35 @@ type fastReader struct {
 	i     int
 	depth int
 	bad   bool
+	cache *stringCache // nil: every string is allocated
+}
+
+// stringCache keeps the short strings decoded lately, so that the values
+// one event after another repeats (the IDs of the organization, the
+// conversation, the contact and the bot, and names, types and roles) are not
+// allocated again; encoding/json/v2 keeps one for the same reason. A decoder
+// takes one from stringCaches and owns it until it is done.
+type stringCache [256]string
+
+// cachedStringMax is the longest string the cache keeps.
+const cachedStringMax = 64
+
+var (
+	stringCaches    = sync.Pool{New: func() any { return new(stringCache) }}
+	stringCacheSeed = maphash.MakeSeed()
+)
+
+// string returns b as a string: the cached one when equal, else a new one,
+// which is cached when short.
+func (c *stringCache) string(b []byte) string {
+	if c == nil || len(b) > cachedStringMax {
+		return string(b)
+	}
+	e := &c[maphash.Bytes(stringCacheSeed, b)%uint64(len(c))]
+	if *e != string(b) {
+		*e = string(b)
+	}
+	return *e
 }
 
 func (r *fastReader) fail() {
@@ -67,6 +104,9 @@ func (r *fastReader) fail() {
 // in the input also reads as 0: no caller accepts 0, and end() tells the two
 // apart.
 func (r *fastReader) peek() byte {
+	if r.i < len(r.b) && r.b[r.i] > ' ' { // compact JSON: no whitespace to skip
+		return r.b[r.i]
+	}
 	for r.i < len(r.b) {
 		switch c := r.b[r.i]; c {
 		case ' ', '\t', '\n', '\r':
@@ -170,26 +210,40 @@ func (r *fastReader) str() string {
 		return ""
 	}
 	start, high := r.i+1, false
-	for j := start; j < len(r.b); j++ {
+	for j := start; ; j++ {
+		for j < len(r.b) && plainByte[r.b[j]] {
+			j++
+		}
+		if j == len(r.b) {
+			r.fail()
+			return ""
+		}
 		switch c := r.b[j]; {
 		case c == '"':
 			if high && !utf8.Valid(r.b[start:j]) {
 				return r.unquote(start - 1)
 			}
 			r.i = j + 1
-			return string(r.b[start:j])
+			return r.cache.string(r.b[start:j])
 		case c == '\\':
 			return r.unquote(start - 1)
 		case c < 0x20:
 			r.fail()
 			return ""
-		case c >= utf8.RuneSelf:
+		default: // c >= utf8.RuneSelf
 			high = true
 		}
 	}
-	r.fail()
-	return ""
 }
+
+// plainByte marks the bytes a string holds as they are: ASCII other than
+// control characters, the quote and the backslash.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // unquote reads the string starting at the quote at i with encoding/json.
 func (r *fastReader) unquote(i int) string {
@@ -428,7 +482,7 @@ func fastLinks(r *fastReader, dst *map[string]string) {
 		k := r.key()
 		var v string
 		fastString(r, &v)
-		m[string(k)] = v
+		m[r.cache.string(k)] = v
 	}
 	*dst = m
 }
@@ -456,6 +510,14 @@ func fastRefs[T any](r *fastReader, dst *[]chatshipper.Ref[T]) {
 		fastRef(r, &s[len(s)-1])
 	}
 	*dst = s
+}
+
+// fastObject keeps an Object's JSON: encoding/json hands the bytes to
+// UnmarshalJSON once it has checked them, which raw has done.
+func fastObject(r *fastReader, dst *chatshipper.Object) {
+	if raw := r.raw(); !r.bad && dst.UnmarshalJSON(raw) != nil {
+		r.fail()
+	}
 }
 
 func fastTimestamp(r *fastReader, dst *chatshipper.Timestamp) {
@@ -486,12 +548,10 @@ func fastStruct[T any](r *fastReader, v *T, fields []fastField[T]) {
 		return
 	}
 	var seen uint64 // fields have fewer than 64 entries (TestFastFieldTables)
+	next := 0       // where the next key is looked for first: keys come in table order
 	for n := 0; r.more('}', n); n++ {
 		k := r.key()
-		i := 0
-		for i < len(fields) && fields[i].name != string(k) {
-			i++
-		}
+		i := fieldIndex(fields, k, next)
 		if i == len(fields) {
 			if foldsToField(k, fields) {
 				r.fail()
@@ -505,8 +565,25 @@ func fastStruct[T any](r *fastReader, v *T, fields []fastField[T]) {
 			return
 		}
 		seen |= 1 << i
+		next = i + 1
 		fields[i].dec(r, v)
 	}
+}
+
+// fieldIndex returns the index of the field named k, looking from from on
+// and then before it, or len(fields) when there is none.
+func fieldIndex[T any](fields []fastField[T], k []byte, from int) int {
+	for i := from; i < len(fields); i++ {
+		if fields[i].name == string(k) {
+			return i
+		}
+	}
+	for i := 0; i < from && i < len(fields); i++ {
+		if fields[i].name == string(k) {
+			return i
+		}
+	}
+	return len(fields)
 }
 
 // foldsToField reports whether encoding/json could match key to one of
@@ -586,7 +663,7 @@ var (
 		{"touchpoint", func(r *fastReader, c *chatshipper.Conversation) { fastString(r, &c.Touchpoint) }},
 		{"language", func(r *fastReader, c *chatshipper.Conversation) { fastString(r, &c.Language) }},
 		{"participants", func(r *fastReader, c *chatshipper.Conversation) { fastParticipants(r, &c.Participants) }},
-		{"meta", func(r *fastReader, c *chatshipper.Conversation) { fastDelegate(r, &c.Meta) }},
+		{"meta", func(r *fastReader, c *chatshipper.Conversation) { fastObject(r, &c.Meta) }},
 		{"createdAt", func(r *fastReader, c *chatshipper.Conversation) { fastTimestamp(r, &c.CreatedAt) }},
 		{"updatedAt", func(r *fastReader, c *chatshipper.Conversation) { fastTimestamp(r, &c.UpdatedAt) }},
 		{"slug", func(r *fastReader, c *chatshipper.Conversation) { fastString(r, &c.Slug) }},
@@ -627,7 +704,7 @@ var (
 		{"contentType", func(r *fastReader, m *chatshipper.Message) { fastString(r, &m.ContentType) }},
 		{"isBackchannel", func(r *fastReader, m *chatshipper.Message) { fastBool(r, &m.IsBackchannel) }},
 		{"touchpoint", func(r *fastReader, m *chatshipper.Message) { fastString(r, &m.Touchpoint) }},
-		{"meta", func(r *fastReader, m *chatshipper.Message) { fastDelegate(r, &m.Meta) }},
+		{"meta", func(r *fastReader, m *chatshipper.Message) { fastObject(r, &m.Meta) }},
 		{"createdAt", func(r *fastReader, m *chatshipper.Message) { fastTimestamp(r, &m.CreatedAt) }},
 		{"updatedAt", func(r *fastReader, m *chatshipper.Message) { fastTimestamp(r, &m.UpdatedAt) }},
 		{"delay", func(r *fastReader, m *chatshipper.Message) { fastInt(r, &m.Delay) }},
@@ -660,6 +737,8 @@ func decodeEventFast(body []byte, t *eventTyped) bool {
 	if r.peek() != '{' { // encoding/json decides what null or a non-object means
 		return false
 	}
+	r.cache = stringCaches.Get().(*stringCache)
+	defer stringCaches.Put(r.cache)
 	fastStruct(&r, t, fastEventFields)
 	r.end()
 	return !r.bad

@@ -10,6 +10,7 @@ import (
 	"hash"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"runtime/debug"
 	"sync"
@@ -93,7 +94,7 @@ type Handler struct {
 	// newMAC returns an HMAC keyed with the secret, or nil without one. The
 	// secret lives only in this closure, never in a field that %+v could print.
 	newMAC  func() hash.Hash
-	macPool sync.Pool
+	macPool sync.Pool // of *pooledMAC
 	maxBody int64
 
 	routes atomic.Pointer[[]route]
@@ -172,7 +173,7 @@ func NewHandler(opts ...Option) (*Handler, error) {
 	if cfg.hasSecret {
 		key := []byte(cfg.secret)
 		h.newMAC = func() hash.Hash { return hmac.New(sha1.New, key) }
-		h.macPool.New = func() any { return h.newMAC() }
+		h.macPool.New = func() any { return &pooledMAC{mac: h.newMAC()} }
 	} else if h.logger != nil {
 		h.logger.Warn("chatshipper: webhook handler without a secret: signatures are not checked")
 	}
@@ -433,7 +434,9 @@ func (h *Handler) finish(ctx context.Context, claim DedupeClaim, ok bool) {
 	if h.dedupe == nil || claim.ID == "" {
 		return
 	}
-	ctx = context.WithoutCancel(ctx)
+	if !h.ownDedupe { // the in-memory one does not look at ctx
+		ctx = context.WithoutCancel(ctx)
+	}
 	if err := h.dedupe.Finish(ctx, claim, ok); err != nil && h.logger != nil {
 		h.logger.LogAttrs(ctx, slog.LevelError, "chatshipper: webhook duplicate check could not record an outcome",
 			slog.String("id", claim.ID), slog.Bool("ok", ok), slog.String("error", err.Error()))
@@ -458,9 +461,17 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int)
 	if r.ContentLength > h.maxBody {
 		return nil, http.StatusRequestEntityTooLarge
 	}
-	// MaxBytesReader reads at most maxBody+1 bytes and tells the server to
-	// close the connection instead of draining an oversized body.
-	rd := http.MaxBytesReader(w, r.Body, h.maxBody)
+	// A body of unknown length (chunked) is read through MaxBytesReader,
+	// which reads at most maxBody+1 bytes and tells the server to close the
+	// connection instead of draining an oversized body. net/http stops a
+	// body of known length at that length, which is at most maxBody here; a
+	// Request made some other way is still read to maxBody+1 bytes at most.
+	var rd io.Reader
+	if r.ContentLength < 0 {
+		rd = http.MaxBytesReader(w, r.Body, h.maxBody)
+	} else {
+		rd = &io.LimitedReader{R: r.Body, N: min(h.maxBody, math.MaxInt64-1) + 1}
+	}
 	// The claimed length only sizes the first buffer, and only up to
 	// initialBodyBuffer: memory grows with the bytes that actually arrive,
 	// never with what a sender claims it will send. ReadFrom wants
@@ -478,6 +489,9 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int)
 		}
 		return nil, http.StatusBadRequest
 	}
+	if int64(buf.Len()) > h.maxBody {
+		return nil, http.StatusRequestEntityTooLarge
+	}
 	return buf.Bytes(), 0
 }
 
@@ -491,11 +505,17 @@ func (h *Handler) verify(body []byte, headers []string) error {
 	default:
 		return fmt.Errorf("%w: %d X-Hub-Signature headers", ErrSignatureMalformed, len(headers))
 	}
-	mac := h.macPool.Get().(hash.Hash)
-	mac.Reset()
-	err := verifySignature(mac, body, headers[0])
-	h.macPool.Put(mac)
+	pm := h.macPool.Get().(*pooledMAC)
+	pm.mac.Reset()
+	err := verifySignature(pm.mac, body, headers[0], pm.sum[:0])
+	h.macPool.Put(pm)
 	return err
+}
+
+// pooledMAC is a keyed HMAC and room for its sum, reused across deliveries.
+type pooledMAC struct {
+	mac hash.Hash
+	sum [sha1.Size]byte
 }
 
 // refuse answers a delivery that never reached the handlers. The reason is

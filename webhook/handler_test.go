@@ -313,6 +313,22 @@ func TestWebhookBodyCap(t *testing.T) {
 		})
 	}
 
+	t.Run("a body longer than its declared length", func(t *testing.T) {
+		// A Request made by hand can claim less than it carries; net/http's
+		// own stop at the declared length.
+		h := newWH(t, WithMaxBody(maxBody))
+		n := counter(t, h)
+		cr := &countingReader{r: bytes.NewReader(huge)}
+		r := httptest.NewRequest(http.MethodPost, "/hook", cr)
+		r.ContentLength = 10
+		r.Header.Set(SignatureHeader, Sign(huge, whSecret))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		require.Equal(t, 413, w.Code)
+		assert.Equal(t, maxBody+1, cr.n, "bytes read")
+		assert.Zero(t, n.Load())
+	})
+
 	t.Run("default cap is 1 MiB", func(t *testing.T) {
 		h := newWH(t)
 		body := bytes.Repeat([]byte(" "), DefaultMaxBody+1)

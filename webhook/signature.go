@@ -54,12 +54,12 @@ func VerifySignature(body []byte, header, secret string) error {
 	if secret == "" {
 		return argError("secret", "must not be empty")
 	}
-	return verifySignature(hmac.New(sha1.New, []byte(secret)), body, header)
+	return verifySignature(hmac.New(sha1.New, []byte(secret)), body, header, nil)
 }
 
 // verifySignature checks header with mac, a fresh or reset HMAC-SHA1 keyed
-// with the secret (the handler reuses them).
-func verifySignature(mac hash.Hash, body []byte, header string) error {
+// with the secret (the handler reuses them); the sum is appended to buf.
+func verifySignature(mac hash.Hash, body []byte, header string, buf []byte) error {
 	header = strings.TrimSpace(header)
 	if header == "" {
 		return ErrSignatureMissing
@@ -81,8 +81,7 @@ func verifySignature(mac hash.Hash, body []byte, header string) error {
 		return fmt.Errorf("%w: digest is not hexadecimal", ErrSignatureMalformed)
 	}
 	mac.Write(body)
-	var want [sha1.Size]byte
-	if !hmac.Equal(got[:], mac.Sum(want[:0])) {
+	if !hmac.Equal(got[:], mac.Sum(buf)) {
 		return ErrSignatureMismatch
 	}
 	return nil

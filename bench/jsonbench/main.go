@@ -9,6 +9,8 @@
 //	decode PAGE.json SECONDS       decode the page with the SDK's codec in a loop
 //	serve-webhook ADDR-SDK ADDR-EMPTY
 //	                               the SDK's webhook handler and an empty handler
+//	                               (with CPUPROFILE=FILE, a CPU profile of the
+//	                               first CPUPROFILE_SECONDS, default 10)
 //	load SECONDS ROUNDS NAME=URL[@PID]...
 //	                               the load generator: signed deliveries to each
 //	                               target in turn, rounds alternating the order
@@ -23,11 +25,17 @@
 // Every loop (list, decode) warms up for half a second, then runs for SECONDS
 // and prints one JSON line: operations, wall seconds, the process's CPU
 // seconds (user+system, all threads), pages per second, CPU milliseconds per
-// page and the share of a core it got (CPU seconds / wall seconds).
+// page and the share of a core it got (CPU seconds / wall seconds). The load
+// generator prints a line per target and round (with the load average when
+// the round began; a round gives each target SECONDS in SLICES turns, SLICES
+// from the environment, default 1), then one per target over all rounds,
+// then, for each pair of targets named sdk-X and empty-X, the median of the
+// rounds' ratios of their events/s.
 package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -36,6 +44,8 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -233,6 +243,22 @@ func serveWebhook(addrSDK, addrEmpty string) error {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusOK)
 	})
+	if file := os.Getenv("CPUPROFILE"); file != "" {
+		// Profile the receivers for CPUPROFILE_SECONDS (default 10) from
+		// now: start the load generator right after.
+		f, err := os.Create(file) //nolint:gosec // the profile file named by the caller
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		secs := cmp.Or(atoi(os.Getenv("CPUPROFILE_SECONDS")), 10)
+		time.AfterFunc(time.Duration(secs)*time.Second, func() {
+			pprof.StopCPUProfile()
+			_ = f.Close()
+		})
+	}
 	errc := make(chan error, 2)
 	go func() { errc <- serve(addrSDK, h) }()
 	go func() { errc <- serve(addrEmpty, empty) }()
@@ -355,12 +381,42 @@ func load(d time.Duration, rounds int, targets []string) error {
 		}
 		t.events, t.elapsed, t.cpu = 0, 0, 0
 	}
+	// A round gives each target d in SLICES slices (default 1), the targets
+	// taking turns slice by slice, so that load from elsewhere on the
+	// machine falls on all of them alike.
+	nSlices := max(1, atoi(os.Getenv("SLICES")))
+	perRound := make([]map[string]float64, rounds) // events/s by target
 	for r := range rounds {
-		for i := range ts {
-			t := ts[(i+r)%len(ts)]
-			if err := send(t, d); err != nil {
-				return err
+		perRound[r] = map[string]float64{}
+		la := loadAverage()
+		type mark struct {
+			events     int
+			elapsed, c time.Duration
+		}
+		start := map[*target]mark{}
+		loader := map[*target]time.Duration{} // the load generator's own CPU time
+		for _, t := range ts {
+			start[t] = mark{t.events, t.elapsed, t.cpu}
+		}
+		for sl := range nSlices {
+			for i := range ts {
+				t := ts[(i+r+sl)%len(ts)]
+				c0 := cpu()
+				if err := send(t, d/time.Duration(nSlices)); err != nil {
+					return err
+				}
+				loader[t] += cpu() - c0
 			}
+		}
+		for _, t := range ts {
+			m := start[t]
+			n := float64(t.events - m.events)
+			rate := n / (t.elapsed - m.elapsed).Seconds()
+			perRound[r][t.name] = rate
+			out, _ := json.Marshal(map[string]any{"round": r + 1, "target": t.name, "eventsPerSec": rate,
+				"serverCPUPerEventMicros": (t.cpu - m.c).Seconds() * 1e6 / n,
+				"loaderCPUPerEventMicros": loader[t].Seconds() * 1e6 / n, "loadavg": la})
+			fmt.Println(string(out))
 		}
 	}
 	for _, t := range ts {
@@ -369,7 +425,39 @@ func load(d time.Duration, rounds int, targets []string) error {
 			"eventsPerServerCPUSecond": float64(t.events) / t.cpu.Seconds()})
 		fmt.Println(string(out))
 	}
+	for _, t := range ts {
+		suffix, ok := strings.CutPrefix(t.name, "sdk-")
+		if !ok {
+			continue
+		}
+		var ratios []float64
+		for _, pr := range perRound {
+			if e := pr["empty-"+suffix]; e > 0 {
+				ratios = append(ratios, pr[t.name]/e)
+			}
+		}
+		if len(ratios) == 0 {
+			continue
+		}
+		slices.Sort(ratios)
+		out, _ := json.Marshal(map[string]any{"pair": t.name + " / empty-" + suffix, "rounds": len(ratios),
+			"medianRatio": median(ratios), "minRatio": ratios[0], "maxRatio": ratios[len(ratios)-1]})
+		fmt.Println(string(out))
+	}
 	return nil
+}
+
+// loadAverage returns the one-minute load average (Linux), or "" if unknown.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func serve(addr string, h http.Handler) error {
