@@ -19,8 +19,16 @@ import (
 // encodeJSON returns the JSON encoding of v without a trailing newline.
 func encodeJSON(v any) ([]byte, error) { return wire.Marshal(v) }
 
-// decodeJSON decodes data into v; unknown fields are ignored.
-func decodeJSON(data []byte, v any) error { return wire.Unmarshal(data, v) }
+// decodeJSON decodes data into v; unknown fields are ignored. Pages of
+// conversations and messages go through the one-pass decoder first
+// (codec_fast.go), which gives up, leaving v as it was, on anything it does
+// not plainly know.
+func decodeJSON(data []byte, v any) error {
+	if decodeFast(data, v) {
+		return nil
+	}
+	return wire.Unmarshal(data, v)
+}
 
 // bufPool recycles the buffers that response bodies are read into, so a call
 // does not allocate a fresh growing buffer for every page it decodes.

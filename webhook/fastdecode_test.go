@@ -8,12 +8,11 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unsafe"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-chatshipper/chatshipper"
+	"github.com/go-chatshipper/chatshipper/internal/fastjson"
 	"github.com/go-chatshipper/chatshipper/internal/wire"
 )
 
@@ -41,56 +40,10 @@ func requireFastAgrees(t testing.TB, body []byte) (bool, eventTyped) {
 // here, before any payload is involved.
 func TestFastFieldTables(t *testing.T) {
 	t.Parallel()
-	names := func(fields any) []string {
-		v := reflect.ValueOf(fields)
-		var out []string
-		for i := range v.Len() {
-			out = append(out, v.Index(i).FieldByName("name").String())
-		}
-		return out
-	}
-	tests := []struct {
-		typ    reflect.Type
-		fields any
-	}{
-		{reflect.TypeFor[eventTyped](), fastEventFields},
-		{reflect.TypeFor[Activity](), fastActivityFields},
-		{reflect.TypeFor[ActivityObject](), fastActivityObjectFields},
-		{reflect.TypeFor[eventTypedData](), fastDataFields},
-		{reflect.TypeFor[chatshipper.Conversation](), fastConversationFields},
-		{reflect.TypeFor[chatshipper.Participant](), fastParticipantFields},
-		{reflect.TypeFor[chatshipper.Message](), fastMessageFields},
-	}
-	for _, tt := range tests {
-		t.Run(tt.typ.Name(), func(t *testing.T) {
-			got := names(tt.fields)
-			assert.Less(t, len(got), 64, "fastStruct keeps the keys seen in a uint64")
-			assert.ElementsMatch(t, jsonNames(tt.typ), got)
-		})
-	}
-}
-
-// jsonNames lists the JSON names encoding/json uses for typ's fields,
-// following embedded structs.
-func jsonNames(typ reflect.Type) []string {
-	var out []string
-	for i := range typ.NumField() {
-		f := typ.Field(i)
-		tag := f.Tag.Get("json")
-		if tag == "-" || !f.IsExported() && !f.Anonymous {
-			continue
-		}
-		name, _, _ := strings.Cut(tag, ",")
-		if f.Anonymous && name == "" {
-			out = append(out, jsonNames(f.Type)...)
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		out = append(out, name)
-	}
-	return out
+	require.NoError(t, fastjson.CheckTable(fastEventFields))
+	require.NoError(t, fastjson.CheckTable(fastActivityFields))
+	require.NoError(t, fastjson.CheckTable(fastActivityObjectFields))
+	require.NoError(t, fastjson.CheckTable(fastDataFields))
 }
 
 // filler sets every field of a value to a distinct non-zero value.
@@ -174,30 +127,6 @@ func TestEventFastDecodeEveryToolchain(t *testing.T) {
 	require.Equal(t, "Hi, do you have the blue model in stock?", got.Data.Message.Text)
 }
 
-// TestStringCache: the cache hands out strings equal to the bytes, never
-// backed by them, and keeps only short ones.
-func TestStringCache(t *testing.T) {
-	t.Parallel()
-	c := new(stringCache)
-	b := []byte("5a1f2b3c4d5e6f7a8b9c0d1e")
-	s := c.string(b)
-	require.Equal(t, "5a1f2b3c4d5e6f7a8b9c0d1e", s)
-	b[0] = 'x'
-	require.Equal(t, "5a1f2b3c4d5e6f7a8b9c0d1e", s, "a string changed with the bytes it came from")
-	require.Equal(t, "xa1f2b3c4d5e6f7a8b9c0d1e", c.string(b))
-	require.Equal(t, "", c.string(nil))
-
-	for _, w := range []string{"contact", "chat", "bot", "5c2d3e4f5a6b7c8d9e0f1a2b"} {
-		first := c.string([]byte(w))
-		require.Equal(t, w, first)
-		require.Same(t, unsafe.StringData(first), unsafe.StringData(c.string([]byte(w))), "%s seen just before comes from the cache", w)
-	}
-	long := strings.Repeat("a", cachedStringMax+1)
-	require.NotSame(t, unsafe.StringData(c.string([]byte(long))), unsafe.StringData(c.string([]byte(long))), "long strings are not kept")
-	var none *stringCache
-	require.Equal(t, "x", none.string([]byte("x")))
-}
-
 // TestEventFastDecodeAgrees lists inputs the fast decoder must read itself,
 // each giving what encoding/json gives.
 func TestEventFastDecodeAgrees(t *testing.T) {
@@ -258,7 +187,7 @@ func fastAgreeCases(tb testing.TB) []fastCase {
 		{"activity", `{"event":"message.create.contact.chat","activity":{"@context":"c","type":"Create","actor":null,
 			"object":{"id":"https://x/v2/messages/1","type":"Object","extra":1},"published":"2024-03-14T09:26:53Z","summary":"s"}}`},
 		{"nested depth within the limit", `{"event":"message.create.contact.chat","data":{"message":{"meta":{"a":` +
-			strings.Repeat("[", fastMaxDepth-5) + strings.Repeat("]", fastMaxDepth-5) + `}}}}`},
+			strings.Repeat("[", fastjson.MaxDepth-5) + strings.Repeat("]", fastjson.MaxDepth-5) + `}}}}`},
 	}
 }
 
@@ -333,7 +262,7 @@ var fastGiveUpCases = []fastCase{
 	{"unterminated key", `{` + fastEv + `,"da`},
 	{"unterminated string value", `{` + fastEv + `,"data":{"message":{"text":"hi`},
 	{"meta value not JSON", `{` + fastEv + `,"data":{"message":{"meta":{"a":+1}}}}`},
-	{"too deep", `{` + fastEv + `,"x":` + strings.Repeat("[", fastMaxDepth) + strings.Repeat("]", fastMaxDepth) + `}`},
+	{"too deep", `{` + fastEv + `,"x":` + strings.Repeat("[", fastjson.MaxDepth) + strings.Repeat("]", fastjson.MaxDepth) + `}`},
 }
 
 // TestEventFastDecodeCopiesStrings checks that decoded strings do not share

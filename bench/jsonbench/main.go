@@ -6,7 +6,7 @@
 //	                               READ is what is done with each conversation's
 //	                               meta: none (the default), get (one Get of a
 //	                               key the page has) or map (Map)
-//	decode PAGE.json SECONDS       decode the page with the SDK's codec in a loop
+//	decode PAGE.json SECONDS       decode the page as the SDK decodes a response, in a loop
 //	serve-webhook ADDR-SDK ADDR-EMPTY
 //	                               the SDK's webhook handler and an empty handler
 //	                               (with CPUPROFILE=FILE, a CPU profile of the
@@ -54,6 +54,7 @@ import (
 	"time"
 
 	"github.com/go-chatshipper/chatshipper"
+	"github.com/go-chatshipper/chatshipper/internal/fastjson"
 	"github.com/go-chatshipper/chatshipper/webhook"
 )
 
@@ -198,9 +199,9 @@ func decode(file string, d time.Duration) error {
 	}
 	once := func() error {
 		var convs []*chatshipper.Conversation
-		// encoding/json.Unmarshal is exactly the SDK's decodeJSON on both
-		// toolchains (on Go 1.27 it is encoding/json/v2 with the v1 options).
-		if err := json.Unmarshal(page, &convs); err != nil || len(convs) != 200 {
+		// The SDK's decodeJSON, which every response body goes through:
+		// its one-pass page decoder, then the codec if that gave up.
+		if err := fastjson.DecodeJSON(page, &convs); err != nil || len(convs) != 200 {
 			return fmt.Errorf("decode: %v", err)
 		}
 		return nil
