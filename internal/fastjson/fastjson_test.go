@@ -32,7 +32,6 @@ func TestStringCache(t *testing.T) {
 	require.Equal(t, "x", none.string([]byte("x")))
 }
 
-
 // TestReaderStringsNeverShareTheInput: a string read is a copy (or a cached
 // one), so a caller may reuse the input buffer, as the client does with its
 // pooled response buffers.
