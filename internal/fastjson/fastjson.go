@@ -90,7 +90,8 @@ var Model func(r *Reader, dst any) bool
 var DecodeJSON func(data []byte, v any) error
 
 // CheckTable reports what is wrong with a field table of type T (the
-// tables' tests call it): 64 entries or more (Struct tracks the keys seen in a uint64), a name listed twice,
+// tables' tests call it): a name that is not plain ASCII (no quote,
+// backslash or control character), 64 entries or more (Struct tracks the keys seen in a uint64), a name listed twice,
 // or a JSON name of T that the table does not list (a field added to a model
 // without a line in its table), or a name that is not one of T's.
 func CheckTable[T any](fields []Field[T]) error {
@@ -102,6 +103,11 @@ func CheckTable[T any](fields []Field[T]) error {
 	for _, f := range fields {
 		if have[f.Name] {
 			return fmt.Errorf("%q listed twice", f.Name)
+		}
+		for _, c := range []byte(f.Name) {
+			if !plainByte[c] { // keyIs compares names with the raw key bytes
+				return fmt.Errorf("%q is not plain ASCII", f.Name)
+			}
 		}
 		have[f.Name] = true
 	}
@@ -638,6 +644,17 @@ func Struct[T any](r *Reader, v *T, fields []Field[T]) {
 	var seen uint64 // fields have fewer than 64 entries (CheckTable)
 	next := 0       // where the next key is looked for first: keys come in table order
 	for n := 0; r.More('}', n); n++ {
+		if next < len(fields) && r.keyIs(fields[next].Name) { // the usual case
+			i := next
+			if seen&(1<<i) != 0 {
+				r.Fail()
+				return
+			}
+			seen |= 1 << i
+			next = i + 1
+			fields[i].Dec(r, v)
+			continue
+		}
 		k := r.Key()
 		i := fieldIndex(fields, k, next)
 		if i == len(fields) {
@@ -656,6 +673,26 @@ func Struct[T any](r *Reader, v *T, fields []Field[T]) {
 		next = i + 1
 		fields[i].Dec(r, v)
 	}
+}
+
+// keyIs consumes the next key and its colon when the key is exactly name (a
+// table's name: plain ASCII, so what Key would read and compare) and reports
+// whether it did; otherwise it consumes nothing.
+func (r *Reader) keyIs(name string) bool {
+	if r.Peek() != '"' {
+		return false
+	}
+	start, end := r.i+1, r.i+1+len(name)
+	if end >= len(r.b) || r.b[end] != '"' || string(r.b[start:end]) != name {
+		return false
+	}
+	r.i = end + 1
+	if r.Peek() != ':' {
+		r.Fail()
+		return true // the reader is bad; the field decoder reads nothing
+	}
+	r.i++
+	return true
 }
 
 // fieldIndex returns the index of the field named k, looking from from on

@@ -68,6 +68,7 @@ func TestCheckTable(t *testing.T) {
 	require.ErrorContains(t, CheckTable([]Field[tableOf]{f("a"), f("b")}), "not listed [D]")
 	require.ErrorContains(t, CheckTable([]Field[tableOf]{f("a"), f("b"), f("D"), f("x")}), "not a field [x]")
 	require.ErrorContains(t, CheckTable([]Field[tableOf]{f("a"), f("a"), f("b"), f("D")}), `"a" listed twice`)
+	require.ErrorContains(t, CheckTable([]Field[tableOf]{f("a"), f("b"), f("D"), f(`x"`)}), "not plain ASCII")
 	many := make([]Field[tableOf], 64)
 	require.ErrorContains(t, CheckTable(many), "at most 63")
 	_ = tableOf{}.e
