@@ -198,8 +198,8 @@ func (r *Reader) Fail() {
 	r.i = len(r.b)
 }
 
-// peek skips whitespace and returns the next byte, 0 at the end. A NUL byte
-// in the input also reads as 0: no caller accepts 0, and end() tells the two
+// Peek skips whitespace and returns the next byte, 0 at the end. A NUL byte
+// in the input also reads as 0: no caller accepts 0, and End tells the two
 // apart.
 func (r *Reader) Peek() byte {
 	if r.i < len(r.b) && r.b[r.i] > ' ' { // compact JSON: no whitespace to skip
@@ -216,7 +216,7 @@ func (r *Reader) Peek() byte {
 	return 0
 }
 
-// null consumes a null literal and reports whether there was one.
+// Null consumes a null literal and reports whether there was one.
 func (r *Reader) Null() bool {
 	if r.Peek() != 'n' {
 		return false
@@ -234,7 +234,7 @@ func (r *Reader) Literal(s string) {
 	r.i += len(s)
 }
 
-// enter consumes open, '{' or '['.
+// Enter consumes open, '{' or '['.
 func (r *Reader) Enter(open byte) bool {
 	if r.Peek() != open || r.depth >= MaxDepth {
 		r.Fail()
@@ -245,7 +245,7 @@ func (r *Reader) Enter(open byte) bool {
 	return true
 }
 
-// more reports whether the object or array being read has another member
+// More reports whether the object or array being read has another member
 // (consuming the comma before it when n, the members read so far, is not 0)
 // or ends (consuming close).
 func (r *Reader) More(close byte, n int) bool {
@@ -265,7 +265,7 @@ func (r *Reader) More(close byte, n int) bool {
 	return !r.bad
 }
 
-// key reads an object key and the colon after it, and returns the key's
+// Key reads an object key and the colon after it, and returns the key's
 // bytes (not copied: compared, or converted when kept). It gives up on
 // escaped keys and on invalid UTF-8, which encoding/json would rewrite.
 func (r *Reader) Key() []byte {
@@ -300,7 +300,7 @@ func (r *Reader) Key() []byte {
 	return nil
 }
 
-// str reads a string. A plain one (no escapes, valid UTF-8) is copied as it
+// Str reads a string. A plain one (no escapes, valid UTF-8) is copied as it
 // is; any other is unquoted by encoding/json, so that escapes and invalid
 // UTF-8 come out exactly as encoding/json makes them.
 func (r *Reader) Str() string {
@@ -404,7 +404,7 @@ func isHex4(b []byte) bool {
 	return true
 }
 
-// number consumes a number following the JSON grammar and returns its text
+// Number consumes a number following the JSON grammar and returns its text
 // (not copied).
 func (r *Reader) Number() []byte {
 	b, j := r.b, r.i
@@ -447,7 +447,7 @@ func (r *Reader) Number() []byte {
 	return s
 }
 
-// skip consumes any value, checking it.
+// Skip consumes any value, checking it.
 func (r *Reader) Skip() {
 	switch c := r.Peek(); {
 	case c == '"':
@@ -487,7 +487,7 @@ func (r *Reader) Skip() {
 	}
 }
 
-// raw consumes any value and returns its bytes.
+// Raw consumes any value and returns its bytes.
 func (r *Reader) Raw() []byte {
 	r.Peek()
 	start := r.i
@@ -498,7 +498,7 @@ func (r *Reader) Raw() []byte {
 	return r.b[start:r.i]
 }
 
-// end checks that nothing but whitespace follows the document.
+// End checks that nothing but whitespace follows the document.
 func (r *Reader) End() {
 	if r.Peek() != 0 || r.i != len(r.b) {
 		r.Fail()
@@ -508,7 +508,7 @@ func (r *Reader) End() {
 // Field decoders. Each handles null as encoding/json does: nothing for
 // strings, numbers and booleans, nil for pointers, slices and maps (the
 // target is always a zero value here, so that is nothing too), and the
-// literal handed to UnmarshalJSON for the types that decode themselves.
+// Literal handed to UnmarshalJSON for the types that decode themselves.
 
 // String reads a string (null: nothing).
 func String[S ~string](r *Reader, dst *S) {
