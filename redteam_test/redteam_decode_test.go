@@ -454,6 +454,23 @@ func rtdConvCases() []rtdCase {
 		{"ref-bool", p(c("organization", `true`))},
 		{"ref-array", p(c("createdBy", `["x"]`))},
 		{"ref-escaped-id", p(c("contact", `"5c2d\u0033e4f5a6b7c8d9e0f1a2b"`))},
+		{"ref-object-id-number", p(c("contact", `{"id":1}`))},
+		{"ref-object-id-null", p(c("contact", `{"id":null,"name":"x"}`))},
+		{"ref-object-id-dup-null", p(c("contact", `{"id":"x","id":null}`))},
+		{"ref-object-ID-and-id", p(c("contact", `{"id":"a","ID":"b"}`))},
+		{"ref-object-id-long-s", p(c("createdBy", `{"id":"a","ſtatus":"x"}`))},
+		{"populated-message-dup-text", p(c("messages", `[{"id":"m1","text":"a","text":"b","TEXT":"c"}]`))},
+		{"populated-message-wrong-text", p(c("messages", `[{"id":"m1","text":1}]`))},
+		{"populated-message-wrong-delay", p(c("messages", `[{"id":"m1","delay":1.5}]`))},
+		{"populated-message-bad-ts", p(c("messages", `[{"id":"m1","createdAt":"x"}]`))},
+		{"populated-message-ts-number", p(c("messages", `[{"id":"m1","createdAt":1710408413589}]`))},
+		{"populated-message-invalid-utf8", p(c("messages", "[{\"id\":\"m\xff1\",\"text\":\"\\ud800\"}]"))},
+		{"populated-message-null-meta", p(c("messages", `[{"id":"m1","meta":null},{"id":"m2","meta":{}}]`))},
+		{"populated-message-escaped-key", p(c("messages", `[{"\u0069d":"m1","t\u0065xt":"x"}]`))},
+		{"populated-contact-wrong", p(c("contact", `{"id":"c1","name":1}`))},
+		{"populated-participant-user-wrong", p(c("participants", `[{"user":{"id":"u","name":[]}}]`))},
+		{"populated-messages-mixed-null", p(c("messages", `[{"id":"m1"},null,"m2"]`))},
+		{"populated-deep-conversation", p(c("messages", `[{"id":"m1","conversation":{"id":"c","messages":[{"id":"m2","conversation":{"id":"c2"}}]}}]`))},
 		// numbers in int fields
 		{"int-1e2", p(c("categoryIndex", `1e2`))},
 		{"int-1E0", p(c("categoryIndex", `1E0`))},
@@ -1227,9 +1244,11 @@ type rtdWantEvent struct {
 	Name         string                `json:"event"`
 	Timestamp    chatshipper.Timestamp `json:"timestamp"`
 	Organization string                `json:"organization"`
+	Activity     *webhook.Activity     `json:"activity"`
 	Data         struct {
 		Conversation *chatshipper.Conversation `json:"conversation"`
 		Message      *chatshipper.Message      `json:"message"`
+		Links        map[string]any            `json:"links"`
 	} `json:"data"`
 }
 
@@ -1251,14 +1270,14 @@ func rtdCheckEvent(body []byte) string {
 		if err == nil {
 			return fmt.Sprintf("encoding/json refuses the body (%T: %v), ParseEvent accepted it", wantErr, wantErr)
 		}
-		if errors.Is(err, webhook.ErrInvalidEvent) {
-			return "" // documented: a body that is not an object with an event
+		var out []string
+		if !errors.Is(err, webhook.ErrInvalidEvent) {
+			out = append(out, fmt.Sprintf("error %v does not match ErrInvalidEvent", err))
 		}
-		sameType, _ := rtdErrMatch(err, wantErr)
-		if !sameType {
-			return fmt.Sprintf("error type differs: encoding/json %T (%v), ParseEvent %v (chain %s)", wantErr, wantErr, err, rtdTypes(err))
+		if sameType, _ := rtdErrMatch(err, wantErr); !sameType {
+			out = append(out, fmt.Sprintf("error type differs: encoding/json %T (%v), ParseEvent %v (chain %s)", wantErr, wantErr, err, rtdTypes(err)))
 		}
-		return ""
+		return strings.Join(out, "\n")
 	}
 	if want.Name == "" {
 		if !errors.Is(err, webhook.ErrInvalidEvent) {
@@ -1274,7 +1293,25 @@ func rtdCheckEvent(body []byte) string {
 	if want.Data.Message != nil && want.Data.Message.Conversation.IsZero() && want.Data.Conversation != nil && want.Data.Conversation.ID != "" {
 		want.Data.Message.Conversation = chatshipper.NewRef[chatshipper.Conversation](want.Data.Conversation.ID)
 	}
+	if want.Data.Message != nil && want.Data.Message.Conversation.IsZero() && e.Data.Message != nil {
+		// taken from the conversation link: not compared
+		want.Data.Message.Conversation = e.Data.Message.Conversation
+	}
 	var out []string
+	if !reflect.DeepEqual(e.Activity, want.Activity) {
+		out = append(out, fmt.Sprintf("activity: got %+v, want %+v", e.Activity, want.Activity))
+	}
+	if links := want.Data.Links; links != nil {
+		wl := map[string]string{}
+		for k, v := range links {
+			if s, ok := v.(string); ok {
+				wl[k] = s
+			}
+		}
+		if !reflect.DeepEqual(e.Data.Links, wl) && (len(wl) != 0 || len(e.Data.Links) != 0) {
+			out = append(out, fmt.Sprintf("links: got %v, want %v", e.Data.Links, wl))
+		}
+	}
 	if e.ID != want.ID || e.Name != want.Name || e.Organization != want.Organization || !e.Timestamp.Equal(want.Timestamp.Time) || e.Timestamp.Location().String() != want.Timestamp.Location().String() {
 		out = append(out, fmt.Sprintf("envelope: got %q %q %q %v, want %q %q %q %v", e.ID, e.Name, e.Organization, e.Timestamp, want.ID, want.Name, want.Organization, want.Timestamp))
 	}
@@ -1335,6 +1372,40 @@ func rtdHookMutations(t testing.TB) []rtdCase {
 		{"timestamp-no-offset", strings.Replace(ev(conv, msg), `"timestamp":"2024-03-14T09:26:53.589Z"`, `"timestamp":"2024-03-14T09:26:53.589"`, 1)},
 		{"timestamp-bad", strings.Replace(ev(conv, msg), `"timestamp":"2024-03-14T09:26:53.589Z"`, `"timestamp":"nope"`, 1)},
 		{"id-escaped-key", strings.Replace(ev(conv, msg), `"id":"3f1c`, `"\u0069d":"3f1c`, 1)},
+		{"timestamp-long-s-key", strings.Replace(ev(conv, msg), `"timestamp":`, `"timeſtamp":`, 1)},
+		{"data-escaped-key", strings.Replace(ev(conv, msg), `"data":`, `"d\u0061ta":`, 1)},
+		{"data-message-long-s", strings.Replace(ev(conv, msg), `"message":{`, `"meſſage":{`, 1)},
+		{"data-conversation-long-s", strings.Replace(ev(conv, msg), `"conversation":{`, `"converſation":{`, 1)},
+		{"data-null", strings.Replace(ev(conv, msg), `"data":{`, `"data":null,"x":{`, 1)},
+		{"data-array", `{"id":"x","event":"message.create.contact.chat","data":[]}`},
+		{"data-string", `{"id":"x","event":"message.create.contact.chat","data":"x"}`},
+		{"data-absent", `{"id":"x","event":"message.create.contact.chat"}`},
+		{"data-conversation-string", `{"id":"x","event":"message.create.contact.chat","data":{"conversation":"65f2c1d0e4b0a1b2c3d4e5f0","message":` + msg + `}}`},
+		{"data-message-string", `{"id":"x","event":"message.create.contact.chat","data":{"conversation":` + conv + `,"message":"65f2c2a5e4b0a1b2c3d4e5f6"}}`},
+		{"data-message-array", `{"id":"x","event":"message.create.contact.chat","data":{"message":[]}}`},
+		{"data-extra-keys", strings.Replace(ev(conv, msg), `"data":{`, `"data":{"service":{"id":"s"},"contact":{"id":"c","name":"n"},`, 1)},
+		{"links-not-strings", strings.Replace(ev(conv, msg), `"links":{`, `"links":{"user":1,"contact":null,"message":{"a":1},`, 1)},
+		{"links-array", strings.Replace(ev(conv, msg), `"links":{`, `"links":[],"x":{`, 1)},
+		{"activity-wrong", strings.Replace(ev(conv, msg), `"data":{`, `"activity":{"type":1},"data":{`, 1)},
+		{"activity-number", strings.Replace(ev(conv, msg), `"data":{`, `"activity":1,"data":{`, 1)},
+		{"activity-full", strings.Replace(ev(conv, msg), `"data":{`, `"activity":{"@context":"https://www.w3.org/ns/activitystreams","type":"Create","actor":{"id":"https://api.web1on1.chat/v2/contacts/5c2d","type":"Person"},"object":{"id":"https://api.web1on1.chat/v2/messages/65f2","type":"Object"},"published":"2024-03-14T09:26:53.589","summary":"s\u00e9"},"data":{`, 1)},
+		{"event-empty", strings.Replace(ev(conv, msg), `"event":"message.create.contact.chat"`, `"event":""`, 1)},
+		{"event-null", strings.Replace(ev(conv, msg), `"event":"message.create.contact.chat"`, `"event":null`, 1)},
+		{"event-number", strings.Replace(ev(conv, msg), `"event":"message.create.contact.chat"`, `"event":1`, 1)},
+		{"event-escaped", strings.Replace(ev(conv, msg), `"event":"message.create.contact.chat"`, `"event":"message.create.contact.\u0063hat"`, 1)},
+		{"id-number", strings.Replace(ev(conv, msg), `"id":"3f1c9a2e-7b4d-4e8a-9c1f-2d6e5a7b8c90"`, `"id":1`, 1)},
+		{"organization-object", strings.Replace(ev(conv, msg), `"organization":"5a1f2b3c4d5e6f7a8b9c0d1e","data"`, `"organization":{"id":"x"},"data"`, 1)},
+		{"organization-number", strings.Replace(ev(conv, msg), `"organization":"5a1f2b3c4d5e6f7a8b9c0d1e","data"`, `"organization":1,"data"`, 1)},
+		{"organization-null", strings.Replace(ev(conv, msg), `"organization":"5a1f2b3c4d5e6f7a8b9c0d1e","data"`, `"organization":null,"data"`, 1)},
+		{"organization-case-dup", strings.Replace(ev(conv, msg), `"organization":"5a1f2b3c4d5e6f7a8b9c0d1e","data"`, `"organization":"a","ORGANIZATION":"b","data"`, 1)},
+		{"body-array", `[]`},
+		{"body-null", `null`},
+		{"body-string", `"x"`},
+		{"body-empty", ``},
+		{"body-ws", " \t"},
+		{"ws-everywhere", strings.ReplaceAll(strings.ReplaceAll(ev(conv, msg), ",", "\r\n\t,  "), ":", " :\n")},
+		{"message-populated-user-conv", ev(conv, rtdMsg("user", `{"id":"u1","name":"N"}`, "conversation", `{"id":"65f2c1d0e4b0a1b2c3d4e5f0","meta":{"a":1}}`))},
+		{"conversation-populated-messages", ev(rtdConv("messages", `[{"id":"m1","text":"hi","meta":{"a":[1]}},"m2"]`), msg)},
 	}
 	for _, mc := range rtdMsgCases() {
 		var items []json.RawMessage
@@ -1588,3 +1659,167 @@ func FuzzRTDecodeEvent(f *testing.F) {
 }
 
 
+
+// ---------------------------------------------------------------------------
+// Meta read from hostile pages.
+
+// rtdHostileMetas are meta objects encoding/json accepts, in hostile forms.
+var rtdHostileMetas = []string{
+	`{}`,
+	`{"a":1,"a":2}`,
+	`{"a":{"x":1},"a":null}`,
+	`{"a":1,"A":2,"\u0061":3}`,
+	`{"\u0069ntent":"x","intent":"y"}`,
+	`{"intent":"y","\u0069ntent":"x"}`,
+	`{"k":1,"\u212a":2,"K":3}`,
+	`{"s":1,"ſ":2}`,
+	"{\"\xff\":1,\"\\ufffd\":2}",
+	"{\"a\":\"\xff\",\"b\":\"\\ud800\",\"c\":\"\\ud83d\\ude00\",\"d\":\"\\u0000\"}",
+	`{"a\"b":1,"a\\b":2,"a/b":3,"a\/b":4}`,
+	`{"":1,"":2}`,
+	`{"n":1e2,"m":-0,"o":1.0,"p":99999999999999999999,"q":1E-400,"r":123456789012345678}`,
+	` { "a" : [ 1 , { "b" : null } ] , "c" : { } , "d" : [ ] } `,
+	`{"deep":` + rtdDeep(300) + `}`,
+	`{"x":{"y":{"z":[1,[2,[3,{"w":"v"}]]]}},"x":{"y":1}}`,
+	`{"t":true,"f":false,"z":null}`,
+}
+
+// TestRTDecodeMetaReads lists pages whose meta is hostile and checks Get,
+// Lookup, Map and Decode against encoding/json's reading of the same meta
+// JSON, on the first read and after many (once the object is decoded).
+func TestRTDecodeMetaReads(t *testing.T) {
+	t.Parallel()
+	for i, meta := range rtdHostileMetas {
+		t.Run(strconv.Itoa(i), func(t *testing.T) {
+			t.Parallel()
+			body := rtdPage(rtdConv("meta", meta))
+			c := rtdStatic(t, []byte(body), false)
+			got, _, err := c.Conversations.List(context.Background(), nil)
+			if err != nil || len(got) != 1 {
+				t.Fatalf("List: %v %d", err, len(got))
+			}
+			var want map[string]any
+			if err := json.Unmarshal([]byte(meta), &want); err != nil {
+				t.Fatal(err)
+			}
+			o := got[0].Meta
+			keys := []string{"a", "A", "intent", "k", "K", "\u212a", "s", "ſ", "\ufffd", "\xff", "", "a\"b", "a\\b", "a/b", "x", "missing", "n", "q", "deep"}
+			for k := range want {
+				keys = append(keys, k)
+			}
+			for round := range 12 {
+				for _, k := range keys {
+					wv, wok := want[k]
+					if g := o.Get(k); !reflect.DeepEqual(g, wv) {
+						t.Errorf("meta %s round %d: Get(%q) = %#v, encoding/json %#v", meta, round, k, g, wv)
+					}
+					if g, ok := o.Lookup(k); ok != wok || !reflect.DeepEqual(g, wv) {
+						t.Errorf("meta %s round %d: Lookup(%q) = %#v, %v; encoding/json %#v, %v", meta, round, k, g, ok, wv, wok)
+					}
+				}
+				if m := o.Map(); !reflect.DeepEqual(map[string]any(m), want) {
+					t.Errorf("meta %s round %d: Map() = %#v, encoding/json %#v", meta, round, m, want)
+				}
+			}
+			if o.Len() != len(want) {
+				t.Errorf("meta %s: Len() = %d, encoding/json has %d keys", meta, o.Len(), len(want))
+			}
+			type st struct {
+				A      any `json:"a"`
+				Intent any `json:"intent"`
+				K      any `json:"k"`
+				S      any `json:"s"`
+				X      any `json:"x"`
+			}
+			var gs, ws st
+			gerr := o.Decode(&gs)
+			werr := json.Unmarshal([]byte(meta), &ws)
+			if (gerr == nil) != (werr == nil) || !reflect.DeepEqual(gs, ws) {
+				t.Errorf("meta %s: Decode = %#v, %v; encoding/json %#v, %v", meta, gs, gerr, ws, werr)
+			}
+		})
+	}
+}
+
+// TestRTDecodeMetaConcurrentReads reads the meta of listed conversations from
+// many goroutines at once, as the first reads and past the point where the
+// object decodes itself once, and changes what the reads return.
+func TestRTDecodeMetaConcurrentReads(t *testing.T) {
+	t.Parallel()
+	body := rtdBigConvPage(40, 9)
+	c := rtdStatic(t, body, false)
+	got, _, err := c.Conversations.List(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []*chatshipper.Conversation
+	if err := json.Unmarshal(body, &want); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for r := range 20 {
+				for i, conv := range got {
+					var wm map[string]any
+					_ = json.Unmarshal(want[i].Meta.Raw(), &wm)
+					for _, k := range []string{"seed", "i", "s", "arr", "nested", "intent"} {
+						v := conv.Meta.Get(k)
+						if !reflect.DeepEqual(v, wm[k]) {
+							t.Errorf("goroutine %d round %d: conv %d Get(%q) = %#v, want %#v", g, r, i, k, v, wm[k])
+							return
+						}
+						// The caller's copy: scribble on it.
+						if a, ok := v.([]any); ok && len(a) > 0 {
+							a[0] = "scribbled"
+						}
+					}
+					m := conv.Meta.Map()
+					if len(wm) > 0 && !reflect.DeepEqual(map[string]any(m), wm) {
+						t.Errorf("goroutine %d: Map differs", g)
+						return
+					}
+					for k := range m {
+						m[k] = "scribbled"
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestRTDecodeWebhookShortStringReuse parses many events whose short strings
+// (IDs, types, roles, names) are all different but alike (same length, one
+// byte apart, escaped or not), and checks each event read its own.
+func TestRTDecodeWebhookShortStringReuse(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(1, 2))
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	rs := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		return string(b)
+	}
+	for i := range 20000 {
+		n := 1 + i%24
+		s := rs(n)
+		// escape one byte of the raw form now and then
+		raw := s
+		if i%3 == 0 {
+			raw = fmt.Sprintf(`\u%04x`, s[0]) + s[1:]
+		}
+		role := []string{"contact", "agent", "bot", "c" + s, s}[i%5]
+		body := `{"id":"` + raw + `","event":"message.create.contact.chat","organization":"` + raw + `","data":{"conversation":{"id":"` + raw + `","type":"` + raw + `","status":"` + s + `"},"message":{"id":"` + raw + `","type":"` + raw + `","role":"` + role + `","user":"` + raw + `","text":"` + raw + `","touchpoint":"` + s + `"}}}`
+		e, err := webhook.ParseEvent([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cv, m := e.Data.Conversation, e.Data.Message
+		if e.ID != s || e.Organization != s || cv.ID != s || string(cv.Type) != s || string(cv.Status) != s || m.ID != s || string(m.Type) != s || string(m.Role) != role || m.User.ID != s || m.Text != s || m.Touchpoint != s || m.Conversation.ID != s {
+			t.Fatalf("event %d (%q): got id %q org %q conv %q/%q/%q msg %q/%q/%q/%q/%q/%q", i, s, e.ID, e.Organization, cv.ID, cv.Type, cv.Status, m.ID, m.Type, m.Role, m.User.ID, m.Text, m.Touchpoint)
+		}
+	}
+}
