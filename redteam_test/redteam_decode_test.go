@@ -598,6 +598,42 @@ func rtdConvCases() []rtdCase {
 		{"page-bad-escape", `[{"id":"a\x"}]`},
 		{"page-short-unicode-escape", `[{"id":"\u12"}]`},
 	}
+	// arrays of every short length (the decoder's short-array path and its
+	// growth), populated and not, with hostile elements mixed in
+	for n := range 34 {
+		var chans, parts, msgs, forms []string
+		for i := range n {
+			chans = append(chans, fmt.Sprintf(`"ch%d"`, i))
+			parts = append(parts, fmt.Sprintf(`{"user":"u%d","unreadCount":%d,"inbox":%v}`, i, i, i%2 == 0))
+			if i%3 == 0 {
+				msgs = append(msgs, fmt.Sprintf(`{"id":"m%d","text":"t%d"}`, i, i))
+			} else {
+				msgs = append(msgs, fmt.Sprintf(`"m%d"`, i))
+			}
+			forms = append(forms, fmt.Sprintf(`{"i":%d}`, i))
+		}
+		j := func(v []string) string { return "[" + strings.Join(v, ",") + "]" }
+		cases = append(cases, rtdCase{fmt.Sprintf("arrays-%02d", n), p(c("channels", j(chans), "participants", j(parts), "messages", j(msgs), "forms", j(forms), "results", j(forms), "touchpoints", j(chans)))})
+		if n > 0 {
+			bad := slices.Clone(chans)
+			bad[n-1] = `1`
+			cases = append(cases, rtdCase{fmt.Sprintf("arrays-%02d-last-wrong", n), p(c("channels", j(bad)))})
+			nul := slices.Clone(parts)
+			nul[n/2] = `null`
+			cases = append(cases, rtdCase{fmt.Sprintf("arrays-%02d-null-participant", n), p(c("participants", j(nul)))})
+		}
+	}
+	for _, off := range []string{"+00:00", "-00:00", "+14:00", "+23:59", "+24:00", "-12:00", "+05:45", "Z", "z", "+0000", "UTC", " +01:00"} {
+		cases = append(cases, rtdCase{"ts-zone-" + off, p(c("createdAt", `"2024-03-14T09:26:53.589`+off+`"`, "updatedAt", `"2024-03-14T09:26:53`+off+`"`))})
+	}
+	// pages of many items, each a bit different
+	for _, n := range []int{2, 3, 15, 16, 17, 63, 64, 65, 257} {
+		docs := make([]string, n)
+		for i := range docs {
+			docs[i] = c("id", fmt.Sprintf(`"%s"`, rtdOID(3, i)), "name", fmt.Sprintf(`"n%d"`, i))
+		}
+		cases = append(cases, rtdCase{fmt.Sprintf("items-%03d", n), p(docs...)})
+	}
 	// truncated bodies: every cut of one conversation page, sampled
 	full := p(c("meta", `{"s":"\u00e9\ud83d\ude00","n":-1.5e3,"t":true,"f":false,"z":null,"a":[{}]}`))
 	for i := 1; i < len(full); i += 7 {
@@ -673,6 +709,7 @@ func rtdMsgCases() []rtdCase {
 		{"page-null", `null`},
 		{"page-object", `{}`},
 		{"page-string", `"messages"`},
+		{"arrays-long", p(m("likes", "["+strings.Repeat(`"a",`, 40)+`"b"]`, "actions", "["+strings.Repeat(`{"type":"reply","text":"t"},`, 20)+`{}]`, "comments", "["+strings.Repeat(`{"text":"c","user":{"id":"u"}},`, 20)+`{"text":"z"}]`))},
 		{"page-bom", "\xef\xbb\xbf" + p(m())},
 		{"page-trailing", p(m()) + `]`},
 		{"page-truncated", p(m())[:200]},
@@ -1288,12 +1325,13 @@ func rtdCheckEvent(body []byte) string {
 	if err != nil {
 		return fmt.Sprintf("encoding/json accepts the body, ParseEvent failed: %v (chain %s)", err, rtdTypes(err))
 	}
-	// Documented: a message without a conversation reference gets
-	// data.conversation's id.
-	if want.Data.Message != nil && want.Data.Message.Conversation.IsZero() && want.Data.Conversation != nil && want.Data.Conversation.ID != "" {
+	// Documented: a message without a conversation reference (read: no
+	// conversation ID, so not usable for a reply; a populated object
+	// without an id counts as none) gets data.conversation's id.
+	if want.Data.Message != nil && want.Data.Message.Conversation.ID == "" && want.Data.Conversation != nil && want.Data.Conversation.ID != "" {
 		want.Data.Message.Conversation = chatshipper.NewRef[chatshipper.Conversation](want.Data.Conversation.ID)
 	}
-	if want.Data.Message != nil && want.Data.Message.Conversation.IsZero() && e.Data.Message != nil {
+	if want.Data.Message != nil && want.Data.Message.Conversation.ID == "" && e.Data.Message != nil {
 		// taken from the conversation link: not compared
 		want.Data.Message.Conversation = e.Data.Message.Conversation
 	}
@@ -1822,4 +1860,86 @@ func TestRTDecodeWebhookShortStringReuse(t *testing.T) {
 			t.Fatalf("event %d (%q): got id %q org %q conv %q/%q/%q msg %q/%q/%q/%q/%q/%q", i, s, e.ID, e.Organization, cv.ID, cv.Type, cv.Status, m.ID, m.Type, m.Role, m.User.ID, m.Text, m.Touchpoint)
 		}
 	}
+}
+
+// TestRTDecodeContentTypes serves the same pages with other Content-Type
+// headers (none, HTML, JSON variants): the promise is about the body, so
+// List must still give what encoding/json makes of it, items or error.
+func TestRTDecodeContentTypes(t *testing.T) {
+	t.Parallel()
+	bodies := []string{rtdPage(rtdConv()), `<html><body>login</body></html>`, `[]`, `{}`}
+	for _, ct := range []string{"", "text/html; charset=utf-8", "text/plain", "application/vnd.api+json", "application/json; charset=iso-8859-1", "application/octet-stream"} {
+		for i, body := range bodies {
+			t.Run(fmt.Sprintf("%s/%d", ct, i), func(t *testing.T) {
+				t.Parallel()
+				ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+					w.Header()["Content-Type"] = []string{ct}
+					_, _ = io.WriteString(w, body)
+				}))
+				t.Cleanup(ts.Close)
+				c := rtdClient(t, ts.URL)
+				if d := rtdCheck([]byte(body), rtdListConvs(c)); d != "" {
+					t.Errorf("Content-Type %q body %s\n%s", ct, rtdAbbrev(body), d)
+				}
+			})
+		}
+	}
+}
+
+// FuzzRTDecodeField puts an arbitrary key and raw value into a realistic
+// conversation or message (replacing a field, or beside it), inside a page of
+// two, and compares List with encoding/json: the fuzzer works on values and
+// keys inside a valid document rather than on the page's brackets.
+func FuzzRTDecodeField(f *testing.F) {
+	seeds := []struct {
+		k, v string
+	}{
+		{"id", `"x"`}, {"ID", `"x"`}, {"ſtatus", `"x"`}, {"meta", `{"a":1,"a":2}`}, {"createdAt", `1e3`},
+		{"categoryIndex", `1.0`}, {"participants", `[{"user":{"id":"u"},"inbox":1}]`}, {"messages", `[{"id":"m","text":"\ud800"}]`},
+		{"text", "\"\xff\""}, {"delay", `-0`}, {"isBac\u212achannel", `true`}, {"\\u0069d", `"y"`}, {"contact", `{"id":"c","id":null}`},
+		{"actions", `[{"type":"reply","meta":{"x":[1,{"y":null}]}}]`}, {"results", `[{"values":{"a":[]}}]`}, {"comments", `[{"createdAt":-1}]`},
+	}
+	for i, s := range seeds {
+		f.Add(s.k, []byte(s.v), uint8(i), i%2 == 0)
+	}
+	rt := &rtdFuzzRT{}
+	c, err := chatshipper.NewClient("tok-abcdefghijklmnop",
+		chatshipper.WithHTTPClient(&http.Client{Transport: rt}),
+		chatshipper.WithRateLimit(0), chatshipper.WithIPRateLimit(0),
+		chatshipper.WithLoopGuard(false), chatshipper.WithMaxRetries(0))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, key string, val []byte, pos uint8, msg bool) {
+		if strings.ContainsAny(key, "\"\\") && !strings.HasPrefix(key, "\\u") {
+			key = strings.NewReplacer(`"`, `\"`).Replace(key)
+		}
+		base := rtdConvBase
+		if msg {
+			base = rtdMsgBase
+		}
+		k := key
+		if int(pos) < len(base)*2 {
+			// replace a base field (pos/2), with key's spelling when odd
+			k = base[int(pos)/2].k
+			if pos%2 == 1 {
+				k = "+" + key
+			}
+		}
+		doc := rtdDoc(base, k, string(val))
+		body := []byte(rtdPage(doc, rtdDoc(base, "id", `"65f2c1d0e4b0a1b2c3d4e5f9"`)))
+		b := bytes.Clone(body)
+		rt.body.Store(&b)
+		rt.chunked.Store(pos%3 == 0)
+		if d := rtdCheck(body, rtdListConvs(c)); d != "" {
+			t.Errorf("conversations, body %s\n%s", rtdAbbrev(string(body)), d)
+		}
+		if d := rtdCheck(body, rtdListMsgs(c)); d != "" {
+			t.Errorf("messages, body %s\n%s", rtdAbbrev(string(body)), d)
+		}
+		ev := []byte(`{"id":"e","event":"message.create.contact.chat","data":{"conversation":` + doc + `,"message":` + doc + `}}`)
+		if d := rtdCheckEvent(ev); d != "" {
+			t.Errorf("event, body %s\n%s", rtdAbbrev(string(ev)), d)
+		}
+	})
 }
