@@ -388,6 +388,10 @@ func rtdConvCases() []rtdCase {
 		{"key-kelvin-in-participant", p(c("participants", `[{"user":"u","role":"bot","unreadCount":1}]`))},
 		{"key-long-s-dup", p(c("+ſtatus", `"closed"`))},
 		{"key-kelvin-unknown", p(c("+\u212aey", `1`))},
+		{"key-dotless-i", p(c("id", "", "+ıd", `"x"`))},
+		{"key-dotted-I", p(c("id", "", "+İD", `"x"`))},
+		{"key-fullwidth", p(c("id", "", "+ｉｄ", `"x"`))},
+		{"key-angstrom", p(c("+Å", `1`))},
 		// escaped keys
 		{"key-escaped-id", p(c("id", "", `+\u0069d`, `"65f2c1d0e4b0a1b2c3d4e5f0"`))},
 		{"key-escaped-ID", p(c("id", "", `+\u0049\u0044`, `"65f2c1d0e4b0a1b2c3d4e5f0"`))},
@@ -2263,5 +2267,125 @@ func TestRTDecodeSameOnBothToolchains(t *testing.T) {
 	}
 	if n > 0 {
 		t.Errorf("%d of %d outcomes differ between %s and %s", n, len(names), runtime.Version(), golden.Toolchain)
+	}
+}
+
+// TestRTDecodeHugeCounts: sizes past 16 and 24 bits (a string of 17 MB, a
+// page of 70,000 items, an array and a meta of 70,000 entries), within the
+// default 32 MiB response cap.
+func TestRTDecodeHugeCounts(t *testing.T) {
+	t.Parallel()
+	big := strings.Repeat("x", 1<<24+5)
+	items := make([]string, 70000)
+	for i := range items {
+		items[i] = fmt.Sprintf(`{"id":"%d"}`, i)
+	}
+	parts := make([]string, 70000)
+	keys := make([]string, 70000)
+	for i := range parts {
+		parts[i] = `"c"`
+		keys[i] = fmt.Sprintf(`"k%d":%d`, i, i)
+	}
+	cases := map[string]string{
+		"string-17MB":      rtdPage(rtdConv("name", `"`+big+`"`)),
+		"meta-string-17MB": rtdPage(rtdConv("meta", `{"a":"`+big+`","b":1}`)),
+		"items-70000":      rtdPage(items...),
+		"array-70000":      rtdPage(rtdConv("channels", "["+strings.Join(parts, ",")+"]")),
+		"meta-keys-70000":  rtdPage(rtdConv("meta", "{"+strings.Join(keys, ",")+"}")),
+	}
+	for name, body := range cases {
+		t.Run(name, func(t *testing.T) {
+			c := rtdStatic(t, []byte(body), false)
+			if d := rtdCheck([]byte(body), rtdListConvs(c)); d != "" {
+				t.Error(rtdAbbrev(d))
+			}
+			if d := rtdCheck([]byte(body), rtdListMsgs(c)); d != "" {
+				t.Error(rtdAbbrev(d))
+			}
+		})
+	}
+}
+
+// TestRTDecodeGetSingle serves the first item of each hostile page as the
+// answer to Get: JSON is read by encoding/json (or the SDK's decoder with its
+// results) for every answer, not only pages.
+func TestRTDecodeGetSingle(t *testing.T) {
+	t.Parallel()
+	var docs []rtdCase
+	for _, tc := range rtdConvCases() {
+		var items []json.RawMessage
+		if json.Unmarshal([]byte(tc.body), &items) == nil && len(items) > 0 {
+			docs = append(docs, rtdCase{tc.name, string(items[0])})
+		} else if strings.HasPrefix(tc.body, "[{") && strings.HasSuffix(tc.body, "}]") {
+			docs = append(docs, rtdCase{tc.name, tc.body[1 : len(tc.body)-1]})
+		}
+	}
+	for _, tc := range docs {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := rtdStatic(t, []byte(tc.body), false)
+			var want *chatshipper.Conversation
+			wantErr := json.Unmarshal([]byte(tc.body), &want)
+			got, _, err := c.Conversations.Get(context.Background(), "65f2c1d0e4b0a1b2c3d4e5f0", nil)
+			switch {
+			case wantErr != nil:
+				if st, _ := rtdErrMatch(err, wantErr); !st {
+					t.Errorf("body %s: encoding/json %T (%v), Get %v", rtdAbbrev(tc.body), wantErr, wantErr, err)
+				}
+			case want == nil:
+				// null: nothing to compare
+			case err != nil:
+				t.Errorf("body %s: Get failed: %v", rtdAbbrev(tc.body), err)
+			case !reflect.DeepEqual(got, want):
+				t.Errorf("body %s:\n%s", rtdAbbrev(tc.body), rtdDiff([]*chatshipper.Conversation{got}, []*chatshipper.Conversation{want}))
+			}
+		})
+	}
+}
+
+// TestRTDecodeWalkEmptyBodyMidWalk: a walk whose later pages come back as
+// 200 with an empty body (a proxy that lost the body, a server that crashed
+// after the headers). encoding/json refuses an empty body (*json.SyntaxError),
+// so the walk must end with that error, not as if the listing were complete.
+func TestRTDecodeWalkEmptyBodyMidWalk(t *testing.T) {
+	t.Parallel()
+	for _, hdrs := range []bool{false, true} {
+		t.Run(fmt.Sprintf("headers=%v", hdrs), func(t *testing.T) {
+			t.Parallel()
+			docs := make([]string, 10)
+			for i := range docs {
+				docs[i] = rtdConv("id", `"`+rtdOID(11, i)+`"`)
+			}
+			var n atomic.Int64
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				if hdrs {
+					w.Header().Set("X-Total", "10")
+				}
+				if n.Add(1) == 1 {
+					if hdrs {
+						w.Header().Set("Link", `<`+r.URL.Path+`?offset=5&limit=5>; rel="next"`)
+					}
+					_, _ = io.WriteString(w, rtdPage(docs[:5]...))
+					return
+				}
+				// 200, empty body
+			}))
+			t.Cleanup(ts.Close)
+			c := rtdClient(t, ts.URL)
+			var got int
+			var walkErr error
+			for _, err := range c.Conversations.Walk(context.Background(), chatshipper.NewQuery().Limit(5)).Items() {
+				if err != nil {
+					walkErr = err
+					break
+				}
+				got++
+			}
+			var syn *json.SyntaxError
+			if !errors.As(walkErr, &syn) {
+				t.Errorf("walk yielded %d of 10 items and ended with %v (after %d requests); want the *json.SyntaxError encoding/json gives for an empty body", got, walkErr, n.Load())
+			}
+		})
 	}
 }
