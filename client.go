@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"time"
 
@@ -493,13 +494,21 @@ func (c *Client) do(req *http.Request, v any, call *obsCall, track *deliveryCall
 	if n > c.maxBody {
 		return response, c.tooLarge(req)
 	}
-	if n == 0 {
-		return response, nil
+	if n == 0 && !isSliceTarget(v) {
+		return response, nil // an object answer may be empty; a page may not
 	}
 	if err := decodeJSON(buf.Bytes(), v); err != nil {
 		return response, fmt.Errorf("chatshipper: %s %s: decoding response: %w", req.Method, redactURL(req.URL), err)
 	}
 	return response, nil
+}
+
+// isSliceTarget reports whether v points to a slice: a page, whose empty
+// 2xx body is what encoding/json makes of it (a *json.SyntaxError), never an
+// empty page that would end a walk early without an error.
+func isSliceTarget(v any) bool {
+	t := reflect.TypeOf(v)
+	return t != nil && t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Slice
 }
 
 func (c *Client) tooLarge(req *http.Request) error {

@@ -1,11 +1,15 @@
 package chatshipper
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-chatshipper/chatshipper/internal/fastjson"
@@ -169,5 +173,48 @@ func BenchmarkPageDecode(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestListEmptyBodyIsAnError: a page answered 200 with no body is what
+// encoding/json makes of it (a *json.SyntaxError), not an empty page that
+// would end a walk early without an error; an object answer may still be
+// empty.
+func TestListEmptyBodyIsAnError(t *testing.T) {
+	t.Parallel()
+	c, mt := newTestClient(t)
+	mt.RegisterResponder(http.MethodGet, testBase+"conversations", httpmock.NewBytesResponder(200, nil))
+	mt.RegisterRegexpResponder(http.MethodGet, regexp.MustCompile(`/messages`), httpmock.NewBytesResponder(200, nil))
+	mt.RegisterResponder(http.MethodGet, testBase+"conversations/5bb0277fd99faf11a3f40000", httpmock.NewBytesResponder(200, nil))
+
+	_, _, err := c.Conversations.List(t.Context(), nil)
+	var syn *json.SyntaxError
+	require.ErrorAs(t, err, &syn)
+	_, _, err = c.Messages.List(t.Context(), NewQuery().Where("conversation", Eq("c1")))
+	require.ErrorAs(t, err, &syn)
+
+	n := 0
+	for _, err := range c.Conversations.Walk(t.Context(), NewQuery().Limit(5)).Items() {
+		require.ErrorAs(t, err, &syn)
+		n++
+	}
+	require.Equal(t, 1, n, "the walk yields the error once and ends")
+
+	conv, _, err := c.Conversations.Get(t.Context(), "5bb0277fd99faf11a3f40000", nil)
+	require.NoError(t, err)
+	require.Equal(t, &Conversation{}, conv)
+}
+
+// TestRefOfAWrongKindIsATypeError: a reference that is neither an ID string
+// nor an object is a *json.UnmarshalTypeError on both paths (the one-pass
+// decoder's fallback and the codec), naming the kind, not the value.
+func TestRefOfAWrongKindIsATypeError(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{`12`, `true`, `[1]`} {
+		var page []*Conversation
+		err := decodeJSON([]byte(`[{"contact":`+v+`}]`), &page)
+		var te *json.UnmarshalTypeError
+		require.ErrorAs(t, err, &te, v)
+		require.NotContains(t, te.Error(), v, "the value is not quoted")
 	}
 }

@@ -78,7 +78,7 @@ func TestDecodeSameOnEveryToolchain(t *testing.T) {
 		{"string for a number", `{"message":{"delay":"3"}}`, "", "type"},
 		{"meta not an object", `{"meta":[1]}`, "", "type"},
 		{"bad timestamp", `{"at":"yesterday"}`, "", "other"},
-		{"ref of a wrong kind", `{"ref":12}`, "", "other"},
+		{"ref of a wrong kind", `{"ref":12}`, "", "type"},
 		{"document not an object", `{"doc":[1]}`, "", "other"},
 	} {
 		var v decodeTarget

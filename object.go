@@ -182,7 +182,12 @@ func (o *Object) UnmarshalJSON(b []byte) error {
 
 // errNotObject is the error for a value that is not a JSON object, of the
 // type encoding/json reports when a non-object meets a map.
-func errNotObject(b []byte) error {
+func errNotObject(b []byte) error { return typeError(b, reflect.TypeFor[Object]()) }
+
+// typeError is the *json.UnmarshalTypeError encoding/json reports when the
+// JSON value b (of a kind t cannot hold) meets a value of type t. It names
+// the kind of value, never the value itself.
+func typeError(b []byte, t reflect.Type) error {
 	kind := "value"
 	if len(b) > 0 {
 		switch b[0] {
@@ -190,13 +195,15 @@ func errNotObject(b []byte) error {
 			kind = "string"
 		case '[':
 			kind = "array"
+		case '{':
+			kind = "object"
 		case 't', 'f':
 			kind = "bool"
 		default:
 			kind = "number"
 		}
 	}
-	return &json.UnmarshalTypeError{Value: kind, Type: reflect.TypeFor[Object]()}
+	return &json.UnmarshalTypeError{Value: kind, Type: t}
 }
 
 // set stores b (a whole JSON value) after checking that it is an object.

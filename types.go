@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -189,7 +190,9 @@ func (r Ref[T]) MarshalJSON() ([]byte, error) {
 	return encodeJSON(r.ID)
 }
 
-// UnmarshalJSON accepts an ID string, a populated object, or null.
+// UnmarshalJSON accepts an ID string, a populated object, or null; any other
+// value is a *json.UnmarshalTypeError, as encoding/json reports for a field
+// of the wrong type.
 func (r *Ref[T]) UnmarshalJSON(b []byte) error {
 	// The webhook event decoder reads ID strings itself (fastRef): keep the
 	// two in step; FuzzEventFastDecode compares them.
@@ -222,7 +225,7 @@ func (r *Ref[T]) UnmarshalJSON(b []byte) error {
 		r.ID = idOnly.ID
 		return nil
 	}
-	return fmt.Errorf("chatshipper: reference must be an ID string or an object, got %s", truncate(string(b), 40))
+	return typeError(b, reflect.TypeFor[Ref[T]]()) // neither an ID string nor an object
 }
 
 // plainJSONString returns the content of a JSON string literal that needs no

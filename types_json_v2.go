@@ -8,6 +8,7 @@ import (
 	"encoding/json/v2"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 )
 
@@ -86,7 +87,7 @@ func (r *Ref[T]) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	if err != nil {
 		return err
 	}
-	return fmt.Errorf("chatshipper: reference must be an ID string or an object, got %s", truncate(string(b), 40))
+	return typeError(b, reflect.TypeFor[Ref[T]]()) // neither an ID string nor an object
 }
 
 // MarshalJSONTo is MarshalJSON for encoding/json/v2.

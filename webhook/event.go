@@ -40,7 +40,9 @@ type Event struct {
 	Name string `json:"event"`
 	// Timestamp is when the event happened.
 	Timestamp chatshipper.Timestamp `json:"timestamp,omitzero"`
-	// Organization is the ID of the organization that owns the event.
+	// Organization is the ID of the organization that owns the event. The
+	// payload carries it as an ID string; ParseEvent also reads a populated
+	// organization object (taking its id), as any reference of the API.
 	Organization string `json:"organization,omitempty"`
 	// Activity describes the event as an ActivityStreams activity (who did
 	// what to which object), or is nil when the payload has none.
