@@ -49,7 +49,7 @@
 //
 // Message events are decoded in a single pass by the package's own decoder,
 // on every Go version (from Go 1.27 too: encoding/json/v2 decodes the models
-// by reflection, at about 1.4 times the CPU). It is strict: wherever its
+// by reflection, at about twice the CPU). It is strict: wherever its
 // reading could differ from encoding/json's (a duplicate key, a key in
 // another letter case, a value of the wrong type, anything invalid) it hands
 // the body to the SDK's codec, so the Event, and the error for a bad body,

@@ -7,7 +7,7 @@ import (
 
 // The one-pass decoder of message events, the webhook hot path, built on
 // every Go version. Package internal/fastjson has the reader and why it
-// exists (encoding/json/v2, the codec from Go 1.27, costs about 1.4 times its
+// exists (encoding/json/v2, the codec from Go 1.27, costs about twice its
 // CPU on a message event: BenchmarkEventDecode; BENCHMARKS.md, "Webhooks");
 // the event's own tables are here, the conversation's and the message's are
 // package chatshipper's, beside the models (fastjson.Model).

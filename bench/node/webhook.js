@@ -9,5 +9,10 @@ const port = Number(process.argv[2]);
 const bot = new ChipChat({ secret: 'bench-webhook-secret', preloadBots: false });
 let handled = 0;
 bot.on('message', (m) => { if (m.role === 'contact' && m.text) handled++; });
-http.createServer(bot.httpMiddleware()).listen(port);
+const server = http.createServer(bot.httpMiddleware());
+// The load generator leaves each receiver idle while it measures the others
+// (8 s a round): Node's default 5 s keep-alive closed connections the
+// generator was about to reuse, and a POST on a closed connection fails.
+server.keepAliveTimeout = 60000;
+server.listen(port);
 process.on('SIGTERM', () => { console.error(`node webhook: handled ${handled}`); process.exit(0); });
