@@ -494,8 +494,8 @@ func (c *Client) do(req *http.Request, v any, call *obsCall, track *deliveryCall
 	if n > c.maxBody {
 		return response, c.tooLarge(req)
 	}
-	if n == 0 && !isSliceTarget(v) {
-		return response, nil // an object answer may be empty; a page may not
+	if n == 0 && (req.Method != http.MethodGet || !isSliceTarget(v)) {
+		return response, nil // an object answer or a send's may be empty; a page may not
 	}
 	if err := decodeJSON(buf.Bytes(), v); err != nil {
 		return response, fmt.Errorf("chatshipper: %s %s: decoding response: %w", req.Method, redactURL(req.URL), err)
@@ -503,9 +503,10 @@ func (c *Client) do(req *http.Request, v any, call *obsCall, track *deliveryCall
 	return response, nil
 }
 
-// isSliceTarget reports whether v points to a slice: a page, whose empty
-// 2xx body is what encoding/json makes of it (a *json.SyntaxError), never an
-// empty page that would end a walk early without an error.
+// isSliceTarget reports whether v points to a slice: read with GET, a page,
+// whose empty 2xx body is what encoding/json makes of it (a
+// *json.SyntaxError), never an empty page that would end a walk early without
+// an error. (An empty answer to a send is looked up: delivery_answer.go.)
 func isSliceTarget(v any) bool {
 	t := reflect.TypeOf(v)
 	return t != nil && t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Slice

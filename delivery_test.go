@@ -77,6 +77,8 @@ type mockSend struct {
 	// answer, when set, rewrites what a 2xx POST answers (the messages
 	// stored, in the order sent).
 	answer func([]map[string]any) []map[string]any
+	// emptyBody, when set, answers a 2xx POST with no body at all.
+	emptyBody bool
 	// hold, when set, holds the next POST until it is closed.
 	hold chan struct{}
 	// lookupStatus, when set, answers every GET lookup with it.
@@ -138,6 +140,9 @@ func (m *mockSend) register(mt *httpmock.MockTransport) {
 			out = m.answer(out)
 		}
 		var body []byte
+		if m.emptyBody {
+			return httpmock.NewBytesResponse(p.status, nil), nil
+		}
 		if len(out) == 1 && len(b) > 0 && b[0] == '{' {
 			body, _ = json.Marshal(out[0])
 		} else {
@@ -865,6 +870,7 @@ func TestDeliveryShortAnswerIsChecked(t *testing.T) {
 		msgs         []MessageInput
 		store        []bool
 		answer       func([]map[string]any) []map[string]any
+		emptyBody    bool
 		lookupStatus int
 		tracking     bool
 		want         []string
@@ -876,6 +882,8 @@ func TestDeliveryShortAnswerIsChecked(t *testing.T) {
 			want: []string{"a", "b", "c", "d"}},
 		{name: "one message, answered with nothing", msgs: chats("a"), answer: none, tracking: true,
 			want: []string{"a"}},
+		{name: "all stored, answered with an empty body", msgs: chats("a", "b"), emptyBody: true, tracking: true,
+			want: []string{"a", "b"}},
 		{name: "a /set not listed, the keyed all listed", msgs: []MessageInput{Chat("a"), SetMeta("k", "v")},
 			answer: func(out []map[string]any) []map[string]any { return out[:1] }, tracking: true,
 			want: []string{"a"}},
@@ -914,7 +922,7 @@ func TestDeliveryShortAnswerIsChecked(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				c, mt := newTestClient(t, WithDeliveryTracking(tc.tracking))
-				m := &mockSend{posts: []mockPost{{status: 201, store: tc.store}}, answer: tc.answer, lookupStatus: tc.lookupStatus}
+				m := &mockSend{posts: []mockPost{{status: 201, store: tc.store}}, answer: tc.answer, emptyBody: tc.emptyBody, lookupStatus: tc.lookupStatus}
 				m.register(mt)
 				got, _, err := c.Conversations.Send(context.Background(), convID, tc.msgs...)
 				var gotTexts []string
