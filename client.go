@@ -408,7 +408,9 @@ func newResponse(r *http.Response) *Response {
 }
 
 // Do sends an API request and decodes a 2xx JSON answer into v (unless v is
-// nil; if v is an io.Writer the raw body is copied into it). A non-2xx answer
+// nil; if v is an io.Writer the raw body is copied into it). An empty answer
+// leaves v as it is, except for a GET into a slice (a page), where it is the
+// *json.SyntaxError encoding/json gives for an empty body. A non-2xx answer
 // is returned as *ErrorResponse, *RateLimitError or *LoopLimitError. A
 // cancelled or expired context returns an error for which errors.Is(err,
 // ctx.Err()) holds, also while waiting between retries.
