@@ -6,16 +6,16 @@ import (
 
 // The one-pass decoder of the models the client reads most (package
 // internal/fastjson has the reader and why it exists): decodeJSON tries it
-// first for a page or one of conversations and messages, and package webhook
+// first for a page of conversations or of messages, and package webhook
 // reads the conversation and message of every message event with it
 // (fastjson.Model). When it gives up, the codec decodes the body again and
 // decides, errors included.
 
 func init() { fastjson.Model, fastjson.DecodeJSON = decodeModel, decodeJSON }
 
-// decodeFast decodes data into v when v is a pointer to a nil page or a zero
-// conversation or message, and reports whether it did; when it did not, v is
-// as it was.
+// decodeFast decodes data into v when v points to a nil page of
+// conversations or of messages, and reports whether it did; when it did not,
+// v is as it was.
 func decodeFast(data []byte, v any) bool {
 	switch v := v.(type) {
 	case *[]*Conversation:
