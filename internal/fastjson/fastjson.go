@@ -98,7 +98,7 @@ func CheckTable[T any](fields []Field[T]) error {
 	if len(fields) >= 64 {
 		return fmt.Errorf("%d fields, Struct keeps at most 63", len(fields))
 	}
-	want := JSONNames(reflect.TypeFor[T]())
+	want := jsonNames(reflect.TypeFor[T]())
 	have := map[string]bool{}
 	for _, f := range fields {
 		if have[f.Name] {
@@ -127,9 +127,9 @@ func CheckTable[T any](fields []Field[T]) error {
 	return nil
 }
 
-// JSONNames returns the JSON names encoding/json uses for the fields of a
+// jsonNames returns the JSON names encoding/json uses for the fields of a
 // struct type, following embedded structs.
-func JSONNames(typ reflect.Type) []string {
+func jsonNames(typ reflect.Type) []string {
 	var out []string
 	for i := range typ.NumField() {
 		f := typ.Field(i)
@@ -139,7 +139,7 @@ func JSONNames(typ reflect.Type) []string {
 		}
 		name, _, _ := strings.Cut(tag, ",")
 		if f.Anonymous && name == "" {
-			out = append(out, JSONNames(f.Type)...)
+			out = append(out, jsonNames(f.Type)...)
 			continue
 		}
 		if name == "" {
@@ -615,15 +615,14 @@ func Delegate[V any](r *Reader, dst *V) {
 // "results":[] with every conversation.
 func DelegateSlice[S ~[]E, E any](r *Reader, dst *S) {
 	if r.Peek() == '[' {
-		j := r.i + 1
-		for j < len(r.b) && (r.b[j] == ' ' || r.b[j] == '\t' || r.b[j] == '\n' || r.b[j] == '\r') {
-			j++
-		}
-		if j < len(r.b) && r.b[j] == ']' {
-			r.i = j + 1
+		start := r.i
+		r.i++
+		if r.Peek() == ']' {
+			r.i++
 			*dst = S{}
 			return
 		}
+		r.i = start // Peek only skipped whitespace
 	}
 	Delegate(r, dst)
 }
@@ -644,26 +643,17 @@ func Struct[T any](r *Reader, v *T, fields []Field[T]) {
 	var seen uint64 // fields have fewer than 64 entries (CheckTable)
 	next := 0       // where the next key is looked for first: keys come in table order
 	for n := 0; r.More('}', n); n++ {
-		if next < len(fields) && r.keyIs(fields[next].Name) { // the usual case
-			i := next
-			if seen&(1<<i) != 0 {
-				r.Fail()
-				return
+		i := next
+		if i == len(fields) || !r.keyIs(fields[i].Name) { // in table order: the usual case
+			k := r.Key()
+			if i = fieldIndex(fields, k, next); i == len(fields) {
+				if foldsToField(k, fields) {
+					r.Fail()
+					return
+				}
+				r.Skip()
+				continue
 			}
-			seen |= 1 << i
-			next = i + 1
-			fields[i].Dec(r, v)
-			continue
-		}
-		k := r.Key()
-		i := fieldIndex(fields, k, next)
-		if i == len(fields) {
-			if foldsToField(k, fields) {
-				r.Fail()
-				return
-			}
-			r.Skip()
-			continue
 		}
 		if seen&(1<<i) != 0 {
 			r.Fail()
