@@ -461,6 +461,25 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int)
 	if r.ContentLength > h.maxBody {
 		return nil, http.StatusRequestEntityTooLarge
 	}
+	// The usual delivery: a few KiB of known length, read into one buffer of
+	// that length and one byte more, which the reader's EOF leaves unused
+	// (net/http stops a body at its length). Only a Request made some other
+	// way can hold more than it claims; the rest of it is then read below.
+	var head []byte
+	if n := r.ContentLength; n >= 0 && n <= initialBodyBuffer {
+		buf := make([]byte, 0, n+1)
+		for len(buf) < cap(buf) {
+			m, err := r.Body.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+m]
+			if err == io.EOF {
+				return buf[:len(buf):len(buf)], 0
+			}
+			if err != nil {
+				return nil, http.StatusBadRequest
+			}
+		}
+		head = buf
+	}
 	// A body of unknown length (chunked) is read through MaxBytesReader,
 	// which reads at most maxBody+1 bytes and tells the server to close the
 	// connection instead of draining an oversized body. net/http stops a
@@ -470,18 +489,18 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int)
 	if r.ContentLength < 0 {
 		rd = http.MaxBytesReader(w, r.Body, h.maxBody)
 	} else {
-		rd = &io.LimitedReader{R: r.Body, N: min(h.maxBody, math.MaxInt64-1) + 1}
+		rd = &io.LimitedReader{R: r.Body, N: min(h.maxBody, math.MaxInt64-1) + 1 - int64(len(head))}
 	}
 	// The claimed length only sizes the first buffer, and only up to
 	// initialBodyBuffer: memory grows with the bytes that actually arrive,
 	// never with what a sender claims it will send. ReadFrom wants
 	// bytes.MinRead bytes free before each read, the last one (which sees
 	// EOF) included, so a body of the claimed length fits without growing.
-	size := bytes.MinRead
+	size := bytes.MinRead + len(head)
 	if r.ContentLength > 0 {
 		size += int(min(r.ContentLength, initialBodyBuffer))
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, size))
+	buf := bytes.NewBuffer(append(make([]byte, 0, size), head...))
 	if _, err := buf.ReadFrom(rd); err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {

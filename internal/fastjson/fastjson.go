@@ -35,9 +35,9 @@ package fastjson
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"hash/maphash"
 	"reflect"
 	"strconv"
 	"strings"
@@ -169,15 +169,25 @@ type Reader struct {
 // organization, the conversation, the contact and the bot, and names, types
 // and roles) are not allocated again; encoding/json/v2 keeps one for the same
 // reason. A reader takes one from stringCaches and owns it until Release.
-type stringCache [256]string
+//
+// Each slot keeps its string's bytes beside it, so that telling a hit from a
+// miss reads only the cache itself, not a string somewhere in the heap (in a
+// busy receiver those reads missed the CPU cache and cost more than the
+// rest of the lookup); and a slot is chosen by a hash of the length and the
+// first and last 8 bytes, which tells apart the values that matter (IDs,
+// URLs and words differ there) in a few instructions. A string is looked
+// for in its slot and its neighbour, so two strings that collide both stay.
+type stringCache [256]cacheSlot
+
+type cacheSlot struct {
+	s    string                // the cached string
+	data [cachedStringMax]byte // its bytes, s's length of them
+}
 
 // cachedStringMax is the longest string the cache keeps.
-const cachedStringMax = 64
+const cachedStringMax = 80
 
-var (
-	stringCaches    = sync.Pool{New: func() any { return new(stringCache) }}
-	stringCacheSeed = maphash.MakeSeed()
-)
+var stringCaches = sync.Pool{New: func() any { return new(stringCache) }}
 
 // string returns b as a string: the cached one when equal, else a new one,
 // which is cached when short.
@@ -185,11 +195,34 @@ func (c *stringCache) string(b []byte) string {
 	if c == nil || len(b) > cachedStringMax {
 		return string(b)
 	}
-	e := &c[maphash.Bytes(stringCacheSeed, b)%uint64(len(c))]
-	if *e != string(b) {
-		*e = string(b)
+	i := slotOf(b)
+	e, f := &c[i], &c[i^1] // two places: a value whose slot is taken keeps the other
+	switch {
+	case len(e.s) == len(b) && string(e.data[:len(b)]) == string(b):
+		return e.s
+	case len(f.s) == len(b) && string(f.data[:len(b)]) == string(b):
+		return f.s
 	}
-	return *e
+	*f = *e // the older of the two goes
+	e.s = string(b)
+	copy(e.data[:], b)
+	return e.s
+}
+
+// slotOf picks b's slot: a multiplicative hash of its length and its first
+// and last 8 bytes (all of it when shorter).
+func slotOf(b []byte) uint8 {
+	n := len(b)
+	var h uint64
+	if n >= 8 {
+		h = binary.LittleEndian.Uint64(b)*0x9E3779B97F4A7C15 ^ binary.LittleEndian.Uint64(b[n-8:])
+	} else {
+		for _, c := range b {
+			h = h<<8 | uint64(c)
+		}
+	}
+	h = (h ^ uint64(n)) * 0xBF58476D1CE4E5B9
+	return uint8(h >> 56)
 }
 
 // Fail gives up: the reader is bad from now on.
