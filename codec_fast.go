@@ -61,6 +61,8 @@ func decodeModel(r *fastjson.Reader, dst any) bool {
 		fastjson.Struct(r, v, fastMessageFields)
 	case *Ref[Organization]:
 		fastRef(r, v)
+	case *Timestamp:
+		fastTimestamp(r, v)
 	default:
 		return false
 	}
@@ -76,6 +78,37 @@ func fastRef[T any](r *fastjson.Reader, dst *Ref[T]) {
 		return
 	}
 	fastjson.Unmarshaler(r, dst)
+}
+
+// fastTimestamp reads a Timestamp: the API's own form directly (what
+// Timestamp.UnmarshalJSON makes of it), anything else through
+// Timestamp.UnmarshalJSON.
+func fastTimestamp(r *fastjson.Reader, dst *Timestamp) {
+	const n = len(`"2006-01-02T15:04:05.000Z"`)
+	if v, ok := parseAPITime(r.Ahead(n)); ok {
+		r.SkipN(n)
+		dst.Time = v
+		return
+	}
+	fastjson.Unmarshaler(r, dst)
+}
+
+// fastObject reads an Object: a compact object as it is (what Object.set
+// makes of it; a change there must be made here too), anything else through
+// Object.UnmarshalJSON.
+func fastObject(r *fastjson.Reader, dst *Object) {
+	if r.Peek() != '{' {
+		fastjson.Unmarshaler(r, dst)
+		return
+	}
+	raw := r.RawString()
+	switch {
+	case r.Bad():
+	case isCompact(raw):
+		*dst = newObject(raw)
+	case dst.UnmarshalJSON([]byte(raw)) != nil:
+		r.Fail()
+	}
 }
 
 func fastRefs[T any](r *fastjson.Reader, dst *[]Ref[T]) {
@@ -107,9 +140,9 @@ var (
 		{Name: "touchpoint", Dec: func(r *fastjson.Reader, c *Conversation) { fastjson.String(r, &c.Touchpoint) }},
 		{Name: "language", Dec: func(r *fastjson.Reader, c *Conversation) { fastjson.String(r, &c.Language) }},
 		{Name: "participants", Dec: func(r *fastjson.Reader, c *Conversation) { fastParticipants(r, &c.Participants) }},
-		{Name: "meta", Dec: func(r *fastjson.Reader, c *Conversation) { fastjson.Unmarshaler(r, &c.Meta) }},
-		{Name: "createdAt", Dec: func(r *fastjson.Reader, c *Conversation) { fastjson.Unmarshaler(r, &c.CreatedAt) }},
-		{Name: "updatedAt", Dec: func(r *fastjson.Reader, c *Conversation) { fastjson.Unmarshaler(r, &c.UpdatedAt) }},
+		{Name: "meta", Dec: func(r *fastjson.Reader, c *Conversation) { fastObject(r, &c.Meta) }},
+		{Name: "createdAt", Dec: func(r *fastjson.Reader, c *Conversation) { fastTimestamp(r, &c.CreatedAt) }},
+		{Name: "updatedAt", Dec: func(r *fastjson.Reader, c *Conversation) { fastTimestamp(r, &c.UpdatedAt) }},
 		{Name: "slug", Dec: func(r *fastjson.Reader, c *Conversation) { fastjson.String(r, &c.Slug) }},
 		{Name: "url", Dec: func(r *fastjson.Reader, c *Conversation) { fastjson.String(r, &c.URL) }},
 		{Name: "messages", Dec: func(r *fastjson.Reader, c *Conversation) { fastRefs(r, &c.Messages) }},
@@ -129,8 +162,8 @@ var (
 		{Name: "inbox", Dec: func(r *fastjson.Reader, p *Participant) { fastjson.Bool(r, &p.Inbox) }},
 		{Name: "accepted", Dec: func(r *fastjson.Reader, p *Participant) { fastjson.Bool(r, &p.Accepted) }},
 		{Name: "active", Dec: func(r *fastjson.Reader, p *Participant) { fastjson.Bool(r, &p.Active) }},
-		{Name: "createdAt", Dec: func(r *fastjson.Reader, p *Participant) { fastjson.Unmarshaler(r, &p.CreatedAt) }},
-		{Name: "updatedAt", Dec: func(r *fastjson.Reader, p *Participant) { fastjson.Unmarshaler(r, &p.UpdatedAt) }},
+		{Name: "createdAt", Dec: func(r *fastjson.Reader, p *Participant) { fastTimestamp(r, &p.CreatedAt) }},
+		{Name: "updatedAt", Dec: func(r *fastjson.Reader, p *Participant) { fastTimestamp(r, &p.UpdatedAt) }},
 		{Name: "avatar", Dec: func(r *fastjson.Reader, p *Participant) { fastjson.String(r, &p.Avatar) }},
 		{Name: "follow", Dec: func(r *fastjson.Reader, p *Participant) { fastjson.Bool(r, &p.Follow) }},
 		{Name: "organization", Dec: func(r *fastjson.Reader, p *Participant) { fastjson.String(r, &p.Organization) }},
@@ -148,9 +181,9 @@ var (
 		{Name: "contentType", Dec: func(r *fastjson.Reader, m *Message) { fastjson.String(r, &m.ContentType) }},
 		{Name: "isBackchannel", Dec: func(r *fastjson.Reader, m *Message) { fastjson.Bool(r, &m.IsBackchannel) }},
 		{Name: "touchpoint", Dec: func(r *fastjson.Reader, m *Message) { fastjson.String(r, &m.Touchpoint) }},
-		{Name: "meta", Dec: func(r *fastjson.Reader, m *Message) { fastjson.Unmarshaler(r, &m.Meta) }},
-		{Name: "createdAt", Dec: func(r *fastjson.Reader, m *Message) { fastjson.Unmarshaler(r, &m.CreatedAt) }},
-		{Name: "updatedAt", Dec: func(r *fastjson.Reader, m *Message) { fastjson.Unmarshaler(r, &m.UpdatedAt) }},
+		{Name: "meta", Dec: func(r *fastjson.Reader, m *Message) { fastObject(r, &m.Meta) }},
+		{Name: "createdAt", Dec: func(r *fastjson.Reader, m *Message) { fastTimestamp(r, &m.CreatedAt) }},
+		{Name: "updatedAt", Dec: func(r *fastjson.Reader, m *Message) { fastTimestamp(r, &m.UpdatedAt) }},
 		{Name: "delay", Dec: func(r *fastjson.Reader, m *Message) { fastjson.Int(r, &m.Delay) }},
 		{Name: "actions", Dec: func(r *fastjson.Reader, m *Message) { fastjson.DelegateSlice(r, &m.Actions) }},
 		{Name: "items", Dec: func(r *fastjson.Reader, m *Message) { fastjson.DelegateSlice(r, &m.Items) }},

@@ -128,37 +128,57 @@ var (
 )
 
 // parseAPITime reads the quoted form the API writes its times in,
-// "2006-01-02T15:04:05.000Z" exactly, as time.Time.UnmarshalJSON does (to the
-// same Time), only faster. It reports false for anything else, including a
-// field out of range, which the general path then reads or refuses.
+// "2006-01-02T15:04:05.000Z" exactly (years 0001-9999), to the Time that
+// time.Time.UnmarshalJSON makes of it, only faster. It reports false for
+// anything else, including a field out of range, which the general path then
+// reads or refuses.
 func parseAPITime(b []byte) (time.Time, bool) {
-	const form = `"0000-00-00T00:00:00.000Z"`
-	if len(b) != len(form) {
+	if len(b) != len(`"2006-01-02T15:04:05.000Z"`) || b[0] != '"' || b[5] != '-' || b[8] != '-' ||
+		b[11] != 'T' || b[14] != ':' || b[17] != ':' || b[20] != '.' || b[24] != 'Z' || b[25] != '"' {
 		return time.Time{}, false
 	}
-	for i := range len(form) {
-		if form[i] == '0' {
-			if b[i] < '0' || b[i] > '9' {
-				return time.Time{}, false
-			}
-		} else if b[i] != form[i] {
-			return time.Time{}, false
-		}
-	}
-	num := func(i, n int) int {
-		v := 0
-		for _, c := range b[i : i+n] {
-			v = v*10 + int(c-'0')
-		}
-		return v
-	}
-	year, month, day := num(1, 4), num(6, 2), num(9, 2)
-	hour, minute, sec, ms := num(12, 2), num(15, 2), num(18, 2), num(21, 3)
-	if month < 1 || month > 12 || day < 1 || day > daysIn(time.Month(month), year) ||
+	y1, ok1 := digits2(b[1], b[2])
+	y2, ok2 := digits2(b[3], b[4])
+	month, ok3 := digits2(b[6], b[7])
+	day, ok4 := digits2(b[9], b[10])
+	hour, ok5 := digits2(b[12], b[13])
+	minute, ok6 := digits2(b[15], b[16])
+	sec, ok7 := digits2(b[18], b[19])
+	ms1, ok8 := digits2(b[21], b[22])
+	ms2, ok9 := digits2(b[23], '0')
+	year := y1*100 + y2
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && ok8 && ok9) || year < 1 ||
+		month < 1 || month > 12 || day < 1 || day > daysIn(time.Month(month), year) ||
 		hour > 23 || minute > 59 || sec > 59 {
 		return time.Time{}, false
 	}
-	return time.Date(year, time.Month(month), day, hour, minute, sec, ms*int(time.Millisecond), time.UTC), true
+	days := daysSinceEpoch(year, month, day)
+	unix := days*86400 + int64(hour*3600+minute*60+sec)
+	return time.Unix(unix, int64(ms1*10+ms2/10)*int64(time.Millisecond)).UTC(), true
+}
+
+// digits2 reads two decimal digits.
+func digits2(a, b byte) (int, bool) {
+	a, b = a-'0', b-'0' // wraps around for bytes below '0'
+	return int(a)*10 + int(b), a <= 9 && b <= 9
+}
+
+// daysSinceEpoch is the number of days from 1970-01-01 to the date (year
+// 1 or later, proleptic Gregorian), by the civil-from-days method: years
+// counted from March, so that a leap day ends its year.
+func daysSinceEpoch(year, month, day int) int64 {
+	if month <= 2 {
+		year--
+	}
+	era := year / 400 // year >= 0 here
+	yoe := year - era*400
+	m := month + 9
+	if month > 2 {
+		m = month - 3
+	}
+	doy := (153*m+2)/5 + day - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era)*146097 + int64(doe) - 719468
 }
 
 // daysIn is the number of days of month in year (proleptic Gregorian).

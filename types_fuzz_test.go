@@ -2,6 +2,7 @@ package chatshipper
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -46,4 +47,63 @@ func TestTimestampUnmarshalJSONNeverPanics(t *testing.T) {
 	}
 	var nilTS *Timestamp
 	assert.NotPanics(t, func() { _ = nilTS.UnmarshalJSON([]byte(`"2019-08-24T14:15:22Z"`)) })
+}
+
+// FuzzParseAPITime compares the fast reading of the API's own time form
+// with time.Time.UnmarshalJSON, which it stands in for: whatever it accepts,
+// the standard library reads to the same Time (== compares the instant and
+// the location).
+func FuzzParseAPITime(f *testing.F) {
+	for _, s := range []string{
+		`"2024-03-14T09:26:53.589Z"`, `"2024-02-29T23:59:59.999Z"`, `"2023-02-29T00:00:00.000Z"`,
+		`"0000-01-01T00:00:00.000Z"`, `"0001-01-01T00:00:00.000Z"`, `"9999-12-31T23:59:59.999Z"`,
+		`"2024-13-01T00:00:00.000Z"`, `"2024-04-31T00:00:00.000Z"`, `"2024-01-01T24:00:00.000Z"`,
+		`"2024-01-01T00:60:00.000Z"`, `"2024-01-01T00:00:60.000Z"`, `"2024-01-01t00:00:00.000z"`,
+		`"2024-01-01T00:00:00.000+00:00"`, `"2024-01-01T00:00:00.00Z"`, `"2024-0a-01T00:00:00.000Z"`,
+		`"1900-02-29T00:00:00.000Z"`, `"2000-02-29T00:00:00.000Z"`, `"1969-12-31T23:59:59.999Z"`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, ok := parseAPITime(b)
+		if !ok {
+			return
+		}
+		var want time.Time
+		if err := want.UnmarshalJSON(b); err != nil {
+			t.Fatalf("%q: fast path accepts %v, time.Time refuses: %v", b, got, err)
+		}
+		if got != want {
+			t.Fatalf("%q: fast path %#v, time.Time %#v", b, got, want)
+		}
+	})
+}
+
+// TestParseAPITimeEveryDay reads every day of years 1-9999 (each at another
+// time of day) both ways, and checks what the fast path refuses.
+func TestParseAPITimeEveryDay(t *testing.T) {
+	t.Parallel()
+	day := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	end := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; day.Before(end); i++ {
+		v := day.Add(time.Duration(i%86400)*time.Second + time.Duration(i%1000)*time.Millisecond)
+		b := []byte(`"` + v.Format("2006-01-02T15:04:05.000Z") + `"`)
+		got, ok := parseAPITime(b)
+		if !ok || got != v {
+			t.Fatalf("%s: got %v, %v; want %v", b, got, ok, v)
+		}
+		day = day.AddDate(0, 0, 1)
+	}
+	for _, s := range []string{
+		`"0000-06-01T00:00:00.000Z"`, // year 0: left to time.Time
+		`"2023-02-29T00:00:00.000Z"`, `"1900-02-29T00:00:00.000Z"`, `"2024-04-31T00:00:00.000Z"`,
+		`"2024-00-10T00:00:00.000Z"`, `"2024-13-10T00:00:00.000Z"`, `"2024-01-00T00:00:00.000Z"`,
+		`"2024-01-01T24:00:00.000Z"`, `"2024-01-01T00:60:00.000Z"`, `"2024-01-01T00:00:60.000Z"`,
+		`"2024-01-01T00:00:00.000+00:00"`, `"2024-01-01T00:00:00Z"`, `"2024-01-01 00:00:00.000Z"`,
+		`"2024-01-01T00:00:00.0/0Z"`, `"2024-01-01T00:00:00.000z"`, ` "2024-01-01T00:00:00.000Z"`,
+		`2024-01-01T00:00:00.000Z`, `"2024-01-01T00:00:00.000Z`,
+	} {
+		_, ok := parseAPITime([]byte(s))
+		assert.False(t, ok, s)
+	}
 }

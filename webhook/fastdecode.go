@@ -33,7 +33,7 @@ var (
 	fastEventFields = []fastjson.Field[eventTyped]{
 		{Name: "id", Dec: func(r *fastjson.Reader, e *eventTyped) { fastjson.String(r, &e.ID) }},
 		{Name: "event", Dec: func(r *fastjson.Reader, e *eventTyped) { fastjson.String(r, &e.Event) }},
-		{Name: "timestamp", Dec: func(r *fastjson.Reader, e *eventTyped) { fastjson.Unmarshaler(r, &e.Timestamp) }},
+		{Name: "timestamp", Dec: func(r *fastjson.Reader, e *eventTyped) { fastModel(r, &e.Timestamp) }},
 		{Name: "organization", Dec: func(r *fastjson.Reader, e *eventTyped) { fastModel(r, &e.Organization) }},
 		{Name: "activity", Dec: func(r *fastjson.Reader, e *eventTyped) {
 			if !r.Null() {
@@ -49,7 +49,7 @@ var (
 		{Name: "type", Dec: func(r *fastjson.Reader, a *Activity) { fastjson.String(r, &a.Type) }},
 		{Name: "actor", Dec: func(r *fastjson.Reader, a *Activity) { fastjson.Struct(r, &a.Actor, fastActivityObjectFields) }},
 		{Name: "object", Dec: func(r *fastjson.Reader, a *Activity) { fastjson.Struct(r, &a.Object, fastActivityObjectFields) }},
-		{Name: "published", Dec: func(r *fastjson.Reader, a *Activity) { fastjson.Unmarshaler(r, &a.Published) }},
+		{Name: "published", Dec: func(r *fastjson.Reader, a *Activity) { fastModel(r, &a.Published) }},
 		{Name: "summary", Dec: func(r *fastjson.Reader, a *Activity) { fastjson.String(r, &a.Summary) }},
 	}
 

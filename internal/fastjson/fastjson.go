@@ -531,6 +531,27 @@ func (r *Reader) Raw() []byte {
 	return r.b[start:r.i]
 }
 
+// Ahead returns the next n bytes of the input, after any whitespace,
+// without consuming them; nil when fewer remain. SkipN consumes them.
+func (r *Reader) Ahead(n int) []byte {
+	r.Peek()
+	if len(r.b)-r.i < n {
+		return nil
+	}
+	return r.b[r.i : r.i+n]
+}
+
+// SkipN consumes n bytes that Ahead returned, which must be a whole value.
+func (r *Reader) SkipN(n int) { r.i += n }
+
+// RawString is Raw as a string (a copy).
+func (r *Reader) RawString() string {
+	if raw := r.Raw(); !r.bad {
+		return string(raw)
+	}
+	return ""
+}
+
 // End checks that nothing but whitespace follows the document.
 func (r *Reader) End() {
 	if r.Peek() != 0 || r.i != len(r.b) {
