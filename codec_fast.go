@@ -41,7 +41,7 @@ func decodePage[T any](data []byte, dst *[]*T, fields []fastjson.Field[T]) bool 
 			continue
 		}
 		v := new(T)
-		fastjson.Struct(&r, v, fields)
+		fastjson.Struct(r, v, fields)
 		items = append(items, v)
 	}
 	r.End()

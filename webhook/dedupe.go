@@ -139,13 +139,18 @@ func (d *MemoryDeduper) Begin(_ context.Context, id string) (DedupeClaim, error)
 	if e, ok := d.ids[id]; ok {
 		return DedupeClaim{ID: id, State: e.state}, nil
 	}
+	var e *dedupeEntry
 	for len(d.ids) >= d.max {
-		d.remove(d.head)
+		e = d.head // nothing else refers to it once removed: it is reused
+		d.remove(e)
+	}
+	if e == nil {
+		e = new(dedupeEntry)
 	}
 	d.seq++
 	var buf [16]byte
 	token := string(strconv.AppendUint(append(buf[:0], 'm'), d.seq, 36))
-	e := &dedupeEntry{id: id, at: now, state: DedupeRunning, token: token, prev: d.tail}
+	*e = dedupeEntry{id: id, at: now, state: DedupeRunning, token: token, prev: d.tail}
 	if d.tail != nil {
 		d.tail.next = e
 	} else {

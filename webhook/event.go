@@ -250,6 +250,8 @@ type eventHead struct {
 type eventTyped struct {
 	eventHead
 	Data eventTypedData `json:"data"`
+
+	act Activity // where decodeEventFast puts Activity (one allocation less); the codec ignores it
 }
 
 // eventTypedData is the data of a message event.
@@ -257,6 +259,11 @@ type eventTypedData struct {
 	Conversation *chatshipper.Conversation `json:"conversation"`
 	Message      *chatshipper.Message      `json:"message"`
 	Links        map[string]string         `json:"links"`
+
+	// Where decodeEventFast puts Conversation and Message, so that an event
+	// and its resources are one allocation; the codec ignores them.
+	conv chatshipper.Conversation
+	msg  chatshipper.Message
 }
 
 // eventSplit decodes a payload with data split into its keys, so that every

@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"github.com/go-chatshipper/chatshipper"
 	"github.com/go-chatshipper/chatshipper/internal/fastjson"
 )
 
@@ -37,7 +36,7 @@ var (
 		{Name: "organization", Dec: func(r *fastjson.Reader, e *eventTyped) { fastModel(r, &e.Organization) }},
 		{Name: "activity", Dec: func(r *fastjson.Reader, e *eventTyped) {
 			if !r.Null() {
-				e.Activity = new(Activity)
+				e.Activity = &e.act
 				fastjson.Struct(r, e.Activity, fastActivityFields)
 			}
 		}},
@@ -61,13 +60,13 @@ var (
 	fastDataFields = []fastjson.Field[eventTypedData]{
 		{Name: "conversation", Dec: func(r *fastjson.Reader, d *eventTypedData) {
 			if !r.Null() {
-				d.Conversation = new(chatshipper.Conversation)
+				d.Conversation = &d.conv
 				fastModel(r, d.Conversation)
 			}
 		}},
 		{Name: "message", Dec: func(r *fastjson.Reader, d *eventTypedData) {
 			if !r.Null() {
-				d.Message = new(chatshipper.Message)
+				d.Message = &d.msg
 				fastModel(r, d.Message)
 			}
 		}},
@@ -84,7 +83,7 @@ func decodeEventFast(body []byte, t *eventTyped) bool {
 	if r.Peek() != '{' { // the codec decides what null or a non-object means
 		return false
 	}
-	fastjson.Struct(&r, t, fastEventFields)
+	fastjson.Struct(r, t, fastEventFields)
 	r.End()
 	return !r.Bad()
 }

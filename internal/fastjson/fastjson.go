@@ -38,6 +38,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math/bits"
 	"reflect"
 	"strconv"
 	"strings"
@@ -47,24 +48,34 @@ import (
 	"github.com/go-chatshipper/chatshipper/internal/wire"
 )
 
-// NewReader returns a reader of b. With cached set, short strings come from
-// a pooled cache (see Reader), which Release gives back.
-func NewReader(b []byte, cached bool) Reader {
-	r := Reader{b: b}
-	if cached {
-		r.cache = stringCaches.Get().(*stringCache)
+// NewReader returns a reader of b. With cached set, the reader comes from a
+// pool with a string cache of its own (see Reader), and Release gives both
+// back; a reader is then one pool lookup, not an allocation per document.
+func NewReader(b []byte, cached bool) *Reader {
+	if !cached {
+		return &Reader{b: b}
 	}
-	return r
+	p := pooledReaders.Get().(*pooledReader)
+	p.r = Reader{b: b, cache: &p.cache, home: p}
+	return &p.r
 }
 
-// Release gives the reader's string cache back to the pool; the reader must
-// not be used after.
+// Release gives a cached reader and its string cache back to the pool; the
+// reader must not be used after.
 func (r *Reader) Release() {
-	if r.cache != nil {
-		stringCaches.Put(r.cache)
-		r.cache = nil
+	if p := r.home; p != nil {
+		p.r = Reader{}
+		pooledReaders.Put(p)
 	}
 }
+
+// pooledReader is a reader and its string cache, pooled together.
+type pooledReader struct {
+	r     Reader
+	cache stringCache
+}
+
+var pooledReaders = sync.Pool{New: func() any { return new(pooledReader) }}
 
 // Bad reports whether the reader has given up.
 func (r *Reader) Bad() bool { return r.bad }
@@ -161,14 +172,15 @@ type Reader struct {
 	i     int
 	depth int
 	bad   bool
-	cache *stringCache // nil: every string is allocated
+	cache *stringCache  // nil: every string is allocated
+	home  *pooledReader // where a cached reader goes back to
 }
 
 // stringCache keeps the short strings decoded lately, so that the values
 // one conversation or event after another repeats (the IDs of the
 // organization, the conversation, the contact and the bot, and names, types
 // and roles) are not allocated again; encoding/json/v2 keeps one for the same
-// reason. A reader takes one from stringCaches and owns it until Release.
+// reason. A cached reader owns one until Release.
 //
 // Each slot keeps its string's bytes beside it, so that telling a hit from a
 // miss reads only the cache itself, not a string somewhere in the heap (in a
@@ -186,8 +198,6 @@ type cacheSlot struct {
 
 // cachedStringMax is the longest string the cache keeps.
 const cachedStringMax = 80
-
-var stringCaches = sync.Pool{New: func() any { return new(stringCache) }}
 
 // string returns b as a string: the cached one when equal, else a new one,
 // which is cached when short.
@@ -343,9 +353,7 @@ func (r *Reader) Str() string {
 	}
 	start, high := r.i+1, false
 	for j := start; ; j++ {
-		for j < len(r.b) && plainByte[r.b[j]] {
-			j++
-		}
+		j = plainRun(r.b, j)
 		if j == len(r.b) {
 			r.Fail()
 			return ""
@@ -366,6 +374,28 @@ func (r *Reader) Str() string {
 			high = true
 		}
 	}
+}
+
+// plainRun returns the index of the first byte at or after j that is not
+// plain (see plainByte), or len(b). It tests 8 bytes at a time: for each
+// kind of byte that ends a run, a byte-wise subtraction sets a byte's high
+// bit where that kind is (the borrow it may carry only marks bytes after the
+// first such byte, and only the first one is used).
+func plainRun(b []byte, j int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for ; j+8 <= len(b); j += 8 {
+		x := binary.LittleEndian.Uint64(b[j:])
+		q := x ^ ('"' * ones)
+		bs := x ^ ('\\' * ones)
+		m := x | (x-0x20*ones)&^x | (q-ones)&^q | (bs-ones)&^bs
+		if m &= highs; m != 0 {
+			return j + bits.TrailingZeros64(m)/8
+		}
+	}
+	for j < len(b) && plainByte[b[j]] {
+		j++
+	}
+	return j
 }
 
 // plainByte marks the bytes a string holds as they are: ASCII other than
@@ -394,7 +424,10 @@ func (r *Reader) unquote(i int) string {
 // skipString consumes a string, checking its escapes.
 func (r *Reader) skipString() {
 	j := r.i + 1
-	for j < len(r.b) {
+	for {
+		if j = plainRun(r.b, j); j == len(r.b) {
+			break
+		}
 		c := r.b[j]
 		switch {
 		case c == '"':

@@ -1,6 +1,7 @@
 package fastjson
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"unsafe"
@@ -32,6 +33,48 @@ func TestStringCache(t *testing.T) {
 	require.Equal(t, "x", none.string([]byte("x")))
 }
 
+// TestStringCacheKeepsCollidingStrings: two strings of one slot both stay
+// cached (the slot and its neighbour), and a third takes the older's place.
+func TestStringCacheKeepsCollidingStrings(t *testing.T) {
+	t.Parallel()
+	bySlot := map[uint8][]string{}
+	var three []string
+	for i := 0; three == nil; i++ {
+		w := fmt.Sprintf("id-%08d", i)
+		s := slotOf([]byte(w))
+		bySlot[s] = append(bySlot[s], w)
+		if len(bySlot[s]) == 3 {
+			three = bySlot[s]
+		}
+	}
+	c := new(stringCache)
+	a, b := c.string([]byte(three[0])), c.string([]byte(three[1]))
+	require.Same(t, unsafe.StringData(a), unsafe.StringData(c.string([]byte(three[0]))))
+	require.Same(t, unsafe.StringData(b), unsafe.StringData(c.string([]byte(three[1]))))
+	c.string([]byte(three[2])) // three[0], placed first, makes way
+	require.Same(t, unsafe.StringData(b), unsafe.StringData(c.string([]byte(three[1]))))
+	require.NotSame(t, unsafe.StringData(a), unsafe.StringData(c.string([]byte(three[0]))))
+
+	at := strings.Repeat("u", cachedStringMax)
+	require.Same(t, unsafe.StringData(c.string([]byte(at))), unsafe.StringData(c.string([]byte(at))), "a string of cachedStringMax bytes is kept")
+}
+
+// TestPooledReaderReleased: Release gives the reader back cleared, and a
+// reader from the pool reads its own input with an empty slot for nothing
+// it has not read.
+func TestPooledReaderReleased(t *testing.T) {
+	r := NewReader([]byte(`"abc"`), true)
+	require.Equal(t, "abc", r.Str())
+	require.NotNil(t, r.cache)
+	home := r.home
+	r.Release()
+	require.Equal(t, Reader{}, home.r, "a released reader keeps nothing of its input")
+	r2 := NewReader([]byte(`"xyz"`), true)
+	defer r2.Release()
+	require.Equal(t, "xyz", r2.Str())
+	require.Nil(t, NewReader(nil, false).home, "an uncached reader is not pooled")
+}
+
 // TestReaderStringsNeverShareTheInput: a string read is a copy (or a cached
 // one), so a caller may reuse the input buffer, as the client does with its
 // pooled response buffers.
@@ -41,7 +84,7 @@ func TestReaderStringsNeverShareTheInput(t *testing.T) {
 		in := []byte(`["abc","` + strings.Repeat("z", cachedStringMax+10) + `"]`)
 		r := NewReader(in, cached)
 		var got []string
-		Strings(&r, &got)
+		Strings(r, &got)
 		r.End()
 		require.False(t, r.Bad())
 		r.Release()
