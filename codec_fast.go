@@ -101,10 +101,10 @@ func fastObject(r *fastjson.Reader, dst *Object) {
 		fastjson.Unmarshaler(r, dst)
 		return
 	}
-	raw := r.RawString()
+	raw, compact := r.RawCompact()
 	switch {
 	case r.Bad():
-	case isCompact(raw):
+	case compact: // isCompact(raw), found while skipping it
 		*dst = newObject(raw)
 	case dst.UnmarshalJSON([]byte(raw)) != nil:
 		r.Fail()

@@ -174,6 +174,8 @@ type Reader struct {
 	bad   bool
 	cache *stringCache  // nil: every string is allocated
 	home  *pooledReader // where a cached reader goes back to
+
+	spaced bool // Peek skipped whitespace (RawCompact clears it)
 }
 
 // stringCache keeps the short strings decoded lately, so that the values
@@ -252,6 +254,7 @@ func (r *Reader) Peek() byte {
 		switch c := r.b[r.i]; c {
 		case ' ', '\t', '\n', '\r':
 			r.i++
+			r.spaced = true
 		default:
 			return c
 		}
@@ -577,12 +580,17 @@ func (r *Reader) Ahead(n int) []byte {
 // SkipN consumes n bytes that Ahead returned, which must be a whole value.
 func (r *Reader) SkipN(n int) { r.i += n }
 
-// RawString is Raw as a string (a copy).
-func (r *Reader) RawString() string {
-	if raw := r.Raw(); !r.bad {
-		return string(raw)
+// RawCompact consumes any value and returns its bytes as a string (a copy),
+// and whether they are compact: no whitespace outside strings.
+func (r *Reader) RawCompact() (string, bool) {
+	r.Peek()
+	start := r.i
+	r.spaced = false
+	r.Skip()
+	if r.bad {
+		return "", false
 	}
-	return ""
+	return string(r.b[start:r.i]), !r.spaced
 }
 
 // End checks that nothing but whitespace follows the document.

@@ -116,3 +116,32 @@ func TestCheckTable(t *testing.T) {
 	require.ErrorContains(t, CheckTable(many), "at most 63")
 	_ = tableOf{}.e
 }
+
+// TestRawCompact: the compact flag is exactly "no whitespace outside
+// strings", whatever the nesting, and whitespace before the value does not
+// count.
+func TestRawCompact(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		in      string
+		raw     string
+		compact bool
+	}{
+		{`{"a":1}`, `{"a":1}`, true},
+		{`  {"a":"x y\t"}`, `{"a":"x y\t"}`, true},
+		{`{"a":[1,{"b":null}]}`, `{"a":[1,{"b":null}]}`, true},
+		{`{ "a":1}`, `{ "a":1}`, false},
+		{`{"a" :1}`, `{"a" :1}`, false},
+		{`{"a":[1,2 ]}`, `{"a":[1,2 ]}`, false},
+		{"{\"a\":{\"b\":\n1}}", "{\"a\":{\"b\":\n1}}", false},
+		{"{\"a\":1\r}", "{\"a\":1\r}", false},
+		{`{}`, `{}`, true},
+		{`{ }`, `{ }`, false},
+	} {
+		r := NewReader([]byte(c.in+` ,`), false)
+		raw, compact := r.RawCompact()
+		require.False(t, r.Bad(), c.in)
+		require.Equal(t, c.raw, raw, c.in)
+		require.Equal(t, c.compact, compact, c.in)
+	}
+}
