@@ -149,7 +149,7 @@ func (d *MemoryDeduper) Begin(_ context.Context, id string) (DedupeClaim, error)
 	}
 	d.seq++
 	var buf [16]byte
-	token := string(strconv.AppendUint(append(buf[:0], 'm'), d.seq, 36))
+	token := string(strconv.AppendUint(append(buf[:0], 'm'), d.seq, 16)) // base 16: shifts, not divisions
 	*e = dedupeEntry{id: id, at: now, state: DedupeRunning, token: token, prev: d.tail}
 	if d.tail != nil {
 		d.tail.next = e
