@@ -107,3 +107,39 @@ func TestParseAPITimeEveryDay(t *testing.T) {
 		assert.False(t, ok, s)
 	}
 }
+
+// BenchmarkTimestampUnmarshalJSON: the API's own form read by
+// Timestamp.UnmarshalJSON (its parseAPITime fast path) against
+// time.Time.UnmarshalJSON on the same bytes, and a form the fast path leaves
+// to the general one.
+func BenchmarkTimestampUnmarshalJSON(b *testing.B) {
+	api := []byte(`"2024-03-14T09:26:53.589Z"`)
+	b.Run("api-form/Timestamp", func(b *testing.B) {
+		b.ReportAllocs()
+		var ts Timestamp
+		for b.Loop() {
+			if err := ts.UnmarshalJSON(api); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("api-form/time.Time", func(b *testing.B) {
+		b.ReportAllocs()
+		var t time.Time
+		for b.Loop() {
+			if err := t.UnmarshalJSON(api); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	offset := []byte(`"2024-03-14T10:26:53.589+01:00"`)
+	b.Run("offset/Timestamp", func(b *testing.B) {
+		b.ReportAllocs()
+		var ts Timestamp
+		for b.Loop() {
+			if err := ts.UnmarshalJSON(offset); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -56,7 +56,9 @@
 // are always what encoding/json makes of it. No string in an Event shares
 // memory with the body, as with encoding/json; short strings that earlier
 // events decoded to the same bytes (IDs, types, roles) are reused, as
-// encoding/json/v2 does.
+// encoding/json/v2 does. The Event and the activity, conversation and message
+// it decodes are one allocation, so keeping one of them (a *Message, say)
+// keeps the memory of the others (about 1.3 KB), though never the body's.
 //
 // # Answers, retries and duplicates
 //

@@ -27,7 +27,8 @@
 // succeed, the result is what encoding/json gives, field for field: strings
 // with escapes are unquoted by the codec itself, and the fields whose types
 // decode themselves get the bytes encoding/json would give their
-// UnmarshalJSON. Like encoding/json, it never cuts a string from the input,
+// UnmarshalJSON (or, for the forms they read themselves without it, such as a
+// timestamp in the API's own form, the value it would make). Like encoding/json, it never cuts a string from the input,
 // so keeping one never keeps the input alive (the client reads responses into
 // pooled buffers): a string is a copy, or a short string an earlier value
 // decoded to the same bytes (the reader's string cache).
@@ -89,9 +90,10 @@ func Unmarshaler(r *Reader, dst json.Unmarshaler) {
 }
 
 // Model decodes one of package chatshipper's models (a *Conversation, a
-// *Message) from r into dst, with the tables beside the models; package
-// chatshipper sets it when it is initialised, and package webhook, which
-// imports it, reads events' conversations and messages with it. It returns
+// *Message, a *Ref[Organization], a *Timestamp) from r into dst, with the
+// tables beside the models; package chatshipper sets it when it is
+// initialised, and package webhook, which imports it, reads events'
+// conversations, messages, organizations and timestamps with it. It returns
 // false for a type it does not know, having read nothing.
 var Model func(r *Reader, dst any) bool
 
