@@ -92,6 +92,38 @@ func TestMemoryDeduperLateFinishOfAnEvictedClaim(t *testing.T) {
 	}
 }
 
+// An evicted entry is reused for the ID that evicted it: the evicted
+// claim's late Finish must neither mark the new ID done nor forget it, and
+// the new ID's own claim still finishes.
+func TestMemoryDeduperEvictedEntryReused(t *testing.T) {
+	t.Parallel()
+	for _, ok := range []bool{false, true} {
+		d, err := NewMemoryDeduper(1, time.Hour)
+		require.NoError(t, err)
+		ctx := context.Background()
+		a, err := d.Begin(ctx, "a")
+		require.NoError(t, err)
+		b, err := d.Begin(ctx, "b") // evicts a, in a's entry
+		require.NoError(t, err)
+		require.Equal(t, DedupeNew, b.State)
+		require.NotEqual(t, a.Token, b.Token)
+
+		require.NoError(t, d.Finish(ctx, a, ok), "a was evicted and not claimed again")
+		again, err := d.Begin(ctx, "b")
+		require.NoError(t, err)
+		assert.Equal(t, DedupeRunning, again.State, "b is still running, whatever a's late Finish said")
+		assert.Equal(t, 1, d.Len())
+
+		require.NoError(t, d.Finish(ctx, b, true))
+		again, err = d.Begin(ctx, "b")
+		require.NoError(t, err)
+		assert.Equal(t, DedupeDone, again.State)
+		again, err = d.Begin(ctx, "a")
+		require.NoError(t, err)
+		assert.Equal(t, DedupeNew, again.State, "a was forgotten, not done")
+	}
+}
+
 func TestNewMemoryDeduperRefusesBadInput(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {

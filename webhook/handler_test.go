@@ -336,6 +336,64 @@ func TestWebhookBodyCap(t *testing.T) {
 	})
 }
 
+// piecesReader hands out its bytes a few at a time, with empty reads in
+// between, and io.EOF only on a read of its own after the last byte (as
+// bytes.Reader, unlike net/http's bodies, which give io.EOF with it).
+type piecesReader struct {
+	b     []byte
+	empty bool
+}
+
+func (p *piecesReader) Read(dst []byte) (int, error) {
+	if p.empty = !p.empty; p.empty {
+		return 0, nil
+	}
+	if len(p.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(dst[:min(len(dst), 3)], p.b)
+	p.b = p.b[n:]
+	return n, nil
+}
+
+// TestReadBodyKnownLength: a body of known length is read into a buffer of
+// exactly its length, whatever pieces it comes in; a Request made by hand
+// that claims more or less than it carries is read as it is (at most the
+// cap), and a failing reader is a 400.
+func TestReadBodyKnownLength(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"event":"message.create.contact.chat","id":"x"}`)
+	cases := []struct {
+		name    string
+		rd      io.Reader
+		claimed int64
+		want    []byte
+		status  int
+	}{
+		{"exact, one read", bytes.NewReader(body), int64(len(body)), body, 0},
+		{"exact, in pieces", &piecesReader{b: body}, int64(len(body)), body, 0},
+		{"claims more than it carries", &piecesReader{b: body}, int64(len(body)) + 100, body, 0},
+		{"claims less than it carries", bytes.NewReader(body), 5, body, 0},
+		{"claims nothing and carries something", bytes.NewReader(body), 0, body, 0},
+		{"empty", bytes.NewReader(nil), 0, []byte{}, 0},
+		{"fails mid-body", &failingReader{}, 100, nil, http.StatusBadRequest},
+		{"claims less, carries more than the cap", bytes.NewReader(bytes.Repeat([]byte("x"), 300)), 5, nil, http.StatusRequestEntityTooLarge},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newWH(t, WithMaxBody(200))
+			r := httptest.NewRequest(http.MethodPost, "/hook", c.rd)
+			r.ContentLength = c.claimed
+			got, status := h.readBody(httptest.NewRecorder(), r)
+			require.Equal(t, c.status, status)
+			require.Equal(t, c.want, got)
+			if c.status == 0 && c.claimed == int64(len(body)) {
+				assert.Equal(t, len(got), cap(got), "a body of its claimed length has no spare capacity")
+			}
+		})
+	}
+}
+
 // failingReader fails mid-body, like a client that drops the connection.
 type failingReader struct{ sent bool }
 
