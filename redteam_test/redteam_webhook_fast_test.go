@@ -554,6 +554,17 @@ func rtwfTSMutations() []string {
 			out = append(out, base[:i]+r+base[i+1:])
 		}
 		out = append(out, base[:i]+base[i+1:], base[:i+1]+base[i:])
+		if i+1 < len(base) {
+			out = append(out, base[:i]+base[i+1:i+2]+base[i:i+1]+base[i+2:]) // swapped
+		}
+		// one byte deleted and another inserted elsewhere: the same length,
+		// separators shifted
+		for j := range len(base) {
+			for _, ins := range []string{"0", "9", ":", "-", "."} {
+				d := base[:i] + base[i+1:]
+				out = append(out, d[:j]+ins+d[j:])
+			}
+		}
 	}
 	for i := range out {
 		// raw control bytes are invalid JSON; keep them (the error must match)
@@ -648,7 +659,7 @@ func TestRTWFTimestampTimeZones(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tz := range []string{"Europe/Amsterdam", "America/St_Johns", "Asia/Kathmandu"} {
+	for _, tz := range []string{"Europe/Amsterdam", "Europe/London", "UTC", "America/St_Johns", "Asia/Kathmandu"} {
 		t.Run(strings.ReplaceAll(tz, "/", "_"), func(t *testing.T) {
 			t.Parallel()
 			cmd := exec.Command(exe, "-test.run", "^(TestRTWFTimestampShapes|TestRTWFPagesTimestamps)$", "-test.count", "1")
@@ -1617,16 +1628,24 @@ func TestRTWFBodyOverMaxBytesRead(t *testing.T) {
 				ev := []byte(rtwfIndepBody(46))
 				body := append(bytes.Clone(ev), bytes.Repeat([]byte(" "), max+over-len(ev))...)
 				head := rtwfHead(len(body), webhook.Sign(body, "rtwf-secret"))
-				s.read.Store(0)
-				s.atWrite.Store(-1)
-				code, e, _ := s.exchange(t, head, [][]byte{body}, false)
-				n := s.atWrite.Load()
-				if code != http.StatusRequestEntityTooLarge || e != nil {
-					t.Fatalf("answered %d, handler ran %v", code, e != nil)
-				}
-				limit := int64(len(head) + max + 1 + 2*4096)
-				if n > limit {
-					t.Errorf("Content-Length %d over a maximum of %d: the server had read %d bytes of the connection when it began answering 413 (at most %d expected: head %d + max+1 + 8 KiB of buffering)", len(body), max, n, limit, len(head))
+				for _, chunked := range []bool{false, true} {
+					h, wire := head, body
+					if chunked {
+						h = rtwfHead(-1, webhook.Sign(body, "rtwf-secret"), "Transfer-Encoding: chunked")
+						wire = rtwfChunked(body, 1000)
+					}
+					s.read.Store(0)
+					s.atWrite.Store(-1)
+					code, e, _ := s.exchange(t, h, [][]byte{wire}, false)
+					n := s.atWrite.Load()
+					if code != http.StatusRequestEntityTooLarge || e != nil {
+						t.Fatalf("chunked %v: answered %d, handler ran %v", chunked, code, e != nil)
+					}
+					// chunk headers add about 1% to the bytes of a chunked body
+					limit := int64(len(h) + (max+1)*102/100 + 2*4096)
+					if n > limit {
+						t.Errorf("chunked %v, a %d-byte body over a maximum of %d: the server had read %d bytes of the connection when it began answering 413 (at most %d expected: head %d + max+1 + 8 KiB of buffering)", chunked, len(body), max, n, limit, len(h))
+					}
 				}
 			})
 		}
@@ -3067,5 +3086,271 @@ func TestRTWFWalkHostileItems(t *testing.T) {
 				t.Errorf("%s walk %d: %d of %d items", kind, len(opts), i, len(docs))
 			}
 		}
+	}
+}
+
+// TestRTWFStringCacheWithinEvent gives each string field of one event its
+// own string, all alike (same length, one byte apart, at different
+// positions), so that they compete for the same cache slots within a single
+// decode; every field must read its own.
+func TestRTWFStringCacheWithinEvent(t *testing.T) {
+	t.Parallel()
+	const fields = 12
+	r := rand.New(rand.NewPCG(11, 12))
+	for n := 1; n <= 80; n++ {
+		for round := range 6 {
+			base := rtwfFill(n, n+round)
+			vals := make([]string, fields)
+			for i := range vals {
+				b := []byte(base)
+				if i > 0 {
+					p := (i*5 + round) % n
+					b[p] = "abcdefghijklmnopqrstuvwxyz"[(i+round+r.IntN(26))%26]
+				}
+				vals[i] = string(b)
+			}
+			q := func(i int) string {
+				if (i+round)%4 == 0 && len(vals[i]) > 0 {
+					return `"` + fmt.Sprintf(`\u%04x`, vals[i][0]) + vals[i][1:] + `"`
+				}
+				return `"` + vals[i] + `"`
+			}
+			body := `{"id":` + q(0) + `,"event":"message.create.contact.chat","organization":` + q(1) +
+				`,"data":{"conversation":{"id":` + q(2) + `,"name":` + q(3) + `,"status":` + q(4) + `,"channels":[` + q(5) + `,` + q(6) + `]},` +
+				`"message":{"id":` + q(7) + `,"user":` + q(8) + `,"role":` + q(9) + `,"text":` + q(10) + `,"likes":[` + q(11) + `,` + q(0) + `]}}}`
+			e, err := webhook.ParseEvent([]byte(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cv, m := e.Data.Conversation, e.Data.Message
+			got := []string{e.ID, e.Organization, cv.ID, cv.Name, string(cv.Status), cv.Channels[0], cv.Channels[1], m.ID, m.User.ID, string(m.Role), m.Text, m.Likes[0], m.Likes[1]}
+			want := append(slicesClone(vals), vals[0])
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("n=%d round %d: field %d read %q, want %q (body %s)", n, round, i, got[i], want[i], body)
+				}
+			}
+		}
+	}
+}
+
+// TestRTWFTimestampCalendar reads every day of years around the calendar's
+// edges (0, 1, 4, 100, 400, 1600, 1700, 1900, 1969, 1970, 2000, 2023, 2024,
+// 2100, 9999), days 29-31 of every month included, and random Unix
+// milliseconds, through ParseEvent, against encoding/json and time.
+func TestRTWFTimestampCalendar(t *testing.T) {
+	t.Parallel()
+	years := []int{0, 1, 4, 100, 400, 1600, 1700, 1900, 1969, 1970, 2000, 2023, 2024, 2100, 9999}
+	if raceEnabled {
+		years = []int{0, 1900, 2000, 2024, 9999}
+	}
+	var raws []string
+	for _, y := range years {
+		for mo := 1; mo <= 12; mo++ {
+			for d := 1; d <= 31; d++ {
+				raws = append(raws, fmt.Sprintf(`"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ"`, y, mo, d, (d*7)%24, (d*13)%60, (d*17)%60, (d*37)%1000))
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(13, 14))
+	for range 2000 {
+		n := r.Int64N(1<<53) - 1<<52
+		if r.IntN(3) == 0 {
+			n = r.Int64N(253402300800000) // years 1970-9999
+		}
+		raws = append(raws, strconv.FormatInt(n, 10))
+	}
+	fails := 0
+	for _, raw := range raws {
+		if d := rtwfTSRef(raw); d != "" {
+			t.Errorf("Timestamp: %s", d)
+			fails++
+		}
+		body := []byte(`{"id":"e","event":"message.create.contact.chat","timestamp":` + raw + `,"data":{"conversation":{"id":"c","createdAt":` + raw + `},"message":{"id":"m","updatedAt":` + raw + `}}}`)
+		if d := rtwfCheckParse(body); d != "" {
+			t.Errorf("timestamp %s:\n%s", raw, d)
+			fails++
+		}
+		if fails > 20 {
+			t.Fatal("too many failures")
+		}
+	}
+}
+
+// TestRTWFDispatchAndServeShareDedupe hands the same event to ServeHTTP and
+// to Dispatch (after ParseEvent): the documented shared duplicate check
+// runs it once; events without an ID are never deduplicated.
+func TestRTWFDispatchAndServeShareDedupe(t *testing.T) {
+	t.Parallel()
+	var runs atomic.Int32
+	h, err := webhook.NewHandler(webhook.WithLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Handle("**", func(context.Context, *webhook.Event) error { runs.Add(1); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(rtwfIndepBody(77))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/hook", bytes.NewReader(body)))
+	e, err := webhook.ParseEvent(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Dispatch(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	if w.Code != 200 || runs.Load() != 1 {
+		t.Errorf("ServeHTTP then Dispatch of the same event: answered %d, ran %d times", w.Code, runs.Load())
+	}
+	noID := []byte(strings.Replace(string(body), `"id":"ev`, `"idx":"ev`, 1))
+	for range 2 {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/hook", bytes.NewReader(noID)))
+	}
+	if runs.Load() != 3 {
+		t.Errorf("an event without an ID delivered twice ran %d times in all, want 3", runs.Load())
+	}
+}
+
+// TestRTWFExpectContinue sends deliveries with "Expect: 100-continue":
+// within the maximum the body is asked for and accepted; over it the 413
+// comes without the body being asked for.
+func TestRTWFExpectContinue(t *testing.T) {
+	t.Parallel()
+	s := newRTWFTCP(t, webhook.WithSecret("rtwf-secret"), webhook.WithMaxBody(4096))
+	body := []byte(rtwfIndepBody(78))
+	conn, err := net.Dial("tcp", s.ts.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(conn)
+	_, _ = io.WriteString(conn, rtwfHead(len(body), webhook.Sign(body, "rtwf-secret"), "Expect: 100-continue"))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusContinue {
+		t.Fatalf("want 100 Continue first: %v %v", resp, err)
+	}
+	_, _ = conn.Write(body)
+	resp, err = http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("want 200: %v %v", resp, err)
+	}
+	_ = resp.Body.Close()
+	_, _ = io.WriteString(conn, rtwfHead(5000, webhook.Sign(body, "rtwf-secret"), "Expect: 100-continue"))
+	resp, err = http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("over the maximum: want 413 without 100 Continue: %v %v", resp, err)
+	}
+}
+
+// TestRTWFPagesContentLengthLies answers a List with a Content-Length larger
+// than the page sent (then closes: the transfer is incomplete, so the call
+// must fail rather than return the items) and smaller than it (the body is
+// the prefix: what encoding/json makes of that prefix).
+func TestRTWFPagesContentLengthLies(t *testing.T) {
+	t.Parallel()
+	page := rtwfPageOf(rtwfConvDoc(rtwfParts{}), rtwfConvDoc(rtwfParts{ts: `"2024-02-29T00:00:00.000Z"`}))
+	var claim atomic.Int64
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		conn, bw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		fmt.Fprintf(bw, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", claim.Load())
+		_, _ = bw.Write(page)
+		_ = bw.Flush()
+	}))
+	t.Cleanup(ts.Close)
+	c := rtdClient(t, ts.URL)
+	for _, n := range []int64{int64(len(page)) + 1, int64(len(page)) + 1000} {
+		claim.Store(n)
+		items, _, err := c.Conversations.List(context.Background(), nil)
+		if err == nil {
+			t.Errorf("Content-Length %d for a %d-byte page: List returned %d items and no error", n, len(page), len(items))
+		}
+	}
+	for _, n := range []int64{int64(len(page)) - 1, int64(len(page)) / 2, 1} {
+		claim.Store(n)
+		items, _, err := c.Conversations.List(context.Background(), nil)
+		if d := rtwfComparePage(page[:n], items, err); d != "" {
+			t.Errorf("Content-Length %d (prefix of the page): %s", n, d)
+		}
+	}
+}
+
+// TestRTWFDedupeTokensNeverRepeat reuses the single slot of a deduper of
+// size 1 more than 2^17 times: tokens must never repeat (a counter that
+// wraps would let a claim 65536 generations old settle the current one),
+// and a stale claim of an ID claimed again after that many reuses must not
+// settle the new claim.
+func TestRTWFDedupeTokensNeverRepeat(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, err := webhook.NewMemoryDeduper(1, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := make(map[string]int, 1<<17+16)
+	first, _ := d.Begin(ctx, "A")
+	seen[first.Token] = 0
+	for i := 1; i <= 1<<17+8; i++ {
+		id := "x" + strconv.Itoa(i)
+		if i%(1<<16) == 0 || i == 1<<17+8 {
+			id = "A"
+		}
+		c, err := d.Begin(ctx, id)
+		if err != nil || c.State != webhook.DedupeNew {
+			t.Fatalf("Begin %d: %+v %v", i, c, err)
+		}
+		if j, dup := seen[c.Token]; dup {
+			t.Fatalf("claim %d (%s) has the token %q of claim %d", i, id, c.Token, j)
+		}
+		seen[c.Token] = i
+		if id == "A" {
+			if err := d.Finish(ctx, first, true); !errors.Is(err, webhook.ErrClaimLost) {
+				t.Fatalf("claim of A from %d claims ago: Finish %v, want ErrClaimLost", i, err)
+			}
+			if got, _ := d.Begin(ctx, "A"); got.State != webhook.DedupeRunning {
+				t.Fatalf("A reads %v after a stale Finish", got.State)
+			}
+		}
+	}
+}
+
+// TestRTWFDedupeAsyncRetry retries, with WithAsync, a delivery that was
+// acknowledged and is still queued or running: it must not run twice.
+func TestRTWFDedupeAsyncRetry(t *testing.T) {
+	t.Parallel()
+	b := newRTWFBlocking(t, webhook.WithAsync(1, 10))
+	if code := rtwfPost(b.h, "Q1"); code != 200 {
+		t.Fatalf("Q1: %d", code)
+	}
+	<-b.started // Q1 runs, blocks the only worker
+	if code := rtwfPost(b.h, "Q2"); code != 200 {
+		t.Fatalf("Q2: %d", code)
+	}
+	// Q2 is queued; retries of both
+	for _, id := range []string{"Q1", "Q2", "Q2"} {
+		if code := rtwfPost(b.h, id); code != 200 && code != http.StatusServiceUnavailable {
+			t.Errorf("retry of %s: %d", id, code)
+		}
+	}
+	b.ch("Q1") <- nil
+	if id := <-b.started; id != "Q2" {
+		t.Fatalf("started %s", id)
+	}
+	b.ch("Q2") <- nil
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := b.h.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.runs["Q1"] != 1 || b.runs["Q2"] != 1 {
+		t.Errorf("runs %v, want each once", b.runs)
 	}
 }
