@@ -306,6 +306,13 @@ func (h *Handler) serveDelivery(w http.ResponseWriter, r *http.Request) {
 	}
 	body, status := h.readBody(w, r)
 	if status != 0 {
+		if status == http.StatusRequestEntityTooLarge {
+			// Close the connection after the answer: without it net/http
+			// would first drain up to 256 KiB of the unread body, so a
+			// declared length over the cap would be read (or waited for)
+			// before the 413.
+			w.Header().Set("Connection", "close")
+		}
 		h.refuse(w, r, status, "body too large or unreadable")
 		return
 	}
