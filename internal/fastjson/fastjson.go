@@ -193,7 +193,12 @@ type Reader struct {
 // first and last 8 bytes, which tells apart the values that matter (IDs,
 // URLs and words differ there) in a few instructions. A string is looked
 // for in its slot and its neighbour, so two strings that collide both stay.
-type stringCache [256]cacheSlot
+type stringCache [1 << cacheBits]cacheSlot
+
+// cacheBits sizes the cache: 128 slots (12 KiB) held the values of an event
+// and of a page's repeated fields, and kept the receiver faster under load
+// than 256 or 64 (bench/run.sh webhook-go, 2026-12-05; BENCHMARKS.md).
+const cacheBits = 7
 
 type cacheSlot struct {
 	s    string                // the cached string
@@ -225,7 +230,7 @@ func (c *stringCache) string(b []byte) string {
 
 // slotOf picks b's slot: a multiplicative hash of its length and its first
 // and last 8 bytes (all of it when shorter).
-func slotOf(b []byte) uint8 {
+func slotOf(b []byte) uint {
 	n := len(b)
 	var h uint64
 	if n >= 8 {
@@ -236,7 +241,7 @@ func slotOf(b []byte) uint8 {
 		}
 	}
 	h = (h ^ uint64(n)) * 0xBF58476D1CE4E5B9
-	return uint8(h >> 56)
+	return uint(h >> (64 - cacheBits))
 }
 
 // Fail gives up: the reader is bad from now on.

@@ -37,7 +37,7 @@ func TestStringCache(t *testing.T) {
 // cached (the slot and its neighbour), and a third takes the older's place.
 func TestStringCacheKeepsCollidingStrings(t *testing.T) {
 	t.Parallel()
-	bySlot := map[uint8][]string{}
+	bySlot := map[uint][]string{}
 	var three []string
 	for i := 0; three == nil; i++ {
 		w := fmt.Sprintf("id-%08d", i)
