@@ -4,10 +4,13 @@
 #
 #   ROUNDS=10 SECS=2 bash bench/run.sh [list] [decode] [webhook] [webhook-go] | tee out.txt
 #
-# (no argument, or all: the first three). webhook-go is the webhook receivers
-# of both Go toolchains without Node: the SDK's handler against an empty one,
-# ROUNDS alternating rounds of SECS seconds per receiver (SLICES=n splits each
-# into n turns), on ports PORT_BASE+1..4 (default 18191-18194); the load
+# (no argument, or all: the first three). webhook runs the SDK's webhook
+# handler (both Go toolchains) against an empty one and chipchat's receiver;
+# webhook-go the Go receivers alone, on ports PORT_BASE+1..4 (default
+# 18191-18194). Both run ROUNDS alternating rounds of SECS seconds per
+# receiver; SLICES=n splits each receiver's SECS into n turns, the receivers
+# taking turns slice by slice, so that a change in the machine's state during
+# a round falls on all of them alike (the header line records it). The load
 # generator prints the median over the rounds of each round's SDK ÷ empty
 # ratio. CPUPROFILE=FILE profiles the Go 1.27 receivers for
 # CPUPROFILE_SECONDS (default 10).
@@ -54,7 +57,7 @@ trap cleanup EXIT
 [ -d bench/node_modules/chipchat ] || (cd bench && npm install --no-audit --no-fund --silent)
 go build -o "$tmp/jsonbench-go1.26" ./bench/jsonbench
 GOTOOLCHAIN=$GO_NEW go build -o "$tmp/jsonbench-go1.27" ./bench/jsonbench
-echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) ROUNDS=$ROUNDS SECS=$SECS${NICE:+ NICE=$NICE} $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- bench internal '*.go' go.mod go.sum || echo ' (uncommitted changes)')"
+echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) ROUNDS=$ROUNDS SECS=$SECS${SLICES:+ SLICES=$SLICES}${NICE:+ NICE=$NICE} $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- bench internal '*.go' go.mod go.sum || echo ' (uncommitted changes)')"
 echo "# $(go version); $(GOTOOLCHAIN=$GO_NEW go version); node $(node --version); chipchat $(node -p 'require("./bench/node_modules/chipchat/package.json").version')"
 echo "# $(nproc) CPUs; $(uptime)"
 log=$tmp/log
