@@ -1624,11 +1624,15 @@ func TestRTWFBodyOverMaxBytesRead(t *testing.T) {
 		for _, over := range []int{1, 100000, 200000} {
 			t.Run(fmt.Sprintf("max%d/over%d", max, over), func(t *testing.T) {
 				t.Parallel()
-				s := newRTWFTCP(t, webhook.WithMaxBody(int64(max)), webhook.WithSecret("rtwf-secret"))
 				ev := []byte(rtwfIndepBody(46))
 				body := append(bytes.Clone(ev), bytes.Repeat([]byte(" "), max+over-len(ev))...)
 				head := rtwfHead(len(body), webhook.Sign(body, "rtwf-secret"))
 				for _, chunked := range []bool{false, true} {
+					// A server per exchange: after answering, net/http reads
+					// and discards up to 256 KiB of the body left unread on the
+					// connection it closes, and the counters of a shared server
+					// would count those bytes against the next exchange.
+					s := newRTWFTCP(t, webhook.WithMaxBody(int64(max)), webhook.WithSecret("rtwf-secret"))
 					h, wire := head, body
 					if chunked {
 						h = rtwfHead(-1, webhook.Sign(body, "rtwf-secret"), "Transfer-Encoding: chunked")
