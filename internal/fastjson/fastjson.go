@@ -27,11 +27,12 @@
 // succeed, the result is what encoding/json gives, field for field: strings
 // with escapes are unquoted by the codec itself, and the fields whose types
 // decode themselves get the bytes encoding/json would give their
-// UnmarshalJSON (or, for the forms they read themselves without it, such as a
-// timestamp in the API's own form, the value it would make). Like encoding/json, it never cuts a string from the input,
-// so keeping one never keeps the input alive (the client reads responses into
-// pooled buffers): a string is a copy, or a short string an earlier value
-// decoded to the same bytes (the reader's string cache).
+// UnmarshalJSON (or, for a form read without it, such as a timestamp in the
+// API's own form, the value UnmarshalJSON would make). Like encoding/json, it
+// never cuts a string from the input, so keeping one never keeps the input
+// alive (the client reads responses into pooled buffers): a string is a copy,
+// or a short string an earlier value decoded to the same bytes (the reader's
+// string cache).
 package fastjson
 
 import (
