@@ -68,8 +68,9 @@ func WithSecret(secret string) Option {
 
 // WithMaxBody caps the size of a delivery's body (default [DefaultMaxBody]).
 // A larger body is answered 413 after reading at most n+1 bytes (none when
-// its declared Content-Length is already larger), and the connection is
-// closed after the answer, so the rest of the body is never read.
+// its declared Content-Length is already larger), and the connection is then
+// closed; net/http may read and discard up to 256 KiB more of the body after
+// the answer, before it closes the connection.
 func WithMaxBody(n int64) Option {
 	return func(c *config) error {
 		if n <= 0 {
